@@ -1,0 +1,53 @@
+"""The ``thoth-pip`` command line: parses, builds Settings, delegates to ``pipeline``.
+
+Each subcommand lives in ``cli/commands/<name>.py`` (``-`` in the command name is
+``_`` in the module name) and exposes a click command called ``command``. The
+group imports only the module of the command being run, so ``thoth-pip install``
+never pays for the resolver backend's imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+import click
+
+from .. import __version__
+from . import commands as _commands
+
+ALIASES = {"upgrade": "update"}
+
+
+def _command_names() -> list[str]:
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(_commands.__path__) if not m.name.startswith("_"))
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return _command_names()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        name = ALIASES.get(cmd_name, cmd_name)
+        if name not in _command_names():
+            return None
+        module = importlib.import_module(f"{_commands.__name__}.{name.replace('-', '_')}")
+        return module.command  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="thoth-pip")
+def cli() -> None:
+    """thoth-pip: pipenv's install / lock / sync, guided, verified and fast."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code (errors are printed, never raised)."""
+    from ..console import run_guarded
+
+    return run_guarded(lambda: cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="thoth-pip", standalone_mode=False))

@@ -1,0 +1,1 @@
+"""One module per ``thoth-pip`` subcommand; each defines ``command`` (a click command)."""

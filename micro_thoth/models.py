@@ -1,0 +1,422 @@
+"""Frozen values that flow between the stages, and the PackageSource protocol.
+
+Everything here is parsed once at a boundary (formats/, index.py) and then
+passed around as immutable data: no raw dicts of a lock file travel further.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import os
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal, Optional, Protocol
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+DEFAULT_CATEGORY = "default"
+DEVELOP_CATEGORY = "develop"
+
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def expand_vars(text: str, environ: Mapping[str, str]) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` as pipenv does for source URLs."""
+
+    def repl(match: re.Match[str]) -> str:
+        value = environ.get(match.group("name"))
+        if value is None or (value == "" and match.group("default") is not None):
+            default = match.group("default")
+            return default if default is not None else match.group(0)
+        return value
+
+    return _VAR.sub(repl, text)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password (or token) in a URL's userinfo: ``https://user:****@host/``."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    user = "****" if parts.password is None else f"{parts.username}:****"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{netloc}"))
+
+
+def strip_credentials(url: str) -> str:
+    """Drop the userinfo of a URL entirely."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+@dataclass(frozen=True)
+class Hash:
+    """A digest as locks write it: ``sha256:<hex>``."""
+
+    algorithm: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Hash:
+        algorithm, sep, value = text.strip().partition(":")
+        if not sep:
+            algorithm, sep, value = text.strip().partition("=")
+        if not sep or not algorithm or not re.fullmatch(r"[0-9a-fA-F]+", value):
+            raise ValueError(f"not a hash: {text!r} (expected 'sha256:<hex>')")
+        return cls(algorithm.lower(), value.lower())
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.value}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A package index as a Pipfile or lock names it; the URL is kept as written."""
+
+    name: str
+    url: str
+    verify_ssl: bool = True
+
+    def expanded_url(self, environ: Mapping[str, str] | None = None) -> str:
+        """The URL with ``${VAR}`` expanded (use it, never store it)."""
+        return expand_vars(self.url, os.environ if environ is None else environ).rstrip("/") + "/"
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "url": self.url, "verify_ssl": self.verify_ssl}
+
+
+@dataclass(frozen=True)
+class DirectReference:
+    """A requirement or pin that is not looked up on an index: a URL, a path or a VCS."""
+
+    kind: Literal["file", "path", "git", "hg", "svn", "bzr"]
+    location: str
+    ref: Optional[str] = None
+    subdirectory: Optional[str] = None
+    editable: bool = False
+
+    @property
+    def is_vcs(self) -> bool:
+        return self.kind in ("git", "hg", "svn", "bzr")
+
+    def pip_url(self) -> str:
+        """The location as pip takes it (``git+https://...@ref#subdirectory=...``)."""
+        if self.kind == "file":
+            url = self.location
+        elif self.kind == "path":
+            url = self.location
+        else:
+            url = self.location if self.location.startswith(f"{self.kind}+") else f"{self.kind}+{self.location}"
+            if self.ref:
+                url = f"{url}@{self.ref}"
+        if self.subdirectory:
+            url = f"{url}#subdirectory={self.subdirectory}"
+        return url
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One requested package: an entry of a Pipfile or a line of a requirements file."""
+
+    name: str
+    specifier: str = ""
+    extras: tuple[str, ...] = ()
+    markers: Optional[str] = None
+    index: Optional[str] = None
+    direct: Optional[DirectReference] = None
+    hashes: tuple[Hash, ...] = ()
+    allow_prereleases: bool = False
+
+    @property
+    def key(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    def pinned_version(self) -> Optional[str]:
+        """The version if the specifier is exactly ``==X`` (no wildcard), else None."""
+        match = re.fullmatch(r"\s*===?\s*([^\s,*]+)\s*", self.specifier or "")
+        return match.group(1) if match else None
+
+    def to_pep508(self) -> str:
+        """A PEP 508 string (direct references as ``name @ url``)."""
+        text = self.name + (f"[{','.join(self.extras)}]" if self.extras else "")
+        if self.direct is not None and self.direct.kind != "path":
+            text += f" @ {self.direct.pip_url()}"
+        elif self.specifier and self.specifier != "*":
+            text += self.specifier
+        if self.markers:
+            text += f"; {self.markers}"
+        return text
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One locked package: exact version, allowed hashes, index, markers."""
+
+    name: str
+    version: Optional[str]
+    hashes: tuple[Hash, ...] = ()
+    index: Optional[str] = None
+    markers: Optional[str] = None
+    extras: tuple[str, ...] = ()
+    direct: Optional[DirectReference] = None
+
+    @property
+    def key(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    def allows(self, digest: Hash) -> bool:
+        return digest in self.hashes
+
+    def describe(self) -> str:
+        if self.direct is not None:
+            return f"{self.name} @ {redact_url(self.direct.pip_url())}"
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock file of any supported format, as one value.
+
+    ``categories`` maps a pipenv category (``default``, ``develop``, custom) to
+    its pins, in file order. ``kind`` says which file format it came from.
+    """
+
+    categories: Mapping[str, tuple[Pin, ...]]
+    sources: tuple[Source, ...] = ()
+    requires: Mapping[str, str] = field(default_factory=dict)
+    pipfile_hash: Optional[str] = None
+    kind: Literal["pipfile", "requirements", "poetry"] = "pipfile"
+    path: Optional[str] = None
+
+    def source(self, name: str) -> Optional[Source]:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        return None
+
+    def select(self, categories: Sequence[str]) -> list[tuple[str, Pin]]:
+        """Pins of the given categories; a package in several keeps its first entry."""
+        seen: set[str] = set()
+        chosen: list[tuple[str, Pin]] = []
+        for category in categories:
+            for pin in self.categories.get(category, ()):
+                if pin.key not in seen:
+                    seen.add(pin.key)
+                    chosen.append((category, pin))
+        return chosen
+
+
+@dataclass(frozen=True)
+class Pipfile:
+    """A parsed Pipfile. ``hashes`` are the ``_meta`` hashes a lock of it may carry.
+
+    The first hash is the one current pipenv writes (canonicalised names); the
+    others are accepted when verifying (names as written: older pipenv, plette,
+    micropipenv).
+    """
+
+    categories: Mapping[str, tuple[Dependency, ...]]
+    sources: tuple[Source, ...] = ()
+    requires: Mapping[str, str] = field(default_factory=dict)
+    allow_prereleases: bool = False
+    hashes: tuple[str, ...] = ()
+    path: Optional[str] = None
+
+    @property
+    def hash(self) -> str:
+        return self.hashes[0]
+
+
+def _filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version], frozenset[Tag]]:
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            return name, version, tags
+        name, version = parse_sdist_filename(filename)
+        return name, version, frozenset()
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        base = re.split(r"-\d", filename, maxsplit=1)[0]
+        return canonicalize_name(base), None, frozenset()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of a project on an index (or a direct URL), as the index describes it."""
+
+    filename: str
+    url: str
+    hashes: tuple[Hash, ...] = ()
+    requires_python: Optional[str] = None
+    yanked: Optional[str] = None  # None: not yanked; "" yanked without a reason
+    metadata_hashes: Optional[tuple[Hash, ...]] = None  # None: no PEP 658 metadata file
+    upload_time: Optional[str] = None
+    size: Optional[int] = None
+    index: Optional[Source] = None
+
+    @cached_property
+    def _parts(self) -> tuple[NormalizedName, Optional[Version], frozenset[Tag]]:
+        return _filename_parts(self.filename)
+
+    @property
+    def name(self) -> NormalizedName:
+        return self._parts[0]
+
+    @property
+    def version(self) -> Optional[Version]:
+        return self._parts[1]
+
+    @property
+    def tags(self) -> frozenset[Tag]:
+        return self._parts[2]
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+    @property
+    def is_sdist(self) -> bool:
+        return not self.is_wheel and self.version is not None
+
+    @property
+    def sha256(self) -> Optional[str]:
+        for digest in self.hashes:
+            if digest.algorithm == "sha256":
+                return digest.value
+        return None
+
+    @property
+    def has_metadata_file(self) -> bool:
+        return self.metadata_hashes is not None
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """What one index says about one project."""
+
+    name: NormalizedName
+    index: Source
+    artifacts: tuple[Artifact, ...]
+
+    def versions(self) -> dict[Version, list[Artifact]]:
+        by_version: dict[Version, list[Artifact]] = {}
+        for artifact in self.artifacts:
+            if artifact.version is not None:
+                by_version.setdefault(artifact.version, []).append(artifact)
+        return by_version
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of a distribution's METADATA the resolver and guidance need."""
+
+    name: str
+    version: str
+    requires_dist: tuple[str, ...] = ()
+    requires_python: Optional[str] = None
+    provides_extras: tuple[str, ...] = ()
+    license: Optional[str] = None
+    license_expression: Optional[str] = None
+    classifiers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_text(cls, text: str | bytes) -> CoreMetadata:
+        """Parse METADATA / PKG-INFO (RFC 822 headers); raises ValueError if unusable."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="surrogateescape")
+        msg = email.parser.HeaderParser().parsestr(text)
+        name, version = msg.get("Name"), msg.get("Version")
+        if not name or not version:
+            raise ValueError("METADATA has no Name or Version")
+        license_text = msg.get("License")
+        return cls(
+            name=str(name).strip(),
+            version=str(version).strip(),
+            requires_dist=tuple(str(v).strip() for v in msg.get_all("Requires-Dist") or ()),
+            requires_python=(str(msg["Requires-Python"]).strip() or None)
+            if msg.get("Requires-Python")
+            else None,
+            provides_extras=tuple(str(v).strip() for v in msg.get_all("Provides-Extra") or ()),
+            license=str(license_text).strip().splitlines()[0] if license_text and str(license_text).strip() else None,
+            license_expression=(str(msg["License-Expression"]).strip() or None)
+            if msg.get("License-Expression")
+            else None,
+            classifiers=tuple(str(v).strip() for v in msg.get_all("Classifier") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """The environment a lock or an install is for: marker values and wheel tags.
+
+    ``tags`` are ordered most preferred first, as ``packaging.tags.sys_tags()``.
+    """
+
+    markers: Mapping[str, str]
+    tags: tuple[Tag, ...]
+
+    @property
+    def python_version(self) -> str:
+        return self.markers["python_version"]
+
+    @property
+    def python_full_version(self) -> str:
+        return self.markers["python_full_version"]
+
+    @cached_property
+    def _priority(self) -> dict[Tag, int]:
+        return {tag: i for i, tag in enumerate(self.tags)}
+
+    def tag_rank(self, tags: Iterable[Tag]) -> Optional[int]:
+        """The best (lowest) rank among ``tags``, or None if none is supported."""
+        ranks = [self._priority[t] for t in tags if t in self._priority]
+        return min(ranks) if ranks else None
+
+    @staticmethod
+    def parse_tags(texts: Iterable[str]) -> tuple[Tag, ...]:
+        out: list[Tag] = []
+        for text in texts:
+            out.extend(parse_tag(text))
+        return tuple(out)
+
+
+class PackageSource(Protocol):
+    """What the resolver needs from the world; ``index.py`` implements it over HTTP."""
+
+    def project(self, name: NormalizedName, *, index: Optional[str] = None) -> ProjectPage:
+        """The project's files: from ``index`` only when given, else the first index that has it."""
+        ...
+
+    def metadata(self, artifact: Artifact) -> CoreMetadata:
+        """The core metadata of one file (cached by the file's digest)."""
+        ...
+
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
+        """Metadata of a URL / path / VCS requirement, and the reference to lock.
+
+        A VCS reference comes back with ``ref`` set to the commit it resolved to.
+        """
+        ...
+
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        """A hint: these projects will likely be asked for soon."""
+        ...
