@@ -10,7 +10,7 @@ import email.parser
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, Optional, Protocol
@@ -397,6 +397,58 @@ class Target:
         for text in texts:
             out.extend(parse_tag(text))
         return tuple(out)
+
+
+@dataclass(frozen=True)
+class Justification:
+    """One reason in a report, in the shape of Thoth's advise justifications."""
+
+    type: Literal["INFO", "WARNING", "ERROR"]
+    message: str
+    link: Optional[str] = None
+    package: Optional[str] = None
+    version: Optional[str] = None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"type": self.type, "message": self.message}
+        for key in ("link", "package", "version"):
+            value = getattr(self, key)
+            if value:
+                out[key if key == "link" else f"{key}_name" if key == "package" else "version"] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What guidance says of one candidate: may it be used, how good is it, and why."""
+
+    acceptable: bool = True
+    score: float = 0.0
+    justifications: tuple[Justification, ...] = ()
+
+
+class CandidatePolicy(Protocol):
+    """Guidance as the resolver consumes it (``guidance/`` implements it).
+
+    ``judge`` is called once per (name, version) considered; ``metadata`` is a
+    thunk because fetching metadata costs a request; call it only when a rule
+    needs it (licences, say). ``override_requirements`` lets prescriptions
+    replace a package's declared requirements (over/under-pinning fixes).
+    """
+
+    def judge(
+        self,
+        name: NormalizedName,
+        version: Version,
+        artifacts: Sequence[Artifact],
+        metadata: Callable[[], CoreMetadata],
+    ) -> Verdict:
+        ...
+
+    def override_requirements(
+        self, name: NormalizedName, version: Version, requirements: Sequence[str]
+    ) -> Sequence[str]:
+        ...
 
 
 class PackageSource(Protocol):

@@ -7,6 +7,7 @@ can build them with build isolation and no network.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -89,12 +90,14 @@ def build_wheel(dist: Dist, *, extra_members: Mapping[str, bytes] | None = None,
     if extra_members:
         members.update(extra_members)
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    # ZIP_STORED and fixed dates: the same Dist gives the same bytes on every machine,
+    # so committed golden locks keep matching digests.
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         rows = []
         for path, data in members.items():
             info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(info, data)
             rows.append(f"{path},{_record_hash(data)},{len(data)}")
         if record:
             rows.append(f"{dist_info}/RECORD,,")
@@ -178,7 +181,7 @@ def build_sdist(dist: Dist) -> bytes:
         b'[build-system]\nrequires = []\nbuild-backend = "tinybackend"\nbackend-path = ["_backend"]\n'
     )
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tf:
         for path, data in sorted(members.items()):
             info = tarfile.TarInfo(path)
             info.size = len(data)
