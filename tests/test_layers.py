@@ -30,7 +30,7 @@ CONFINED = {
     "resolvelib": ("resolve",),
     "tomlkit": ("formats",),
     "installer": ("install",),
-    "httpx": ("index", "download", "resolve", "server", "cli"),
+    "httpx": ("index", "net", "download", "resolve", "server", "cli"),
     "rapidfuzz": ("guidance", "index"),
     "pip": (),
 }

@@ -1,0 +1,264 @@
+"""The shared httpx.Client and how we talk HTTP: pooling, credentials, retries, one error translation.
+
+    client = make_client(verify=cert_path_or_bool)
+    client.auth.register("https://user:token@index.example/simple/")   # learn per-host credentials
+    response = request(client, "GET", url)      # retries, raises IndexUnreachable, returns 404s
+    with translate_errors(url):                  # for bodies read later (stream=True)
+        for chunk in response.iter_bytes(): ...
+
+Credentials never travel in request URLs (they are stripped before sending, so
+they cannot reach logs or exception text); they are sent as a Basic
+``Authorization`` header, learnt from a URL's userinfo or from ``~/.netrc``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import netrc
+import os
+import re
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Generator, Iterator, Mapping
+from typing import Optional
+
+import httpx
+
+from micro_thoth import __version__
+from micro_thoth.errors import IndexUnreachable
+from micro_thoth.models import redact_url, strip_credentials
+
+DEFAULT_USER_AGENT = (
+    f"micro-thoth/{__version__} httpx/{httpx.__version__} "
+    f"Python/{sys.version_info.major}.{sys.version_info.minor}"
+)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REFUSED_STATUSES = frozenset({401, 403, 407})
+MAX_RETRY_AFTER = 30.0
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?P<password>:[^/@\s]*)?@")
+
+Credentials = tuple[str, str]
+
+
+def _host_key(url: httpx.URL | str) -> str:
+    parsed = httpx.URL(url) if isinstance(url, str) else url
+    port = parsed.port
+    return f"{parsed.host}:{port}" if port else parsed.host
+
+
+class IndexAuth(httpx.Auth):
+    """Basic auth per host, from registered URLs' userinfo or from netrc; one retry on 401."""
+
+    def __init__(self, netrc_path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> None:
+        self._netrc_path = netrc_path
+        self._environ = os.environ if environ is None else environ
+        self._known: dict[str, Credentials] = {}
+        self._netrc: Optional[netrc.netrc] = None
+        self._netrc_loaded = False
+        self._lock = threading.Lock()
+
+    def register(self, url: str) -> str:
+        """Remember the credentials in ``url`` for its host; returns the URL without them."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            user = urllib.parse.unquote(parts.username or "")
+            password = urllib.parse.unquote(parts.password or "")
+            with self._lock:
+                self._known[_host_key(strip_credentials(url))] = (user, password)
+        return strip_credentials(url)
+
+    def credentials_for(self, url: httpx.URL | str) -> Optional[Credentials]:
+        """Registered credentials for the URL's host, else its netrc entry, else None."""
+        with self._lock:
+            known = self._known.get(_host_key(url))
+        if known is not None:
+            return known
+        return self._from_netrc(httpx.URL(url) if isinstance(url, str) else url)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if request.url.userinfo:
+            self.register(str(request.url))
+            request.url = request.url.copy_with(username=None, password=None)
+        with self._lock:
+            known = self._known.get(_host_key(request.url))
+        if known is not None:
+            yield _with_basic(request, known)
+            return
+        response = yield request
+        if response.status_code == 401:
+            found = self._from_netrc(request.url)
+            if found is not None:
+                with self._lock:
+                    self._known[_host_key(request.url)] = found
+                yield _with_basic(request, found)
+
+    def _from_netrc(self, url: httpx.URL) -> Optional[Credentials]:
+        parsed = self._load_netrc()
+        if parsed is None or not url.host:
+            return None
+        entry = parsed.authenticators(url.host)
+        if not entry:
+            return None
+        login, _account, password = entry
+        return (login or "", password or "")
+
+    def _load_netrc(self) -> Optional[netrc.netrc]:
+        with self._lock:
+            if not self._netrc_loaded:
+                self._netrc_loaded = True
+                self._netrc = _read_netrc(self._netrc_path or _default_netrc(self._environ))
+            return self._netrc
+
+
+def _default_netrc(environ: Mapping[str, str]) -> str:
+    if environ.get("NETRC"):
+        return environ["NETRC"]
+    return os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".netrc")
+
+
+def _read_netrc(path: str) -> Optional[netrc.netrc]:
+    """The parsed netrc file, or None when it is missing or unreadable (as pip and curl do)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        return netrc.netrc(path)
+    except (netrc.NetrcParseError, OSError):
+        return None
+
+
+def _with_basic(request: httpx.Request, credentials: Credentials) -> httpx.Request:
+    token = base64.b64encode(":".join(credentials).encode("utf-8")).decode("ascii")
+    request.headers["Authorization"] = f"Basic {token}"
+    return request
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """A CA bundle path (file or directory) becomes an SSLContext; booleans pass through."""
+    if isinstance(verify, bool):
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+def make_client(
+    *,
+    timeout: float = 15.0,
+    max_connections: int = 16,
+    verify: bool | str = True,
+    user_agent: str = DEFAULT_USER_AGENT,
+    auth: Optional[IndexAuth] = None,
+) -> httpx.Client:
+    """The one keep-alive HTTP/1.1 client of a run (thread-safe; proxies and SSL_CERT_FILE from env)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        verify=_ssl_context(verify),
+        follow_redirects=True,
+        trust_env=True,
+        headers={"User-Agent": user_agent},
+        auth=auth if auth is not None else IndexAuth(),
+    )
+
+
+def scrub(text: str) -> str:
+    """``text`` with every URL password (or lone token) replaced by ``****``, as redact_url does."""
+    return _USERINFO.sub(
+        lambda m: f"{m['scheme']}{m['user']}:****@" if m["password"] else f"{m['scheme']}****@", text
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text)
+
+
+@contextlib.contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn httpx failures inside the block into IndexUnreachable naming the redacted URL."""
+    try:
+        yield
+    except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:
+        raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+
+
+def retry_delay(response: Optional[httpx.Response], attempt: int, backoff: float) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: Retry-After if sent (capped), else exponential."""
+    header = (response.headers.get("Retry-After") or "").strip() if response is not None else ""
+    if header.isdigit():
+        return min(float(header), MAX_RETRY_AFTER)
+    when = _http_date(header) if header else None
+    if when is not None:
+        return min(max(0.0, when - time.time()), MAX_RETRY_AFTER)
+    return float(backoff * (2**attempt))
+
+
+def _http_date(text: str) -> Optional[float]:
+    try:
+        return email.utils.parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _register(client: httpx.Client, url: str) -> str:
+    auth = client.auth
+    return auth.register(url) if isinstance(auth, IndexAuth) else url
+
+
+def _send_once(
+    client: httpx.Client, method: str, url: str, headers: Optional[Mapping[str, str]], stream: bool
+) -> httpx.Response:
+    built = client.build_request(method, url, headers=dict(headers or {}))
+    return client.send(built, stream=stream)
+
+
+def _refused(response: httpx.Response, url: str) -> IndexUnreachable:
+    status = response.status_code
+    hint = None
+    if status in (401, 407):
+        hint = "give credentials in the source URL (${VAR} expansion works) or in ~/.netrc"
+    return IndexUnreachable(redact_url(url), f"HTTP {status} {response.reason_phrase}".strip(), hint=hint)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    headers: Optional[Mapping[str, str]] = None,
+    retries: int = 3,
+    backoff: float = 0.25,
+    stream: bool = False,
+) -> httpx.Response:
+    """Send one request, retrying network errors and 5xx/429 with backoff.
+
+    Returns every other response (2xx, 3xx, 404, 416 ...): the caller decides
+    what a missing page means. Raises IndexUnreachable (redacted URL) for
+    network failures and for 401/403/407 and 5xx/429 once retries are spent.
+    """
+    safe_url = _register(client, url)
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            response = _send_once(client, method, safe_url, headers, stream)
+        except httpx.TransportError as exc:
+            if last or isinstance(exc, httpx.UnsupportedProtocol):
+                raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+            time.sleep(retry_delay(None, attempt, backoff))
+            continue
+        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:
+            raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+        if response.status_code in RETRY_STATUSES and not last:
+            response.close()
+            time.sleep(retry_delay(response, attempt, backoff))
+            continue
+        if response.status_code in RETRY_STATUSES or response.status_code in REFUSED_STATUSES:
+            response.close()
+            raise _refused(response, url)
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,171 @@
+"""net.py: the shared client, credentials from URLs and netrc, retries, error translation."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from micro_thoth.errors import IndexUnreachable
+from micro_thoth.net import IndexAuth, make_client, request, retry_delay, scrub, translate_errors
+from tests.support.builder import Dist
+from tests.support.index_server import LocalIndex
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_get_returns_page_and_404(index: LocalIndex) -> None:
+    index.add(Dist("alpha", "1.0"))
+    with make_client() as client:
+        assert request(client, "GET", index.url + "alpha/").status_code == 200
+        assert request(client, "GET", index.url + "nothing/").status_code == 404
+
+
+def test_user_agent_and_redirect(index: LocalIndex) -> None:
+    index.add(Dist("Alpha_Beta", "1.0"))
+    with make_client(user_agent="ua-test/1") as client:
+        response = request(client, "GET", index.url + "Alpha_Beta/")
+    assert response.status_code == 200
+    assert str(response.url).endswith("/simple/alpha-beta/")
+    assert response.request.headers["User-Agent"] == "ua-test/1"
+
+
+def test_retries_503_then_succeeds(index: LocalIndex) -> None:
+    index.add(Dist("alpha", "1.0"))
+    index.fail_next["/simple/alpha/"] = 2
+    with make_client() as client:
+        response = request(client, "GET", index.url + "alpha/", backoff=0.01)
+    assert response.status_code == 200
+    assert index.requested("/simple/alpha/") == ["GET /simple/alpha/"] * 3
+
+
+def test_persistent_503_raises_after_retries(index: LocalIndex) -> None:
+    index.add(Dist("alpha", "1.0"))
+    index.fail_next["/simple/alpha/"] = 10
+    with make_client() as client, pytest.raises(IndexUnreachable, match="503"):
+        request(client, "GET", index.url + "alpha/", retries=2, backoff=0.01)
+    assert len(index.requested("/simple/alpha/")) == 3
+
+
+def test_unreachable_port_is_index_unreachable() -> None:
+    url = f"http://user:s3cret@127.0.0.1:{_free_port()}/simple/alpha/"
+    with make_client(timeout=2) as client, pytest.raises(IndexUnreachable) as info:
+        request(client, "GET", url, retries=1, backoff=0.01)
+    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in info.value.url
+    assert info.value.url.startswith("http://user:****@127.0.0.1")
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+def test_credentials_from_url_are_sent_as_header_not_in_url() -> None:
+    index = LocalIndex(username="alice", password="p@ss word")
+    try:
+        index.add(Dist("alpha", "1.0"))
+        url = index.url.replace("http://", "http://alice:p%40ss%20word@") + "alpha/"
+        with make_client() as client:
+            response = request(client, "GET", url)
+            assert response.status_code == 200
+            assert "alice" not in str(response.request.url)
+            # learnt for the host: later requests without userinfo are authorised too
+            assert request(client, "GET", index.url + "alpha/").status_code == 200
+    finally:
+        index.close()
+
+
+def test_wrong_credentials_raise_without_leaking() -> None:
+    index = LocalIndex(username="alice", password="right")
+    try:
+        url = index.url.replace("http://", "http://alice:wrong@") + "alpha/"
+        with make_client() as client, pytest.raises(IndexUnreachable, match="401") as info:
+            request(client, "GET", url)
+        assert "wrong" not in str(info.value)
+        assert info.value.hint and "netrc" in info.value.hint
+    finally:
+        index.close()
+
+
+def test_netrc_credentials_after_401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = LocalIndex(username="bob", password="hunter2")
+    try:
+        index.add(Dist("alpha", "1.0"))
+        netrc_file = tmp_path / "netrc"
+        netrc_file.write_text("machine 127.0.0.1 login bob password hunter2\n")
+        netrc_file.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc_file))
+        with make_client() as client:
+            assert request(client, "GET", index.url + "alpha/").status_code == 200
+            assert request(client, "GET", index.url + "alpha/").status_code == 200
+        # one 401 then authorised; the second request sends credentials up front
+        assert len(index.requested("/simple/alpha/")) == 3
+    finally:
+        index.close()
+
+
+def test_explicit_netrc_path(tmp_path: Path) -> None:
+    netrc_file = tmp_path / "mynetrc"
+    netrc_file.write_text("machine files.example login u password p\n")
+    netrc_file.chmod(0o600)
+    auth = IndexAuth(netrc_path=str(netrc_file))
+    assert auth.credentials_for("https://files.example/x") == ("u", "p")
+    assert auth.credentials_for("https://other.example/x") is None
+
+
+def test_missing_or_broken_netrc_is_ignored(tmp_path: Path) -> None:
+    broken = tmp_path / "netrc"
+    broken.write_text("machine\n")
+    assert IndexAuth(netrc_path=str(broken)).credentials_for("https://a.example/") is None
+    assert IndexAuth(netrc_path=str(tmp_path / "none")).credentials_for("https://a.example/") is None
+
+
+def test_register_is_per_host_and_port() -> None:
+    auth = IndexAuth(netrc_path="/nonexistent")
+    assert auth.register("https://u:t@host.example:8443/simple/") == "https://host.example:8443/simple/"
+    assert auth.credentials_for("https://host.example:8443/files/x.whl") == ("u", "t")
+    assert auth.credentials_for("https://host.example/files/x.whl") is None
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    seconds = httpx.Response(503, headers={"Retry-After": "2"})
+    huge = httpx.Response(503, headers={"Retry-After": "86400"})
+    assert retry_delay(seconds, 0, 0.25) == 2.0
+    assert retry_delay(huge, 0, 0.25) == 30.0
+    assert retry_delay(None, 2, 0.25) == 1.0
+    dated = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert retry_delay(dated, 0, 0.25) == 0.0
+
+
+def test_scrub_hides_passwords() -> None:
+    assert scrub("see https://u:tok@h/x and http://tok2@h2/") == "see https://u:****@h/x and http://****@h2/"
+    assert scrub("nothing here") == "nothing here"
+
+
+def test_translate_errors_while_streaming(index: LocalIndex) -> None:
+    with pytest.raises(IndexUnreachable) as info, translate_errors("http://u:pw@h/x"):
+        raise httpx.ReadError("connection reset")
+    assert info.value.url == "http://u:****@h/x"
+    assert "connection reset" in info.value.reason
+
+
+def test_stream_response(index: LocalIndex) -> None:
+    (wheel,) = index.add(Dist("alpha", "1.0"))
+    with make_client() as client:
+        response = request(client, "GET", index.root + f"/files/{wheel.filename}", stream=True)
+        with translate_errors(index.url):
+            data = b"".join(response.iter_bytes())
+        response.close()
+    assert data == wheel.data
+
+
+def test_ca_bundle_path_is_accepted(tmp_path: Path) -> None:
+    import certifi
+
+    with make_client(verify=certifi.where()) as client:
+        assert client is not None
+    with make_client(verify=str(Path(certifi.where()).parent)) as client:
+        assert client is not None
