@@ -1,0 +1,177 @@
+"""interpreter.query / find_python / tags: real interpreters and venvs, no mocks of the probe."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.tags import sys_tags
+
+from micro_thoth.environment import interpreter
+from micro_thoth.environment.interpreter import (
+    InterpreterInfo,
+    fallback_tags,
+    find_python,
+    platform_tags,
+    query,
+)
+from micro_thoth.errors import TargetInterpreterError
+
+
+@pytest.fixture(scope="module")
+def current() -> InterpreterInfo:
+    return query(sys.executable)
+
+
+def test_query_current_python_matches_packaging(current: InterpreterInfo) -> None:
+    assert dict(current.markers) == default_environment()
+    assert current.version == tuple(sys.version_info[:3])
+    assert current.implementation == sys.implementation.name
+    assert current.cache_tag == sys.implementation.cache_tag
+    assert current.platform == sysconfig.get_platform()
+    assert current.soabi == sysconfig.get_config_var("SOABI")
+    assert current.paths["purelib"] == sysconfig.get_paths()["purelib"]
+    assert current.paths["scripts"] == sysconfig.get_paths()["scripts"]
+    assert current.prefix == sys.prefix and current.base_prefix == sys.base_prefix
+    assert current.is_venv == (sys.prefix != sys.base_prefix)
+
+
+def test_libc_of_current_python(current: InterpreterInfo) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("libc is a Linux notion")
+    glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    if glibc:
+        assert current.libc_family == "glibc"
+        assert glibc.split()[1].startswith(current.libc_version or "?")
+    else:
+        assert current.libc_family in ("musl", None)
+
+
+def test_tags_equal_packaging_sys_tags(current: InterpreterInfo) -> None:
+    expected = list(sys_tags())
+    assert list(fallback_tags(current)) == expected
+    target = current.target()
+    assert list(target.tags) == expected
+    assert target.python_version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _venv(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path / "bin" / "python"
+
+
+def test_query_fresh_venv(tmp_path: Path) -> None:
+    python = _venv(tmp_path / "venv")
+    info = query(python)
+    assert info.is_venv
+    assert Path(info.prefix) == tmp_path / "venv"
+    assert Path(info.paths["purelib"]).is_relative_to(tmp_path / "venv")
+    assert Path(info.paths["scripts"]) == tmp_path / "venv" / "bin"
+    assert info.headers_dir("demo").startswith(str(tmp_path / "venv" / "include" / "site"))
+    assert info.executable == str(python)
+
+
+def test_cache_spares_the_subprocess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = _venv(tmp_path / "venv")
+    first = query(python, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache" / interpreter.CACHE_BUCKET).glob("*.json"))
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(interpreter.subprocess, "run", no_subprocess)
+    assert query(python, cache_dir=tmp_path / "cache") == first
+
+
+def test_cache_is_keyed_by_path_and_stat(tmp_path: Path) -> None:
+    one, two = _venv(tmp_path / "one"), _venv(tmp_path / "two")
+    cache = tmp_path / "cache"
+    assert query(one, cache_dir=cache).prefix != query(two, cache_dir=cache).prefix
+    assert query(two, cache_dir=cache).prefix == str(tmp_path / "two")
+    os.utime(two, ns=(1, 1), follow_symlinks=False)
+    assert interpreter._cache_key(two) != interpreter._cache_key(one)
+
+
+def test_corrupt_cache_entry_is_ignored(tmp_path: Path) -> None:
+    python = _venv(tmp_path / "venv")
+    cache = tmp_path / "cache"
+    query(python, cache_dir=cache)
+    for entry in (cache / interpreter.CACHE_BUCKET).glob("*.json"):
+        entry.write_text("{not json")
+    assert query(python, cache_dir=cache).is_venv
+
+
+def test_find_python_variants(tmp_path: Path) -> None:
+    assert find_python(None).name.startswith("python")
+    python = _venv(tmp_path / "venv")
+    assert find_python(str(tmp_path / "venv")) == python.parent / "python3"
+    assert find_python(str(python)) == python
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert query(find_python(version)).python_version == version
+
+
+def test_find_python_unknown_version() -> None:
+    with pytest.raises(TargetInterpreterError, match=r"9\.99"):
+        find_python("9.99")
+
+
+def test_query_missing_or_broken_interpreter(tmp_path: Path) -> None:
+    with pytest.raises(TargetInterpreterError):
+        query(tmp_path / "nope" / "python")
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho boom >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(TargetInterpreterError, match="boom"):
+        query(broken)
+
+
+def test_another_python_version_if_installed() -> None:
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for version in ("3.12", "3.9", "3.13", "3.10"):
+        if version == mine:
+            continue
+        try:
+            path = find_python(version)
+        except TargetInterpreterError:
+            continue
+        info = query(path)
+        assert info.python_version == version
+        assert info.markers["python_version"] == version
+        assert info.target().tags[0].interpreter == "cp" + version.replace(".", "")
+        return
+    pytest.skip("no second Python version on this machine")
+
+
+def _synthetic(current: InterpreterInfo, **changes: object) -> InterpreterInfo:
+    return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+
+
+def test_platform_tags_for_musl_and_32bit(current: InterpreterInfo) -> None:
+    musl = _synthetic(current, platform="linux-x86_64", libc_family="musl", libc_version="1.2")
+    assert platform_tags(musl) == ["linux_x86_64", "musllinux_1_2_x86_64", "musllinux_1_1_x86_64", "musllinux_1_0_x86_64"]
+    old = _synthetic(current, platform="linux-x86_64", pointer_bits=32, libc_family="glibc", libc_version="2.17")
+    tags = platform_tags(old)
+    assert tags[:3] == ["linux_i686", "manylinux_2_17_i686", "manylinux2014_i686"]
+    assert tags[-2:] == ["manylinux_2_5_i686", "manylinux1_i686"]
+    arm = _synthetic(current, platform="linux-aarch64", libc_family="glibc", libc_version="2.28")
+    assert platform_tags(arm)[-2:] == ["manylinux_2_17_aarch64", "manylinux2014_aarch64"]
+
+
+def test_debug_and_free_threaded_abis(current: InterpreterInfo) -> None:
+    ft = _synthetic(current, version=(3, 13, 0), gil_disabled=True, py_version_nodot="313")
+    assert interpreter.cpython_abis(ft) == ["cp313t"]
+    assert next(iter(fallback_tags(ft))).abi == "cp313t"
+    dbg = _synthetic(current, version=(3, 12, 1), py_debug=True)
+    assert interpreter.cpython_abis(dbg) == ["cp312d", "cp312"]
+
+
+def test_round_trip_through_dict(current: InterpreterInfo) -> None:
+    assert InterpreterInfo.from_dict(current.to_dict()) == current
+    with pytest.raises(ValueError):
+        InterpreterInfo.from_dict({"executable": "x"})
