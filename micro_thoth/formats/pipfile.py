@@ -1,0 +1,380 @@
+"""The Pipfile: parse into a ``models.Pipfile``, compute pipenv's ``_meta`` hash, edit keeping comments.
+
+The hash is the one pipenv writes into ``Pipfile.lock``: sha256 of the compact,
+key-sorted JSON of ``{"_meta": {"sources", "requires"}, "default", "develop",
+<custom categories>}``. pipenv >= 2026.4 canonicalises package names (PEP 503)
+before hashing; older pipenv, plette and micropipenv hash names as written. A
+Pipfile without ``[[source]]`` is hashed with the default index as pipenv adds
+it, so the caller passes that URL (read from pip at run time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional, Union
+
+import tomlkit
+import tomlkit.exceptions
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from micro_thoth.errors import InputFileError
+from micro_thoth.models import (
+    DEFAULT_CATEGORY,
+    DEVELOP_CATEGORY,
+    Dependency,
+    DirectReference,
+    Pipfile,
+    Source,
+)
+
+DEFAULT_SOURCE_NAME = "pypi"
+VCS_KEYS = ("git", "hg", "svn", "bzr")
+# Sections that are not package categories (pipenv's NON_CATEGORY_SECTIONS, plus plette's "pipfile").
+NON_CATEGORY_SECTIONS = frozenset({"source", "requires", "pipenv", "scripts", "build-system", "pipfile"})
+# Sections pipenv leaves out of the hash as custom categories (they are hashed elsewhere or not at all).
+_HASH_SKIP = frozenset(
+    {"source", "packages", "dev-packages", "requires", "scripts", "pipfile", "pipenv", "default", "develop"}
+)
+# Keys of a package table that pipenv folds into ``markers`` (packaging's default_environment()).
+MARKER_KEYS = (
+    "implementation_name",
+    "implementation_version",
+    "os_name",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_full_version",
+    "python_version",
+    "sys_platform",
+)
+_SECTION_OF = {DEFAULT_CATEGORY: "packages", DEVELOP_CATEGORY: "dev-packages"}
+_CATEGORY_OF = {section: category for category, section in _SECTION_OF.items()}
+
+Spec = Union[str, Mapping[str, Any]]
+
+
+def section_name(category: str) -> str:
+    """The Pipfile table of a lock category: ``default`` -> ``packages``."""
+    return _SECTION_OF.get(category, category)
+
+
+def category_name(section: str) -> str:
+    """The lock category of a Pipfile table: ``dev-packages`` -> ``develop``."""
+    return _CATEGORY_OF.get(section, section)
+
+
+def parse_pipfile(
+    text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None
+) -> Pipfile:
+    """Parse a Pipfile; ``default_index_url`` stands in for a missing ``[[source]]`` as in pipenv."""
+    data = _load(text, path).unwrap()
+    sources = _sources(data, path, default_index_url)
+    return Pipfile(
+        categories=_categories(data, path),
+        sources=sources,
+        requires=_requires(data, path),
+        allow_prereleases=_allow_prereleases(data, path),
+        hashes=pipfile_hashes(data, default_index_url=default_index_url),
+        path=path,
+    )
+
+
+def pipfile_hashes(
+    data: Mapping[str, Any], *, default_index_url: Optional[str] = None
+) -> tuple[str, ...]:
+    """(current pipenv hash, legacy hash) of plain Pipfile data, deduplicated."""
+    current = _digest(_hash_payload(data, default_index_url, canonical=True))
+    legacy = _digest(_hash_payload(data, default_index_url, canonical=False))
+    return (current,) if current == legacy else (current, legacy)
+
+
+def hash_text(text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None) -> tuple[str, ...]:
+    """The ``_meta`` hashes of a Pipfile's text (see ``pipfile_hashes``)."""
+    return pipfile_hashes(_load(text, path).unwrap(), default_index_url=default_index_url)
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    content = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _hash_payload(data: Mapping[str, Any], default_index_url: Optional[str], *, canonical: bool) -> dict[str, Any]:
+    def names(section: Any) -> Any:
+        if not canonical or not isinstance(section, Mapping):
+            return section
+        return {canonicalize_name(key): value for key, value in section.items()}
+
+    payload: dict[str, Any] = {
+        "_meta": {"sources": _hash_sources(data, default_index_url), "requires": data.get("requires", {})},
+        "default": names(data.get("packages", {})),
+        "develop": names(data.get("dev-packages", {})),
+    }
+    for key, value in data.items():
+        if key not in _HASH_SKIP:
+            payload[key] = names(value)
+    return payload
+
+
+def _hash_sources(data: Mapping[str, Any], default_index_url: Optional[str]) -> Any:
+    if "source" in data:
+        return data["source"]
+    if default_index_url is None:
+        return []
+    return [{"name": DEFAULT_SOURCE_NAME, "url": default_index_url, "verify_ssl": True}]
+
+
+def _load(text: str, path: Optional[str]) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise InputFileError(
+            f"not valid TOML at line {exc.line}, column {exc.col}: {exc}", path=path
+        ) from exc
+
+
+def _sources(data: Mapping[str, Any], path: Optional[str], default_index_url: Optional[str]) -> tuple[Source, ...]:
+    raw = data.get("source")
+    if raw is None:
+        if default_index_url is None:
+            return ()
+        return (Source(DEFAULT_SOURCE_NAME, default_index_url, True),)
+    if not isinstance(raw, list):
+        raise InputFileError("expected an array of tables ([[source]])", path=path, key_path="source")
+    return tuple(_source(item, path, f"source[{i}]") for i, item in enumerate(raw))
+
+
+def _source(item: Any, path: Optional[str], key_path: str) -> Source:
+    if not isinstance(item, Mapping):
+        raise InputFileError("expected a table", path=path, key_path=key_path)
+    url = _string(item.get("url"), path, f"{key_path}.url")
+    if not url:
+        raise InputFileError("a source needs a url", path=path, key_path=f"{key_path}.url")
+    name = item.get("name")
+    name = _string(name, path, f"{key_path}.name") if name is not None else _url_name(url)
+    verify = item.get("verify_ssl", "https://" in url)
+    if not isinstance(verify, bool):
+        verify = str(verify).lower() == "true"
+    return Source(name, url, verify)
+
+
+def _url_name(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    return host.split(":", 1)[0] or url
+
+
+def _requires(data: Mapping[str, Any], path: Optional[str]) -> dict[str, str]:
+    raw = data.get("requires", {})
+    if not isinstance(raw, Mapping):
+        raise InputFileError("expected a table", path=path, key_path="requires")
+    return {str(k): _string(v, path, f"requires.{k}") for k, v in raw.items()}
+
+
+def _allow_prereleases(data: Mapping[str, Any], path: Optional[str]) -> bool:
+    raw = data.get("pipenv", {})
+    if not isinstance(raw, Mapping):
+        raise InputFileError("expected a table", path=path, key_path="pipenv")
+    value = raw.get("allow_prereleases", False)
+    if not isinstance(value, bool):
+        raise InputFileError("expected true or false", path=path, key_path="pipenv.allow_prereleases")
+    return value
+
+
+def package_sections(data: Mapping[str, Any]) -> list[str]:
+    """Pipfile tables holding packages: packages, dev-packages, then custom ones in file order."""
+    custom = [key for key in data if key not in NON_CATEGORY_SECTIONS and key not in _CATEGORY_OF]
+    return ["packages", "dev-packages", *custom]
+
+
+def _categories(data: Mapping[str, Any], path: Optional[str]) -> dict[str, tuple[Dependency, ...]]:
+    categories: dict[str, tuple[Dependency, ...]] = {}
+    for section in package_sections(data):
+        raw = data.get(section, {})
+        if not isinstance(raw, Mapping):
+            raise InputFileError("expected a table of packages", path=path, key_path=section)
+        categories[category_name(section)] = tuple(
+            _dependency(name, value, path, f"{section}.{name}") for name, value in raw.items()
+        )
+    return categories
+
+
+def _dependency(name: str, value: Any, path: Optional[str], key_path: str) -> Dependency:
+    if isinstance(value, str):
+        return Dependency(name=name, specifier=_specifier(value, path, key_path))
+    if not isinstance(value, Mapping):
+        raise InputFileError("expected a version string or a table", path=path, key_path=key_path)
+    version = value.get("version", "*")
+    return Dependency(
+        name=name,
+        specifier=_specifier(_string(version, path, f"{key_path}.version"), path, f"{key_path}.version"),
+        extras=_extras(value.get("extras", []), path, f"{key_path}.extras"),
+        markers=_markers(value, path, key_path),
+        index=_optional_string(value.get("index"), path, f"{key_path}.index"),
+        direct=_direct(value, path, key_path),
+    )
+
+
+def _specifier(text: str, path: Optional[str], key_path: str) -> str:
+    text = text.strip()
+    if text in ("", "*"):
+        return ""
+    if text[0].isdigit():
+        text = f"=={text}"
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise InputFileError(f"not a version specifier: {text!r}", path=path, key_path=key_path) from exc
+    return text
+
+
+def _extras(value: Any, path: Optional[str], key_path: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise InputFileError("expected a list of extras", path=path, key_path=key_path)
+    return tuple(_string(item, path, f"{key_path}[{i}]") for i, item in enumerate(value))
+
+
+def _markers(table: Mapping[str, Any], path: Optional[str], key_path: str) -> Optional[str]:
+    """``markers`` and the marker keys (``sys_platform = "== 'linux'"``) folded into one marker."""
+    parts: list[str] = []
+    for key in ("markers", *MARKER_KEYS):
+        if key in table:
+            raw = _string(table[key], path, f"{key_path}.{key}")
+            if raw.strip():
+                parts.append(_marker(raw if key == "markers" else f"{key} {raw}", path, f"{key_path}.{key}"))
+    if not parts:
+        return None
+    if len(parts) > 1:
+        parts = [f"({part})" if " or " in part else part for part in sorted(set(parts))]
+    return str(Marker(" and ".join(parts))).replace('"', "'")
+
+
+def _marker(text: str, path: Optional[str], key_path: str) -> str:
+    try:
+        return str(Marker(text))
+    except InvalidMarker as exc:
+        raise InputFileError(f"not a valid marker: {text!r}", path=path, key_path=key_path) from exc
+
+
+def _direct(table: Mapping[str, Any], path: Optional[str], key_path: str) -> Optional[DirectReference]:
+    editable = table.get("editable", False)
+    if not isinstance(editable, bool):
+        raise InputFileError("expected true or false", path=path, key_path=f"{key_path}.editable")
+    for kind in (*VCS_KEYS, "path", "file"):
+        if kind in table:
+            return DirectReference(
+                kind=kind,  # type: ignore[arg-type]
+                location=_string(table[kind], path, f"{key_path}.{kind}"),
+                ref=_optional_string(table.get("ref"), path, f"{key_path}.ref") if kind in VCS_KEYS else None,
+                subdirectory=_optional_string(table.get("subdirectory"), path, f"{key_path}.subdirectory"),
+                editable=editable,
+            )
+    return None
+
+
+def _string(value: Any, path: Optional[str], key_path: str) -> str:
+    if not isinstance(value, str):
+        raise InputFileError(f"expected a string, got {_kind(value)}", path=path, key_path=key_path)
+    return value
+
+
+def _optional_string(value: Any, path: Optional[str], key_path: str) -> Optional[str]:
+    return None if value is None else _string(value, path, key_path)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "a table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# -- editing (tomlkit keeps comments and layout) ---------------------------------------------
+
+
+def add_package(text: str, category: str, name: str, spec: Spec) -> str:
+    """Add or replace ``name`` in ``category`` (``default``, ``develop`` or a custom one).
+
+    An existing entry with the same canonical name keeps its key and position;
+    the section is created at the end when missing. ``spec`` is a string
+    (``"*"``, ``"==1.0"``) or a table (``{"version": "*", "extras": ["x"]}``).
+    """
+    doc = _load(text, None)
+    section = section_name(category)
+    table = _ensure_section(doc, section)
+    value = _toml_value(spec)
+    existing = _matching_keys(table, name)
+    if existing:
+        table[existing[0]] = value
+    else:
+        table.add(name, value)
+    return tomlkit.dumps(doc)
+
+
+def remove_package(text: str, name: str, categories: Optional[Iterable[str]] = None) -> str:
+    """Remove ``name`` (any spelling) from the given categories (all package sections if None)."""
+    doc = _load(text, None)
+    sections = (
+        [section_name(c) for c in categories] if categories is not None else package_sections(doc)
+    )
+    for section in sections:
+        table = doc.get(section)
+        if isinstance(table, Mapping):
+            for key in _matching_keys(table, name):
+                del table[key]
+    return tomlkit.dumps(doc)
+
+
+def new_pipfile_text(python_version: Optional[str], sources: Sequence[Source] = ()) -> str:
+    """A fresh Pipfile as ``pipenv install`` creates it."""
+    doc = tomlkit.document()
+    if sources:
+        aot = tomlkit.aot()
+        for source in sources:
+            aot.append(tomlkit.table().add("url", source.url).add("verify_ssl", source.verify_ssl).add("name", source.name))
+        doc.add("source", aot)
+    doc.add("packages", tomlkit.table())
+    doc.add("dev-packages", tomlkit.table())
+    if python_version:
+        doc.add("requires", tomlkit.table().add("python_version", python_version))
+    return _tidy(tomlkit.dumps(doc))
+
+
+def _ensure_section(doc: tomlkit.TOMLDocument, section: str) -> Any:
+    table = doc.get(section)
+    if table is None:
+        table = tomlkit.table()
+        doc.add(section, table)
+        return doc[section]
+    if not isinstance(table, Mapping):
+        raise InputFileError("expected a table of packages", key_path=section)
+    return table
+
+
+def _matching_keys(table: Mapping[str, Any], name: str) -> list[str]:
+    key = canonicalize_name(name)
+    return [k for k in table if canonicalize_name(k) == key]
+
+
+def _toml_value(spec: Spec) -> Any:
+    if isinstance(spec, str):
+        return spec
+    table = tomlkit.inline_table()
+    table.update(dict(spec))
+    return table
+
+
+def _tidy(text: str) -> str:
+    """One blank line before each table header, none doubled, one newline at the end."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("[") and lines and lines[-1].strip():
+            lines.append("")
+        if line.strip() or (lines and lines[-1].strip()):
+            lines.append(line)
+    return "\n".join(lines).strip("\n") + "\n"
