@@ -1,0 +1,299 @@
+"""The on-disk cache: platformdirs root, versioned buckets, atomic writes, content-addressed artifacts.
+
+Layout under the root (see docs/cache.md)::
+
+    CACHEDIR.TAG                              marks the tree as a cache (backup tools skip it)
+    artifacts-v1/<sha256[:2]>/<sha256>/<filename>
+                                              any downloaded file, keyed by the sha256 of its
+                                              bytes; moved in only after the digest was computed
+                                              while streaming, so a file here is what its name says
+    built-v1/<sdist-sha256>/<wheel filename>  wheels built from an sdist, keyed by the sdist digest
+                                              (one per target: a cp39 and a cp311 build coexist)
+    unpacked-v1/<wheel-sha256>/               a wheel's unpacked tree, for fast warm installs
+    metadata-v1.sqlite                        the knowledge store (store.py owns its schema)
+    tmp/                                      temporary files, on the same filesystem as the
+                                              buckets so that the final ``os.replace`` is atomic
+
+Every entry appears in one atomic rename, after its bytes were fsynced, so a
+reader never sees a partial file and two processes that add the same entry at
+once both end up using one complete copy. A bucket's version suffix changes
+when its layout does; old buckets are then simply ignored (``clear`` removes them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Optional
+
+import platformdirs
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from .models import Hash, Target
+
+APP_NAME = "thoth-pip"
+ARTIFACTS = "artifacts-v1"
+BUILT = "built-v1"
+UNPACKED = "unpacked-v1"
+METADATA_DB = "metadata-v1.sqlite"
+TMP = "tmp"
+TAG_FILE = "CACHEDIR.TAG"
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by thoth-pip.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# What ``clear`` may delete: versioned buckets and stores, tmp/, the tag file.
+_OWNED = re.compile(r"(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-v\d+(?:\.sqlite(?:-\w+)?)?|tmp|CACHEDIR\.TAG)")
+
+
+def default_root(environ: Mapping[str, str], cache_dir: Optional[str] = None) -> Path:
+    """The cache root: ``--cache-dir``, else THOTH_PIP_CACHE_DIR, else PIPENV_CACHE_DIR/thoth-pip,
+    else the platform's user cache directory (``~/.cache/thoth-pip`` on Linux)."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if environ.get("THOTH_PIP_CACHE_DIR"):
+        return Path(environ["THOTH_PIP_CACHE_DIR"]).expanduser()
+    if environ.get("PIPENV_CACHE_DIR"):
+        return Path(environ["PIPENV_CACHE_DIR"]).expanduser() / APP_NAME
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def _check_sha256(value: str) -> str:
+    if not _SHA256.fullmatch(value):
+        raise ValueError(f"not a sha256 hex digest: {value!r}")
+    return value
+
+
+def _check_filename(filename: str) -> str:
+    if not filename or filename in (".", "..") or "/" in filename or "\\" in filename or "\0" in filename:
+        raise ValueError(f"not a plain file name: {filename!r}")
+    return filename
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _files_in(directory: Path) -> list[Path]:
+    try:
+        return sorted(p for p in directory.iterdir() if p.is_file())
+    except FileNotFoundError:
+        return []
+
+
+class Cache:
+    """One cache root and its buckets; every method is safe to call from several processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def default(cls, environ: Optional[Mapping[str, str]] = None, cache_dir: Optional[str] = None) -> Cache:
+        """The cache the user configured (see ``default_root`` for the precedence)."""
+        return cls(default_root(os.environ if environ is None else environ, cache_dir))
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r})"
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def metadata_db(self) -> Path:
+        """Where the SQLite knowledge store lives (the directory is created)."""
+        self._ensure_root()
+        return self.root / METADATA_DB
+
+    def bucket(self, name: str) -> Path:
+        """A versioned bucket directory (``name`` like ``simple-v1``), created on first use."""
+        if not re.fullmatch(r"[a-z][a-z0-9-]*-v\d+", name):
+            raise ValueError(f"bucket names are versioned, like 'pages-v1': {name!r}")
+        path = self.root / name
+        self._ensure_root()
+        path.mkdir(exist_ok=True)
+        return path
+
+    def artifact_dir(self, sha256: str) -> Path:
+        sha256 = _check_sha256(sha256)
+        return self.root / ARTIFACTS / sha256[:2] / sha256
+
+    def _ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tag = self.root / TAG_FILE
+        if not tag.exists():
+            with contextlib.suppress(OSError):
+                tag.write_text(_TAG_TEXT)
+
+    def _tmp(self) -> Path:
+        self._ensure_root()
+        path = self.root / TMP
+        path.mkdir(exist_ok=True)
+        return path
+
+    # -- artifacts -----------------------------------------------------------
+    def artifacts(self, hashes: Iterable[Hash]) -> list[Path]:
+        """Every cached file whose sha256 is among ``hashes`` (other algorithms are ignored)."""
+        found: list[Path] = []
+        for digest in dict.fromkeys(hashes):
+            if digest.algorithm == "sha256" and _SHA256.fullmatch(digest.value):
+                found.extend(_files_in(self.artifact_dir(digest.value)))
+        return found
+
+    def find_artifact(self, hashes: Iterable[Hash], *, filename: Optional[str] = None) -> Optional[Path]:
+        """A cached file with one of these sha256 digests (and this name, if given), or None."""
+        for path in self.artifacts(hashes):
+            if filename is None or path.name == filename:
+                return path
+        return None
+
+    def add_artifact(self, temp_path: Path, sha256: str, filename: str) -> Path:
+        """Move a fully written and hashed file into the cache; returns its cached path.
+
+        If another process got there first, its file is kept and ``temp_path`` removed.
+        """
+        final = self.artifact_dir(sha256) / _check_filename(filename)
+        return self._publish_file(Path(temp_path), final)
+
+    # -- wheels built from sdists -----------------------------------------------
+    def built_wheels(self, sdist_sha256: str) -> list[Path]:
+        directory = self.root / BUILT / _check_sha256(sdist_sha256)
+        return [p for p in _files_in(directory) if p.suffix == ".whl"]
+
+    def built_wheel(self, sdist_sha256: str, target: Optional[Target] = None) -> Optional[Path]:
+        """A wheel built from this sdist: the best for ``target``'s tags, or any without one."""
+        wheels = self.built_wheels(sdist_sha256)
+        if target is None:
+            return wheels[0] if wheels else None
+        ranked = [(rank, path) for path in wheels if (rank := _wheel_rank(path, target)) is not None]
+        return min(ranked)[1] if ranked else None
+
+    def add_built_wheel(self, sdist_sha256: str, wheel_path: Path) -> Path:
+        """Move a wheel built from the sdist with this digest into the cache (keeps its name)."""
+        wheel_path = Path(wheel_path)
+        final = self.root / BUILT / _check_sha256(sdist_sha256) / _check_filename(wheel_path.name)
+        return self._publish_file(wheel_path, final)
+
+    # -- unpacked wheels -----------------------------------------------------
+    def unpacked(self, wheel_sha256: str) -> Optional[Path]:
+        path = self.root / UNPACKED / _check_sha256(wheel_sha256)
+        return path if path.is_dir() else None
+
+    def add_unpacked(self, wheel_sha256: str, fill: Callable[[Path], None]) -> Path:
+        """Unpack with ``fill(temp_dir)`` and rename the whole tree in at once.
+
+        A tree that already exists (another process won the race) is kept.
+        """
+        final = self.root / UNPACKED / _check_sha256(wheel_sha256)
+        if final.is_dir():
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with self.temp_dir() as staging:
+            fill(staging)
+            try:
+                os.rename(staging, final)
+            except OSError:
+                if not final.is_dir():
+                    raise
+                # lost the race: the winner's tree is complete; ours is removed below
+        _fsync_dir(final.parent)
+        return final
+
+    # -- temporary files -----------------------------------------------------
+    @contextlib.contextmanager
+    def temp_file(self, suffix: str = "") -> Iterator[Path]:
+        """An empty file under tmp/; removed on exit unless it was moved away (also on Ctrl-C)."""
+        fd, name = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=suffix, dir=self._tmp())
+        os.close(fd)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def temp_dir(self) -> Iterator[Path]:
+        """An empty directory under tmp/; removed with its contents on exit unless moved away."""
+        path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=self._tmp()))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    # -- maintenance ---------------------------------------------------------
+    def clear(self) -> None:
+        """Remove everything thoth-pip keeps here (``--clear``); foreign files are left alone."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if not _OWNED.fullmatch(entry.name):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+
+    def size(self) -> int:
+        """Bytes used by the files under the root (symlinks are not followed)."""
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+        return total
+
+    # -- internals -----------------------------------------------------------
+    def _publish_file(self, source: Path, final: Path) -> Path:
+        """fsync ``source``, rename it to ``final`` atomically, fsync the directory."""
+        if final.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                source.unlink()
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_file(source)
+        try:
+            os.replace(source, final)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            self._publish_copy(source, final)
+        _fsync_dir(final.parent)
+        return final
+
+    def _publish_copy(self, source: Path, final: Path) -> None:
+        """Move across filesystems: copy into tmp/ first, so the last step is still a rename."""
+        with self.temp_file(suffix=final.suffix) as staged:
+            shutil.copyfile(source, staged)
+            _fsync_file(staged)
+            os.replace(staged, final)
+        source.unlink()
+
+
+def _wheel_rank(path: Path, target: Target) -> Optional[int]:
+    try:
+        tags = parse_wheel_filename(path.name)[3]
+    except InvalidWheelFilename:
+        return None
+    return target.tag_rank(tags)
