@@ -1,0 +1,310 @@
+"""pip's configuration as pip would read it: indexes, find-links, trusted hosts, cert, timeout.
+
+Precedence, as pip applies it (highest first):
+
+1. values given on our command line (``cli``; list options are appended to the configured ones,
+   as pip's optparse does);
+2. ``PIP_*`` environment variables (``PIP_EXTRA_INDEX_URL="a b"`` is whitespace separated);
+3. config files, where a command section (``[install]``, ``[download]``) beats ``[global]``
+   whatever the file; for the same section, ``PIP_CONFIG_FILE`` > site (``$VIRTUAL_ENV/pip.conf``)
+   > user (``$XDG_CONFIG_HOME/pip/pip.conf`` > ``~/.pip/pip.conf``) > global (``/etc/pip.conf`` >
+   ``$XDG_CONFIG_DIRS/pip/pip.conf``, later directories winning, as pip does).
+
+``PIP_CONFIG_FILE=/dev/null`` disables every file; an existing ``PIP_CONFIG_FILE`` disables the
+user files. Empty values are ignored. The default index, when nothing names one, is read from
+pip itself (a subprocess, memoised on disk per pip version), never written into our code.
+"""
+
+from __future__ import annotations
+
+import configparser
+import glob
+import importlib.metadata
+import json
+import locale
+import os
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+from micro_thoth.cache import default_root
+from micro_thoth.errors import EnvironmentError_, InputFileError
+from micro_thoth.models import Source
+
+CONFIG_BASENAME = "pip.conf"
+SYSTEM_DIR = "/etc"
+LIST_KEYS = frozenset({"extra-index-url", "find-links", "trusted-host"})
+_TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
+_FALSE = frozenset({"n", "no", "f", "false", "off", "0"})
+_MEMO_FILE = "pip-default-index-v1.json"
+_PROBE = (
+    "import pip; from pip._internal.models.index import PyPI; "
+    "print(pip.__version__); print(PyPI.simple_url)"
+)
+
+
+@dataclass(frozen=True)
+class PipConfig:
+    """The index-related options pip would use; ``index_url`` is None when nothing sets it."""
+
+    index_url: Optional[str] = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    cert: Optional[str] = None
+    timeout: Optional[float] = None
+    no_index: bool = False
+    files: tuple[str, ...] = ()  # the config files that were read, lowest precedence first
+
+    def verify_for(self, url: str) -> bool:
+        """False when the URL's host (or host:port) is a trusted host, as pip treats it."""
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        hostport = f"{host}:{parts.port}" if parts.port else host
+        return not any(trusted in (host, hostport) for trusted in self.trusted_hosts)
+
+
+def _normalize(name: str) -> str:
+    name = name.lower().replace("_", "-")
+    return name[2:] if name.startswith("--") else name
+
+
+def config_files(
+    environ: Mapping[str, str],
+    *,
+    prefix: Optional[str] = None,
+    isolated: bool = False,
+    system_dir: Optional[str] = None,
+) -> list[str]:
+    """The files pip reads, lowest precedence first (missing files included; they read as empty)."""
+    env_file = environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return []
+    files = _global_files(environ, system_dir or SYSTEM_DIR)
+    if not isolated and not (env_file and os.path.exists(env_file)):
+        files += _user_files(environ)
+    site_prefix = prefix if prefix is not None else environ.get("VIRTUAL_ENV")
+    if site_prefix:
+        files.append(os.path.join(site_prefix, CONFIG_BASENAME))
+    if env_file:
+        files.append(env_file)
+    return files
+
+
+def _global_files(environ: Mapping[str, str], system_dir: str) -> list[str]:
+    default_xdg = os.path.join(system_dir, "xdg")
+    dirs = [d for d in (environ.get("XDG_CONFIG_DIRS") or default_xdg).split(os.pathsep) if d]
+    return [os.path.join(d, "pip", CONFIG_BASENAME) for d in dirs] + [os.path.join(system_dir, CONFIG_BASENAME)]
+
+
+def _user_files(environ: Mapping[str, str]) -> list[str]:
+    home = environ.get("HOME") or os.path.expanduser("~")
+    xdg = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    return [os.path.join(home, ".pip", CONFIG_BASENAME), os.path.join(xdg, "pip", CONFIG_BASENAME)]
+
+
+def _read_file(path: str) -> dict[str, str]:
+    """``{"section.key": value}`` of one config file; a missing file is empty."""
+    if not os.path.isfile(path):
+        return {}
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding=locale.getpreferredencoding(False))
+    except UnicodeDecodeError as exc:
+        raise InputFileError("not readable in the locale's encoding", path=path) from exc
+    except configparser.Error as exc:
+        raise InputFileError(f"not a valid pip configuration file: {exc}", path=path) from exc
+    return {f"{section}.{_normalize(k)}": v for section in parser.sections() for k, v in parser.items(section)}
+
+
+def _env_items(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        f":env:.{_normalize(key[4:])}": value
+        for key, value in environ.items()
+        if key.startswith("PIP_") and key[4:].lower() not in ("version", "help")
+    }
+
+
+def _ordered_items(merged: Mapping[str, str], command: str) -> Iterator[tuple[str, str]]:
+    """(key, value) in pip's override order: [global], then [command], then the environment."""
+    for wanted in ("global", command, ":env:"):
+        for section_key, value in merged.items():
+            section, key = section_key.split(".", 1)
+            if section == wanted and value:
+                yield key, value
+
+
+def _merged(environ: Mapping[str, str], files: Sequence[str], isolated: bool) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in files:
+        merged.update(_read_file(path))
+    if not isolated:
+        merged.update(_env_items(environ))
+    return merged
+
+
+def _strtobool(value: str, key: str, where: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE
+    raise InputFileError(f"{value!r} is not a valid value for {key} (use yes/no, true/false or 1/0)", path=where)
+
+
+def _timeout(value: str, where: str) -> float:
+    try:
+        return float(value.strip())
+    except ValueError as exc:
+        raise InputFileError(f"timeout {value!r} is not a number of seconds", path=where) from exc
+
+
+def _apply(config: PipConfig, key: str, value: str, where: str) -> PipConfig:
+    """One option onto the config; lists from different places replace each other, as in pip."""
+    if key in LIST_KEYS:
+        values = tuple(value.split())
+        if key == "extra-index-url":
+            return replace(config, extra_index_urls=values)
+        if key == "find-links":
+            return replace(config, find_links=values)
+        return replace(config, trusted_hosts=values)
+    if key == "index-url":
+        return replace(config, index_url=value.strip())
+    if key == "cert":
+        return replace(config, cert=value.strip())
+    if key == "timeout":
+        return replace(config, timeout=_timeout(value, where))
+    if key == "no-index":
+        return replace(config, no_index=_strtobool(value, key, where))
+    return config
+
+
+def read_pip_config(
+    environ: Mapping[str, str],
+    *,
+    command: str = "install",
+    prefix: Optional[str] = None,
+    isolated: bool = False,
+    cli: Optional[Mapping[str, object]] = None,
+    system_dir: Optional[str] = None,
+) -> PipConfig:
+    """pip's index options for ``pip <command>``; ``cli`` keys are PipConfig field names."""
+    files = config_files(environ, prefix=prefix, isolated=isolated, system_dir=system_dir)
+    config = PipConfig(files=tuple(f for f in files if os.path.isfile(f)))
+    where = ", ".join(config.files) or "PIP_* environment"
+    for key, value in _ordered_items(_merged(environ, files, isolated), command):
+        config = _apply(config, key, value, where)
+    return _with_cli(config, cli or {})
+
+
+def _with_cli(config: PipConfig, cli: Mapping[str, object]) -> PipConfig:
+    changes: dict[str, object] = {}
+    for key, value in cli.items():
+        if value is None or key not in PipConfig.__dataclass_fields__:
+            continue
+        if isinstance(getattr(config, key), tuple):
+            value = getattr(config, key) + tuple(_as_list(value))
+        changes[key] = value
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, Iterable):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+# -- the default index -------------------------------------------------------
+
+def _pip_version_cheaply(python: str) -> Optional[str]:
+    """pip's version for ``python`` without running it: our own metadata, or its prefix's dist-info."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        try:
+            return importlib.metadata.version("pip")
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    prefix = Path(os.path.abspath(python)).parent.parent  # not resolved: a venv's python is a symlink
+    found = glob.glob(str(prefix / "lib*" / "python*" / "site-packages" / "pip-*.dist-info"))
+    if len(found) != 1:
+        return None
+    return Path(found[0]).name[len("pip-") : -len(".dist-info")]
+
+
+def _probe_pip(python: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    """(pip version, default simple URL) as reported by ``python``'s pip."""
+    env = {k: v for k, v in environ.items() if k != "PYTHONPATH"}
+    try:
+        done = subprocess.run(
+            [python, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=60, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnvironmentError_(
+            f"cannot ask pip of {python} for its default index: {exc}",
+            hint="install pip into that interpreter, or name an index (PIP_INDEX_URL, a Pipfile [[source]])",
+        ) from exc
+    version, url = [*done.stdout.strip().splitlines(), "", ""][:2]
+    if not url.startswith(("http://", "https://")):
+        raise EnvironmentError_(f"pip of {python} reported no default index URL (got {url!r})")
+    return version, url
+
+
+def _load_memo(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_memo(path: Path, memo: Mapping[str, str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(dict(memo), sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a memo we cannot write only costs a subprocess next time
+
+
+def default_index_url(
+    python: str = sys.executable,
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    cache_dir: Optional[str] = None,
+) -> str:
+    """pip's default index URL, read from pip at run time and memoised per pip version."""
+    env = os.environ if environ is None else environ
+    memo_path = default_root(env, cache_dir) / _MEMO_FILE
+    memo = _load_memo(memo_path)
+    version = _pip_version_cheaply(python)
+    if version is not None and f"pip-{version}" in memo:
+        return memo[f"pip-{version}"]
+    version, url = _probe_pip(python, env)
+    _save_memo(memo_path, {**memo, f"pip-{version}": url})
+    return url
+
+
+def sources_from_pip_config(
+    environ: Mapping[str, str],
+    *,
+    config: Optional[PipConfig] = None,
+    python: str = sys.executable,
+    cache_dir: Optional[str] = None,
+    command: str = "install",
+    cli: Optional[Mapping[str, object]] = None,
+) -> tuple[Source, ...]:
+    """The indexes pip would use, as Sources ``pip-index-0`` (the index URL), ``pip-index-1``..."""
+    config = config or read_pip_config(environ, command=command, cli=cli)
+    if config.no_index:
+        urls: list[str] = []
+    else:
+        main = config.index_url or default_index_url(python, environ=environ, cache_dir=cache_dir)
+        urls = [main, *config.extra_index_urls]
+    unique = list(dict.fromkeys(urls))
+    return tuple(
+        Source(name=f"pip-index-{i}", url=url, verify_ssl=config.verify_for(url)) for i, url in enumerate(unique)
+    )

@@ -1,0 +1,209 @@
+"""pipconf.py: pip's configuration files, environment and CLI, in pip's precedence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from micro_thoth import pipconf
+from micro_thoth.errors import InputFileError
+from micro_thoth.models import Source
+from micro_thoth.pipconf import (
+    PipConfig,
+    config_files,
+    default_index_url,
+    read_pip_config,
+    sources_from_pip_config,
+)
+
+# This machine's /etc/pip.conf must not leak in: every test uses its own system dir.
+pytestmark = pytest.mark.usefixtures("private_system_dir")
+
+
+@pytest.fixture
+def private_system_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    system = tmp_path / "etc"
+    monkeypatch.setattr(pipconf, "SYSTEM_DIR", str(system))
+    return system
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CONFIG_DIRS": str(home / "etc-xdg"),
+        "THOTH_PIP_CACHE_DIR": str(home / "cache"),
+    }
+    env.update(extra)
+    return env
+
+
+def _write(path: Path, text: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def test_devnull_disables_every_file(tmp_path: Path) -> None:
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nindex-url = http://user.example/simple\n")
+    env = _env(tmp_path, PIP_CONFIG_FILE=os.devnull)
+    assert config_files(env) == []
+    assert read_pip_config(env) == PipConfig()
+
+
+def test_user_files_order_new_beats_legacy(tmp_path: Path) -> None:
+    _write(tmp_path / ".pip/pip.conf", "[global]\nindex-url = http://legacy.example/simple\ntimeout = 3\n")
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nindex-url = http://new.example/simple\n")
+    config = read_pip_config(_env(tmp_path))
+    assert config.index_url == "http://new.example/simple"
+    assert config.timeout == 3.0
+    assert len(config.files) == 2
+
+
+def test_global_files_xdg_dirs_then_etc(tmp_path: Path) -> None:
+    env = _env(tmp_path, XDG_CONFIG_DIRS=f"{tmp_path}/a:{tmp_path}/b")
+    files = config_files(env)
+    assert files[:3] == [f"{tmp_path}/a/pip/pip.conf", f"{tmp_path}/b/pip/pip.conf", f"{tmp_path}/etc/pip.conf"]
+    assert config_files({"HOME": "/h"}, system_dir="/etc")[:2] == ["/etc/xdg/pip/pip.conf", "/etc/pip.conf"]
+    _write(tmp_path / "a/pip/pip.conf", "[global]\nindex-url = http://a.example/\n")
+    _write(tmp_path / "b/pip/pip.conf", "[global]\nindex-url = http://b.example/\n")
+    assert read_pip_config(env).index_url == "http://b.example/"
+    _write(tmp_path / "etc/pip.conf", "[global]\nindex-url = http://etc.example/\n")
+    assert read_pip_config(env).index_url == "http://etc.example/"
+
+
+def test_site_file_beats_user_and_config_file_beats_site(tmp_path: Path) -> None:
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nindex-url = http://user.example/\n")
+    venv = tmp_path / "venv"
+    _write(venv / "pip.conf", "[global]\nindex-url = http://site.example/\n")
+    assert read_pip_config(_env(tmp_path, VIRTUAL_ENV=str(venv))).index_url == "http://site.example/"
+    explicit = _write(tmp_path / "explicit.conf", "[global]\nindex-url = http://explicit.example/\n")
+    env = _env(tmp_path, VIRTUAL_ENV=str(venv), PIP_CONFIG_FILE=explicit)
+    assert read_pip_config(env).index_url == "http://explicit.example/"
+    assert str(tmp_path / ".config/pip/pip.conf") not in config_files(env)  # user files skipped
+
+
+def test_command_section_beats_global_whatever_the_file(tmp_path: Path) -> None:
+    _write(tmp_path / ".pip/pip.conf", "[install]\nindex-url = http://install.example/\n")
+    explicit = _write(
+        tmp_path / "explicit.conf",
+        "[global]\nindex-url = http://global.example/\n[download]\nindex-url = http://download.example/\n",
+    )
+    env = _env(tmp_path, PIP_CONFIG_FILE=explicit)
+    # an existing PIP_CONFIG_FILE disables user files, so [global] of it applies to install
+    assert read_pip_config(env).index_url == "http://global.example/"
+    assert read_pip_config(env, command="download").index_url == "http://download.example/"
+    env = _env(tmp_path)
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nindex-url = http://global2.example/\n")
+    assert read_pip_config(env).index_url == "http://install.example/"
+
+
+def test_multiline_list_values_and_empty_values(tmp_path: Path) -> None:
+    _write(
+        tmp_path / ".config/pip/pip.conf",
+        "[global]\n"
+        "index-url =\n"
+        "extra-index-url =\n    http://one.example/simple\n    http://two.example/simple\n"
+        "find-links = /srv/wheels file:///srv/more\n"
+        "trusted-host =\n    one.example\n    two.example:8080\n"
+        "cert = /etc/ssl/bundle.pem\n"
+        "no_index = no\n",
+    )
+    config = read_pip_config(_env(tmp_path))
+    assert config.index_url is None  # empty values are ignored
+    assert config.extra_index_urls == ("http://one.example/simple", "http://two.example/simple")
+    assert config.find_links == ("/srv/wheels", "file:///srv/more")
+    assert config.trusted_hosts == ("one.example", "two.example:8080")
+    assert config.cert == "/etc/ssl/bundle.pem"
+    assert config.no_index is False
+    assert not config.verify_for("https://one.example/simple/")
+    assert not config.verify_for("http://two.example:8080/simple/")
+    assert config.verify_for("http://two.example/simple/")
+
+
+def test_environment_beats_files_and_cli_beats_environment(tmp_path: Path) -> None:
+    _write(
+        tmp_path / ".config/pip/pip.conf",
+        "[install]\nindex-url = http://file.example/\nextra-index-url = http://file-extra.example/\n",
+    )
+    env = _env(
+        tmp_path,
+        PIP_INDEX_URL="http://env.example/",
+        PIP_EXTRA_INDEX_URL="http://e1.example/ http://e2.example/",
+        PIP_TRUSTED_HOST="e1.example",
+        PIP_CERT="/tmp/ca.pem",
+        PIP_TIMEOUT="7.5",
+    )
+    config = read_pip_config(env)
+    assert config.index_url == "http://env.example/"
+    assert config.extra_index_urls == ("http://e1.example/", "http://e2.example/")
+    assert (config.cert, config.timeout, config.trusted_hosts) == ("/tmp/ca.pem", 7.5, ("e1.example",))
+    config = read_pip_config(env, cli={"index_url": "http://cli.example/", "extra_index_urls": ["http://cli-extra/"]})
+    assert config.index_url == "http://cli.example/"
+    assert config.extra_index_urls == ("http://e1.example/", "http://e2.example/", "http://cli-extra/")
+
+
+def test_isolated_ignores_environment_and_user_files(tmp_path: Path) -> None:
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nindex-url = http://user.example/\n")
+    env = _env(tmp_path, PIP_INDEX_URL="http://env.example/")
+    assert read_pip_config(env, isolated=True).index_url is None
+
+
+def test_broken_file_names_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / ".config/pip/pip.conf", "index-url = no section header\n")
+    with pytest.raises(InputFileError) as info:
+        read_pip_config(_env(tmp_path))
+    assert info.value.path == path
+
+
+def test_bad_boolean_and_timeout(tmp_path: Path) -> None:
+    _write(tmp_path / ".config/pip/pip.conf", "[global]\nno-index = perhaps\n")
+    with pytest.raises(InputFileError, match="perhaps"):
+        read_pip_config(_env(tmp_path))
+    with pytest.raises(InputFileError, match="timeout"):
+        read_pip_config(_env(tmp_path / "x", PIP_TIMEOUT="soon"))
+
+
+def test_sources_are_named_in_order(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        PIP_INDEX_URL="https://main.example/simple",
+        PIP_EXTRA_INDEX_URL="https://extra.example/simple https://main.example/simple",
+        PIP_TRUSTED_HOST="extra.example",
+    )
+    assert sources_from_pip_config(env) == (
+        Source("pip-index-0", "https://main.example/simple", True),
+        Source("pip-index-1", "https://extra.example/simple", False),
+    )
+    env["PIP_NO_INDEX"] = "1"
+    assert sources_from_pip_config(env) == ()
+
+
+def test_default_index_comes_from_pip_and_is_memoised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _env(tmp_path)
+    probe = subprocess.run(
+        [sys.executable, "-c", pipconf._PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert default_index_url(environ=env) == probe[1]
+    memo = tmp_path / "cache" / pipconf._MEMO_FILE
+    assert memo.exists()
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pip was run again")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    assert default_index_url(environ=env) == probe[1]
+    (source,) = sources_from_pip_config(env)
+    assert source == Source("pip-index-0", probe[1], True)
+
+
+def test_default_index_of_another_interpreter(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = _env(tmp_path)
+    with pytest.raises(Exception, match="default index"):
+        default_index_url(str(venv / "bin" / "python"), environ=env)
