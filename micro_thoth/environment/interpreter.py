@@ -75,7 +75,7 @@ class InterpreterInfo:
             from .runtime import target_for_interpreter
         except ImportError:
             return Target(markers=dict(self.markers), tags=tuple(fallback_tags(self)))
-        return target_for_interpreter(self)  # type: ignore[no-any-return]
+        return target_for_interpreter(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,0 +1,728 @@
+"""Installing into an environment: plan first (data, printable), then act with pypa/installer.
+
+``plan`` compares the wanted pins with the ``*.dist-info`` directories of the
+target and says what is unchanged, new, replaced or extraneous. ``execute``
+validates every wheel before touching the environment (paths, duplicates,
+RECORD, zip bombs), takes the environment's lock, removes replaced
+distributions into a backup, installs the new wheels in parallel, compiles
+bytecode with the *target* interpreter, and on any failure puts everything
+back as it was. ``installer`` is imported here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Optional, Union
+
+import installer
+from installer.destinations import SchemeDictionaryDestination
+from installer.exceptions import InstallerError
+from installer.records import RecordEntry
+from installer.sources import WheelFile
+from installer.utils import SCHEME_NAMES, Scheme
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .environment.interpreter import InterpreterInfo, query
+from .errors import EnvironmentBusy, InstallError, TargetInterpreterError, UnsafeWheel
+from .models import DirectReference, strip_credentials
+from .reporting import NULL_REPORTER, Reporter
+
+INSTALLER_NAME = b"thoth-pip\n"
+LOCK_NAME = ".thoth-pip.lock"
+DEFAULT_LOCK_TIMEOUT = 900.0
+BOMB_RATIO = 100
+BOMB_FLOOR = 1 << 30
+PROTECTED = frozenset({"pip", "setuptools", "wheel", "distribute", "micro-thoth"})
+MAX_WORKERS = 8
+
+
+# --- the target ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """An environment to install into: its interpreter, scheme paths and install lock."""
+
+    interpreter: InterpreterInfo
+    paths: Mapping[str, str]
+    lock_path: Path
+
+    @property
+    def python(self) -> str:
+        return self.interpreter.executable
+
+    @property
+    def prefix(self) -> Path:
+        return Path(self.interpreter.prefix)
+
+    def site_dirs(self) -> list[Path]:
+        return list(dict.fromkeys(Path(self.paths[key]) for key in ("purelib", "platlib")))
+
+    def scheme_for(self, distribution: str) -> dict[str, str]:
+        """installer's scheme dictionary for one distribution (headers are per distribution)."""
+        scheme = {key: self.paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+        scheme["headers"] = self.interpreter.headers_dir(distribution)
+        return scheme
+
+
+def environment_for(python: Union[str, Path], *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The environment ``python`` installs into (a venv's or the system's site-packages)."""
+    info = query(python, cache_dir=cache_dir)
+    paths = {key: info.paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+    lock_dir = Path(info.prefix) if info.is_venv else Path(paths["purelib"])
+    return TargetEnvironment(interpreter=info, paths=paths, lock_path=lock_dir / LOCK_NAME)
+
+
+def ensure_venv(path: Path, python: str, *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The venv at ``path``, created without pip (we install packages ourselves) if missing."""
+    executable = path / "bin" / "python"
+    if not (path / "pyvenv.cfg").exists() or not executable.exists():
+        _create_venv(path, python)
+    return environment_for(executable, cache_dir=cache_dir)
+
+
+def _create_venv(path: Path, python: str) -> None:
+    command = [python, "-m", "venv", "--without-pip", str(path)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise TargetInterpreterError(f"cannot run {python} to create {path}: {exc}") from exc
+    if proc.returncode != 0:
+        raise TargetInterpreterError(
+            f"creating the virtual environment {path} failed: {proc.stderr.strip()[-500:]}",
+            hint="on Debian/Ubuntu install the python3-venv package",
+        )
+
+
+def system_environment(python: str = "python3", *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The interpreter's own site-packages (``--system``)."""
+    return environment_for(python, cache_dir=cache_dir)
+
+
+# --- what is installed ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """One ``*.dist-info`` directory of the target environment."""
+
+    name: str
+    version: str
+    dist_info: Path
+    installer: Optional[str] = None
+    direct_url: Optional[Mapping[str, Any]] = None
+
+    @property
+    def key(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    @property
+    def record_path(self) -> Path:
+        return self.dist_info / "RECORD"
+
+
+def installed_distributions(env: TargetEnvironment) -> dict[NormalizedName, InstalledDistribution]:
+    """Every distribution with a readable METADATA in the target's purelib/platlib."""
+    found: dict[NormalizedName, InstalledDistribution] = {}
+    for site in env.site_dirs():
+        for dist_info in sorted(site.glob("*.dist-info")) if site.is_dir() else ():
+            dist = _read_dist_info(dist_info)
+            if dist is not None:
+                found.setdefault(dist.key, dist)
+    return found
+
+
+def _read_dist_info(dist_info: Path) -> Optional[InstalledDistribution]:
+    try:
+        head = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[0]
+    except OSError:
+        return None
+    fields = dict(_header(line) for line in head.splitlines() if ":" in line and not line[:1].isspace())
+    if not fields.get("name") or not fields.get("version"):
+        return None
+    return InstalledDistribution(
+        name=fields["name"],
+        version=fields["version"],
+        dist_info=dist_info,
+        installer=_read_text(dist_info / "INSTALLER"),
+        direct_url=_read_json(dist_info / "direct_url.json"),
+    )
+
+
+def _header(line: str) -> tuple[str, str]:
+    key, _, value = line.partition(":")
+    return key.strip().lower(), value.strip()
+
+
+def _read_text(path: Path) -> Optional[str]:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _read_json(path: Path) -> Optional[Mapping[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WantedPackage:
+    """A pin to have in the environment; ``requested`` marks the user's own (REQUESTED file)."""
+
+    name: str
+    version: Optional[str]
+    direct: Optional[DirectReference] = None
+    requested: bool = False
+
+    @property
+    def key(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    def describe(self) -> str:
+        if self.direct is not None:
+            return f"{self.name} @ {strip_credentials(self.direct.pip_url())}"
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``execute`` will do; printable for ``--dry-run`` before anything happens."""
+
+    unchanged: tuple[WantedPackage, ...] = ()
+    to_install: tuple[WantedPackage, ...] = ()
+    to_replace: tuple[tuple[WantedPackage, InstalledDistribution], ...] = ()
+    extraneous: tuple[InstalledDistribution, ...] = ()
+    clean: bool = False
+
+    @property
+    def wheels_needed(self) -> tuple[WantedPackage, ...]:
+        """The packages ``execute`` needs a wheel for (new and replacing)."""
+        return self.to_install + tuple(wanted for wanted, _ in self.to_replace)
+
+    @property
+    def to_remove(self) -> tuple[InstalledDistribution, ...]:
+        removed = tuple(old for _, old in self.to_replace)
+        return removed + (self.extraneous if self.clean else ())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.wheels_needed and not (self.clean and self.extraneous)
+
+    def describe(self) -> list[str]:
+        lines = [f"install {wanted.describe()}" for wanted in self.to_install]
+        lines += [f"replace {old.name}=={old.version} by {new.describe()}" for new, old in self.to_replace]
+        verb = "remove" if self.clean else "extraneous (kept)"
+        lines += [f"{verb} {dist.name}=={dist.version}" for dist in self.extraneous]
+        lines.append(f"{len(self.unchanged)} already installed")
+        return lines
+
+
+def plan(
+    wanted: Sequence[WantedPackage],
+    env: TargetEnvironment,
+    *,
+    reinstall: bool = False,
+    clean: bool = False,
+    installed: Optional[Mapping[NormalizedName, InstalledDistribution]] = None,
+) -> Plan:
+    """Compare ``wanted`` with what ``env`` has; installs nothing."""
+    have = dict(installed_distributions(env) if installed is None else installed)
+    unchanged: list[WantedPackage] = []
+    new: list[WantedPackage] = []
+    replace: list[tuple[WantedPackage, InstalledDistribution]] = []
+    for package in wanted:
+        current = have.pop(package.key, None)
+        if current is None:
+            new.append(package)
+        elif not reinstall and _satisfies(current, package):
+            unchanged.append(package)
+        else:
+            replace.append((package, current))
+    extraneous = tuple(d for key, d in sorted(have.items()) if key not in PROTECTED)
+    return Plan(tuple(unchanged), tuple(new), tuple(replace), extraneous, clean)
+
+
+def _satisfies(current: InstalledDistribution, wanted: WantedPackage) -> bool:
+    if wanted.direct is not None:
+        return current.direct_url is not None and _direct_identity(current.direct_url) == _direct_identity(
+            direct_url_data(wanted.direct)
+        )
+    if current.direct_url is not None and ("vcs_info" in current.direct_url or "dir_info" in current.direct_url):
+        return False  # built from a checkout or a directory: not the index's file
+    return wanted.version is not None and _same_version(current.version, wanted.version)
+
+
+def _same_version(left: str, right: str) -> bool:
+    try:
+        return Version(left) == Version(right)
+    except InvalidVersion:
+        return left == right
+
+
+def _direct_identity(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    vcs = data.get("vcs_info") or {}
+    directory = data.get("dir_info") or {}
+    return (data.get("url"), vcs.get("commit_id"), data.get("subdirectory"), bool(directory.get("editable")))
+
+
+def direct_url_data(reference: DirectReference) -> dict[str, Any]:
+    """PEP 610 ``direct_url.json`` for a direct reference (credentials removed)."""
+    data: dict[str, Any]
+    if reference.is_vcs:
+        url = reference.location.removeprefix(f"{reference.kind}+")
+        vcs: dict[str, Any] = {"vcs": reference.kind}
+        if reference.ref:
+            vcs["commit_id"] = reference.ref
+        data = {"url": strip_credentials(url), "vcs_info": vcs}
+    elif reference.kind == "path" or reference.location.startswith("file:"):
+        path = _local_path(reference.location)
+        info = {"editable": True} if reference.editable else {}
+        data = {"url": path.as_uri(), "dir_info": info} if path.is_dir() else {"url": path.as_uri(), "archive_info": {}}
+    else:
+        data = {"url": strip_credentials(reference.location), "archive_info": {}}
+    if reference.subdirectory:
+        data["subdirectory"] = reference.subdirectory
+    return data
+
+
+def _local_path(location: str) -> Path:
+    if location.startswith("file:"):
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(location).path)).resolve()
+    return Path(location).expanduser().resolve()
+
+
+# --- wheel safety --------------------------------------------------------------------------
+
+
+def check_wheel(path: Path) -> None:
+    """Refuse (UnsafeWheel) a wheel that escapes its target, lies in RECORD, or is a bomb."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_members(path, archive.infolist())
+            _check_size(path, archive.infolist())
+            _check_record(path, archive)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise UnsafeWheel(f"{path.name} is not a readable wheel: {exc}", distribution=path.name) from exc
+
+
+def _check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
+    names = [member.filename for member in members]
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        _refuse(path, f"has duplicate entries for {duplicate!r}")
+    for member in members:
+        _check_name(path, member.filename)
+        if stat.S_ISLNK(member.external_attr >> 16):
+            _refuse(path, f"contains a symbolic link {member.filename!r}")
+
+
+def _check_name(path: Path, name: str) -> None:
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or "\0" in name or (len(name) > 1 and name[1] == ":"):
+        _refuse(path, f"has an absolute or non-portable member path {name!r}")
+    if ".." in parts:
+        _refuse(path, f"has a member path escaping its target {name!r}")
+    if parts[0].endswith(".data") and len(parts) > 2 and parts[1] not in SCHEME_NAMES:
+        _refuse(path, f"puts {name!r} in an unknown scheme {parts[1]!r}")
+
+
+def _check_size(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
+    total = sum(member.file_size for member in members)
+    archive = max(path.stat().st_size, 1)
+    if total > BOMB_FLOOR and total > BOMB_RATIO * archive:
+        _refuse(path, f"unpacks to {total} bytes from {archive} (a zip bomb?)")
+
+
+def _check_record(path: Path, archive: zipfile.ZipFile) -> None:
+    try:
+        source = WheelFile(archive)
+        source.dist_info_dir  # noqa: B018 - validates exactly one matching .dist-info
+        wheel = source.read_dist_info("WHEEL")
+        source.validate_record(validate_contents=True)
+    except KeyError as exc:
+        _refuse(path, f"lacks a required file: {exc}", exc)
+    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
+        _refuse(path, f"does not match its RECORD: {_issues(exc)}", exc)
+    if "Wheel-Version: 1." not in wheel:
+        _refuse(path, "is not a version 1.x wheel")
+
+
+def _issues(exc: Exception) -> str:
+    issues = getattr(exc, "issues", None)
+    if issues:
+        return "; ".join(str(issue) for issue in issues[:3])
+    return str(exc)
+
+
+def _refuse(path: Path, reason: str, cause: Optional[BaseException] = None) -> None:
+    raise UnsafeWheel(f"refusing {path.name}: it {reason}", distribution=path.name) from cause
+
+
+# --- the environment lock ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def environment_lock(
+    env: TargetEnvironment, *, timeout: float = DEFAULT_LOCK_TIMEOUT, reporter: Reporter = NULL_REPORTER
+) -> Iterator[None]:
+    """Hold the exclusive install lock of ``env``; EnvironmentBusy after ``timeout`` seconds."""
+    env.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(env.lock_path, "a+b") as handle:
+        _acquire(handle, env, timeout, reporter)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _acquire(handle: BinaryIO, env: TargetEnvironment, timeout: float, reporter: Reporter) -> None:
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not told:
+                reporter.message(f"waiting for another install into {env.prefix} to finish", "warning")
+                told = True
+            if time.monotonic() >= deadline:
+                raise EnvironmentBusy(str(env.prefix), timeout) from None
+            time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+
+
+# --- the transaction: what was moved away and what was written ------------------------------
+
+
+class _Transaction:
+    """Files stashed (removed or overwritten) and files written, so all can be undone."""
+
+    def __init__(self, backup_root: Path) -> None:
+        self.backup_root = backup_root
+        self.stashed: list[tuple[Path, Path]] = []
+        self.written: list[Path] = []
+        self._lock = threading.Lock()
+
+    def stash(self, path: Path) -> None:
+        backup = self.backup_root / str(path).lstrip(os.sep)
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), str(backup))
+        with self._lock:
+            self.stashed.append((path, backup))
+
+    def wrote(self, path: Path) -> None:
+        with self._lock:
+            self.written.append(path)
+
+    def rollback(self) -> None:
+        for path in reversed(self.written):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        _prune_dirs(path.parent for path in self.written)
+        for original, backup in reversed(self.stashed):
+            original.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(backup), str(original))
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.backup_root, ignore_errors=True)
+
+
+def _prune_dirs(directories: Iterable[Path]) -> None:
+    """Remove directories left empty, deepest first (never a scheme root: those hold files)."""
+    for directory in sorted(set(directories), key=lambda p: len(p.parts), reverse=True):
+        for candidate in (directory, *directory.parents):
+            try:
+                candidate.rmdir()
+            except OSError:
+                break
+
+
+@contextlib.contextmanager
+def _transaction(env: TargetEnvironment) -> Iterator[_Transaction]:
+    root = Path(env.paths["purelib"])
+    root.mkdir(parents=True, exist_ok=True)
+    transaction = _Transaction(Path(tempfile.mkdtemp(prefix=".thoth-pip-backup-", dir=root)))
+    try:
+        yield transaction
+    except BaseException:
+        transaction.rollback()
+        raise
+    transaction.discard()
+
+
+# --- removing a distribution through its RECORD ---------------------------------------------
+
+
+def _record_paths(dist: InstalledDistribution, env: TargetEnvironment) -> list[Path]:
+    """Absolute paths a RECORD lists, plus their bytecode; only inside the environment."""
+    try:
+        with open(dist.record_path, newline="", encoding="utf-8") as fh:
+            rows = [row[0] for row in csv.reader(fh) if row]
+    except OSError as exc:
+        raise InstallError(
+            f"cannot uninstall {dist.name}: it has no RECORD ({dist.dist_info})",
+            distribution=dist.name,
+            hint="it was installed by a tool that does not record its files; remove it by hand",
+        ) from exc
+    base = dist.dist_info.parent
+    paths = [Path(os.path.normpath(base / row)) for row in rows]
+    paths += _bytecode_of(paths, env.interpreter.cache_tag)
+    roots = [Path(os.path.abspath(p)) for p in (str(env.prefix), *env.paths.values())]
+    return [p for p in dict.fromkeys(paths) if any(p.is_relative_to(r) for r in roots)]
+
+
+def _bytecode_of(paths: Sequence[Path], cache_tag: Optional[str]) -> list[Path]:
+    tag = cache_tag or "*"
+    found: list[Path] = []
+    for path in paths:
+        if path.suffix == ".py":
+            found.extend(path.parent.glob(f"__pycache__/{path.stem}.{tag}*.pyc"))
+    return found
+
+
+def _remove(dist: InstalledDistribution, env: TargetEnvironment, transaction: _Transaction) -> None:
+    paths = _record_paths(dist, env)
+    for path in paths:
+        if path.is_file() or path.is_symlink():
+            transaction.stash(path)
+    if dist.dist_info.is_dir():
+        for leftover in [p for p in dist.dist_info.rglob("*") if p.is_file()]:
+            transaction.stash(leftover)
+    _prune_dirs(path.parent for path in paths)
+
+
+# --- writing one wheel -----------------------------------------------------------------------
+
+
+@dataclass
+class _RecordingDestination(SchemeDictionaryDestination):
+    """installer's destination that tells the transaction about every file before writing it."""
+
+    transaction: Optional[_Transaction] = field(default=None, repr=False)
+
+    def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
+        target = _inside(self.scheme_dict[scheme], path)
+        assert self.transaction is not None
+        if target.exists() or target.is_symlink():
+            self.transaction.stash(target)
+        self.transaction.wrote(target)
+        return super().write_to_fs(scheme, path, stream, is_executable)
+
+
+def _inside(root: str, path: str) -> Path:
+    base = Path(os.path.abspath(root))
+    target = Path(os.path.abspath(base / path))
+    if not target.is_relative_to(base):
+        raise UnsafeWheel(f"{path!r} would be written outside {base}")
+    return target
+
+
+def _additional_metadata(wanted: WantedPackage) -> dict[str, bytes]:
+    extra = {"INSTALLER": INSTALLER_NAME}
+    if wanted.direct is not None:
+        extra["direct_url.json"] = json.dumps(direct_url_data(wanted.direct), sort_keys=True).encode()
+    if wanted.requested:
+        extra["REQUESTED"] = b""
+    return extra
+
+
+def _install_one(wanted: WantedPackage, wheel: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        source = WheelFile(archive)
+        destination = _RecordingDestination(
+            scheme_dict=env.scheme_for(source.distribution),
+            interpreter=env.python,
+            script_kind="posix",
+            hash_algorithm="sha256",
+            bytecode_optimization_levels=(),
+            transaction=transaction,
+        )
+        try:
+            installer.install(source, destination, _additional_metadata(wanted))
+        except (InstallerError, ValueError, OSError, KeyError) as exc:
+            raise InstallError(f"installing {wheel.name} failed: {exc}", distribution=wanted.name) from exc
+
+
+# --- bytecode with the target interpreter ---------------------------------------------------
+
+_COMPILE = """
+import compileall, functools, sys
+files = [line for line in sys.stdin.read().split("\\n") if line]
+compile_one = functools.partial(compileall.compile_file, quiet=2)
+if len(files) > 400:
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor() as pool:
+        list(pool.map(compile_one, files, chunksize=64))
+else:
+    for name in files:
+        compile_one(name)
+"""
+
+
+def compile_bytecode(files: Sequence[Path], env: TargetEnvironment) -> int:
+    """Compile ``files`` to ``__pycache__`` with the target interpreter; returns how many were given."""
+    sources = [str(p) for p in files if p.suffix == ".py" and "\n" not in str(p)]
+    if not sources:
+        return 0
+    subprocess.run(
+        [env.python, "-I", "-c", _COMPILE],
+        input="\n".join(sources),
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    return len(sources)
+
+
+# --- acting on a plan ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What ``execute`` did."""
+
+    installed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    compiled: int = 0
+    seconds: float = 0.0
+
+
+def execute(
+    plan: Plan,
+    wheels: Mapping[NormalizedName, Path],
+    env: TargetEnvironment,
+    *,
+    compile_bytecode: bool = True,
+    reporter: Reporter = NULL_REPORTER,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    workers: Optional[int] = None,
+) -> InstallResult:
+    """Carry out ``plan`` all-or-nothing; every wheel is checked before anything is touched."""
+    started = time.monotonic()
+    jobs = _jobs(plan, wheels)
+    _validate_all([wheel for _, wheel in jobs], reporter, workers)
+    with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env) as transaction:
+        for dist in plan.to_remove:
+            _remove(dist, env, transaction)
+        _install_all(jobs, env, transaction, reporter, workers)
+        compiled = _compile_written(transaction, env, reporter) if compile_bytecode else 0
+    return InstallResult(
+        installed=tuple(wanted.describe() for wanted, _ in jobs),
+        removed=tuple(f"{d.name}=={d.version}" for d in plan.to_remove),
+        unchanged=len(plan.unchanged),
+        compiled=compiled,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _jobs(plan: Plan, wheels: Mapping[NormalizedName, Path]) -> list[tuple[WantedPackage, Path]]:
+    missing = [wanted.name for wanted in plan.wheels_needed if wanted.key not in wheels]
+    if missing:
+        raise InstallError(f"no wheel was provided for {', '.join(missing)}", distribution=missing[0])
+    return [(wanted, Path(wheels[wanted.key])) for wanted in plan.wheels_needed]
+
+
+def _pool(count: int, workers: Optional[int]) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, min(count, workers or MAX_WORKERS, (os.cpu_count() or 1) * 2)))
+
+
+def _validate_all(wheels: Sequence[Path], reporter: Reporter, workers: Optional[int]) -> None:
+    if not wheels:
+        return
+    reporter.task_started("validate", len(wheels))
+    with _pool(len(wheels), workers) as pool:
+        for wheel, _ in zip(wheels, pool.map(check_wheel, wheels)):
+            reporter.task_advanced("validate", 1, wheel.name)
+    reporter.task_finished("validate")
+
+
+def _install_all(
+    jobs: Sequence[tuple[WantedPackage, Path]],
+    env: TargetEnvironment,
+    transaction: _Transaction,
+    reporter: Reporter,
+    workers: Optional[int],
+) -> None:
+    if not jobs:
+        return
+    reporter.task_started("install", len(jobs))
+    with _pool(len(jobs), workers) as pool:
+        futures = [(wanted, pool.submit(_install_one, wanted, wheel, env, transaction)) for wanted, wheel in jobs]
+        errors = [exc for _, future in futures if (exc := future.exception()) is not None]
+        for wanted, future in futures:
+            if future.exception() is None:
+                reporter.task_advanced("install", 1, wanted.describe())
+    reporter.task_finished("install")
+    if errors:
+        raise errors[0]
+
+
+def _compile_written(transaction: _Transaction, env: TargetEnvironment, reporter: Reporter) -> int:
+    roots = [Path(os.path.abspath(p)) for p in (env.paths["purelib"], env.paths["platlib"])]
+    files = [p for p in transaction.written if p.suffix == ".py" and any(p.is_relative_to(r) for r in roots)]
+    reporter.message(f"compiling {len(files)} files to bytecode", "debug")
+    return compile_bytecode(files, env)
+
+
+def uninstall(
+    names: Iterable[str],
+    env: TargetEnvironment,
+    *,
+    reporter: Reporter = NULL_REPORTER,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> tuple[str, ...]:
+    """Remove the named distributions (all or none); returns ``name==version`` of each removed."""
+    with environment_lock(env, timeout=lock_timeout, reporter=reporter):
+        installed = installed_distributions(env)
+        chosen = [installed[key] for key in dict.fromkeys(canonicalize_name(n) for n in names) if key in installed]
+        with _transaction(env) as transaction:
+            for dist in chosen:
+                _remove(dist, env, transaction)
+                reporter.message(f"removed {dist.name}=={dist.version}")
+    return tuple(f"{d.name}=={d.version}" for d in chosen)
+
+
+__all__ = [
+    "InstallResult",
+    "InstalledDistribution",
+    "Plan",
+    "TargetEnvironment",
+    "WantedPackage",
+    "check_wheel",
+    "compile_bytecode",
+    "direct_url_data",
+    "ensure_venv",
+    "environment_for",
+    "environment_lock",
+    "execute",
+    "installed_distributions",
+    "plan",
+    "system_environment",
+    "uninstall",
+]

@@ -1,0 +1,362 @@
+"""install.py against real venvs: plan, execute, rollback, refusal of hostile wheels, the lock."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from micro_thoth import install
+from micro_thoth.errors import EnvironmentBusy, InstallError, UnsafeWheel
+from micro_thoth.install import (
+    TargetEnvironment,
+    WantedPackage,
+    check_wheel,
+    ensure_venv,
+    execute,
+    installed_distributions,
+    plan,
+    uninstall,
+)
+from micro_thoth.models import DirectReference
+from tests.support.builder import Dist, build_wheel
+
+
+@pytest.fixture(scope="module")
+def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("venvs") / "base"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> TargetEnvironment:
+    return ensure_venv(tmp_path / "venv", sys.executable)
+
+
+def _wheel(tmp_path: Path, dist: Dist, **kwargs: object) -> Path:
+    path = tmp_path / "wheels" / dist.wheel_filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(build_wheel(dist, **kwargs))  # type: ignore[arg-type]
+    return path
+
+
+def _sync(env: TargetEnvironment, tmp_path: Path, *dists: Dist, **kwargs: object) -> install.InstallResult:
+    wanted = [WantedPackage(d.name, d.version, requested=True) for d in dists]
+    wheels = {canonicalize_name(d.name): _wheel(tmp_path, d) for d in dists}
+    return execute(plan(wanted, env), wheels, env, **kwargs)  # type: ignore[arg-type]
+
+
+def _run(env: TargetEnvironment, code: str) -> str:
+    proc = subprocess.run([env.python, "-c", code], capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def test_ensure_venv_creates_once(tmp_path: Path) -> None:
+    env = ensure_venv(tmp_path / "venv", sys.executable)
+    assert env.interpreter.is_venv and (tmp_path / "venv" / "pyvenv.cfg").exists()
+    assert not list(Path(env.paths["purelib"]).glob("pip*"))
+    marker = tmp_path / "venv" / "keep"
+    marker.write_text("x")
+    assert ensure_venv(tmp_path / "venv", sys.executable).prefix == env.prefix and marker.exists()
+
+
+def test_install_import_and_metadata(env: TargetEnvironment, tmp_path: Path) -> None:
+    dist = Dist("Demo-Pkg", "1.0", files={"demo_pkg/util.py": "X = 42\n"})
+    result = _sync(env, tmp_path, dist)
+    assert result.installed == ("Demo-Pkg==1.0",)
+    assert _run(env, "import demo_pkg, demo_pkg.util; print(demo_pkg.__version__, demo_pkg.util.X)") == "1.0 42"
+    info = Path(env.paths["purelib"]) / "demo_pkg-1.0.dist-info"
+    assert (info / "INSTALLER").read_text() == "thoth-pip\n"
+    assert (info / "REQUESTED").exists()
+    installed = installed_distributions(env)[canonicalize_name("demo-pkg")]
+    assert installed.version == "1.0" and installed.installer == "thoth-pip"
+    assert list(Path(env.paths["purelib"], "demo_pkg", "__pycache__").glob("util.cpython-*.pyc"))
+
+
+def test_record_is_correct(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("recorded", "1.0", console_scripts={"rec": "recorded:main"}))
+    site = Path(env.paths["purelib"])
+    rows = list(csv.reader((site / "recorded-1.0.dist-info" / "RECORD").read_text().splitlines()))
+    listed = {row[0] for row in rows}
+    assert "recorded-1.0.dist-info/INSTALLER" in listed and "recorded-1.0.dist-info/RECORD" in listed
+    assert any(row[0].endswith("bin/rec") for row in rows)
+    for path, digest, size in rows:
+        target = (site / path).resolve()
+        assert target.exists(), path
+        if digest:
+            data = target.read_bytes()
+            assert digest == _record_hash(data) and int(size) == len(data), path
+
+
+def test_console_script_runs_with_venv_python(env: TargetEnvironment, tmp_path: Path) -> None:
+    dist = Dist("hello", "1.0", files={"hello/cli.py": "import sys\ndef main():\n    print('hi from', sys.prefix)\n"},
+                console_scripts={"hello-cli": "hello.cli:main"})
+    _sync(env, tmp_path, dist)
+    script = Path(env.paths["scripts"]) / "hello-cli"
+    assert script.read_text().splitlines()[0] == f"#!{env.python}"
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"hi from {env.prefix}"
+
+
+def test_second_plan_is_all_unchanged(env: TargetEnvironment, tmp_path: Path) -> None:
+    dists = [Dist("alpha", "1.0"), Dist("beta", "2.0")]
+    _sync(env, tmp_path, *dists)
+    again = plan([WantedPackage(d.name, d.version) for d in dists], env)
+    assert again.is_empty and len(again.unchanged) == 2
+    assert execute(again, {}, env).installed == ()
+    assert plan([WantedPackage("alpha", "1.0")], env, reinstall=True).to_replace
+
+
+def test_replace_removes_old_files(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("moving", "1.0", files={"moving/old.py": "OLD = 1\n"}, console_scripts={"mv-old": "moving:x"}))
+    site = Path(env.paths["purelib"])
+    assert (site / "moving" / "old.py").exists()
+    step = plan([WantedPackage("moving", "2.0")], env)
+    assert [old.version for _, old in step.to_replace] == ["1.0"]
+    result = execute(step, {"moving": _wheel(tmp_path, Dist("moving", "2.0", files={"moving/new.py": ""}))}, env)
+    assert result.removed == ("moving==1.0",)
+    assert not (site / "moving" / "old.py").exists()
+    assert not list(site.glob("moving/__pycache__/old.*"))
+    assert not (site / "moving-1.0.dist-info").exists()
+    assert not (Path(env.paths["scripts"]) / "mv-old").exists()
+    assert _run(env, "import moving; print(moving.__version__)") == "2.0"
+    assert not list(site.glob(".thoth-pip-backup-*"))
+
+
+def test_extraneous_reported_and_cleaned(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("keep", "1.0"), Dist("stray", "1.0"))
+    report = plan([WantedPackage("keep", "1.0")], env)
+    assert [d.name for d in report.extraneous] == ["stray"]
+    assert any("extraneous" in line for line in report.describe())
+    execute(report, {}, env)
+    assert "stray" in installed_distributions(env)
+    execute(plan([WantedPackage("keep", "1.0")], env, clean=True), {}, env)
+    assert "stray" not in installed_distributions(env)
+
+
+def test_rollback_when_third_wheel_is_hostile(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("first", "1.0"))
+    hostile = _wheel(tmp_path, Dist("third", "1.0"), extra_members={"../../evil.py": b"x"})
+    wheels = {"first": _wheel(tmp_path, Dist("first", "2.0")), "second": _wheel(tmp_path, Dist("second", "1.0")),
+              "third": hostile}
+    step = plan([WantedPackage("first", "2.0"), WantedPackage("second", "1.0"), WantedPackage("third", "1.0")], env)
+    with pytest.raises(UnsafeWheel, match="third"):
+        execute(step, wheels, env)
+    assert {k: d.version for k, d in installed_distributions(env).items()} == {"first": "1.0"}
+
+
+def test_rollback_after_a_failure_during_install(env: TargetEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _sync(env, tmp_path, Dist("first", "1.0", files={"first/data.py": "A = 1\n"}))
+    site = Path(env.paths["purelib"])
+    before = sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*") if "__pycache__" not in p.parts)
+    real = install._install_one
+
+    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: install._Transaction) -> None:
+        real(wanted, wheel, env_, tx)
+        if wanted.name == "third":
+            raise InstallError("disk full", distribution="third")
+
+    monkeypatch.setattr(install, "_install_one", flaky)
+    step = plan([WantedPackage(n, v) for n, v in (("first", "2.0"), ("second", "1.0"), ("third", "1.0"))], env)
+    wheels = {n: _wheel(tmp_path, Dist(n, v)) for n, v in (("first", "2.0"), ("second", "1.0"), ("third", "1.0"))}
+    with pytest.raises(InstallError, match="disk full"):
+        execute(step, wheels, env, workers=1)
+    after = sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before
+    assert (site / "first" / "data.py").read_text() == "A = 1\n"
+
+
+def _zip(tmp_path: Path, name: str, members: list[tuple[str, bytes]]) -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in members:
+            zf.writestr(member, data)
+    return path
+
+
+def test_refuses_parent_directory_paths(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, Dist("bad", "1.0"), extra_members={"bad/../../escape.py": b""})
+    with pytest.raises(UnsafeWheel, match="escaping"):
+        check_wheel(wheel)
+
+
+def test_refuses_absolute_paths(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, Dist("bad", "1.0"), extra_members={"/etc/evil": b""})
+    with pytest.raises(UnsafeWheel, match="absolute"):
+        check_wheel(wheel)
+
+
+def test_refuses_duplicate_entries(tmp_path: Path) -> None:
+    good = build_wheel(Dist("dup", "1.0"))
+    buf = io.BytesIO(good)
+    with zipfile.ZipFile(buf, "a") as zf, pytest.warns(UserWarning):
+        zf.writestr("dup/__init__.py", b"import os; os.system('evil')\n")
+    path = tmp_path / "dup-1.0-py3-none-any.whl"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(UnsafeWheel, match="duplicate"):
+        check_wheel(path)
+
+
+def test_refuses_a_lying_record(tmp_path: Path) -> None:
+    dist = Dist("liar", "1.0")
+    members = {name: data for name, data in _members(build_wheel(dist)).items()}
+    members["liar/__init__.py"] = b"print('not what RECORD says')\n"
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        check_wheel(path)
+    unlisted = _wheel(tmp_path, Dist("liar", "1.0"), record=False)
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        check_wheel(unlisted)
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_refuses_unknown_data_scheme(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, Dist("odd", "1.0"), extra_members={"odd-1.0.data/etc/passwd": b""})
+    with pytest.raises(UnsafeWheel, match="scheme"):
+        check_wheel(wheel)
+
+
+def test_refuses_zip_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(install, "BOMB_FLOOR", 1 << 20)  # the ratio is what matters; keep the test small
+    dist = Dist("bomb", "1.0")
+    path = tmp_path / dist.wheel_filename
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in _members(build_wheel(dist, extra_members={"bomb/zeros.bin": b"\0" * (8 << 20)})).items():
+            zf.writestr(name, data)
+    with pytest.raises(UnsafeWheel, match="zip bomb"):
+        check_wheel(path)
+
+
+def test_refuses_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "junk-1.0-py3-none-any.whl"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(UnsafeWheel):
+        check_wheel(path)
+
+
+def test_valid_wheel_passes(tmp_path: Path) -> None:
+    check_wheel(_wheel(tmp_path, Dist("fine", "1.0", console_scripts={"f": "fine:main"})))
+
+
+def test_lock_timeout(env: TargetEnvironment) -> None:
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with install.environment_lock(env, timeout=1):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    messages: list[str] = []
+
+    class Recorder(install.Reporter):
+        def message(self, text: str, level: str = "info") -> None:
+            messages.append(text)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(EnvironmentBusy), install.environment_lock(env, timeout=0.3, reporter=Recorder()):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    assert 0.25 < time.monotonic() - started < 5
+    assert messages and "waiting" in messages[0]
+    with install.environment_lock(env, timeout=1):
+        pass
+
+
+def test_lock_held_by_another_process(env: TargetEnvironment) -> None:
+    code = (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX);"
+        " print('locked', flush=True); time.sleep(3)"
+    )
+    env.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(env.lock_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(EnvironmentBusy):
+            execute(plan([], env), {}, env, lock_timeout=0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_uninstall(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("gone", "1.0", console_scripts={"gone": "gone:main"}), Dist("stays", "1.0"))
+    assert uninstall(["Gone", "not-there"], env) == ("gone==1.0",)
+    assert set(installed_distributions(env)) == {"stays"}
+    assert not (Path(env.paths["purelib"]) / "gone").exists()
+    assert not (Path(env.paths["scripts"]) / "gone").exists()
+
+
+def test_direct_reference_recorded_and_compared(env: TargetEnvironment, tmp_path: Path) -> None:
+    ref = DirectReference("git", "https://user:secret@example.invalid/repo.git", ref="a" * 40)
+    wanted = WantedPackage("vcspkg", "1.0", direct=ref)
+    execute(plan([wanted], env), {"vcspkg": _wheel(tmp_path, Dist("vcspkg", "1.0"))}, env)
+    data = json.loads((Path(env.paths["purelib"]) / "vcspkg-1.0.dist-info" / "direct_url.json").read_text())
+    assert data == {"url": "https://example.invalid/repo.git", "vcs_info": {"vcs": "git", "commit_id": "a" * 40}}
+    assert plan([wanted], env).is_empty
+    moved = WantedPackage("vcspkg", "1.0", direct=DirectReference("git", ref.location, ref="b" * 40))
+    assert plan([moved], env).to_replace
+    assert plan([WantedPackage("vcspkg", "1.0")], env).to_replace  # an index pin replaces a checkout
+
+
+def test_no_compile(env: TargetEnvironment, tmp_path: Path) -> None:
+    result = _sync(env, tmp_path, Dist("nocomp", "1.0"), compile_bytecode=False)
+    assert result.compiled == 0
+    assert not list(Path(env.paths["purelib"]).glob("nocomp/__pycache__/*"))
+
+
+def test_bytecode_targets_the_target_interpreter(tmp_path: Path) -> None:
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    other = next((v for v in ("3.12", "3.10", "3.9", "3.13") if v != mine and _has_python(v)), None)
+    if other is None:
+        pytest.skip("no second Python version")
+    from micro_thoth.environment.interpreter import find_python
+
+    env = ensure_venv(tmp_path / "venv", str(find_python(other)))
+    _sync(env, tmp_path, Dist("cross", "1.0"))
+    tag = "cpython-" + other.replace(".", "")
+    assert list(Path(env.paths["purelib"]).glob(f"cross/__pycache__/__init__.{tag}.pyc"))
+    assert _run(env, "import cross; print(cross.__version__)") == "1.0"
+
+
+def _has_python(version: str) -> bool:
+    from micro_thoth.environment.interpreter import find_python
+    from micro_thoth.errors import TargetInterpreterError
+
+    try:
+        path = find_python(version)
+    except TargetInterpreterError:
+        return False
+    return subprocess.run([str(path), "-c", "pass"], capture_output=True, check=False).returncode == 0
+
+
+def test_describe_lines(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("old", "1.0"))
+    lines = plan([WantedPackage("old", "2.0"), WantedPackage("fresh", "1.0")], env).describe()
+    assert lines == ["install fresh==1.0", "replace old==1.0 by old==2.0", "0 already installed"]
