@@ -1,0 +1,204 @@
+"""The embedded resolver: resolvelib over a PackageSource, errors translated once, guided improvement.
+
+``resolve`` gives one stack; ``resolve_categories`` resolves pipenv categories
+(``default`` first, its pins constraining the others); ``improve`` searches,
+within a bound, for a stack the policy scores higher.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import Optional, Union
+
+import resolvelib
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ResolutionError, ResolutionTooDeep
+from ..models import DEFAULT_CATEGORY, CandidatePolicy, Dependency, PackageSource, Target
+from .explain import explain
+from .markers import evaluate
+from .provider import Provider, Requirement, from_dependency
+from .reporter import ReporterAdapter, ResolverReporter
+from .result import Resolution, ResolvedPin, assemble
+
+Upgrade = Union[Collection[NormalizedName], bool]
+
+
+def resolve(
+    requirements: Sequence[Dependency],
+    *,
+    source: PackageSource,
+    target: Target,
+    constraints: Sequence[Dependency] = (),
+    allow_prereleases: bool = False,
+    preferences: Mapping[NormalizedName, str] = {},
+    upgrade: Upgrade = False,
+    policy: Optional[CandidatePolicy] = None,
+    reporter: Optional[ResolverReporter] = None,
+    max_rounds: int = 2000,
+) -> Resolution:
+    """Pin ``requirements`` (and their dependencies) for ``target``; raise ResolutionError if impossible.
+
+    Requirements and constraints whose markers do not hold for the target are
+    left out, as pipenv does.
+    """
+    roots = _for_target(requirements, target, allow_prereleases)
+    provider = Provider(
+        source,
+        target,
+        roots=roots,
+        constraints=_for_target(constraints, target, False),
+        allow_prereleases=allow_prereleases,
+        preferences=preferences,
+        upgrade=upgrade,
+        policy=policy,
+    )
+    resolver = resolvelib.Resolver(provider, ReporterAdapter(reporter))
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except resolvelib.ResolutionImpossible as exc:
+        raise explain(exc.causes, provider) from exc
+    except resolvelib.ResolutionTooDeep as exc:
+        raise ResolutionTooDeep(
+            f"gave up after {exc.round_count} rounds of backtracking",
+            hint="pin some packages closer to the versions you expect, or raise the round limit",
+        ) from exc
+    return assemble(result.mapping, provider, roots)
+
+
+def _for_target(deps: Sequence[Dependency], target: Target, prereleases: bool) -> list[Requirement]:
+    return [
+        from_dependency(dep, allow_prereleases=prereleases)
+        for dep in deps
+        if evaluate(dep.markers, target.markers)
+    ]
+
+
+def resolve_categories(
+    categories: Mapping[str, Sequence[Dependency]],
+    *,
+    source: PackageSource,
+    target: Target,
+    allow_prereleases: bool = False,
+    preferences: Mapping[str, Mapping[NormalizedName, str]] = {},
+    upgrade: Upgrade = False,
+    policy: Optional[CandidatePolicy] = None,
+    reporter: Optional[ResolverReporter] = None,
+    max_rounds: int = 2000,
+) -> dict[str, Resolution]:
+    """Resolve pipenv categories: ``default`` first, then each other one under its pins.
+
+    A package in both ``default`` and another category gets one version.
+    ``preferences`` are the previous lock's pins per category.
+    """
+    def run(name: str, constraints: Sequence[Dependency]) -> Resolution:
+        return resolve(
+            categories.get(name, ()),
+            source=source,
+            target=target,
+            constraints=constraints,
+            allow_prereleases=allow_prereleases,
+            preferences=preferences.get(name, {}),
+            upgrade=upgrade,
+            policy=policy,
+            reporter=reporter,
+            max_rounds=max_rounds,
+        )
+
+    out = {DEFAULT_CATEGORY: run(DEFAULT_CATEGORY, ())}
+    pinned = as_constraints(out[DEFAULT_CATEGORY])
+    for name in categories:
+        if name != DEFAULT_CATEGORY:
+            out[name] = run(name, pinned)
+    return out
+
+
+def as_constraints(resolution: Resolution) -> list[Dependency]:
+    """A resolution's pins as constraints (same version, same index, same direct reference)."""
+    return [_constraint(pin) for pin in resolution.pins.values()]
+
+
+def _constraint(pin: ResolvedPin) -> Dependency:
+    if pin.direct is not None:
+        return Dependency(pin.name, direct=pin.direct)
+    return Dependency(pin.name, f"=={pin.version}", index=pin.index.name if pin.index else None)
+
+
+def improve(
+    resolution: Resolution,
+    requirements: Sequence[Dependency],
+    *,
+    source: PackageSource,
+    target: Target,
+    policy: CandidatePolicy,
+    constraints: Sequence[Dependency] = (),
+    allow_prereleases: bool = False,
+    limit: int = 10,
+    timeout: float = 30.0,
+    seed: int = 0,
+    max_rounds: int = 2000,
+) -> Resolution:
+    """Try to raise the stack's total score by excluding its negatively scored pins.
+
+    At most ``limit`` re-resolutions within ``timeout`` seconds; each excludes
+    one more version (lowest score first, ties ordered by ``seed``) and is kept
+    only if the total score rises. Unacceptable candidates never enter a stack
+    (the provider drops them), so neither does the result.
+    """
+    best, excluded = resolution, list[Dependency]()
+    rng, deadline, tried = random.Random(seed), time.monotonic() + timeout, set[tuple[str, str]]()
+    for _ in range(limit):
+        pin = _worst(best, tried, rng)
+        if pin is None or time.monotonic() > deadline:
+            break
+        tried.add((pin.key, pin.version))
+        attempt = [*excluded, Dependency(pin.name, f"!={pin.version}")]
+        try:
+            trial = resolve(
+                requirements,
+                source=source,
+                target=target,
+                constraints=[*constraints, *attempt],
+                allow_prereleases=allow_prereleases,
+                policy=policy,
+                max_rounds=max_rounds,
+            )
+        except ResolutionError:
+            continue
+        if trial.score > best.score:
+            best, excluded = trial, attempt
+    return best
+
+
+def _worst(resolution: Resolution, tried: set[tuple[str, str]], rng: random.Random) -> Optional[ResolvedPin]:
+    bad = [
+        p
+        for p in resolution.pins.values()
+        if p.score < 0 and p.direct is None and (p.key, p.version) not in tried
+    ]
+    rng.shuffle(bad)
+    bad.sort(key=lambda p: p.score)
+    return bad[0] if bad else None
+
+
+def changed(before: Mapping[str, str], after: Resolution) -> dict[NormalizedName, tuple[Optional[str], Optional[str]]]:
+    """Pins that differ between a previous lock's versions and a new resolution: name -> (old, new)."""
+    old = {canonicalize_name(k): v.lstrip("=") for k, v in before.items()}
+    new = after.versions()
+    return {
+        name: (old.get(name), new.get(name))
+        for name in sorted(set(old) | set(new))
+        if _parse(old.get(name)) != _parse(new.get(name))
+    }
+
+
+def _parse(version: Optional[str]) -> Optional[object]:
+    if version is None:
+        return None
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return version

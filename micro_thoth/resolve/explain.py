@@ -1,0 +1,88 @@
+"""Why a resolution is impossible, in words a person can act on (uv's style).
+
+"Because you require a>=2 and b==1.0 (via c==3.0) depends on a<2, no version
+of a satisfies all of them." Each conflicting requirement also comes back as a
+``ConflictCause`` whose chain runs from the request to the package that asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from ..errors import ConflictCause, ResolutionImpossible
+from .provider import PYTHON, Candidate, Provider
+
+ROOT = "requested"
+MAX_SKIPPED_SHOWN = 5
+HINT = "loosen one of these requirements, or change the package that brings one in"
+
+
+def explain(causes: Sequence[Any], provider: Provider) -> ResolutionImpossible:
+    """Translate resolvelib's causes (requirement, parent) into our ResolutionImpossible."""
+    groups: dict[str, list[Any]] = {}
+    for info in causes:
+        groups.setdefault(info.requirement.name, []).append(info)
+    sentences = [_sentence(name, infos, provider) for name, infos in groups.items()]
+    conflict = [ConflictCause(info.requirement.text, _chain(info, provider)) for info in causes]
+    return ResolutionImpossible(" ".join(sentences), causes=conflict, hint=HINT)
+
+
+def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:
+    phrases = " and ".join(_phrase(info, provider) for info in infos)
+    if name == PYTHON:
+        return f"Because {phrases}, and the target Python is {provider.python.version}, they cannot be used."
+    what = "all of them" if len(infos) > 1 else "it"
+    text = f"Because {phrases}, no version of {name} satisfies {what}."
+    return text + _availability(name, provider)
+
+
+def _phrase(info: Any, provider: Provider) -> str:
+    req = info.requirement
+    if info.parent is None:
+        return f"you require {req.text}"
+    chain = _candidates_to(info.parent, provider)
+    via = f" (via {' -> '.join(chain[:-1])})" if len(chain) > 1 else ""
+    verb = "requires" if req.name == PYTHON else "depends on"
+    return f"{chain[-1]}{via} {verb} {req.text}"
+
+
+def _availability(name: str, provider: Provider) -> str:
+    missing = provider.finder.missing.get(canonicalize_name(name))
+    if missing is not None:
+        return f" {name} was not found on any index."
+    skipped = provider.finder.skipped.get(canonicalize_name(name), {})
+    if not skipped:
+        return ""
+    shown = [f"{version} {why}" for version, why in list(skipped.items())[:MAX_SKIPPED_SHOWN]]
+    more = f" and {len(skipped) - MAX_SKIPPED_SHOWN} more" if len(skipped) > MAX_SKIPPED_SHOWN else ""
+    return f" Versions of {name} the target cannot use: {'; '.join(shown)}{more}."
+
+
+def _chain(info: Any, provider: Provider) -> tuple[str, ...]:
+    if info.parent is None:
+        return (ROOT,)
+    return (ROOT, *_candidates_to(info.parent, provider))
+
+
+def _candidates_to(candidate: Candidate, provider: Provider) -> list[str]:
+    """Names of the candidates from a root requirement down to ``candidate``."""
+    path = _path(candidate, provider, frozenset())
+    names: list[str] = []
+    for step in path:
+        if not names or names[-1] != str(step):  # a[x] -> a: same package
+            names.append(str(step))
+    return names
+
+
+def _path(candidate: Candidate, provider: Provider, seen: frozenset[str]) -> list[Candidate]:
+    asked = [r for r in provider.requested.get(candidate.key, ()) if provider.is_satisfied_by(r, candidate)]
+    if any(r.parent is None for r in asked):
+        return [candidate]
+    for req in asked:
+        parent = req.parent
+        if parent is not None and parent.key not in seen:
+            return [*_path(parent, provider, seen | {candidate.key}), candidate]
+    return [candidate]

@@ -1,0 +1,141 @@
+"""Candidates of a project for a target: versions whose files the target can use.
+
+A release is usable when at least one of its files is: a wheel whose tags the
+target supports or an sdist, whose ``Requires-Python`` admits the target's
+Python, and which is not yanked (PEP 592) -- yanked files count only for a
+requirement that pins ``==`` that version. Every file of the version is kept
+too, because the lock carries the hash of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
+
+from ..errors import PackageNotFound
+from ..models import Artifact, PackageSource, ProjectPage, Source, Target
+
+
+@dataclass(frozen=True)
+class Release:
+    """One version of a project on one index, judged for the target."""
+
+    name: NormalizedName
+    version: Version
+    index: Source
+    artifacts: tuple[Artifact, ...]  # every file of the version on its index
+    usable: tuple[Artifact, ...]  # installable on the target and not yanked
+    yanked: tuple[Artifact, ...]  # installable on the target but yanked
+
+    @property
+    def requires_python(self) -> Optional[str]:
+        for artifact in self.usable or self.yanked or self.artifacts:
+            if artifact.requires_python:
+                return artifact.requires_python
+        return None
+
+    def installable(self, *, allow_yanked: bool) -> tuple[Artifact, ...]:
+        return self.usable or (self.yanked if allow_yanked else ())
+
+
+def python_admits(requires_python: Optional[str], target: Target) -> bool:
+    """Does a Requires-Python specifier admit the target's Python? Invalid ones do."""
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(target.python_full_version, prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return True
+
+
+def best_artifact(artifacts: Sequence[Artifact], target: Target) -> Artifact:
+    """The file to read metadata from: the best-ranked wheel for the target, else an sdist."""
+    wheels = [a for a in artifacts if a.is_wheel and target.tag_rank(a.tags) is not None]
+    if wheels:
+        return min(wheels, key=lambda a: (target.tag_rank(a.tags), not a.has_metadata_file))
+    return next((a for a in artifacts if not a.is_wheel), artifacts[0])
+
+
+class Finder:
+    """Project pages from a PackageSource, turned into releases for one target."""
+
+    def __init__(self, source: PackageSource, target: Target) -> None:
+        self.source = source
+        self.target = target
+        self._releases: dict[tuple[NormalizedName, Optional[str]], tuple[Release, ...]] = {}
+        self.skipped: dict[NormalizedName, dict[str, str]] = {}  # name -> version -> why
+        self.missing: dict[NormalizedName, PackageNotFound] = {}
+
+    def releases(self, name: NormalizedName, index: Optional[str] = None) -> tuple[Release, ...]:
+        """Usable releases, newest first (empty, and noted in ``missing``, if no index has it)."""
+        key = (name, index)
+        if key not in self._releases:
+            try:
+                page = self.source.project(name, index=index)
+            except PackageNotFound as exc:
+                self.missing[name] = exc
+                page = None
+            self._releases[key] = self._judge(page) if page is not None else ()
+        return self._releases[key]
+
+    def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
+        releases = []
+        for version, artifacts in sorted(page.versions().items(), reverse=True):
+            release = self._release(page, version, artifacts)
+            if release.usable or release.yanked:
+                releases.append(release)
+        return tuple(releases)
+
+    def _release(self, page: ProjectPage, version: Version, artifacts: list[Artifact]) -> Release:
+        fit = [a for a in artifacts if self._fits(a)]
+        usable = tuple(a for a in fit if a.yanked is None)
+        yanked = tuple(a for a in fit if a.yanked is not None)
+        if not fit:
+            self._note(page.name, str(version), self._why_unusable(artifacts))
+        elif not usable:
+            self._note(page.name, str(version), "is yanked")
+        return Release(page.name, version, page.index, tuple(artifacts), usable, yanked)
+
+    def _fits(self, artifact: Artifact) -> bool:
+        if not python_admits(artifact.requires_python, self.target):
+            return False
+        return not artifact.is_wheel or self.target.tag_rank(artifact.tags) is not None
+
+    def _why_unusable(self, artifacts: Iterable[Artifact]) -> str:
+        for artifact in artifacts:
+            if not python_admits(artifact.requires_python, self.target):
+                return f"requires Python {artifact.requires_python}"
+        return "has no file for the target (no compatible wheel, no sdist)"
+
+    def _note(self, name: NormalizedName, version: str, reason: str) -> None:
+        self.skipped.setdefault(name, {})[version] = reason
+
+
+def matching(
+    releases: Sequence[Release],
+    specifiers: Sequence[SpecifierSet],
+    *,
+    prereleases: bool,
+    pinned: Iterable[Version] = (),
+) -> list[Release]:
+    """Releases every specifier admits, with pip's pre-release rule, order kept.
+
+    Pre-releases are kept when allowed, when a specifier names one, or when
+    nothing else matches. Yanked-only releases are kept only if ``pinned``.
+    """
+    pinned = set(pinned)
+    found = [
+        r
+        for r in releases
+        if r.installable(allow_yanked=r.version in pinned)
+        and all(s.contains(r.version, prereleases=True) for s in specifiers)
+    ]
+    if prereleases or any(s.prereleases for s in specifiers):
+        return found
+    finals = [r for r in found if not r.version.is_prerelease]
+    return finals or found

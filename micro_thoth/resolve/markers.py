@@ -1,0 +1,153 @@
+"""Marker algebra for lock entries: conditions along dependency paths, in pipenv's spelling.
+
+A condition is kept in disjunctive normal form: a set of alternatives, each a
+frozenset of atoms ``(variable, op, value)``, all of which must hold. ``None``
+stands for "always" (no marker); the empty set for "never".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Optional
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+Atom = tuple[str, str, str]
+Clause = frozenset[Atom]
+Condition = Optional[frozenset[Clause]]  # None: always true
+ALWAYS: Condition = None
+NEVER: Condition = frozenset()
+
+
+def parse(text: Optional[str], extras: Iterable[str] = ()) -> Condition:
+    """A marker string as a condition; ``extra`` atoms are decided by ``extras`` here."""
+    if not text:
+        return ALWAYS
+    try:
+        tree = Marker(text)._markers  # packaging's parsed form: atoms, nested lists, "and"/"or"
+    except InvalidMarker:
+        return ALWAYS
+    return _from_tree(tree, frozenset(extras))
+
+
+def _from_tree(tree: list[object], extras: frozenset[str]) -> Condition:
+    alternatives: list[Condition] = []
+    current: Condition = ALWAYS
+    for item in tree:
+        if item == "or":
+            alternatives.append(current)
+            current = ALWAYS
+        elif item != "and":
+            current = conjoin(current, _from_item(item, extras))
+    alternatives.append(current)
+    result: Condition = NEVER
+    for alternative in alternatives:
+        result = disjoin(result, alternative)
+    return result
+
+
+def _from_item(item: object, extras: frozenset[str]) -> Condition:
+    if isinstance(item, list):
+        return _from_tree(item, extras)
+    assert isinstance(item, tuple)
+    left, op, right = (str(part.value) for part in item)
+    if left == "extra" or right == "extra":
+        value = right if left == "extra" else left
+        holds = _extra_holds(op.strip(), value, extras)
+        return ALWAYS if holds else NEVER
+    return frozenset({frozenset({(left, op, right)})})
+
+
+def _extra_holds(op: str, value: str, extras: frozenset[str]) -> bool:
+    if op == "==":
+        return value in extras
+    if op == "!=":
+        return value not in extras
+    return False
+
+
+def conjoin(left: Condition, right: Condition) -> Condition:
+    """Both conditions hold."""
+    if left is None:
+        return right
+    if right is None:
+        return left
+    return _absorb(frozenset(a | b for a in left for b in right))
+
+
+def disjoin(left: Condition, right: Condition) -> Condition:
+    """Either condition holds."""
+    if left is None or right is None:
+        return ALWAYS
+    return _absorb(left | right)
+
+
+def _absorb(clauses: frozenset[Clause]) -> Condition:
+    """Drop alternatives implied by a weaker one; an empty alternative means always."""
+    if frozenset() in clauses:
+        return ALWAYS
+    kept = [c for c in clauses if not any(other < c for other in clauses)]
+    return frozenset(kept)
+
+
+def render(condition: Condition) -> Optional[str]:
+    """The condition as a marker string with pipenv's single quotes, or None for always."""
+    if condition is None:
+        return None
+    if not condition:
+        return "python_version < '0'"  # never: cannot happen for a pin we resolved
+    clauses = sorted(_render_clause(c) for c in condition)
+    if len(clauses) == 1:
+        return clauses[0]
+    return " or ".join(f"({c})" if " and " in c else c for c in clauses)
+
+
+def _render_clause(clause: Clause) -> str:
+    return " and ".join(f"{left} {op} '{right}'" for left, op, right in sorted(clause))
+
+
+def requires_python_marker(spec: Optional[str]) -> Optional[str]:
+    """Requires-Python as a marker, the way pipenv writes it into a lock.
+
+    ``>=3.8`` -> ``python_version >= '3.8'``; a bound with a micro part uses
+    ``python_full_version``; ``!=3.0.*`` -> ``python_version != '3.0'``;
+    ``>3.7`` -> ``python_version >= '3.8'``; clauses sorted by version.
+    """
+    if not spec or spec.strip() in ("*", "any", "<any>"):
+        return None
+    try:
+        specifiers = sorted(SpecifierSet(spec), key=_bound_key)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+    parts = [_python_clause(s) for s in specifiers]
+    text = " and ".join(dict.fromkeys(p for p in parts if p))
+    return text or None
+
+
+def _bound_key(specifier: Specifier) -> tuple[Version, str]:
+    return Version(specifier.version.rstrip(".*")), specifier.operator
+
+
+def _python_clause(specifier: Specifier) -> Optional[str]:
+    op, value = specifier.operator, specifier.version
+    if value.endswith(".*"):
+        value = value[:-2]
+        if op not in ("==", "!=") or value.count(".") != 1:
+            return None  # looser than Requires-Python, never wrong: it was checked when resolving
+    elif op == ">" and value.count(".") == 1:
+        major, minor = value.split(".")
+        op, value = ">=", f"{major}.{int(minor) + 1}"
+    variable = "python_full_version" if value.count(".") >= 2 else "python_version"
+    return f"{variable} {op} '{value}'"
+
+
+def evaluate(text: Optional[str], environment: Mapping[str, str], extra: str = "") -> bool:
+    """Does a requirement's marker hold for the target (with ``extra`` set)?"""
+    if not text:
+        return True
+    try:
+        return Marker(text).evaluate({**environment, "extra": extra})
+    except (InvalidMarker, InvalidVersion, KeyError):
+        return False

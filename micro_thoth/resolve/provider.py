@@ -1,0 +1,412 @@
+"""The thin resolvelib provider: requirements, candidates, and the order to try them in.
+
+Matching lives in ``finder``; what is acceptable and how good it is comes from
+the ``CandidatePolicy``. Identifiers are canonical names, with sorted extras
+in brackets (``a[x,y]``) handled pip's way: the extras candidate depends on
+the plain candidate of the same version plus the extras' requirements. A
+special identifier ``<python>`` stands for the target's Python, which
+``Requires-Python`` from metadata is checked against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import urllib.parse
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+from resolvelib import AbstractProvider
+
+from ..errors import ResolutionImpossible
+from ..models import (
+    Artifact,
+    CandidatePolicy,
+    CoreMetadata,
+    Dependency,
+    DirectReference,
+    Justification,
+    PackageSource,
+    Source,
+    Target,
+    Verdict,
+)
+from .finder import Finder, Release, best_artifact, matching, python_admits
+from .markers import evaluate
+
+PYTHON = "<python>"
+PREFERENCE_COUNT_CAP = 100
+NEUTRAL = Verdict()
+
+
+def identifier(name: str, extras: Iterable[str] = ()) -> str:
+    """``name`` or ``name[x,y]`` with canonical names."""
+    keys = sorted({canonicalize_name(e) for e in extras})
+    base = canonicalize_name(name)
+    return f"{base}[{','.join(keys)}]" if keys else base
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement as the resolver sees it; ``parent`` is None for a root."""
+
+    name: NormalizedName
+    specifier: SpecifierSet
+    text: str  # as written, without the marker: "a[x]>=2", "b @ git+https://..."
+    extras: frozenset[str] = frozenset()
+    markers: Optional[str] = None
+    index: Optional[str] = None
+    direct: Optional[DirectReference] = None
+    allow_prereleases: bool = False
+    parent: Optional[Candidate] = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return PYTHON if self.name == PYTHON else identifier(self.name, self.extras)
+
+    def pinned_versions(self) -> list[Version]:
+        versions = []
+        for spec in self.specifier:
+            if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
+                try:
+                    versions.append(Version(spec.version))
+                except InvalidVersion:
+                    pass
+        return versions
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A concrete choice: a release on an index, a direct reference, or the target Python."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str] = frozenset()
+    index: Optional[Source] = None
+    direct: Optional[DirectReference] = None  # as locked (VCS ref resolved to a commit)
+    requested: Optional[DirectReference] = field(default=None, compare=False)  # as asked
+    release: Optional[Release] = field(default=None, compare=False, repr=False)
+    metadata: Optional[CoreMetadata] = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return PYTHON if self.is_python else identifier(self.name, self.extras)
+
+    @property
+    def is_python(self) -> bool:
+        return self.name == PYTHON
+
+    @property
+    def display_name(self) -> str:
+        return self.metadata.name if self.metadata is not None else self.name
+
+    def __str__(self) -> str:
+        return f"{self.display_name}=={self.version}"
+
+
+def _direct_from_url(url: str) -> DirectReference:
+    """A PEP 508 ``name @ url`` as a DirectReference (VCS ``@ref`` and ``#subdirectory`` split off)."""
+    location, _, fragment = url.partition("#")
+    subdirectory = urllib.parse.parse_qs(fragment).get("subdirectory", [None])[0]
+    scheme = location.split(":", 1)[0]
+    vcs = scheme.split("+", 1)[0] if "+" in scheme else None
+    if vcs in ("git", "hg", "svn", "bzr"):
+        ref = None
+        path = urllib.parse.urlsplit(location).path
+        if "@" in path:
+            location, _, ref = location.rpartition("@")
+        return DirectReference(vcs, location, ref=ref, subdirectory=subdirectory)  # type: ignore[arg-type]
+    if scheme == "file" and not location.endswith((".whl", ".zip", ".tar.gz", ".tar.bz2", ".tgz")):
+        return DirectReference("path", location, subdirectory=subdirectory)
+    return DirectReference("file", location, subdirectory=subdirectory)
+
+
+def from_dependency(dep: Dependency, *, allow_prereleases: bool = False) -> Requirement:
+    """A root requirement (or constraint) from a Pipfile / requirements entry."""
+    spec = "" if dep.specifier.strip() in ("", "*") else dep.specifier
+    text = dep.to_pep508().split(";")[0].strip()
+    return Requirement(
+        name=dep.key,
+        specifier=SpecifierSet(spec),
+        text=text,
+        extras=frozenset(canonicalize_name(e) for e in dep.extras),
+        markers=dep.markers,
+        index=dep.index,
+        direct=dep.direct,
+        allow_prereleases=dep.allow_prereleases or allow_prereleases,
+    )
+
+
+def from_pep508(text: str, parent: Candidate) -> Optional[Requirement]:
+    """A dependency from Requires-Dist, or None if it cannot be parsed."""
+    try:
+        req = Pep508(text)
+    except InvalidRequirement:
+        return None
+    return Requirement(
+        name=canonicalize_name(req.name),
+        specifier=req.specifier,
+        text=text.split(";")[0].strip(),
+        extras=frozenset(canonicalize_name(e) for e in req.extras),
+        markers=str(req.marker) if req.marker else None,
+        direct=_direct_from_url(req.url) if req.url else None,
+        parent=parent,
+    )
+
+
+def _same_location(a: DirectReference, b: DirectReference) -> bool:
+    return (a.kind, a.location.rstrip("/"), a.subdirectory, a.ref) == (
+        b.kind,
+        b.location.rstrip("/"),
+        b.subdirectory,
+        b.ref,
+    )
+
+
+Matches = Union[Sequence[Candidate], Iterator[Candidate]]
+
+
+class Provider(AbstractProvider):  # type: ignore[type-arg]
+    """resolvelib's view of our world: the finder for candidates, the policy for their order."""
+
+    def __init__(
+        self,
+        source: PackageSource,
+        target: Target,
+        *,
+        roots: Sequence[Requirement],
+        constraints: Sequence[Requirement] = (),
+        allow_prereleases: bool = False,
+        preferences: Mapping[NormalizedName, str] = {},
+        upgrade: Union[Collection[NormalizedName], bool] = False,
+        policy: Optional[CandidatePolicy] = None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.finder = Finder(source, target)
+        self.allow_prereleases = allow_prereleases
+        self.policy = policy
+        self.preferences = _kept_preferences(preferences, upgrade)
+        self.python = Candidate(PYTHON, Version(target.python_full_version))
+        self.constraints: dict[str, list[Requirement]] = {}
+        for con in constraints:
+            self.constraints.setdefault(con.name, []).append(con)
+        self.index_pins = _index_pins([*roots, *constraints])
+        self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
+        self.verdicts: dict[tuple[str, Version], Verdict] = {}
+        self.refusals: list[Justification] = []
+        self.requested: dict[str, list[Requirement]] = {}
+        self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
+        self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
+        self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
+        for root in roots:
+            self.requested.setdefault(root.key, []).append(root)
+
+    # resolvelib interface -------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Union[Requirement, Candidate]) -> str:
+        return requirement_or_candidate.key
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> tuple[bool, bool, bool, int, bool, str]:
+        infos = list(information[identifier])
+        pinned = any(i.requirement.direct or i.requirement.pinned_versions() for i in infos)
+        causes = {c.requirement.key for c in backtrack_causes}
+        causes.update(c.parent.key for c in backtrack_causes if c.parent is not None)
+        count = sum(1 for _ in itertools.islice(candidates[identifier], PREFERENCE_COUNT_CAP))
+        is_root = any(i.parent is None for i in infos)
+        return (identifier != PYTHON, not pinned, identifier not in causes, count, not is_root, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Requirement]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Matches:
+        reqs = list(requirements[identifier])
+        bad = set(incompatibilities[identifier])
+        if not reqs:
+            return []
+        found = [self.python] if identifier == PYTHON else self._candidates(reqs)
+        everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
+        return [c for c in found if c not in bad and all(self.is_satisfied_by(r, c) for r in everything)]
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        if requirement.direct is not None:
+            return candidate.requested is not None and _same_location(requirement.direct, candidate.requested)
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
+        if candidate.is_python:
+            return ()
+        if candidate not in self._dependencies:
+            deps = tuple(self._compute_dependencies(candidate))
+            self._dependencies[candidate] = deps
+            for dep in deps:
+                self.requested.setdefault(dep.key, []).append(dep)
+            names = {d.name for d in deps if d.name != PYTHON and d.direct is None}
+            if names:
+                self.source.prefetch(sorted(names))
+        return self._dependencies[candidate]
+
+    # candidates -------------------------------------------------------------
+
+    def _candidates(self, reqs: Sequence[Requirement]) -> list[Candidate]:
+        first = reqs[0]
+        direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(first.name))
+        if direct is not None:
+            return [self._direct_candidate(first.name, direct, first.extras)]
+        releases = self.finder.releases(first.name, self.index_pins.get(first.name))
+        missing = self.finder.missing.get(first.name)
+        if missing is not None and any(r.parent is None for r in reqs):
+            raise missing
+        everything = [*reqs, *self.constraints.get(first.name, ())]
+        allowed = self.allow_prereleases or any(r.allow_prereleases for r in everything)
+        pinned = [v for r in everything for v in r.pinned_versions()]
+        fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
+        return [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
+
+    def _release_candidate(self, release: Release, extras: frozenset[str]) -> Candidate:
+        return Candidate(release.name, release.version, extras, release.index, release=release)
+
+    def _direct_candidate(self, name: str, reference: DirectReference, extras: frozenset[str]) -> Candidate:
+        key = (name, reference)
+        if key not in self._direct:
+            self._direct[key] = self.source.direct(name, reference)
+        metadata, locked = self._direct[key]
+        return Candidate(
+            canonicalize_name(name),
+            Version(metadata.version),
+            extras,
+            direct=locked,
+            requested=reference,
+            metadata=metadata,
+        )
+
+    def _ordered(self, releases: list[Release]) -> list[Release]:
+        """Previous pin first (unless upgraded), then by policy score, then newest."""
+        if self.policy is not None:
+            judged = [(self.verdict(r), r) for r in releases]
+            releases = [r for v, r in sorted(judged, key=lambda vr: -vr[0].score) if v.acceptable]
+        preferred = self.preferences.get(releases[0].name) if releases else None
+        if preferred is not None:
+            first = [r for r in releases if str(r.version) == preferred or r.version == _version(preferred)]
+            releases = first + [r for r in releases if r not in first]
+        return releases
+
+    def verdict(self, release: Release) -> Verdict:
+        """What the policy says of a release (asked once, refusals recorded)."""
+        key = (release.name, release.version)
+        if self.policy is None:
+            return NEUTRAL
+        if key not in self.verdicts:
+            verdict = self.policy.judge(
+                release.name, release.version, release.artifacts, lambda: self._metadata_of(release)
+            )
+            self.verdicts[key] = verdict
+            if not verdict.acceptable:
+                self.refusals.extend(verdict.justifications)
+        return self.verdicts[key]
+
+    # dependencies -------------------------------------------------------------
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        if candidate.metadata is not None:
+            return candidate.metadata
+        assert candidate.release is not None
+        return self._metadata_of(candidate.release)
+
+    def _metadata_of(self, release: Release) -> CoreMetadata:
+        key = (release.name, release.version, release.index.url)
+        if key not in self._metadata:
+            artifacts = release.installable(allow_yanked=True) or release.artifacts
+            self._metadata[key] = self.source.metadata(best_artifact(artifacts, self.target))
+        return self._metadata[key]
+
+    def _compute_dependencies(self, candidate: Candidate) -> Iterator[Requirement]:
+        metadata = self.metadata(candidate)
+        if candidate.extras:
+            yield self._base_requirement(candidate)
+        elif metadata.requires_python and not self._python_ok(metadata.requires_python):
+            yield Requirement(PYTHON, SpecifierSet(metadata.requires_python), f"Python {metadata.requires_python}", parent=candidate)
+        for text in self._requires_dist(candidate, metadata):
+            req = from_pep508(text, candidate)
+            if req is not None and self._wanted(req, candidate.extras):
+                yield req
+
+    def _requires_dist(self, candidate: Candidate, metadata: CoreMetadata) -> Sequence[str]:
+        if self.policy is None:
+            return metadata.requires_dist
+        return self.policy.override_requirements(candidate.name, candidate.version, metadata.requires_dist)
+
+    def _wanted(self, req: Requirement, extras: frozenset[str]) -> bool:
+        """Plain candidates take requirements without extras; extras candidates only the extras' own."""
+        env = self.target.markers
+        if not extras:
+            return evaluate(req.markers, env, "")
+        if evaluate(req.markers, env, ""):
+            return False
+        return any(evaluate(req.markers, env, extra) for extra in sorted(extras))
+
+    def _python_ok(self, requires_python: str) -> bool:
+        return python_admits(requires_python, self.target)
+
+    def _base_requirement(self, candidate: Candidate) -> Requirement:
+        if candidate.requested is not None:
+            text = f"{candidate.name} @ {candidate.requested.pip_url()}"
+            return Requirement(candidate.name, SpecifierSet(), text, direct=candidate.requested, parent=candidate)
+        spec = SpecifierSet(f"=={candidate.version}")
+        return Requirement(candidate.name, spec, f"{candidate.name}=={candidate.version}", parent=candidate)
+
+    def dependencies_of(self, candidate: Candidate) -> tuple[Requirement, ...]:
+        """Dependencies already computed for a candidate (empty if never asked)."""
+        return self._dependencies.get(candidate, ())
+
+
+def _version(text: str) -> Optional[Version]:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _kept_preferences(
+    preferences: Mapping[NormalizedName, str], upgrade: Union[Collection[NormalizedName], bool]
+) -> dict[NormalizedName, str]:
+    if upgrade is True:
+        return {}
+    dropped = {canonicalize_name(n) for n in upgrade} if upgrade else set()
+    return {canonicalize_name(n): v.lstrip("=") for n, v in preferences.items() if canonicalize_name(n) not in dropped}
+
+
+def _index_pins(requirements: Iterable[Requirement]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for req in requirements:
+        if req.index is None:
+            continue
+        if pins.get(req.name, req.index) != req.index:
+            raise ResolutionImpossible(
+                f"{req.name} is pinned to two indexes, '{pins[req.name]}' and '{req.index}'",
+                hint="a package can come from one index only; keep one `index =` for it",
+            )
+        pins[req.name] = req.index
+    return pins
+
+
+def release_artifacts(candidate: Candidate) -> tuple[Artifact, ...]:
+    """Every file of the candidate's version on its index (none for a direct reference)."""
+    return candidate.release.artifacts if candidate.release is not None else ()

@@ -1,0 +1,505 @@
+"""The versioned JSON schema between the resolver backend and its client: requests, results, jobs, problems.
+
+Pure: no I/O. Every ``from_dict`` validates its input and raises
+``InputFileError`` whose ``key_path`` names the offending member
+(``runtime_environment.hardware.cpu_family``), so the server can answer with
+a precise 4xx and the client can show the same message.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Optional
+
+from .. import errors
+from ..models import strip_credentials
+
+API_VERSION = 2
+REQUEST_SOURCE = "advise request"
+REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools")
+_FORMAT_ALIASES = {"pip-compile": "pip-tools"}
+RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
+JOB_STATES = ("queued", "running", "succeeded", "failed")
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
+
+
+def _fail(key_path: str, message: str) -> errors.InputFileError:
+    return errors.InputFileError(message, path=REQUEST_SOURCE, key_path=key_path)
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _mapping(data: object, key_path: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise _fail(key_path or "(root)", f"expected an object, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise _fail(key_path or "(root)", f"keys must be strings, got {key!r}")
+    return data
+
+
+def _optional(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], prefix: str = "") -> Any:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) and bool not in kinds:
+        raise _fail(_join(prefix, key), f"expected {_names(kinds)}, got a boolean")
+    if not isinstance(value, kinds):
+        raise _fail(_join(prefix, key), f"expected {_names(kinds)}, got {type(value).__name__}")
+    return value
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    words = {str: "a string", int: "an integer", bool: "a boolean", list: "a list", dict: "an object"}
+    return " or ".join(words.get(kind, kind.__name__) for kind in kinds)
+
+
+def _string(data: Mapping[str, Any], key: str, *, default: Optional[str] = None, prefix: str = "") -> str:
+    value = _optional(data, key, (str,), prefix)
+    if value is None:
+        if default is None:
+            raise _fail(_join(prefix, key), "is required")
+        return default
+    return value  # type: ignore[no-any-return]
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    if not isinstance(value, bool):
+        raise _fail(key, f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _choice(value: str, choices: Sequence[str], key_path: str) -> str:
+    if value not in choices:
+        raise _fail(key_path, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy of JSON data (mappings become mapping proxies, lists tuples)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain, mutable JSON data from a value made by ``_frozen`` (or any JSON-like value)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return copy.copy(value)
+
+
+def _json_value(value: Any, key_path: str) -> None:
+    """Refuse anything JSON cannot carry (a request must survive a round trip)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, Mapping):
+        for key, item in _mapping(value, key_path).items():
+            _json_value(item, _join(key_path, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _json_value(item, f"{key_path}[{i}]")
+    else:
+        raise _fail(key_path, f"not a JSON value: {type(value).__name__}")
+
+
+# -- runtime environment --------------------------------------------------------
+
+_RUNTIME_STRINGS = (
+    "name", "python_version", "cuda_version", "cudnn_version", "mkl_version",
+    "openblas_version", "openmpi_version", "base_image", "recommendation_type",
+)  # fmt: skip
+_HARDWARE = {"cpu_family": (int,), "cpu_model": (int,), "gpu_model": (str,)}
+
+
+def validate_runtime_environment(data: object, prefix: str = "runtime_environment") -> dict[str, Any]:
+    """Check a Thoth-shaped runtime environment; unknown members are kept as they are."""
+    env = dict(_mapping(data, prefix))
+    _json_value(env, prefix)
+    for key in _RUNTIME_STRINGS:
+        _optional(env, key, (str,), prefix)
+    if env.get("python_version") is not None and not re.fullmatch(r"\d+\.\d+(\.\d+)?", env["python_version"]):
+        raise _fail(f"{prefix}.python_version", f"{env['python_version']!r} is not a Python version like '3.11'")
+    platform = env.get("platform")
+    if isinstance(platform, list):
+        for i, item in enumerate(platform):
+            _optional({"p": item}, "p", (str,), f"{prefix}.platform[{i}]")
+    else:
+        _optional(env, "platform", (str,), prefix)
+    _check_section(env, "operating_system", {"name": (str,), "version": (str,)}, prefix)
+    _check_section(env, "hardware", _HARDWARE, prefix)
+    return env
+
+
+def _check_section(env: Mapping[str, Any], key: str, kinds: Mapping[str, tuple[type, ...]], prefix: str) -> None:
+    section = env.get(key)
+    if section is None:
+        return
+    where = _join(prefix, key)
+    section = _mapping(section, where)
+    for name, allowed in kinds.items():
+        _optional(section, name, allowed, where)
+
+
+# -- request ----------------------------------------------------------------------
+
+
+def _exclude_newer(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.date.fromisoformat(text).isoformat()
+        stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise _fail("exclude_newer", f"{value!r} is not an ISO 8601 date or date-time") from exc
+    return stamp.isoformat()
+
+
+def _labels(data: Mapping[str, Any]) -> Mapping[str, str]:
+    raw = data.get("labels") or {}
+    raw = _mapping(raw, "labels")
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise _fail(f"labels.{key}", f"expected a string, got {type(value).__name__}")
+    return MappingProxyType(dict(sorted(raw.items())))
+
+
+def _prescriptions(data: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = data.get("prescriptions") or []
+    if not isinstance(raw, list):
+        raise _fail("prescriptions", f"expected a list of YAML texts, got {type(raw).__name__}")
+    for i, item in enumerate(raw):
+        if not isinstance(item, str):
+            raise _fail(f"prescriptions[{i}]", f"expected a YAML text, got {type(item).__name__}")
+    return tuple(raw)
+
+
+def _api_version(data: Mapping[str, Any]) -> int:
+    value = data.get("api_version", API_VERSION)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise _fail("api_version", f"expected an integer, got {value!r}")
+    if int(value) != API_VERSION:
+        raise errors.UsageError(
+            f"{REQUEST_SOURCE}: api_version {value} is not supported (this side speaks {API_VERSION})",
+            hint="upgrade micro-thoth on the older side",
+        )
+    return int(value)
+
+
+def _requirements_format(data: Mapping[str, Any]) -> str:
+    value = _string(data, "requirements_format", default="pipenv")
+    return _choice(_FORMAT_ALIASES.get(value, value), REQUIREMENTS_FORMATS, "requirements_format")
+
+
+@dataclass(frozen=True)
+class AdviseRequest:
+    """One resolution asked of the backend: the project's files and what to resolve them for."""
+
+    requirements: str
+    requirements_format: str = "pipenv"
+    requirements_lock: Optional[str] = None
+    runtime_environment: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    recommendation_type: str = "latest"
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    exclude_newer: Optional[str] = None
+    prescriptions: tuple[str, ...] = ()
+    dev: bool = False
+    force: bool = False
+    api_version: int = API_VERSION
+
+    @classmethod
+    def from_dict(cls, data: object) -> AdviseRequest:
+        data = _mapping(data, "")
+        requirements = _string(data, "requirements")
+        if not requirements.strip():
+            raise _fail("requirements", "is empty")
+        recommendation = _string(data, "recommendation_type", default="latest").lower()
+        return cls(
+            requirements=requirements,
+            requirements_format=_requirements_format(data),
+            requirements_lock=_optional(data, "requirements_lock", (str,)) or None,
+            runtime_environment=_frozen(validate_runtime_environment(data.get("runtime_environment") or {})),
+            recommendation_type=_choice(recommendation, RECOMMENDATION_TYPES, "recommendation_type"),
+            labels=_labels(data),
+            exclude_newer=_exclude_newer(_optional(data, "exclude_newer", (str,))),
+            prescriptions=_prescriptions(data),
+            dev=_flag(data, "dev"),
+            force=_flag(data, "force"),
+            api_version=_api_version(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "api_version": self.api_version,
+            "requirements": self.requirements,
+            "requirements_format": self.requirements_format,
+            "requirements_lock": self.requirements_lock,
+            "runtime_environment": thaw(self.runtime_environment),
+            "recommendation_type": self.recommendation_type,
+            "labels": dict(self.labels),
+            "exclude_newer": self.exclude_newer,
+            "prescriptions": list(self.prescriptions),
+            "dev": self.dev,
+            "force": self.force,
+        }
+
+    def scrubbed(self) -> AdviseRequest:
+        """The same request with the userinfo of every URL removed: what may be stored or logged."""
+        return AdviseRequest.from_dict(scrub(self.to_dict()))
+
+    def credential_urls(self) -> dict[str, str]:
+        """URLs of the request that carry credentials, keyed by their scrubbed form."""
+        found: dict[str, str] = {}
+        for text in _texts(self.to_dict()):
+            for url in _URL.findall(text):
+                if strip_credentials(url) != url:
+                    found[strip_credentials(url)] = url
+        return found
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def scrub_text(text: str) -> str:
+    """Remove the userinfo (user, password, token) of every URL in a text."""
+    return _URL.sub(lambda m: strip_credentials(m.group(0)), text)
+
+
+def scrub(value: Any) -> Any:
+    """``scrub_text`` applied to every string of JSON data (keys included)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, Mapping):
+        return {scrub_text(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
+
+def _normalised_text(text: Optional[str]) -> Optional[str]:
+    if text is None:
+        return None
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def digest(request: AdviseRequest, knowledge_version: str = "") -> str:
+    """The cache key: sha256 of the normalised request (``force`` aside) and the knowledge version.
+
+    Credentials take part in the key (hashed, never stored), so two users of
+    the same private index with different tokens never share a cached answer.
+    """
+    data = request.to_dict()
+    data.pop("force")
+    data["requirements"] = _normalised_text(request.requirements)
+    data["requirements_lock"] = _normalised_text(request.requirements_lock)
+    data["prescriptions"] = [_normalised_text(p) for p in request.prescriptions]
+    data["knowledge_version"] = knowledge_version
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# -- result -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdviseResult:
+    """What the resolver produced: the lock text (Pipfile.lock or requirements.txt) and its report."""
+
+    lock: str
+    report: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    knowledge_version: str = ""
+
+    @classmethod
+    def from_dict(cls, data: object, *, prefix: str = "") -> AdviseResult:
+        data = _mapping(data, prefix)
+        report = _mapping(data.get("report") or {}, _join(prefix, "report"))
+        _json_value(report, _join(prefix, "report"))
+        return cls(
+            lock=_string(data, "lock", prefix=prefix),
+            report=_frozen(report),
+            knowledge_version=_string(data, "knowledge_version", default="", prefix=prefix),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lock": self.lock, "report": thaw(self.report), "knowledge_version": self.knowledge_version}
+
+    def scrubbed(self) -> AdviseResult:
+        return AdviseResult.from_dict(scrub(self.to_dict()))
+
+    def with_credentials(self, urls: Mapping[str, str]) -> AdviseResult:
+        """Put back the credentials the server removed (``urls``: scrubbed form -> original)."""
+        if not urls:
+            return self
+        pattern = re.compile("|".join(re.escape(u) for u in sorted(urls, key=len, reverse=True)))
+        lock = pattern.sub(lambda m: urls[m.group(0)], self.lock)
+        return AdviseResult(lock=lock, report=self.report, knowledge_version=self.knowledge_version)
+
+
+# -- problems (RFC 9457) ----------------------------------------------------------
+
+PROBLEM_TYPE_PREFIX = "urn:micro-thoth:problem:"
+_EXTRA_ATTRIBUTES = (
+    "path", "key_path", "reason", "expected", "actual", "status", "index", "name",
+    "suggestions", "version", "target", "url", "package", "filename", "distribution", "output",
+)  # fmt: skip
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name.rstrip("_")).lower()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem body; ``error_class`` names the ``errors`` class to raise again."""
+
+    status: int
+    title: str
+    detail: str
+    error_class: str = "RemoteResolutionError"
+    hint: Optional[str] = None
+    type: str = ""
+    extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_error(cls, exc: errors.ThothPipError, status: int) -> Problem:
+        name = type(exc).__name__
+        extra: dict[str, Any] = {}
+        for attribute in _EXTRA_ATTRIBUTES:
+            value = getattr(exc, attribute, None)
+            if value is not None and attribute != "status":
+                extra[attribute] = list(value) if isinstance(value, tuple) else value
+        causes = getattr(exc, "causes", None)
+        if causes:
+            extra["causes"] = [{"requirement": c.requirement, "chain": list(c.chain)} for c in causes]
+        return cls(
+            status=status,
+            title=_slug(name).replace("-", " ").capitalize(),
+            detail=scrub_text(exc.message),
+            error_class=name,
+            hint=exc.hint,
+            type=PROBLEM_TYPE_PREFIX + _slug(name),
+            extensions=_frozen(scrub(extra)),
+        )
+
+    @classmethod
+    def from_dict(cls, data: object) -> Problem:
+        data = _mapping(data, "problem")
+        known = ("status", "title", "detail", "error_class", "hint", "type")
+        status = data.get("status")
+        return cls(
+            status=status if isinstance(status, int) and not isinstance(status, bool) else 500,
+            title=str(data.get("title") or ""),
+            detail=str(data.get("detail") or data.get("title") or "the backend reported an error"),
+            error_class=str(data.get("error_class") or "RemoteResolutionError"),
+            hint=data.get("hint") if isinstance(data.get("hint"), str) else None,
+            type=str(data.get("type") or "about:blank"),
+            extensions=_frozen({k: v for k, v in data.items() if k not in known}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type or "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "error_class": self.error_class,
+        }
+        if self.hint:
+            body["hint"] = self.hint
+        body.update(thaw(self.extensions))
+        return body
+
+    def to_error(self) -> errors.ThothPipError:
+        """The exception this problem stands for, of the same ``errors`` class when known."""
+        cls = getattr(errors, self.error_class, None)
+        if not (isinstance(cls, type) and issubclass(cls, errors.ThothPipError)):
+            return errors.RemoteResolutionError(self.detail, status=self.status, hint=self.hint)
+        exc = cls.__new__(cls)
+        errors.ThothPipError.__init__(exc, self.detail, hint=self.hint)
+        for key, value in self.extensions.items():
+            if key in _EXTRA_ATTRIBUTES:
+                setattr(exc, key, tuple(value) if isinstance(value, tuple) else value)
+        if issubclass(cls, errors.ResolutionImpossible):
+            exc.causes = tuple(  # type: ignore[attr-defined]
+                errors.ConflictCause(str(c.get("requirement", "")), tuple(c.get("chain", ())))
+                for c in self.extensions.get("causes", ())
+            )
+        if issubclass(cls, errors.RemoteResolutionError):
+            exc.status = self.status  # type: ignore[attr-defined]
+        return exc
+
+
+# -- jobs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the backend says about one submitted request (``GET /api/v2/advise/{id}``)."""
+
+    id: str
+    state: str
+    cached: bool = False
+    created_at: Optional[float] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    result: Optional[AdviseResult] = None
+    problem: Optional[Problem] = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+    @classmethod
+    def from_dict(cls, data: object) -> JobView:
+        data = _mapping(data, "job")
+        result = data.get("result")
+        problem = data.get("problem")
+        return cls(
+            id=_string(data, "id", prefix="job"),
+            state=_choice(_string(data, "state", prefix="job"), JOB_STATES, "job.state"),
+            cached=bool(data.get("cached", False)),
+            created_at=_optional(data, "created_at", (int, float), "job"),
+            started_at=_optional(data, "started_at", (int, float), "job"),
+            finished_at=_optional(data, "finished_at", (int, float), "job"),
+            result=AdviseResult.from_dict(result, prefix="job.result") if result is not None else None,
+            problem=Problem.from_dict(problem) if problem is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "cached": self.cached,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "result": self.result.to_dict() if self.result is not None else None,
+            "problem": self.problem.to_dict() if self.problem is not None else None,
+        }
