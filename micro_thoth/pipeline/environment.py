@@ -1,0 +1,120 @@
+"""User actions about the runtime environment: show the merged environment, write ``.thoth.yaml``.
+
+``runtime_environment()`` is what lock and install call to learn their target:
+discovery, overlaid by the selected ``.thoth.yaml`` entry, overlaid by flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from ..environment import config as thoth_config
+from ..environment.detect import Detected, Machine, detect
+from ..environment.runtime import RuntimeEnvironment
+from ..errors import InputFileError, UsageError
+from ..reporting import Reporter
+from .project import atomic_write
+
+
+@dataclass(frozen=True)
+class SelectedEnvironment:
+    """The merged environment, the config it came from (if any) and its overlay directory."""
+
+    environment: RuntimeEnvironment
+    config: Optional[thoth_config.ThothConfig]
+    overlay_dir: Path
+    detected: Detected
+
+    def to_dict(self) -> dict[str, Any]:
+        target = self.environment.target() if self.environment.python_version and self.environment.platform else None
+        return {
+            "runtime_environment": self.environment.name,
+            "config": self.config.path if self.config else None,
+            "overlay_dir": str(self.overlay_dir),
+            "values": self.environment.to_dict(),
+            "thoth": self.environment.to_thoth_dict(),
+            "markers": dict(target.markers) if target else None,
+            "tags": [str(t) for t in target.tags] if target else [],
+        }
+
+
+def load_project_config(
+    project_dir: Path, environ: Mapping[str, str], reporter: Optional[Reporter] = None
+) -> Optional[thoth_config.ThothConfig]:
+    """``.thoth.yaml`` of the project, or None; its warnings go to ``reporter``."""
+    path = project_dir / thoth_config.CONFIG_NAME
+    if not path.is_file():
+        return None
+    config = thoth_config.load_config(path, environ)
+    for warning in config.warnings:
+        (reporter or Reporter()).message(warning, "warning")
+    return config
+
+
+def runtime_environment(
+    project_dir: Path,
+    *,
+    environ: Mapping[str, str],
+    name: Optional[str] = None,
+    overrides: Mapping[str, Any] = {},
+    machine: Optional[Machine] = None,
+    interpreter: Any = None,
+    reporter: Optional[Reporter] = None,
+) -> SelectedEnvironment:
+    """Detect, load ``.thoth.yaml``, select an entry, merge flags."""
+    detected = detect(machine or Machine.local(environ), interpreter=interpreter)
+    config = load_project_config(project_dir, environ, reporter)
+    wanted = name or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None
+    if config is None and wanted:
+        raise UsageError(f"--runtime-environment {wanted} needs a {thoth_config.CONFIG_NAME} in {project_dir}",
+                         hint="create one with `thoth-pip config`")
+    entry = config.select(name, environ) if config and config.runtime_environments else None
+    environment = RuntimeEnvironment.merge(detected, entry, overrides)
+    overlay = config.overlay_directory(project_dir, entry) if config and entry else project_dir
+    return SelectedEnvironment(environment, config, overlay, detected)
+
+
+def show_environment(
+    project_dir: Path,
+    *,
+    environ: Mapping[str, str],
+    name: Optional[str] = None,
+    overrides: Mapping[str, Any] = {},
+    machine: Optional[Machine] = None,
+    reporter: Optional[Reporter] = None,
+) -> SelectedEnvironment:
+    """What ``thoth-pip env`` shows (the console does the showing)."""
+    return runtime_environment(project_dir, environ=environ, name=name, overrides=overrides, machine=machine,
+                               reporter=reporter)
+
+
+def write_config(
+    project_dir: Path,
+    *,
+    environ: Mapping[str, str],
+    template: Optional[Path] = None,
+    force: bool = False,
+    machine: Optional[Machine] = None,
+) -> Path:
+    """Write ``.thoth.yaml`` from discovery (and ``--template``/``THAMOS_CONFIG_TEMPLATE``), atomically."""
+    target = project_dir / thoth_config.CONFIG_NAME
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    template_path = template or (Path(environ["THAMOS_CONFIG_TEMPLATE"]) if environ.get("THAMOS_CONFIG_TEMPLATE")
+                                 else None)
+    text = thoth_config.write_config(detect(machine or Machine.local(environ)), _read_template(template_path),
+                                     environ=environ, template_path=str(template_path) if template_path else None)
+    atomic_write(target, text)
+    return target
+
+
+def _read_template(path: Optional[Path]) -> Optional[str]:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read the template: {exc}", path=str(path)) from exc
