@@ -16,6 +16,7 @@ from ..errors import ConflictCause, ResolutionImpossible
 from .provider import PYTHON, Candidate, Provider
 
 ROOT = "requested"
+CONSTRAINT = "constraints"
 MAX_SKIPPED_SHOWN = 5
 HINT = "loosen one of these requirements, or change the package that brings one in"
 
@@ -27,16 +28,28 @@ def explain(causes: Sequence[Any], provider: Provider) -> ResolutionImpossible:
         groups.setdefault(info.requirement.name, []).append(info)
     sentences = [_sentence(name, infos, provider) for name, infos in groups.items()]
     conflict = [ConflictCause(info.requirement.text, _chain(info, provider)) for info in causes]
+    for name in groups:
+        conflict += [ConflictCause(c.text, (CONSTRAINT,)) for c in provider.constraints.get(name, ())]
     return ResolutionImpossible(" ".join(sentences), causes=conflict, hint=HINT)
 
 
 def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:
-    phrases = " and ".join(_phrase(info, provider) for info in infos)
+    phrases = [_phrase(info, provider) for info in infos]
+    phrases += [f"the constraint {c.text}" for c in provider.constraints.get(name, ())]
+    joined = " and ".join(phrases)
     if name == PYTHON:
-        return f"Because {phrases}, and the target Python is {provider.python.version}, they cannot be used."
-    what = "all of them" if len(infos) > 1 else "it"
-    text = f"Because {phrases}, no version of {name} satisfies {what}."
-    return text + _availability(name, provider)
+        users = " or ".join(str(info.parent) for info in infos if info.parent is not None)
+        return f"Because {joined} and the target Python is {provider.python.version}, {users} cannot be used."
+    if len(phrases) == 1:
+        text = f"Because {joined} and no version of {name} matches it, the request cannot be satisfied."
+        return text + _available(name, provider) + _unusable(name, provider)
+    return f"Because {joined}, no version of {name} satisfies all of them." + _unusable(name, provider)
+
+
+def _available(name: str, provider: Provider) -> str:
+    releases = provider.finder.releases(canonicalize_name(name), provider.index_pins.get(name))
+    versions = [str(r.version) for r in releases if r.usable][:MAX_SKIPPED_SHOWN]
+    return f" Versions of {name} for the target: {', '.join(versions)}." if versions else ""
 
 
 def _phrase(info: Any, provider: Provider) -> str:
@@ -49,7 +62,7 @@ def _phrase(info: Any, provider: Provider) -> str:
     return f"{chain[-1]}{via} {verb} {req.text}"
 
 
-def _availability(name: str, provider: Provider) -> str:
+def _unusable(name: str, provider: Provider) -> str:
     missing = provider.finder.missing.get(canonicalize_name(name))
     if missing is not None:
         return f" {name} was not found on any index."
