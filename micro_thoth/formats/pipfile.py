@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Optional, Union
 
 import tomlkit
@@ -324,7 +324,7 @@ def remove_package(text: str, name: str, categories: Optional[Iterable[str]] = N
     )
     for section in sections:
         table = doc.get(section)
-        if isinstance(table, Mapping):
+        if isinstance(table, MutableMapping):
             for key in _matching_keys(table, name):
                 del table[key]
     return tomlkit.dumps(doc)

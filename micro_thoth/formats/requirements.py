@@ -1,0 +1,511 @@
+"""requirements.in / requirements.txt: read them as pip does, write them as pip-compile does.
+
+Reading follows pip's requirements-file rules: ``\\`` continuations are joined,
+``#`` starts a comment at the start of a line or after whitespace, options are
+``-r``/``-c`` (nested files relative to the including file; the caller passes
+``read(path) -> text`` so this module does no I/O), ``-i``/``--index-url``,
+``--extra-index-url``, ``-f``/``--find-links``, ``--pre``, ``--no-index``,
+``--require-hashes``, ``--trusted-host``; a requirement may carry several
+``--hash=sha256:...``. ``${VAR}`` is kept as written (expanded where used).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from micro_thoth.errors import InputFileError, NotLockedError
+from micro_thoth.models import (
+    DEFAULT_CATEGORY,
+    Dependency,
+    DirectReference,
+    Hash,
+    Lock,
+    Pin,
+    Source,
+)
+
+Read = Callable[[str], str]
+VCS_SCHEMES = ("git", "hg", "svn", "bzr")
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_WITH_VALUE = {
+    "-r": "requirement", "--requirement": "requirement",
+    "-c": "constraint", "--constraint": "constraint",
+    "-i": "index_url", "--index-url": "index_url",
+    "--extra-index-url": "extra_index_url",
+    "-f": "find_links", "--find-links": "find_links",
+    "--trusted-host": "trusted_host",
+    "--no-binary": "ignored", "--only-binary": "ignored", "--use-feature": "ignored",
+}  # fmt: skip
+_FLAGS = {"--pre": "pre", "--no-index": "no_index", "--require-hashes": "require_hashes", "--prefer-binary": "ignored"}
+_REQ_OPTIONS_WITH_VALUE = ("--hash", "--config-settings", "-C", "--global-option", "--install-option")
+
+
+@dataclass(frozen=True)
+class RequirementLine:
+    """One requirement and where it was written (file, first physical line, logical text)."""
+
+    dependency: Dependency
+    path: Optional[str]
+    lineno: int
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"line {self.lineno}"
+
+
+@dataclass(frozen=True)
+class RequirementsFile:
+    """A requirements file with everything it includes, as one value."""
+
+    requirements: tuple[RequirementLine, ...] = ()
+    constraint_lines: tuple[RequirementLine, ...] = ()
+    index_url: Optional[str] = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    pre: bool = False
+    no_index: bool = False
+    require_hashes: bool = False
+    path: Optional[str] = None
+
+    @property
+    def dependencies(self) -> tuple[Dependency, ...]:
+        return tuple(line.dependency for line in self.requirements)
+
+    @property
+    def constraints(self) -> tuple[Dependency, ...]:
+        return tuple(line.dependency for line in self.constraint_lines)
+
+    @property
+    def index_urls(self) -> tuple[str, ...]:
+        """``-i`` then every ``--extra-index-url``, without duplicates."""
+        first = (self.index_url,) if self.index_url else ()
+        return tuple(dict.fromkeys((*first, *self.extra_index_urls)))
+
+
+@dataclass
+class _Collector:
+    requirements: list[RequirementLine] = field(default_factory=list)
+    constraints: list[RequirementLine] = field(default_factory=list)
+    options: dict[str, list[str]] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+
+    def freeze(self, path: Optional[str]) -> RequirementsFile:
+        opts = self.options
+        return RequirementsFile(
+            requirements=tuple(self.requirements),
+            constraint_lines=tuple(self.constraints),
+            index_url=opts["index_url"][-1] if opts.get("index_url") else None,
+            extra_index_urls=tuple(dict.fromkeys(opts.get("extra_index_url", []))),
+            find_links=tuple(dict.fromkeys(opts.get("find_links", []))),
+            trusted_hosts=tuple(dict.fromkeys(opts.get("trusted_host", []))),
+            pre="pre" in self.flags,
+            no_index="no_index" in self.flags,
+            require_hashes="require_hashes" in self.flags,
+            path=path,
+        )
+
+
+def parse_requirements(text: str, path: Optional[str] = None, *, read: Optional[Read] = None) -> RequirementsFile:
+    """Parse a requirements file; ``read`` fetches the text of ``-r``/``-c`` files."""
+    collector = _Collector()
+    _parse_into(collector, text, path, read, constraint=False, stack=(path or "<input>",))
+    return collector.freeze(path)
+
+
+def _parse_into(
+    collector: _Collector, text: str, path: Optional[str], read: Optional[Read], *, constraint: bool, stack: tuple[str, ...]
+) -> None:
+    for lineno, line in logical_lines(text):
+        where = f"line {lineno}"
+        if line.startswith("-") and not _is_editable(line):
+            _option_line(collector, line, path, where, read, constraint, stack)
+        else:
+            entry = RequirementLine(parse_requirement_line(line, path, where), path, lineno, line)
+            (collector.constraints if constraint else collector.requirements).append(entry)
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first physical line number, text) of each non-empty line, continuations joined, comments removed."""
+    for lineno, line in _joined(text):
+        line = _COMMENT.sub("", line).strip()
+        if line:
+            yield lineno, line
+
+
+def _joined(text: str) -> Iterator[tuple[int, str]]:
+    pending: list[str] = []
+    start = 0
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.endswith("\\") and not _COMMENT.match(line):
+            start = start if pending else lineno
+            pending.append(line[:-1])
+            continue
+        if pending:
+            yield start, "".join(pending) + (" " + line if _COMMENT.match(line) else line)
+            pending = []
+        else:
+            yield lineno, line
+    if pending:
+        yield start, "".join(pending)
+
+
+def _is_editable(line: str) -> bool:
+    return line.startswith(("-e", "--editable"))
+
+
+def _option_line(
+    collector: _Collector,
+    line: str,
+    path: Optional[str],
+    where: str,
+    read: Optional[Read],
+    constraint: bool,
+    stack: tuple[str, ...],
+) -> None:
+    for option, value in _options(_split(line, path, where), path, where):
+        if option in ("requirement", "constraint") and value is not None:
+            nested = constraint or option == "constraint"
+            _include(collector, value, path, where, read, constraint=nested, stack=stack)
+        elif value is None:
+            collector.flags.add(option)
+        elif option != "ignored":
+            collector.options.setdefault(option, []).append(value)
+
+
+def _split(line: str, path: Optional[str], where: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise InputFileError(f"cannot split options: {exc}", path=path, key_path=where) from exc
+
+
+def _options(tokens: list[str], path: Optional[str], where: str) -> Iterator[tuple[str, Optional[str]]]:
+    """(destination, value) of each option; flags have value None."""
+    tokens = list(tokens)
+    while tokens:
+        token = tokens.pop(0)
+        name, value = _option_name_value(token)
+        if name in _FLAGS and value is None:
+            yield _FLAGS[name], None
+        elif name in _WITH_VALUE:
+            if value is None:
+                if not tokens:
+                    raise InputFileError(f"{name} needs a value", path=path, key_path=where)
+                value = tokens.pop(0)
+            yield _WITH_VALUE[name], value
+        else:
+            raise InputFileError(f"unknown option {token!r}", path=path, key_path=where)
+
+
+def _option_name_value(token: str) -> tuple[str, Optional[str]]:
+    if token.startswith("--"):
+        name, sep, value = token.partition("=")
+        return name, value if sep else None
+    if len(token) > 2 and token[:2] in _WITH_VALUE:
+        return token[:2], token[2:].lstrip("=")
+    return token, None
+
+
+def _include(
+    collector: _Collector,
+    target: str,
+    parent: Optional[str],
+    where: str,
+    read: Optional[Read],
+    *,
+    constraint: bool,
+    stack: tuple[str, ...],
+) -> None:
+    location = nested_path(parent, target)
+    if read is None:
+        raise InputFileError(f"cannot follow {target!r}: no reader given", path=parent, key_path=where)
+    if location in stack:
+        raise InputFileError(f"{target!r} includes itself", path=parent, key_path=where)
+    try:
+        text = read(location)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {location}: {exc.strerror or exc}", path=parent, key_path=where) from exc
+    _parse_into(collector, text, location, read, constraint=constraint, stack=(*stack, location))
+
+
+def nested_path(parent: Optional[str], target: str) -> str:
+    """Where ``-r target`` written in ``parent`` points: relative to the parent's directory."""
+    if parent is None or "://" in target or target.startswith("/"):
+        return target
+    if "://" in parent:
+        return parent.rsplit("/", 1)[0] + "/" + target
+    return posixpath.normpath(posixpath.join(posixpath.dirname(parent), target))
+
+
+# -- one requirement line ----------------------------------------------------------------------
+
+
+def parse_requirement_line(line: str, path: Optional[str] = None, where: Optional[str] = None) -> Dependency:
+    """A requirement line (``name[x]==1 ; markers --hash=...``, ``-e url``, a URL or a path)."""
+    editable = _is_editable(line)
+    if editable:
+        line = re.sub(r"^(-e|--editable)(=|\s+)?", "", line, count=1)
+    args, options = _args_and_options(line)
+    hashes = _hashes(options, path, where)
+    try:
+        dependency = _dependency(args, editable)
+    except (InvalidRequirement, InvalidMarker, ValueError) as exc:
+        raise InputFileError(f"not a valid requirement: {args!r} ({exc})", path=path, key_path=where) from exc
+    if hashes:
+        dependency = _with_hashes(dependency, hashes)
+    return dependency
+
+
+def _args_and_options(line: str) -> tuple[str, list[str]]:
+    """Split off the per-requirement options, as pip's break_args_options does."""
+    tokens = line.split(" ")
+    for i, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:i]).strip(), tokens[i:]
+    return line.strip(), []
+
+
+def _hashes(tokens: list[str], path: Optional[str], where: Optional[str]) -> tuple[Hash, ...]:
+    words = _split(" ".join(tokens), path, where or "") if tokens else []
+    found: list[Hash] = []
+    while words:
+        name, value = _option_name_value(words.pop(0))
+        if name not in _REQ_OPTIONS_WITH_VALUE:
+            raise InputFileError(f"unknown option {name!r}", path=path, key_path=where)
+        value = value if value is not None else (words.pop(0) if words else None)
+        if value is None:
+            raise InputFileError(f"{name} needs a value", path=path, key_path=where)
+        if name == "--hash":
+            found.append(_hash(value, path, where))
+    return tuple(found)
+
+
+def _hash(text: str, path: Optional[str], where: Optional[str]) -> Hash:
+    try:
+        digest = Hash.parse(text)
+    except ValueError as exc:
+        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where) from exc
+    if ":" not in text or digest.algorithm not in ("sha256", "sha384", "sha512"):
+        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where)
+    return digest
+
+
+def _with_hashes(dependency: Dependency, hashes: tuple[Hash, ...]) -> Dependency:
+    return Dependency(
+        name=dependency.name,
+        specifier=dependency.specifier,
+        extras=dependency.extras,
+        markers=dependency.markers,
+        index=dependency.index,
+        direct=dependency.direct,
+        hashes=tuple(dict.fromkeys((*dependency.hashes, *hashes))),
+    )
+
+
+def _dependency(args: str, editable: bool) -> Dependency:
+    if editable or _is_url(args) or _looks_like_path(args):
+        return _direct_dependency(args, editable)
+    requirement = Requirement(args)
+    markers = str(requirement.marker) if requirement.marker else None
+    extras = tuple(sorted(requirement.extras))
+    if requirement.url:
+        reference, _name, hashes = _reference(requirement.url, editable=False)
+        return Dependency(requirement.name, "", extras, markers, direct=reference, hashes=hashes)
+    return Dependency(requirement.name, str(requirement.specifier), extras, markers)
+
+
+def _is_url(text: str) -> bool:
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    return bool(scheme) and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) is not None
+
+
+def _looks_like_path(text: str) -> bool:
+    head = text.split(";", 1)[0].strip()
+    if head.startswith((".", "/", "~")):
+        return True
+    return ("/" in head or "\\" in head) and "@" not in head and not re.match(r"^[A-Za-z0-9._-]+\s*[\[(<>=!~]", head)
+
+
+def _direct_dependency(args: str, editable: bool) -> Dependency:
+    separator = "; " if _is_url(args) else ";"
+    target, _sep, marker_text = args.partition(separator)
+    markers = str(Marker(marker_text.strip())) if marker_text.strip() else None
+    target, extras = _split_extras(target.strip())
+    if _is_url(target):
+        reference, name, hashes = _reference(target, editable)
+    else:
+        reference, name, hashes = DirectReference("path", target, editable=editable), _path_name(target), ()
+    name, egg_extras = _split_extras(name or "")
+    return Dependency(name, "", extras or egg_extras, markers, direct=reference, hashes=hashes)
+
+
+def _split_extras(text: str) -> tuple[str, tuple[str, ...]]:
+    match = re.fullmatch(r"(.*?)\[([^\]]*)\]", text)
+    if not match or "://" in match.group(2):
+        return text, ()
+    extras = tuple(sorted(e.strip() for e in match.group(2).split(",") if e.strip()))
+    return match.group(1), extras
+
+
+def _reference(url: str, editable: bool) -> tuple[DirectReference, Optional[str], tuple[Hash, ...]]:
+    """A URL as a DirectReference, the ``egg=`` (or file) name, and any ``#sha256=`` hash."""
+    base, _sep, fragment = url.partition("#")
+    params = dict(part.partition("=")[::2] for part in fragment.split("&") if part)
+    hashes = tuple(Hash(a, params[a].lower()) for a in ("sha256", "sha384", "sha512") if a in params)
+    subdirectory = params.get("subdirectory") or None
+    scheme = base.split("+", 1)[0] if "+" in base.split("://", 1)[0] else ""
+    if scheme in VCS_SCHEMES:
+        location, ref = _vcs_location_ref(base.split("+", 1)[1])
+        reference = DirectReference(scheme, location, ref, subdirectory, editable)  # type: ignore[arg-type]
+        return reference, params.get("egg"), hashes
+    if base.startswith("file:") and not _archive_name(base):
+        return DirectReference("path", base, None, subdirectory, editable), params.get("egg"), hashes
+    return DirectReference("file", base, None, subdirectory, editable), params.get("egg") or _archive_name(base), hashes
+
+
+def _vcs_location_ref(url: str) -> tuple[str, Optional[str]]:
+    scheme, _sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if "@" in path:
+        path, ref = path.rsplit("@", 1)
+        return f"{scheme}://{netloc}{slash}{path}", ref or None
+    return url, None
+
+
+def _archive_name(url: str) -> Optional[str]:
+    filename = url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[0]
+        return parse_sdist_filename(filename)[0]
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return None
+
+
+def _path_name(path: str) -> str:
+    """A path's project name when its file name tells it; else "" (known only after a build)."""
+    return _archive_name(path) or ""
+
+
+# -- to a lock ------------------------------------------------------------------------------
+
+
+def to_lock(reqs: RequirementsFile) -> Lock:
+    """A requirements.txt whose every entry is ``==``-pinned (or a URL) with hashes, as a Lock."""
+    pins = tuple(_pin(line) for line in reqs.requirements)
+    sources = tuple(Source(f"index-{i}", url) for i, url in enumerate(reqs.index_urls))
+    return Lock(categories={DEFAULT_CATEGORY: pins}, sources=sources, kind="requirements", path=reqs.path)
+
+
+def _pin(line: RequirementLine) -> Pin:
+    dep = line.dependency
+    version = dep.pinned_version()
+    archive = dep.direct is not None and dep.direct.kind in ("file", "path") and not dep.direct.editable
+    if (version is None and not archive) or not dep.hashes or not dep.name:
+        raise NotLockedError(
+            f"{line.text!r} is not pinned with == and a --hash; a lock needs both",
+            path=line.path,
+            key_path=line.where,
+            hint="compile it first: `thoth-pip compile --generate-hashes`",
+        )
+    return Pin(dep.name, version, dep.hashes, markers=dep.markers, extras=dep.extras, direct=dep.direct)
+
+
+# -- writing, as pip-compile does ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedEntry:
+    """One pinned package to write, with what required it (``-r requirements.in`` or a parent)."""
+
+    name: str
+    version: Optional[str]
+    hashes: tuple[Hash, ...] = ()
+    markers: Optional[str] = None
+    via: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    direct: Optional[DirectReference] = None
+
+    @property
+    def editable(self) -> bool:
+        return self.direct is not None and self.direct.editable
+
+
+def dump_requirements(
+    entries: Sequence[ResolvedEntry],
+    *,
+    header: Optional[str] = None,
+    python_version: Optional[str] = None,
+    annotate: bool = True,
+    index_url: Optional[str] = None,
+    extra_index_urls: Sequence[str] = (),
+    find_links: Sequence[str] = (),
+    hashes: bool = True,
+) -> str:
+    """A requirements.txt in pip-compile's layout; ``header`` is the command that made it."""
+    lines = [*_header_lines(header, python_version), *_flag_lines(index_url, extra_index_urls, find_links)]
+    ordered = sorted(entries, key=lambda e: (not e.editable, canonicalize_name(e.name)))
+    lines.extend(_entry_text(entry, annotate, hashes) for entry in ordered)
+    return "\n".join(lines or [""]) + "\n"
+
+
+def _header_lines(command: Optional[str], python_version: Optional[str]) -> list[str]:
+    if command is None:
+        return []
+    made = "# This file is autogenerated by thoth-pip" + (f" with Python {python_version}" if python_version else "")
+    return ["#", made, "# by the following command:", "#", f"#    {command}", "#"]
+
+
+def _flag_lines(index_url: Optional[str], extra: Sequence[str], find_links: Sequence[str]) -> list[str]:
+    lines = [f"--index-url {index_url}"] if index_url else []
+    lines += [f"--extra-index-url {url}" for url in dict.fromkeys(extra)]
+    lines += [f"--find-links {link}" for link in dict.fromkeys(find_links)]
+    return [*lines, ""] if lines else []
+
+
+def _entry_text(entry: ResolvedEntry, annotate: bool, with_hashes: bool) -> str:
+    line = _requirement_text(entry)
+    if entry.markers:
+        line = f"{line} ; {Marker(entry.markers)}"
+    if with_hashes:
+        line += "".join(f" \\\n    --hash={digest}" for digest in sorted({str(h) for h in entry.hashes}))
+    if annotate and entry.via:
+        line += "\n    " + _annotation(entry.via)
+    return line
+
+
+def _requirement_text(entry: ResolvedEntry) -> str:
+    extras = f"[{','.join(sorted(entry.extras))}]" if entry.extras else ""
+    name = canonicalize_name(entry.name) + extras
+    direct = entry.direct
+    if direct is None:
+        return f"{name}=={entry.version}"
+    if direct.editable:
+        return f"-e {direct.pip_url()}"
+    if direct.kind == "path":
+        return direct.pip_url()
+    return f"{name} @ {direct.pip_url()}"
+
+
+def _annotation(via: Sequence[str]) -> str:
+    sources = sorted(set(via))
+    if len(sources) == 1:
+        return f"# via {sources[0]}"
+    return "\n    ".join(["# via", *(f"#   {source}" for source in sources)])
