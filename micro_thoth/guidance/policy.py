@@ -1,0 +1,404 @@
+"""GuidancePolicy: the CandidatePolicy that judges each release by recommendation type and knowledge.
+
+One ``judge`` call = the terms of every rule that speaks about the release
+(yank, cooldown, prescriptions, advisories, licence), each an (acceptable,
+score, justification) triple; the verdict is their conjunction, with the
+scores summed and clamped to [-1, 1]. Rules that need the whole resolved stack
+(strides, steps with ``state``, wraps) are in ``judge_stack``. Every verdict is
+kept, so the report can say what was chosen, what was refused and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ResolutionError
+from ..models import Artifact, CoreMetadata, Justification, Verdict
+from ..reporting import NULL_REPORTER, Reporter
+from .advisories import Advisory, AdvisoryLookup
+from .licenses import LicensePolicy
+from .prescriptions import Override, PackageMatch, Unit, UnitContext, select_units
+from .recommendation import Recommendation
+
+
+@dataclass(frozen=True)
+class Term:
+    """What one rule says of one release."""
+
+    acceptable: bool
+    score: float
+    justification: Justification
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """If the judged release is pinned, releases of ``name`` in ``specifier`` must not be."""
+
+    name: NormalizedName
+    specifier: SpecifierSet
+    justification: Justification
+
+
+def clamp(score: float) -> float:
+    return max(-1.0, min(1.0, score))
+
+
+def combine(terms: Sequence[Term]) -> Verdict:
+    return Verdict(
+        acceptable=all(t.acceptable for t in terms),
+        score=clamp(sum(t.score for t in terms)),
+        justifications=tuple(t.justification for t in terms),
+    )
+
+
+def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
+    """ISO 8601 as indexes write it (``2024-05-20T19:01:02.123456Z``) -> aware datetime."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _ago(delta_seconds: float) -> str:
+    hours = delta_seconds / 3600
+    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+class GuidancePolicy:
+    """Recommendation type + prescriptions + advisories + licence policy + cooldown, as a CandidatePolicy."""
+
+    def __init__(
+        self,
+        recommendation: Recommendation,
+        *,
+        now: datetime,
+        units: Iterable[Unit] = (),
+        context: Optional[UnitContext] = None,
+        advisories: Optional[AdvisoryLookup] = None,
+        licenses: Optional[LicensePolicy] = None,
+        allow_vulnerabilities: Iterable[str] = (),
+        reporter: Reporter = NULL_REPORTER,
+    ) -> None:
+        self.recommendation = recommendation
+        self.now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        self.context = replace(context or UnitContext(), recommendation_type=recommendation.type)
+        self.units = select_units(units, self.context)
+        self.advisories = advisories
+        self.licenses = licenses or LicensePolicy.deny(())
+        self.allowed_ids = frozenset(i.upper() for i in allow_vulnerabilities)
+        self.reporter = reporter
+        self.verdicts: dict[tuple[NormalizedName, str], Verdict] = {}
+        self.notes: dict[tuple[NormalizedName, str], list[Justification]] = {}
+        self.stack_info: dict[tuple[str, str], Justification] = {}
+        self._index_of: dict[tuple[NormalizedName, str], Optional[str]] = {}
+        self._logged: set[str] = set()
+        self._by_kind = {kind: [u for u in self.units if u.kind == kind] for kind in {u.kind for u in self.units}}
+
+    @property
+    def allow_prereleases(self) -> bool:
+        """Whether the finder should offer pre-releases (the ``testing`` type)."""
+        return self.recommendation.allow_prereleases
+
+    def of_kind(self, kind: str) -> list[Unit]:
+        return self._by_kind.get(kind, [])
+
+    def enforced(self, unit: Unit) -> bool:
+        return self.recommendation.enforce_prescriptions or unit.enforced_always
+
+    # -- CandidatePolicy ----------------------------------------------------------------------
+
+    def judge(
+        self,
+        name: NormalizedName,
+        version: Version,
+        artifacts: Sequence[Artifact],
+        metadata: Callable[[], CoreMetadata],
+    ) -> Verdict:
+        key = (canonicalize_name(name), str(version))
+        index = _index_url(artifacts)
+        if key in self.verdicts and self._index_of.get(key) == index:
+            return self.verdicts[key]
+        self._index_of[key] = index
+        terms = [
+            *self._release_terms(artifacts),
+            *self._unit_terms(key[0], version, index),
+            *self._advisory_terms(key[0], version),
+            *self._license_terms(metadata),
+        ]
+        verdict = combine([replace(t, justification=_about(t.justification, key)) for t in terms])
+        self.verdicts[key] = verdict
+        return verdict
+
+    def override_requirements(
+        self, name: NormalizedName, version: Version, requirements: Sequence[str]
+    ) -> Sequence[str]:
+        key = (canonicalize_name(name), str(version))
+        overrides = self._overrides_for(key[0], version, self._index_of.get(key))
+        skipped = self._skipped_packages()
+        if not overrides and not skipped:
+            return requirements
+        out: list[str] = []
+        for text in requirements:
+            changed = self._override_one(text, overrides, skipped, key)
+            if changed is not None:
+                out.append(changed)
+        return out
+
+    # -- release terms (yank, cooldown) -------------------------------------------------------
+
+    def _release_terms(self, artifacts: Sequence[Artifact]) -> list[Term]:
+        return [t for t in (self._yank_term(artifacts), self._cooldown_term(artifacts)) if t is not None]
+
+    def _yank_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
+        if not artifacts or any(a.yanked is None for a in artifacts):
+            return None
+        reason = next((a.yanked for a in artifacts if a.yanked), "") or "no reason given"
+        if self.recommendation.allow_yanked:
+            return Term(True, 0.0, Justification("WARNING", f"this release is yanked ({reason})"))
+        return Term(False, 0.0, Justification("WARNING", f"refused: the release is yanked ({reason})"))
+
+    def _cooldown_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
+        cooldown = self.recommendation.min_release_age
+        times = [t for t in (parse_upload_time(a.upload_time) for a in artifacts) if t is not None]
+        if not cooldown or not times:
+            return None
+        age = (self.now - max(times)).total_seconds()
+        if age >= cooldown.total_seconds():
+            return None
+        message = (
+            f"refused: newest file uploaded {_ago(max(age, 0))} before {self.now:%Y-%m-%d %H:%M} UTC, "
+            f"within the {_ago(cooldown.total_seconds())} cooldown of the '{self.recommendation.type}' type"
+        )
+        return Term(False, 0.0, Justification("WARNING", message, link="cooldown"))
+
+    # -- prescription terms -------------------------------------------------------------------
+
+    def _matching(self, kind: str, name: NormalizedName, version: Version, index: Optional[str]) -> list[Unit]:
+        return [
+            u for u in self.of_kind(kind)
+            if any(e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)  # type: ignore[union-attr]
+        ]
+
+    def _unit_terms(self, name: NormalizedName, version: Version, index: Optional[str]) -> list[Term]:
+        terms: list[Term] = []
+        for unit in self._matching("sieve", name, version, index):
+            terms.append(self._sieve_term(unit))
+        for unit in self._matching("step", name, version, index):
+            terms += self._step_terms(unit)
+        for unit in self._matching("pseudonym", name, version, index):
+            terms.append(self._pseudonym_term(unit))
+        return terms
+
+    def _noticed(self, unit: Unit) -> None:
+        for info in unit.run.stack_info:
+            self.stack_info.setdefault((info.message, unit.name), info)
+        if unit.run.log is not None and unit.name not in self._logged:
+            self._logged.add(unit.name)
+            level = "warning" if unit.run.log.type != "INFO" else "info"
+            self.reporter.message(f"{unit.run.log.message} (prescription {unit.name})", level)
+
+    def _sieve_term(self, unit: Unit) -> Term:
+        self._noticed(unit)
+        said = unit.run.log or (unit.run.stack_info[0] if unit.run.stack_info else None)
+        text = said.message if said else "removed by a prescription"
+        link = said.link if said else None
+        if self.enforced(unit):
+            return Term(False, 0.0, Justification("WARNING", f"refused: {text} [prescription {unit.name}]", link))
+        return Term(True, 0.0, Justification("WARNING", f"{text} [prescription {unit.name}; reported only]", link))
+
+    def _step_terms(self, unit: Unit) -> list[Term]:
+        self._noticed(unit)
+        run, enforced = unit.run, self.enforced(unit)
+        refusal = run.not_acceptable or run.eager_stop_pipeline
+        terms: list[Term] = []
+        if refusal:
+            level = "ERROR" if enforced else "WARNING"
+            note = "" if enforced else "; reported only"
+            terms.append(Term(not enforced, 0.0, Justification(level, f"{'refused: ' if enforced else ''}{refusal} [prescription {unit.name}{note}]")))
+        score = run.score if (run.score is not None and enforced) else 0.0
+        said = list(run.justification) or ([Justification("INFO", f"scored {run.score:+g}")] if run.score else [])
+        for i, justification in enumerate(said):
+            text = f"{justification.message} [prescription {unit.name}]"
+            terms.append(Term(True, score if i == 0 else 0.0, replace(justification, message=text)))
+        return terms
+
+    def _pseudonym_term(self, unit: Unit) -> Term:
+        self._noticed(unit)
+        alt = unit.run.alternative
+        assert alt is not None
+        what = alt.name + (alt.locked_version or "") + (f" from {alt.index_url}" if alt.index_url else "")
+        return Term(True, 0.0, Justification("INFO", f"{what} can stand in for this release [prescription {unit.name}]"))
+
+    # -- advisories and licences --------------------------------------------------------------
+
+    def _advisory_terms(self, name: NormalizedName, version: Version) -> list[Term]:
+        if self.advisories is None:
+            return []
+        return [self._advisory_term(a) for a in self.advisories.affected(name, version)]
+
+    def _advisory_term(self, advisory: Advisory) -> Term:
+        mode = self.recommendation.vulnerabilities
+        fixed = f"; fixed in {', '.join(advisory.fixed_versions)}" if advisory.fixed_versions else ""
+        text = f"{advisory.title()}: {advisory.summary or 'known vulnerability'}{fixed}"
+        if mode == "remove" and not self.allowed_ids.intersection(i.upper() for i in advisory.ids):
+            return Term(False, 0.0, Justification("ERROR", f"refused: vulnerable, {text}", advisory.link))
+        if mode == "penalise":
+            penalty = self.recommendation.vulnerability_penalty
+            return Term(True, penalty, Justification("WARNING", f"vulnerable ({penalty:+g}), {text}", advisory.link))
+        allowed = " (allowed by id)" if mode == "remove" else ""
+        return Term(True, 0.0, Justification("WARNING", f"vulnerable{allowed}, {text}", advisory.link))
+
+    def _license_terms(self, metadata: Callable[[], CoreMetadata]) -> list[Term]:
+        if not self.licenses:
+            return []
+        denied = self.licenses.denied_by(metadata())
+        if denied is None:
+            return []
+        return [Term(False, 0.0, Justification("ERROR", f"refused: licence '{denied}' is denied by the licence policy", "license-policy"))]
+
+    # -- dependency overrides and skipped packages -------------------------------------------
+
+    def _overrides_for(self, name: NormalizedName, version: Version, index: Optional[str]) -> list[tuple[Unit, Override]]:
+        units = [u for u in self._matching("dependency_override", name, version, index) if self.enforced(u)]
+        return [(u, op) for u in units for op in u.run.overrides]
+
+    def _skipped_packages(self) -> dict[NormalizedName, Unit]:
+        out: dict[NormalizedName, Unit] = {}
+        for unit in self.of_kind("skip_package"):
+            if self.enforced(unit):
+                for entry in unit.match:
+                    skipped = entry.package_name or (entry.package.name if entry.package else None)
+                    if skipped:
+                        out[skipped] = unit
+        return out
+
+    def _override_one(
+        self, text: str, overrides: Sequence[tuple[Unit, Override]], skipped: Mapping[NormalizedName, Unit], key: tuple[NormalizedName, str]
+    ) -> Optional[str]:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            return text
+        dep = canonicalize_name(req.name)
+        if dep in skipped:
+            self._note(key, f"requirement '{text}' skipped [prescription {skipped[dep].name}]")
+            return None
+        chosen = [(u, op) for u, op in overrides if op.name == dep]
+        if not chosen:
+            return text
+        unit, op = chosen[-1]
+        if op.drop:
+            self._note(key, f"requirement '{text}' dropped [prescription {unit.name}]")
+            return None
+        req.specifier = op.specifier or SpecifierSet()
+        self._note(key, f"requirement '{text}' replaced by '{req}' [prescription {unit.name}]")
+        return str(req)
+
+    def _note(self, key: tuple[NormalizedName, str], message: str) -> None:
+        notes = self.notes.setdefault(key, [])
+        note = Justification("INFO", message, package=key[0], version=key[1])
+        if note not in notes:
+            notes.append(note)
+
+    # -- whole-stack rules --------------------------------------------------------------------
+
+    def judge_stack(self, resolved: Mapping[str, object], indexes: Optional[Mapping[str, Optional[str]]] = None) -> Verdict:
+        """Strides, steps with ``state`` and wraps, over a complete stack ``{name: version}``."""
+        stack = _parse_stack(resolved)
+        index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
+        terms: list[Term] = []
+        for unit in self.of_kind("step"):
+            terms += self._stateful_step_terms(unit, stack, index_of)
+        for unit in self.of_kind("stride") + self.of_kind("wrap"):
+            if not unit.match or any(_state_holds(e.resolved, stack, index_of) for e in unit.match):
+                terms += self._stack_unit_terms(unit)
+        return combine(terms)
+
+    def _stateful_step_terms(self, unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]) -> list[Term]:
+        terms: list[Term] = []
+        for entry in unit.match:
+            if not entry.resolved or entry.package is None:
+                continue
+            for name, version in stack.items():
+                if entry.package.matches(name, version, index_of.get(name)) and _state_holds(entry.resolved, stack, index_of, skip=name):
+                    terms += [replace(t, justification=_about(t.justification, (name, str(version)))) for t in self._step_terms(unit)]
+        return terms
+
+    def _stack_unit_terms(self, unit: Unit) -> list[Term]:
+        self._noticed(unit)
+        terms = [Term(True, 0.0, replace(j, message=f"{j.message} [prescription {unit.name}]")) for j in unit.run.justification]
+        refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
+        if refusal:
+            enforced = self.enforced(unit)
+            terms.append(Term(not enforced, 0.0, Justification("ERROR" if enforced else "WARNING", f"{refusal} [prescription {unit.name}]")))
+        return terms
+
+    def exclusions(self, name: NormalizedName, version: Version) -> tuple[Exclusion, ...]:
+        """Pairwise incompatibilities (steps whose state names one package) as exclusions the resolver can apply."""
+        out = []
+        index = self._index_of.get((canonicalize_name(name), str(version)))
+        for unit in self.of_kind("step"):
+            refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
+            if not refusal or not self.enforced(unit):
+                continue
+            for entry in unit.match:
+                if entry.package and len(entry.resolved) == 1 and entry.package.matches(name, version, index):
+                    other = entry.resolved[0]
+                    reason = Justification("ERROR", f"{refusal} [prescription {unit.name}]", package=name, version=str(version))
+                    out.append(Exclusion(other.name or NormalizedName(""), other.version or SpecifierSet(), reason))
+        return tuple(out)
+
+    def check_boots(self, direct: Iterable[str] = ()) -> None:
+        """Run boot units for the direct requirements: note their stack_info, stop on ``not_acceptable``."""
+        names = {canonicalize_name(n) for n in direct}
+        for unit in self.of_kind("boot"):
+            if unit.match and not any(e.package_name in names for e in unit.match):
+                continue
+            self._noticed(unit)
+            refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
+            if refusal and self.enforced(unit):
+                raise ResolutionError(f"{refusal} [prescription {unit.name}]")
+
+
+def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:
+    for artifact in artifacts:
+        if artifact.index is not None:
+            return artifact.index.url
+    return None
+
+
+def _about(justification: Justification, key: tuple[str, str]) -> Justification:
+    return replace(justification, package=justification.package or key[0], version=justification.version or key[1])
+
+
+def _parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version]:
+    out: dict[NormalizedName, Version] = {}
+    for name, version in resolved.items():
+        try:
+            out[canonicalize_name(name)] = version if isinstance(version, Version) else Version(str(version).lstrip("="))
+        except InvalidVersion:
+            continue
+    return out
+
+
+def _state_holds(
+    resolved: Sequence[PackageMatch], stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]], skip: Optional[str] = None
+) -> bool:
+    if not resolved:
+        return False
+    for wanted in resolved:
+        hits = [n for n, v in stack.items() if n != skip and wanted.matches(n, v, index_of.get(n))]
+        if not hits:
+            return False
+    return True

@@ -1,0 +1,901 @@
+"""Prescriptions: YAML units in Thoth's schema, parsed into frozen values and matched (pure).
+
+A file holds ``units:`` with ``boots``, ``pseudonyms``, ``sieves``, ``steps``,
+``strides``, ``wraps`` and our own ``dependency_overrides``. Parsing is strict:
+an unknown key, a wrong type or an invalid specifier raises
+``InputFileError`` naming the file, the unit and the key path
+(``units.sieves[0].match.package_version.nme``). Loading from the bundled,
+user, project and explicit locations is in ``load_prescriptions``; which
+units apply to a machine is ``select_units``. docs/prescriptions.md is the
+reference.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import InputFileError, UsageError
+from ..models import Justification, strip_credentials
+from .recommendation import RECOMMENDATION_TYPES
+
+ORIGINS = ("bundled", "user", "project", "path")
+_SECTIONS = {
+    "boots": {"boot": "boot"},
+    "pseudonyms": {"pseudonym": "pseudonym"},
+    "sieves": {"sieve": "sieve", "sieve.SkipPackage": "skip_package"},
+    "steps": {"step": "step", "step.SkipPackage": "skip_package"},
+    "strides": {"stride": "stride"},
+    "wraps": {"wrap": "wrap"},
+    "dependency_overrides": {"dependency_override": "dependency_override", "DependencyOverride": "dependency_override"},
+}
+_LEVELS = ("INFO", "WARNING", "ERROR")
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A list condition, or its negation when written ``{not: [...]}``; ``None`` in it means "unset"."""
+
+    values: tuple[Any, ...]
+    negate: bool = False
+
+    def accepts(self, present: Iterable[Any]) -> bool:
+        """True if any present value (or None when nothing is present) is listed, inverted by ``not``."""
+        items = list(present) or [None]
+        hit = any(item in self.values for item in items)
+        return hit != self.negate
+
+
+@dataclass(frozen=True)
+class PackageMatch:
+    """``package_version``: name, version specifier, index URL (or ``not``), develop flag."""
+
+    name: Optional[NormalizedName] = None
+    version: Optional[SpecifierSet] = None
+    index_url: Optional[str] = None
+    index_negate: bool = False
+    develop: Optional[bool] = None
+
+    def matches(
+        self, name: str, version: Version, index_url: Optional[str] = None, develop: Optional[bool] = None
+    ) -> bool:
+        if self.name is not None and canonicalize_name(name) != self.name:
+            return False
+        if self.version is not None and not self.version.contains(version, prereleases=True):
+            return False
+        if self.develop is not None and develop is not None and develop != self.develop:
+            return False
+        return self._index_matches(index_url)
+
+    def _index_matches(self, index_url: Optional[str]) -> bool:
+        if self.index_url is None:
+            return True
+        same = index_url is not None and normalize_index_url(index_url) == self.index_url
+        return same != self.index_negate
+
+    def describe(self) -> str:
+        text = (self.name or "*") + (str(self.version) if self.version else "")
+        if self.index_url:
+            text += f" ({'not ' if self.index_negate else ''}from {self.index_url})"
+        return text
+
+
+@dataclass(frozen=True)
+class MatchEntry:
+    """One entry of a unit's ``match``: a package, a package name, and resolved-state conditions."""
+
+    package: Optional[PackageMatch] = None
+    package_name: Optional[NormalizedName] = None
+    resolved: tuple[PackageMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One entry of ``runtime_environments.hardware``; every given field must match."""
+
+    cpu_families: Optional[Selector] = None
+    cpu_models: Optional[Selector] = None
+    cpu_flags: Optional[Selector] = None
+    gpu_models: Optional[Selector] = None
+
+
+@dataclass(frozen=True)
+class RuntimeCondition:
+    """``should_include.runtime_environments``."""
+
+    operating_systems: Optional[Selector] = None  # values: (name, version-or-None)
+    hardware: tuple[Hardware, ...] = ()
+    versions: Mapping[str, SpecifierSet] = field(default_factory=dict)  # python_version, cuda_version...
+    platforms: Optional[Selector] = None
+    base_images: Optional[Selector] = None
+    needs_image_analysis: bool = False  # abi / rpm_packages / python_packages: never known here
+
+
+@dataclass(frozen=True)
+class ShouldInclude:
+    """When a unit is part of the pipeline at all."""
+
+    times: int = 1
+    adviser_pipeline: Optional[bool] = None
+    dependency_monkey_pipeline: Optional[bool] = None
+    recommendation_types: Optional[Selector] = None
+    runtime: RuntimeCondition = field(default_factory=RuntimeCondition)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
+    library_usage: bool = False
+    authenticated: Optional[bool] = None
+
+
+@dataclass(frozen=True)
+class Override:
+    """A dependency override: the requirement on ``name`` gets ``specifier`` (or is dropped)."""
+
+    name: NormalizedName
+    specifier: Optional[SpecifierSet] = None
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A pseudonym's ``yield``: a package that can stand in for the matched one."""
+
+    name: NormalizedName
+    locked_version: Optional[str] = None
+    index_url: Optional[str] = None
+    yield_matched_version: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a unit does when it matches."""
+
+    not_acceptable: Optional[str] = None
+    eager_stop_pipeline: Optional[str] = None
+    score: Optional[float] = None
+    justification: tuple[Justification, ...] = ()
+    stack_info: tuple[Justification, ...] = ()
+    log: Optional[Justification] = None
+    alternative: Optional[Alternative] = None
+    overrides: tuple[Override, ...] = ()
+    multi_package_resolution: bool = False
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One prescription unit; ``kind`` is normalised (``skip_package`` for both SkipPackage types)."""
+
+    name: str
+    kind: str
+    type: str
+    should_include: ShouldInclude
+    match: tuple[MatchEntry, ...]
+    run: Run
+    origin: str = "path"
+    path: Optional[str] = None
+
+    @property
+    def enforced_always(self) -> bool:
+        """Units the user wrote (user, project, explicit paths) apply under every recommendation type."""
+        return self.origin != "bundled"
+
+    def package_entries(self) -> Iterable[MatchEntry]:
+        return (entry for entry in self.match if entry.package is not None)
+
+
+@dataclass(frozen=True)
+class MachineFacts:
+    """What units may ask about the target machine (from the RuntimeEnvironment)."""
+
+    os_name: Optional[str] = None
+    os_version: Optional[str] = None
+    python_version: Optional[str] = None
+    platform: Optional[str] = None
+    cpu_family: Optional[int] = None
+    cpu_model: Optional[int] = None
+    cpu_flags: Optional[frozenset[str]] = None  # None: unknown
+    gpu_models: tuple[str, ...] = ()
+    cuda_version: Optional[str] = None
+    base_image: Optional[str] = None
+    versions: Mapping[str, str] = field(default_factory=dict)  # cudnn/mkl/openblas/openmpi
+
+    @classmethod
+    def from_runtime(cls, env: Any) -> MachineFacts:
+        """Duck-typed adapter over ``environment.runtime.RuntimeEnvironment`` (or any look-alike)."""
+        flags = _attr(env, "cpu_flags")
+        gpus = _attr(env, "gpu_models") or ((_attr(env, "gpu_model"),) if _attr(env, "gpu_model") else ())
+        return cls(
+            os_name=_attr(env, "os_name", "operating_system_name"),
+            os_version=_text(_attr(env, "os_version", "operating_system_version")),
+            python_version=_text(_attr(env, "python_version")),
+            platform=_attr(env, "platform"),
+            cpu_family=_int(_attr(env, "cpu_family")),
+            cpu_model=_int(_attr(env, "cpu_model")),
+            cpu_flags=frozenset(f.lower() for f in flags) if flags is not None else None,
+            gpu_models=tuple(str(g) for g in gpus),
+            cuda_version=_text(_attr(env, "cuda_version")),
+            base_image=_attr(env, "base_image"),
+            versions={k: str(v) for k in _EXTRA_VERSIONS if (v := _attr(env, k)) is not None},
+        )
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """Everything ``should_include`` is decided on."""
+
+    facts: MachineFacts = field(default_factory=MachineFacts)
+    recommendation_type: str = "stable"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+_EXTRA_VERSIONS = ("cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
+
+
+def _attr(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def normalize_index_url(url: str) -> str:
+    """Index URLs compare without credentials, trailing slashes or case of the host."""
+    return strip_credentials(url.strip()).rstrip("/")
+
+
+# -- selection ------------------------------------------------------------------------------
+
+
+def select_units(units: Iterable[Unit], context: UnitContext) -> tuple[Unit, ...]:
+    """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in)."""
+    chosen = [unit for unit in units if should_include(unit.should_include, context)]
+    names = {unit.name for unit in chosen}
+    while True:
+        kept = [u for u in chosen if all(dep in names for dep in u.should_include.dependencies)]
+        if len(kept) == len(chosen):
+            return tuple(kept)
+        chosen, names = kept, {u.name for u in kept}
+
+
+def should_include(rule: ShouldInclude, context: UnitContext) -> bool:
+    """Thoth's inclusion rules for an adviser run (docs/prescriptions.md, "When a unit applies")."""
+    if rule.times == 0 or rule.library_usage or rule.authenticated:
+        return False
+    if rule.adviser_pipeline is False or (rule.adviser_pipeline is None and rule.dependency_monkey_pipeline):
+        return False
+    if rule.recommendation_types is not None and not rule.recommendation_types.accepts([context.recommendation_type]):
+        return False
+    if rule.labels and not any(context.labels.get(k) == v for k, v in rule.labels.items()):
+        return False
+    return runtime_matches(rule.runtime, context.facts)
+
+
+def runtime_matches(rule: RuntimeCondition, facts: MachineFacts) -> bool:
+    if rule.needs_image_analysis:
+        return False
+    if rule.operating_systems is not None and not _os_matches(rule.operating_systems, facts):
+        return False
+    if rule.hardware and not any(_hardware_matches(hw, facts) for hw in rule.hardware):
+        return False
+    if not all(_version_matches(spec, _fact_version(facts, key)) for key, spec in rule.versions.items()):
+        return False
+    if rule.platforms is not None and not rule.platforms.accepts(_present(facts.platform)):
+        return False
+    return rule.base_images is None or _base_image_matches(rule.base_images, facts.base_image)
+
+
+def _present(value: Optional[str]) -> list[str]:
+    return [value] if value else []
+
+
+def _fact_version(facts: MachineFacts, key: str) -> Optional[str]:
+    if key == "python_version":
+        return facts.python_version
+    if key == "cuda_version":
+        return facts.cuda_version
+    return facts.versions.get(key)
+
+
+def _version_matches(spec: SpecifierSet, present: Optional[str]) -> bool:
+    if present is None:
+        return False
+    try:
+        return spec.contains(Version(present), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _os_matches(rule: Selector, facts: MachineFacts) -> bool:
+    def one(entry: tuple[Optional[str], Optional[str]]) -> bool:
+        name, version = entry
+        if name is not None and name != facts.os_name:
+            return False
+        if version is None:
+            return True
+        present = facts.os_version or ""
+        return present == version or present.startswith(version + ".")
+
+    return any(one(entry) for entry in rule.values) != rule.negate
+
+
+def _hardware_matches(rule: Hardware, facts: MachineFacts) -> bool:
+    if rule.cpu_families is not None and not rule.cpu_families.accepts(_known(facts.cpu_family)):
+        return False
+    if rule.cpu_models is not None and not rule.cpu_models.accepts(_known(facts.cpu_model)):
+        return False
+    if rule.gpu_models is not None and not rule.gpu_models.accepts(facts.gpu_models):
+        return False
+    if rule.cpu_flags is not None:
+        if facts.cpu_flags is None:
+            return False
+        wanted = {str(flag).lower() for flag in rule.cpu_flags.values}
+        return not (wanted & facts.cpu_flags) if rule.cpu_flags.negate else wanted <= facts.cpu_flags
+    return True
+
+
+def _known(value: Optional[int]) -> list[int]:
+    return [] if value is None else [value]
+
+
+def _base_image_matches(rule: Selector, image: Optional[str]) -> bool:
+    if image is None:
+        return rule.accepts([])
+    untagged = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    hit = image in rule.values or untagged in rule.values
+    return hit != rule.negate
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where in which file the parser is, to name it in errors."""
+
+    path: str
+    keys: str = ""
+    unit: Optional[str] = None
+
+    def key(self, name: object) -> _At:
+        return replace(self, keys=f"{self.keys}.{name}" if self.keys else str(name))
+
+    def item(self, index: int) -> _At:
+        return replace(self, keys=f"{self.keys}[{index}]")
+
+    def fail(self, message: str) -> NoReturn:
+        text = f"prescription unit '{self.unit}': {message}" if self.unit else message
+        raise InputFileError(text, path=self.path, key_path=self.keys or None)
+
+
+def _mapping(at: _At, value: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        at.fail(f"expected a mapping, got {_kind(value)}")
+    for key in value:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            at.key(key).fail(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    for key in required:
+        if key not in value:
+            at.key(key).fail("this key is required")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _list(at: _At, value: Any, *, allow_single: bool = False) -> list[Any]:
+    if isinstance(value, list) and value:
+        return value
+    if allow_single and isinstance(value, dict):
+        return [value]
+    at.fail(f"expected a non-empty list, got {_kind(value)}")
+
+
+def _string(at: _At, value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        at.fail(f"expected a non-empty string, got {_kind(value)}")
+    return value.strip()
+
+
+def _bool(at: _At, value: Any) -> bool:
+    if not isinstance(value, bool):
+        at.fail(f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _name(at: _At, value: Any) -> NormalizedName:
+    text = _string(at, value)
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
+        at.fail(f"'{text}' is not a valid package name")
+    return canonicalize_name(text)
+
+
+def _specifier(at: _At, value: Any) -> SpecifierSet:
+    text = _string(at, value)
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        at.fail(f"'{text}' is not a version specifier (example: '>=1.0,<2')")
+        raise AssertionError from exc  # unreachable; keeps the chain for type checkers
+
+
+def _selector(at: _At, value: Any, item: Any) -> Selector:
+    negate = isinstance(value, dict)
+    if negate:
+        value = _mapping(at, value, ("not",), ("not",))["not"]
+        at = at.key("not")
+    items = _list(at, value)
+    return Selector(tuple(None if v is None else item(at.item(i), v) for i, v in enumerate(items)), negate)
+
+
+def _int_value(at: _At, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        at.fail(f"expected an integer, got {_kind(value)}")
+    return value
+
+
+def _messages(at: _At, value: Any, *, extra: Sequence[str] = ()) -> tuple[Justification, ...]:
+    keys = ("type", "message", "link", *extra)
+    out = []
+    for i, entry in enumerate(_list(at, value, allow_single=True)):
+        out.append(_message(at.item(i), _mapping(at.item(i), entry, keys, ("type", "message"))))
+    return tuple(out)
+
+
+def _message(at: _At, data: dict[str, Any]) -> Justification:
+    level = _string(at.key("type"), data["type"]).upper()
+    if level not in _LEVELS:
+        at.key("type").fail(f"'{data['type']}' is not one of INFO, WARNING, ERROR")
+    link = _string(at.key("link"), data["link"]) if data.get("link") is not None else None
+    package = _name(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
+    return Justification(level, _string(at.key("message"), data["message"]), link=link, package=package)  # type: ignore[arg-type]
+
+
+_JUSTIFICATION_EXTRA = ("package_name", "advisory", "cve_id", "cve_name", "version_range")
+
+
+def parse_package(at: _At, value: Any, *, name_required: bool = False) -> PackageMatch:
+    data = _mapping(at, value, ("name", "version", "index_url", "develop"), ("name",) if name_required else ())
+    index_url, negate = None, False
+    if data.get("index_url") is not None:
+        raw = data["index_url"]
+        if isinstance(raw, dict):
+            raw, negate = _mapping(at.key("index_url"), raw, ("not",), ("not",))["not"], True
+        index_url = normalize_index_url(_string(at.key("index_url"), raw))
+    return PackageMatch(
+        name=_name(at.key("name"), data["name"]) if data.get("name") is not None else None,
+        version=_specifier(at.key("version"), data["version"]) if "version" in data else None,
+        index_url=index_url,
+        index_negate=negate,
+        develop=_bool(at.key("develop"), data["develop"]) if "develop" in data else None,
+    )
+
+
+def _state(at: _At, value: Any, allowed: Sequence[str]) -> tuple[PackageMatch, ...]:
+    data = _mapping(at, value, allowed, ("resolved_dependencies",))
+    at = at.key("resolved_dependencies")
+    entries = _list(at, data["resolved_dependencies"], allow_single=True)
+    return tuple(parse_package(at.item(i), e, name_required=True) for i, e in enumerate(entries))
+
+
+_MATCH_KEYS = {
+    "boot": ("package_name",),
+    "pseudonym": ("package_version",),
+    "sieve": ("package_version",),
+    "skip_package": ("package_name", "package_version"),
+    "step": ("package_version", "state"),
+    "stride": ("state",),
+    "wrap": ("state",),
+    "dependency_override": ("package_version",),
+}
+
+
+def _match_entry(at: _At, kind: str, value: Any) -> MatchEntry:
+    data = _mapping(at, value, _MATCH_KEYS[kind])
+    package = None
+    if "package_version" in data:
+        package = parse_package(at.key("package_version"), data["package_version"], name_required=kind != "sieve" and kind != "step")
+    name = _name(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
+    resolved = _state(at.key("state"), data["state"], ("resolved_dependencies",)) if "state" in data else ()
+    entry = MatchEntry(package=package, package_name=name, resolved=resolved)
+    _check_entry(at, kind, entry, data)
+    return entry
+
+
+def _check_entry(at: _At, kind: str, entry: MatchEntry, data: Mapping[str, Any]) -> None:
+    if kind in ("sieve", "step", "pseudonym", "dependency_override") and entry.package is None:
+        at.key("package_version").fail("this key is required")
+    if kind == "stride" and not entry.resolved:
+        at.key("state").fail("this key is required")
+    if kind == "skip_package":
+        pkg = entry.package
+        if entry.package_name is None and (pkg is None or pkg.name is None):
+            at.fail("a skip-package unit needs package_name (or package_version.name)")
+        if entry.resolved or (pkg is not None and (pkg.version or pkg.index_url or pkg.develop is not None)):
+            at.fail("thoth-pip skips a package by name only; drop version, index_url, develop and state")
+
+
+def _matches(at: _At, kind: str, value: Any) -> tuple[MatchEntry, ...]:
+    if value is None:
+        return ()
+    entries = _list(at, value, allow_single=True)
+    return tuple(_match_entry(at if isinstance(value, dict) else at.item(i), kind, e) for i, e in enumerate(entries))
+
+
+_RUN_KEYS = {
+    "boot": ("not_acceptable", "eager_stop_pipeline"),
+    "pseudonym": ("yield",),
+    "sieve": (),
+    "skip_package": ("multi_package_resolution",),
+    "step": ("score", "justification", "not_acceptable", "eager_stop_pipeline", "multi_package_resolution"),
+    "stride": ("not_acceptable", "eager_stop_pipeline"),
+    "wrap": ("justification", "advised_manifest_changes"),
+    "dependency_override": ("override", "justification"),
+}
+
+
+def _run(at: _At, kind: str, value: Any) -> Run:
+    data = _mapping(at, {} if value is None else value, (*_RUN_KEYS[kind], "stack_info", "log"))
+    if kind == "pseudonym" and "yield" not in data:
+        at.key("yield").fail("this key is required")
+    if kind == "dependency_override" and "override" not in data:
+        at.key("override").fail("this key is required")
+    return Run(
+        not_acceptable=_opt_text(at.key("not_acceptable"), data.get("not_acceptable")),
+        eager_stop_pipeline=_opt_text(at.key("eager_stop_pipeline"), data.get("eager_stop_pipeline")),
+        score=_score(at.key("score"), data["score"]) if data.get("score") is not None else None,
+        justification=_messages(at.key("justification"), data["justification"], extra=_JUSTIFICATION_EXTRA)
+        if "justification" in data
+        else (),
+        stack_info=_messages(at.key("stack_info"), data["stack_info"]) if "stack_info" in data else (),
+        log=_log(at.key("log"), data["log"]) if "log" in data else None,
+        alternative=_alternative(at.key("yield"), data["yield"]) if "yield" in data else None,
+        overrides=_overrides(at.key("override"), data["override"]) if "override" in data else (),
+        multi_package_resolution=bool(data.get("multi_package_resolution", False)),
+    )
+
+
+def _opt_text(at: _At, value: Any) -> Optional[str]:
+    return None if value is None else _string(at, value)
+
+
+def _score(at: _At, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
+        at.fail(f"a score is a number from -1 to 1, got {value!r}")
+    return float(value)
+
+
+def _log(at: _At, value: Any) -> Justification:
+    return _message(at, _mapping(at, value, ("type", "message"), ("type", "message")))
+
+
+def _alternative(at: _At, value: Any) -> Alternative:
+    data = _mapping(at, value, ("yield_matched_version", "package_version"), ("package_version",))
+    pat = at.key("package_version")
+    pkg = _mapping(pat, data["package_version"], ("name", "locked_version", "index_url"), ("name",))
+    locked = _opt_text(pat.key("locked_version"), pkg.get("locked_version"))
+    if locked is not None and not locked.startswith("=="):
+        pat.key("locked_version").fail(f"'{locked}' is not a locked version (example: '==1.0.0')")
+    index = _opt_text(pat.key("index_url"), pkg.get("index_url"))
+    return Alternative(
+        name=_name(pat.key("name"), pkg["name"]),
+        locked_version=locked,
+        index_url=normalize_index_url(index) if index else None,
+        yield_matched_version=_bool(at.key("yield_matched_version"), data.get("yield_matched_version", False)),
+    )
+
+
+def _overrides(at: _At, value: Any) -> tuple[Override, ...]:
+    entries = _list(at, value, allow_single=True)
+    out = []
+    for i, entry in enumerate(entries):
+        where = at if isinstance(value, dict) else at.item(i)
+        data = _mapping(where, entry, ("name", "specifier", "drop"), ("name",))
+        drop = _bool(where.key("drop"), data.get("drop", False))
+        if drop == ("specifier" in data):
+            where.fail("an override has either a specifier or drop: true")
+        spec = data.get("specifier")
+        specifier = SpecifierSet() if spec in ("", "*") else _specifier(where.key("specifier"), spec) if spec is not None else None
+        out.append(Override(_name(where.key("name"), data["name"]), specifier, drop))
+    return tuple(out)
+
+
+_SHOULD_INCLUDE_KEYS = (
+    "times", "adviser_pipeline", "dependency_monkey_pipeline", "labels", "dependencies",
+    "recommendation_types", "decision_types", "runtime_environments", "library_usage", "authenticated",
+)
+
+
+def _should_include(at: _At, value: Any) -> ShouldInclude:
+    data = _mapping(at, {} if value is None else value, _SHOULD_INCLUDE_KEYS)
+    times = _int_value(at.key("times"), data.get("times", 1))
+    if times not in (0, 1):
+        at.key("times").fail("times is 0 or 1")
+    return ShouldInclude(
+        times=times,
+        adviser_pipeline=_bool(at.key("adviser_pipeline"), data["adviser_pipeline"]) if "adviser_pipeline" in data else None,
+        dependency_monkey_pipeline=_bool(at.key("dependency_monkey_pipeline"), data["dependency_monkey_pipeline"])
+        if "dependency_monkey_pipeline" in data
+        else None,
+        recommendation_types=_selector(at.key("recommendation_types"), data["recommendation_types"], _recommendation_type)
+        if "recommendation_types" in data
+        else None,
+        runtime=_runtime(at.key("runtime_environments"), data.get("runtime_environments")),
+        labels=_labels(at.key("labels"), data.get("labels")),
+        dependencies=_dependencies(at.key("dependencies"), data.get("dependencies")),
+        library_usage=bool(data.get("library_usage")),
+        authenticated=_bool(at.key("authenticated"), data["authenticated"]) if "authenticated" in data else None,
+    )
+
+
+def _recommendation_type(at: _At, value: Any) -> str:
+    text = _string(at, value).lower()
+    if text not in RECOMMENDATION_TYPES:
+        at.fail(f"'{value}' is not a recommendation type ({', '.join(RECOMMENDATION_TYPES)})")
+    return text
+
+
+def _labels(at: _At, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    data = _mapping(at, value, tuple(str(k) for k in value) if isinstance(value, dict) else ())
+    return {str(k): _string(at.key(k), v) for k, v in data.items()}
+
+
+def _dependencies(at: _At, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    data = _mapping(at, value, tuple(_SECTIONS))
+    return tuple(_string(at.key(k).item(i), n) for k, names in data.items() for i, n in enumerate(_list(at.key(k), names)))
+
+
+_RUNTIME_VERSIONS = ("python_version", "cuda_version", "cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
+_RUNTIME_KEYS = (*_RUNTIME_VERSIONS, "operating_systems", "hardware", "platforms", "base_images", "abi", "rpm_packages", "python_packages")
+
+
+def _runtime(at: _At, value: Any) -> RuntimeCondition:
+    data = _mapping(at, {} if value is None else value, _RUNTIME_KEYS)
+    versions = {k: _specifier(at.key(k), data[k]) for k in _RUNTIME_VERSIONS if data.get(k) is not None}
+    return RuntimeCondition(
+        operating_systems=_selector(at.key("operating_systems"), data["operating_systems"], _os_entry)
+        if "operating_systems" in data
+        else None,
+        hardware=_hardware_list(at.key("hardware"), data["hardware"]) if "hardware" in data else (),
+        versions=versions,
+        platforms=_selector(at.key("platforms"), data["platforms"], _string) if "platforms" in data else None,
+        base_images=_selector(at.key("base_images"), data["base_images"], _string) if "base_images" in data else None,
+        needs_image_analysis=any(k in data for k in ("abi", "rpm_packages", "python_packages")),
+    )
+
+
+def _os_entry(at: _At, value: Any) -> tuple[Optional[str], Optional[str]]:
+    data = _mapping(at, value, ("name", "version"))
+    name = _string(at.key("name"), data["name"]).lower() if data.get("name") is not None else None
+    version = _string(at.key("version"), data["version"]) if data.get("version") is not None else None
+    return (name, version)
+
+
+def _hardware_list(at: _At, value: Any) -> tuple[Hardware, ...]:
+    entries = _list(at, value, allow_single=True)
+    return tuple(_hardware(at if isinstance(value, dict) else at.item(i), e) for i, e in enumerate(entries))
+
+
+def _hardware(at: _At, value: Any) -> Hardware:
+    data = _mapping(at, value, ("cpu_families", "cpu_models", "cpu_flags", "gpu_models"))
+    sel = {k: _selector(at.key(k), data[k], _int_value if k.startswith("cpu_") and k != "cpu_flags" else _string) for k in data}
+    return Hardware(**sel)
+
+
+def _unit(at: _At, section: str, value: Any, origin: str) -> Unit:
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        at = replace(at, unit=value["name"])
+    keys = ("name", "type", "should_include", "match", "run")
+    data = _mapping(at, value, keys, ("name", "type"))
+    kind = _SECTIONS[section].get(str(data["type"]))
+    if kind is None:
+        at.key("type").fail(f"type '{data['type']}' is not supported in {section} (use {', '.join(_SECTIONS[section])})")
+    match = _matches(at.key("match"), kind, data.get("match"))
+    if not match and kind not in ("boot", "wrap"):
+        at.key("match").fail("this key is required")
+    return Unit(
+        name=_string(at.key("name"), data["name"]),
+        kind=kind,
+        type=str(data["type"]),
+        should_include=_should_include(at.key("should_include"), data.get("should_include")),
+        match=match,
+        run=_run(at.key("run"), kind, data.get("run")),
+        origin=origin,
+        path=at.path,
+    )
+
+
+def parse_units(text: str, *, path: str, origin: str = "path") -> tuple[Unit, ...]:
+    """Parse one prescription file's text; raises InputFileError with the unit and key path."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"invalid YAML: {exc}", path=path) from exc
+    at = _At(path)
+    if document is None:
+        return ()
+    data = _mapping(at, document, ("units",), ("units",))
+    sections = _mapping(at.key("units"), data["units"] or {}, tuple(_SECTIONS))
+    units: list[Unit] = []
+    for section, entries in sections.items():
+        where = at.key("units").key(section)
+        units.extend(_unit(where.item(i), section, e, origin) for i, e in enumerate(_list(where, entries)))
+    _check_unique(at, units)
+    return tuple(units)
+
+
+def _check_unique(at: _At, units: Sequence[Unit]) -> None:
+    seen: set[str] = set()
+    for unit in units:
+        if unit.name in seen:
+            replace(at, unit=unit.name).fail("two units in one file have this name")
+        seen.add(unit.name)
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def bundled_dir() -> Path:
+    """Our own small set of prescriptions, shipped in the package."""
+    return Path(__file__).resolve().parent / "prescriptions"
+
+
+def user_dir() -> Path:
+    """Where ``thoth-pip prescription add`` records a user's own units."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("thoth-pip")) / "prescriptions"
+
+
+def project_dir(project_root: Path) -> Path:
+    return project_root / ".thoth" / "prescriptions"
+
+
+def load_file(path: Path, origin: str = "path") -> tuple[Unit, ...]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(f"cannot read prescriptions: {exc.strerror or exc}", path=str(path)) from exc
+    return parse_units(text, path=str(path), origin=origin)
+
+
+def load_path(path: Path, origin: str = "path") -> tuple[Unit, ...]:
+    """A YAML file, or every ``*.yaml``/``*.yml`` under a directory (sorted, recursively)."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        return tuple(unit for file in files for unit in load_file(file, origin))
+    if not path.exists():
+        raise InputFileError("no such prescriptions file or directory", path=str(path))
+    return load_file(path, origin)
+
+
+def load_prescriptions(
+    *,
+    project_root: Optional[Path] = None,
+    paths: Sequence[Path] = (),
+    bundled: bool = True,
+    user: bool = True,
+) -> tuple[Unit, ...]:
+    """Units from the bundled set, the user dir, the project's ``.thoth/prescriptions`` and ``paths``.
+
+    A unit named like one loaded before it replaces it (bundled < user < project < paths),
+    so a project can redefine or disable (``times: 0``) a bundled unit.
+    """
+    sources: list[tuple[Path, str]] = []
+    if bundled:
+        sources.append((bundled_dir(), "bundled"))
+    if user:
+        sources.append((user_dir(), "user"))
+    if project_root is not None:
+        sources.append((project_dir(project_root), "project"))
+    sources += [(Path(p), "path") for p in paths]
+    by_name: dict[str, Unit] = {}
+    for path, origin in sources:
+        if origin != "path" and not path.is_dir():
+            continue
+        for unit in load_path(path, origin):
+            by_name.pop(unit.name, None)
+            by_name[unit.name] = unit
+    return tuple(by_name.values())
+
+
+# -- user-recorded incompatibilities --------------------------------------------------------
+
+
+def _requirement(text: str) -> Requirement:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise UsageError(f"not a requirement: '{text}'", hint="write it like 'numpy==1.26.0' or 'scipy>=1.11'") from exc
+    if req.url or req.marker or req.extras:
+        raise UsageError(f"'{text}': an incompatibility names a package and a version range only")
+    return req
+
+
+def incompatibility_units(a: str, b: str, reason: str) -> dict[str, Any]:
+    """The YAML document (as data) for "``a`` does not work with ``b``": two symmetric steps.
+
+    Each step refuses one side when the other is in the resolved state, so the
+    refusal holds whichever of the two the resolver pins first.
+    """
+    first, second = _requirement(a), _requirement(b)
+    if canonicalize_name(first.name) == canonicalize_name(second.name):
+        raise UsageError("an incompatibility is between two different packages")
+    if not reason.strip():
+        raise UsageError("say why the two are incompatible (--reason)")
+    slug = _slug(f"{first}-{second}")
+    return {"units": {"steps": [_incompatible_step(first, second, reason, slug, 1), _incompatible_step(second, first, reason, slug, 2)]}}
+
+
+def _incompatible_step(this: Requirement, other: Requirement, reason: str, slug: str, n: int) -> dict[str, Any]:
+    return {
+        "name": f"UserIncompatibility-{slug}-{n}",
+        "type": "step",
+        "should_include": {"adviser_pipeline": True},
+        "match": {
+            "package_version": _package_dict(this),
+            "state": {"resolved_dependencies": [_package_dict(other)]},
+        },
+        "run": {
+            "not_acceptable": f"{this} is incompatible with {other}: {reason.strip()}",
+            "justification": [{"type": "ERROR", "message": f"{this} is incompatible with {other}: {reason.strip()}"}],
+        },
+    }
+
+
+def _package_dict(req: Requirement) -> dict[str, str]:
+    out = {"name": str(canonicalize_name(req.name))}
+    if str(req.specifier):
+        out["version"] = str(req.specifier)
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
+
+
+def add_incompatibility(a: str, b: str, reason: str, *, directory: Optional[Path] = None) -> tuple[Path, str]:
+    """Record the incompatibility as a unit file in the user prescriptions dir; returns (path, YAML text)."""
+    document = incompatibility_units(a, b, reason)
+    text = "# recorded with `thoth-pip prescription add --incompatible`\n" + yaml.safe_dump(
+        document, sort_keys=False, allow_unicode=True
+    )
+    first_name = document["units"]["steps"][0]["name"]
+    parse_units(text, path=first_name, origin="user")  # what we write must load
+    target = (directory or user_dir()) / f"{first_name.removesuffix('-1').lower()}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".yaml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    return target, text

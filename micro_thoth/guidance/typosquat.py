@@ -1,0 +1,96 @@
+"""Typo-squatting checks and did-you-mean suggestions over the most downloaded project names.
+
+``micro_thoth/data/popular-packages.txt`` lists ~15,000 normalised names, most
+downloaded first (``#`` lines are comments). It is read once, on first use, and
+indexed by name length, so a query compares only names within the edit
+distance (optimal string alignment: a swap of two letters counts as one edit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Optional
+
+from packaging.utils import canonicalize_name
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+POPULAR_TOP = 5000  # a "much more popular" project is among these
+_SEPARATORS = str.maketrans("", "", "-_.")
+
+
+@dataclass(frozen=True)
+class PopularNames:
+    """The popularity list: rank by name, and names grouped by length."""
+
+    rank: dict[str, int]
+    by_length: dict[int, tuple[str, ...]]
+
+    @classmethod
+    def parse(cls, text: str) -> PopularNames:
+        names = [canonicalize_name(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        rank: dict[str, int] = {}
+        for i, name in enumerate(names):
+            rank.setdefault(name, i)
+        grouped: dict[int, list[str]] = {}
+        for name in rank:
+            grouped.setdefault(len(name), []).append(name)
+        return cls(rank, {n: tuple(v) for n, v in grouped.items()})
+
+    def near(self, name: str, distance: int) -> list[tuple[str, int]]:
+        """(popular name, edit distance) within ``distance`` of ``name``, excluding itself."""
+        pool = [n for length in range(len(name) - distance, len(name) + distance + 1) for n in self.by_length.get(length, ())]
+        found = process.extract(name, pool, scorer=OSA.distance, score_cutoff=distance, limit=None)
+        return [(match, int(score)) for match, score, _ in found if match != name]
+
+
+@lru_cache(maxsize=1)
+def popular_names() -> PopularNames:
+    text = resources.files("micro_thoth").joinpath("data/popular-packages.txt").read_text(encoding="utf-8")
+    return PopularNames.parse(text)
+
+
+def _max_distance(name: str) -> int:
+    return 1 if len(name) <= 5 else 2
+
+
+def suggest(name: str, *, limit: int = 3, names: Optional[PopularNames] = None) -> list[str]:
+    """Popular names close to ``name``, closest and most popular first (for "did you mean")."""
+    names = names or popular_names()
+    key = canonicalize_name(name)
+    found = names.near(key, _max_distance(key) + (1 if len(key) > 8 else 0))
+    found += [(n, 0) for n in _same_without_separators(key, names)]
+    ranked = sorted(dict(found).items(), key=lambda item: (item[1], names.rank[item[0]]))
+    return [n for n, _ in ranked[:limit]]
+
+
+def _same_without_separators(key: str, names: PopularNames) -> list[str]:
+    bare = key.translate(_SEPARATORS)
+    candidates = names.by_length.get(len(bare), ()) + names.by_length.get(len(bare) + 1, ()) + names.by_length.get(len(bare) + 2, ())
+    return [n for n in candidates if n != key and n.translate(_SEPARATORS) == bare]
+
+
+def looks_like_typosquat(name: str, *, names: Optional[PopularNames] = None) -> Optional[str]:
+    """The popular project ``name`` imitates, if it is not popular itself and is one or two edits away."""
+    names = names or popular_names()
+    key = canonicalize_name(name)
+    if key in names.rank:
+        return None
+    close = [(n, d) for n, d in names.near(key, _max_distance(key)) if names.rank[n] < POPULAR_TOP]
+    close += [(n, 0) for n in _same_without_separators(key, names) if names.rank[n] < POPULAR_TOP]
+    if not close:
+        return None
+    return min(close, key=lambda item: (item[1], names.rank[item[0]]))[0]
+
+
+def typosquat_warnings(requirements: Sequence[str], *, names: Optional[PopularNames] = None) -> dict[str, str]:
+    """``{requested name: the popular name it resembles}`` for the names that look like typos."""
+    out: dict[str, str] = {}
+    for requested in requirements:
+        target = looks_like_typosquat(requested, names=names)
+        if target is not None:
+            out[requested] = target
+    return out
