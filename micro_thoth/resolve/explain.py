@@ -7,7 +7,7 @@ of a satisfies all of them." Each conflicting requirement also comes back as a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -21,7 +21,7 @@ MAX_SKIPPED_SHOWN = 5
 HINT = "loosen one of these requirements, or change the package that brings one in"
 
 
-def explain(causes: Sequence[Any], provider: Provider) -> ResolutionImpossible:
+def explain(causes: Collection[Any], provider: Provider) -> ResolutionImpossible:
     """Translate resolvelib's causes (requirement, parent) into our ResolutionImpossible."""
     groups: dict[str, list[Any]] = {}
     for info in causes:

@@ -7,7 +7,7 @@ stands for "always" (no marker); the empty set for "never".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional
 
 from packaging.markers import InvalidMarker, Marker
@@ -32,7 +32,7 @@ def parse(text: Optional[str], extras: Iterable[str] = ()) -> Condition:
     return _from_tree(tree, frozenset(extras))
 
 
-def _from_tree(tree: list[object], extras: frozenset[str]) -> Condition:
+def _from_tree(tree: Sequence[object], extras: frozenset[str]) -> Condition:
     alternatives: list[Condition] = []
     current: Condition = ALWAYS
     for item in tree:

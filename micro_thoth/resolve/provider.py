@@ -39,7 +39,7 @@ from ..models import (
 from .finder import Finder, Release, best_artifact, matching, python_admits
 from .markers import evaluate
 
-PYTHON = "<python>"
+PYTHON = NormalizedName("<python>")
 PREFERENCE_COUNT_CAP = 100
 NEUTRAL = Verdict()
 

@@ -1,0 +1,140 @@
+"""Behaviour of resolve() beyond pins: laziness, prefetching, events, improvement, categories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from micro_thoth import errors
+from micro_thoth.models import Dependency
+from micro_thoth.resolve import ResolverReporter, changed, improve, resolve, resolve_categories
+from tests.resolve.memory_source import MemorySource
+from tests.resolve.support import ScorePolicy, make_target
+
+TARGET = make_target("3.11.4")
+
+
+def _source(**projects: list[dict[str, object]]) -> MemorySource:
+    return MemorySource({"main": projects})
+
+
+def test_metadata_is_fetched_only_for_candidates_being_pinned() -> None:
+    source = _source(
+        a=[{"version": str(v), "requires_dist": ["b"]} for v in ("1.0", "1.1", "1.2", "1.3")],
+        b=[{"version": "1.0"}, {"version": "2.0"}],
+    )
+    resolve([Dependency("a")], source=source, target=TARGET)
+    assert sorted(source.metadata_calls) == ["a-1.3-py3-none-any.whl", "b-2.0-py3-none-any.whl"]
+
+
+def test_dependencies_are_prefetched_as_soon_as_known() -> None:
+    source = _source(a=[{"version": "1.0", "requires_dist": ["b", "c; python_version < '3'"]}], b=[{"version": "1"}])
+    resolve([Dependency("a")], source=source, target=TARGET)
+    assert source.prefetched == ["b"]
+
+
+def test_metadata_is_read_from_the_best_wheel_for_the_target() -> None:
+    source = _source(a=[{"version": "1.0", "files": ["sdist", "py2.py3-none-any", "cp311-cp311-manylinux_2_17_x86_64"]}])
+    resolve([Dependency("a")], source=source, target=TARGET)
+    assert source.metadata_calls == ["a-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
+
+
+class Events(ResolverReporter):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, ...]] = []
+
+    def starting(self) -> None:
+        self.seen.append(("starting",))
+
+    def pinning(self, name: str, version: str) -> None:
+        self.seen.append(("pinning", name, version))
+
+    def rejecting(self, name: str, version: str) -> None:
+        self.seen.append(("rejecting", name, version))
+
+    def backtracking(self, causes: Sequence[str]) -> None:
+        self.seen.append(("backtracking", *causes))
+
+    def ending(self, pins: int) -> None:
+        self.seen.append(("ending", str(pins)))
+
+
+def test_reporter_hears_pins_and_backtracking() -> None:
+    source = _source(
+        a=[{"version": "1.0", "requires_dist": ["b>=1"]}, {"version": "2.0", "requires_dist": ["b<1"]}],
+        b=[{"version": "0.5"}, {"version": "1.5"}],
+    )
+    events = Events()
+    resolve([Dependency("b", ">=1"), Dependency("a")], source=source, target=TARGET, reporter=events)
+    assert events.seen[0] == ("starting",)
+    assert events.seen[-1] == ("ending", "2")
+    assert ("pinning", "a", "1.0") in events.seen
+    assert any(e[0] in ("backtracking", "rejecting") for e in events.seen)
+
+
+def test_too_many_rounds_is_translated() -> None:
+    source = _source(
+        a=[{"version": str(v), "requires_dist": ["b"]} for v in range(1, 30)],
+        b=[{"version": "1.0", "requires_dist": ["a<0"]}],
+    )
+    with pytest.raises(errors.ResolutionTooDeep) as caught:
+        resolve([Dependency("a")], source=source, target=TARGET, max_rounds=5)
+    assert isinstance(caught.value.__cause__, Exception)
+
+
+def test_improvement_is_deterministic_and_bounded() -> None:
+    source = _source(
+        a=[{"version": "1.0", "requires_dist": ["c==1.0"]}, {"version": "2.0", "requires_dist": ["c==2.0"]}],
+        b=[{"version": "1.0", "requires_dist": ["d==1.0"]}, {"version": "2.0", "requires_dist": ["d==2.0"]}],
+        c=[{"version": "1.0"}, {"version": "2.0"}],
+        d=[{"version": "1.0"}, {"version": "2.0"}],
+    )
+    policy = ScorePolicy({"c==2.0": -2.0, "d==2.0": -2.0})
+    requirements = [Dependency("a"), Dependency("b")]
+    first = resolve(requirements, source=source, target=TARGET, policy=policy)
+    assert first.score == -4.0
+    one = improve(first, requirements, source=source, target=TARGET, policy=policy, limit=1, seed=3)
+    again = improve(first, requirements, source=source, target=TARGET, policy=policy, limit=1, seed=3)
+    assert one.versions() == again.versions() and one.score == -2.0
+    best = improve(first, requirements, source=source, target=TARGET, policy=policy, limit=5, seed=3)
+    assert best.versions() == {"a": "1.0", "b": "1.0", "c": "1.0", "d": "1.0"}
+    none = improve(first, requirements, source=source, target=TARGET, policy=policy, limit=5, timeout=0.0)
+    assert none is first
+
+
+def test_improvement_never_admits_a_refused_candidate() -> None:
+    source = _source(a=[{"version": "1.0"}, {"version": "2.0"}, {"version": "3.0"}])
+    policy = ScorePolicy({"a==3.0": -1.0, "a==2.0": -3.0}, refuse=["a==1.0"])
+    first = resolve([Dependency("a")], source=source, target=TARGET, policy=policy)
+    best = improve(first, [Dependency("a")], source=source, target=TARGET, policy=policy, limit=5)
+    assert best.versions() == {"a": "3.0"}
+
+
+def test_categories_share_versions_and_keep_their_preferences() -> None:
+    source = _source(
+        a=[{"version": "1.0", "requires_dist": ["shared"]}],
+        t=[{"version": "1.0", "requires_dist": ["shared>=1"]}, {"version": "2.0", "requires_dist": ["shared>=1"]}],
+        shared=[{"version": "1.0"}, {"version": "1.5"}],
+    )
+    out = resolve_categories(
+        {"default": [Dependency("a")], "develop": [Dependency("t")], "docs": []},
+        source=source,
+        target=TARGET,
+        preferences={"default": {"shared": "1.0"}, "develop": {"t": "1.0"}},
+    )
+    assert out["default"].versions() == {"a": "1.0", "shared": "1.0"}
+    assert out["develop"].versions() == {"t": "1.0", "shared": "1.0"}
+    assert out["docs"].versions() == {}
+
+
+def test_changed_reports_version_differences() -> None:
+    source = _source(a=[{"version": "2.0"}], b=[{"version": "1.0"}])
+    new = resolve([Dependency("a"), Dependency("b")], source=source, target=TARGET)
+    assert changed({"A": "==1.0", "b": "1.0", "gone": "3"}, new) == {"a": ("1.0", "2.0"), "gone": ("3", None)}
+
+
+def test_graph_lists_requirements_per_parent() -> None:
+    source = _source(a=[{"version": "1.0", "requires_dist": ["b>=1; python_version >= '3'"]}], b=[{"version": "1.0"}])
+    resolution = resolve([Dependency("a", ">=1")], source=source, target=TARGET)
+    assert resolution.graph == {None: (("a", "a>=1"),), "a": (("b", "b>=1"),)}
