@@ -1,0 +1,328 @@
+"""The HTTP API of the backend: our ``/api/v2`` and Thoth's ``/api/v1`` over one job queue.
+
+``create_app(settings, resolver)`` wires storage, the job queue, limits,
+authentication and error bodies (RFC 9457) into a FastAPI app; uvicorn runs it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import pickle
+import platform
+import sysconfig
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__, errors
+from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Problem
+from . import problems, thoth_v1
+from .jobs import Jobs, QueueFull, Resolver
+from .settings import ServerSettings
+from .storage import open_store
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _Refused(Exception):
+    """Raised inside a handler to answer with a problem body (and optional headers)."""
+
+    def __init__(self, problem: Problem, headers: Optional[dict[str, str]] = None, legacy: Any = None) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+        self.headers = headers or {}
+        self.legacy = legacy
+
+
+def problem_response(problem: Problem, headers: Optional[dict[str, str]] = None, legacy: Any = None) -> JSONResponse:
+    body = problem.to_dict()
+    if legacy is not None:  # Thoth's clients read {"error": ..., "parameters": ...}
+        body.setdefault("error", problem.detail)
+        body.setdefault("parameters", legacy)
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=problems.PROBLEM_JSON)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem_response(problems.too_large(self.limit), {"Connection": "close"})(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> MutableMapping[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _presented_token(request: Request) -> Optional[str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return value.strip()
+    return request.query_params.get("token") or request.headers.get("x-thoth-token")
+
+
+def _check_token(settings: ServerSettings, request: Request, legacy: Any = None) -> bool:
+    """True when the request is authenticated; raises 401 when a token is needed and wrong."""
+    if settings.token is None:
+        return False
+    presented = _presented_token(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), settings.token.encode()):
+        raise _Refused(problems.unauthorized(), {"WWW-Authenticate": 'Bearer realm="micro-thoth"'}, legacy)
+    return True
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise _Refused(
+            problems.from_error(errors.InputFileError(f"not JSON: {exc}", path="request body"), status=400)
+        ) from exc
+
+
+def _isolation(settings: ServerSettings, resolver: Resolver) -> ServerSettings:
+    """Process isolation needs a resolver importable by name; fall back to threads otherwise."""
+    if settings.isolation != "process":
+        return settings
+    try:
+        pickle.dumps(resolver)
+    except Exception:
+        return replace(settings, isolation="thread")
+    return settings
+
+
+def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
+    """The backend as an ASGI app; jobs start with the app and stop with it."""
+    settings = _isolation(settings, resolver)
+    store = open_store(settings.database_url, settings.data_dir)
+    jobs = Jobs(settings, store, resolver)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs.start()
+        try:
+            yield
+        finally:
+            jobs.close()
+            store.close()
+
+    app = FastAPI(
+        title="micro-thoth resolver backend",
+        version=__version__,
+        description="Guided, pinned resolution of Python dependencies (Pipfile / requirements.in) "
+        "into Pipfile.lock / requirements.txt; also speaks Thoth User API v1 for thamos.",
+        lifespan=lifespan,
+    )
+    app.state.jobs = jobs
+    app.state.settings = settings
+    _install_error_handlers(app)
+    _install_v2(app, settings, jobs)
+    _install_v1(app, settings, jobs)
+    app.add_middleware(BodyLimit, limit=settings.max_body)  # type: ignore[arg-type]
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(_Refused)
+    async def refused(request: Request, exc: _Refused) -> JSONResponse:
+        return problem_response(exc.problem, exc.headers, exc.legacy)
+
+    @app.exception_handler(errors.ThothPipError)
+    async def thoth_error(request: Request, exc: errors.ThothPipError) -> JSONResponse:
+        legacy = {} if request.url.path.startswith("/api/v1") else None
+        return problem_response(problems.from_error(exc), legacy=legacy)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        problem = problems.http_problem(exc.status_code, title, str(exc.detail), slug=f"http-{exc.status_code}")
+        return problem_response(problem, getattr(exc, "headers", None))
+
+    @app.middleware("http")
+    async def thoth_headers(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        response = await call_next(request)
+        response.headers["X-Thoth-Version"] = __version__
+        return response
+
+
+def _submit(settings: ServerSettings, jobs: Jobs, request: AdviseRequest, legacy: Any = None) -> tuple[Any, bool]:
+    try:
+        return jobs.submit(request)
+    except QueueFull:
+        retry = str(settings.retry_after)
+        raise _Refused(problems.queue_full(settings.retry_after), {"Retry-After": retry}, legacy) from None
+
+
+def _environments() -> dict[str, Any]:
+    host = {
+        "name": "backend-host",
+        "python_version": platform.python_version(),
+        "platform": sysconfig.get_platform().replace("-", "_").replace(".", "_"),
+        "operating_system": {"name": platform.system().lower(), "version": platform.release()},
+    }
+    return {
+        "any_target": True,
+        "note": "resolution evaluates markers, requires-python and wheel tags for the runtime_environment "
+        "of each request; the host below is only where the backend runs",
+        "environments": [host],
+    }
+
+
+def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "api_version": API_VERSION,
+            "knowledge_version": settings.knowledge_version,
+            "database": jobs.store.kind,
+            "workers": settings.workers,
+            "isolation": settings.isolation,
+            "queued": jobs.pending,
+        }
+
+    @app.get("/api/v2/environments")
+    def environments(request: Request) -> dict[str, Any]:
+        _check_token(settings, request)
+        return _environments()
+
+    @app.post("/api/v2/advise", status_code=202)
+    async def submit(request: Request) -> JSONResponse:
+        _check_token(settings, request)
+        advise = AdviseRequest.from_dict(await _json_body(request))
+        job, cached = _submit(settings, jobs, advise)
+        location = f"/api/v2/advise/{job.id}"
+        return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
+
+    @app.post("/api/v2/advise/sync")
+    async def submit_and_wait(request: Request) -> JSONResponse:
+        _check_token(settings, request)
+        advise = AdviseRequest.from_dict(await _json_body(request))
+        job, cached = _submit(settings, jobs, advise)
+        view = await _wait(jobs, job.id, settings.sync_wait)
+        view = replace(view, cached=cached or view.cached)
+        if view.state == "failed" and view.problem is not None:
+            return problem_response(view.problem, legacy=None)
+        return JSONResponse(view.to_dict(), 200 if view.done else 202)
+
+    @app.get("/api/v2/advise/{job_id}")
+    def job_status(job_id: str, request: Request) -> dict[str, Any]:
+        _check_token(settings, request)
+        return _view(jobs, job_id).to_dict()
+
+    @app.get("/api/v2/advise/{job_id}/log")
+    def job_log(job_id: str, request: Request) -> dict[str, Any]:
+        _check_token(settings, request)
+        _view(jobs, job_id)
+        return {"id": job_id, "log": "\n".join(jobs.log(job_id))}
+
+
+async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
+    from starlette.concurrency import run_in_threadpool
+
+    view = await run_in_threadpool(jobs.wait, job_id, timeout)
+    if view is None:
+        raise _Refused(problems.not_found(job_id))
+    return view
+
+
+def _view(jobs: Jobs, job_id: str, legacy: Any = None) -> JobView:
+    view = jobs.view(job_id)
+    if view is None:
+        raise _Refused(problems.not_found(job_id), legacy=legacy)
+    return view
+
+
+def _install_v1(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
+    @app.get("/api/v1")
+    def v1_discovery() -> dict[str, Any]:
+        return thoth_v1.discovery()
+
+    @app.post("/api/v1/advise/python", status_code=202)
+    async def v1_submit(request: Request) -> JSONResponse:
+        query = dict(request.query_params)
+        authenticated = _check_token(settings, request, legacy={})
+        advise = thoth_v1.to_request(await _json_body(request), query)
+        job, cached = _submit(settings, jobs, advise, legacy={})
+        body = {
+            "analysis_id": job.id,
+            "parameters": thoth_v1.parameters(job, query),
+            "cached": cached,
+            "authenticated": authenticated,
+        }
+        return JSONResponse(body, 202)
+
+    @app.get("/api/v1/advise/python/{analysis_id}")
+    def v1_result(analysis_id: str) -> JSONResponse:
+        params = {"analysis_id": analysis_id}
+        if not analysis_id.startswith("adviser-"):
+            problem = problems.http_problem(400, "Wrong analysis id", "Wrong analysis id provided", slug="bad-id")
+            return problem_response(problem, legacy=params)
+        view, job = _view(jobs, analysis_id, legacy=params), jobs.record(analysis_id)
+        assert job is not None
+        if not view.done:
+            body = {"error": "Analysis is still in progress", "status": thoth_v1.status(job), "parameters": params}
+            return JSONResponse(body, 202)
+        if view.state == "failed" and thoth_v1.infrastructure_failure(view):
+            body = {"error": "Analysis was not successful", "status": thoth_v1.status(job), "parameters": params}
+            return JSONResponse(body, 400)
+        return JSONResponse(thoth_v1.document(job, view), 200)
+
+    @app.get("/api/v1/advise/python/{analysis_id}/status")
+    def v1_status(analysis_id: str) -> dict[str, Any]:
+        params = {"analysis_id": analysis_id}
+        _view(jobs, analysis_id, legacy=params)
+        job = jobs.record(analysis_id)
+        assert job is not None
+        return {"parameters": params, "status": thoth_v1.status(job)}
+
+    @app.get("/api/v1/advise/python/{analysis_id}/log")
+    def v1_log(analysis_id: str) -> dict[str, Any]:
+        params = {"analysis_id": analysis_id}
+        _view(jobs, analysis_id, legacy=params)
+        return {"parameters": params, "log": "\n".join(jobs.log(analysis_id))}

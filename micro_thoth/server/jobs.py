@@ -1,0 +1,371 @@
+"""Jobs: the bounded queue, the worker pool with a time limit per resolution, and the result cache.
+
+A submitted request becomes a row in the store (credentials removed) and an
+entry on this replica's in-memory queue (credentials kept, used once, then
+dropped). ``workers`` supervisor threads take entries off the queue; with
+process isolation each keeps one resolver process alive between jobs and
+kills it when a resolution exceeds the time limit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import logging
+import multiprocessing
+import queue
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .. import errors
+from ..reporting import Reporter
+from ..resolve.wire import AdviseRequest, AdviseResult, JobView, Problem, digest, scrub_text
+from . import problems
+from .settings import ServerSettings
+from .storage import JobRecord, JobStore
+
+Resolver = Callable[[AdviseRequest], AdviseResult]
+Outcome = tuple[str, Any]  # ("ok", result dict) or ("error", problem dict)
+LogSink = Callable[[str], None]
+
+
+class QueueFull(Exception):
+    """This replica already holds ``max_jobs`` unfinished jobs."""
+
+
+def new_job_id() -> str:
+    """Thoth-style ids (``adviser-<UTC stamp>-<128 random bits>``): thamos derives the API path from the prefix."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%y%m%d%H%M%S")
+    return f"adviser-{stamp}-{secrets.token_hex(16)}"
+
+
+# -- running one resolution -------------------------------------------------------
+
+
+class _LogReporter(Reporter):
+    """Resolver progress messages become job log lines."""
+
+    def __init__(self, sink: LogSink) -> None:
+        self.sink = sink
+
+    def message(self, text: str, level: str = "info") -> None:
+        self.sink(f"{level}: {text}")
+
+
+class _LogHandler(logging.Handler):
+    def __init__(self, sink: LogSink) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink(f"{record.levelname.lower()}: {record.name}: {record.getMessage()}")
+
+
+def _accepts_reporter(resolver: Resolver) -> bool:
+    try:
+        return "reporter" in inspect.signature(resolver).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> Outcome:
+    """Call the resolver; its errors become problem bodies, its log lines go to ``sink``."""
+    handler = _LogHandler(sink)
+    root = logging.getLogger("micro_thoth")
+    root.addHandler(handler)
+    try:
+        if _accepts_reporter(resolver):
+            result = resolver(request, reporter=_LogReporter(sink))  # type: ignore[call-arg]
+        else:
+            result = resolver(request)
+        return "ok", result.to_dict()
+    except errors.ThothPipError as exc:
+        return "error", problems.from_error(exc).to_dict()
+    except Exception as exc:
+        sink("error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        return "error", problems.crashed(f"{type(exc).__name__}: {exc}").to_dict()
+    finally:
+        root.removeHandler(handler)
+
+
+def _child_main(conn: Any, resolver: Resolver) -> None:
+    """The loop of a resolver process: one request in, log lines and one outcome out."""
+    logging.getLogger("micro_thoth").setLevel(logging.INFO)
+    conn.send(("ready", None))
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        request = AdviseRequest.from_dict(payload)
+        outcome = resolve_once(resolver, request, lambda line: conn.send(("log", line)))
+        conn.send(outcome)
+
+
+class ProcessRunner:
+    """Runs resolutions in one long-lived child process; kills and replaces it on timeout."""
+
+    START_TIMEOUT = 120.0
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._conn: Any = None
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_child_main, args=(child, self.resolver), daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(self.START_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"the resolver process did not start within {self.START_TIMEOUT}s")
+        parent.recv()
+
+    def prepare(self) -> None:
+        """Start the resolver process now, so the first job does not pay for it."""
+        if self._process is None or not self._process.is_alive():
+            self._start()
+
+    def run(self, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        try:
+            self.prepare()
+        except (RuntimeError, EOFError, OSError) as exc:
+            return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
+        self._conn.send(request.to_dict())
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._conn.poll(remaining):
+                self.stop()
+                return "error", problems.timeout(timeout).to_dict()
+            try:
+                kind, value = self._conn.recv()
+            except (EOFError, OSError):
+                code = self._process.exitcode if self._process is not None else None
+                self.stop()
+                return "error", problems.crashed(f"the resolver process exited (code {code})").to_dict()
+            if kind != "log":
+                return kind, value
+            sink(value)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+
+
+class ThreadRunner:
+    """Runs resolutions in a helper thread: a late one is reported failed but cannot be stopped."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+
+    def run(self, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        box: list[Outcome] = []
+        thread = threading.Thread(target=lambda: box.append(resolve_once(self.resolver, request, sink)), daemon=True)
+        thread.start()
+        thread.join(timeout)
+        return box[0] if box else ("error", problems.timeout(timeout).to_dict())
+
+    def prepare(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+# -- the queue --------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    job_id: str
+    digest: str
+    request: AdviseRequest  # with credentials: never stored
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Jobs:
+    """Submit, run, cache and look up resolutions on this replica."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: JobStore,
+        resolver: Resolver,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.owner = f"replica-{secrets.token_hex(8)}"
+        self._slots = threading.BoundedSemaphore(settings.max_jobs)
+        self._queue: queue.Queue[Optional[_Entry]] = queue.Queue()
+        self._events: dict[str, threading.Event] = {}
+        self._events_lock = threading.Lock()
+        self._stopping = threading.Event()
+        make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
+        self._threads = [
+            threading.Thread(target=self._work, args=(make_runner(resolver),), name=f"resolver-{i}", daemon=True)
+            for i in range(settings.workers)
+        ]
+        self._threads.append(threading.Thread(target=self._beat, name="heartbeat", daemon=True))
+
+    def start(self) -> None:
+        if self.store.kind == "sqlite":  # one replica per file: nobody else will finish these
+            self.store.fail_unfinished(problems.lost("the backend restarted before this job ran").to_dict(), self.clock())
+        self.store.heartbeat(self.owner, self.clock())
+        for thread in self._threads:
+            thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        for _ in range(self.settings.workers):
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(10)
+
+    # -- submitting ------------------------------------------------------------
+    def submit(self, request: AdviseRequest) -> tuple[JobRecord, bool]:
+        """A job for the request: a cached answer, the same request in flight, or a new job.
+
+        Returns the job and whether it was answered from the cache (or joined).
+        Raises QueueFull when this replica holds ``max_jobs`` unfinished jobs.
+        """
+        key = digest(request, self.settings.knowledge_version)
+        if not request.force:
+            found = self._cached(key, request)
+            if found is not None:
+                return found, True
+        if not self._slots.acquire(blocking=False):
+            raise QueueFull()
+        job = JobRecord(
+            id=new_job_id(), digest=key, state="queued", request=request.scrubbed().to_dict(),
+            created_at=self.clock(), owner=self.owner,
+        )  # fmt: skip
+        self.store.create(job)
+        self._log(job.id, "queued")
+        entry = _Entry(job.id, key, request)
+        with self._events_lock:
+            self._events[job.id] = entry.done
+        self._queue.put(entry)
+        return job, False
+
+    def _cached(self, key: str, request: AdviseRequest) -> Optional[JobRecord]:
+        active = self.store.find_active(key)
+        current = self.record(active.id) if active is not None else None
+        if current is not None and current.state in ("queued", "running"):
+            return current
+        if self.store.result(key) is None:
+            return None
+        now = self.clock()
+        job = JobRecord(
+            id=new_job_id(), digest=key, state="succeeded", request=request.scrubbed().to_dict(),
+            created_at=now, started_at=now, finished_at=now, cached=True, owner=self.owner,
+        )  # fmt: skip
+        self.store.create(job)
+        self._log(job.id, "answered from the cache")
+        return job
+
+    # -- looking up ------------------------------------------------------------
+    def record(self, job_id: str) -> Optional[JobRecord]:
+        """The job as stored, with unfinished jobs of a vanished replica reported as lost."""
+        job = self.store.get(job_id)
+        if job is None or job.state not in ("queued", "running") or job.owner == self.owner:
+            return job
+        seen = self.store.last_seen(job.owner or "")
+        if seen is None or self.clock() - seen > self.settings.stale_after:
+            return job.failed(problems.lost("the backend replica running this job stopped").to_dict(), self.clock())
+        return job
+
+    def view(self, job_id: str) -> Optional[JobView]:
+        job = self.record(job_id)
+        if job is None:
+            return None
+        result = None
+        if job.state == "succeeded":
+            stored = self.store.result(job.digest)
+            result = AdviseResult.from_dict(stored) if stored is not None else None
+        return JobView(
+            id=job.id, state=job.state, cached=job.cached, created_at=job.created_at,
+            started_at=job.started_at, finished_at=job.finished_at, result=result,
+            problem=Problem.from_dict(job.problem) if job.problem else None,
+        )  # fmt: skip
+
+    def wait(self, job_id: str, timeout: float) -> Optional[JobView]:
+        """The job once finished, or as it stands when ``timeout`` runs out."""
+        with self._events_lock:
+            event = self._events.get(job_id)
+        deadline = time.monotonic() + timeout
+        if event is not None:
+            event.wait(timeout)
+        view = self.view(job_id)
+        while view is not None and not view.done and time.monotonic() < deadline:
+            time.sleep(0.1)  # a job of another replica: poll the shared store
+            view = self.view(job_id)
+        return view
+
+    def log(self, job_id: str) -> list[str]:
+        return self.store.log(job_id)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    # -- working ---------------------------------------------------------------
+    def _log(self, job_id: str, line: str) -> None:
+        self.store.append_log(job_id, scrub_text(line), self.clock())
+
+    def _work(self, runner: Any) -> None:
+        try:
+            try:
+                runner.prepare()
+            except (RuntimeError, EOFError, OSError):
+                pass  # reported on the first job that needs the runner
+            while not self._stopping.is_set():
+                entry = self._queue.get()
+                if entry is None:
+                    return
+                try:
+                    self._run(runner, entry)
+                finally:
+                    self._slots.release()
+                    entry.done.set()
+                    with self._events_lock:
+                        self._events.pop(entry.job_id, None)
+        finally:
+            runner.stop()
+
+    def _run(self, runner: Any, entry: _Entry) -> None:
+        started = self.clock()
+        self.store.mark_running(entry.job_id, started)
+        self._log(entry.job_id, "started")
+        kind, value = runner.run(entry.request, self.settings.timeout, lambda line: self._log(entry.job_id, line))
+        finished = self.clock()
+        if kind == "ok":
+            result = AdviseResult.from_dict(value).scrubbed()
+            self.store.put_result(entry.digest, result.to_dict(), finished)
+            self.store.finish(entry.job_id, "succeeded", finished)
+            self._log(entry.job_id, f"succeeded in {finished - started:.2f}s")
+        else:
+            self.store.finish(entry.job_id, "failed", finished, value)
+            self._log(entry.job_id, f"failed in {finished - started:.2f}s: {value.get('detail', '')}")
+
+    def _beat(self) -> None:
+        while not self._stopping.wait(self.settings.heartbeat):
+            try:
+                self.store.heartbeat(self.owner, self.clock())
+            except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
+                continue

@@ -1,0 +1,39 @@
+"""The backend's configuration, as one frozen value built by ``thoth-pip serve``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .. import __version__
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything ``create_app`` needs besides the resolver.
+
+    ``workers`` resolutions run at once; at most ``max_jobs`` are queued or
+    running on this replica (more get 503 + Retry-After); each may take
+    ``timeout`` seconds; ``max_body`` bytes per request body. ``token``
+    enables authentication. ``isolation`` is "process" (a resolution that runs
+    over time is killed) or "thread" (for resolvers that cannot be pickled).
+    """
+
+    data_dir: Path
+    database_url: Optional[str] = None
+    workers: int = 2
+    max_jobs: int = 64
+    timeout: float = 600.0
+    max_body: int = 1 << 20
+    token: Optional[str] = None
+    isolation: str = "process"
+    sync_wait: float = 60.0
+    retry_after: int = 5
+    knowledge_version: str = f"micro-thoth {__version__}"
+    heartbeat: float = 10.0
+
+    @property
+    def stale_after(self) -> float:
+        """A replica silent this long is considered gone, and its unfinished jobs lost."""
+        return max(6 * self.heartbeat, 30.0)

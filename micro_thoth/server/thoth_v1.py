@@ -1,0 +1,219 @@
+"""Thoth User API v1, the part the published ``thamos`` client uses for ``thamos advise``.
+
+Shapes follow thoth-station/user-api's OpenAPI: ``GET /api/v1`` (discovery),
+``POST /api/v1/advise/python`` -> 202 ``{analysis_id, parameters, cached,
+authenticated}``, ``GET /api/v1/advise/python/{id}`` (202 pending, 200 the
+adviser document, 400 failed, 404 unknown), ``.../status`` and ``.../log``.
+A resolution that fails for a reason of the request (a conflict, a missing
+package) is, as in Thoth, a 200 document with ``result.error`` set, which
+thamos prints; infrastructure failures (time limit, crash) are 400.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import sys
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from .. import __version__, errors
+from ..resolve.wire import AdviseRequest, JobView, scrub, thaw
+from .storage import JobRecord
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ImportError:  # pragma: no cover - older interpreters use the backport
+    import tomli as _toml  # type: ignore[no-redef]
+
+_STATE = {"queued": "pending", "running": "running", "succeeded": "succeeded", "failed": "failed"}
+_PATHS = (
+    "/api/v1",
+    "/api/v1/advise/python",
+    "/api/v1/advise/python/{analysis_id}",
+    "/api/v1/advise/python/{analysis_id}/log",
+    "/api/v1/advise/python/{analysis_id}/status",
+)
+
+
+def discovery() -> dict[str, Any]:
+    """What ``GET /api/v1`` answers: the registered v1 paths."""
+    return {"paths": list(_PATHS)}
+
+
+def _format(stack: Mapping[str, Any]) -> str:
+    value = stack.get("requirements_format") or "pipenv"
+    if isinstance(value, list):  # the OpenAPI document types it as a list of one string
+        value = value[0] if value else "pipenv"
+    return str(value)
+
+
+def to_request(body: object, query: Mapping[str, Any]) -> AdviseRequest:
+    """The v1 submit body and query parameters as our request (errors name v1 key paths)."""
+    if not isinstance(body, Mapping):
+        raise errors.InputFileError("expected a JSON object", path="advise input")
+    stack = body.get("application_stack")
+    if not isinstance(stack, Mapping):
+        raise errors.InputFileError("is required", path="advise input", key_path="application_stack")
+    if body.get("constraints"):
+        raise errors.InputFileError(
+            "constraints are not supported by this backend", path="advise input", key_path="constraints",
+            hint="put the constraints into the Pipfile",
+        )  # fmt: skip
+    data = {
+        "requirements": stack.get("requirements"),
+        "requirements_format": _format(stack),
+        "requirements_lock": stack.get("requirements_lock") or None,
+        "runtime_environment": body.get("runtime_environment") or {},
+        "recommendation_type": query.get("recommendation_type") or "stable",
+        "labels": body.get("labels") or {},
+        "dev": query.get("dev") or False,
+        "force": query.get("force") or False,
+    }
+    try:
+        return AdviseRequest.from_dict(data)
+    except errors.InputFileError as exc:
+        key = exc.key_path or ""
+        if key.startswith("requirements"):
+            key = f"application_stack.{key}"
+        raise errors.InputFileError(exc.reason, path="advise input", key_path=key, hint=exc.hint) from exc
+
+
+def parameters(job: JobRecord, query: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The request as Thoth echoes it back (credentials already removed in storage)."""
+    request = job.request
+    params = {
+        "analysis_id": job.id,
+        "recommendation_type": request.get("recommendation_type"),
+        "runtime_environment": request.get("runtime_environment") or {},
+        "labels": request.get("labels") or {},
+        "dev": request.get("dev", False),
+        "application_stack": {
+            "requirements": request.get("requirements"),
+            "requirements_lock": request.get("requirements_lock") or "",
+            "requirements_format": request.get("requirements_format"),
+        },
+    }
+    for key in ("source_type", "origin", "debug"):
+        if query and query.get(key) is not None:
+            params[key] = query[key]
+    return scrub(params)  # type: ignore[no-any-return]
+
+
+def _iso(stamp: Optional[float]) -> Optional[str]:
+    if stamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat()
+
+
+def status(job: JobRecord) -> dict[str, Any]:
+    reason = (job.problem or {}).get("detail") if job.state == "failed" else None
+    return {
+        "finished_at": _iso(job.finished_at),
+        "reason": reason,
+        "started_at": _iso(job.started_at),
+        "state": _STATE[job.state],
+    }
+
+
+def _justifications(items: object) -> list[dict[str, Any]]:
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping):
+            entry = dict(item)
+            entry.setdefault("type", "INFO")
+            entry.setdefault("message", "")
+            entry["link"] = entry.get("link") or ""
+            out.append(entry)
+    return out
+
+
+def _pipfile(request: Mapping[str, Any]) -> dict[str, Any]:
+    if request.get("requirements_format") != "pipenv":
+        return {}
+    try:
+        return _toml.loads(request.get("requirements") or "")
+    except _toml.TOMLDecodeError:
+        return {}
+
+
+def _lock(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _product(job: JobRecord, lock: dict[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
+    packages = [name for section in ("default", "develop") for name in (lock.get(section) or {})]
+    return {
+        "project": {
+            "requirements": _pipfile(job.request),
+            "requirements_locked": lock,
+            "runtime_environment": job.request.get("runtime_environment") or {},
+            "constraints": [],
+        },
+        "justification": _justifications(report.get("justification")),
+        "score": float(report.get("score") or 0.0),
+        "advised_runtime_environment": None,
+        "advised_manifest_changes": [],
+        "dependency_graph": {"nodes": packages, "edges": []},
+    }
+
+
+def _complete(product: Mapping[str, Any], fallback: dict[str, Any]) -> dict[str, Any]:
+    """A product with every member the thamos client insists on."""
+    out = {**fallback, **product}
+    out["project"] = {**fallback["project"], **(product.get("project") or {})}
+    out["justification"] = _justifications(out.get("justification"))
+    out["dependency_graph"] = out.get("dependency_graph") or fallback["dependency_graph"]
+    out["advised_manifest_changes"] = out.get("advised_manifest_changes") or []
+    return out
+
+
+def _metadata(job: JobRecord, params: dict[str, Any]) -> dict[str, Any]:
+    info = sys.version_info
+    finished = job.finished_at or job.created_at
+    return {
+        "analyzer": "micro-thoth",
+        "analyzer_version": __version__,
+        "arguments": {"thoth-adviser": params},
+        "datetime": _iso(finished),
+        "distribution": {"codename": "", "id": "", "like": "", "version": "",
+                         "version_parts": {"build_number": "", "major": "", "minor": ""}},
+        "document_id": job.id,
+        "duration": round(finished - (job.started_at or job.created_at)),
+        "hostname": socket.gethostname(),
+        "os_release": {},
+        "python": {"api_version": sys.api_version, "implementation_name": sys.implementation.name,
+                   "major": info.major, "minor": info.minor, "micro": info.micro,
+                   "releaselevel": info.releaselevel, "serial": info.serial},
+        "thoth_deployment_name": "micro-thoth",
+        "timestamp": int(finished),
+    }  # fmt: skip
+
+
+def document(job: JobRecord, view: JobView) -> dict[str, Any]:
+    """The adviser document of a finished job, as ``GET /api/v1/advise/python/{id}`` returns it."""
+    params = parameters(job)
+    if view.result is not None:
+        report = thaw(view.result.report)
+        lock = _lock(view.result.lock)
+        fallback = _product(job, lock, report)
+        products = [p for p in report.get("products") or [] if isinstance(p, Mapping)] or [{}]
+        report["products"] = [_complete(p, fallback) for p in products]
+        report["stack_info"] = _justifications(report.get("stack_info"))
+        result = {"error": False, "error_msg": None, "parameters": params, "report": report}
+    else:
+        detail = view.problem.detail if view.problem else "the resolution failed"
+        stack_info = [{"type": "ERROR", "message": detail, "link": ""}]
+        result = {"error": True, "error_msg": detail, "parameters": params,
+                  "report": {"products": [], "stack_info": stack_info}}  # fmt: skip
+    return {"metadata": _metadata(job, params), "result": result}
+
+
+def infrastructure_failure(view: JobView) -> bool:
+    """Failures that are the backend's (time limit, crash, lost job): v1 answers 400, not a document."""
+    return view.problem is None or view.problem.error_class == "RemoteResolutionError"
