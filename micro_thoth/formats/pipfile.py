@@ -129,6 +129,11 @@ def _hash_sources(data: Mapping[str, Any], default_index_url: Optional[str]) -> 
     return [{"name": DEFAULT_SOURCE_NAME, "url": default_index_url, "verify_ssl": True}]
 
 
+def parse_toml(text: str, path: Optional[str] = None) -> dict[str, Any]:
+    """Any TOML text as plain Python data (this module is the one tomlkit adapter)."""
+    return _load(text, path).unwrap()
+
+
 def _load(text: str, path: Optional[str]) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
