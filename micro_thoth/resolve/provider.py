@@ -258,7 +258,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             self._dependencies[candidate] = deps
             for dep in deps:
                 self.requested.setdefault(dep.key, []).append(dep)
-            names = {d.name for d in deps if d.name != PYTHON and d.direct is None}
+            # names pinned to an index are not prefetched: prefetch() searches every index,
+            # and a private name must never be asked of another index
+            names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.name not in self.index_pins}
             if names:
                 self.source.prefetch(sorted(names))
         return self._dependencies[candidate]

@@ -99,6 +99,8 @@ def _check(resolution: Resolution, expect: dict[str, Any], source: MemorySource)
         assert not any(c.startswith(name.replace("-", "_") + "-") for c in source.metadata_calls), source.metadata_calls
     for name in expect.get("prefetched", []):
         assert name in source.prefetched
+    for name in expect.get("not_prefetched", []):
+        assert name not in source.prefetched, source.prefetched
     for name, index in expect.get("pages_from", {}).items():
         assert {i for n, i in source.pages if n == name} == {index}, source.pages
 

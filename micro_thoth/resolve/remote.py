@@ -1,0 +1,177 @@
+"""The client of the resolver backend: submit a request, poll with backoff, return the result or raise.
+
+Behaves like thamos where it overlaps: ``THAMOS_TIMEOUT`` (seconds to wait for
+a result), ``THAMOS_RETRY_ON_ERROR_COUNT`` / ``THAMOS_RETRY_ON_ERROR_SLEEP``
+(connection errors and 5xx answers are retried), ``THAMOS_TOKEN`` (sent as a
+bearer token). Errors the backend reports come back as the same ``errors``
+classes the embedded resolver raises. Credentials in index URLs are sent for
+the resolution, never stored by the backend, and put back into the lock here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
+
+import httpx
+
+from .. import errors
+from ..models import redact_url
+from .wire import AdviseRequest, AdviseResult, JobView, Problem
+
+DEFAULT_TIMEOUT = 2700.0  # thamos' default wait for an analysis
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_SLEEP = 3.0
+_POLL_FIRST, _POLL_FACTOR, _POLL_MAX = 0.1, 1.6, 4.0
+_MAX_RETRY_AFTER = 60.0
+
+
+def _env_number(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise errors.UsageError(f"{name}={raw!r} is not a number") from exc
+
+
+def base_url(url: str) -> str:
+    """``host:port`` (thamos' ``host``) means https; a URL is kept; no trailing slash."""
+    url = url.strip()
+    if "://" not in url:
+        url = f"https://{url}"
+    return url.rstrip("/")
+
+
+class RemoteResolver:
+    """Resolve through a backend: ``RemoteResolver(url).advise(request) -> AdviseResult``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: Optional[str] = None,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        retry_sleep: Optional[float] = None,
+        verify: bool | str = True,
+        client: Optional[httpx.Client] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.url = base_url(url)
+        self.token = token if token is not None else (env.get("THAMOS_TOKEN") or None)
+        self.timeout = timeout if timeout is not None else _env_number(env, "THAMOS_TIMEOUT", DEFAULT_TIMEOUT)
+        self.retries = int(retries if retries is not None else _env_number(env, "THAMOS_RETRY_ON_ERROR_COUNT", DEFAULT_RETRIES))
+        self.retry_sleep = retry_sleep if retry_sleep is not None else _env_number(env, "THAMOS_RETRY_ON_ERROR_SLEEP", DEFAULT_RETRY_SLEEP)
+        self.sleep = sleep
+        headers = {"Accept": "application/json, application/problem+json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self._client = client or httpx.Client(verify=verify, timeout=httpx.Timeout(60.0, connect=10.0))
+        self._headers = headers
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> RemoteResolver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one call ----------------------------------------------------------
+    def advise(self, request: AdviseRequest) -> AdviseResult:
+        """Submit ``request``, wait for it, and return the result with credentials put back."""
+        deadline = time.monotonic() + self.timeout
+        submitted = self._call("POST", "/api/v2/advise", deadline, json=request.to_dict())
+        view = self._poll(str(submitted["id"]), deadline)
+        if view.state == "failed" or view.result is None:
+            problem = view.problem or Problem(500, "Failed", "the backend reported a failure without details")
+            raise problem.to_error()
+        return view.result.with_credentials(request.credential_urls())
+
+    def job(self, job_id: str) -> JobView:
+        return JobView.from_dict(self._call("GET", f"/api/v2/advise/{job_id}", time.monotonic() + self.timeout))
+
+    def _poll(self, job_id: str, deadline: float) -> JobView:
+        pause = _POLL_FIRST
+        while True:
+            view = JobView.from_dict(self._call("GET", f"/api/v2/advise/{job_id}", deadline))
+            if view.done:
+                return view
+            if time.monotonic() + pause > deadline:
+                raise errors.RemoteResolutionError(
+                    f"the backend at {redact_url(self.url)} did not finish job {job_id} within {self.timeout:g}s",
+                    hint="raise THAMOS_TIMEOUT, or look at the job's log on the backend",
+                )
+            self.sleep(pause)
+            pause = min(pause * _POLL_FACTOR, _POLL_MAX)
+
+    # -- HTTP with retries -----------------------------------------------------
+    def _call(self, method: str, path: str, deadline: float, **kwargs: Any) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                response = self._client.request(method, self.url + path, headers=self._headers, **kwargs)
+            except httpx.HTTPError as exc:
+                if attempt >= self.retries or time.monotonic() + self.retry_sleep > deadline:
+                    raise errors.RemoteResolutionError(
+                        f"cannot reach the backend at {redact_url(self.url)}: {exc}",
+                        hint="check --backend / THOTH_HOST, or resolve locally without it",
+                    ) from exc
+                attempt += 1
+                self.sleep(self.retry_sleep)
+                continue
+            wait = self._retry_wait(response, attempt)
+            if wait is not None and time.monotonic() + wait <= deadline:
+                attempt += 1
+                self.sleep(wait)
+                continue
+            return self._decode(response)
+
+    def _retry_wait(self, response: httpx.Response, attempt: int) -> Optional[float]:
+        """Seconds to wait before retrying a 5xx answer, or None to stop."""
+        if response.status_code < 500 or attempt >= self.retries:
+            return None
+        if response.status_code == 504 and _is_problem(response):
+            return None  # a resolution's time limit: retrying would only repeat it
+        retry_after = response.headers.get("retry-after", "")
+        if retry_after.isdigit():
+            return min(float(retry_after), _MAX_RETRY_AFTER)
+        return self.retry_sleep
+
+    def _decode(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code < 400:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise errors.RemoteResolutionError(
+                    f"the backend answered {response.status_code} with a body that is not JSON",
+                    status=response.status_code,
+                ) from exc
+            if not isinstance(body, dict):
+                raise errors.RemoteResolutionError("the backend answered with unexpected JSON", status=response.status_code)
+            return body
+        raise _error_of(response)
+
+
+def _is_problem(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/problem+json")
+
+
+def _error_of(response: httpx.Response) -> errors.ThothPipError:
+    """The exception a 4xx/5xx answer stands for: its problem's class, else RemoteResolutionError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("error_class" in body or _is_problem(response)):
+        problem = Problem.from_dict({**body, "status": body.get("status", response.status_code)})
+        return problem.to_error()
+    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+    return errors.RemoteResolutionError(f"the backend answered {response.status_code}: {text}", status=response.status_code)
