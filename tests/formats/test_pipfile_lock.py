@@ -328,3 +328,22 @@ def test_python_version_mismatch(requires: dict[str, str], python: str, expected
         check_python_version(requires, python, path="Pipfile.lock")
     assert (info.value.expected, info.value.actual) == (expected, python)
     assert "but the target Python is 3.11.4" in info.value.message
+
+
+def test_local_path_entry() -> None:
+    pins = {p.name: p for p in parse_lock(lock_text("local-path")).categories["default"]}
+    assert pins["localapp"].direct == DirectReference("path", "./app")
+    assert pins["localapp"].version is None and pins["localapp"].hashes == ()
+    assert pins["gamma"].markers == "os_name == 'posix' or os_name == 'nt'"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_pipfile_markers_are_written_as_pipenv_locks_them(case: str) -> None:
+    lock = parse_lock(lock_text(case))
+    pipfile = parse_pipfile((PIPENV_MADE / case / "Pipfile").read_text("utf-8"))
+    for category, deps in pipfile.categories.items():
+        pins = {p.key: p for p in lock.categories[category]}
+        for dep in deps:
+            pin = pins.get(dep.key)
+            if dep.markers and pin is not None and pin.markers:
+                assert pin.markers == dep.markers
