@@ -64,6 +64,7 @@ class RuntimeEnvironmentEntry:
     platform: Optional[str] = None
     recommendation_type: Optional[str] = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    stated: frozenset[str] = frozenset()  # keys written in the file, null or not ("hardware.gpu_model")
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ class _Parser:
             base_image=self.optional_str(data, "base_image", f"{at}.base_image"),
             platform=self.optional_str(data, "platform", f"{at}.platform"),
             recommendation_type=self.choice(data, "recommendation_type", RECOMMENDATION_TYPES, None, f"{at}."),
-            labels=self.labels(data.get("labels"), f"{at}.labels"), **versions)
+            labels=self.labels(data.get("labels"), f"{at}.labels"), stated=_stated(data), **versions)
 
     def name(self, data: Mapping[str, Any], at: str) -> Optional[str]:
         value = self.version(data, "name", f"{at}.name")
@@ -294,6 +295,14 @@ class _Parser:
                 raise self.fail(f"{at}.{key}", f"expected a string, got {item!r}")
             out[str(key)] = "" if item is None else str(item)
         return out
+
+
+def _stated(data: Mapping[str, Any]) -> frozenset[str]:
+    keys = set(data)
+    for group in ("operating_system", "hardware"):
+        if isinstance(data.get(group), dict):
+            keys.update(f"{group}.{key}" for key in data[group])
+    return frozenset(keys)
 
 
 # -- labels --------------------------------------------------------------------

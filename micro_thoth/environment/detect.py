@@ -81,7 +81,7 @@ class Machine:
     def glob(self, pattern: str) -> list[str]:
         """Absolute (machine) paths matching ``pattern``, sorted."""
         base = str(self.root).rstrip("/")
-        return sorted(p[len(base):] or "/" for p in glob.glob(base + "/" + pattern.lstrip("/")))
+        return sorted(p[len(base):] or "/" for p in glob.glob(glob.escape(base) + "/" + pattern.lstrip("/")))
 
     def output(self, *argv: str) -> Optional[str]:
         """The stdout of a successful command, else None."""

@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 DEFAULT, DETECTED, CONFIG, FLAG = "default", "detected", ".thoth.yaml", "flag"
+_NONE = object()  # an explicit null from .thoth.yaml
 _NOTABLE_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "amx_tile", "neon", "asimd", "sve", "sve2", "vsx")
 _PYTHON = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _GLIBC_OF_OS = {
@@ -122,10 +123,12 @@ class RuntimeEnvironment:
         layers = [(DETECTED, from_detected(detected)), (CONFIG, from_entry(entry)), (FLAG, dict(overrides))]
         values: dict[str, Any] = {}
         origins: dict[str, str] = {key: DEFAULT for key in ("implementation", "recommendation_type")}
+        for key in explicit_nones(entry):
+            layers[1][1][key] = _NONE
         for origin, layer in layers:
             for key, value in layer.items():
                 if value is not None and key != "labels":
-                    values[key], origins[key] = value, origin
+                    values[key], origins[key] = (None if value is _NONE else value), origin
         _merge_labels(layers, values, origins)
         return _derive(cls(**values, origins=origins), detected)
 
@@ -185,6 +188,23 @@ def from_detected(detected: Optional[Detected]) -> dict[str, Any]:
     values = {k: v for k, v in vars(detected).items() if k in names and v not in (None, ())}
     values["gpu_model"] = detected.gpu_model
     return values
+
+
+# A null in .thoth.yaml means "none" for these (``cuda_version: null``: no CUDA on the target);
+# for every other key it means "not stated", and discovery's value stays.
+NULL_MEANS_NONE = {
+    "cuda_version": "cuda_version", "cudnn_version": "cudnn_version", "mkl_version": "mkl_version",
+    "openblas_version": "openblas_version", "openmpi_version": "openmpi_version", "base_image": "base_image",
+    "gpu_model": "hardware.gpu_model",
+}
+
+
+def explicit_nones(entry: Optional[RuntimeEnvironmentEntry]) -> set[str]:
+    """Keys the entry sets to null on purpose."""
+    if entry is None:
+        return set()
+    return {key for key, stated in NULL_MEANS_NONE.items() if stated in entry.stated and getattr(
+        entry.hardware if key == "gpu_model" else entry, key) is None}
 
 
 def from_entry(entry: Optional[RuntimeEnvironmentEntry]) -> dict[str, Any]:

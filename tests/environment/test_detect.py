@@ -143,3 +143,11 @@ def test_base_image_from_s2i_and_ci_variables() -> None:
 
 def test_os_release_parsing() -> None:
     assert parse_os_release('ID="ubi"\n# c\nVERSION_ID=\'8.9\'\nbad line\n') == {"ID": "ubi", "VERSION_ID": "8.9"}
+
+
+def test_a_root_with_glob_characters(tmp_path: Path) -> None:
+    root = tmp_path / "odd[root]"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "ld-musl-aarch64.so.1").write_text("")
+    assert Machine(root=root, environ={}, run=lambda argv: None).glob("/lib/ld-musl-*.so.1") == [
+        "/lib/ld-musl-aarch64.so.1"]

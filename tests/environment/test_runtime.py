@@ -161,3 +161,16 @@ def test_libc_for_os() -> None:
     assert libc_for_os("alpine", "3.12") == ("musl", "1.1")
     assert libc_for_os("alpine", "3.19.1") == ("musl", "1.2")
     assert libc_for_os("plan9", "4") is None and libc_for_os(None, None) is None
+
+
+def test_an_explicit_null_in_the_config_means_none_an_absent_key_means_detected() -> None:
+    generated = load_config(CONFIGS / "thamos-generated.yaml").select()  # cuda_version: null, gpu_model: null
+    env = RuntimeEnvironment.merge(DEBIAN_311, generated)
+    assert (env.cuda_version, env.origin("cuda_version")) == (None, CONFIG)
+    assert (env.gpu_model, env.origin("gpu_model")) == (None, CONFIG)
+    assert (env.cpu_family, env.cpu_model) == (6, 142)
+    sparse = parse_config("runtime_environments:\n  - name: s\n    python_version: '3.10'\n    platform: null\n").select()
+    env = RuntimeEnvironment.merge(DEBIAN_311, sparse)
+    assert (env.cuda_version, env.origin("cuda_version")) == ("12.2", DETECTED)
+    assert (env.platform, env.origin("platform")) == ("linux-x86_64", DETECTED)  # null platform: not stated
+    assert RuntimeEnvironment.merge(DEBIAN_311, generated, {"cuda_version": "11.8"}).cuda_version == "11.8"
