@@ -31,6 +31,9 @@ from .reporting import NULL_REPORTER, Reporter
 
 TASK = "Downloading"
 CHUNK = 1 << 16
+# The digest is of the file as stored: ask for it unencoded and never decode it (some hosts
+# label a .tar.gz "Content-Encoding: gzip", and decoding it would change its digest).
+_RAW = {"Accept-Encoding": "identity"}
 UNHASHED_KINDS = frozenset({"git", "hg", "svn", "bzr", "path"})  # built from source, never downloaded
 
 
@@ -200,12 +203,12 @@ def _copy_local(url: str, sink: _Sink) -> None:
 
 
 def _stream_once(client: httpx.Client, url: str, sink: _Sink, retries: int, backoff: float) -> None:
-    response = net.request(client, "GET", url, retries=retries, backoff=backoff, stream=True)
+    response = net.request(client, "GET", url, headers=_RAW, retries=retries, backoff=backoff, stream=True)
     try:
         if response.status_code != 200:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip())
         with sink.attempt():
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_raw(CHUNK):
                 sink.write(chunk)
     finally:
         response.close()

@@ -30,7 +30,7 @@ from micro_thoth.errors import (
 )
 from micro_thoth.models import Artifact, DirectReference, Hash, Pin, Source, Target
 from micro_thoth.reporting import Reporter
-from tests.support.builder import Dist, build_wheel
+from tests.support.builder import Dist, build_sdist, build_wheel
 from tests.support.index_server import IndexFile, LocalIndex
 
 HERE = Target(markers=dict(default_environment()), tags=tuple(sys_tags()))
@@ -323,8 +323,9 @@ class FileServer:
     """Serves files by name; cuts the first ``drops`` responses off after half the bytes,
     and holds the second half of every file back until ``gate`` is set."""
 
-    def __init__(self, files: dict[str, bytes], *, drops: int = 0) -> None:
+    def __init__(self, files: dict[str, bytes], *, drops: int = 0, headers: dict[str, str] | None = None) -> None:
         self.files, self.drops, self.hits = files, drops, 0
+        self.headers = headers or {}
         self.gate = threading.Event()
         self.gate.set()
         outer = self
@@ -340,6 +341,8 @@ class FileServer:
                 data = outer.files[self.path.rsplit("/", 1)[1]]
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
+                for key, value in outer.headers.items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
@@ -423,3 +426,14 @@ def test_interrupted_download_stops_the_others_and_leaves_no_partial_file(
     finally:
         server.close()
     assert _artifacts_in(cache) == [] and _leftovers(cache) == []
+
+
+def test_bytes_are_hashed_as_stored_even_when_labelled_gzip(cache: Cache, client: httpx.Client) -> None:
+    dist = Dist("alpha", "1.0")
+    data = build_sdist(dist)
+    server = FileServer({dist.sdist_filename: data}, headers={"Content-Encoding": "gzip"})
+    try:
+        (path,) = download_all([server.request(dist.sdist_filename)], client=client, cache=cache).values()
+    finally:
+        server.close()
+    assert path.read_bytes() == data
