@@ -50,8 +50,9 @@ _TAG_TEXT = (
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# What ``clear`` may delete: versioned buckets and stores, tmp/, the tag file.
-_OWNED = re.compile(r"(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-v\d+(?:\.sqlite(?:-\w+)?)?|tmp|CACHEDIR\.TAG)")
+# What ``clear`` may delete: versioned entries (``artifacts-v1``, ``metadata-v1.sqlite-wal``,
+# ``pip-default-index-v1.json``), tmp/ and the tag file.
+_OWNED = re.compile(r"(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-v\d+(?:\.[A-Za-z0-9]+)*(?:-\w+)?|tmp|CACHEDIR\.TAG)")
 
 
 def default_root(environ: Mapping[str, str], cache_dir: Optional[str] = None) -> Path:
