@@ -476,8 +476,7 @@ def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> Det
     os_name, os_version = _safely(probe_os, (None, None), machine)
     gpus, gpu_source = _safely(probe_gpus, ((), ""), machine)
     cuda, cuda_source = _safely(probe_cuda, (None, ""), machine)
-    sources = {"os": "/etc/os-release" if os_name else "", "gpu_models": gpu_source, "cuda_version": cuda_source,
-               "python": "interpreter" if interpreter is not None else "sys"}
+    sources = {"gpu_model": gpu_source, "cuda_version": cuda_source}
     return Detected(
         os_name=os_name, os_version=os_version,
         **_safely(probe_python, {}, machine, interpreter), **_safely(probe_cpu, {}, machine),

@@ -57,7 +57,7 @@ _GLIBC_OF_OS = {
 KEYS = (
     "name", "os_name", "os_version", "python_version", "python_full_version", "implementation", "platform",
     "machine", "libc_family", "libc_version", "cpu_family", "cpu_model", "cpu_model_name", "cpu_flags",
-    "gpu_model", "cuda_version", "cudnn_version", "mkl_version", "openblas_version", "openmpi_version",
+    "gpu_model", "cuda_version", "cudnn_version", "rocm_version", "mkl_version", "openblas_version", "openmpi_version",
     "base_image", "recommendation_type", "labels",
 )
 
@@ -103,6 +103,7 @@ class RuntimeEnvironment:
     gpu_model: Optional[str] = None
     cuda_version: Optional[str] = None
     cudnn_version: Optional[str] = None
+    rocm_version: Optional[str] = None
     mkl_version: Optional[str] = None
     openblas_version: Optional[str] = None
     openmpi_version: Optional[str] = None
@@ -110,6 +111,7 @@ class RuntimeEnvironment:
     recommendation_type: str = "latest"
     labels: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
+    probes: Mapping[str, str] = field(default_factory=dict)  # how discovery found a value ("nvcc --version")
 
     @classmethod
     def merge(
@@ -130,11 +132,18 @@ class RuntimeEnvironment:
                 if value is not None and key != "labels":
                     values[key], origins[key] = (None if value is _NONE else value), origin
         _merge_labels(layers, values, origins)
-        return _derive(cls(**values, origins=origins), detected)
+        probes = dict(detected.sources) if detected is not None else {}
+        return _derive(cls(**values, origins=origins, probes=probes), detected)
 
     # -- views -------------------------------------------------------------------
     def origin(self, key: str) -> str:
         return self.origins.get(key, "")
+
+    def explain(self, key: str) -> str:
+        """The origin, with the probe for a detected value: ``detected (nvcc --version)``."""
+        origin = self.origin(key)
+        probe = self.probes.get(key)
+        return f"{origin} ({probe})" if origin == DETECTED and probe else origin
 
     @property
     def libc(self) -> Optional[tuple[str, tuple[int, int]]]:
@@ -174,11 +183,11 @@ class RuntimeEnvironment:
 
     def to_dict(self) -> dict[str, Any]:
         """Every value with its origin (``thoth-pip env --json``)."""
-        return {key: {"value": _jsonable(getattr(self, key)), "origin": self.origin(key) or None} for key in KEYS}
+        return {key: {"value": _jsonable(getattr(self, key)), "origin": self.explain(key) or None} for key in KEYS}
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(key, value, origin) rows for ``thoth-pip env``."""
-        return [(key, _text(getattr(self, key)), self.origin(key) or "-") for key in KEYS]
+        return [(key, _text(getattr(self, key)), self.explain(key) or "-") for key in KEYS]
 
 
 def from_detected(detected: Optional[Detected]) -> dict[str, Any]:

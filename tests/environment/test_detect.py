@@ -27,7 +27,7 @@ def test_plain_debian_x86_64(fixture_machine: MachineFactory) -> None:
     assert found.cpu_model_name == "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
     assert {"avx2", "avx512f", "sse4_2"} <= set(found.cpu_flags)
     assert found.gpu_models == ("Cirrus Logic GD 5446",)
-    assert found.sources["gpu_models"] == "lspci"
+    assert found.sources["gpu_model"] == "lspci"
     assert found.cuda_version is None and found.cudnn_version is None
 
 
@@ -36,7 +36,7 @@ def test_ubi8_with_nvidia_gpu_and_cuda_12(fixture_machine: MachineFactory) -> No
     assert (found.os_name, found.os_version) == ("rhel", "8")  # Thamos keeps RHEL's major version only
     assert (found.libc_family, found.libc_version) == ("glibc", "2.28")
     assert found.gpu_models == ("Tesla T4", "Tesla T4")
-    assert found.sources["gpu_models"] == "nvidia-smi"
+    assert found.sources["gpu_model"] == "nvidia-smi"
     assert found.cuda_version == "12.2" and found.sources["cuda_version"] == "nvcc --version"
     assert found.cudnn_version == "8.9.7"
     assert (found.cpu_family, found.cpu_model, found.cpu_model_name) == (23, 49, "AMD EPYC 7R32")

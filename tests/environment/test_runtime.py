@@ -174,3 +174,12 @@ def test_an_explicit_null_in_the_config_means_none_an_absent_key_means_detected(
     assert (env.cuda_version, env.origin("cuda_version")) == ("12.2", DETECTED)
     assert (env.platform, env.origin("platform")) == ("linux-x86_64", DETECTED)  # null platform: not stated
     assert RuntimeEnvironment.merge(DEBIAN_311, generated, {"cuda_version": "11.8"}).cuda_version == "11.8"
+
+
+def test_origins_name_the_probe(fixture_machine: MachineFactory) -> None:
+    env = RuntimeEnvironment.merge(detect(fixture_machine("ubi8-nvidia")))
+    rows = {key: origin for key, _, origin in env.describe()}
+    assert rows["cuda_version"] == "detected (nvcc --version)"
+    assert rows["gpu_model"] == "detected (nvidia-smi)"
+    assert rows["cudnn_version"] == DETECTED
+    assert env.to_dict()["gpu_model"] == {"value": "Tesla T4", "origin": "detected (nvidia-smi)"}
