@@ -52,7 +52,9 @@ _TAG_TEXT = (
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # What ``clear`` may delete: versioned entries (``artifacts-v1``, ``metadata-v1.sqlite-wal``,
 # ``pip-default-index-v1.json``), tmp/ and the tag file.
-_OWNED = re.compile(r"(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-v\d+(?:\.[A-Za-z0-9]+)*(?:-\w+)?|tmp|CACHEDIR\.TAG)")
+_OWNED = re.compile(
+    r"(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-v\d+(?:\.[A-Za-z0-9]+)*(?:-\w+)?|tmp|CACHEDIR\.TAG)"
+)
 
 
 def default_root(environ: Mapping[str, str], cache_dir: Optional[str] = None) -> Path:
@@ -74,7 +76,13 @@ def _check_sha256(value: str) -> str:
 
 
 def _check_filename(filename: str) -> str:
-    if not filename or filename in (".", "..") or "/" in filename or "\\" in filename or "\0" in filename:
+    if (
+        not filename
+        or filename in (".", "..")
+        or "/" in filename
+        or "\\" in filename
+        or "\0" in filename
+    ):
         raise ValueError(f"not a plain file name: {filename!r}")
     return filename
 
@@ -112,7 +120,9 @@ class Cache:
         self.root = Path(root)
 
     @classmethod
-    def default(cls, environ: Optional[Mapping[str, str]] = None, cache_dir: Optional[str] = None) -> Cache:
+    def default(
+        cls, environ: Optional[Mapping[str, str]] = None, cache_dir: Optional[str] = None
+    ) -> Cache:
         """The cache the user configured (see ``default_root`` for the precedence)."""
         return cls(default_root(os.environ if environ is None else environ, cache_dir))
 
@@ -161,7 +171,9 @@ class Cache:
                 found.extend(_files_in(self.artifact_dir(digest.value)))
         return found
 
-    def find_artifact(self, hashes: Iterable[Hash], *, filename: Optional[str] = None) -> Optional[Path]:
+    def find_artifact(
+        self, hashes: Iterable[Hash], *, filename: Optional[str] = None
+    ) -> Optional[Path]:
         """A cached file with one of these sha256 digests (and this name, if given), or None."""
         for path in self.artifacts(hashes):
             if filename is None or path.name == filename:
@@ -186,7 +198,9 @@ class Cache:
         wheels = self.built_wheels(sdist_sha256)
         if target is None:
             return wheels[0] if wheels else None
-        ranked = [(rank, path) for path in wheels if (rank := _wheel_rank(path, target)) is not None]
+        ranked = [
+            (rank, path) for path in wheels if (rank := _wheel_rank(path, target)) is not None
+        ]
         return min(ranked)[1] if ranked else None
 
     def add_built_wheel(self, sdist_sha256: str, wheel_path: Path) -> Path:

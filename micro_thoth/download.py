@@ -34,7 +34,9 @@ CHUNK = 1 << 16
 # The digest is of the file as stored: ask for it unencoded and never decode it (some hosts
 # label a .tar.gz "Content-Encoding: gzip", and decoding it would change its digest).
 _RAW = {"Accept-Encoding": "identity"}
-UNHASHED_KINDS = frozenset({"git", "hg", "svn", "bzr", "path"})  # built from source, never downloaded
+UNHASHED_KINDS = frozenset(
+    {"git", "hg", "svn", "bzr", "path"}
+)  # built from source, never downloaded
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,21 @@ def describe_target(target: Target) -> str:
     return f"Python {python} on {markers.get('sys_platform', '?')} {markers.get('platform_machine', '?')}".strip()
 
 
-def _no_artifact(pin: Pin, artifacts: Sequence[Artifact], locked: Sequence[Artifact], target: Target) -> NoCompatibleArtifact:
+def _no_artifact(
+    pin: Pin, artifacts: Sequence[Artifact], locked: Sequence[Artifact], target: Target
+) -> NoCompatibleArtifact:
     index = next((a.index.redacted_url for a in artifacts if a.index is not None), pin.index)
     if locked:
         tags = sorted({str(tag) for a in locked for tag in a.tags})
-        hint = f"the locked wheels are tagged {', '.join(tags)} and there is no sdist; " \
+        hint = (
+            f"the locked wheels are tagged {', '.join(tags)} and there is no sdist; "
             "lock for this target (or add a source distribution)"
+        )
     else:
-        hint = f"none of the {len(artifacts)} files offered has a hash the lock allows; " \
+        hint = (
+            f"none of the {len(artifacts)} files offered has a hash the lock allows; "
             "the index may have changed: re-lock if you trust it"
+        )
     return NoCompatibleArtifact(
         pin.name, pin.version or "?", index=index, target=describe_target(target), hint=hint
     )
@@ -110,7 +118,11 @@ def _no_artifact(pin: Pin, artifacts: Sequence[Artifact], locked: Sequence[Artif
 def choose_artifact(pin: Pin, artifacts: Sequence[Artifact], target: Target) -> Artifact:
     """The locked wheel ranked best by the target's tags, else a locked sdist."""
     locked = _locked_files(pin, artifacts)
-    ranked = [(rank, i) for i, a in enumerate(locked) if a.is_wheel and (rank := target.tag_rank(a.tags)) is not None]
+    ranked = [
+        (rank, i)
+        for i, a in enumerate(locked)
+        if a.is_wheel and (rank := target.tag_rank(a.tags)) is not None
+    ]
     if ranked:
         return locked[min(ranked)[1]]
     sdists = [a for a in locked if a.is_sdist]
@@ -126,7 +138,11 @@ def cached_artifacts(cache: Cache, pin: Pin) -> tuple[Artifact, ...]:
     install skip the index entirely.
     """
     return tuple(
-        Artifact(filename=path.name, url=path.resolve().as_uri(), hashes=(Hash("sha256", path.parent.name),))
+        Artifact(
+            filename=path.name,
+            url=path.resolve().as_uri(),
+            hashes=(Hash("sha256", path.parent.name),),
+        )
         for path in cache.artifacts(pin.hashes)
     )
 
@@ -161,7 +177,9 @@ class _Progress:
 class _Sink:
     """The temporary file one download writes, with its hasher; restartable for a retry."""
 
-    def __init__(self, path: Path, algorithms: Iterable[str], progress: _Progress, label: str) -> None:
+    def __init__(
+        self, path: Path, algorithms: Iterable[str], progress: _Progress, label: str
+    ) -> None:
         self.path = path
         self.algorithms = tuple(algorithms)
         self.progress = progress
@@ -203,10 +221,14 @@ def _copy_local(url: str, sink: _Sink) -> None:
 
 
 def _stream_once(client: httpx.Client, url: str, sink: _Sink, retries: int, backoff: float) -> None:
-    response = net.request(client, "GET", url, headers=_RAW, retries=retries, backoff=backoff, stream=True)
+    response = net.request(
+        client, "GET", url, headers=_RAW, retries=retries, backoff=backoff, stream=True
+    )
     try:
         if response.status_code != 200:
-            raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            raise IndexUnreachable(
+                redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            )
         with sink.attempt():
             for chunk in response.iter_raw(CHUNK):
                 sink.write(chunk)
@@ -231,7 +253,12 @@ def _algorithms(allowed: Iterable[Hash]) -> list[str]:
 
 
 def _fetch(
-    request: DownloadRequest, client: httpx.Client, cache: Cache, progress: _Progress, retries: int, backoff: float
+    request: DownloadRequest,
+    client: httpx.Client,
+    cache: Cache,
+    progress: _Progress,
+    retries: int,
+    backoff: float,
 ) -> Path:
     artifact = request.artifact
     with cache.temp_file(suffix=".part") as temp:
@@ -241,8 +268,11 @@ def _fetch(
         else:
             _stream(client, artifact.url, sink, retries, backoff)
         digests.verify(
-            sink.hasher.digests(), request.allowed,
-            package=request.package, filename=artifact.filename, index=request.index,
+            sink.hasher.digests(),
+            request.allowed,
+            package=request.package,
+            filename=artifact.filename,
+            index=request.index,
         )
         path = cache.add_artifact(temp, sink.hasher.sha256, artifact.filename)
     progress.file_done(artifact.filename)
@@ -277,7 +307,9 @@ def _run_pool(
     workers: int,
     fetch_one: Callable[[DownloadRequest], Path],
 ) -> dict[DownloadRequest, Path]:
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(misses))), thread_name_prefix="download")
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(misses))), thread_name_prefix="download"
+    )
     futures: dict[Future[Path], DownloadRequest] = {}
     try:
         futures = {pool.submit(fetch_one, r): r for r in misses}
@@ -315,7 +347,10 @@ def download_all(
     progress = _start(reporter, misses)
     try:
         fetched = _run_pool(
-            misses, progress, workers, lambda r: _fetch(r, client, cache, progress, retries, backoff)
+            misses,
+            progress,
+            workers,
+            lambda r: _fetch(r, client, cache, progress, retries, backoff),
         )
     finally:
         reporter.task_finished(TASK)

@@ -62,14 +62,20 @@ def test_added_artifact_is_found_by_any_of_its_allowed_hashes(tmp_path: Path) ->
     cache = Cache(tmp_path / "c")
     data = b"wheel bytes"
     path = cache.add_artifact(_temp_with(cache, data), _sha(data), "a-1.0-py3-none-any.whl")
-    assert path == cache.root / "artifacts-v1" / _sha(data)[:2] / _sha(data) / "a-1.0-py3-none-any.whl"
+    assert (
+        path == cache.root / "artifacts-v1" / _sha(data)[:2] / _sha(data) / "a-1.0-py3-none-any.whl"
+    )
     assert path.read_bytes() == data
     allowed = [Hash("sha256", "0" * 64), Hash("md5", "ab" * 16), Hash("sha256", _sha(data))]
     assert cache.find_artifact(allowed) == path
     assert cache.find_artifact(allowed, filename="a-1.0.tar.gz") is None
     assert cache.find_artifact([Hash("sha256", "0" * 64)]) is None
     assert _tmp_entries(cache) == []
-    assert (cache.root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (
+        (cache.root / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
 
 
 def test_second_writer_keeps_the_first_file(tmp_path: Path) -> None:
@@ -151,7 +157,9 @@ def test_processes_adding_the_same_artifacts_concurrently(tmp_path: Path) -> Non
 
 # -- temporary files ------------------------------------------------------------
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_temp_file_is_removed_when_the_writer_is_interrupted(tmp_path: Path, error: type[BaseException]) -> None:
+def test_temp_file_is_removed_when_the_writer_is_interrupted(
+    tmp_path: Path, error: type[BaseException]
+) -> None:
     cache = Cache(tmp_path)
     with pytest.raises(error), cache.temp_file(suffix=".part") as temp:
         temp.write_bytes(b"half a wheel")
@@ -198,6 +206,7 @@ def test_unpacked_tree_appears_at_once_and_the_first_writer_wins(tmp_path: Path)
         def write(directory: Path) -> None:
             (directory / "pkg").mkdir()
             (directory / "pkg" / "__init__.py").write_text(text)
+
         return write
 
     def racing(directory: Path) -> None:

@@ -35,7 +35,12 @@ from tests.support.index_server import IndexFile, LocalIndex
 
 HERE = Target(markers=dict(default_environment()), tags=tuple(sys_tags()))
 ELSEWHERE = Target(
-    markers={"python_version": "2.7", "python_full_version": "2.7.18", "sys_platform": "win32", "platform_machine": "x86"},
+    markers={
+        "python_version": "2.7",
+        "python_full_version": "2.7.18",
+        "sys_platform": "win32",
+        "platform_machine": "x86",
+    },
     tags=Target.parse_tags(["cp27-cp27m-win32"]),
 )
 
@@ -55,7 +60,9 @@ def _pin(name: str, *entries: IndexFile, version: str = "1.0") -> Pin:
 
 
 def _request(index: LocalIndex, entry: IndexFile, **kwargs: str) -> DownloadRequest:
-    return DownloadRequest(entry.project, _artifact(index, entry, **kwargs), (Hash("sha256", entry.sha256),))
+    return DownloadRequest(
+        entry.project, _artifact(index, entry, **kwargs), (Hash("sha256", entry.sha256),)
+    )
 
 
 def _artifacts_in(cache: Cache) -> list[str]:
@@ -94,34 +101,53 @@ def _offered(index: LocalIndex, release: dict[str, IndexFile]) -> list[Artifact]
 
 
 # -- choosing a file ------------------------------------------------------------
-def test_the_wheel_with_the_best_tag_is_chosen(index: LocalIndex, release: dict[str, IndexFile]) -> None:
+def test_the_wheel_with_the_best_tag_is_chosen(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
     pin = _pin("alpha", release["pure"], release["sdist"], release["native"])
-    assert choose_artifact(pin, _offered(index, release), HERE).filename == release["native"].filename
+    assert (
+        choose_artifact(pin, _offered(index, release), HERE).filename == release["native"].filename
+    )
 
 
-def test_only_files_whose_hash_is_locked_count(index: LocalIndex, release: dict[str, IndexFile]) -> None:
+def test_only_files_whose_hash_is_locked_count(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
     pin = _pin("alpha", release["pure"], release["sdist"])
     assert choose_artifact(pin, _offered(index, release), HERE).filename == release["pure"].filename
 
 
-def test_files_of_other_versions_are_ignored(index: LocalIndex, release: dict[str, IndexFile]) -> None:
+def test_files_of_other_versions_are_ignored(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
     pin = _pin("alpha", release["sdist"], release["newer"])
-    assert choose_artifact(pin, _offered(index, release), HERE).filename == release["sdist"].filename
+    assert (
+        choose_artifact(pin, _offered(index, release), HERE).filename == release["sdist"].filename
+    )
 
 
-def test_sdist_when_no_locked_wheel_fits_the_target(index: LocalIndex, release: dict[str, IndexFile]) -> None:
+def test_sdist_when_no_locked_wheel_fits_the_target(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
     pin = _pin("alpha", release["pure"], release["sdist"], release["native"])
-    assert choose_artifact(pin, _offered(index, release), ELSEWHERE).filename == release["sdist"].filename
+    assert (
+        choose_artifact(pin, _offered(index, release), ELSEWHERE).filename
+        == release["sdist"].filename
+    )
 
 
-def test_no_compatible_file_names_target_and_wheel_tags(index: LocalIndex, release: dict[str, IndexFile]) -> None:
+def test_no_compatible_file_names_target_and_wheel_tags(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
     pin = _pin("alpha", release["pure"], release["native"])
     with pytest.raises(NoCompatibleArtifact) as caught:
         choose_artifact(pin, _offered(index, release), ELSEWHERE)
     error = caught.value
     assert (error.name, error.version, error.index) == ("alpha", "1.0", index.url)
     assert "Python 2.7.18 on win32 x86" in str(error)
-    assert "py3-none-any" in (error.hint or "") and str(next(iter(sys_tags()))) in (error.hint or "")
+    assert "py3-none-any" in (error.hint or "") and str(next(iter(sys_tags()))) in (
+        error.hint or ""
+    )
 
 
 def test_no_locked_file_at_all_says_so(index: LocalIndex, release: dict[str, IndexFile]) -> None:
@@ -131,15 +157,23 @@ def test_no_locked_file_at_all_says_so(index: LocalIndex, release: dict[str, Ind
     assert "none of the 4 files" in (caught.value.hint or "")
 
 
-def test_files_without_a_comparable_digest_are_a_last_resort(index: LocalIndex, release: dict[str, IndexFile]) -> None:
-    md5_only = Artifact(release["pure"].filename, "http://x/a.whl", hashes=(Hash("md5", "ab" * 16),))
+def test_files_without_a_comparable_digest_are_a_last_resort(
+    index: LocalIndex, release: dict[str, IndexFile]
+) -> None:
+    md5_only = Artifact(
+        release["pure"].filename, "http://x/a.whl", hashes=(Hash("md5", "ab" * 16),)
+    )
     pin = _pin("alpha", release["pure"])
     assert choose_artifact(pin, [md5_only], HERE) is md5_only
-    assert choose_artifact(pin, [md5_only, *_offered(index, release)], HERE).url.startswith(index.root)
+    assert choose_artifact(pin, [md5_only, *_offered(index, release)], HERE).url.startswith(
+        index.root
+    )
 
 
 def test_check_hashes_refuses_entries_without_hashes() -> None:
-    vcs = Pin("gamma", None, direct=DirectReference("git", "https://example.invalid/g.git", ref="abc"))
+    vcs = Pin(
+        "gamma", None, direct=DirectReference("git", "https://example.invalid/g.git", ref="abc")
+    )
     check_hashes([Pin("alpha", "1.0", hashes=(Hash("sha256", "0" * 64),)), vcs])
     with pytest.raises(MissingHashError) as caught:
         check_hashes([vcs, Pin("beta", "2.0")], path="Pipfile.lock")
@@ -174,7 +208,9 @@ def _several(index: LocalIndex, count: int = 6) -> list[IndexFile]:
     return files
 
 
-def test_parallel_download_of_several_files(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+def test_parallel_download_of_several_files(
+    index: LocalIndex, cache: Cache, client: httpx.Client
+) -> None:
     entries = _several(index)
     requests = [_request(index, e) for e in entries]
     recorder = Recorder()
@@ -200,11 +236,18 @@ def test_cache_hit_makes_no_request(index: LocalIndex, cache: Cache, client: htt
     assert again == first and index.requests == before and recorder.events == []
 
 
-def test_unknown_sizes_are_reported_as_items(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+def test_unknown_sizes_are_reported_as_items(
+    index: LocalIndex, cache: Cache, client: httpx.Client
+) -> None:
     (entry,) = index.add(Dist("alpha", "1.0"))
     artifact = Artifact(entry.filename, f"{index.root}/files/{entry.filename}", hashes=())
     recorder = Recorder()
-    download_all([DownloadRequest("alpha", artifact, (Hash("sha256", entry.sha256),))], client=client, cache=cache, reporter=recorder)
+    download_all(
+        [DownloadRequest("alpha", artifact, (Hash("sha256", entry.sha256),))],
+        client=client,
+        cache=cache,
+        reporter=recorder,
+    )
     assert recorder.events == [
         ("started", "Downloading", "1", "items"),
         ("advanced", "Downloading", "1", entry.filename),
@@ -212,7 +255,9 @@ def test_unknown_sizes_are_reported_as_items(index: LocalIndex, cache: Cache, cl
     ]
 
 
-def test_tampered_file_is_refused_and_not_cached(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+def test_tampered_file_is_refused_and_not_cached(
+    index: LocalIndex, cache: Cache, client: httpx.Client
+) -> None:
     (entry,) = index.add(Dist("alpha", "1.0"))
     request = _request(index, entry)
     expected = f"sha256:{entry.sha256}"
@@ -247,7 +292,9 @@ def test_503_then_success(index: LocalIndex, cache: Cache, client: httpx.Client)
     assert len(index.requested(f"/files/{entry.filename}")) == 3
 
 
-def test_missing_file_is_an_unreachable_index(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+def test_missing_file_is_an_unreachable_index(
+    index: LocalIndex, cache: Cache, client: httpx.Client
+) -> None:
     (entry,) = index.add(Dist("alpha", "1.0"))
     request = _request(index, entry, url=f"{index.root}/files/nope.whl")
     with pytest.raises(IndexUnreachable) as caught:
@@ -255,7 +302,9 @@ def test_missing_file_is_an_unreachable_index(index: LocalIndex, cache: Cache, c
     assert "404" in caught.value.reason and _leftovers(cache) == []
 
 
-def test_credentials_never_appear_in_errors(index_factory: type[LocalIndex], cache: Cache, client: httpx.Client) -> None:
+def test_credentials_never_appear_in_errors(
+    index_factory: type[LocalIndex], cache: Cache, client: httpx.Client
+) -> None:
     index = index_factory(username="user", password="s3cret")
     (entry,) = index.add(Dist("alpha", "1.0"))
     authed = index.url_with_auth()
@@ -270,19 +319,25 @@ def test_credentials_never_appear_in_errors(index_factory: type[LocalIndex], cac
     with pytest.raises(DigestMismatch) as caught:
         download_all([request], client=client, cache=cache)
     assert "s3cret" not in str(caught.value) and "****" in (caught.value.index or "")
-    missing = DownloadRequest("alpha", Artifact("a-1.0.tar.gz", artifact.url + "x", index=artifact.index), request.allowed)
+    missing = DownloadRequest(
+        "alpha", Artifact("a-1.0.tar.gz", artifact.url + "x", index=artifact.index), request.allowed
+    )
     with pytest.raises(IndexUnreachable) as unreachable:
         download_all([missing], client=client, cache=cache)
     assert "s3cret" not in str(unreachable.value) and "s3cret" not in repr(unreachable.value.args)
 
 
-def test_file_urls_are_copied_and_verified(tmp_path: Path, cache: Cache, client: httpx.Client) -> None:
+def test_file_urls_are_copied_and_verified(
+    tmp_path: Path, cache: Cache, client: httpx.Client
+) -> None:
     dist = Dist("alpha", "1.0")
     data = build_wheel(dist)
     local = tmp_path / dist.wheel_filename
     local.write_bytes(data)
     entry = IndexFile("alpha", dist.wheel_filename, data)
-    request = DownloadRequest("alpha", Artifact(local.name, local.as_uri()), (Hash("sha256", entry.sha256),))
+    request = DownloadRequest(
+        "alpha", Artifact(local.name, local.as_uri()), (Hash("sha256", entry.sha256),)
+    )
     (path,) = download_all([request], client=client, cache=cache).values()
     assert path.read_bytes() == data and path != local
     local.write_bytes(data + b"x")
@@ -290,7 +345,9 @@ def test_file_urls_are_copied_and_verified(tmp_path: Path, cache: Cache, client:
     with pytest.raises(DigestMismatch):
         download_all([request], client=client, cache=other)
     assert _artifacts_in(other) == [] and _leftovers(other) == []
-    gone = DownloadRequest("alpha", Artifact("x.whl", (tmp_path / "x.whl").as_uri()), request.allowed)
+    gone = DownloadRequest(
+        "alpha", Artifact("x.whl", (tmp_path / "x.whl").as_uri()), request.allowed
+    )
     with pytest.raises(IndexUnreachable):
         download_all([gone], client=client, cache=other)
 
@@ -314,7 +371,9 @@ def test_warm_install_chooses_from_the_cache_alone(
     index.close()
     offline = choose_artifact(pin, cached_artifacts(cache, pin), HERE)
     assert offline.filename == chosen.filename and offline.url.startswith("file:")
-    (path,) = download_all([DownloadRequest("alpha", offline, pin.hashes)], client=client, cache=cache).values()
+    (path,) = download_all(
+        [DownloadRequest("alpha", offline, pin.hashes)], client=client, cache=cache
+    ).values()
     assert path.read_bytes() == release["native"].data
 
 
@@ -323,7 +382,9 @@ class FileServer:
     """Serves files by name; cuts the first ``drops`` responses off after half the bytes,
     and holds the second half of every file back until ``gate`` is set."""
 
-    def __init__(self, files: dict[str, bytes], *, drops: int = 0, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, files: dict[str, bytes], *, drops: int = 0, headers: dict[str, str] | None = None
+    ) -> None:
         self.files, self.drops, self.hits = files, drops, 0
         self.headers = headers or {}
         self.gate = threading.Event()
@@ -362,7 +423,11 @@ class FileServer:
     def request(self, filename: str) -> DownloadRequest:
         data = self.files[filename]
         digest = Hash("sha256", IndexFile("x", filename, data).sha256)
-        return DownloadRequest(filename.split("-")[0], Artifact(filename, self.url(filename), size=len(data)), (digest,))
+        return DownloadRequest(
+            filename.split("-")[0],
+            Artifact(filename, self.url(filename), size=len(data)),
+            (digest,),
+        )
 
     def close(self) -> None:
         self.gate.set()
@@ -376,18 +441,28 @@ def _big_wheel(name: str) -> tuple[str, bytes]:
 
 
 @pytest.mark.parametrize(("drops", "succeeds"), [(1, True), (10, False)])
-def test_connection_dropped_mid_body(cache: Cache, client: httpx.Client, drops: int, succeeds: bool) -> None:
+def test_connection_dropped_mid_body(
+    cache: Cache, client: httpx.Client, drops: int, succeeds: bool
+) -> None:
     filename, data = _big_wheel("alpha")
     server = FileServer({filename: data}, drops=drops)
     recorder = Recorder()
     try:
         if succeeds:
-            (path,) = download_all([server.request(filename)], client=client, cache=cache, reporter=recorder, backoff=0.01).values()
+            (path,) = download_all(
+                [server.request(filename)],
+                client=client,
+                cache=cache,
+                reporter=recorder,
+                backoff=0.01,
+            ).values()
             assert path.read_bytes() == data and server.hits == 2
             assert recorder.advanced() == len(data)  # the restarted half is not counted twice
         else:
             with pytest.raises(IndexUnreachable):
-                download_all([server.request(filename)], client=client, cache=cache, retries=2, backoff=0.01)
+                download_all(
+                    [server.request(filename)], client=client, cache=cache, retries=2, backoff=0.01
+                )
             assert server.hits == 3
     finally:
         server.close()
@@ -421,19 +496,26 @@ def test_interrupted_download_stops_the_others_and_leaves_no_partial_file(
         with pytest.raises(KeyboardInterrupt):
             download_all(
                 [server.request(name) for name in files],
-                client=client, cache=cache, reporter=Interrupting(victim, server.gate), workers=4,
+                client=client,
+                cache=cache,
+                reporter=Interrupting(victim, server.gate),
+                workers=4,
             )
     finally:
         server.close()
     assert _artifacts_in(cache) == [] and _leftovers(cache) == []
 
 
-def test_bytes_are_hashed_as_stored_even_when_labelled_gzip(cache: Cache, client: httpx.Client) -> None:
+def test_bytes_are_hashed_as_stored_even_when_labelled_gzip(
+    cache: Cache, client: httpx.Client
+) -> None:
     dist = Dist("alpha", "1.0")
     data = build_sdist(dist)
     server = FileServer({dist.sdist_filename: data}, headers={"Content-Encoding": "gzip"})
     try:
-        (path,) = download_all([server.request(dist.sdist_filename)], client=client, cache=cache).values()
+        (path,) = download_all(
+            [server.request(dist.sdist_filename)], client=client, cache=cache
+        ).values()
     finally:
         server.close()
     assert path.read_bytes() == data
