@@ -19,6 +19,7 @@ ROOT = "requested"
 CONSTRAINT = "constraints"
 MAX_SKIPPED_SHOWN = 5
 HINT = "loosen one of these requirements, or change the package that brings one in"
+MISSING_HINT = "check the name, and that the indexes you configured serve this package"
 
 
 def explain(causes: Collection[Any], provider: Provider) -> ResolutionImpossible:
@@ -30,7 +31,8 @@ def explain(causes: Collection[Any], provider: Provider) -> ResolutionImpossible
     conflict = [ConflictCause(info.requirement.text, _chain(info, provider)) for info in causes]
     for name in groups:
         conflict += [ConflictCause(c.text, (CONSTRAINT,)) for c in provider.constraints.get(name, ())]
-    return ResolutionImpossible(" ".join(sentences), causes=conflict, hint=HINT)
+    missing = any(canonicalize_name(name) in provider.finder.missing for name in groups)
+    return ResolutionImpossible(" ".join(sentences), causes=conflict, hint=MISSING_HINT if missing else HINT)
 
 
 def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:

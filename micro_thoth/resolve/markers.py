@@ -104,6 +104,14 @@ def render(condition: Condition) -> Optional[str]:
     return " or ".join(f"({c})" if " and " in c else c for c in clauses)
 
 
+def as_written(text: str) -> str:
+    """A requested entry's marker as pipenv writes it: packaging's normal form, single quotes."""
+    try:
+        return str(Marker(text)).replace('"', "'")
+    except InvalidMarker:
+        return text
+
+
 def _render_clause(clause: Clause) -> str:
     return " and ".join(f"{left} {op} '{right}'" for left, op, right in sorted(clause))
 

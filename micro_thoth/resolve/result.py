@@ -96,7 +96,7 @@ def assemble(mapping: Mapping[str, Candidate], provider: Provider, roots: Sequen
         by_project.setdefault(candidate.name, []).append(candidate)
     edges = _project_edges(key_edges, chosen)
     pins = {
-        name: _pin(cands, provider, conditions, edges)
+        name: _pin(cands, provider, conditions, edges, roots)
         for name, cands in sorted(by_project.items())
     }
     reasons = [j for pin in pins.values() for j in pin.justifications]
@@ -155,6 +155,7 @@ def _pin(
     provider: Provider,
     conditions: Mapping[str, mk.Condition],
     edges: Sequence[Edge],
+    roots: Sequence[Requirement],
 ) -> ResolvedPin:
     base = min(candidates, key=lambda c: len(c.extras))
     metadata = provider.metadata(base)
@@ -172,9 +173,17 @@ def _pin(
         artifacts=release_artifacts(base),
         direct=base.direct,
         extras=tuple(sorted({e for c in candidates for e in c.extras})),
-        markers=mk.render(condition) or mk.requires_python_marker(requires_python),
+        markers=_markers(base.name, condition, roots) or mk.requires_python_marker(requires_python),
         requires_python=requires_python,
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
         justifications=verdict.justifications if verdict else (),
     )
+
+
+def _markers(name: str, condition: mk.Condition, roots: Sequence[Requirement]) -> Optional[str]:
+    """The rendered condition; a requested entry's own marker keeps its spelling when it says it all."""
+    written = [r.markers for r in roots if r.name == name and r.markers]
+    if len(written) == 1 and mk.parse(written[0]) == condition:
+        return mk.as_written(written[0])
+    return mk.render(condition)
