@@ -37,10 +37,15 @@ class IndexFile:
     requires_python: str | None = None
     yanked: str | None = None
     upload_time: str = "2024-01-01T00:00:00.000000Z"
+    listed_sha256: str | None = None  # what the page says, when it lies (see tamper)
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def listed(self) -> str:
+        return self.listed_sha256 or self.sha256
 
 
 class LocalIndex:
@@ -126,9 +131,15 @@ class LocalIndex:
                     return entry
         raise KeyError(filename)
 
-    def tamper(self, filename: str) -> None:
-        """Change a file's bytes in place (same name, other digest)."""
+    def tamper(self, filename: str, *, relist: bool = False) -> None:
+        """Change a file's bytes in place (same name, other digest).
+
+        By default the page keeps advertising the old digest, as a compromised
+        mirror or a corrupting proxy would; ``relist=True`` updates the listing.
+        """
         entry = self.find(filename)
+        if not relist:
+            entry.listed_sha256 = entry.listed
         entry.data = entry.data + b"\0"
 
     def requested(self, fragment: str) -> list[str]:
@@ -145,7 +156,7 @@ class LocalIndex:
             item: dict[str, object] = {
                 "filename": f.filename,
                 "url": f"../../files/{f.filename}",
-                "hashes": {"sha256": f.sha256},
+                "hashes": {"sha256": f.listed},
                 "upload-time": f.upload_time,
                 "size": len(f.data),
             }
@@ -162,7 +173,7 @@ class LocalIndex:
     def project_html(self, project: str) -> bytes:
         rows = []
         for f in self.files.get(project, []):
-            attrs = [f'href="../../files/{f.filename}#sha256={f.sha256}"']
+            attrs = [f'href="../../files/{f.filename}#sha256={f.listed}"']
             if f.requires_python:
                 attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
             if f.yanked is not None:
@@ -191,13 +202,13 @@ def _make_handler(index: LocalIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._serve(head=True)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve(head=False)
 
         def _serve(self, head: bool) -> None:

@@ -1,0 +1,77 @@
+"""The project on disk: which input files exist, reading them, writing them atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import InputFileError, UsageError
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """The inputs found in the project directory (None: absent)."""
+
+    directory: Path
+    pipfile: Optional[Path]
+    pipfile_lock: Optional[Path]
+    poetry_lock: Optional[Path]
+    requirements_txt: Optional[Path]
+    requirements_in: Optional[Path]
+
+    @property
+    def lock(self) -> Optional[Path]:
+        """The lock to install from, by priority: Pipfile.lock, poetry.lock, requirements.txt."""
+        return self.pipfile_lock or self.poetry_lock or self.requirements_txt
+
+
+def _existing(path: Path) -> Optional[Path]:
+    return path if path.is_file() else None
+
+
+def discover(settings: Settings) -> ProjectFiles:
+    directory = settings.project_dir
+    pipfile = settings.pipfile_path
+    if settings.pipfile is not None and not pipfile.is_file():
+        raise UsageError(f"PIPENV_PIPFILE names {pipfile}, which does not exist")
+    return ProjectFiles(
+        directory=directory,
+        pipfile=_existing(pipfile),
+        pipfile_lock=_existing(settings.lock_path),
+        poetry_lock=_existing(directory / "poetry.lock"),
+        requirements_txt=_existing(directory / "requirements.txt"),
+        requirements_in=_existing(directory / "requirements.in"),
+    )
+
+
+def read_text(path: Path) -> str:
+    """A file's text, or an InputFileError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError("file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read: {exc}", path=str(path)) from exc
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

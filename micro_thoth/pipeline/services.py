@@ -1,0 +1,97 @@
+"""The services one run shares: cache, HTTP client, knowledge store, index client, sources."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from .. import net, pipconf
+from ..cache import Cache
+from ..errors import UsageError
+from ..models import Source
+from ..reporting import Reporter
+from ..settings import Settings
+
+
+@dataclass
+class Services:
+    """Opened once per command, closed at its end (``open_services``)."""
+
+    settings: Settings
+    environ: Mapping[str, str]
+    cache: Cache
+    client: Any  # httpx.Client (typed loosely: httpx stays out of the orchestration layer)
+    reporter: Reporter
+    _store: Any = None
+
+    @property
+    def store(self) -> Any:
+        """The SQLite knowledge store, opened on first use (a warm install never needs it)."""
+        if self._store is None:
+            from ..store import Store
+
+            self._store = Store(self.cache.metadata_db)
+        return self._store
+
+    def index_client(
+        self,
+        sources: Sequence[Source],
+        *,
+        exclude_newer: Optional[datetime] = None,
+        pinned: Optional[Mapping[str, str]] = None,
+        refresh: bool = False,
+    ) -> Any:
+        from ..index import IndexClient
+
+        return IndexClient(
+            sources,
+            client=self.client,
+            store=self.store,
+            environ=self.environ,
+            refresh=refresh or self.settings.refresh,
+            exclude_newer=exclude_newer,
+            reporter=self.reporter,
+            workers=self.settings.workers,
+            pinned=pinned,
+        )
+
+    def pip_sources(self) -> tuple[Source, ...]:
+        """The indexes pip would use here (PIP_INDEX_URL, pip.conf, else pip's default index)."""
+        return pipconf.sources_from_pip_config(self.environ, cache_dir=_str(self.settings.cache_dir))
+
+    def default_index_url(self) -> str:
+        return pipconf.default_index_url(environ=self.environ, cache_dir=_str(self.settings.cache_dir))
+
+
+def _str(path: Optional[os.PathLike[str]]) -> Optional[str]:
+    return os.fspath(path) if path is not None else None
+
+
+@contextmanager
+def open_services(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> Iterator[Services]:
+    cache = Cache.default(environ, _str(settings.cache_dir))
+    if settings.clear:
+        cache.clear()
+    client = net.make_client(timeout=settings.timeout, max_connections=max(4, settings.workers * 2))
+    services = Services(settings, environ, cache, client, reporter)
+    try:
+        yield services
+    finally:
+        client.close()
+        if services._store is not None:
+            services._store.close()
+
+
+def parse_exclude_newer(text: Optional[str]) -> Optional[datetime]:
+    """``--exclude-newer 2024-05-01`` or a full RFC 3339 timestamp; naive means UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--exclude-newer {text!r} is not a date (use YYYY-MM-DD or an RFC 3339 time)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,267 @@
+"""``thoth-pip sync`` / ``install --deploy``: make an environment match a lock, verified, all-or-nothing."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
+from packaging.utils import NormalizedName
+
+from .. import build, download, install
+from ..environment import interpreter
+from ..errors import InputFileError, NoCompatibleArtifact, TargetInterpreterError, UsageError
+from ..models import Artifact, Lock, Pin, Pipfile, Target
+from ..reporting import Reporter
+from ..settings import Settings
+from . import inputs
+from .project import ProjectFiles, discover
+from .services import Services, open_services
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a sync did (for the final line and ``--json``)."""
+
+    plan: install.Plan
+    result: Optional[install.InstallResult]
+    environment: Path
+    seconds: float
+    dry_run: bool = False
+
+
+def sync(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> SyncOutcome:
+    """Install the project's lock (Pipfile.lock, poetry.lock or requirements.txt) into its environment."""
+    started = time.monotonic()
+    files = discover(settings)
+    with open_services(settings, environ, reporter) as services:
+        lock, pipfile = inputs.load_lock(files, settings, services)
+        return install_lock(lock, pipfile, files, settings, services, started)
+
+
+def install_lock(
+    lock: Lock,
+    pipfile: Optional[Pipfile],
+    files: ProjectFiles,
+    settings: Settings,
+    services: Services,
+    started: float,
+) -> SyncOutcome:
+    """The shared tail of sync and install: target, plan, fetch, verify, install."""
+    env = select_environment(settings, files, lock, services)
+    target = env.interpreter.target()
+    if settings.deploy:
+        inputs.check_deploy_python(lock, target)
+    pins = select_pins(lock, settings.selected_categories(), target, pipfile)
+    wanted = [install.WantedPackage(p.name, p.version, p.direct, requested=_requested(p, pipfile)) for p in pins]
+    plan = install.plan(wanted, env)
+    if settings.dry_run or plan.is_empty:
+        return SyncOutcome(plan, None, env.prefix, time.monotonic() - started, settings.dry_run)
+    needed = {w.key for w in plan.wheels_needed}
+    download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
+        wheels = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch))
+        result = install.execute(
+            plan,
+            wheels,
+            env,
+            compile_bytecode=settings.compile_bytecode,
+            reporter=services.reporter,
+            lock_timeout=settings.install_timeout,
+            workers=settings.workers,
+        )
+    return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
+
+
+def _requested(pin: Pin, pipfile: Optional[Pipfile]) -> bool:
+    if pipfile is None:
+        return True
+    return any(dep.key == pin.key for deps in pipfile.categories.values() for dep in deps)
+
+
+# --- which environment ------------------------------------------------------------------------
+
+
+def select_environment(settings: Settings, files: ProjectFiles, lock: Lock, services: Services) -> install.TargetEnvironment:
+    """``--system``; else the active virtualenv; else the project's ``.venv`` (created if missing)."""
+    cache_dir = services.cache.root
+    if settings.system:
+        python = str(interpreter.find_python(settings.python)) if settings.python else "python3"
+        return install.system_environment(python, cache_dir=cache_dir)
+    if settings.use_active_virtualenv and settings.virtual_env is not None:
+        return install.environment_for(settings.virtual_env / "bin" / "python", cache_dir=cache_dir)
+    venv = files.directory / ".venv"
+    if (venv / "pyvenv.cfg").exists() and not settings.python:
+        return install.ensure_venv(venv, sys.executable, cache_dir=cache_dir)
+    return install.ensure_venv(venv, str(_python_for(settings, lock, services)), cache_dir=cache_dir)
+
+
+def _python_for(settings: Settings, lock: Lock, services: Services) -> Path:
+    if settings.python:
+        return interpreter.find_python(settings.python)
+    wanted = lock.requires.get("python_full_version") or lock.requires.get("python_version")
+    if wanted:
+        try:
+            return interpreter.find_python(wanted)
+        except (TargetInterpreterError, UsageError):
+            services.reporter.message(
+                f"Python {wanted} (from the lock's requires) was not found; using {sys.executable}", "warning"
+            )
+    return Path(sys.executable)
+
+
+# --- which pins --------------------------------------------------------------------------------
+
+
+def select_pins(lock: Lock, categories: Sequence[str], target: Target, pipfile: Optional[Pipfile] = None) -> list[Pin]:
+    """The lock's pins of ``categories`` whose markers hold on the target.
+
+    A root package's markers in the Pipfile count too: pipenv sometimes drops
+    them from the lock (a ``sys_platform`` key, say, leaves ``"version": "*"``).
+    """
+    unknown = [c for c in categories if c not in lock.categories and c not in ("default", "develop")]
+    if unknown:
+        raise UsageError(
+            f"{lock.path or 'the lock'} has no category {', '.join(unknown)}",
+            hint=f"categories in the lock: {', '.join(lock.categories) or '(none)'}",
+        )
+    declared = _declared_markers(pipfile)
+    return [
+        pin
+        for category, pin in lock.select(categories)
+        if _applies(pin.markers, target, lock.path, f"{category}.{pin.name}.markers")
+        and _applies(declared.get(pin.key), target, pipfile.path if pipfile else None, f"{pin.name}.markers")
+    ]
+
+
+def _declared_markers(pipfile: Optional[Pipfile]) -> dict[NormalizedName, str]:
+    if pipfile is None:
+        return {}
+    return {dep.key: dep.markers for deps in pipfile.categories.values() for dep in deps if dep.markers}
+
+
+def _applies(markers: Optional[str], target: Target, path: Optional[str], key_path: str) -> bool:
+    if not markers:
+        return True
+    try:
+        return Marker(markers).evaluate({**target.markers, "extra": ""})
+    except (InvalidMarker, UndefinedEnvironmentName) as exc:
+        raise InputFileError(f"invalid markers: {exc}", path=path, key_path=key_path) from exc
+
+
+# --- getting the wheels ----------------------------------------------------------------------
+
+
+def fetch_wheels(
+    pins: Sequence[Pin],
+    lock: Lock,
+    target: Target,
+    env: install.TargetEnvironment,
+    services: Services,
+    scratch: Path,
+) -> dict[NormalizedName, Path]:
+    """A verified wheel for every pin: cache first, then the pin's index, then builds."""
+    indexed = [p for p in pins if p.direct is None]
+    files = [p for p in pins if p.direct is not None and p.direct.kind == "file" and p.hashes]
+    built = [p for p in pins if p.direct is not None and p not in files]
+    requests = _download_requests(indexed, lock, target, services)
+    requests.update({p.key: _file_request(p) for p in files})
+    downloaded = download.download_all(
+        requests.values(), client=services.client, cache=services.cache, reporter=services.reporter,
+        workers=services.settings.workers,
+    )
+    wheels = {key: downloaded[request] for key, request in requests.items()}
+    index_urls = [s.expanded_url(services.environ) for s in lock.sources]
+    for key, path in list(wheels.items()):
+        if not path.name.endswith(".whl"):
+            wheels[key] = _wheel_from_sdist(path, requests[key], target, env, services, index_urls)
+    for pin in built:
+        wheels[pin.key] = build.build_wheel_for(
+            pin.direct, scratch, python=env.python, environ=services.environ, index_urls=index_urls, package=pin.name
+        )  # type: ignore[arg-type]
+    return wheels
+
+
+def _download_requests(
+    pins: Sequence[Pin], lock: Lock, target: Target, services: Services
+) -> dict[NormalizedName, download.DownloadRequest]:
+    """Cached locked files need no index; the others are looked up on their pinned index only."""
+    requests: dict[NormalizedName, download.DownloadRequest] = {}
+    missing: list[Pin] = []
+    for pin in pins:
+        cached = _cached_choice(pin, target, services)
+        if cached is not None:
+            requests[pin.key] = download.DownloadRequest(pin.name, cached, pin.hashes)
+        else:
+            missing.append(pin)
+    if missing:
+        requests.update(_from_indexes(missing, lock, target, services))
+    return requests
+
+
+def _cached_choice(pin: Pin, target: Target, services: Services) -> Optional[Artifact]:
+    cached = download.cached_artifacts(services.cache, pin)
+    wheels = [a for a in cached if a.is_wheel and target.tag_rank(a.tags) is not None]
+    if not wheels:
+        return None
+    return download.choose_artifact(pin, wheels, target)
+
+
+def _from_indexes(
+    pins: Sequence[Pin], lock: Lock, target: Target, services: Services
+) -> dict[NormalizedName, download.DownloadRequest]:
+    sources = inputs.sources_for(lock, services)
+    for pin in pins:
+        if pin.index is not None and not any(s.name == pin.index for s in sources):
+            raise InputFileError(
+                f"{pin.name} is pinned to index '{pin.index}', which the lock's sources do not name",
+                path=lock.path,
+                key_path=f"{pin.name}.index",
+                hint=f"sources: {', '.join(s.name for s in sources) or '(none)'}",
+            )
+    pinned = {p.key: p.index for p in pins if p.index}
+    client = services.index_client(sources, pinned=pinned)
+    client.prefetch([p.key for p in pins])
+    requests = {}
+    for pin in pins:
+        try:
+            artifact = download.choose_artifact(pin, client.project(pin.key).artifacts, target)
+        except NoCompatibleArtifact:
+            # A page from our cache may predate the locked file: ask the index once more.
+            fresh = services.index_client(sources, pinned=pinned, refresh=True)
+            artifact = download.choose_artifact(pin, fresh.project(pin.key).artifacts, target)
+        requests[pin.key] = download.DownloadRequest(pin.name, artifact, pin.hashes)
+    return requests
+
+
+def _file_request(pin: Pin) -> download.DownloadRequest:
+    location = pin.direct.location  # type: ignore[union-attr]
+    filename = location.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return download.DownloadRequest(pin.name, Artifact(filename=filename, url=location), pin.hashes)
+
+
+def _wheel_from_sdist(
+    sdist: Path,
+    request: download.DownloadRequest,
+    target: Target,
+    env: install.TargetEnvironment,
+    services: Services,
+    index_urls: Sequence[str],
+) -> Path:
+    """A wheel built from a verified sdist, cached by the sdist's digest."""
+    digest = sdist.parent.name
+    cached = services.cache.built_wheel(digest, target)
+    if cached is not None:
+        return cached
+    services.reporter.message(f"Building {request.package} from {sdist.name}", "info")
+    with services.cache.temp_dir() as out:
+        wheel = build.build_wheel(
+            sdist, out, python=env.python, environ=services.environ, index_urls=index_urls,
+            package=request.package,
+        )
+        return services.cache.add_built_wheel(digest, wheel)

@@ -1,0 +1,135 @@
+"""End to end: ``thoth-pip sync`` / ``install --deploy`` from locks made by real pipenv, on the local index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.pipeline.conftest import thoth_subprocess, venv_import, venv_python
+
+
+def test_deploy_installs_pipenv_made_lock(indexes, project, thoth, monkeypatch) -> None:
+    app = project("pipenv-made/small")
+    result = thoth("sync", "--deploy", "-C", str(app))
+    assert result.code == 0, result.err
+    assert "Installed" in result.err
+    versions = venv_import(app, "import alpha, beta, gamma, delta; print(alpha.__version__, beta.__version__, gamma.__version__)")
+    assert versions == "1.1 2.0 0.5"
+    # sys_platform == 'win32' entry is not installed on linux; the dev package is not installed without --dev
+    missing = subprocess.run([str(venv_python(app)), "-c", "import win_only"], capture_output=True)
+    assert missing.returncode != 0
+    assert subprocess.run([str(venv_python(app)), "-c", "import devtool"], capture_output=True).returncode != 0
+
+
+def test_second_run_changes_nothing_and_says_so(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    one, _ = indexes
+    before = len(one.requests)
+    again = thoth("sync", "-C", str(app))
+    assert again.code == 0
+    assert "Nothing to do" in again.err
+    assert len(one.requests) == before  # no network at all
+
+
+def test_dev_and_categories(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "--dev", "-C", str(app)).code == 0
+    assert venv_import(app, "import devtool; print(devtool.__version__)") == "4.2"
+    docs = project("pipenv-made/custom-category")
+    assert thoth("sync", "--categories", "docs", "-C", str(docs)).code == 0
+    assert venv_import(docs, "import docgen; print(docgen.__version__)") == "7.0"
+
+
+def test_index_pinning_never_asks_other_index(indexes, project, thoth) -> None:
+    one, two = indexes
+    app = project("pipenv-made/two-sources")
+    lock = json.loads((app / "Pipfile.lock").read_text())
+    assert lock["default"]["shadowed"]["index"] == "second"
+    result = thoth("sync", "-C", str(app))
+    assert result.code == 0, result.err
+    assert venv_import(app, "import shadowed; print(shadowed.__version__)") == "1.0"
+    assert not one.requested("/simple/shadowed/")  # 9.0 on the first index is never looked at
+    assert two.requested("/simple/shadowed/")
+
+
+def test_stale_lock_refused_under_deploy(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    pipfile = app / "Pipfile"
+    pipfile.write_text(pipfile.read_text().replace('devtool = "*"', 'devtool = "*"\ngamma = "*"'))
+    result = thoth("sync", "--deploy", "-C", str(app))
+    assert result.code == 1
+    assert "out of date" in result.err and "Traceback" not in result.err
+    assert not (app / ".venv" / "lib").exists() or not list((app / ".venv").rglob("alpha"))
+
+
+def test_tampered_artifact_installs_nothing(indexes, project, thoth) -> None:
+    one, _ = indexes
+    one.tamper("beta-2.0-py3-none-any.whl")
+    app = project("pipenv-made/small")
+    result = thoth("sync", "-C", str(app))
+    assert result.code == 1
+    assert "hash mismatch" in result.err and "beta" in result.err
+    assert not list((app / ".venv").rglob("alpha/__init__.py"))  # nothing installed, not even untampered ones
+
+
+def test_dry_run_prints_plan_and_changes_nothing(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    result = thoth("sync", "--dry-run", "--json", "-C", str(app))
+    assert result.code == 0, result.err
+    plan = result.json()["plan"]
+    assert "install alpha==1.1" in plan
+    assert not list((app / ".venv").rglob("alpha/__init__.py"))
+
+
+def test_replaces_installed_version(indexes, project, thoth) -> None:
+    one, _ = indexes
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    lock = json.loads((app / "Pipfile.lock").read_text())
+    from tests.support.builder import Dist
+
+    (new,) = one.add(Dist("gamma", "0.6"))
+    lock["default"]["gamma"] = {"hashes": [f"sha256:{new.sha256}"], "index": "local", "version": "==0.6"}
+    (app / "Pipfile.lock").write_text(json.dumps(lock, indent=4, sort_keys=True) + "\n")
+    result = thoth("sync", "-C", str(app))
+    assert result.code == 0, result.err
+    assert venv_import(app, "import gamma; print(gamma.__version__)") == "0.6"
+    site = next((app / ".venv").rglob("site-packages"))
+    assert [p.name for p in site.glob("gamma-*.dist-info")] == ["gamma-0.6.dist-info"]
+
+
+def test_sdist_fallback_builds_and_installs(indexes, project, thoth, tmp_path) -> None:
+    one, _ = indexes
+    from tests.support.builder import Dist
+
+    (sdist,) = one.add(Dist("onlysrc", "1.5"), wheel=False, sdist=True)
+    app = tmp_path / "srcapp"
+    app.mkdir()
+    lock = {
+        "_meta": {"hash": {"sha256": "x"}, "pipfile-spec": 6, "requires": {},
+                  "sources": [{"name": "local", "url": "${THOTH_TEST_INDEX}", "verify_ssl": False}]},
+        "default": {"onlysrc": {"hashes": [f"sha256:{sdist.sha256}"], "index": "local", "version": "==1.5"}},
+        "develop": {},
+    }
+    (app / "Pipfile.lock").write_text(json.dumps(lock, indent=4))
+    result = thoth("sync", "-C", str(app))
+    assert result.code == 0, result.err
+    assert venv_import(app, "import onlysrc; print(onlysrc.__version__)") == "1.5"
+
+
+def test_malformed_lock_is_one_paragraph(tmp_path, thoth) -> None:
+    (tmp_path / "Pipfile.lock").write_text('{"_meta": {"pipfile-spec": 6}, "default": {"a": {"version": 3}}}')
+    result = thoth("sync", "-C", str(tmp_path))
+    assert result.code == 1
+    assert "Pipfile.lock" in result.err and "default.a.version" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_subprocess_entry_point(indexes, project, tmp_path) -> None:
+    import os
+
+    app = project("pipenv-made/small")
+    proc = thoth_subprocess("sync", "--deploy", cwd=app, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert "Installed" in proc.stderr
