@@ -13,6 +13,7 @@ from micro_thoth.formats.pipfile import (
     hash_text,
     new_pipfile_text,
     parse_pipfile,
+    parse_toml,
     remove_package,
     section_name,
 )
@@ -378,3 +379,19 @@ def test_section_and_category_names() -> None:
     assert section_name("docs") == "docs"
     assert category_name("dev-packages") == "develop"
     assert category_name("docs") == "docs"
+
+
+def recorded_markers() -> list[tuple[str, str, str | None]]:
+    return [(case, key, value) for case in CASES for key, value in RECORDED[case]["markers"].items()]
+
+
+@pytest.mark.parametrize(("case", "key", "expected"), recorded_markers())
+def test_markers_are_folded_like_pipenv(case: str, key: str, expected: str | None) -> None:
+    section, name = key.split(".", 1)
+    text = (DATA / "pipfiles" / f"{case}.toml").read_text("utf-8")
+    category = category_name(section)
+    dep = next(d for d in parse_pipfile(text).categories[category] if d.name == name)
+    if "os_name" in parse_toml(text)[section][name]:
+        assert dep.markers is not None and "os_name" in dep.markers  # pipenv drops an os_name key; we keep it
+    else:
+        assert dep.markers == expected

@@ -7,6 +7,8 @@ Not a test: run it with a venv holding pipenv (2026.10.3 was used) to refresh
 
 "current" is ``Project.pipfile.calculate_hash()`` (names canonicalised, pipenv
 >= 2026.4), "legacy" is plette's ``Pipfile.get_hash()`` (names as written).
+"markers" is what pipenv's ``translate_markers`` makes of each package table
+(``markers`` and marker keys such as ``sys_platform = "== 'win32'"``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def record(pipfile: Path) -> dict[str, str]:
+def record(pipfile: Path) -> dict[str, str | None]:
     from pipenv.project import Project
     from pipenv.vendor import plette
 
@@ -31,7 +33,22 @@ def record(pipfile: Path) -> dict[str, str]:
         current = Project(chdir=False).pipfile.calculate_hash()
         with open("Pipfile") as f:
             legacy = plette.Pipfile.load(f).get_hash().value
-    return {"current": current, "legacy": legacy}
+    return {"current": current, "legacy": legacy, "markers": translated_markers(pipfile)}
+
+
+def translated_markers(pipfile: Path) -> dict[str, str | None]:
+    from pipenv.utils.dependencies import translate_markers
+    from pipenv.vendor import tomlkit
+
+    data = tomlkit.parse(pipfile.read_text("utf-8")).unwrap()
+    out: dict[str, str | None] = {}
+    for section, table in data.items():
+        if section in ("source", "requires", "pipenv", "scripts") or not isinstance(table, dict):
+            continue
+        for name, entry in table.items():
+            if isinstance(entry, dict):
+                out[f"{section}.{name}"] = translate_markers(entry).get("markers")
+    return out
 
 
 def main() -> int:
