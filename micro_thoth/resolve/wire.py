@@ -140,7 +140,8 @@ def validate_runtime_environment(data: object, prefix: str = "runtime_environmen
     platform = env.get("platform")
     if isinstance(platform, list):
         for i, item in enumerate(platform):
-            _optional({"p": item}, "p", (str,), f"{prefix}.platform[{i}]")
+            if not isinstance(item, str):
+                raise _fail(f"{prefix}.platform[{i}]", f"expected a string, got {type(item).__name__}")
     else:
         _optional(env, "platform", (str,), prefix)
     _check_section(env, "operating_system", {"name": (str,), "version": (str,)}, prefix)

@@ -1,0 +1,142 @@
+"""The job store, the same tests over SQLite and PostgreSQL (when THOTH_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from micro_thoth.errors import UsageError
+from micro_thoth.server.storage import (
+    JobRecord,
+    PostgresJobStore,
+    SqliteJobStore,
+    SqlJobStore,
+    open_store,
+)
+from tests.server.conftest import POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlJobStore:
+    if request.param == "sqlite":
+        made: SqlJobStore = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("set THOTH_TEST_POSTGRES_URL to run the PostgreSQL tests")
+        PostgresJobStore(POSTGRES_URL).drop_all()
+        made = PostgresJobStore(POSTGRES_URL)
+    yield made
+    made.close()
+    if request.param == "postgresql":
+        PostgresJobStore(POSTGRES_URL).drop_all()
+
+
+def job(job_id: str = "adviser-1", digest: str = "d1", state: str = "queued", **kw: object) -> JobRecord:
+    return JobRecord(id=job_id, digest=digest, state=state, request={"requirements": "x"}, created_at=1.0, **kw)
+
+
+def test_job_round_trip(store: SqlJobStore) -> None:
+    store.create(job(owner="replica-a"))
+    found = store.get("adviser-1")
+    assert found == job(owner="replica-a")
+    assert store.get("adviser-unknown") is None
+
+
+def test_lifecycle_running_then_failed(store: SqlJobStore) -> None:
+    store.create(job())
+    store.mark_running("adviser-1", 2.0)
+    assert store.get("adviser-1").state == "running"
+    store.finish("adviser-1", "failed", 3.5, {"status": 409, "detail": "conflict"})
+    found = store.get("adviser-1")
+    assert (found.state, found.started_at, found.finished_at) == ("failed", 2.0, 3.5)
+    assert found.problem == {"status": 409, "detail": "conflict"}
+
+
+def test_find_active_only_sees_unfinished_jobs_of_that_digest(store: SqlJobStore) -> None:
+    store.create(job("adviser-1", "d1", "succeeded"))
+    store.create(job("adviser-2", "d2", "running"))
+    assert store.find_active("d1") is None
+    assert store.find_active("d2").id == "adviser-2"
+
+
+def test_results_are_upserted_by_digest(store: SqlJobStore) -> None:
+    assert store.result("d1") is None
+    store.put_result("d1", {"lock": "one"}, 1.0)
+    store.put_result("d1", {"lock": "two"}, 2.0)
+    assert store.result("d1") == {"lock": "two"}
+
+
+def test_log_keeps_order_per_job(store: SqlJobStore) -> None:
+    for i in range(5):
+        store.append_log("adviser-1", f"line {i}", float(i))
+    store.append_log("adviser-2", "other", 0.0)
+    assert store.log("adviser-1") == [f"line {i}" for i in range(5)]
+    assert store.log("adviser-2") == ["other"]
+    assert store.log("adviser-3") == []
+
+
+def test_fail_unfinished_marks_queued_and_running(store: SqlJobStore) -> None:
+    store.create(job("adviser-1", state="queued"))
+    store.create(job("adviser-2", state="running"))
+    store.create(job("adviser-3", state="succeeded"))
+    assert store.fail_unfinished({"detail": "restarted"}, 9.0) == 2
+    assert [store.get(f"adviser-{i}").state for i in (1, 2, 3)] == ["failed", "failed", "succeeded"]
+
+
+def test_heartbeat(store: SqlJobStore) -> None:
+    assert store.last_seen("replica-a") is None
+    store.heartbeat("replica-a", 1.0)
+    store.heartbeat("replica-a", 5.0)
+    assert store.last_seen("replica-a") == 5.0
+
+
+def test_concurrent_writers(store: SqlJobStore) -> None:
+    def write(n: int) -> None:
+        for i in range(20):
+            store.create(job(f"adviser-{n}-{i}", f"d{n}"))
+            store.put_result(f"d{n}", {"i": i}, float(i))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(store.get(f"adviser-{n}-19") is not None for n in range(6))
+    assert store.result("d3") == {"i": 19}
+
+
+def test_two_stores_share_one_database(store: SqlJobStore, tmp_path: Path) -> None:
+    """Replicas see each other's jobs and results (the scaling story)."""
+    other = PostgresJobStore(POSTGRES_URL) if store.kind == "postgresql" else SqliteJobStore(store.path)  # type: ignore[attr-defined]
+    try:
+        store.create(job())
+        store.put_result("d1", {"lock": "x"}, 1.0)
+        assert other.get("adviser-1") is not None
+        assert other.result("d1") == {"lock": "x"}
+    finally:
+        other.close()
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "j.sqlite3")
+    assert store._fetch("PRAGMA journal_mode")[0][0] == "wal"
+    store.close()
+
+
+def test_open_store_by_url(tmp_path: Path) -> None:
+    assert open_store(None, tmp_path).kind == "sqlite"
+    assert (tmp_path / "jobs.sqlite3").exists()
+    explicit = open_store(f"sqlite:///{tmp_path}/other.db", tmp_path)
+    assert Path(explicit.path) == tmp_path / "other.db"
+    with pytest.raises(UsageError, match="unsupported database URL mysql"):
+        open_store("mysql://root:pw@db/x", tmp_path)
+
+
+def test_unreachable_postgres_is_a_usage_error_without_password() -> None:
+    port = __import__("tests.server.conftest", fromlist=["free_port"]).free_port()
+    with pytest.raises(UsageError) as info:
+        PostgresJobStore(f"postgresql://thoth:hunter2@127.0.0.1:{port}/db?connect_timeout=2")
+    assert "hunter2" not in str(info.value)
+    assert "****" in str(info.value)
