@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Optional
@@ -44,6 +45,7 @@ UNPACKED = "unpacked-v1"
 METADATA_DB = "metadata-v1.sqlite"
 TMP = "tmp"
 TAG_FILE = "CACHEDIR.TAG"
+STALE_AFTER = 24 * 3600.0  # seconds before tmp/ leftovers of a dead process are swept
 _TAG_TEXT = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by thoth-pip.\n"
@@ -118,6 +120,7 @@ class Cache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._swept = False
 
     @classmethod
     def default(
@@ -160,6 +163,9 @@ class Cache:
         self._ensure_root()
         path = self.root / TMP
         path.mkdir(exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            _sweep_stale(path, time.time() - STALE_AFTER)
         return path
 
     # -- artifacts -----------------------------------------------------------
@@ -304,6 +310,35 @@ class Cache:
             _fsync_file(staged)
             os.replace(staged, final)
         source.unlink()
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the process whose pid prefixes a temp name still runs on this machine."""
+    pid = name.split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _sweep_stale(tmp: Path, cutoff: float) -> None:
+    """Remove what killed processes left in tmp/ (older than ``cutoff`` and owner gone)."""
+    for entry in tmp.iterdir():
+        try:
+            if entry.lstat().st_mtime >= cutoff or _owner_alive(entry.name):
+                continue
+        except FileNotFoundError:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
 
 
 def _wheel_rank(path: Path, target: Target) -> Optional[int]:

@@ -178,6 +178,29 @@ def test_temp_dir_is_removed_with_its_contents(tmp_path: Path, error: type[BaseE
     assert _tmp_entries(cache) == []
 
 
+def test_leftovers_of_dead_processes_are_swept_once_stale(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = os.path.getmtime(tmp) - 2 * 86400
+    for name, age in [
+        (f"{dead.pid}-old.part", old),
+        (f"{dead.pid}-new.part", None),
+        (f"{os.getpid()}-mine", old),
+    ]:
+        (tmp / name).write_bytes(b"x")
+        if age is not None:
+            os.utime(tmp / name, (age, age))
+    (tmp / f"{dead.pid}-olddir").mkdir()
+    os.utime(tmp / f"{dead.pid}-olddir", (old, old))
+    with Cache(tmp_path).temp_file() as current:
+        assert current.exists()
+        assert sorted(p.name for p in tmp.iterdir()) == sorted(
+            [f"{dead.pid}-new.part", f"{os.getpid()}-mine", current.name]
+        )
+
+
 # -- built and unpacked wheels ----------------------------------------------------
 def _target(*tags: str) -> Target:
     return Target(markers={"python_version": "3.11"}, tags=Target.parse_tags(tags))
