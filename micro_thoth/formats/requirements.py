@@ -101,6 +101,9 @@ class RequirementsFile:
 
 @dataclass
 class _Collector:
+    """What the files read so far said; ``read`` fetches included files."""
+
+    read: Optional[Read]
     requirements: list[RequirementLine] = field(default_factory=list)
     constraints: list[RequirementLine] = field(default_factory=list)
     options: dict[str, list[str]] = field(default_factory=dict)
@@ -122,23 +125,30 @@ class _Collector:
         )
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The file being read: its path, whether it holds constraints, and the chain of -r above it."""
+
+    path: Optional[str]
+    constraint: bool
+    stack: tuple[str, ...]
+
+
 def parse_requirements(text: str, path: Optional[str] = None, *, read: Optional[Read] = None) -> RequirementsFile:
     """Parse a requirements file; ``read`` fetches the text of ``-r``/``-c`` files."""
-    collector = _Collector()
-    _parse_into(collector, text, path, read, constraint=False, stack=(path or "<input>",))
+    collector = _Collector(read)
+    _parse_into(collector, text, _Frame(path, False, (path or "<input>",)))
     return collector.freeze(path)
 
 
-def _parse_into(
-    collector: _Collector, text: str, path: Optional[str], read: Optional[Read], *, constraint: bool, stack: tuple[str, ...]
-) -> None:
+def _parse_into(collector: _Collector, text: str, frame: _Frame) -> None:
     for lineno, line in logical_lines(text):
         where = f"line {lineno}"
         if line.startswith("-") and not _is_editable(line):
-            _option_line(collector, line, path, where, read, constraint, stack)
+            _option_line(collector, line, frame, where)
         else:
-            entry = RequirementLine(parse_requirement_line(line, path, where), path, lineno, line)
-            (collector.constraints if constraint else collector.requirements).append(entry)
+            entry = RequirementLine(parse_requirement_line(line, frame.path, where), frame.path, lineno, line)
+            (collector.constraints if frame.constraint else collector.requirements).append(entry)
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -170,19 +180,10 @@ def _is_editable(line: str) -> bool:
     return line.startswith(("-e", "--editable"))
 
 
-def _option_line(
-    collector: _Collector,
-    line: str,
-    path: Optional[str],
-    where: str,
-    read: Optional[Read],
-    constraint: bool,
-    stack: tuple[str, ...],
-) -> None:
-    for option, value in _options(_split(line, path, where), path, where):
+def _option_line(collector: _Collector, line: str, frame: _Frame, where: str) -> None:
+    for option, value in _options(_split(line, frame.path, where), frame.path, where):
         if option in ("requirement", "constraint") and value is not None:
-            nested = constraint or option == "constraint"
-            _include(collector, value, path, where, read, constraint=nested, stack=stack)
+            _include(collector, value, frame, where, constraint=frame.constraint or option == "constraint")
         elif value is None:
             collector.flags.add(option)
         elif option != "ignored":
@@ -223,26 +224,18 @@ def _option_name_value(token: str) -> tuple[str, Optional[str]]:
     return token, None
 
 
-def _include(
-    collector: _Collector,
-    target: str,
-    parent: Optional[str],
-    where: str,
-    read: Optional[Read],
-    *,
-    constraint: bool,
-    stack: tuple[str, ...],
-) -> None:
-    location = nested_path(parent, target)
-    if read is None:
-        raise InputFileError(f"cannot follow {target!r}: no reader given", path=parent, key_path=where)
-    if location in stack:
-        raise InputFileError(f"{target!r} includes itself", path=parent, key_path=where)
+def _include(collector: _Collector, target: str, frame: _Frame, where: str, *, constraint: bool) -> None:
+    location = nested_path(frame.path, target)
+    if collector.read is None:
+        raise InputFileError(f"cannot follow {target!r}: no reader given", path=frame.path, key_path=where)
+    if location in frame.stack:
+        raise InputFileError(f"{target!r} includes itself", path=frame.path, key_path=where)
     try:
-        text = read(location)
+        text = collector.read(location)
     except OSError as exc:
-        raise InputFileError(f"cannot read {location}: {exc.strerror or exc}", path=parent, key_path=where) from exc
-    _parse_into(collector, text, location, read, constraint=constraint, stack=(*stack, location))
+        reason = exc.strerror or str(exc)
+        raise InputFileError(f"cannot read {location}: {reason}", path=frame.path, key_path=where) from exc
+    _parse_into(collector, text, _Frame(location, constraint, (*frame.stack, location)))
 
 
 def nested_path(parent: Optional[str], target: str) -> str:
