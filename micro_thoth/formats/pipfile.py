@@ -34,10 +34,22 @@ from micro_thoth.models import (
 DEFAULT_SOURCE_NAME = "pypi"
 VCS_KEYS = ("git", "hg", "svn", "bzr")
 # Sections that are not package categories (pipenv's NON_CATEGORY_SECTIONS, plus plette's "pipfile").
-NON_CATEGORY_SECTIONS = frozenset({"source", "requires", "pipenv", "scripts", "build-system", "pipfile"})
+NON_CATEGORY_SECTIONS = frozenset(
+    {"source", "requires", "pipenv", "scripts", "build-system", "pipfile"}
+)
 # Sections pipenv leaves out of the hash as custom categories (they are hashed elsewhere or not at all).
 _HASH_SKIP = frozenset(
-    {"source", "packages", "dev-packages", "requires", "scripts", "pipfile", "pipenv", "default", "develop"}
+    {
+        "source",
+        "packages",
+        "dev-packages",
+        "requires",
+        "scripts",
+        "pipfile",
+        "pipenv",
+        "default",
+        "develop",
+    }
 )
 # Keys of a package table that pipenv folds into ``markers`` (packaging's default_environment()).
 MARKER_KEYS = (
@@ -94,7 +106,9 @@ def pipfile_hashes(
     return (current,) if current == legacy else (current, legacy)
 
 
-def hash_text(text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None) -> tuple[str, ...]:
+def hash_text(
+    text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None
+) -> tuple[str, ...]:
     """The ``_meta`` hashes of a Pipfile's text (see ``pipfile_hashes``)."""
     return pipfile_hashes(_load(text, path).unwrap(), default_index_url=default_index_url)
 
@@ -104,14 +118,19 @@ def _digest(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def _hash_payload(data: Mapping[str, Any], default_index_url: Optional[str], *, canonical: bool) -> dict[str, Any]:
+def _hash_payload(
+    data: Mapping[str, Any], default_index_url: Optional[str], *, canonical: bool
+) -> dict[str, Any]:
     def names(section: Any) -> Any:
         if not canonical or not isinstance(section, Mapping):
             return section
         return {canonicalize_name(key): value for key, value in section.items()}
 
     payload: dict[str, Any] = {
-        "_meta": {"sources": _hash_sources(data, default_index_url), "requires": data.get("requires", {})},
+        "_meta": {
+            "sources": _hash_sources(data, default_index_url),
+            "requires": data.get("requires", {}),
+        },
         "default": names(data.get("packages", {})),
         "develop": names(data.get("dev-packages", {})),
     }
@@ -143,14 +162,18 @@ def _load(text: str, path: Optional[str]) -> tomlkit.TOMLDocument:
         ) from exc
 
 
-def _sources(data: Mapping[str, Any], path: Optional[str], default_index_url: Optional[str]) -> tuple[Source, ...]:
+def _sources(
+    data: Mapping[str, Any], path: Optional[str], default_index_url: Optional[str]
+) -> tuple[Source, ...]:
     raw = data.get("source")
     if raw is None:
         if default_index_url is None:
             return ()
         return (Source(DEFAULT_SOURCE_NAME, default_index_url, True),)
     if not isinstance(raw, list):
-        raise InputFileError("expected an array of tables ([[source]])", path=path, key_path="source")
+        raise InputFileError(
+            "expected an array of tables ([[source]])", path=path, key_path="source"
+        )
     return tuple(_source(item, path, f"source[{i}]") for i, item in enumerate(raw))
 
 
@@ -186,7 +209,9 @@ def _allow_prereleases(data: Mapping[str, Any], path: Optional[str]) -> bool:
         raise InputFileError("expected a table", path=path, key_path="pipenv")
     value = raw.get("allow_prereleases", False)
     if not isinstance(value, bool):
-        raise InputFileError("expected true or false", path=path, key_path="pipenv.allow_prereleases")
+        raise InputFileError(
+            "expected true or false", path=path, key_path="pipenv.allow_prereleases"
+        )
     return value
 
 
@@ -216,7 +241,9 @@ def _dependency(name: str, value: Any, path: Optional[str], key_path: str) -> De
     version = value.get("version", "*")
     return Dependency(
         name=name,
-        specifier=_specifier(_string(version, path, f"{key_path}.version"), path, f"{key_path}.version"),
+        specifier=_specifier(
+            _string(version, path, f"{key_path}.version"), path, f"{key_path}.version"
+        ),
         extras=_extras(value.get("extras", []), path, f"{key_path}.extras"),
         markers=_markers(value, path, key_path),
         index=_optional_string(value.get("index"), path, f"{key_path}.index"),
@@ -233,7 +260,9 @@ def _specifier(text: str, path: Optional[str], key_path: str) -> str:
     try:
         SpecifierSet(text)
     except InvalidSpecifier as exc:
-        raise InputFileError(f"not a version specifier: {text!r}", path=path, key_path=key_path) from exc
+        raise InputFileError(
+            f"not a version specifier: {text!r}", path=path, key_path=key_path
+        ) from exc
     return text
 
 
@@ -252,7 +281,9 @@ def _markers(table: Mapping[str, Any], path: Optional[str], key_path: str) -> Op
         if key in table:
             raw = _string(table[key], path, f"{key_path}.{key}")
             if raw.strip():
-                parts.append(_marker(raw if key == "markers" else f"{key} {raw}", path, f"{key_path}.{key}"))
+                parts.append(
+                    _marker(raw if key == "markers" else f"{key} {raw}", path, f"{key_path}.{key}")
+                )
     if not parts:
         return None
     if len(parts) > 1:
@@ -267,7 +298,9 @@ def _marker(text: str, path: Optional[str], key_path: str) -> str:
         raise InputFileError(f"not a valid marker: {text!r}", path=path, key_path=key_path) from exc
 
 
-def _direct(table: Mapping[str, Any], path: Optional[str], key_path: str) -> Optional[DirectReference]:
+def _direct(
+    table: Mapping[str, Any], path: Optional[str], key_path: str
+) -> Optional[DirectReference]:
     editable = table.get("editable", False)
     if not isinstance(editable, bool):
         raise InputFileError("expected true or false", path=path, key_path=f"{key_path}.editable")
@@ -276,8 +309,12 @@ def _direct(table: Mapping[str, Any], path: Optional[str], key_path: str) -> Opt
             return DirectReference(
                 kind=kind,  # type: ignore[arg-type]
                 location=_string(table[kind], path, f"{key_path}.{kind}"),
-                ref=_optional_string(table.get("ref"), path, f"{key_path}.ref") if kind in VCS_KEYS else None,
-                subdirectory=_optional_string(table.get("subdirectory"), path, f"{key_path}.subdirectory"),
+                ref=_optional_string(table.get("ref"), path, f"{key_path}.ref")
+                if kind in VCS_KEYS
+                else None,
+                subdirectory=_optional_string(
+                    table.get("subdirectory"), path, f"{key_path}.subdirectory"
+                ),
                 editable=editable,
             )
     return None
@@ -294,9 +331,13 @@ def _optional_string(value: Any, path: Optional[str], key_path: str) -> Optional
 
 
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "a table"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 # -- editing (tomlkit keeps comments and layout) ---------------------------------------------
@@ -341,7 +382,12 @@ def new_pipfile_text(python_version: Optional[str], sources: Sequence[Source] = 
     if sources:
         aot = tomlkit.aot()
         for source in sources:
-            aot.append(tomlkit.table().add("url", source.url).add("verify_ssl", source.verify_ssl).add("name", source.name))
+            aot.append(
+                tomlkit.table()
+                .add("url", source.url)
+                .add("verify_ssl", source.verify_ssl)
+                .add("name", source.name)
+            )
         doc.add("source", aot)
     doc.add("packages", tomlkit.table())
     doc.add("dev-packages", tomlkit.table())

@@ -123,7 +123,9 @@ def check_lock_current(lock: Lock, pipfile: Pipfile) -> None:
     )
 
 
-def check_python_version(requires: Mapping[str, str], python_full_version: str, *, path: Optional[str] = None) -> None:
+def check_python_version(
+    requires: Mapping[str, str], python_full_version: str, *, path: Optional[str] = None
+) -> None:
     """Raise ``StaleLockError`` if ``[requires]`` asks for another Python than the target's."""
     full = requires.get("python_full_version")
     if full and full != python_full_version:
@@ -213,7 +215,9 @@ def _pin(name: str, raw: Any, path: Optional[str], key_path: str) -> Pin:
     direct = _direct(entry, path, key_path)
     return Pin(
         name=name,
-        version=None if direct is not None else _version(entry.get("version"), path, f"{key_path}.version"),
+        version=None
+        if direct is not None
+        else _version(entry.get("version"), path, f"{key_path}.version"),
         hashes=_hashes(entry.get("hashes", []), path, f"{key_path}.hashes"),
         index=_optional_string(entry.get("index"), path, f"{key_path}.index"),
         markers=_markers(entry.get("markers"), path, f"{key_path}.markers"),
@@ -244,9 +248,15 @@ def _hash(raw: Any, path: Optional[str], key_path: str) -> Hash:
     try:
         digest = Hash.parse(text)
     except ValueError as exc:
-        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=key_path) from exc
+        raise InputFileError(
+            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=key_path
+        ) from exc
     if ":" not in text or _HEX_LENGTH.get(digest.algorithm) != len(digest.value):
-        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<64 hex digits>')", path=path, key_path=key_path)
+        raise InputFileError(
+            f"not a hash: {text!r} (expected 'sha256:<64 hex digits>')",
+            path=path,
+            key_path=key_path,
+        )
     return digest
 
 
@@ -267,7 +277,9 @@ def _extras(raw: Any, path: Optional[str], key_path: str) -> tuple[str, ...]:
     return tuple(_string(item, path, f"{key_path}[{i}]") for i, item in enumerate(raw))
 
 
-def _direct(entry: Mapping[str, Any], path: Optional[str], key_path: str) -> Optional[DirectReference]:
+def _direct(
+    entry: Mapping[str, Any], path: Optional[str], key_path: str
+) -> Optional[DirectReference]:
     kind = next((key for key in DIRECT_KEYS if key in entry), None)
     if kind is None:
         return None
@@ -277,7 +289,9 @@ def _direct(entry: Mapping[str, Any], path: Optional[str], key_path: str) -> Opt
     return DirectReference(
         kind=kind,  # type: ignore[arg-type]
         location=_string(entry[kind], path, f"{key_path}.{kind}"),
-        ref=_optional_string(entry.get("ref"), path, f"{key_path}.ref") if kind in VCS_KEYS else None,
+        ref=_optional_string(entry.get("ref"), path, f"{key_path}.ref")
+        if kind in VCS_KEYS
+        else None,
         subdirectory=_optional_string(entry.get("subdirectory"), path, f"{key_path}.subdirectory"),
         editable=editable,
     )
@@ -300,5 +314,12 @@ def _optional_string(raw: Any, path: Optional[str], key_path: str) -> Optional[s
 
 
 def _kind(raw: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object", str: "a string"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "an array",
+        dict: "an object",
+        str: "a string",
+    }
     return "null" if raw is None else names.get(type(raw), type(raw).__name__)

@@ -39,14 +39,18 @@ MAIN_GROUP = "main"
 SUPPORTED_MAJOR = (1, 2)
 
 
-def parse_poetry_lock(text: str, path: Optional[str] = None, *, include_optional: bool = False) -> Lock:
+def parse_poetry_lock(
+    text: str, path: Optional[str] = None, *, include_optional: bool = False
+) -> Lock:
     """Parse a poetry.lock; errors name the key path (``package[3].files[0].hash``)."""
     data = parse_toml(text, path)
     metadata = _table(data.get("metadata", {}), path, "metadata")
     _check_version(metadata, path)
     packages = data.get("package", [])
     if not isinstance(packages, list):
-        raise InputFileError("expected an array of tables ([[package]])", path=path, key_path="package")
+        raise InputFileError(
+            "expected an array of tables ([[package]])", path=path, key_path="package"
+        )
     shared_files = _table(metadata.get("files", metadata.get("hashes", {})), path, "metadata.files")
     categories: dict[str, list[Pin]] = {DEFAULT_CATEGORY: [], DEVELOP_CATEGORY: []}
     sources: dict[str, Source] = {}
@@ -67,7 +71,9 @@ def _check_version(metadata: Mapping[str, Any], path: Optional[str]) -> None:
         major = -1
     if major not in SUPPORTED_MAJOR:
         raise InputFileError(
-            f"unsupported lock-version {version!r} (this reads 1.x and 2.x)", path=path, key_path="metadata.lock-version"
+            f"unsupported lock-version {version!r} (this reads 1.x and 2.x)",
+            path=path,
+            key_path="metadata.lock-version",
         )
 
 
@@ -90,7 +96,9 @@ def _add_package(
         categories.setdefault(category, []).append(pin)
 
 
-def _placements(package: Mapping[str, Any], path: Optional[str], key_path: str) -> list[tuple[str, Optional[str]]]:
+def _placements(
+    package: Mapping[str, Any], path: Optional[str], key_path: str
+) -> list[tuple[str, Optional[str]]]:
     """(category, markers) for each category the package belongs to."""
     groups = _groups(package, path, key_path)
     markers = package.get("markers")
@@ -107,18 +115,24 @@ def _groups(package: Mapping[str, Any], path: Optional[str], key_path: str) -> l
     if "groups" in package:
         groups = package["groups"]
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise InputFileError("expected a list of group names", path=path, key_path=f"{key_path}.groups")
+            raise InputFileError(
+                "expected a list of group names", path=path, key_path=f"{key_path}.groups"
+            )
         return groups or [MAIN_GROUP]
     category = package.get("category", MAIN_GROUP)
     return [_string(category, path, f"{key_path}.category")]
 
 
-def _markers_for(markers: Any, groups: list[str], path: Optional[str], key_path: str) -> Optional[str]:
+def _markers_for(
+    markers: Any, groups: list[str], path: Optional[str], key_path: str
+) -> Optional[str]:
     """A package's markers for some of its groups (poetry 2 writes a table per group)."""
     if markers is None or isinstance(markers, str):
         return markers or None
     if not isinstance(markers, Mapping):
-        raise InputFileError("expected a string or a table of markers", path=path, key_path=f"{key_path}.markers")
+        raise InputFileError(
+            "expected a string or a table of markers", path=path, key_path=f"{key_path}.markers"
+        )
     chosen = [_string(markers[g], path, f"{key_path}.markers.{g}") for g in groups if g in markers]
     if len(chosen) < len(groups) or not chosen:
         return None  # some group needs it unconditionally
@@ -142,7 +156,9 @@ def _source(
     return _direct(kind, url, source, path, key_path), None
 
 
-def _direct(kind: str, url: str, source: Mapping[str, Any], path: Optional[str], key_path: str) -> DirectReference:
+def _direct(
+    kind: str, url: str, source: Mapping[str, Any], path: Optional[str], key_path: str
+) -> DirectReference:
     subdirectory = source.get("subdirectory")
     if subdirectory is not None:
         subdirectory = _string(subdirectory, path, f"{key_path}.subdirectory")
@@ -173,7 +189,9 @@ def _hashes(
     return _file_hashes(shared_files[key], version, path, f"metadata.files.{key}")
 
 
-def _file_hashes(raw: Any, version: Optional[str], path: Optional[str], key_path: str) -> tuple[Hash, ...]:
+def _file_hashes(
+    raw: Any, version: Optional[str], path: Optional[str], key_path: str
+) -> tuple[Hash, ...]:
     """Hashes of the listed files; with ``version``, only that version's files (1.x shares one list)."""
     if not isinstance(raw, list):
         raise InputFileError("expected a list of files", path=path, key_path=key_path)
@@ -207,7 +225,9 @@ def _hash(raw: Any, path: Optional[str], key_path: str) -> Hash:
     try:
         return Hash.parse(text)
     except ValueError as exc:
-        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=key_path) from exc
+        raise InputFileError(
+            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=key_path
+        ) from exc
 
 
 def _table(raw: Any, path: Optional[str], key_path: str) -> dict[str, Any]:

@@ -51,8 +51,19 @@ _WITH_VALUE = {
     "--trusted-host": "trusted_host",
     "--no-binary": "ignored", "--only-binary": "ignored", "--use-feature": "ignored",
 }  # fmt: skip
-_FLAGS = {"--pre": "pre", "--no-index": "no_index", "--require-hashes": "require_hashes", "--prefer-binary": "ignored"}
-_REQ_OPTIONS_WITH_VALUE = ("--hash", "--config-settings", "-C", "--global-option", "--install-option")
+_FLAGS = {
+    "--pre": "pre",
+    "--no-index": "no_index",
+    "--require-hashes": "require_hashes",
+    "--prefer-binary": "ignored",
+}
+_REQ_OPTIONS_WITH_VALUE = (
+    "--hash",
+    "--config-settings",
+    "-C",
+    "--global-option",
+    "--install-option",
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,9 @@ class _Frame:
     stack: tuple[str, ...]
 
 
-def parse_requirements(text: str, path: Optional[str] = None, *, read: Optional[Read] = None) -> RequirementsFile:
+def parse_requirements(
+    text: str, path: Optional[str] = None, *, read: Optional[Read] = None
+) -> RequirementsFile:
     """Parse a requirements file; ``read`` fetches the text of ``-r``/``-c`` files."""
     collector = _Collector(read)
     _parse_into(collector, text, _Frame(path, False, (path or "<input>",)))
@@ -147,7 +160,9 @@ def _parse_into(collector: _Collector, text: str, frame: _Frame) -> None:
         if line.startswith("-") and not _is_editable(line):
             _option_line(collector, line, frame, where)
         else:
-            entry = RequirementLine(parse_requirement_line(line, frame.path, where), frame.path, lineno, line)
+            entry = RequirementLine(
+                parse_requirement_line(line, frame.path, where), frame.path, lineno, line
+            )
             (collector.constraints if frame.constraint else collector.requirements).append(entry)
 
 
@@ -183,7 +198,13 @@ def _is_editable(line: str) -> bool:
 def _option_line(collector: _Collector, line: str, frame: _Frame, where: str) -> None:
     for option, value in _options(_split(line, frame.path, where), frame.path, where):
         if option in ("requirement", "constraint") and value is not None:
-            _include(collector, value, frame, where, constraint=frame.constraint or option == "constraint")
+            _include(
+                collector,
+                value,
+                frame,
+                where,
+                constraint=frame.constraint or option == "constraint",
+            )
         elif value is None:
             collector.flags.add(option)
         elif option != "ignored":
@@ -197,7 +218,9 @@ def _split(line: str, path: Optional[str], where: str) -> list[str]:
         raise InputFileError(f"cannot split options: {exc}", path=path, key_path=where) from exc
 
 
-def _options(tokens: list[str], path: Optional[str], where: str) -> Iterator[tuple[str, Optional[str]]]:
+def _options(
+    tokens: list[str], path: Optional[str], where: str
+) -> Iterator[tuple[str, Optional[str]]]:
     """(destination, value) of each option; flags have value None."""
     tokens = list(tokens)
     while tokens:
@@ -224,17 +247,23 @@ def _option_name_value(token: str) -> tuple[str, Optional[str]]:
     return token, None
 
 
-def _include(collector: _Collector, target: str, frame: _Frame, where: str, *, constraint: bool) -> None:
+def _include(
+    collector: _Collector, target: str, frame: _Frame, where: str, *, constraint: bool
+) -> None:
     location = nested_path(frame.path, target)
     if collector.read is None:
-        raise InputFileError(f"cannot follow {target!r}: no reader given", path=frame.path, key_path=where)
+        raise InputFileError(
+            f"cannot follow {target!r}: no reader given", path=frame.path, key_path=where
+        )
     if location in frame.stack:
         raise InputFileError(f"{target!r} includes itself", path=frame.path, key_path=where)
     try:
         text = collector.read(location)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise InputFileError(f"cannot read {location}: {reason}", path=frame.path, key_path=where) from exc
+        raise InputFileError(
+            f"cannot read {location}: {reason}", path=frame.path, key_path=where
+        ) from exc
     _parse_into(collector, text, _Frame(location, constraint, (*frame.stack, location)))
 
 
@@ -250,7 +279,9 @@ def nested_path(parent: Optional[str], target: str) -> str:
 # -- one requirement line ----------------------------------------------------------------------
 
 
-def parse_requirement_line(line: str, path: Optional[str] = None, where: Optional[str] = None) -> Dependency:
+def parse_requirement_line(
+    line: str, path: Optional[str] = None, where: Optional[str] = None
+) -> Dependency:
     """A requirement line (``name[x]==1 ; markers --hash=...``, ``-e url``, a URL or a path)."""
     editable = _is_editable(line)
     if editable:
@@ -260,7 +291,9 @@ def parse_requirement_line(line: str, path: Optional[str] = None, where: Optiona
     try:
         dependency = _dependency(args, editable)
     except (InvalidRequirement, InvalidMarker, ValueError) as exc:
-        raise InputFileError(f"not a valid requirement: {args!r} ({exc})", path=path, key_path=where) from exc
+        raise InputFileError(
+            f"not a valid requirement: {args!r} ({exc})", path=path, key_path=where
+        ) from exc
     if hashes:
         dependency = _with_hashes(dependency, hashes)
     return dependency
@@ -294,9 +327,13 @@ def _hash(text: str, path: Optional[str], where: Optional[str]) -> Hash:
     try:
         digest = Hash.parse(text)
     except ValueError as exc:
-        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where) from exc
+        raise InputFileError(
+            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where
+        ) from exc
     if ":" not in text or digest.algorithm not in ("sha256", "sha384", "sha512"):
-        raise InputFileError(f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where)
+        raise InputFileError(
+            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where
+        )
     return digest
 
 
@@ -333,7 +370,11 @@ def _looks_like_path(text: str) -> bool:
     head = text.split(";", 1)[0].strip()
     if head.startswith((".", "/", "~")):
         return True
-    return ("/" in head or "\\" in head) and "@" not in head and not re.match(r"^[A-Za-z0-9._-]+\s*[\[(<>=!~]", head)
+    return (
+        ("/" in head or "\\" in head)
+        and "@" not in head
+        and not re.match(r"^[A-Za-z0-9._-]+\s*[\[(<>=!~]", head)
+    )
 
 
 def _direct_dependency(args: str, editable: bool) -> Dependency:
@@ -344,7 +385,11 @@ def _direct_dependency(args: str, editable: bool) -> Dependency:
     if _is_url(target):
         reference, name, hashes = _reference(target, editable)
     else:
-        reference, name, hashes = DirectReference("path", target, editable=editable), _path_name(target), ()
+        reference, name, hashes = (
+            DirectReference("path", target, editable=editable),
+            _path_name(target),
+            (),
+        )
     name, egg_extras = _split_extras(name or "")
     return Dependency(name, "", extras or egg_extras, markers, direct=reference, hashes=hashes)
 
@@ -361,7 +406,9 @@ def _reference(url: str, editable: bool) -> tuple[DirectReference, Optional[str]
     """A URL as a DirectReference, the ``egg=`` (or file) name, and any ``#sha256=`` hash."""
     base, _sep, fragment = url.partition("#")
     params = dict(part.partition("=")[::2] for part in fragment.split("&") if part)
-    hashes = tuple(Hash(a, params[a].lower()) for a in ("sha256", "sha384", "sha512") if a in params)
+    hashes = tuple(
+        Hash(a, params[a].lower()) for a in ("sha256", "sha384", "sha512") if a in params
+    )
     subdirectory = params.get("subdirectory") or None
     scheme = base.split("+", 1)[0] if "+" in base.split("://", 1)[0] else ""
     if scheme in VCS_SCHEMES:
@@ -369,8 +416,16 @@ def _reference(url: str, editable: bool) -> tuple[DirectReference, Optional[str]
         reference = DirectReference(scheme, location, ref, subdirectory, editable)  # type: ignore[arg-type]
         return reference, params.get("egg"), hashes
     if base.startswith("file:") and not _archive_name(base):
-        return DirectReference("path", base, None, subdirectory, editable), params.get("egg"), hashes
-    return DirectReference("file", base, None, subdirectory, editable), params.get("egg") or _archive_name(base), hashes
+        return (
+            DirectReference("path", base, None, subdirectory, editable),
+            params.get("egg"),
+            hashes,
+        )
+    return (
+        DirectReference("file", base, None, subdirectory, editable),
+        params.get("egg") or _archive_name(base),
+        hashes,
+    )
 
 
 def _vcs_location_ref(url: str) -> tuple[str, Optional[str]]:
@@ -404,13 +459,17 @@ def to_lock(reqs: RequirementsFile) -> Lock:
     """A requirements.txt whose every entry is ``==``-pinned (or a URL) with hashes, as a Lock."""
     pins = tuple(_pin(line) for line in reqs.requirements)
     sources = tuple(Source(f"index-{i}", url) for i, url in enumerate(reqs.index_urls))
-    return Lock(categories={DEFAULT_CATEGORY: pins}, sources=sources, kind="requirements", path=reqs.path)
+    return Lock(
+        categories={DEFAULT_CATEGORY: pins}, sources=sources, kind="requirements", path=reqs.path
+    )
 
 
 def _pin(line: RequirementLine) -> Pin:
     dep = line.dependency
     version = dep.pinned_version()
-    archive = dep.direct is not None and dep.direct.kind in ("file", "path") and not dep.direct.editable
+    archive = (
+        dep.direct is not None and dep.direct.kind in ("file", "path") and not dep.direct.editable
+    )
     if (version is None and not archive) or not dep.hashes or not dep.name:
         raise NotLockedError(
             f"{line.text!r} is not pinned with == and a --hash; a lock needs both",
@@ -418,7 +477,9 @@ def _pin(line: RequirementLine) -> Pin:
             key_path=line.where,
             hint="compile it first: `thoth-pip compile --generate-hashes`",
         )
-    return Pin(dep.name, version, dep.hashes, markers=dep.markers, extras=dep.extras, direct=dep.direct)
+    return Pin(
+        dep.name, version, dep.hashes, markers=dep.markers, extras=dep.extras, direct=dep.direct
+    )
 
 
 # -- writing, as pip-compile does ------------------------------------------------------------
@@ -453,7 +514,10 @@ def dump_requirements(
     hashes: bool = True,
 ) -> str:
     """A requirements.txt in pip-compile's layout; ``header`` is the command that made it."""
-    lines = [*_header_lines(header, python_version), *_flag_lines(index_url, extra_index_urls, find_links)]
+    lines = [
+        *_header_lines(header, python_version),
+        *_flag_lines(index_url, extra_index_urls, find_links),
+    ]
     ordered = sorted(entries, key=lambda e: (not e.editable, canonicalize_name(e.name)))
     lines.extend(_entry_text(entry, annotate, hashes) for entry in ordered)
     return "\n".join(lines or [""]) + "\n"
@@ -462,11 +526,15 @@ def dump_requirements(
 def _header_lines(command: Optional[str], python_version: Optional[str]) -> list[str]:
     if command is None:
         return []
-    made = "# This file is autogenerated by thoth-pip" + (f" with Python {python_version}" if python_version else "")
+    made = "# This file is autogenerated by thoth-pip" + (
+        f" with Python {python_version}" if python_version else ""
+    )
     return ["#", made, "# by the following command:", "#", f"#    {command}", "#"]
 
 
-def _flag_lines(index_url: Optional[str], extra: Sequence[str], find_links: Sequence[str]) -> list[str]:
+def _flag_lines(
+    index_url: Optional[str], extra: Sequence[str], find_links: Sequence[str]
+) -> list[str]:
     lines = [f"--index-url {index_url}"] if index_url else []
     lines += [f"--extra-index-url {url}" for url in dict.fromkeys(extra)]
     lines += [f"--find-links {link}" for link in dict.fromkeys(find_links)]
@@ -478,7 +546,9 @@ def _entry_text(entry: ResolvedEntry, annotate: bool, with_hashes: bool) -> str:
     if entry.markers:
         line = f"{line} ; {Marker(entry.markers)}"
     if with_hashes:
-        line += "".join(f" \\\n    --hash={digest}" for digest in sorted({str(h) for h in entry.hashes}))
+        line += "".join(
+            f" \\\n    --hash={digest}" for digest in sorted({str(h) for h in entry.hashes})
+        )
     if annotate and entry.via:
         line += "\n    " + _annotation(entry.via)
     return line

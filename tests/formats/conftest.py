@@ -18,7 +18,11 @@ def default_index_url() -> str:
     """The default index URL, read from pip's own help text (never written down here)."""
     env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--help"], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-m", "pip", "download", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     match = re.search(r"\(default\s+(\S+?)\)", " ".join(out.split()))
     assert match, "pip's help no longer names its default index"

@@ -26,7 +26,9 @@ CASES = sorted(RECORDED)
 
 
 def pipfile(text: str) -> str:
-    return '[[source]]\nname = "local"\nurl = "http://127.0.0.1/simple"\nverify_ssl = false\n\n' + text
+    return (
+        '[[source]]\nname = "local"\nurl = "http://127.0.0.1/simple"\nverify_ssl = false\n\n' + text
+    )
 
 
 # -- hashes against real pipenv --------------------------------------------------------------
@@ -63,12 +65,18 @@ def test_current_hash_ignores_name_spelling() -> None:
 
 def test_hash_ignores_comments_scripts_and_pipenv_section() -> None:
     base = hash_text(pipfile('[packages]\nalpha = "*"\n'))
-    noisy = hash_text(pipfile('# hi\n[packages]\nalpha = "*" # c\n\n[scripts]\nx = "y"\n\n[pipenv]\nallow_prereleases = true\n'))
+    noisy = hash_text(
+        pipfile(
+            '# hi\n[packages]\nalpha = "*" # c\n\n[scripts]\nx = "y"\n\n[pipenv]\nallow_prereleases = true\n'
+        )
+    )
     assert base == noisy
 
 
 def test_hash_changes_with_requirements() -> None:
-    assert hash_text(pipfile('[packages]\nalpha = "*"\n')) != hash_text(pipfile('[packages]\nalpha = "==1"\n'))
+    assert hash_text(pipfile('[packages]\nalpha = "*"\n')) != hash_text(
+        pipfile('[packages]\nalpha = "==1"\n')
+    )
 
 
 def test_hash_keeps_source_url_unexpanded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,15 +107,22 @@ def test_sources_are_kept_as_written() -> None:
 
 def test_source_without_name_or_verify_ssl_is_completed() -> None:
     parsed = parse_pipfile('[[source]]\nurl = "https://user@mirror.invalid:8443/simple"\n')
-    assert parsed.sources == (Source("mirror.invalid", "https://user@mirror.invalid:8443/simple", True),)
+    assert parsed.sources == (
+        Source("mirror.invalid", "https://user@mirror.invalid:8443/simple", True),
+    )
 
 
 def test_source_verify_ssl_defaults_to_false_for_http() -> None:
-    assert parse_pipfile('[[source]]\nname = "x"\nurl = "http://h/simple"\n').sources[0].verify_ssl is False
+    assert (
+        parse_pipfile('[[source]]\nname = "x"\nurl = "http://h/simple"\n').sources[0].verify_ssl
+        is False
+    )
 
 
 def test_source_verify_ssl_as_string() -> None:
-    parsed = parse_pipfile('[[source]]\nname = "x"\nurl = "https://h/simple"\nverify_ssl = "False"\n')
+    parsed = parse_pipfile(
+        '[[source]]\nname = "x"\nurl = "https://h/simple"\nverify_ssl = "False"\n'
+    )
     assert parsed.sources[0].verify_ssl is False
 
 
@@ -138,7 +153,14 @@ def test_requires() -> None:
 
 @pytest.mark.parametrize(
     ("value", "specifier"),
-    [('"*"', ""), ('""', ""), ('"==1.0"', "==1.0"), ('">=1,<2"', ">=1,<2"), ('"1.0"', "==1.0"), ('"~=2.1"', "~=2.1")],
+    [
+        ('"*"', ""),
+        ('""', ""),
+        ('"==1.0"', "==1.0"),
+        ('">=1,<2"', ">=1,<2"),
+        ('"1.0"', "==1.0"),
+        ('"~=2.1"', "~=2.1"),
+    ],
 )
 def test_string_entries(value: str, specifier: str) -> None:
     dep = parse_pipfile(f"[packages]\nalpha = {value}\n").categories["default"][0]
@@ -157,15 +179,20 @@ def test_table_entry_with_everything() -> None:
 
 
 def test_table_entry_without_version_is_any() -> None:
-    assert parse_pipfile('[packages]\nalpha = {extras = ["x"]}\n').categories["default"][0].specifier == ""
+    assert (
+        parse_pipfile('[packages]\nalpha = {extras = ["x"]}\n').categories["default"][0].specifier
+        == ""
+    )
 
 
 def test_extras_as_a_single_string() -> None:
-    assert parse_pipfile('[packages]\nalpha = {extras = "x"}\n').categories["default"][0].extras == ("x",)
+    assert parse_pipfile('[packages]\nalpha = {extras = "x"}\n').categories["default"][
+        0
+    ].extras == ("x",)
 
 
 def test_marker_keys_are_folded_into_markers() -> None:
-    text = "[packages]\nalpha = {version = \"*\", sys_platform = \"== 'linux'\", markers = \"python_version >= '3.8'\"}\n"
+    text = '[packages]\nalpha = {version = "*", sys_platform = "== \'linux\'", markers = "python_version >= \'3.8\'"}\n'
     dep = parse_pipfile(text).categories["default"][0]
     assert dep.markers == "python_version >= '3.8' and sys_platform == 'linux'"
 
@@ -182,7 +209,10 @@ def test_or_markers_are_parenthesised_when_combined() -> None:
 
 
 def test_empty_markers_are_none() -> None:
-    assert parse_pipfile('[packages]\nalpha = {markers = ""}\n').categories["default"][0].markers is None
+    assert (
+        parse_pipfile('[packages]\nalpha = {markers = ""}\n').categories["default"][0].markers
+        is None
+    )
 
 
 def test_vcs_entry() -> None:
@@ -193,17 +223,23 @@ def test_vcs_entry() -> None:
 
 @pytest.mark.parametrize("kind", ["hg", "svn", "bzr"])
 def test_other_vcs_entries(kind: str) -> None:
-    dep = parse_pipfile(f'[packages]\nlib = {{{kind} = "https://v.invalid/lib"}}\n').categories["default"][0]
+    dep = parse_pipfile(f'[packages]\nlib = {{{kind} = "https://v.invalid/lib"}}\n').categories[
+        "default"
+    ][0]
     assert dep.direct == DirectReference(kind, "https://v.invalid/lib")  # type: ignore[arg-type]
 
 
 def test_path_entry() -> None:
-    dep = parse_pipfile('[packages]\napp = {path = ".", editable = true}\n').categories["default"][0]
+    dep = parse_pipfile('[packages]\napp = {path = ".", editable = true}\n').categories["default"][
+        0
+    ]
     assert dep.direct == DirectReference("path", ".", editable=True)
 
 
 def test_file_entry() -> None:
-    dep = parse_pipfile('[packages]\nw = {file = "https://f.invalid/w-1.0-py3-none-any.whl"}\n').categories["default"][0]
+    dep = parse_pipfile(
+        '[packages]\nw = {file = "https://f.invalid/w-1.0-py3-none-any.whl"}\n'
+    ).categories["default"][0]
     assert dep.direct == DirectReference("file", "https://f.invalid/w-1.0-py3-none-any.whl")
 
 
@@ -213,7 +249,9 @@ def test_ref_is_ignored_for_paths() -> None:
 
 
 def test_unknown_keys_are_ignored() -> None:
-    dep = parse_pipfile('[packages]\nalpha = {version = "*", no_binary = true}\n').categories["default"][0]
+    dep = parse_pipfile('[packages]\nalpha = {version = "*", no_binary = true}\n').categories[
+        "default"
+    ][0]
     assert dep.specifier == ""
 
 
@@ -239,19 +277,22 @@ def test_bad_toml_names_line_and_column() -> None:
 @pytest.mark.parametrize(
     ("text", "key_path"),
     [
-        ('[packages]\nrequests = {version = 2}\n', "packages.requests.version"),
+        ("[packages]\nrequests = {version = 2}\n", "packages.requests.version"),
         ('[packages]\nrequests = "=>1"\n', "packages.requests"),
         ('[packages]\nrequests = {version = "bogus!"}\n', "packages.requests.version"),
-        ('[packages]\nrequests = {extras = 3}\n', "packages.requests.extras"),
+        ("[packages]\nrequests = {extras = 3}\n", "packages.requests.extras"),
         ('[packages]\nrequests = {extras = ["a", 1]}\n', "packages.requests.extras[1]"),
-        ('[packages]\nrequests = {markers = "python_version >>> 3"}\n', "packages.requests.markers"),
+        (
+            '[packages]\nrequests = {markers = "python_version >>> 3"}\n',
+            "packages.requests.markers",
+        ),
         ('[packages]\nrequests = {sys_platform = "linux"}\n', "packages.requests.sys_platform"),
         ('[packages]\nrequests = {editable = "yes", path = "."}\n', "packages.requests.editable"),
-        ('[packages]\nrequests = {git = 1}\n', "packages.requests.git"),
-        ('[packages]\nrequests = {index = false}\n', "packages.requests.index"),
-        ('[packages]\nrequests = 1\n', "packages.requests"),
-        ('[dev-packages]\npytest = {version = []}\n', "dev-packages.pytest.version"),
-        ('[docs]\nsphinx = {version = 1.5}\n', "docs.sphinx.version"),
+        ("[packages]\nrequests = {git = 1}\n", "packages.requests.git"),
+        ("[packages]\nrequests = {index = false}\n", "packages.requests.index"),
+        ("[packages]\nrequests = 1\n", "packages.requests"),
+        ("[dev-packages]\npytest = {version = []}\n", "dev-packages.pytest.version"),
+        ("[docs]\nsphinx = {version = 1.5}\n", "docs.sphinx.version"),
         ("packages = 1\n", "packages"),
         ('[[source]]\nname = "x"\n', "source[0].url"),
         ('[[source]]\nname = "x"\nurl = ""\n', "source[0].url"),
@@ -271,7 +312,7 @@ def test_errors_name_the_key_path(text: str, key_path: str) -> None:
 
 
 def test_type_errors_say_what_was_found() -> None:
-    assert "got a number" in error('[packages]\nrequests = {version = 2}\n').reason
+    assert "got a number" in error("[packages]\nrequests = {version = 2}\n").reason
 
 
 # -- editing ---------------------------------------------------------------------------------
@@ -324,7 +365,10 @@ def test_add_package_creates_missing_section() -> None:
 
 
 def test_add_package_creates_packages_in_empty_file() -> None:
-    assert parse_pipfile(add_package("", "default", "alpha", "*")).categories["default"][0].name == "alpha"
+    assert (
+        parse_pipfile(add_package("", "default", "alpha", "*")).categories["default"][0].name
+        == "alpha"
+    )
 
 
 def test_add_package_rejects_non_table_section() -> None:
@@ -382,7 +426,9 @@ def test_section_and_category_names() -> None:
 
 
 def recorded_markers() -> list[tuple[str, str, str | None]]:
-    return [(case, key, value) for case in CASES for key, value in RECORDED[case]["markers"].items()]
+    return [
+        (case, key, value) for case in CASES for key, value in RECORDED[case]["markers"].items()
+    ]
 
 
 @pytest.mark.parametrize(("case", "key", "expected"), recorded_markers())
@@ -392,6 +438,8 @@ def test_markers_are_folded_like_pipenv(case: str, key: str, expected: str | Non
     category = category_name(section)
     dep = next(d for d in parse_pipfile(text).categories[category] if d.name == name)
     if "os_name" in parse_toml(text)[section][name]:
-        assert dep.markers is not None and "os_name" in dep.markers  # pipenv drops an os_name key; we keep it
+        assert (
+            dep.markers is not None and "os_name" in dep.markers
+        )  # pipenv drops an os_name key; we keep it
     else:
         assert dep.markers == expected

@@ -62,7 +62,9 @@ def test_small_case_content() -> None:
 
 
 def test_star_version_survives() -> None:
-    win = next(p for p in parse_lock(lock_text("small")).categories["default"] if p.name == "win_only")
+    win = next(
+        p for p in parse_lock(lock_text("small")).categories["default"] if p.name == "win_only"
+    )
     assert win.version == "*"
     assert pin_to_dict(win) == {"version": "*"}
 
@@ -100,7 +102,11 @@ def test_writer_sorts_hashes_extras_and_names() -> None:
     pin_a = Pin("a", "2.0")
     text = dump_lock(Lock(categories={"default": (pin_b, pin_a)}))
     assert text.index('"a": {') < text.index('"b": {')
-    assert json.loads(text)["default"]["b"] == {"extras": ["a", "z"], "hashes": [H1, H2], "version": "==1.0"}
+    assert json.loads(text)["default"]["b"] == {
+        "extras": ["a", "z"],
+        "hashes": [H1, H2],
+        "version": "==1.0",
+    }
 
 
 def test_writer_escapes_non_ascii_like_pipenv() -> None:
@@ -110,11 +116,18 @@ def test_writer_escapes_non_ascii_like_pipenv() -> None:
 
 def test_writer_uses_four_space_indent_and_colon_space() -> None:
     text = dump_lock(Lock(categories={"default": (Pin("a", "1"),)}))
-    assert '\n    "default": {\n        "a": {\n            "version": "==1"\n        }\n    },' in text
+    assert (
+        '\n    "default": {\n        "a": {\n            "version": "==1"\n        }\n    },'
+        in text
+    )
 
 
 def test_vcs_pin_to_dict() -> None:
-    pin = Pin("lib", None, direct=DirectReference("git", "https://g.invalid/lib.git", "abc123", "py", True))
+    pin = Pin(
+        "lib",
+        None,
+        direct=DirectReference("git", "https://g.invalid/lib.git", "abc123", "py", True),
+    )
     assert pin_to_dict(pin) == {
         "git": "https://g.invalid/lib.git",
         "ref": "abc123",
@@ -129,15 +142,27 @@ def test_path_pin_to_dict() -> None:
 
 
 def test_file_pin_with_hashes_and_markers() -> None:
-    pin = Pin("w", None, hashes=(Hash.parse(H1),), markers="os_name == 'nt'", direct=DirectReference("file", "https://f/w.whl"))
-    assert pin_to_dict(pin) == {"file": "https://f/w.whl", "hashes": [H1], "markers": "os_name == 'nt'"}
+    pin = Pin(
+        "w",
+        None,
+        hashes=(Hash.parse(H1),),
+        markers="os_name == 'nt'",
+        direct=DirectReference("file", "https://f/w.whl"),
+    )
+    assert pin_to_dict(pin) == {
+        "file": "https://f/w.whl",
+        "hashes": [H1],
+        "markers": "os_name == 'nt'",
+    }
 
 
 def test_pin_without_version() -> None:
     assert pin_to_dict(Pin("a", None)) == {}
 
 
-@pytest.mark.parametrize(("version", "written"), [("1.0", "==1.0"), ("*", "*"), ("===1.0", "===1.0")])
+@pytest.mark.parametrize(
+    ("version", "written"), [("1.0", "==1.0"), ("*", "*"), ("===1.0", "===1.0")]
+)
 def test_written_versions(version: str, written: str) -> None:
     assert pin_to_dict(Pin("a", version))["version"] == written
 
@@ -151,7 +176,9 @@ def test_lock_to_dict_keeps_custom_categories() -> None:
 
 
 def entry_lock(entry: dict[str, object], category: str = "default") -> str:
-    return json.dumps({"_meta": {"hash": {"sha256": "x"}, "pipfile-spec": 6}, category: {"pkg": entry}})
+    return json.dumps(
+        {"_meta": {"hash": {"sha256": "x"}, "pipfile-spec": 6}, category: {"pkg": entry}}
+    )
 
 
 def parse_entry(entry: dict[str, object]) -> Pin:
@@ -159,7 +186,9 @@ def parse_entry(entry: dict[str, object]) -> Pin:
 
 
 def test_direct_entries_parse() -> None:
-    pin = parse_entry({"git": "https://g/x.git", "ref": "deadbeef", "subdirectory": "s", "editable": True})
+    pin = parse_entry(
+        {"git": "https://g/x.git", "ref": "deadbeef", "subdirectory": "s", "editable": True}
+    )
     assert pin.direct == DirectReference("git", "https://g/x.git", "deadbeef", "s", True)
     assert pin.version is None
 
@@ -200,7 +229,9 @@ def test_empty_markers_are_none() -> None:
 
 
 def test_hash_case_is_normalised() -> None:
-    assert parse_entry({"version": "==1", "hashes": ["SHA256:" + "A" * 64]}).hashes == (Hash("sha256", "a" * 64),)
+    assert parse_entry({"version": "==1", "hashes": ["SHA256:" + "A" * 64]}).hashes == (
+        Hash("sha256", "a" * 64),
+    )
 
 
 def test_sha512_hashes_are_accepted() -> None:
@@ -266,7 +297,10 @@ def test_entry_errors_name_the_key_path(entry: dict[str, object], key_path: str)
         ('{"_meta": {"sources": [1]}}', "_meta.sources[0]"),
         ('{"_meta": {"sources": [{"name": "a"}]}}', "_meta.sources[0].url"),
         ('{"_meta": {"sources": [{"url": "u"}]}}', "_meta.sources[0].name"),
-        ('{"_meta": {"sources": [{"name": "a", "url": "u", "verify_ssl": "no"}]}}', "_meta.sources[0].verify_ssl"),
+        (
+            '{"_meta": {"sources": [{"name": "a", "url": "u", "verify_ssl": "no"}]}}',
+            "_meta.sources[0].verify_ssl",
+        ),
         ('{"_meta": {"requires": []}}', "_meta.requires"),
         ('{"_meta": {"requires": {"python_version": 3.11}}}', "_meta.requires.python_version"),
         ('{"default": []}', "default"),
@@ -298,7 +332,11 @@ def test_stale_lock_names_both_hashes() -> None:
     assert err.message == (
         f"Pipfile.lock: Pipfile.lock (abcdef) out of date: run `thoth-pip lock`, hash of Pipfile is {pipfile.hash[-6:]}"
     )
-    assert (err.expected, err.actual, err.path) == (pipfile.hash, "0" * 58 + "abcdef", "Pipfile.lock")
+    assert (err.expected, err.actual, err.path) == (
+        pipfile.hash,
+        "0" * 58 + "abcdef",
+        "Pipfile.lock",
+    )
 
 
 def test_lock_without_hash_is_stale() -> None:
@@ -308,7 +346,11 @@ def test_lock_without_hash_is_stale() -> None:
 
 @pytest.mark.parametrize(
     ("requires", "python"),
-    [({}, "3.11.4"), ({"python_version": "3.11"}, "3.11.4"), ({"python_full_version": "3.11.4"}, "3.11.4")],
+    [
+        ({}, "3.11.4"),
+        ({"python_version": "3.11"}, "3.11.4"),
+        ({"python_full_version": "3.11.4"}, "3.11.4"),
+    ],
 )
 def test_python_version_matches(requires: dict[str, str], python: str) -> None:
     check_python_version(requires, python)

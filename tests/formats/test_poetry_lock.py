@@ -69,7 +69,14 @@ def test_no_pipfile_hash_or_requires() -> None:
 
 def test_v2_without_category_is_default() -> None:
     parsed = lock("v2.0.lock")
-    assert [p.name for p in parsed.categories["default"]] == ["alpha", "beta", "lib", "mine", "remote", "localwheel"]
+    assert [p.name for p in parsed.categories["default"]] == [
+        "alpha",
+        "beta",
+        "lib",
+        "mine",
+        "remote",
+        "localwheel",
+    ]
     assert parsed.categories["develop"] == ()
 
 
@@ -82,7 +89,10 @@ def test_v2_per_package_files() -> None:
 def test_git_source() -> None:
     pin = by_name(lock("v2.0.lock").categories["default"])["lib"]
     assert pin.direct == DirectReference(
-        "git", "https://git.example.invalid/lib.git", "0123456789abcdef0123456789abcdef01234567", "python"
+        "git",
+        "https://git.example.invalid/lib.git",
+        "0123456789abcdef0123456789abcdef01234567",
+        "python",
     )
     assert pin.hashes == ()
 
@@ -95,9 +105,13 @@ def test_directory_source_is_an_editable_path() -> None:
 
 def test_url_and_file_sources() -> None:
     pins = by_name(lock("v2.0.lock").categories["default"])
-    assert pins["remote"].direct == DirectReference("file", "https://files.example.invalid/remote-3.0-py3-none-any.whl")
+    assert pins["remote"].direct == DirectReference(
+        "file", "https://files.example.invalid/remote-3.0-py3-none-any.whl"
+    )
     assert pins["remote"].hashes == (D,)
-    assert pins["localwheel"].direct == DirectReference("path", "dist/localwheel-4.0-py3-none-any.whl")
+    assert pins["localwheel"].direct == DirectReference(
+        "path", "dist/localwheel-4.0-py3-none-any.whl"
+    )
 
 
 # -- lock-version 2.1 ------------------------------------------------------------------------
@@ -126,8 +140,13 @@ def package(body: str, meta: str = 'lock-version = "2.0"') -> str:
 
 
 def test_markers_of_several_non_main_groups_are_or_ed() -> None:
-    text = package('groups = ["dev", "docs"]\nmarkers = {dev = "os_name == \'nt\'", docs = "os_name == \'posix\'"}')
-    assert parse_poetry_lock(text).categories["develop"][0].markers == "(os_name == 'nt') or (os_name == 'posix')"
+    text = package(
+        'groups = ["dev", "docs"]\nmarkers = {dev = "os_name == \'nt\'", docs = "os_name == \'posix\'"}'
+    )
+    assert (
+        parse_poetry_lock(text).categories["develop"][0].markers
+        == "(os_name == 'nt') or (os_name == 'posix')"
+    )
 
 
 def test_a_group_without_markers_makes_it_unconditional() -> None:
@@ -145,7 +164,10 @@ def test_lock_1_0_bare_hashes() -> None:
 
 
 def test_empty_lock() -> None:
-    assert parse_poetry_lock('[metadata]\nlock-version = "2.0"\n').categories == {"default": (), "develop": ()}
+    assert parse_poetry_lock('[metadata]\nlock-version = "2.0"\n').categories == {
+        "default": (),
+        "develop": (),
+    }
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -157,12 +179,15 @@ def test_empty_lock() -> None:
         (package(""), None),
         ('[metadata]\nlock-version = "3.0"\n', "metadata.lock-version"),
         ('[metadata]\nlock-version = "x"\n', "metadata.lock-version"),
-        ('metadata = 1\n', "metadata"),
-        ('package = 1\n[metadata]\n', "package"),
-        ('package = [1]\n[metadata]\n', "package[0]"),
+        ("metadata = 1\n", "metadata"),
+        ("package = 1\n[metadata]\n", "package"),
+        ("package = [1]\n[metadata]\n", "package[0]"),
         ('[[package]]\nversion = "1"\n[metadata]\n', "package[0].name"),
         ('[[package]]\nname = "p"\n[metadata]\n', "package[0].version"),
-        (package('files = [{file = "p-1.0.tar.gz", hash = "sha256:zz"}]'), "package[0].files[0].hash"),
+        (
+            package('files = [{file = "p-1.0.tar.gz", hash = "sha256:zz"}]'),
+            "package[0].files[0].hash",
+        ),
         (package("files = 3"), "package[0].files"),
         (package("files = [3]"), "package[0].files[0]"),
         (package("groups = 3"), "package[0].groups"),

@@ -23,7 +23,9 @@ PIP_COMPILE_MADE = Path(__file__).parents[1] / "fixtures" / "pip-compile-made"
 A, B, C = "sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64
 
 
-def parse(text: str, files: dict[str, str] | None = None, path: str = "requirements.txt") -> RequirementsFile:
+def parse(
+    text: str, files: dict[str, str] | None = None, path: str = "requirements.txt"
+) -> RequirementsFile:
     def read(name: str) -> str:
         if name not in (files or {}):
             raise FileNotFoundError(2, "No such file or directory", name)
@@ -46,7 +48,11 @@ def test_comments_and_blank_lines_are_dropped() -> None:
 
 def test_continuations_are_joined_and_keep_the_first_line_number() -> None:
     text = "x\nalpha==1 \\\n  --hash=sha256:aa \\\n  --hash=sha256:bb\ny\n"
-    assert list(logical_lines(text)) == [(1, "x"), (2, "alpha==1   --hash=sha256:aa   --hash=sha256:bb"), (5, "y")]
+    assert list(logical_lines(text)) == [
+        (1, "x"),
+        (2, "alpha==1   --hash=sha256:aa   --hash=sha256:bb"),
+        (5, "y"),
+    ]
 
 
 def test_continuation_ended_by_a_comment_line() -> None:
@@ -77,13 +83,17 @@ def test_hashes_in_both_spellings_are_collected() -> None:
 
 
 def test_other_per_requirement_options_are_accepted() -> None:
-    assert one(f"alpha==1 --config-settings=k=v --global-option x --hash={A}").hashes == (Hash.parse(A),)
+    assert one(f"alpha==1 --config-settings=k=v --global-option x --hash={A}").hashes == (
+        Hash.parse(A),
+    )
 
 
 def test_vcs_requirement_with_ref_egg_and_subdirectory() -> None:
     dep = one("git+https://user@git.invalid/org/repo.git@v1.2#egg=Repo&subdirectory=py")
     assert dep.name == "Repo"
-    assert dep.direct == DirectReference("git", "https://user@git.invalid/org/repo.git", "v1.2", "py")
+    assert dep.direct == DirectReference(
+        "git", "https://user@git.invalid/org/repo.git", "v1.2", "py"
+    )
 
 
 def test_vcs_requirement_without_ref() -> None:
@@ -119,7 +129,10 @@ def test_url_requirement_takes_the_name_from_the_file() -> None:
 def test_named_url_with_hash_fragment() -> None:
     dep = one(f"wheel @ https://f.invalid/wheel-2.0-py3-none-any.whl#sha256={'C' * 64}")
     assert dep.hashes == (Hash.parse(C),)
-    assert dep.direct is not None and dep.direct.location == "https://f.invalid/wheel-2.0-py3-none-any.whl"
+    assert (
+        dep.direct is not None
+        and dep.direct.location == "https://f.invalid/wheel-2.0-py3-none-any.whl"
+    )
 
 
 def test_local_wheel_path() -> None:
@@ -158,11 +171,15 @@ def test_index_options_in_every_spelling() -> None:
 
 
 def test_last_index_url_wins() -> None:
-    assert parse("-i https://a/simple\n--index-url=https://b/simple\n").index_url == "https://b/simple"
+    assert (
+        parse("-i https://a/simple\n--index-url=https://b/simple\n").index_url == "https://b/simple"
+    )
 
 
 def test_flags() -> None:
-    reqs = parse("--pre\n--no-index\n--require-hashes\n--prefer-binary\n--only-binary :all:\n--no-binary x\n--use-feature=truststore\n")
+    reqs = parse(
+        "--pre\n--no-index\n--require-hashes\n--prefer-binary\n--only-binary :all:\n--no-binary x\n--use-feature=truststore\n"
+    )
     assert (reqs.pre, reqs.no_index, reqs.require_hashes) == (True, True, True)
 
 
@@ -176,7 +193,10 @@ def test_nested_requirements_are_relative_to_the_including_file() -> None:
     files = {"reqs/sub/more.txt": "gamma\n-r ../other.txt\n", "reqs/other.txt": "delta\n"}
     reqs = parse("alpha\n-r sub/more.txt\nbeta\n", files, path="reqs/requirements.txt")
     assert [d.name for d in reqs.dependencies] == ["alpha", "gamma", "delta", "beta"]
-    assert [(r.path, r.lineno) for r in reqs.requirements][1:3] == [("reqs/sub/more.txt", 1), ("reqs/other.txt", 1)]
+    assert [(r.path, r.lineno) for r in reqs.requirements][1:3] == [
+        ("reqs/sub/more.txt", 1),
+        ("reqs/other.txt", 1),
+    ]
 
 
 def test_constraints_and_their_includes_are_constraints() -> None:
@@ -272,9 +292,14 @@ def test_to_lock_pins_hashes_and_sources() -> None:
     text = f"-i https://a/simple\n--extra-index-url https://b/simple\nAlpha[x]==1.0 ; os_name == 'nt' --hash={A} --hash={B}\nw @ https://f/w-1.0-py3-none-any.whl --hash={C}\n"
     lock = to_lock(parse(text))
     assert lock.kind == "requirements" and lock.path == "requirements.txt"
-    assert lock.sources == (Source("index-0", "https://a/simple"), Source("index-1", "https://b/simple"))
+    assert lock.sources == (
+        Source("index-0", "https://a/simple"),
+        Source("index-1", "https://b/simple"),
+    )
     alpha, w = lock.categories["default"]
-    assert alpha == Pin("Alpha", "1.0", (Hash.parse(A), Hash.parse(B)), markers='os_name == "nt"', extras=("x",))
+    assert alpha == Pin(
+        "Alpha", "1.0", (Hash.parse(A), Hash.parse(B)), markers='os_name == "nt"', extras=("x",)
+    )
     assert w.version is None and w.direct is not None and w.hashes == (Hash.parse(C),)
 
 
@@ -331,7 +356,14 @@ VIA = {"alpha": ("-r requirements.in",), "beta": ("devtool", "alpha"), "delta": 
 def entries_from(text: str, with_hashes: bool) -> list[ResolvedEntry]:
     deps = parse_requirements(text, "requirements.txt").dependencies
     return [
-        ResolvedEntry(d.name, d.pinned_version(), d.hashes if with_hashes else (), d.markers, VIA[d.name], d.extras)
+        ResolvedEntry(
+            d.name,
+            d.pinned_version(),
+            d.hashes if with_hashes else (),
+            d.markers,
+            VIA[d.name],
+            d.extras,
+        )
         for d in reversed(deps)
     ]
 
@@ -341,13 +373,19 @@ def test_writer_matches_pip_compile(case: str) -> None:
     golden = (PIP_COMPILE_MADE / case / "requirements.txt").read_text()
     entries = entries_from(golden, with_hashes=case == "hashes")
     ours = dump_requirements(
-        entries, header="thoth-pip compile requirements.in", python_version="3.11", hashes=case == "hashes"
+        entries,
+        header="thoth-pip compile requirements.in",
+        python_version="3.11",
+        hashes=case == "hashes",
     )
     assert ours == golden.replace("autogenerated by pip-compile", "autogenerated by thoth-pip")
 
 
 def test_writer_without_header_or_annotations() -> None:
-    entries = [ResolvedEntry("B_eta", "2.0", (Hash.parse(B), Hash.parse(A)), via=("x",)), ResolvedEntry("alpha", "1")]
+    entries = [
+        ResolvedEntry("B_eta", "2.0", (Hash.parse(B), Hash.parse(A)), via=("x",)),
+        ResolvedEntry("alpha", "1"),
+    ]
     assert dump_requirements(entries, annotate=False) == (
         f"alpha==1\nb-eta==2.0 \\\n    --hash={A} \\\n    --hash={B}\n"
     )
@@ -364,7 +402,10 @@ def test_writer_index_options_then_blank_line() -> None:
         extra_index_urls=["https://b/simple", "https://b/simple"],
         find_links=["./wheels"],
     )
-    assert text == "--index-url https://a/simple\n--extra-index-url https://b/simple\n--find-links ./wheels\n\na==1\n"
+    assert (
+        text
+        == "--index-url https://a/simple\n--extra-index-url https://b/simple\n--find-links ./wheels\n\na==1\n"
+    )
 
 
 def test_writer_header_without_python_version() -> None:
@@ -395,10 +436,20 @@ def test_writer_editables_first_and_direct_references() -> None:
 
 
 def test_writer_markers_are_normalised() -> None:
-    assert dump_requirements([ResolvedEntry("a", "1", markers="os_name=='nt'")]) == 'a==1 ; os_name == "nt"\n'
+    assert (
+        dump_requirements([ResolvedEntry("a", "1", markers="os_name=='nt'")])
+        == 'a==1 ; os_name == "nt"\n'
+    )
 
 
 def test_written_file_parses_back() -> None:
-    entries = [ResolvedEntry("a", "1", (Hash.parse(A),), "python_version < '3.9'", ("-r r.in",), ("x",))]
+    entries = [
+        ResolvedEntry("a", "1", (Hash.parse(A),), "python_version < '3.9'", ("-r r.in",), ("x",))
+    ]
     dep = parse_requirements(dump_requirements(entries, header="cmd")).dependencies[0]
-    assert (dep.name, dep.pinned_version(), dep.hashes, dep.extras) == ("a", "1", (Hash.parse(A),), ("x",))
+    assert (dep.name, dep.pinned_version(), dep.hashes, dep.extras) == (
+        "a",
+        "1",
+        (Hash.parse(A),),
+        ("x",),
+    )
