@@ -25,7 +25,7 @@ from ..models import Artifact, CoreMetadata, Justification, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
 from .licenses import LicensePolicy
-from .prescriptions import Override, PackageMatch, Unit, UnitContext, select_units
+from .prescriptions import MatchEntry, Override, PackageMatch, Unit, UnitContext, select_units
 from .recommendation import Recommendation
 
 
@@ -344,6 +344,23 @@ class GuidancePolicy:
             terms.append(Term(not enforced, 0.0, Justification("ERROR" if enforced else "WARNING", f"{refusal} [prescription {unit.name}]")))
         return terms
 
+    def stack_violations(
+        self, resolved: Mapping[str, object], indexes: Optional[Mapping[str, Optional[str]]] = None
+    ) -> list[tuple[NormalizedName, Version, Justification]]:
+        """The pins that make a stack unacceptable (refusing steps with ``state``, strides), for re-resolution."""
+        stack = _parse_stack(resolved)
+        index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
+        out: list[tuple[NormalizedName, Version, Justification]] = []
+        for unit in self._refusing("step") + self._refusing("stride"):
+            refusal = Justification("ERROR", f"{unit.run.not_acceptable or unit.run.eager_stop_pipeline} [prescription {unit.name}]")
+            for entry in unit.match:
+                if entry.resolved:
+                    out += [(n, stack[n], _about(refusal, (n, str(stack[n])))) for n in _offenders(unit, entry, stack, index_of)]
+        return out
+
+    def _refusing(self, kind: str) -> list[Unit]:
+        return [u for u in self.of_kind(kind) if (u.run.not_acceptable or u.run.eager_stop_pipeline) and self.enforced(u)]
+
     def exclusions(self, name: NormalizedName, version: Version) -> tuple[Exclusion, ...]:
         """Pairwise incompatibilities (steps whose state names one package) as exclusions the resolver can apply."""
         out = []
@@ -390,6 +407,18 @@ def _parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version
         except InvalidVersion:
             continue
     return out
+
+
+def _offenders(
+    unit: Unit, entry: MatchEntry, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
+) -> list[NormalizedName]:
+    """Pins taking part in a violated state rule: the matched package (steps), or every resolved one (strides)."""
+    if entry.package is not None:
+        hits = [n for n, v in stack.items() if entry.package.matches(n, v, index_of.get(n))]
+        return [n for n in hits if _state_holds(entry.resolved, stack, index_of, skip=n)]
+    if not _state_holds(entry.resolved, stack, index_of):
+        return []
+    return [n for n, v in stack.items() if any(w.matches(n, v, index_of.get(n)) for w in entry.resolved)]
 
 
 def _state_holds(

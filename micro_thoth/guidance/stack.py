@@ -1,0 +1,71 @@
+"""Whole-stack rules (strides, steps with ``state``, user incompatibilities) honoured by re-resolving.
+
+resolvelib judges one candidate at a time, so a rule about two packages
+together is checked on the finished stack: if it is violated, the stack is
+resolved again with one offending pin excluded (``name!=version``), breadth
+first over the offenders, within ``limit`` resolutions. The resolver is passed
+in as a function, so this module needs no resolver import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Optional, Protocol, TypeVar
+
+from ..errors import ResolutionError, ResolutionImpossible
+from ..models import Dependency
+from .policy import GuidancePolicy
+
+
+class Stack(Protocol):
+    def versions(self) -> Mapping[str, str]:
+        ...
+
+
+S = TypeVar("S", bound=Stack)
+
+
+def honour_stack_rules(
+    resolve_with: Callable[[Sequence[Dependency]], S], policy: GuidancePolicy, *, limit: int = 8
+) -> S:
+    """The first stack (fewest exclusions first) that no whole-stack rule refuses."""
+    queue: list[tuple[Dependency, ...]] = [()]
+    seen: set[frozenset[tuple[str, str]]] = {frozenset()}
+    said: list[str] = []
+    failure: Optional[ResolutionError] = None
+    for _ in range(limit):
+        if not queue:
+            break
+        excluded = queue.pop(0)
+        try:
+            stack = resolve_with(list(excluded))
+        except ResolutionError as exc:
+            failure = exc
+            continue
+        violations = policy.stack_violations(stack.versions())
+        if not violations:
+            return stack
+        for name, version, why in violations:
+            said.append(why.message)
+            _enqueue(queue, seen, excluded, Dependency(name, f"!={version}"))
+    raise _impossible(said, failure)
+
+
+def _enqueue(
+    queue: list[tuple[Dependency, ...]], seen: set[frozenset[tuple[str, str]]], excluded: tuple[Dependency, ...], new: Dependency
+) -> None:
+    attempt = (*excluded, new)
+    key = frozenset((d.key, d.specifier) for d in attempt)
+    if key not in seen:
+        seen.add(key)
+        queue.append(attempt)
+
+
+def _impossible(said: Sequence[str], failure: Optional[ResolutionError]) -> ResolutionImpossible:
+    reasons = list(dict.fromkeys(said))
+    message = "no stack satisfies the prescriptions' whole-stack rules"
+    if reasons:
+        message += ": " + "; ".join(reasons[:5])
+    error = ResolutionImpossible(message, hint="relax a pin, or remove the prescription that refuses the combination")
+    error.__cause__ = failure
+    return error
