@@ -162,13 +162,17 @@ def from_pep508(text: str, parent: Candidate) -> Optional[Requirement]:
     )
 
 
-def _same_location(a: DirectReference, b: DirectReference) -> bool:
-    return (a.kind, a.location.rstrip("/"), a.subdirectory, a.ref) == (
-        b.kind,
-        b.location.rstrip("/"),
-        b.subdirectory,
-        b.ref,
-    )
+def _same_place(a: DirectReference, b: DirectReference) -> bool:
+    return (a.kind, a.location.rstrip("/"), a.subdirectory) == (b.kind, b.location.rstrip("/"), b.subdirectory)
+
+
+def _direct_satisfies(wanted: DirectReference, candidate: Candidate) -> bool:
+    """Same place, and the ref asked for is the one requested or the commit it resolved to."""
+    requested = candidate.requested
+    if requested is None or not _same_place(wanted, requested):
+        return False
+    locked = candidate.direct.ref if candidate.direct is not None else None
+    return wanted.ref in (requested.ref, locked)
 
 
 Matches = Union[Sequence[Candidate], Iterator[Candidate]]
@@ -247,7 +251,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.direct is not None:
-            return candidate.requested is not None and _same_location(requirement.direct, candidate.requested)
+            return _direct_satisfies(requirement.direct, candidate)
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
