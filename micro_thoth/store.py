@@ -6,7 +6,8 @@ PostgreSQL implementation can stand in for this file-backed one later. Tables::
     schema_version(version)                         one row: SCHEMA_VERSION
     metadata(sha256 PRIMARY KEY, text)              METADATA of an immutable file: written once, ever
     pages(url PRIMARY KEY, etag, last_modified,     project pages, revalidated with ETag /
-          fetched_at, content_type, body)           Last-Modified once older than the caller's TTL
+          fetched_at, content_type, body,           Last-Modified once older than the caller's TTL;
+          base_url)                                 base_url: where the body came from (redirects)
     kv(namespace, key, value, PRIMARY KEY(...))     anything small (advisory imports, job state ...)
 
 WAL mode and a busy timeout make it safe for several processes at once. The
@@ -34,7 +35,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS metadata (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pages (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
-    " fetched_at REAL NOT NULL, content_type TEXT, body BLOB NOT NULL)",
+    " fetched_at REAL NOT NULL, content_type TEXT, body BLOB NOT NULL, base_url TEXT)",
     "CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY (namespace, key))",
 )
@@ -50,6 +51,12 @@ class CachedPage:
     etag: Optional[str] = None
     last_modified: Optional[str] = None
     fetched_at: float = 0.0
+    base_url: Optional[str] = None  # the URL the body came from, after redirects (None: ``url``)
+
+    @property
+    def base(self) -> str:
+        """The URL relative links in the body are resolved against."""
+        return self.base_url or self.url
 
     def is_fresh(self, ttl: float, now: Optional[float] = None) -> bool:
         return ((time.time() if now is None else now) - self.fetched_at) < ttl
@@ -168,15 +175,16 @@ class Store:
 
     def get_page(self, url: str) -> Optional[CachedPage]:
         row = self._read(
-            "SELECT url, body, content_type, etag, last_modified, fetched_at FROM pages WHERE url = ?", (url,)
+            "SELECT url, body, content_type, etag, last_modified, fetched_at, base_url FROM pages WHERE url = ?",
+            (url,),
         )
         return _page_from_row(row) if row else None
 
     def put_page(self, page: CachedPage) -> None:
         self._write(
-            "INSERT OR REPLACE INTO pages (url, etag, last_modified, fetched_at, content_type, body)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (page.url, page.etag, page.last_modified, page.fetched_at, page.content_type, page.body),
+            "INSERT OR REPLACE INTO pages (url, etag, last_modified, fetched_at, content_type, body, base_url)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (page.url, page.etag, page.last_modified, page.fetched_at, page.content_type, page.body, page.base_url),
         )
 
     def get_value(self, namespace: str, key: str) -> Optional[str]:
@@ -216,7 +224,7 @@ def _check_version(conn: sqlite3.Connection) -> None:
 
 
 def _page_from_row(row: tuple[object, ...]) -> CachedPage:
-    url, body, content_type, etag, last_modified, fetched_at = row
+    url, body, content_type, etag, last_modified, fetched_at, base_url = row
     return CachedPage(
         url=str(url),
         body=bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else str(body).encode(),
@@ -224,6 +232,7 @@ def _page_from_row(row: tuple[object, ...]) -> CachedPage:
         etag=str(etag) if etag is not None else None,
         last_modified=str(last_modified) if last_modified is not None else None,
         fetched_at=float(fetched_at),  # type: ignore[arg-type]
+        base_url=str(base_url) if base_url is not None else None,
     )
 
 

@@ -37,9 +37,10 @@ def test_pages_round_trip_and_replace(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         store.put_page(page)
         assert store.get_page(page.url) == page
-        newer = CachedPage(page.url, b"{}", "application/json", '"e2"', None, 200.0)
+        newer = CachedPage(page.url, b"{}", "application/json", '"e2"', None, 200.0, "http://h2/simple/a/")
         store.put_page(newer)
         assert store.get_page(page.url) == newer
+        assert (newer.base, page.base) == ("http://h2/simple/a/", page.url)
         assert store.get_page("http://h/simple/b/") is None
 
 

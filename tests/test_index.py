@@ -1,0 +1,585 @@
+"""index/: IndexClient against a real local index, page parsing, wheel range reads, suggestions."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import threading
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from micro_thoth.errors import (
+    DigestMismatch,
+    IndexUnreachable,
+    PackageIndexError,
+    PackageNotFound,
+    UsageError,
+)
+from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
+from micro_thoth.index.pages import directory_artifacts, parse_upload_time
+from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
+from micro_thoth.models import Artifact, DirectReference, Hash, Source
+from micro_thoth.net import make_client
+from micro_thoth.store import Store
+from tests.support.builder import Dist, build_sdist, build_wheel
+from tests.support.index_server import LocalIndex
+
+BIG = bytes(range(256)) * 800  # 200 KiB, so METADATA is not in a wheel's last 64 KiB
+
+
+@pytest.fixture
+def http() -> Any:
+    with make_client(timeout=5) as client:
+        yield client
+
+
+def _client(sources: list[Source], http: httpx.Client, **kwargs: Any) -> IndexClient:
+    return IndexClient(sources, client=http, environ={}, **kwargs)
+
+
+def _big_wheel(index: LocalIndex, dist: Dist) -> str:
+    data = build_wheel(dist, extra_members={f"{dist.module}/big.bin": BIG})
+    index.add_file(dist, dist.wheel_filename, data)
+    return dist.wheel_filename
+
+
+# -- pages --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("json_api", [True, False], ids=["json", "html"])
+def test_project_page_json_and_html(index_factory: type[LocalIndex], http: httpx.Client, json_api: bool) -> None:
+    index = index_factory(json_api=json_api)
+    index.add(Dist("alpha", "1.0", requires_python=">=3.8,<4"), sdist=True)
+    index.add(Dist("alpha", "2.0"), yanked="broken build")
+    source = Source("main", index.url)
+    page = _client([source], http).project("alpha")
+    assert page.name == "alpha" and page.index == source
+    by_name = {a.filename: a for a in page.artifacts}
+    assert set(by_name) == {"alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz", "alpha-2.0-py3-none-any.whl"}
+    wheel = by_name["alpha-1.0-py3-none-any.whl"]
+    assert wheel.hashes == (Hash("sha256", index.find(wheel.filename).sha256),)
+    assert wheel.requires_python == ">=3.8,<4"
+    assert wheel.url == f"{index.root}/files/{wheel.filename}"
+    assert wheel.index == source and wheel.metadata_hashes
+    assert by_name["alpha-1.0.tar.gz"].metadata_hashes is None
+    assert by_name["alpha-2.0-py3-none-any.whl"].yanked == "broken build"
+    assert wheel.yanked is None
+    assert (wheel.upload_time is not None) is json_api
+    assert index.requests == ["GET /simple/alpha/"]
+
+
+def test_accept_header_prefers_json(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"))
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Accept"])
+        return httpx.Response(404)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as mock, pytest.raises(PackageNotFound):
+        IndexClient([Source("m", "http://mock.test/simple")], client=mock, environ={}).project("zzzz-nothing")
+    assert seen[0].startswith("application/vnd.pypi.simple.v1+json")
+    assert "text/html;q=0.01" in seen[0]
+
+
+def test_parse_html_edge_cases() -> None:
+    body = b"""<!DOCTYPE html><html><head><base href="https://files.example/pkgs/"></head><body>
+    <a href="a-1.0.tar.gz#sha256=ABCDEF" data-requires-python="&gt;=3.7" data-yanked="">a-1.0.tar.gz</a>
+    <a href="../other/a-1.1-py3-none-any.whl#md5=00ff" data-dist-info-metadata="true">x</a>
+    <A HREF="a-1.2-py3-none-any.whl" data-core-metadata="sha256=AA11" data-dist-info-metadata="sha256=BB">y</A>
+    <a href="a-1.3-py3-none-any.whl" data-core-metadata="false">z</a>
+    <a href="../">parent</a><a>no href</a>
+    </body></html>"""
+    source = Source("s", "https://index.example/simple/")
+    found = parse_html(body, "https://index.example/simple/a/", source)
+    assert [a.filename for a in found] == [
+        "a-1.0.tar.gz", "a-1.1-py3-none-any.whl", "a-1.2-py3-none-any.whl", "a-1.3-py3-none-any.whl",
+    ]
+    first, second, third, fourth = found
+    assert first.url == "https://files.example/pkgs/a-1.0.tar.gz"
+    assert first.hashes == (Hash("sha256", "abcdef"),)
+    assert first.requires_python == ">=3.7"
+    assert first.yanked == ""
+    assert second.url == "https://files.example/other/a-1.1-py3-none-any.whl"
+    assert second.hashes == (Hash("md5", "00ff"),) and second.metadata_hashes == ()
+    assert third.metadata_hashes == (Hash("sha256", "aa11"),)
+    assert fourth.metadata_hashes is None
+
+
+def test_parse_json_shapes() -> None:
+    body = b"""{"meta": {"api-version": "1.1"}, "name": "a", "files": [
+      {"filename": "a-1.0.tar.gz", "url": "https://f.example/a-1.0.tar.gz", "hashes": {"SHA256": "AB"},
+       "yanked": true, "dist-info-metadata": true, "size": 10, "upload-time": "2024-01-01T00:00:00Z"},
+      {"filename": "a-2.0-py3-none-any.whl", "url": "../../f/a-2.0-py3-none-any.whl", "hashes": {},
+       "yanked": false, "core-metadata": {"sha256": "cd"}, "requires-python": ""}
+    ]}"""
+    first, second = parse_json(body, "https://i.example/simple/a/", Source("s", "https://i.example/simple"))
+    assert (first.yanked, first.metadata_hashes, first.size) == ("", (), 10)
+    assert first.hashes == (Hash("sha256", "ab"),)
+    assert second.url == "https://i.example/f/a-2.0-py3-none-any.whl"
+    assert (second.yanked, second.metadata_hashes, second.requires_python) == (None, (Hash("sha256", "cd"),), None)
+    with pytest.raises(ValueError, match="PEP 691"):
+        parse_json(b'{"files": 3}', "https://i/", Source("s", "https://i/"))
+
+
+def test_invalid_page_is_a_package_index_error(http: httpx.Client) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"{not json", headers={"Content-Type": "application/vnd.pypi.simple.v1+json"})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as mock, pytest.raises(
+        PackageIndexError, match="not a valid project page"
+    ):
+        IndexClient([Source("m", "http://mock.test/simple")], client=mock, environ={}).project("a")
+
+
+def test_upload_times() -> None:
+    utc = timezone.utc
+    assert parse_upload_time("2024-01-02T03:04:05.123Z") == datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=utc)
+    assert parse_upload_time("2024-01-02T03:04:05+02:00") == datetime(2024, 1, 2, 1, 4, 5, tzinfo=utc)
+    assert parse_upload_time("2024-01-02T03:04:05") == datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc)
+    assert parse_upload_time("yesterday") is None
+    assert parse_upload_time("2024-13-40T00:00:00Z") is None
+    assert parse_upload_time(None) is None
+
+
+# -- index selection ----------------------------------------------------------------
+
+def test_index_pinning_never_contacts_other_indexes(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    a, b = index_factory(), index_factory()
+    a.add(Dist("shared", "1.0"))
+    b.add(Dist("shared", "9.0"))
+    client = _client([Source("B", b.url), Source("A", a.url)], http)
+    page = client.project("shared", index="A")
+    assert [str(v) for v in page.versions()] == ["1.0"]
+    assert page.index.name == "A"
+    assert b.requests == []
+
+
+def test_pinned_mapping_applies_to_project_and_prefetch(
+    index_factory: type[LocalIndex], http: httpx.Client
+) -> None:
+    a, b = index_factory(), index_factory()
+    a.add(Dist("private-pkg", "1.0"))
+    b.add(Dist("private-pkg", "9.0"))
+    with IndexClient([Source("B", b.url), Source("A", a.url)], client=http, environ={},
+                     pinned={"Private_Pkg": "A"}) as client:
+        client.prefetch(["private-pkg"])
+        assert [str(v) for v in client.project("private-pkg").versions()] == ["1.0"]
+    assert b.requests == [] and a.requests == ["GET /simple/private-pkg/"]
+    with pytest.raises(UsageError, match="unknown index 'C'"):
+        IndexClient([Source("A", a.url)], client=http, pinned={"x": "C"})
+
+
+def test_first_index_wins_and_files_are_never_merged(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    a, b = index_factory(), index_factory()
+    a.add(Dist("only-b", "1.0"))
+    a.requests.clear()
+    b.add(Dist("shared", "9.0"))
+    b.add(Dist("only-b", "2.0"))
+    a.add(Dist("shared", "1.0"))
+    client = _client([Source("A", a.url), Source("B", b.url)], http)
+    assert [str(v) for v in client.project("shared").versions()] == ["1.0"]
+    assert b.requests == []
+    page = client.project("Only_B")
+    assert page.index.name == "A" and [str(v) for v in page.versions()] == ["1.0"]
+
+
+def test_404_moves_to_next_index(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    a, b = index_factory(), index_factory()
+    b.add(Dist("beta", "2.0"))
+    page = _client([Source("A", a.url), Source("B", b.url)], http).project("beta")
+    assert page.index.name == "B"
+    assert a.requests == ["GET /simple/beta/"]
+
+
+def test_not_found_suggests_popular_names(index: LocalIndex, http: httpx.Client) -> None:
+    client = _client([Source("main", index.url)], http)
+    with pytest.raises(PackageNotFound) as info:
+        client.project("reqests")
+    assert info.value.suggestions[0] == "requests"
+    assert info.value.hint and "'requests'" in info.value.hint
+    with pytest.raises(PackageNotFound) as pinned:
+        client.project("reqests", index="main")
+    assert "main" in str(pinned.value)
+
+
+def test_unknown_index_name_lists_known_ones(index: LocalIndex, http: httpx.Client) -> None:
+    with pytest.raises(UsageError, match="'main'"):
+        _client([Source("main", index.url)], http).project("a", index="nope")
+
+
+def test_suggest() -> None:
+    assert suggest("reqests")[0] == "requests"
+    assert suggest("Djang0")[0] == "django"
+    assert suggest("qqqqzzzzxxxx") == ()
+    assert "requests" not in suggest("requests")
+
+
+# -- caching --------------------------------------------------------------------------
+
+def test_pages_are_cached_in_memory(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"))
+    client = _client([Source("main", index.url)], http)
+    assert client.project("alpha") is client.project("Alpha")
+    assert index.requests == ["GET /simple/alpha/"]
+
+
+def test_store_ttl_and_etag_revalidation(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    index.add(Dist("alpha", "1.0"))
+    source = Source("main", index.url)
+    with Store(tmp_path / "s.sqlite") as store:
+        first = _client([source], http, store=store).project("alpha")
+        fresh = _client([source], http, store=store, page_ttl=600).project("alpha")
+        assert index.requests == ["GET /simple/alpha/"]  # fresh in the store: no request
+        stale = _client([source], http, store=store, page_ttl=0)
+        revalidated = stale.project("alpha")
+        refreshed = _client([source], http, store=store, refresh=True).project("alpha")
+    assert first.artifacts == fresh.artifacts == revalidated.artifacts == refreshed.artifacts
+    assert len(index.requests) == 3
+
+
+def test_revalidation_gets_304(index: LocalIndex, tmp_path: Path) -> None:
+    index.add(Dist("alpha", "1.0"))
+    statuses: list[int] = []
+    with make_client() as client, Store(tmp_path / "s.sqlite") as store:
+        client.event_hooks["response"] = [lambda r: statuses.append(r.status_code)]
+        _client([Source("main", index.url)], client, store=store, page_ttl=0).project("alpha")
+        _client([Source("main", index.url)], client, store=store, page_ttl=0).project("alpha")
+    assert statuses == [200, 304]
+
+
+def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    index.add(Dist("alpha", "1.0"))
+    with Store(tmp_path / "s.sqlite") as store:
+        _client([Source("main", index.url)], http, store=store).project("alpha")
+        index.add(Dist("alpha", "2.0"))
+        page = _client([Source("main", index.url)], http, store=store, page_ttl=0).project("alpha")
+    assert sorted(str(v) for v in page.versions()) == ["1.0", "2.0"]
+
+
+def test_exclude_newer(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"), upload_time="2023-05-01T00:00:00.000000Z")
+    index.add(Dist("alpha", "2.0"), upload_time="2024-05-01T00:00:00.000000Z")
+    cutoff = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    page = _client([Source("main", index.url)], http, exclude_newer=cutoff).project("alpha")
+    assert [str(v) for v in page.versions()] == ["1.0"]
+
+
+def test_exclude_newer_drops_files_without_upload_time(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(json_api=False)
+    index.add(Dist("alpha", "1.0"))
+    page = _client([Source("m", index.url)], http, exclude_newer=datetime(2030, 1, 1)).project("alpha")
+    assert page.artifacts == ()
+
+
+# -- metadata -------------------------------------------------------------------------
+
+def _only_wheel(client: IndexClient, name: str) -> Artifact:
+    return next(a for a in client.project(name).artifacts if a.is_wheel)
+
+
+def test_metadata_via_pep658(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0", requires_dist=["beta>=2", "gamma; extra == 'x'"], extras=["x"]))
+    client = _client([Source("main", index.url)], http)
+    metadata = client.metadata(_only_wheel(client, "alpha"))
+    assert metadata.requires_dist == ("beta>=2", "gamma; extra == 'x'")
+    assert metadata.provides_extras == ("x",)
+    assert index.requested("/files/") == ["GET /files/alpha-1.0-py3-none-any.whl.metadata"]
+
+
+def test_metadata_via_range_reads(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(metadata_files=False)
+    filename = _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
+    client = _client([Source("main", index.url)], http)
+    assert client.metadata(_only_wheel(client, "alpha")).requires_dist == ("beta",)
+    assert index.requested("/files/") == [f"GET /files/{filename}"] * 2  # tail, then the member
+
+
+def test_small_wheel_needs_one_range_request(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(metadata_files=False, json_api=False)
+    index.add(Dist("alpha", "1.0", requires_python=">=3.9"))
+    client = _client([Source("main", index.url)], http)
+    assert client.metadata(_only_wheel(client, "alpha")).requires_python == ">=3.9"
+    assert len(index.requested("/files/")) == 1
+
+
+def test_metadata_via_full_download(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(metadata_files=False, ranges=False)
+    filename = _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
+    client = _client([Source("main", index.url)], http)
+    assert client.metadata(_only_wheel(client, "alpha")).requires_dist == ("beta",)
+    assert index.requested("/files/") == [f"GET /files/{filename}"]
+
+
+def test_full_download_is_verified(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(metadata_files=False, ranges=False)
+    (wheel,) = index.add(Dist("alpha", "1.0"))
+    client = _client([Source("main", index.url)], http)
+    artifact = _only_wheel(client, "alpha")
+    index.tamper(wheel.filename)
+    with pytest.raises(DigestMismatch):
+        client.metadata(artifact)
+
+
+def test_tampered_pep658_metadata_is_refused(index: LocalIndex, http: httpx.Client) -> None:
+    (wheel,) = index.add(Dist("alpha", "1.0"))
+    client = _client([Source("main", index.url)], http)
+    artifact = _only_wheel(client, "alpha")
+    wheel.metadata = b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nRequires-Dist: evil\n\n"
+    with pytest.raises(DigestMismatch, match=r"\.metadata"):
+        client.metadata(artifact)
+
+
+def test_metadata_is_stored_by_digest(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    index.add(Dist("alpha", "1.0", requires_dist=["beta"]))
+    with Store(tmp_path / "s.sqlite") as store:
+        client = _client([Source("main", index.url)], http, store=store)
+        artifact = _only_wheel(client, "alpha")
+        client.metadata(artifact)
+        again = _client([Source("main", index.url)], http, store=store).metadata(artifact)
+        assert store.get_metadata(artifact.sha256 or "") is not None
+    assert again.requires_dist == ("beta",)
+    assert len(index.requested(".metadata")) == 1
+
+
+def test_metadata_name_mismatch_is_an_index_error(index: LocalIndex, http: httpx.Client) -> None:
+    (wheel,) = index.add(Dist("alpha", "1.0"))
+    liar = Artifact(filename="other-1.0-py3-none-any.whl", url=f"{index.root}/files/{wheel.filename}",
+                    index=Source("main", index.url))
+    with pytest.raises(PackageIndexError, match=r"says it is alpha 1\.0"):
+        _client([Source("main", index.url)], http).metadata(liar)
+
+
+def test_broken_wheel_is_an_index_error(index_factory: type[LocalIndex], http: httpx.Client) -> None:
+    index = index_factory(metadata_files=False)
+    index.add_file(Dist("alpha", "1.0"), "alpha-1.0-py3-none-any.whl", b"not a zip at all" * 10)
+    client = _client([Source("main", index.url)], http)
+    with pytest.raises(PackageIndexError, match=r"alpha-1\.0-py3-none-any\.whl"):
+        client.metadata(_only_wheel(client, "alpha"))
+
+
+def test_sdist_metadata_through_build(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0", requires_dist=["beta<3"]), wheel=False, sdist=True)
+    client = _client([Source("main", index.url)], http)
+    sdist = next(a for a in client.project("alpha").artifacts if a.is_sdist)
+    assert client.metadata(sdist).requires_dist == ("beta<3",)
+
+
+# -- prefetch --------------------------------------------------------------------------
+
+def test_prefetch_is_joined_not_repeated(index: LocalIndex, http: httpx.Client) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        index.add(Dist(name, "1.0"))
+    with _client([Source("main", index.url)], http) as client:
+        client.prefetch(["alpha", "beta", "gamma"])
+        pages = [client.project(n) for n in ("alpha", "beta", "gamma")]
+        client.prefetch_metadata(p.artifacts[0] for p in pages)
+        assert [client.metadata(p.artifacts[0]).name for p in pages] == ["alpha", "beta", "gamma"]
+    assert sorted(index.requested("/simple/")) == ["GET /simple/alpha/", "GET /simple/beta/", "GET /simple/gamma/"]
+    assert len(index.requested(".metadata")) == 3
+
+
+def test_concurrent_callers_share_one_fetch(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"))
+    client = _client([Source("main", index.url)], http)
+    barrier = threading.Barrier(8)
+    results = []
+
+    def ask() -> None:
+        barrier.wait()
+        results.append(client.project("alpha"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and all(r is results[0] for r in results)
+    assert index.requests == ["GET /simple/alpha/"]
+
+
+def test_failed_prefetch_is_retried_by_project(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"))
+    index.fail_next["/simple/alpha/"] = 100
+    client = _client([Source("main", index.url)], http)
+    with pytest.raises(IndexUnreachable):
+        client.project("alpha")
+    index.fail_next.clear()
+    assert client.project("alpha").artifacts
+
+
+# -- network and credentials ------------------------------------------------------------
+
+def test_503_is_retried(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("alpha", "1.0"))
+    index.fail_next["/simple/alpha/"] = 2
+    assert _client([Source("main", index.url)], http).project("alpha").artifacts
+    assert len(index.requested("/simple/alpha/")) == 3
+
+
+def test_unreachable_index(http: httpx.Client) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    source = Source("dead", f"http://u:topsecret@127.0.0.1:{port}/simple")
+    with pytest.raises(IndexUnreachable) as info:
+        _client([source], http).project("alpha")
+    assert f"127.0.0.1:{port}" in info.value.url and "topsecret" not in str(info.value)
+
+
+def test_credentials_in_source_url_with_env_expansion(http: httpx.Client) -> None:
+    index = LocalIndex(username="alice", password="s3cret")
+    try:
+        index.add(Dist("alpha", "1.0"))
+        url = index.url.replace("http://", "http://${IDX_USER}:${IDX_PASS}@")
+        source = Source("private", url)
+        client = IndexClient([source], client=http, environ={"IDX_USER": "alice", "IDX_PASS": "s3cret"})
+        page = client.project("alpha")
+        assert page.index.url == url  # the expansion is never stored
+        assert "s3cret" not in page.artifacts[0].url
+        assert client.metadata(page.artifacts[0]).name == "alpha"
+        with pytest.raises(PackageNotFound) as info:
+            client.project("missing-thing")
+        assert "s3cret" not in str(info.value) and "s3cret" not in (info.value.index or "")
+    finally:
+        index.close()
+
+
+def test_credentials_from_netrc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = LocalIndex(username="bob", password="hunter2")
+    try:
+        index.add(Dist("alpha", "1.0"))
+        netrc = tmp_path / ".netrc"
+        netrc.write_text("machine 127.0.0.1\n  login bob\n  password hunter2\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        with make_client() as client:
+            page = IndexClient([Source("private", index.url)], client=client, environ={}).project("alpha")
+            assert page.artifacts
+    finally:
+        index.close()
+
+
+def test_wrong_credentials_never_leak(http: httpx.Client) -> None:
+    index = LocalIndex(username="alice", password="right")
+    try:
+        source = Source("private", index.url.replace("http://", "http://alice:wrongpass@"))
+        with pytest.raises(IndexUnreachable) as info:
+            _client([source], http).project("alpha")
+        assert "401" in str(info.value) and "wrongpass" not in str(info.value)
+    finally:
+        index.close()
+
+
+# -- file:// indexes --------------------------------------------------------------------
+
+def _file_url(path: Path) -> str:
+    return path.as_uri()
+
+
+def test_file_index_with_simple_layout(tmp_path: Path, http: httpx.Client) -> None:
+    dist = Dist("alpha", "1.0", requires_dist=["beta"])
+    data = build_wheel(dist)
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / dist.wheel_filename).write_bytes(data)
+    project = tmp_path / "simple" / "alpha"
+    project.mkdir(parents=True)
+    digest = hashlib.sha256(data).hexdigest()
+    (project / "index.html").write_text(
+        f'<html><body><a href="../../files/{dist.wheel_filename}#sha256={digest}">w</a></body></html>'
+    )
+    client = _client([Source("local", _file_url(tmp_path / "simple"))], http)
+    (artifact,) = client.project("alpha").artifacts
+    assert artifact.url == _file_url(files / dist.wheel_filename)
+    assert artifact.sha256 == digest
+    assert client.metadata(artifact).requires_dist == ("beta",)
+    with pytest.raises(PackageNotFound):
+        client.project("beta")
+
+
+def test_file_index_flat_directory(tmp_path: Path, http: httpx.Client) -> None:
+    for version in ("1.0", "2.0"):
+        dist = Dist("alpha", version)
+        (tmp_path / dist.wheel_filename).write_bytes(build_wheel(dist))
+    (tmp_path / Dist("alphabet", "1.0").wheel_filename).write_bytes(build_wheel(Dist("alphabet", "1.0")))
+    (tmp_path / "README.txt").write_text("not a package")
+    client = _client([Source("flat", _file_url(tmp_path))], http)
+    page = client.project("alpha")
+    assert sorted(str(v) for v in page.versions()) == ["1.0", "2.0"]
+    assert all(a.sha256 for a in page.artifacts)
+    assert client.metadata(page.artifacts[0]).name == "alpha"
+    assert len(directory_artifacts(str(tmp_path), "alphabet", Source("f", "file:///"))) == 1
+
+
+def test_missing_file_index_is_unreachable(tmp_path: Path, http: httpx.Client) -> None:
+    with pytest.raises(IndexUnreachable, match="no such directory"):
+        _client([Source("gone", _file_url(tmp_path / "nope"))], http).project("alpha")
+
+
+# -- direct references ------------------------------------------------------------------
+
+def test_direct_wheel_url(index: LocalIndex, http: httpx.Client) -> None:
+    (wheel,) = index.add(Dist("alpha", "1.0", requires_dist=["beta"]))
+    reference = DirectReference("file", f"{index.root}/files/{wheel.filename}#sha256={wheel.sha256}")
+    metadata, locked = _client([], http).direct("alpha", reference)
+    assert metadata.requires_dist == ("beta",) and locked == reference
+    with pytest.raises(PackageIndexError, match="not other"):
+        _client([], http).direct("other", reference)
+
+
+def test_direct_local_wheel_and_sdist(tmp_path: Path, http: httpx.Client) -> None:
+    dist = Dist("alpha", "1.0", requires_dist=["beta"])
+    (tmp_path / dist.wheel_filename).write_bytes(build_wheel(dist))
+    (tmp_path / dist.sdist_filename).write_bytes(build_sdist(dist))
+    client = _client([], http)
+    wheel_ref = DirectReference("file", _file_url(tmp_path / dist.wheel_filename))
+    assert client.direct("alpha", wheel_ref)[0].requires_dist == ("beta",)
+    sdist_ref = DirectReference("file", _file_url(tmp_path / dist.sdist_filename))
+    metadata, locked = client.direct("alpha", sdist_ref)
+    assert metadata.requires_dist == ("beta",) and locked == sdist_ref
+
+
+# -- wheelzip ------------------------------------------------------------------------------
+
+def test_range_file_reads_only_what_is_needed() -> None:
+    data = build_wheel(Dist("alpha", "1.0"), extra_members={"alpha/big.bin": BIG})
+    calls: list[tuple[int, int]] = []
+
+    def fetch(first: int, last: int) -> bytes:
+        calls.append((first, last))
+        return data[first : last + 1]
+
+    tail_start = len(data) - 65536
+    remote = RangeFile(fetch, len(data), known=(tail_start, data[tail_start:]))
+    assert read_metadata(remote, "alpha").startswith(b"Metadata-Version")  # type: ignore[arg-type]
+    assert len(calls) == 1 and calls[0][0] < tail_start
+
+
+def test_zip64_wheel() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        with zf.open("alpha-1.0.dist-info/METADATA", "w", force_zip64=True) as member:
+            member.write(b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\n")
+        zf.writestr("alpha/__init__.py", b"")
+    data = buf.getvalue()
+    remote = RangeFile(lambda a, b: data[a : b + 1], len(data))
+    assert b"Name: alpha" in read_metadata(remote, "alpha")  # type: ignore[arg-type]
+
+
+def test_not_a_wheel() -> None:
+    with pytest.raises(NotAWheel):
+        read_metadata(io.BytesIO(b"garbage" * 100))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a-1.dist-info/METADATA", "x")
+        zf.writestr("b-1.dist-info/METADATA", "y")
+    assert read_metadata(io.BytesIO(buf.getvalue()), "b") == b"y"
+    with pytest.raises(NotAWheel, match="found 2"):
+        read_metadata(io.BytesIO(buf.getvalue()), None)
+
