@@ -70,11 +70,8 @@ def resolve(
 
 
 def _for_target(deps: Sequence[Dependency], target: Target, prereleases: bool) -> list[Requirement]:
-    return [
-        from_dependency(dep, allow_prereleases=prereleases)
-        for dep in deps
-        if evaluate(dep.markers, target.markers)
-    ]
+    requirements = [from_dependency(dep, allow_prereleases=prereleases) for dep in deps]
+    return [r for r in requirements if evaluate(r.markers, target.markers)]
 
 
 def resolve_categories(

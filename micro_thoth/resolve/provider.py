@@ -16,14 +16,15 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Pep508
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
-from ..errors import ResolutionImpossible
+from ..errors import ResolutionImpossible, UsageError
 from ..models import (
     Artifact,
     CandidatePolicy,
@@ -133,9 +134,15 @@ def from_dependency(dep: Dependency, *, allow_prereleases: bool = False) -> Requ
     """A root requirement (or constraint) from a Pipfile / requirements entry."""
     spec = "" if dep.specifier.strip() in ("", "*") else dep.specifier
     text = dep.to_pep508().split(";")[0].strip()
+    try:
+        specifier = SpecifierSet(spec)
+        if dep.markers:
+            Marker(dep.markers)  # validate
+    except (InvalidSpecifier, InvalidMarker) as exc:
+        raise UsageError(f"{dep.name}: {exc}", hint="fix the version or markers of this entry") from exc
     return Requirement(
         name=dep.key,
-        specifier=SpecifierSet(spec),
+        specifier=specifier,
         text=text,
         extras=frozenset(canonicalize_name(e) for e in dep.extras),
         markers=dep.markers,
