@@ -7,9 +7,10 @@ within a bound, for a stack the policy scores higher.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Optional, Union
 
 import resolvelib
@@ -145,6 +146,10 @@ def improve(
     only if the total score rises. Unacceptable candidates never enter a stack
     (the provider drops them), so neither does the result.
     """
+    again = functools.partial(
+        resolve, requirements, source=source, target=target, allow_prereleases=allow_prereleases,
+        policy=policy, max_rounds=max_rounds,
+    )
     best, excluded = resolution, list[Dependency]()
     rng, deadline, tried = random.Random(seed), time.monotonic() + timeout, set[tuple[str, str]]()
     for _ in range(limit):
@@ -153,21 +158,17 @@ def improve(
             break
         tried.add((pin.key, pin.version))
         attempt = [*excluded, Dependency(pin.name, f"!={pin.version}")]
-        try:
-            trial = resolve(
-                requirements,
-                source=source,
-                target=target,
-                constraints=[*constraints, *attempt],
-                allow_prereleases=allow_prereleases,
-                policy=policy,
-                max_rounds=max_rounds,
-            )
-        except ResolutionError:
-            continue
-        if trial.score > best.score:
+        trial = _attempt(again, [*constraints, *attempt])
+        if trial is not None and trial.score > best.score:
             best, excluded = trial, attempt
     return best
+
+
+def _attempt(again: Callable[..., Resolution], constraints: Sequence[Dependency]) -> Optional[Resolution]:
+    try:
+        return again(constraints=constraints)
+    except ResolutionError:
+        return None
 
 
 def _worst(resolution: Resolution, tried: set[tuple[str, str]], rng: random.Random) -> Optional[ResolvedPin]:
