@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from micro_thoth.errors import InputFileError, NotLockedError
 from micro_thoth.formats.requirements import (
+    RequirementLine,
     RequirementsFile,
     ResolvedEntry,
     dump_requirements,
@@ -18,6 +22,8 @@ from micro_thoth.formats.requirements import (
     to_lock,
 )
 from micro_thoth.models import DirectReference, Hash, Pin, Source
+
+from .conftest import DATA
 
 PIP_COMPILE_MADE = Path(__file__).parents[1] / "fixtures" / "pip-compile-made"
 A, B, C = "sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64
@@ -453,3 +459,53 @@ def test_written_file_parses_back() -> None:
         (Hash.parse(A),),
         ("x",),
     )
+
+
+# -- against pip itself ----------------------------------------------------------------------
+
+PIP_READ = json.loads((DATA / "pip-requirements.json").read_text())["requirements"]
+
+
+def ours_by_place() -> dict[tuple[str, int], tuple[RequirementLine, bool]]:
+    root = DATA / "requirements"
+    reqs = parse_requirements(
+        (root / "main.txt").read_text(),
+        "requirements/main.txt",
+        read=lambda p: (DATA / p).read_text(),
+    )
+    places = {(r.path or "", r.lineno): (r, False) for r in reqs.requirements}
+    places.update({(r.path or "", r.lineno): (r, True) for r in reqs.constraint_lines})
+    return places
+
+
+def pip_url_without_egg(url: str) -> str:
+    base, _sep, fragment = url.partition("#")
+    keep = [p for p in fragment.split("&") if p.startswith("subdirectory=")]
+    return base + ("#" + "&".join(keep) if keep else "")
+
+
+def test_we_read_the_same_lines_as_pip_in_the_same_order() -> None:
+    ours = ours_by_place()
+    assert set(ours) == {(r["file"], r["line"]) for r in PIP_READ}
+    requirements = [place for place, (_line, constraint) in ours.items() if not constraint]
+    assert requirements == [(r["file"], r["line"]) for r in PIP_READ if not r["constraint"]]
+
+
+@pytest.mark.parametrize("recorded", PIP_READ, ids=lambda r: f"{r['file']}:{r['line']}")
+def test_each_requirement_reads_as_pip_reads_it(recorded: dict[str, Any]) -> None:
+    line, constraint = ours_by_place()[(recorded["file"], recorded["line"])]
+    dep = line.dependency
+    assert constraint == recorded["constraint"]
+    assert canonicalize_name(dep.name) == canonicalize_name(recorded["name"])
+    assert sorted(map(canonicalize_name, dep.extras)) == sorted(
+        map(canonicalize_name, recorded["extras"])
+    )
+    assert dep.markers == recorded["markers"]
+    assert sorted(str(h) for h in dep.hashes) == recorded["hashes"]
+    assert (dep.direct is not None and dep.direct.editable) == recorded["editable"]
+    if recorded["link"] is None:
+        assert dep.direct is None and dep.specifier == recorded["specifier"]
+    else:
+        assert dep.direct is not None and dep.direct.pip_url() == pip_url_without_egg(
+            recorded["link"]
+        )
