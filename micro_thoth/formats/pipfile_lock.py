@@ -11,7 +11,7 @@ or ``path``/``file``, with ``editable``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from packaging.markers import InvalidMarker, Marker
@@ -44,6 +44,20 @@ def parse_lock(text: str, path: Optional[str] = None) -> Lock:
         sources=_sources(meta.get("sources", []), path),
         requires=_requires(meta.get("requires", {}), path),
         pipfile_hash=_meta_hash(meta, path),
+        kind="pipfile",
+        path=path,
+    )
+
+
+def lock_for(
+    pipfile: Pipfile, categories: Mapping[str, Sequence[Pin]], path: Optional[str] = None
+) -> Lock:
+    """A new lock of ``pipfile``: its sources, requires and current hash, with the given pins."""
+    return Lock(
+        categories={name: tuple(pins) for name, pins in categories.items()},
+        sources=pipfile.sources,
+        requires=dict(pipfile.requires),
+        pipfile_hash=pipfile.hash if pipfile.hashes else None,
         kind="pipfile",
         path=path,
     )

@@ -109,6 +109,11 @@ class RequirementsFile:
         first = (self.index_url,) if self.index_url else ()
         return tuple(dict.fromkeys((*first, *self.extra_index_urls)))
 
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The index URLs as sources named ``index-0``, ``index-1``, ... (URLs kept as written)."""
+        return tuple(Source(f"index-{i}", url) for i, url in enumerate(self.index_urls))
+
 
 @dataclass
 class _Collector:
@@ -458,9 +463,11 @@ def _path_name(path: str) -> str:
 def to_lock(reqs: RequirementsFile) -> Lock:
     """A requirements.txt whose every entry is ``==``-pinned (or a URL) with hashes, as a Lock."""
     pins = tuple(_pin(line) for line in reqs.requirements)
-    sources = tuple(Source(f"index-{i}", url) for i, url in enumerate(reqs.index_urls))
     return Lock(
-        categories={DEFAULT_CATEGORY: pins}, sources=sources, kind="requirements", path=reqs.path
+        categories={DEFAULT_CATEGORY: pins},
+        sources=reqs.sources,
+        kind="requirements",
+        path=reqs.path,
     )
 
 

@@ -13,6 +13,7 @@ from micro_thoth.formats.pipfile_lock import (
     check_lock_current,
     check_python_version,
     dump_lock,
+    lock_for,
     lock_to_dict,
     parse_lock,
     pin_to_dict,
@@ -389,3 +390,17 @@ def test_pipfile_markers_are_written_as_pipenv_locks_them(case: str) -> None:
             pin = pins.get(dep.key)
             if dep.markers and pin is not None and pin.markers:
                 assert pin.markers == dep.markers
+
+
+def test_lock_for_a_pipfile_reproduces_pipenvs_lock() -> None:
+    text = lock_text("two-sources")
+    pipfile = parse_pipfile((PIPENV_MADE / "two-sources" / "Pipfile").read_text("utf-8"))
+    made = lock_for(pipfile, parse_lock(text).categories, path="Pipfile.lock")
+    assert made.path == "Pipfile.lock" and made.sources == pipfile.sources
+    assert dump_lock(made) == text
+
+
+def test_lock_for_keeps_empty_categories() -> None:
+    made = lock_for(parse_pipfile(""), {"default": [Pin("a", "1")]})
+    assert list(lock_to_dict(made)) == ["_meta", "default", "develop"]
+    assert made.pipfile_hash == parse_pipfile("").hash
