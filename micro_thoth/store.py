@@ -30,7 +30,7 @@ from typing import Optional, Protocol
 from micro_thoth.cache import METADATA_DB, default_root
 from micro_thoth.reporting import NULL_REPORTER, Reporter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pages.base_url
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS metadata (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL)",

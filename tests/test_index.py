@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 import threading
 import zipfile
@@ -295,17 +296,63 @@ def test_metadata_via_pep658(index: LocalIndex, http: httpx.Client) -> None:
 def test_metadata_via_range_reads(index_factory: type[LocalIndex], http: httpx.Client) -> None:
     index = index_factory(metadata_files=False)
     filename = _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
+    second = _big_wheel(index, Dist("alpha", "2.0"))
     client = _client([Source("main", index.url)], http)
-    assert client.metadata(_only_wheel(client, "alpha")).requires_dist == ("beta",)
-    assert index.requested("/files/") == [f"GET /files/{filename}"] * 2  # tail, then the member
+    first_wheel, second_wheel = (a for a in client.project("alpha").artifacts if a.is_wheel)
+    assert client.metadata(first_wheel).requires_dist == ("beta",)
+    # one probe for an unadvertised .metadata (404: this host has none), the tail, the member
+    assert index.requested("/files/") == [f"GET /files/{filename}.metadata"] + [f"GET /files/{filename}"] * 2
+    index.requests.clear()
+    assert client.metadata(second_wheel).version == "2.0"
+    assert index.requested("/files/") == [f"GET /files/{second}"] * 2  # the host is known: no probe
+
+
+class UnadvertisedMetadata(LocalIndex):
+    """Serves ``.metadata`` files but its pages do not say so (as some proxies do)."""
+
+    def project_json(self, project: str) -> bytes:
+        data = json.loads(super().project_json(project))
+        for item in data["files"]:
+            item.pop("core-metadata", None)
+            item.pop("dist-info-metadata", None)
+        return json.dumps(data).encode()
+
+
+def test_unadvertised_metadata_files_are_used_and_remembered(http: httpx.Client, tmp_path: Path) -> None:
+    index = UnadvertisedMetadata()
+    try:
+        filename = _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
+        with Store(tmp_path / "s.sqlite") as store:
+            client = _client([Source("main", index.url)], http, store=store)
+            artifact = _only_wheel(client, "alpha")
+            assert artifact.metadata_hashes is None
+            assert client.metadata(artifact).requires_dist == ("beta",)
+            assert index.requested("/files/") == [f"GET /files/{filename}.metadata"]
+            assert store.get_value("metadata-file-hosts", index.root.split("//")[1]) == "yes"
+    finally:
+        index.close()
+
+
+def test_host_without_metadata_files_is_remembered_across_runs(
+    index_factory: type[LocalIndex], http: httpx.Client, tmp_path: Path
+) -> None:
+    index = index_factory(metadata_files=False)
+    one, two = _big_wheel(index, Dist("alpha", "1.0")), _big_wheel(index, Dist("beta", "1.0"))
+    with Store(tmp_path / "s.sqlite") as store:
+        _client([Source("main", index.url)], http, store=store).metadata(
+            _only_wheel(_client([Source("main", index.url)], http), "alpha"))
+        client = _client([Source("main", index.url)], http, store=store)
+        client.metadata(_only_wheel(client, "beta"))
+    assert len(index.requested(".metadata")) == 1 and f"GET /files/{one}.metadata" in index.requests
+    assert index.requested(two) == [f"GET /files/{two}"] * 2
 
 
 def test_small_wheel_needs_one_range_request(index_factory: type[LocalIndex], http: httpx.Client) -> None:
     index = index_factory(metadata_files=False, json_api=False)
-    index.add(Dist("alpha", "1.0", requires_python=">=3.9"))
+    (wheel,) = index.add(Dist("alpha", "1.0", requires_python=">=3.9"))
     client = _client([Source("main", index.url)], http)
     assert client.metadata(_only_wheel(client, "alpha")).requires_python == ">=3.9"
-    assert len(index.requested("/files/")) == 1
+    assert index.requested(wheel.filename) == [f"GET /files/{wheel.filename}.metadata", f"GET /files/{wheel.filename}"]
 
 
 def test_metadata_via_full_download(index_factory: type[LocalIndex], http: httpx.Client) -> None:
@@ -313,7 +360,7 @@ def test_metadata_via_full_download(index_factory: type[LocalIndex], http: httpx
     filename = _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
     client = _client([Source("main", index.url)], http)
     assert client.metadata(_only_wheel(client, "alpha")).requires_dist == ("beta",)
-    assert index.requested("/files/") == [f"GET /files/{filename}"]
+    assert index.requested(f"/files/{filename}") == [f"GET /files/{filename}.metadata", f"GET /files/{filename}"]
 
 
 def test_full_download_is_verified(index_factory: type[LocalIndex], http: httpx.Client) -> None:

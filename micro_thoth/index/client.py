@@ -59,6 +59,7 @@ from .suggest import suggest
 T = TypeVar("T")
 SPOOL_BYTES = 32 * 1024 * 1024
 CHUNK = 1 << 16
+METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (serves unadvertised .metadata)
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
@@ -145,6 +146,8 @@ class IndexClient:
         self._metadata = _Memo()
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
+        self._metadata_hosts: dict[str, bool] = {}
+        self._hosts_lock = threading.Lock()
         for source in self.sources:
             self._register(source.expanded_url(self._environ))
 
@@ -314,13 +317,42 @@ class IndexClient:
     def _fetch_metadata(self, artifact: Artifact) -> bytes:
         if artifact.url.startswith("file:"):
             return self._local_metadata(artifact)
-        if artifact.has_metadata_file:
+        if artifact.has_metadata_file or (artifact.is_wheel and self._may_serve_metadata(artifact)):
             data = self._pep658(artifact)
+            if not artifact.has_metadata_file:
+                self._learn_metadata_host(artifact, served=data is not None)
             if data is not None:
                 return data
         if artifact.is_wheel:
             return self._wheel_metadata(artifact)
         return self._sdist_metadata(artifact)
+
+    def _may_serve_metadata(self, artifact: Artifact) -> bool:
+        """Whether to try ``<url>.metadata`` although the page did not advertise it.
+
+        Some indexes and proxies drop the PEP 658 attributes while the file host
+        still serves the files; one probe per host (remembered in the store,
+        forgotten with ``refresh``) tells, and a "yes" is never downgraded.
+        """
+        host = urllib.parse.urlsplit(artifact.url).netloc
+        with self._hosts_lock:
+            known = self._metadata_hosts.get(host)
+        if known is None and self._store is not None and not self._refresh:
+            stored = self._store.get_value(METADATA_HOSTS, host)
+            known = None if stored is None else stored == "yes"
+            if known is not None:
+                with self._hosts_lock:
+                    self._metadata_hosts.setdefault(host, known)
+        return known is not False
+
+    def _learn_metadata_host(self, artifact: Artifact, *, served: bool) -> None:
+        host = urllib.parse.urlsplit(artifact.url).netloc
+        with self._hosts_lock:
+            if self._metadata_hosts.get(host):
+                return
+            self._metadata_hosts[host] = served
+        if self._store is not None:
+            self._store.put_value(METADATA_HOSTS, host, "yes" if served else "no")
 
     def _pep658(self, artifact: Artifact) -> Optional[bytes]:
         url = artifact.url + ".metadata"
