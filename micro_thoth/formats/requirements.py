@@ -292,6 +292,8 @@ def parse_requirement_line(
     if editable:
         line = re.sub(r"^(-e|--editable)(=|\s+)?", "", line, count=1)
     args, options = _args_and_options(line)
+    if not args:
+        raise InputFileError("-e needs a URL or a path", path=path, key_path=where)
     hashes = _hashes(options, path, where)
     try:
         dependency = _dependency(args, editable)
@@ -360,6 +362,9 @@ def _dependency(args: str, editable: bool) -> Dependency:
     requirement = Requirement(args)
     markers = str(requirement.marker) if requirement.marker else None
     extras = tuple(sorted(requirement.extras))
+    if requirement.url and not _is_url(requirement.url):
+        reference = _path_reference(requirement.url, editable=False)[0]
+        return Dependency(requirement.name, "", extras, markers, direct=reference)
     if requirement.url:
         reference, _name, hashes = _reference(requirement.url, editable=False)
         return Dependency(requirement.name, "", extras, markers, direct=reference, hashes=hashes)
@@ -390,13 +395,24 @@ def _direct_dependency(args: str, editable: bool) -> Dependency:
     if _is_url(target):
         reference, name, hashes = _reference(target, editable)
     else:
-        reference, name, hashes = (
-            DirectReference("path", target, editable=editable),
-            _path_name(target),
-            (),
-        )
+        reference, name = _path_reference(target, editable)
+        hashes = ()
     name, egg_extras = _split_extras(name or "")
     return Dependency(name, "", extras or egg_extras, markers, direct=reference, hashes=hashes)
+
+
+def _path_reference(target: str, editable: bool) -> tuple[DirectReference, str]:
+    """A local path (``./pkg#egg=name``) and its name if the ``egg=`` or the file name tells it."""
+    location, _sep, fragment = target.partition("#")
+    params = _fragment_params(fragment)
+    reference = DirectReference(
+        "path", location, None, params.get("subdirectory") or None, editable
+    )
+    return reference, params.get("egg") or _path_name(location)
+
+
+def _fragment_params(fragment: str) -> dict[str, str]:
+    return dict(part.partition("=")[::2] for part in fragment.split("&") if part)
 
 
 def _split_extras(text: str) -> tuple[str, tuple[str, ...]]:
@@ -410,7 +426,7 @@ def _split_extras(text: str) -> tuple[str, tuple[str, ...]]:
 def _reference(url: str, editable: bool) -> tuple[DirectReference, Optional[str], tuple[Hash, ...]]:
     """A URL as a DirectReference, the ``egg=`` (or file) name, and any ``#sha256=`` hash."""
     base, _sep, fragment = url.partition("#")
-    params = dict(part.partition("=")[::2] for part in fragment.split("&") if part)
+    params = _fragment_params(fragment)
     hashes = tuple(
         Hash(a, params[a].lower()) for a in ("sha256", "sha384", "sha512") if a in params
     )

@@ -509,3 +509,22 @@ def test_each_requirement_reads_as_pip_reads_it(recorded: dict[str, Any]) -> Non
         assert dep.direct is not None and dep.direct.pip_url() == pip_url_without_egg(
             recorded["link"]
         )
+
+
+def test_bare_editable_flag_is_an_error() -> None:
+    assert "-e needs" in req_error("-e\n").reason
+
+
+def test_local_path_with_egg_fragment() -> None:
+    dep = one("-e ./pkg#egg=thing&subdirectory=src")
+    assert dep.name == "thing"
+    assert dep.direct == DirectReference("path", "./pkg", None, "src", True)
+
+
+def test_named_local_path() -> None:
+    dep = one("name @ ./local")
+    assert dep.name == "name" and dep.direct == DirectReference("path", "./local")
+
+
+def test_url_without_a_name_has_an_empty_name() -> None:
+    assert one("https://x.invalid/").name == ""
