@@ -222,10 +222,10 @@ class GuidancePolicy:
         run, enforced = unit.run, self.enforced(unit)
         refusal = run.not_acceptable or run.eager_stop_pipeline
         terms: list[Term] = []
-        if refusal:
-            level = "ERROR" if enforced else "WARNING"
-            note = "" if enforced else "; reported only"
-            terms.append(Term(not enforced, 0.0, Justification(level, f"{'refused: ' if enforced else ''}{refusal} [prescription {unit.name}{note}]")))
+        if refusal and enforced:
+            terms.append(Term(False, 0.0, Justification("ERROR", f"refused: {refusal} [prescription {unit.name}]")))
+        elif refusal:
+            terms.append(Term(True, 0.0, Justification("WARNING", f"{refusal} [prescription {unit.name}; reported only]")))
         score = run.score if (run.score is not None and enforced) else 0.0
         said = list(run.justification) or ([Justification("INFO", f"scored {run.score:+g}")] if run.score else [])
         for i, justification in enumerate(said):

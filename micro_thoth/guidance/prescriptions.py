@@ -219,11 +219,11 @@ class MachineFacts:
         return cls(
             os_name=_attr(env, "os_name", "operating_system_name"),
             os_version=_text(_attr(env, "os_version", "operating_system_version")),
-            python_version=_text(_attr(env, "python_version")),
+            python_version=_major_minor(_attr(env, "python_version")),
             platform=_attr(env, "platform"),
             cpu_family=_int(_attr(env, "cpu_family")),
             cpu_model=_int(_attr(env, "cpu_model")),
-            cpu_flags=frozenset(f.lower() for f in flags) if flags is not None else None,
+            cpu_flags=frozenset(f.lower() for f in flags) if flags else None,  # none detected: unknown
             gpu_models=tuple(str(g) for g in gpus),
             cuda_version=_text(_attr(env, "cuda_version")),
             base_image=_attr(env, "base_image"),
@@ -239,6 +239,12 @@ class UnitContext:
     recommendation_type: str = "stable"
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_runtime(cls, env: Any, recommendation_type: str, labels: Optional[Mapping[str, str]] = None) -> UnitContext:
+        """The context of a RuntimeEnvironment; ``labels`` (from ``--labels``) win over the environment's."""
+        merged = {**(getattr(env, "labels", None) or {}), **(labels or {})}
+        return cls(MachineFacts.from_runtime(env), recommendation_type, {str(k): str(v) for k, v in merged.items()})
+
 
 _EXTRA_VERSIONS = ("cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
 
@@ -253,6 +259,11 @@ def _attr(obj: Any, *names: str) -> Any:
 
 def _text(value: Any) -> Optional[str]:
     return None if value is None else str(value)
+
+
+def _major_minor(value: Any) -> Optional[str]:
+    """``3.11.4`` -> ``3.11``: units compare the Python version as Thoth writes it."""
+    return None if value is None else ".".join(str(value).split(".")[:2])
 
 
 def _int(value: Any) -> Optional[int]:
@@ -806,6 +817,7 @@ def load_prescriptions(
     paths: Sequence[Path] = (),
     bundled: bool = True,
     user: bool = True,
+    user_directory: Optional[Path] = None,
 ) -> tuple[Unit, ...]:
     """Units from the bundled set, the user dir, the project's ``.thoth/prescriptions`` and ``paths``.
 
@@ -816,7 +828,7 @@ def load_prescriptions(
     if bundled:
         sources.append((bundled_dir(), "bundled"))
     if user:
-        sources.append((user_dir(), "user"))
+        sources.append((user_directory or user_dir(), "user"))
     if project_root is not None:
         sources.append((project_dir(project_root), "project"))
     sources += [(Path(p), "path") for p in paths]

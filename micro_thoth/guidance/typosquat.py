@@ -31,13 +31,13 @@ class PopularNames:
 
     @classmethod
     def parse(cls, text: str) -> PopularNames:
-        names = [canonicalize_name(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        names = [str(canonicalize_name(line.strip())) for line in text.splitlines() if line.strip() and not line.startswith("#")]
         rank: dict[str, int] = {}
         for i, name in enumerate(names):
             rank.setdefault(name, i)
         grouped: dict[int, list[str]] = {}
-        for name in rank:
-            grouped.setdefault(len(name), []).append(name)
+        for known in rank:
+            grouped.setdefault(len(known), []).append(known)
         return cls(rank, {n: tuple(v) for n, v in grouped.items()})
 
     def near(self, name: str, distance: int) -> list[tuple[str, int]]:

@@ -300,3 +300,18 @@ def test_add_incompatibility_records_symmetric_steps_in_the_user_dir() -> None:
 def test_add_incompatibility_rejects_bad_input(a: str, b: str, reason: str) -> None:
     with pytest.raises(UsageError):
         add_incompatibility(a, b, reason)
+
+
+def test_facts_from_a_runtime_environment() -> None:
+    from micro_thoth.environment.runtime import RuntimeEnvironment
+
+    env = RuntimeEnvironment(os_name="rhel", os_version="9.2", python_version="3.11.4", platform="linux-x86_64",
+                             cpu_family=6, cpu_model=85, cpu_flags=("AVX2", "sse4_2"), gpu_model="NVIDIA A100",
+                             cuda_version="12.2", labels={"team": "ml"})
+    context = UnitContext.from_runtime(env, "performance", {"stage": "prod"})
+    facts = context.facts
+    assert (facts.os_name, facts.os_version, facts.python_version, facts.platform) == ("rhel", "9.2", "3.11", "linux-x86_64")
+    assert facts.cpu_flags == frozenset({"avx2", "sse4_2"}) and facts.gpu_models == ("NVIDIA A100",)
+    assert context.labels == {"team": "ml", "stage": "prod"} and context.recommendation_type == "performance"
+    assert "Avx2Step" in {u.name for u in select_units(parse_units(EVERY_SECTION, path="e"), context)}
+    assert MachineFacts.from_runtime(RuntimeEnvironment()).cpu_flags is None

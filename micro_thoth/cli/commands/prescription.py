@@ -1,0 +1,48 @@
+"""``thoth-pip prescription add --incompatible A B --reason ...`` and ``thoth-pip prescription list``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ...console import Console
+from ...errors import UsageError
+from ...pipeline import guidance
+from ...settings import Settings
+
+
+@click.group("prescription")
+def command() -> None:
+    """Prescriptions: Thoth-format YAML units that guide resolution."""
+
+
+@command.command("add")
+@click.option("--incompatible", nargs=2, metavar="A B", help="Two requirements that must not be in one stack, e.g. 'numpy==1.26.0' 'scipy<1.11'.")
+@click.option("--reason", default="", help="Why: shown whenever the rule refuses a stack.")
+def add(incompatible: Optional[tuple[str, str]], reason: str) -> int:
+    """Record your own finding as a unit every later resolution honours."""
+    if not incompatible:
+        raise UsageError("say what to record: --incompatible A B --reason '...'")
+    path, _text = guidance.add_incompatibility(incompatible[0], incompatible[1], reason, os.environ)
+    Console().success(f"recorded: {incompatible[0]} is incompatible with {incompatible[1]} ({path})")
+    return 0
+
+
+@command.command("list")
+@click.option("-C", "--directory", type=click.Path(file_okay=False), help="Project directory (default: cwd).")
+@click.option("--prescriptions", "paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="More prescription files or directories.")
+@click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
+def list_(directory: Optional[str], paths: tuple[Path, ...], json_output: bool) -> int:
+    """List the units that would be loaded (bundled, user, project, --prescriptions)."""
+    settings = Settings.from_sources({"directory": directory}, os.environ)
+    units = guidance.load_units(settings, os.environ, paths)
+    console = Console()
+    if json_output:
+        console.json([{"name": u.name, "type": u.type, "origin": u.origin, "path": u.path} for u in units])
+        return 0
+    console.table(["name", "type", "origin", "file"], [(u.name, u.type, u.origin, u.path or "") for u in units])
+    return 0

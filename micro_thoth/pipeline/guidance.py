@@ -1,0 +1,219 @@
+"""User actions about guidance: import advisories, audit a lock, record and list prescriptions, build the policy.
+
+``guidance_policy`` is what lock / advise call to get the CandidatePolicy for a
+run; ``show_report`` prints a guidance report (table or Thoth-shaped JSON).
+Advisories live in ``advisories-v1.sqlite3`` under the user data directory
+(``THOTH_PIP_DATA_DIR`` overrides it): imported knowledge, unlike the metadata
+cache, must survive ``--clear``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import InputFileError
+from ..guidance import prescriptions as rx
+from ..guidance.advisories import AdvisoryDB, Finding, ImportSummary, audit
+from ..guidance.justification import Report
+from ..guidance.licenses import LicensePolicy
+from ..guidance.policy import GuidancePolicy
+from ..guidance.recommendation import Recommendation, parse_duration, reference_time
+from ..guidance.typosquat import looks_like_typosquat
+from ..models import Lock
+from ..reporting import NULL_REPORTER, Reporter
+from ..settings import Settings
+from .project import discover, read_text
+
+ADVISORIES_DB = "advisories-v1.sqlite3"
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """Where imported knowledge lives: THOTH_PIP_DATA_DIR, else the platform's user data dir."""
+    if environ.get("THOTH_PIP_DATA_DIR"):
+        return Path(environ["THOTH_PIP_DATA_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("thoth-pip"))
+
+
+def open_advisories(environ: Mapping[str, str]) -> AdvisoryDB:
+    return AdvisoryDB.open(data_dir(environ) / ADVISORIES_DB)
+
+
+def import_advisories(path: Path, environ: Mapping[str, str]) -> tuple[ImportSummary, int]:
+    """Import OSV records from a directory or zip; returns what was read and the advisories now known."""
+    db = open_advisories(environ)
+    try:
+        summary = db.import_path(path)
+        return summary, db.count()
+    finally:
+        db.close()
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """The findings of ``thoth-pip audit`` for one lock."""
+
+    lock_path: str
+    findings: tuple[Finding, ...]
+    advisories_known: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lock": self.lock_path,
+            "advisories_known": self.advisories_known,
+            "vulnerable": bool(self.findings),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def read_lock(settings: Settings) -> Lock:
+    """The project's lock: Pipfile.lock, else poetry.lock, else a pinned requirements.txt."""
+    files = discover(settings)
+    if files.pipfile_lock is not None:
+        from ..formats import pipfile_lock
+
+        return pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
+    if files.poetry_lock is not None:
+        from ..formats import poetry_lock
+
+        return poetry_lock.parse_poetry_lock(read_text(files.poetry_lock), str(files.poetry_lock))
+    if files.requirements_txt is not None:
+        from .inputs import load_requirements_lock
+
+        return load_requirements_lock(files.requirements_txt)
+    raise InputFileError(
+        "no lock to audit (looked for Pipfile.lock, poetry.lock, requirements.txt)",
+        path=str(files.directory),
+        hint="run `thoth-pip lock` first",
+    )
+
+
+def audit_project(settings: Settings, environ: Mapping[str, str]) -> AuditOutcome:
+    """Check every pin of the project's lock (the selected categories, or all) against the advisories."""
+    lock = read_lock(settings)
+    db = open_advisories(environ)
+    try:
+        categories = settings.categories or None
+        findings = audit(lock, db, categories)
+        return AuditOutcome(lock.path or str(settings.lock_path), findings, db.count())
+    finally:
+        db.close()
+
+
+# -- prescriptions ------------------------------------------------------------------------------
+
+
+def user_prescriptions_dir(environ: Mapping[str, str]) -> Path:
+    """Where the user's own units are recorded and read."""
+    return data_dir(environ) / "prescriptions"
+
+
+def add_incompatibility(a: str, b: str, reason: str, environ: Mapping[str, str]) -> tuple[Path, str]:
+    """Record "a does not work with b" as a unit in the user prescriptions dir."""
+    return rx.add_incompatibility(a, b, reason, directory=user_prescriptions_dir(environ))
+
+
+def load_units(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path] = ()) -> tuple[rx.Unit, ...]:
+    """Bundled, user, project (``.thoth/prescriptions``) and explicit units; later ones win by name."""
+    return rx.load_prescriptions(
+        project_root=settings.project_dir, paths=paths, user_directory=user_prescriptions_dir(environ)
+    )
+
+
+# -- the policy for a run -----------------------------------------------------------------------
+
+
+def guidance_policy(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    recommendation_type: Optional[str] = None,
+    min_release_age: Optional[str] = None,
+    runtime_environment: Any = None,
+    labels: Optional[Mapping[str, str]] = None,
+    prescriptions: Sequence[Path] = (),
+    deny_licenses: Iterable[str] = (),
+    allow_vulnerabilities: Iterable[str] = (),
+    now: Optional[datetime] = None,
+    exclude_newer: Optional[datetime] = None,
+    reporter: Reporter = NULL_REPORTER,
+) -> GuidancePolicy:
+    """The CandidatePolicy for one lock/advise run (close ``policy.advisories`` with ``close_policy``)."""
+    rtype = recommendation_type or getattr(runtime_environment, "recommendation_type", None)
+    age = parse_duration(min_release_age) if min_release_age else None
+    recommendation = Recommendation.for_type(rtype, min_release_age=age)
+    context = rx.UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
+    return GuidancePolicy(
+        recommendation,
+        now=reference_time(now or datetime.now(timezone.utc), exclude_newer),
+        units=load_units(settings, environ, prescriptions),
+        context=context,
+        advisories=open_advisories(environ),
+        licenses=LicensePolicy.deny(deny_licenses),
+        allow_vulnerabilities=allow_vulnerabilities,
+        reporter=reporter,
+    )
+
+
+def close_policy(policy: GuidancePolicy) -> None:
+    if isinstance(policy.advisories, AdvisoryDB):
+        policy.advisories.close()
+
+
+def typo_warnings(names: Iterable[str]) -> list[str]:
+    """One line per requested name that looks like a typo of a much more popular project."""
+    out = []
+    for name in names:
+        popular = looks_like_typosquat(name)
+        if popular is not None:
+            out.append(f"'{name}' is not a popular project but looks like '{popular}': did you mean '{popular}'?")
+    return out
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+def show_report(report: Report, console: Any, *, json_output: bool) -> None:
+    """The report as Thoth-shaped JSON (stdout), or as tables and lines (stderr/stdout)."""
+    if json_output:
+        console.json(report.to_thoth_json())
+        return
+    rows = [(p.name, p.version, f"{p.score:+.2f}", _first(p.justifications)) for p in report.packages]
+    console.table(["package", "version", "score", "why"], rows)
+    for refusal in report.refused:
+        console.info(f"refused {refusal.name} {refusal.version}: {refusal.reasons[0].message}")
+    for item in (*report.justification, *report.stack_info):
+        (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
+    console.success(f"stack score {report.score:+.2f} ({report.recommendation_type})")
+
+
+def _first(justifications: Sequence[Any]) -> str:
+    if not justifications:
+        return ""
+    more = f" (+{len(justifications) - 1} more)" if len(justifications) > 1 else ""
+    return str(justifications[0].message)[:70] + more
+
+
+def show_findings(outcome: AuditOutcome, console: Any, *, json_output: bool) -> int:
+    """Print an audit; exit code 1 when a locked package is vulnerable."""
+    if json_output:
+        console.json(outcome.to_dict())
+        return 1 if outcome.findings else 0
+    if outcome.advisories_known == 0:
+        console.warn("no advisories imported yet: run `thoth-pip advisories import PATH` (OSV JSON, dir or zip)")
+    if not outcome.findings:
+        console.success(f"no known vulnerabilities in {outcome.lock_path} ({outcome.advisories_known} advisories known)")
+        return 0
+    rows = [(f.package, f.version, f.advisory.title(), ", ".join(f.advisory.fixed_versions) or "-", f.advisory.summary[:60])
+            for f in outcome.findings]
+    console.table(["package", "version", "advisory", "fixed in", "summary"], rows)
+    console.warn(f"{len(outcome.findings)} vulnerable pin{'s' if len(outcome.findings) != 1 else ''} in {outcome.lock_path}")
+    return 1
