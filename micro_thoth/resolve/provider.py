@@ -217,6 +217,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.requested: dict[str, list[Requirement]] = {}
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
         self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
+        self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], tuple[Candidate, ...]] = {}
         self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
         for root in roots:
             self.requested.setdefault(root.key, []).append(root)
@@ -250,11 +251,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     ) -> Matches:
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
-        if not reqs:
-            return []
-        found = [self.python] if identifier == PYTHON else self._candidates(reqs)
-        everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
-        return [c for c in found if c not in bad and all(self.is_satisfied_by(r, c) for r in everything)]
+        found = self._matches(identifier, reqs) if reqs else ()
+        return [c for c in found if c not in bad] if bad else list(found)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.direct is not None:
@@ -278,20 +276,31 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     # candidates -------------------------------------------------------------
 
-    def _candidates(self, reqs: Sequence[Requirement]) -> list[Candidate]:
+    def _matches(self, identifier: str, reqs: Sequence[Requirement]) -> Sequence[Candidate]:
+        everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
+        direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(reqs[0].name))
+        if identifier == PYTHON:
+            one = self.python
+        elif direct is not None:
+            one = self._direct_candidate(reqs[0].name, direct, reqs[0].extras)
+        else:
+            return self._from_index(reqs, everything)
+        return [one] if all(self.is_satisfied_by(r, one) for r in everything) else []
+
+    def _from_index(self, reqs: Sequence[Requirement], everything: Sequence[Requirement]) -> Sequence[Candidate]:
+        """Releases every requirement and constraint admits, in preference order (memoised)."""
         first = reqs[0]
-        direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(first.name))
-        if direct is not None:
-            return [self._direct_candidate(first.name, direct, first.extras)]
         releases = self.finder.releases(first.name, self.index_pins.get(first.name))
         missing = self.finder.missing.get(first.name)
         if missing is not None and any(r.parent is None for r in reqs):
             raise missing
-        everything = [*reqs, *self.constraints.get(first.name, ())]
         allowed = self.allow_prereleases or any(r.allow_prereleases for r in everything)
-        pinned = [v for r in everything for v in r.pinned_versions()]
-        fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
-        return [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
+        pinned = frozenset(v for r in everything for v in r.pinned_versions())
+        key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
+        if key not in self._found:
+            fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
+            self._found[key] = tuple(self._release_candidate(r, first.extras) for r in self._ordered(fitting))
+        return self._found[key]
 
     def _release_candidate(self, release: Release, extras: frozenset[str]) -> Candidate:
         return Candidate(release.name, release.version, extras, release.index, release=release)
