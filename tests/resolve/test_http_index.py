@@ -81,3 +81,15 @@ def test_yanked_over_http_is_used_only_when_pinned(index: LocalIndex, http: http
 
     assert resolve([Dependency("a")], source=source, target=target).versions() == {"a": "1.0"}
     assert resolve([Dependency("a", "==1.1")], source=source, target=target).versions() == {"a": "1.1"}
+
+
+@pytest.mark.slow
+def test_sdist_only_release_is_resolved_through_its_built_metadata(index: LocalIndex, http: httpx.Client) -> None:
+    index.add(Dist("only-source", "1.0", requires_dist=["lib"]), wheel=False, sdist=True)
+    index.add(Dist("lib", "2.0"))
+    source = _client(http, [("main", index)])
+
+    resolution = resolve([Dependency("only-source")], source=source, target=make_target())
+
+    assert resolution.versions() == {"only-source": "1.0", "lib": "2.0"}
+    assert [a.filename for a in resolution.pins["only-source"].artifacts] == ["only_source-1.0.tar.gz"]
