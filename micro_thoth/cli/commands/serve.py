@@ -27,7 +27,7 @@ def load_resolver(reference: str) -> Callable[..., Any]:
         ) from exc
     resolver = getattr(module, attribute, None)
     if not callable(resolver):
-        raise UsageError(f"{reference} is not a function")
+        raise UsageError(f"{module_name} has no function {attribute!r}", hint="pass --resolver module:function")
     return resolver  # type: ignore[no-any-return]
 
 

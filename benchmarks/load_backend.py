@@ -1,0 +1,175 @@
+"""Bounded load test of the resolver backend, on loopback only; it stops by itself.
+
+Starts ``thoth-pip serve`` on 127.0.0.1 with a synthetic resolver (a small,
+deterministic function of the request costing ``--work`` ms of CPU, so the
+numbers measure the backend: HTTP, queue, worker processes, storage), then
+runs ``--clients`` concurrent clients sending ``--requests`` each, in three
+phases:
+
+- ``distinct/sync``   every request different, ``POST /api/v2/advise/sync``
+- ``cached/sync``     the same requests again: answered from the result cache
+- ``distinct/async``  new requests through RemoteResolver (submit + poll), as
+                      ``thoth-pip --backend`` does
+
+and prints throughput and p50/p99 latency per phase.
+
+    python benchmarks/load_backend.py [--clients 50] [--requests 10] [--workers 2]
+        [--database-url postgresql://...] [--work 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from micro_thoth.resolve.remote import RemoteResolver  # noqa: E402
+from micro_thoth.resolve.wire import AdviseRequest, AdviseResult  # noqa: E402
+
+WORK_MS = float(os.environ.get("LOAD_BACKEND_WORK_MS", "5"))
+
+
+def synthetic_resolve(request: AdviseRequest) -> AdviseResult:
+    """Pins each ``name`` line of the requirements; burns WORK_MS of CPU like a tiny resolution."""
+    deadline = time.perf_counter() + WORK_MS / 1000
+    digest = hashlib.sha256(request.requirements.encode())
+    while time.perf_counter() < deadline:
+        digest = hashlib.sha256(digest.digest())
+    names = [line.split("=")[0].strip() for line in request.requirements.splitlines() if line.strip()]
+    lock = "".join(f"{name}==1.0 --hash=sha256:{digest.hexdigest()}\n" for name in names)
+    return AdviseResult(lock=lock, report={"packages": names}, knowledge_version="synthetic")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(args: argparse.Namespace, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "micro_thoth", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(args.workers), "--max-jobs", str(max(64, args.clients * 2)), "--timeout", "60",
+        "--resolver", "benchmarks.load_backend:synthetic_resolve", "--log-level", "warning",
+    ]  # fmt: skip
+    command += ["--database-url", args.database_url] if args.database_url else ["--data-dir", data_dir]
+    env = dict(os.environ, LOAD_BACKEND_WORK_MS=str(args.work), PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the backend did not start")
+
+
+def _requirements(client: int, n: int, tag: str) -> str:
+    return f"pkg-{tag}-{client}-{n}\nshared-a\nshared-b\n"
+
+
+def run_phase(name: str, clients: int, requests: int, one: Callable[[int, int], None]) -> dict[str, object]:
+    latencies: list[float] = []
+    failures = 0
+
+    def client(c: int) -> tuple[list[float], int]:
+        mine, failed = [], 0
+        for n in range(requests):
+            start = time.perf_counter()
+            try:
+                one(c, n)
+            except Exception as exc:  # counted and shown: a load test reports failures, it does not stop
+                failed += 1
+                print(f"  {name}: client {c} request {n}: {exc}", file=sys.stderr)
+            mine.append(time.perf_counter() - start)
+        return mine, failed
+
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        for mine, failed in pool.map(client, range(clients)):
+            latencies.extend(mine)
+            failures += failed
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "phase": name,
+        "requests": len(latencies),
+        "failures": failures,
+        "seconds": round(elapsed, 2),
+        "throughput_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=float, default=WORK_MS, help="CPU milliseconds per synthetic resolution")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="load-backend-") as data_dir:
+        process, url = start_server(args, data_dir)
+        http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=args.clients))
+        try:
+            results = _phases(args, url, http)
+        finally:
+            http.close()
+            process.terminate()
+            process.wait(30)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{args.clients} clients x {args.requests} requests, {args.workers} workers, {args.work:g} ms/resolution, "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}")  # fmt: skip
+        for row in results:
+            print("  {phase:<15} {requests:>5} req  {failures} failed  {seconds:>6}s  {throughput_rps:>7} req/s  "
+                  "p50 {p50_ms:>7} ms  p99 {p99_ms:>7} ms".format(**row))  # fmt: skip
+    return 1 if any(row["failures"] for row in results) else 0
+
+
+def _phases(args: argparse.Namespace, url: str, http: httpx.Client) -> list[dict[str, object]]:
+    def sync(tag: str) -> Callable[[int, int], None]:
+        def one(c: int, n: int) -> None:
+            response = http.post(f"{url}/api/v2/advise/sync", json={"requirements": _requirements(c, n, tag), "requirements_format": "pip"})
+            if response.status_code != 200 or response.json()["state"] != "succeeded":
+                raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+        return one
+
+    remote = RemoteResolver(url, client=http, environ={})
+
+    def via_remote(c: int, n: int) -> None:
+        remote.advise(AdviseRequest(requirements=_requirements(c, n, "async"), requirements_format="pip"))
+
+    return [
+        run_phase("distinct/sync", args.clients, args.requests, sync("sync")),
+        run_phase("cached/sync", args.clients, args.requests, sync("sync")),
+        run_phase("distinct/async", args.clients, args.requests, via_remote),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
