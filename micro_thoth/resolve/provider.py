@@ -217,6 +217,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.requested: dict[str, list[Requirement]] = {}
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
         self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
+        self._asked: set[tuple[str, Version, str]] = set()
         self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], tuple[Candidate, ...]] = {}
         self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
         for root in roots:
@@ -300,7 +301,17 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if key not in self._found:
             fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
             self._found[key] = tuple(self._release_candidate(r, first.extras) for r in self._ordered(fitting))
+            self._prefetch_metadata(self._found[key][:1])
         return self._found[key]
+
+    def _prefetch_metadata(self, candidates: Sequence[Candidate]) -> None:
+        """Ask the source (if it can) to fetch the metadata of the likely next pin in the background."""
+        prefetch = getattr(self.source, "prefetch_metadata", None)
+        wanted = [c.release for c in candidates if c.release is not None and _release_key(c.release) not in self._asked]
+        if prefetch is None or not wanted:
+            return
+        self._asked.update(_release_key(r) for r in wanted)
+        prefetch([best_artifact(r.installable(allow_yanked=True) or r.artifacts, self.target) for r in wanted])
 
     def _release_candidate(self, release: Release, extras: frozenset[str]) -> Candidate:
         return Candidate(release.name, release.version, extras, release.index, release=release)
@@ -353,7 +364,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         return self._metadata_of(candidate.release)
 
     def _metadata_of(self, release: Release) -> CoreMetadata:
-        key = (release.name, release.version, release.index.url)
+        key = _release_key(release)
         if key not in self._metadata:
             artifacts = release.installable(allow_yanked=True) or release.artifacts
             self._metadata[key] = self.source.metadata(best_artifact(artifacts, self.target))
@@ -397,6 +408,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def dependencies_of(self, candidate: Candidate) -> tuple[Requirement, ...]:
         """Dependencies already computed for a candidate (empty if never asked)."""
         return self._dependencies.get(candidate, ())
+
+
+def _release_key(release: Release) -> tuple[str, Version, str]:
+    return release.name, release.version, release.index.url
 
 
 def _version(text: str) -> Optional[Version]:

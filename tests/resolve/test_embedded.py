@@ -138,3 +138,20 @@ def test_graph_lists_requirements_per_parent() -> None:
     source = _source(a=[{"version": "1.0", "requires_dist": ["b>=1; python_version >= '3'"]}], b=[{"version": "1.0"}])
     resolution = resolve([Dependency("a", ">=1")], source=source, target=TARGET)
     assert resolution.graph == {None: (("a", "a>=1"),), "a": (("b", "b>=1"),)}
+
+
+class PrefetchingSource(MemorySource):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.metadata_prefetched: list[str] = []
+
+    def prefetch_metadata(self, artifacts: Sequence[object]) -> None:
+        self.metadata_prefetched.extend(a.filename for a in artifacts)  # type: ignore[attr-defined]
+
+
+def test_metadata_of_the_likely_next_pin_is_prefetched_when_the_source_can() -> None:
+    source = PrefetchingSource(
+        {"main": {"a": [{"version": "1.0", "requires_dist": ["b"]}], "b": [{"version": "1.0"}, {"version": "2.0"}]}}
+    )
+    resolve([Dependency("a")], source=source, target=TARGET)
+    assert source.metadata_prefetched == ["a-1.0-py3-none-any.whl", "b-2.0-py3-none-any.whl"]
