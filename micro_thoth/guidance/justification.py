@@ -105,13 +105,22 @@ class Report:
         return any(j.type == "ERROR" for j in (*self.justification, *self.stack_info))
 
 
-Stack = Union[Sequence[Pin], Mapping[str, str]]
+Stack = Union[Sequence[Pin], Mapping[str, str], Any]  # Any: a resolve.Resolution (``.pins``)
 
 
 def _chosen(stack: Stack) -> list[tuple[str, str, Optional[str]]]:
+    """(name, version, index) of each pin: Pins, ResolvedPins, a Resolution or ``{name: version}``."""
+    if hasattr(stack, "pins"):
+        stack = list(stack.pins.values())
     if isinstance(stack, Mapping):
         return [(str(canonicalize_name(n)), str(v).lstrip("="), None) for n, v in stack.items()]
-    return [(str(p.key), (p.version or "").lstrip("="), p.index) for p in stack if p.version]
+    return [(str(p.key), (p.version or "").lstrip("="), _index_name(p.index)) for p in stack if p.version]
+
+
+def _index_name(index: Any) -> Optional[str]:
+    """A Pin's index is a source name; a ResolvedPin's is a Source."""
+    value = getattr(index, "name", index)
+    return None if value is None else str(value)
 
 
 def build_report(

@@ -13,6 +13,7 @@ reference.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -866,7 +867,8 @@ def incompatibility_units(a: str, b: str, reason: str) -> dict[str, Any]:
         raise UsageError("an incompatibility is between two different packages")
     if not reason.strip():
         raise UsageError("say why the two are incompatible (--reason)")
-    slug = _slug(f"{first}-{second}")
+    digest = hashlib.sha256(f"{first}|{second}".encode()).hexdigest()[:8]
+    slug = f"{_slug(f'{first}-{second}')}-{digest}"
     return {"units": {"steps": [_incompatible_step(first, second, reason, slug, 1), _incompatible_step(second, first, reason, slug, 2)]}}
 
 

@@ -315,3 +315,11 @@ def test_facts_from_a_runtime_environment() -> None:
     assert context.labels == {"team": "ml", "stage": "prod"} and context.recommendation_type == "performance"
     assert "Avx2Step" in {u.name for u in select_units(parse_units(EVERY_SECTION, path="e"), context)}
     assert MachineFacts.from_runtime(RuntimeEnvironment()).cpu_flags is None
+
+
+def test_distinct_incompatibilities_get_distinct_files() -> None:
+    first, _ = add_incompatibility("foo==1.2", "bar>=3", "one")
+    second, _ = add_incompatibility("foo==1.2", "bar<=3", "two")
+    again, _ = add_incompatibility("foo==1.2", "bar>=3", "one, reworded")
+    assert first != second and first == again
+    assert len(load_prescriptions(bundled=False)) == 4

@@ -115,7 +115,8 @@ def test_stable_prefers_a_fixed_release_when_the_newest_is_fresh(advisories: Adv
     resolution = _resolve(["fictional-http"], pol, source)
     assert resolution.versions()["fictional-http"] == "1.4.1"  # the fix is within the cooldown
     assert resolution.pins["fictional-http"].score == pytest.approx(-0.5)
-    report = build_report(pol, resolution.versions())
+    report = build_report(pol, resolution)
+    assert report.packages[0].index == "main"
     refused = {(r.name, r.version): r for r in report.refused}
     assert "cooldown" in refused[("fictional-http", "1.4.2")].reasons[0].message
     assert any("GHSA-test-0001" in j.message for j in report.packages[0].justifications)
