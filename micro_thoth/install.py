@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -35,7 +37,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import RecordEntry
 from installer.sources import WheelFile
-from installer.utils import SCHEME_NAMES, Scheme
+from installer.utils import SCHEME_NAMES, Scheme, parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -424,7 +426,7 @@ class _Transaction:
     def __init__(self, backup_root: Path) -> None:
         self.backup_root = backup_root
         self.stashed: list[tuple[Path, Path]] = []
-        self.written: list[Path] = []
+        self.written: list[str] = []
         self._lock = threading.Lock()
 
     def stash(self, path: Path) -> None:
@@ -434,15 +436,15 @@ class _Transaction:
         with self._lock:
             self.stashed.append((path, backup))
 
-    def wrote(self, path: Path) -> None:
+    def wrote(self, path: Union[str, Path]) -> None:
         with self._lock:
-            self.written.append(path)
+            self.written.append(os.fspath(path))
 
     def rollback(self) -> None:
         for path in reversed(self.written):
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        _prune_dirs(path.parent for path in self.written)
+                os.unlink(path)
+        _prune_dirs(Path(path).parent for path in self.written)
         for original, backup in reversed(self.stashed):
             original.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(backup), str(original))
@@ -525,6 +527,12 @@ class _RecordingDestination(SchemeDictionaryDestination):
 
     transaction: Optional[_Transaction] = field(default=None, repr=False)
 
+    def write_file(
+        self, scheme: Scheme, path: Union[str, os.PathLike[str]], stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        """As installer's, but a file of ``.data/scripts`` is always made executable (as uv does)."""
+        return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
+
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         target = _inside(self.scheme_dict[scheme], path)
         assert self.transaction is not None
@@ -535,9 +543,14 @@ class _RecordingDestination(SchemeDictionaryDestination):
 
 
 def _inside(root: str, path: str) -> Path:
-    base = Path(os.path.abspath(root))
-    target = Path(os.path.abspath(base / path))
-    if not target.is_relative_to(base):
+    return Path(_inside_str(root, path))
+
+
+def _inside_str(root: str, path: str) -> str:
+    """``root/path`` normalised; UnsafeWheel if it leaves ``root`` (strings: this is a hot path)."""
+    base = os.path.abspath(root)
+    target = os.path.normpath(os.path.join(base, path))
+    if not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafeWheel(f"{path!r} would be written outside {base}")
     return target
 
@@ -551,21 +564,178 @@ def _additional_metadata(wanted: WantedPackage) -> dict[str, bytes]:
     return extra
 
 
-def _install_one(wanted: WantedPackage, wheel: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
+def _install_one(wanted: WantedPackage, source: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
+    """Install from an unpacked tree (hard links) or from a wheel file (installer)."""
+    if source.is_dir():
+        _link_one(wanted, source, env, transaction)
+    else:
+        _install_wheel(wanted, source, env, transaction)
+
+
+def _install_wheel(wanted: WantedPackage, wheel: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
     with zipfile.ZipFile(wheel) as archive:
         source = WheelFile(archive)
-        destination = _RecordingDestination(
-            scheme_dict=env.scheme_for(source.distribution),
-            interpreter=env.python,
-            script_kind="posix",
-            hash_algorithm="sha256",
-            bytecode_optimization_levels=(),
-            transaction=transaction,
-        )
+        destination = _destination(env, source.distribution, transaction)
         try:
             installer.install(source, destination, _additional_metadata(wanted))
         except (InstallerError, ValueError, OSError, KeyError) as exc:
             raise InstallError(f"installing {wheel.name} failed: {exc}", distribution=wanted.name) from exc
+
+
+# --- unpacked trees: validated once, then hard-linked into every environment -------------------
+
+
+def unpack_wheel(wheel: Path, into: Path) -> None:
+    """Check ``wheel`` (as ``check_wheel``) and extract it verbatim into the empty dir ``into``.
+
+    This is the ``fill`` of the cache's ``unpacked-v1/<sha256>/`` bucket: a tree
+    made here is what ``execute`` links from on warm installs.
+    """
+    check_wheel(wheel)
+    made: set[Path] = set()
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.infolist():
+            if member.filename.endswith("/"):
+                continue
+            target = _inside(str(into), member.filename)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            with archive.open(member) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            if (member.external_attr >> 16) & 0o111:
+                target.chmod(0o755)
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """An unpacked wheel: its dist-info directory, root scheme and RECORD rows."""
+
+    root: Path
+    dist_info: str
+    root_scheme: Scheme
+    rows: tuple[tuple[str, str, str], ...]
+
+    @property
+    def data_dir(self) -> str:
+        return self.dist_info[: -len(".dist-info")] + ".data"
+
+    @property
+    def distribution(self) -> str:
+        return self.dist_info[: -len(".dist-info")].rsplit("-", 1)[0]
+
+    def read(self, name: str) -> str:
+        return (self.root / self.dist_info / name).read_text(encoding="utf-8")
+
+
+def _open_tree(root: Path) -> _Tree:
+    try:
+        infos = [p.name for p in root.iterdir() if p.name.endswith(".dist-info") and p.is_dir()]
+        if len(infos) != 1:
+            raise UnsafeWheel(f"unpacked wheel {root} has {len(infos)} .dist-info directories", distribution=root.name)
+        wheel = (root / infos[0] / "WHEEL").read_text(encoding="utf-8")
+        with open(root / infos[0] / "RECORD", newline="", encoding="utf-8") as fh:
+            rows = [[*row, "", ""] for row in csv.reader(fh) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InstallError(f"the unpacked wheel {root} is incomplete: {exc}", distribution=root.name) from exc
+    purelib = re.search(r"^Root-Is-Purelib:\s*true\s*$", wheel, re.MULTILINE | re.IGNORECASE)
+    scheme = Scheme("purelib" if purelib else "platlib")
+    return _Tree(root, infos[0], scheme, tuple((r[0], r[1], r[2]) for r in rows))
+
+
+def _placement(tree: _Tree, path: str) -> tuple[Scheme, str]:
+    """(scheme, path inside it) of a wheel member, as installer places it."""
+    head, _, rest = path.partition("/")
+    if head != tree.data_dir:
+        return tree.root_scheme, path
+    scheme, _, inner = rest.partition("/")
+    if scheme not in SCHEME_NAMES or not inner:
+        raise UnsafeWheel(f"{path!r} is not inside a known .data scheme", distribution=tree.distribution)
+    return Scheme(scheme), inner
+
+
+def _skipped(tree: _Tree, path: str) -> bool:
+    special = (f"{tree.dist_info}/RECORD", f"{tree.dist_info}/RECORD.jws", f"{tree.dist_info}/RECORD.p7s")
+    return path in special or "__pycache__" in path.split("/")[:-1]
+
+
+def _link_one(wanted: WantedPackage, root: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
+    try:
+        tree = _open_tree(root)
+        destination = _destination(env, tree.distribution, transaction)
+        records = _link_files(tree, destination, transaction)
+        records += _write_scripts(tree, destination)
+        records += _write_metadata(tree, destination, wanted)
+        record_path = f"{tree.dist_info}/RECORD"
+        records.append((tree.root_scheme, RecordEntry(record_path, None, None)))
+        destination.finalize_installation(tree.root_scheme, record_path, records)
+    except (InstallerError, ValueError, OSError, KeyError) as exc:
+        raise InstallError(f"installing {wanted.describe()} from {root} failed: {exc}", distribution=wanted.name) from exc
+
+
+def _destination(env: TargetEnvironment, distribution: str, transaction: _Transaction) -> _RecordingDestination:
+    return _RecordingDestination(
+        scheme_dict=env.scheme_for(distribution),
+        interpreter=env.python,
+        script_kind="posix",
+        hash_algorithm="sha256",
+        bytecode_optimization_levels=(),
+        transaction=transaction,
+    )
+
+
+def _link_files(tree: _Tree, destination: _RecordingDestination, transaction: _Transaction) -> list[tuple[Scheme, RecordEntry]]:
+    records: list[tuple[Scheme, RecordEntry]] = []
+    made: set[str] = set()
+    root = str(tree.root)
+    for path, digest, size in tree.rows:
+        if _skipped(tree, path):
+            continue
+        scheme, inner = _placement(tree, path)
+        source = _inside_str(root, path)
+        if scheme == "scripts":  # shebangs are rewritten for the target: copy, not link
+            with open(source, "rb") as stream:
+                records.append((scheme, destination.write_file(scheme, inner, stream, os.access(source, os.X_OK))))
+            continue
+        _link(source, _inside_str(destination.scheme_dict[scheme], inner), transaction, made)
+        records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
+    return records
+
+
+def _link(source: str, target: str, transaction: _Transaction, made: set[str]) -> None:
+    parent = os.path.dirname(target)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    if os.path.lexists(target):
+        transaction.stash(Path(target))
+    transaction.wrote(target)
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or links not allowed: copy
+        shutil.copy2(source, target)
+
+
+def _write_scripts(tree: _Tree, destination: _RecordingDestination) -> list[tuple[Scheme, RecordEntry]]:
+    try:
+        text = tree.read("entry_points.txt")
+    except FileNotFoundError:
+        return []
+    return [
+        (Scheme("scripts"), destination.write_script(name=name, module=module, attr=attr, section=section))
+        for name, module, attr, section in parse_entrypoints(text)
+    ]
+
+
+def _write_metadata(
+    tree: _Tree, destination: _RecordingDestination, wanted: WantedPackage
+) -> list[tuple[Scheme, RecordEntry]]:
+    records: list[tuple[Scheme, RecordEntry]] = []
+    for filename, contents in _additional_metadata(wanted).items():
+        path = f"{tree.dist_info}/{filename}"
+        with io.BytesIO(contents) as stream:
+            records.append((tree.root_scheme, destination.write_file(tree.root_scheme, path, stream, False)))
+    return records
 
 
 # --- bytecode with the target interpreter ---------------------------------------------------
@@ -623,7 +793,11 @@ def execute(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     workers: Optional[int] = None,
 ) -> InstallResult:
-    """Carry out ``plan`` all-or-nothing; every wheel is checked before anything is touched."""
+    """Carry out ``plan`` all-or-nothing; every wheel is checked before anything is touched.
+
+    ``wheels`` maps each package to a ``.whl`` file or to a tree made by
+    ``unpack_wheel`` (the cache's ``unpacked-v1``), whose files are hard-linked.
+    """
     started = time.monotonic()
     jobs = _jobs(plan, wheels)
     _validate_all([wheel for _, wheel in jobs], reporter, workers)
@@ -652,12 +826,20 @@ def _pool(count: int, workers: Optional[int]) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, min(count, workers or MAX_WORKERS, (os.cpu_count() or 1) * 2)))
 
 
+def _check_source(source: Path) -> None:
+    """A wheel file is checked in full; an unpacked tree was checked when it was unpacked."""
+    if source.is_dir():
+        _open_tree(source)
+    else:
+        check_wheel(source)
+
+
 def _validate_all(wheels: Sequence[Path], reporter: Reporter, workers: Optional[int]) -> None:
     if not wheels:
         return
     reporter.task_started("validate", len(wheels))
     with _pool(len(wheels), workers) as pool:
-        for wheel, _ in zip(wheels, pool.map(check_wheel, wheels)):
+        for wheel, _ in zip(wheels, pool.map(_check_source, wheels)):
             reporter.task_advanced("validate", 1, wheel.name)
     reporter.task_finished("validate")
 
@@ -685,7 +867,8 @@ def _install_all(
 
 def _compile_written(transaction: _Transaction, env: TargetEnvironment, reporter: Reporter) -> int:
     roots = [Path(os.path.abspath(p)) for p in (env.paths["purelib"], env.paths["platlib"])]
-    files = [p for p in transaction.written if p.suffix == ".py" and any(p.is_relative_to(r) for r in roots)]
+    prefixes = tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
+    files = [Path(p) for p in transaction.written if p.endswith(".py") and p.startswith(prefixes)]
     reporter.message(f"compiling {len(files)} files to bytecode", "debug")
     return compile_bytecode(files, env)
 
@@ -725,4 +908,5 @@ __all__ = [
     "plan",
     "system_environment",
     "uninstall",
+    "unpack_wheel",
 ]

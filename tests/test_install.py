@@ -360,3 +360,74 @@ def test_describe_lines(env: TargetEnvironment, tmp_path: Path) -> None:
     _sync(env, tmp_path, Dist("old", "1.0"))
     lines = plan([WantedPackage("old", "2.0"), WantedPackage("fresh", "1.0")], env).describe()
     assert lines == ["install fresh==1.0", "replace old==1.0 by old==2.0", "0 already installed"]
+
+
+def _tree(tmp_path: Path, dist: Dist, **kwargs: object) -> Path:
+    tree = tmp_path / "unpacked" / f"{dist.dist_name}-{dist.version}"
+    tree.mkdir(parents=True)
+    install.unpack_wheel(_wheel(tmp_path, dist, **kwargs), tree)
+    return tree
+
+
+def test_install_from_unpacked_tree_links_files(env: TargetEnvironment, tmp_path: Path) -> None:
+    dist = Dist("linked", "1.0", files={"linked/core.py": "Z = 3\n", "linked-1.0.data/scripts/linked-tool": "#!python\nprint('tool')\n"},
+                console_scripts={"linked-cli": "linked:main"})
+    tree = _tree(tmp_path, dist)
+    result = execute(plan([WantedPackage("linked", "1.0")], env), {"linked": tree}, env)
+    assert result.installed == ("linked==1.0",)
+    site = Path(env.paths["purelib"])
+    assert (site / "linked" / "core.py").stat().st_ino == (tree / "linked" / "core.py").stat().st_ino
+    assert _run(env, "import linked.core; print(linked.core.Z)") == "3"
+    tool = Path(env.paths["scripts"]) / "linked-tool"
+    assert tool.read_text().splitlines()[0] == f"#!{env.python}"
+    assert (tree / "linked-1.0.data" / "scripts" / "linked-tool").read_text().startswith("#!python")
+    assert subprocess.run([str(tool)], capture_output=True, text=True, check=True).stdout == "tool\n"
+    assert (Path(env.paths["scripts"]) / "linked-cli").exists()
+    info = site / "linked-1.0.dist-info"
+    assert (info / "INSTALLER").read_text() == "thoth-pip\n"
+    rows = list(csv.reader((info / "RECORD").read_text().splitlines()))
+    for path, digest, _size in rows:
+        target = (site / path).resolve()
+        assert target.exists(), path
+        if digest:
+            assert digest == _record_hash(target.read_bytes()), path
+    assert {row[0] for row in rows} >= {"linked/core.py", "linked-1.0.dist-info/INSTALLER", "../../../bin/linked-tool"}
+
+
+def test_tree_install_is_equivalent_to_wheel_install(tmp_path: Path) -> None:
+    dist = Dist("same", "2.0", files={"same/a.py": "", "same-2.0.data/data/share/same.txt": "x"},
+                console_scripts={"same": "same:main"})
+    trees = ensure_venv(tmp_path / "one", sys.executable)
+    files = ensure_venv(tmp_path / "two", sys.executable)
+    execute(plan([WantedPackage("same", "2.0")], trees), {"same": _tree(tmp_path, dist)}, trees)
+    execute(plan([WantedPackage("same", "2.0")], files), {"same": _wheel(tmp_path, dist)}, files)
+
+    def listing(env: TargetEnvironment) -> list[str]:
+        return sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts and p.name != "pyvenv.cfg")
+
+    assert listing(trees) == listing(files)
+    record = "lib/python{}.{}/site-packages/same-2.0.dist-info/RECORD".format(*sys.version_info)
+    def rows(env: TargetEnvironment) -> list[str]:  # the launcher names its own venv's python
+        return [r for r in (env.prefix / record).read_text().splitlines() if not r.startswith("../../../bin/")]
+
+    assert rows(trees) == rows(files)
+
+
+def test_unpack_refuses_hostile_wheel(tmp_path: Path) -> None:
+    into = tmp_path / "tree"
+    into.mkdir()
+    with pytest.raises(UnsafeWheel):
+        install.unpack_wheel(_wheel(tmp_path, Dist("evil", "1.0"), extra_members={"../x.py": b""}), into)
+    assert not list(into.iterdir())
+
+
+def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("kept", "1.0"))
+    broken = tmp_path / "broken-tree"
+    broken.mkdir()
+    trees = {"kept": _tree(tmp_path, Dist("kept", "2.0")), "other": _tree(tmp_path, Dist("other", "1.0")), "broken": broken}
+    step = plan([WantedPackage("kept", "2.0"), WantedPackage("other", "1.0"), WantedPackage("broken", "1.0")], env)
+    with pytest.raises(InstallError):
+        execute(step, trees, env)
+    assert {k: d.version for k, d in installed_distributions(env).items()} == {"kept": "1.0"}
