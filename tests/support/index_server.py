@@ -68,7 +68,7 @@ class LocalIndex:
         self.requests: list[str] = []
         self.fail_next: dict[str, int] = {}  # path -> number of 503s to answer first
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -196,6 +196,13 @@ class LocalIndex:
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up early (cancelled downloads) are normal here, not errors to print."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
 
 
 def _make_handler(index: LocalIndex) -> type[BaseHTTPRequestHandler]:

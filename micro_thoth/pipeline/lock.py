@@ -1,0 +1,277 @@
+"""``thoth-pip lock``: Pipfile -> Pipfile.lock, or requirements.in -> hashed requirements.txt."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from ..environment import interpreter
+from ..errors import InputFileError, ThothPipError
+from ..formats import pipfile_lock, requirements
+from ..models import Lock, Source, Target
+from ..reporting import Reporter
+from ..resolve import Resolution, ResolverReporter, changed, resolve, resolve_categories
+from ..settings import Settings
+from . import lockfile
+from .environment import runtime_environment
+from .inputs import load_pipfile
+from .project import ProjectFiles, atomic_write, discover, read_text
+from .services import Services, open_services, parse_exclude_newer
+
+Upgrade = Union[bool, Collection[NormalizedName]]
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    """What a lock run produced; ``changes`` maps a name to (old, new) versions."""
+
+    path: Optional[Path]
+    text: str
+    lock: Optional[Lock]
+    resolutions: Mapping[str, Resolution]
+    changes: Mapping[str, tuple[Optional[str], Optional[str]]] = field(default_factory=dict)
+    seconds: float = 0.0
+    written: bool = True
+
+    @property
+    def package_count(self) -> int:
+        return len({key for resolution in self.resolutions.values() for key in resolution.pins})
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """How to lock, beyond Settings: guidance, upgrades, target overrides."""
+
+    upgrade: Upgrade = False
+    policy: Any = None  # a CandidatePolicy (guidance); None = newest first
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # RuntimeEnvironment flags
+    runtime_environment: Optional[str] = None
+    write: bool = True
+
+
+DEFAULT_REQUEST = LockRequest()
+
+
+def lock(settings: Settings, environ: Mapping[str, str], reporter: Reporter, request: Optional[LockRequest] = None) -> LockOutcome:
+    """Lock the project's Pipfile (or its requirements.in when it has no Pipfile)."""
+    request = request or DEFAULT_REQUEST
+    files = discover(settings)
+    with open_services(settings, environ, reporter) as services:
+        if files.pipfile is None and files.requirements_in is not None:
+            return compile_requirements(settings, services, CompileRequest(src=files.requirements_in), request)
+        return lock_pipfile(files, settings, services, request)
+
+
+def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, request: LockRequest) -> LockOutcome:
+    """Resolve every category of the Pipfile and write Pipfile.lock atomically."""
+    started = time.monotonic()
+    pipfile = load_pipfile(files, services)
+    if pipfile is None:
+        raise InputFileError(
+            "no Pipfile here", path=str(settings.pipfile_path),
+            hint="create one with `thoth-pip install PACKAGE`, or lock a requirements.in with -r",
+        )
+    previous = _previous_lock(files)
+    target = lock_target(settings, services, request, pipfile.requires)
+    source = services.index_client(
+        pipfile.sources,
+        exclude_newer=parse_exclude_newer(settings.exclude_newer),
+        pinned=lockfile.pinned_indexes(pipfile.categories),
+    )
+    resolutions = resolve_categories(
+        pipfile.categories,
+        source=source,
+        target=target,
+        allow_prereleases=pipfile.allow_prereleases or settings.pre,
+        preferences=lockfile.preferences(previous),
+        upgrade=request.upgrade,
+        policy=request.policy,
+        reporter=_ResolverProgress(services.reporter),
+    )
+    new = lockfile.build_lock(pipfile, resolutions, pipfile.sources)
+    text = pipfile_lock.dump_lock(new)
+    if request.write and not settings.dry_run:
+        atomic_write(settings.lock_path, text)
+    return LockOutcome(
+        path=settings.lock_path,
+        text=text,
+        lock=new,
+        resolutions=resolutions,
+        changes=_changes(previous, resolutions),
+        seconds=time.monotonic() - started,
+        written=request.write and not settings.dry_run,
+    )
+
+
+def _previous_lock(files: ProjectFiles) -> Optional[Lock]:
+    """The existing Pipfile.lock, for minimal churn; an unreadable one is simply not used."""
+    if files.pipfile_lock is None:
+        return None
+    try:
+        return pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
+    except ThothPipError:
+        return None
+
+
+def _changes(previous: Optional[Lock], resolutions: Mapping[str, Resolution]) -> dict[str, tuple[Optional[str], Optional[str]]]:
+    out: dict[str, tuple[Optional[str], Optional[str]]] = {}
+    for category, resolution in resolutions.items():
+        before = {p.name: p.version for p in (previous.categories.get(category, ()) if previous else ()) if p.version}
+        out.update(changed(before, resolution))
+    return out
+
+
+def lock_target(
+    settings: Settings, services: Services, request: LockRequest, requires: Mapping[str, str]
+) -> Target:
+    """The environment the lock is for: detection, .thoth.yaml, flags; the Pipfile's Python by default."""
+    overrides = dict(request.overrides)
+    wanted = _python_version(settings.python) or requires.get("python_full_version") or requires.get("python_version")
+    if wanted and "python_version" not in overrides:
+        overrides["python_version"] = wanted
+    info = interpreter.query(sys.executable, cache_dir=services.cache.root)
+    if overrides.get("python_version") in (info.python_version, info.markers.get("python_full_version")):
+        overrides.pop("python_version")  # the running interpreter is the target: use its own values
+    selected = runtime_environment(
+        settings.project_dir,
+        environ=services.environ,
+        name=request.runtime_environment,
+        overrides=overrides,
+        interpreter=info,
+        reporter=services.reporter,
+    )
+    return selected.environment.target(info)
+
+
+def _python_version(spec: Optional[str]) -> Optional[str]:
+    """``--python 3.9`` names a version; ``--python /usr/bin/python3`` a path (asked for its version)."""
+    if not spec:
+        return None
+    if spec.replace(".", "").isdigit():
+        return spec
+    return interpreter.query(interpreter.find_python(spec)).python_version
+
+
+# --- pip-compile mode ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """pip-compile's everyday flags."""
+
+    src: Path
+    output: Optional[str] = None  # a path, "-" for stdout; default: requirements.txt beside src
+    index_url: Optional[str] = None
+    extra_index_urls: Sequence[str] = ()
+    find_links: Sequence[str] = ()
+    constraints: Sequence[str] = ()
+    upgrade_packages: Sequence[str] = ()
+    header: bool = True
+    annotate: bool = True
+    command: str = ""
+
+
+def compile_requirements(
+    settings: Settings, services: Services, compile_request: CompileRequest, request: LockRequest
+) -> LockOutcome:
+    """Resolve a requirements.in into a pip-compile-style requirements.txt with hashes."""
+    started = time.monotonic()
+    src = compile_request.src
+    parsed = requirements.parse_requirements(read_text(src), str(src), read=lambda p: read_text(Path(p)))
+    constraints = [
+        line.dependency
+        for path in compile_request.constraints
+        for line in requirements.parse_requirements(read_text(Path(path)), path, read=lambda p: read_text(Path(p))).requirements
+    ]
+    output = _output_path(compile_request, src)
+    sources = _compile_sources(compile_request, parsed, services)
+    target = lock_target(settings, services, request, {})
+    source = services.index_client(sources, exclude_newer=parse_exclude_newer(settings.exclude_newer))
+    previous = _previous_requirements(output)
+    upgrade = request.upgrade or {canonicalize_name(n) for n in compile_request.upgrade_packages}
+    resolution = resolve(
+        parsed.dependencies,
+        source=source,
+        target=target,
+        constraints=[*parsed.constraints, *constraints],
+        allow_prereleases=parsed.pre or settings.pre,
+        preferences=previous,
+        upgrade=upgrade,
+        policy=request.policy,
+        reporter=_ResolverProgress(services.reporter),
+    )
+    explicit = compile_request.index_url or compile_request.extra_index_urls or parsed.index_url or parsed.extra_index_urls
+    text = requirements.dump_requirements(
+        lockfile.requirement_entries(resolution, src.name),
+        header=(compile_request.command or f"thoth-pip lock -r {src.name}") if compile_request.header else None,
+        python_version=target.python_version,
+        annotate=compile_request.annotate,
+        index_url=sources[0].url if explicit and sources else None,
+        extra_index_urls=[s.url for s in sources[1:]] if explicit else (),
+        find_links=list(compile_request.find_links) + list(parsed.find_links),
+    )
+    written = output is not None and request.write and not settings.dry_run
+    if written:
+        atomic_write(output, text)  # type: ignore[arg-type]
+    return LockOutcome(
+        path=output,
+        text=text,
+        lock=None,
+        resolutions={"default": resolution},
+        changes=changed({k: v for k, v in previous.items()}, resolution),
+        seconds=time.monotonic() - started,
+        written=written,
+    )
+
+
+def _output_path(compile_request: CompileRequest, src: Path) -> Optional[Path]:
+    if compile_request.output == "-":
+        return None
+    if compile_request.output:
+        return Path(compile_request.output)
+    return src.with_suffix(".txt") if src.suffix == ".in" else src.with_name("requirements.txt")
+
+
+def _compile_sources(compile_request: CompileRequest, parsed: requirements.RequirementsFile, services: Services) -> tuple[Source, ...]:
+    """Flags beat the file's own -i/--extra-index-url, which beat pip's configuration."""
+    index = compile_request.index_url or parsed.index_url
+    extras = list(compile_request.extra_index_urls) or list(parsed.extra_index_urls)
+    if index is None:
+        pip_sources = services.pip_sources()
+        index = pip_sources[0].url if pip_sources else None
+        extras = extras or [s.url for s in pip_sources[1:]]
+    urls = [u for u in dict.fromkeys([index, *extras]) if u]
+    links = [*compile_request.find_links, *parsed.find_links]
+    sources = [Source(f"index-{i}", url) for i, url in enumerate(urls)]
+    sources += [Source(f"find-links-{i}", _as_url(link)) for i, link in enumerate(links)]
+    return tuple(sources)
+
+
+def _as_url(link: str) -> str:
+    return link if "://" in link else Path(link).resolve().as_uri()
+
+
+def _previous_requirements(output: Optional[Path]) -> dict[NormalizedName, str]:
+    if output is None or not output.is_file():
+        return {}
+    try:
+        parsed = requirements.parse_requirements(read_text(output), str(output))
+    except ThothPipError:
+        return {}
+    return {dep.key: version for dep in parsed.dependencies if (version := dep.pinned_version())}
+
+
+class _ResolverProgress(ResolverReporter):
+    """Resolver events as progress lines (verbose only)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._reporter = reporter
+
+    def pinning(self, name: str, version: str) -> None:
+        self._reporter.message(f"pinned {name}=={version}", "debug")

@@ -1,0 +1,242 @@
+"""``thoth-pip install / update / uninstall``: edit the Pipfile, re-lock when needed, sync."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from .. import install as installer
+from ..errors import ThothPipError, UsageError
+from ..formats import pipfile as pipfile_format
+from ..formats import pipfile_lock
+from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock
+from ..reporting import Reporter
+from ..settings import Settings
+from . import inputs, lockfile
+from .lock import (
+    DEFAULT_REQUEST,
+    CompileRequest,
+    LockOutcome,
+    LockRequest,
+    compile_requirements,
+    lock_pipfile,
+)
+from .project import ProjectFiles, atomic_write, discover, read_text
+from .services import Services, open_services
+from .sync import SyncOutcome, install_lock, select_environment
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    """A lock (when one was made) and the sync that followed."""
+
+    locked: Optional[LockOutcome]
+    synced: SyncOutcome
+
+
+def install(
+    settings: Settings,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+    *,
+    packages: Sequence[str] = (),
+    index: Optional[str] = None,
+    request: LockRequest = DEFAULT_REQUEST,
+) -> InstallOutcome:
+    """pipenv install: add ``packages`` to the Pipfile; lock if the lock is missing or stale; sync."""
+    started = time.monotonic()
+    files = discover(settings)
+    with open_services(settings, environ, reporter) as services:
+        if packages:
+            with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)):
+                files = discover(settings)
+                locked = lock_pipfile(files, settings, services, request)
+                return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
+        if settings.deploy or (files.pipfile is None and files.lock is not None and files.requirements_in is None):
+            return InstallOutcome(None, _sync_existing(files, settings, services, started))
+        if files.pipfile is None and files.requirements_in is not None:
+            locked = compile_requirements(settings, services, CompileRequest(src=files.requirements_in), request)
+            return InstallOutcome(locked, _sync_requirements(locked, files, settings, services, started))
+        if _lock_is_current(files, services):
+            return InstallOutcome(None, _sync_existing(files, settings, services, started))
+        locked = lock_pipfile(files, settings, services, request)
+        return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
+
+
+def update(
+    settings: Settings,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+    *,
+    packages: Sequence[str] = (),
+    request: LockRequest = DEFAULT_REQUEST,
+    lock_only: bool = False,
+) -> InstallOutcome:
+    """pipenv update/upgrade: re-lock letting ``packages`` (or all) move; everything else stays."""
+    started = time.monotonic()
+    files = discover(settings)
+    upgrade = {canonicalize_name(_name_of(p)) for p in packages} if packages else True
+    with open_services(settings, environ, reporter) as services:
+        if files.pipfile is None:
+            raise UsageError("update needs a Pipfile", hint="run `thoth-pip install PACKAGE` to create one")
+        locked = lock_pipfile(files, settings, services, _with_upgrade(request, upgrade))
+        if lock_only or settings.dry_run:
+            return InstallOutcome(locked, _no_sync(settings, started))
+        return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
+
+
+def uninstall(
+    settings: Settings,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+    *,
+    packages: Sequence[str],
+    request: LockRequest = DEFAULT_REQUEST,
+) -> tuple[tuple[str, ...], Optional[LockOutcome]]:
+    """pipenv uninstall: drop ``packages`` from the Pipfile and the environment, then re-lock."""
+    files = discover(settings)
+    names = [_name_of(p) for p in packages]
+    with open_services(settings, environ, reporter) as services:
+        locked = None
+        if files.pipfile is not None:
+            with _pipfile_edit(settings, files, _remover(names)):
+                files = discover(settings)
+                locked = lock_pipfile(files, settings, services, request)
+        env = select_environment(settings, files, Lock(categories={}), services)
+        removed = installer.uninstall(names, env, reporter=reporter, lock_timeout=settings.install_timeout)
+        return removed, locked
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _category(settings: Settings) -> str:
+    if settings.categories:
+        if len(settings.categories) > 1:
+            raise UsageError("install PACKAGE takes one --categories value")
+        return settings.categories[0]
+    return DEVELOP_CATEGORY if settings.dev else DEFAULT_CATEGORY
+
+
+def _name_of(spec: str) -> str:
+    try:
+        return Requirement(spec).name
+    except InvalidRequirement:
+        raise UsageError(f"{spec!r} is not a package name or requirement (like 'requests>=2')") from None
+
+
+def _remover(names: Sequence[str]):  # type: ignore[no-untyped-def]
+    def remove(text: str) -> str:
+        for name in names:
+            text = pipfile_format.remove_package(text, name)
+        return text
+
+    return remove
+
+
+def _adder(packages: Sequence[str], category: str, index: Optional[str]):  # type: ignore[no-untyped-def]
+    """A Pipfile text transformation adding each requirement (``name``, ``name>=1``, ``name[extra]==2``)."""
+
+    def add(text: str) -> str:
+        for spec in packages:
+            text = pipfile_format.add_package(text, category, *_entry(spec, index))
+        return text
+
+    return add
+
+
+def _entry(spec: str, index: Optional[str]) -> tuple[str, object]:
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement:
+        raise UsageError(f"{spec!r} is not a valid requirement (like 'requests>=2' or 'flask[async]')") from None
+    if req.url:
+        raise UsageError(f"{spec}: add URL and VCS requirements to the Pipfile by hand (file/git keys)")
+    version = str(req.specifier) or "*"
+    table: dict[str, object] = {}
+    if req.extras:
+        table["extras"] = sorted(req.extras)
+    if req.marker:
+        table["markers"] = str(req.marker)
+    if index:
+        table["index"] = index
+    if not table:
+        return req.name, version
+    return req.name, {"version": version, **table}
+
+
+@contextmanager
+def _pipfile_edit(settings: Settings, files: ProjectFiles, change) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Apply ``change`` to the Pipfile text; put the old text back if anything after it fails."""
+    path = settings.pipfile_path
+    original = read_text(path) if files.pipfile is not None else None
+    base = original if original is not None else pipfile_format.new_pipfile_text(_python_version())
+    atomic_write(path, change(base))
+    try:
+        yield
+    except BaseException:
+        if original is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write(path, original)
+        raise
+
+
+def _python_version() -> str:
+    import sys
+
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _lock_is_current(files: ProjectFiles, services: Services) -> bool:
+    if files.pipfile_lock is None or files.pipfile is None:
+        return False
+    pipfile = inputs.load_pipfile(files, services)
+    try:
+        lock = pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
+        pipfile_lock.check_lock_current(lock, pipfile)  # type: ignore[arg-type]
+    except ThothPipError:
+        return False
+    return True
+
+
+def _with_upgrade(request: LockRequest, upgrade: object) -> LockRequest:
+    from dataclasses import replace
+
+    return replace(request, upgrade=upgrade)  # type: ignore[arg-type]
+
+
+def _sync_existing(files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
+    lock, pipfile = inputs.load_lock(files, settings, services)
+    return install_lock(lock, pipfile, files, settings, services, started)
+
+
+def _sync_locked(locked: LockOutcome, files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
+    pipfile = inputs.load_pipfile(files, services)
+    assert locked.lock is not None
+    lock = locked.lock if locked.path is None else _with_path(locked.lock, locked.path)
+    return install_lock(lock, pipfile, files, settings, services, started)
+
+
+def _sync_requirements(locked: LockOutcome, files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
+    resolution = locked.resolutions["default"]
+    sources = tuple({p.index.name: p.index for p in resolution.pins.values() if p.index is not None}.values())
+    lock = lockfile.requirements_lock(resolution, sources, str(locked.path) if locked.path else None)
+    return install_lock(lock, None, files, settings, services, started)
+
+
+def _with_path(lock: Lock, path: Path) -> Lock:
+    from dataclasses import replace
+
+    return replace(lock, path=str(path))
+
+
+def _no_sync(settings: Settings, started: float) -> SyncOutcome:
+    return SyncOutcome(installer.Plan(), None, settings.project_dir, time.monotonic() - started, dry_run=True)
