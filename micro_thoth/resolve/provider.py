@@ -65,6 +65,14 @@ class Requirement:
     direct: Optional[DirectReference] = None
     allow_prereleases: bool = False
     parent: Optional[Candidate] = field(default=None, compare=False)
+    _admits: dict[Version, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def admits(self, version: Version) -> bool:
+        """Does the specifier admit ``version`` (pre-releases included; memoised)?"""
+        found = self._admits.get(version)
+        if found is None:
+            found = self._admits[version] = self.specifier.contains(version, prereleases=True)
+        return found
 
     @property
     def key(self) -> str:
@@ -258,7 +266,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.direct is not None:
             return _direct_satisfies(requirement.direct, candidate)
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        return requirement.admits(candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
         if candidate.is_python:
