@@ -276,12 +276,15 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             self._dependencies[candidate] = deps
             for dep in deps:
                 self.requested.setdefault(dep.key, []).append(dep)
-            # names pinned to an index are not prefetched: prefetch() searches every index,
-            # and a private name must never be asked of another index
-            names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.name not in self.index_pins}
-            if names:
-                self.source.prefetch(sorted(names))
+            self._prefetch_pages(deps)
         return self._dependencies[candidate]
+
+    def _prefetch_pages(self, deps: Iterable[Requirement]) -> None:
+        """Names about to be matched; not those pinned to an index: prefetch() searches every
+        index, and a private name must never be asked of another one."""
+        names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.name not in self.index_pins}
+        if names:
+            self.source.prefetch(sorted(names))
 
     # candidates -------------------------------------------------------------
 
