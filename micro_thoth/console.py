@@ -75,6 +75,10 @@ class Console(Reporter):
             text += f"\n  hint: {exc.hint}"
         self._write(text, "error")
 
+    def output(self, text: str) -> None:
+        """Primary output (a requirements file, a path) on stdout, whatever the verbosity."""
+        print(text, file=self.out, flush=True)
+
     def json(self, data: Any) -> None:
         print(json.dumps(data, indent=2, sort_keys=False), file=self.out, flush=True)
 

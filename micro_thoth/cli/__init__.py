@@ -40,8 +40,29 @@ class LazyGroup(click.Group):
         return module.command  # type: ignore[no-any-return]
 
 
+def _locate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """--where / --venv / --py: print the path and exit before any subcommand (as pipenv)."""
+    if not value or ctx.resilient_parsing:
+        return
+    import os
+
+    from ..console import Console
+    from ..pipeline.everyday import locate
+    from ..settings import Settings
+
+    Console().output(str(locate(Settings.from_sources({}, os.environ), param.name)))  # type: ignore[arg-type]
+    ctx.exit(0)
+
+
+def _locate_option(name: str, help: str) -> click.decorators.FC:  # type: ignore[name-defined]
+    return click.option(f"--{name}", name, is_flag=True, is_eager=True, expose_value=False, callback=_locate, help=help)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="thoth-pip")
+@_locate_option("where", "Print the project directory and exit.")
+@_locate_option("venv", "Print the project's virtual environment and exit.")
+@_locate_option("py", "Print the environment's python and exit.")
 def cli() -> None:
     """thoth-pip: pipenv's install / lock / sync, guided, verified and fast."""
 
