@@ -25,8 +25,9 @@ from ..models import Artifact, CoreMetadata, Justification, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
 from .licenses import LicensePolicy
-from .prescriptions import MatchEntry, Override, PackageMatch, Unit, UnitContext, select_units
 from .recommendation import Recommendation
+from .selection import UnitContext, select_units
+from .units import MatchEntry, Override, PackageMatch, Unit
 
 
 @dataclass(frozen=True)

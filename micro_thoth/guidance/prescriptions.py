@@ -5,9 +5,10 @@ A file holds ``units:`` with ``boots``, ``pseudonyms``, ``sieves``, ``steps``,
 an unknown key, a wrong type or an invalid specifier raises
 ``InputFileError`` naming the file, the unit and the key path
 (``units.sieves[0].match.package_version.nme``). Loading from the bundled,
-user, project and explicit locations is in ``load_prescriptions``; which
-units apply to a machine is ``select_units``. docs/prescriptions.md is the
-reference.
+user, project and explicit locations is ``load_prescriptions``; a user's own
+incompatibility is recorded by ``add_incompatibility``. The values are in
+``units.py``, which units apply to a machine in ``selection.py`` (both
+re-exported here). docs/prescriptions.md is the reference.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
@@ -24,11 +25,32 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from ..errors import InputFileError, UsageError
-from ..models import Justification, strip_credentials
+from ..models import Justification
 from .recommendation import RECOMMENDATION_TYPES
+from .selection import MachineFacts, UnitContext, runtime_matches, select_units, should_include
+from .units import (
+    Alternative,
+    Hardware,
+    MatchEntry,
+    Override,
+    PackageMatch,
+    Run,
+    RuntimeCondition,
+    Selector,
+    ShouldInclude,
+    Unit,
+    normalize_index_url,
+)
+
+__all__ = [
+    "Alternative", "Hardware", "MachineFacts", "MatchEntry", "Override", "PackageMatch", "Run",
+    "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext", "add_incompatibility",
+    "bundled_dir", "incompatibility_units", "load_file", "load_path", "load_prescriptions",
+    "normalize_index_url", "parse_units", "project_dir", "runtime_matches", "select_units",
+    "should_include", "user_dir",
+]
 
 ORIGINS = ("bundled", "user", "project", "path")
 _SECTIONS = {
@@ -41,344 +63,6 @@ _SECTIONS = {
     "dependency_overrides": {"dependency_override": "dependency_override", "DependencyOverride": "dependency_override"},
 }
 _LEVELS = ("INFO", "WARNING", "ERROR")
-
-
-# -- values ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Selector:
-    """A list condition, or its negation when written ``{not: [...]}``; ``None`` in it means "unset"."""
-
-    values: tuple[Any, ...]
-    negate: bool = False
-
-    def accepts(self, present: Iterable[Any]) -> bool:
-        """True if any present value (or None when nothing is present) is listed, inverted by ``not``."""
-        items = list(present) or [None]
-        hit = any(item in self.values for item in items)
-        return hit != self.negate
-
-
-@dataclass(frozen=True)
-class PackageMatch:
-    """``package_version``: name, version specifier, index URL (or ``not``), develop flag."""
-
-    name: Optional[NormalizedName] = None
-    version: Optional[SpecifierSet] = None
-    index_url: Optional[str] = None
-    index_negate: bool = False
-    develop: Optional[bool] = None
-
-    def matches(
-        self, name: str, version: Version, index_url: Optional[str] = None, develop: Optional[bool] = None
-    ) -> bool:
-        if self.name is not None and canonicalize_name(name) != self.name:
-            return False
-        if self.version is not None and not self.version.contains(version, prereleases=True):
-            return False
-        if self.develop is not None and develop is not None and develop != self.develop:
-            return False
-        return self._index_matches(index_url)
-
-    def _index_matches(self, index_url: Optional[str]) -> bool:
-        if self.index_url is None:
-            return True
-        same = index_url is not None and normalize_index_url(index_url) == self.index_url
-        return same != self.index_negate
-
-    def describe(self) -> str:
-        text = (self.name or "*") + (str(self.version) if self.version else "")
-        if self.index_url:
-            text += f" ({'not ' if self.index_negate else ''}from {self.index_url})"
-        return text
-
-
-@dataclass(frozen=True)
-class MatchEntry:
-    """One entry of a unit's ``match``: a package, a package name, and resolved-state conditions."""
-
-    package: Optional[PackageMatch] = None
-    package_name: Optional[NormalizedName] = None
-    resolved: tuple[PackageMatch, ...] = ()
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """One entry of ``runtime_environments.hardware``; every given field must match."""
-
-    cpu_families: Optional[Selector] = None
-    cpu_models: Optional[Selector] = None
-    cpu_flags: Optional[Selector] = None
-    gpu_models: Optional[Selector] = None
-
-
-@dataclass(frozen=True)
-class RuntimeCondition:
-    """``should_include.runtime_environments``."""
-
-    operating_systems: Optional[Selector] = None  # values: (name, version-or-None)
-    hardware: tuple[Hardware, ...] = ()
-    versions: Mapping[str, SpecifierSet] = field(default_factory=dict)  # python_version, cuda_version...
-    platforms: Optional[Selector] = None
-    base_images: Optional[Selector] = None
-    needs_image_analysis: bool = False  # abi / rpm_packages / python_packages: never known here
-
-
-@dataclass(frozen=True)
-class ShouldInclude:
-    """When a unit is part of the pipeline at all."""
-
-    times: int = 1
-    adviser_pipeline: Optional[bool] = None
-    dependency_monkey_pipeline: Optional[bool] = None
-    recommendation_types: Optional[Selector] = None
-    runtime: RuntimeCondition = field(default_factory=RuntimeCondition)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    dependencies: tuple[str, ...] = ()
-    library_usage: bool = False
-    authenticated: Optional[bool] = None
-
-
-@dataclass(frozen=True)
-class Override:
-    """A dependency override: the requirement on ``name`` gets ``specifier`` (or is dropped)."""
-
-    name: NormalizedName
-    specifier: Optional[SpecifierSet] = None
-    drop: bool = False
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """A pseudonym's ``yield``: a package that can stand in for the matched one."""
-
-    name: NormalizedName
-    locked_version: Optional[str] = None
-    index_url: Optional[str] = None
-    yield_matched_version: bool = False
-
-
-@dataclass(frozen=True)
-class Run:
-    """What a unit does when it matches."""
-
-    not_acceptable: Optional[str] = None
-    eager_stop_pipeline: Optional[str] = None
-    score: Optional[float] = None
-    justification: tuple[Justification, ...] = ()
-    stack_info: tuple[Justification, ...] = ()
-    log: Optional[Justification] = None
-    alternative: Optional[Alternative] = None
-    overrides: tuple[Override, ...] = ()
-    multi_package_resolution: bool = False
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One prescription unit; ``kind`` is normalised (``skip_package`` for both SkipPackage types)."""
-
-    name: str
-    kind: str
-    type: str
-    should_include: ShouldInclude
-    match: tuple[MatchEntry, ...]
-    run: Run
-    origin: str = "path"
-    path: Optional[str] = None
-
-    @property
-    def enforced_always(self) -> bool:
-        """Units the user wrote (user, project, explicit paths) apply under every recommendation type."""
-        return self.origin != "bundled"
-
-    def package_entries(self) -> Iterable[MatchEntry]:
-        return (entry for entry in self.match if entry.package is not None)
-
-
-@dataclass(frozen=True)
-class MachineFacts:
-    """What units may ask about the target machine (from the RuntimeEnvironment)."""
-
-    os_name: Optional[str] = None
-    os_version: Optional[str] = None
-    python_version: Optional[str] = None
-    platform: Optional[str] = None
-    cpu_family: Optional[int] = None
-    cpu_model: Optional[int] = None
-    cpu_flags: Optional[frozenset[str]] = None  # None: unknown
-    gpu_models: tuple[str, ...] = ()
-    cuda_version: Optional[str] = None
-    base_image: Optional[str] = None
-    versions: Mapping[str, str] = field(default_factory=dict)  # cudnn/mkl/openblas/openmpi
-
-    @classmethod
-    def from_runtime(cls, env: Any) -> MachineFacts:
-        """Duck-typed adapter over ``environment.runtime.RuntimeEnvironment`` (or any look-alike)."""
-        flags = _attr(env, "cpu_flags")
-        gpus = _attr(env, "gpu_models") or ((_attr(env, "gpu_model"),) if _attr(env, "gpu_model") else ())
-        return cls(
-            os_name=_attr(env, "os_name", "operating_system_name"),
-            os_version=_text(_attr(env, "os_version", "operating_system_version")),
-            python_version=_major_minor(_attr(env, "python_version")),
-            platform=_attr(env, "platform"),
-            cpu_family=_int(_attr(env, "cpu_family")),
-            cpu_model=_int(_attr(env, "cpu_model")),
-            cpu_flags=frozenset(f.lower() for f in flags) if flags else None,  # none detected: unknown
-            gpu_models=tuple(str(g) for g in gpus),
-            cuda_version=_text(_attr(env, "cuda_version")),
-            base_image=_attr(env, "base_image"),
-            versions={k: str(v) for k in _EXTRA_VERSIONS if (v := _attr(env, k)) is not None},
-        )
-
-
-@dataclass(frozen=True)
-class UnitContext:
-    """Everything ``should_include`` is decided on."""
-
-    facts: MachineFacts = field(default_factory=MachineFacts)
-    recommendation_type: str = "stable"
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_runtime(cls, env: Any, recommendation_type: str, labels: Optional[Mapping[str, str]] = None) -> UnitContext:
-        """The context of a RuntimeEnvironment; ``labels`` (from ``--labels``) win over the environment's."""
-        merged = {**(getattr(env, "labels", None) or {}), **(labels or {})}
-        return cls(MachineFacts.from_runtime(env), recommendation_type, {str(k): str(v) for k, v in merged.items()})
-
-
-_EXTRA_VERSIONS = ("cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
-
-
-def _attr(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def _text(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
-
-
-def _major_minor(value: Any) -> Optional[str]:
-    """``3.11.4`` -> ``3.11``: units compare the Python version as Thoth writes it."""
-    return None if value is None else ".".join(str(value).split(".")[:2])
-
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def normalize_index_url(url: str) -> str:
-    """Index URLs compare without credentials, trailing slashes or case of the host."""
-    return strip_credentials(url.strip()).rstrip("/")
-
-
-# -- selection ------------------------------------------------------------------------------
-
-
-def select_units(units: Iterable[Unit], context: UnitContext) -> tuple[Unit, ...]:
-    """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in)."""
-    chosen = [unit for unit in units if should_include(unit.should_include, context)]
-    names = {unit.name for unit in chosen}
-    while True:
-        kept = [u for u in chosen if all(dep in names for dep in u.should_include.dependencies)]
-        if len(kept) == len(chosen):
-            return tuple(kept)
-        chosen, names = kept, {u.name for u in kept}
-
-
-def should_include(rule: ShouldInclude, context: UnitContext) -> bool:
-    """Thoth's inclusion rules for an adviser run (docs/prescriptions.md, "When a unit applies")."""
-    if rule.times == 0 or rule.library_usage or rule.authenticated:
-        return False
-    if rule.adviser_pipeline is False or (rule.adviser_pipeline is None and rule.dependency_monkey_pipeline):
-        return False
-    if rule.recommendation_types is not None and not rule.recommendation_types.accepts([context.recommendation_type]):
-        return False
-    if rule.labels and not any(context.labels.get(k) == v for k, v in rule.labels.items()):
-        return False
-    return runtime_matches(rule.runtime, context.facts)
-
-
-def runtime_matches(rule: RuntimeCondition, facts: MachineFacts) -> bool:
-    if rule.needs_image_analysis:
-        return False
-    if rule.operating_systems is not None and not _os_matches(rule.operating_systems, facts):
-        return False
-    if rule.hardware and not any(_hardware_matches(hw, facts) for hw in rule.hardware):
-        return False
-    if not all(_version_matches(spec, _fact_version(facts, key)) for key, spec in rule.versions.items()):
-        return False
-    if rule.platforms is not None and not rule.platforms.accepts(_present(facts.platform)):
-        return False
-    return rule.base_images is None or _base_image_matches(rule.base_images, facts.base_image)
-
-
-def _present(value: Optional[str]) -> list[str]:
-    return [value] if value else []
-
-
-def _fact_version(facts: MachineFacts, key: str) -> Optional[str]:
-    if key == "python_version":
-        return facts.python_version
-    if key == "cuda_version":
-        return facts.cuda_version
-    return facts.versions.get(key)
-
-
-def _version_matches(spec: SpecifierSet, present: Optional[str]) -> bool:
-    if present is None:
-        return False
-    try:
-        return spec.contains(Version(present), prereleases=True)
-    except InvalidVersion:
-        return False
-
-
-def _os_matches(rule: Selector, facts: MachineFacts) -> bool:
-    def one(entry: tuple[Optional[str], Optional[str]]) -> bool:
-        name, version = entry
-        if name is not None and name != facts.os_name:
-            return False
-        if version is None:
-            return True
-        present = facts.os_version or ""
-        return present == version or present.startswith(version + ".")
-
-    return any(one(entry) for entry in rule.values) != rule.negate
-
-
-def _hardware_matches(rule: Hardware, facts: MachineFacts) -> bool:
-    if rule.cpu_families is not None and not rule.cpu_families.accepts(_known(facts.cpu_family)):
-        return False
-    if rule.cpu_models is not None and not rule.cpu_models.accepts(_known(facts.cpu_model)):
-        return False
-    if rule.gpu_models is not None and not rule.gpu_models.accepts(facts.gpu_models):
-        return False
-    if rule.cpu_flags is not None:
-        if facts.cpu_flags is None:
-            return False
-        wanted = {str(flag).lower() for flag in rule.cpu_flags.values}
-        return not (wanted & facts.cpu_flags) if rule.cpu_flags.negate else wanted <= facts.cpu_flags
-    return True
-
-
-def _known(value: Optional[int]) -> list[int]:
-    return [] if value is None else [value]
-
-
-def _base_image_matches(rule: Selector, image: Optional[str]) -> bool:
-    if image is None:
-        return rule.accepts([])
-    untagged = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
-    hit = image in rule.values or untagged in rule.values
-    return hit != rule.negate
 
 
 # -- parsing --------------------------------------------------------------------------------

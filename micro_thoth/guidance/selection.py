@@ -1,0 +1,192 @@
+"""Which prescription units apply: Thoth's ``should_include`` rules over the target machine and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from .units import Hardware, RuntimeCondition, Selector, ShouldInclude, Unit
+
+
+@dataclass(frozen=True)
+class MachineFacts:
+    """What units may ask about the target machine (from the RuntimeEnvironment)."""
+
+    os_name: Optional[str] = None
+    os_version: Optional[str] = None
+    python_version: Optional[str] = None
+    platform: Optional[str] = None
+    cpu_family: Optional[int] = None
+    cpu_model: Optional[int] = None
+    cpu_flags: Optional[frozenset[str]] = None  # None: unknown
+    gpu_models: tuple[str, ...] = ()
+    cuda_version: Optional[str] = None
+    base_image: Optional[str] = None
+    versions: Mapping[str, str] = field(default_factory=dict)  # cudnn/mkl/openblas/openmpi
+
+    @classmethod
+    def from_runtime(cls, env: Any) -> MachineFacts:
+        """Duck-typed adapter over ``environment.runtime.RuntimeEnvironment`` (or any look-alike)."""
+        flags = _attr(env, "cpu_flags")
+        gpus = _attr(env, "gpu_models") or ((_attr(env, "gpu_model"),) if _attr(env, "gpu_model") else ())
+        return cls(
+            os_name=_attr(env, "os_name", "operating_system_name"),
+            os_version=_text(_attr(env, "os_version", "operating_system_version")),
+            python_version=_major_minor(_attr(env, "python_version")),
+            platform=_attr(env, "platform"),
+            cpu_family=_int(_attr(env, "cpu_family")),
+            cpu_model=_int(_attr(env, "cpu_model")),
+            cpu_flags=frozenset(f.lower() for f in flags) if flags else None,  # none detected: unknown
+            gpu_models=tuple(str(g) for g in gpus),
+            cuda_version=_text(_attr(env, "cuda_version")),
+            base_image=_attr(env, "base_image"),
+            versions={k: str(v) for k in _EXTRA_VERSIONS if (v := _attr(env, k)) is not None},
+        )
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """Everything ``should_include`` is decided on."""
+
+    facts: MachineFacts = field(default_factory=MachineFacts)
+    recommendation_type: str = "stable"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_runtime(cls, env: Any, recommendation_type: str, labels: Optional[Mapping[str, str]] = None) -> UnitContext:
+        """The context of a RuntimeEnvironment; ``labels`` (from ``--labels``) win over the environment's."""
+        merged = {**(getattr(env, "labels", None) or {}), **(labels or {})}
+        return cls(MachineFacts.from_runtime(env), recommendation_type, {str(k): str(v) for k, v in merged.items()})
+
+
+_EXTRA_VERSIONS = ("cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
+
+
+def _attr(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _major_minor(value: Any) -> Optional[str]:
+    """``3.11.4`` -> ``3.11``: units compare the Python version as Thoth writes it."""
+    return None if value is None else ".".join(str(value).split(".")[:2])
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+
+def select_units(units: Iterable[Unit], context: UnitContext) -> tuple[Unit, ...]:
+    """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in)."""
+    chosen = [unit for unit in units if should_include(unit.should_include, context)]
+    names = {unit.name for unit in chosen}
+    while True:
+        kept = [u for u in chosen if all(dep in names for dep in u.should_include.dependencies)]
+        if len(kept) == len(chosen):
+            return tuple(kept)
+        chosen, names = kept, {u.name for u in kept}
+
+
+def should_include(rule: ShouldInclude, context: UnitContext) -> bool:
+    """Thoth's inclusion rules for an adviser run (docs/prescriptions.md, "When a unit applies")."""
+    if rule.times == 0 or rule.library_usage or rule.authenticated:
+        return False
+    if rule.adviser_pipeline is False or (rule.adviser_pipeline is None and rule.dependency_monkey_pipeline):
+        return False
+    if rule.recommendation_types is not None and not rule.recommendation_types.accepts([context.recommendation_type]):
+        return False
+    if rule.labels and not any(context.labels.get(k) == v for k, v in rule.labels.items()):
+        return False
+    return runtime_matches(rule.runtime, context.facts)
+
+
+def runtime_matches(rule: RuntimeCondition, facts: MachineFacts) -> bool:
+    if rule.needs_image_analysis:
+        return False
+    if rule.operating_systems is not None and not _os_matches(rule.operating_systems, facts):
+        return False
+    if rule.hardware and not any(_hardware_matches(hw, facts) for hw in rule.hardware):
+        return False
+    if not all(_version_matches(spec, _fact_version(facts, key)) for key, spec in rule.versions.items()):
+        return False
+    if rule.platforms is not None and not rule.platforms.accepts(_present(facts.platform)):
+        return False
+    return rule.base_images is None or _base_image_matches(rule.base_images, facts.base_image)
+
+
+def _present(value: Optional[str]) -> list[str]:
+    return [value] if value else []
+
+
+def _fact_version(facts: MachineFacts, key: str) -> Optional[str]:
+    if key == "python_version":
+        return facts.python_version
+    if key == "cuda_version":
+        return facts.cuda_version
+    return facts.versions.get(key)
+
+
+def _version_matches(spec: SpecifierSet, present: Optional[str]) -> bool:
+    if present is None:
+        return False
+    try:
+        return spec.contains(Version(present), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _os_matches(rule: Selector, facts: MachineFacts) -> bool:
+    def one(entry: tuple[Optional[str], Optional[str]]) -> bool:
+        name, version = entry
+        if name is not None and name != facts.os_name:
+            return False
+        if version is None:
+            return True
+        present = facts.os_version or ""
+        return present == version or present.startswith(version + ".")
+
+    return any(one(entry) for entry in rule.values) != rule.negate
+
+
+def _hardware_matches(rule: Hardware, facts: MachineFacts) -> bool:
+    if rule.cpu_families is not None and not rule.cpu_families.accepts(_known(facts.cpu_family)):
+        return False
+    if rule.cpu_models is not None and not rule.cpu_models.accepts(_known(facts.cpu_model)):
+        return False
+    if rule.gpu_models is not None and not rule.gpu_models.accepts(facts.gpu_models):
+        return False
+    if rule.cpu_flags is not None:
+        if facts.cpu_flags is None:
+            return False
+        wanted = {str(flag).lower() for flag in rule.cpu_flags.values}
+        return not (wanted & facts.cpu_flags) if rule.cpu_flags.negate else wanted <= facts.cpu_flags
+    return True
+
+
+def _known(value: Optional[int]) -> list[int]:
+    return [] if value is None else [value]
+
+
+def _base_image_matches(rule: Selector, image: Optional[str]) -> bool:
+    if image is None:
+        return rule.accepts([])
+    untagged = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    hit = image in rule.values or untagged in rule.values
+    return hit != rule.negate
+
+
