@@ -36,16 +36,36 @@ def explain(causes: Collection[Any], provider: Provider) -> ResolutionImpossible
 
 
 def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:
-    phrases = [_phrase(info, provider) for info in infos]
+    phrases = _phrases(infos, provider)
     phrases += [f"the constraint {c.text}" for c in provider.constraints.get(name, ())]
-    joined = " and ".join(phrases)
+    joined = _join(phrases)
     if name == PYTHON:
         users = " or ".join(str(info.parent) for info in infos if info.parent is not None)
         return f"Because {joined} and the target Python is {provider.python.version}, {users} cannot be used."
-    if len(phrases) == 1:
+    if len(infos) + len(provider.constraints.get(name, ())) == 1:
         text = f"Because {joined} and no version of {name} matches it, the request cannot be satisfied."
         return text + _available(name, provider) + _unusable(name, provider)
-    return f"Because {joined}, no version of {name} satisfies all of them." + _unusable(name, provider)
+    return f"Because {joined}, no version of {name} satisfies them together." + _unusable(name, provider)
+
+
+def _phrases(infos: Sequence[Any], provider: Provider) -> list[str]:
+    """One phrase per requirement, but one for all the versions of a parent that were tried."""
+    by_parent: dict[object, list[Any]] = {}
+    for info in infos:
+        by_parent.setdefault(info.parent.name if info.parent is not None else id(info), []).append(info)
+    return [_phrase(group[0], provider) if len(group) == 1 else _versions_phrase(group) for group in by_parent.values()]
+
+
+def _versions_phrase(group: Sequence[Any]) -> str:
+    parent = group[0].parent
+    each = [f"{info.requirement.text} ({info.parent})" for info in group]
+    return f"the versions of {parent.display_name} tried depend on {_join(each, ', ', ' or ')}"
+
+
+def _join(items: Sequence[str], sep: str = " and ", last: str = " and ") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return sep.join(items[:-1]) + last + items[-1]
 
 
 def _available(name: str, provider: Provider) -> str:
