@@ -6,6 +6,8 @@ authentication and error bodies (RFC 9457) into a FastAPI app; uvicorn runs it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import pickle
@@ -18,6 +20,7 @@ from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
@@ -235,7 +238,7 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     async def submit(request: Request) -> JSONResponse:
         _check_token(settings, request)
         advise = AdviseRequest.from_dict(await _json_body(request))
-        job, cached = _submit(settings, jobs, advise)
+        job, cached = await run_in_threadpool(_submit, settings, jobs, advise)
         location = f"/api/v2/advise/{job.id}"
         return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
 
@@ -243,7 +246,7 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     async def submit_and_wait(request: Request) -> JSONResponse:
         _check_token(settings, request)
         advise = AdviseRequest.from_dict(await _json_body(request))
-        job, cached = _submit(settings, jobs, advise)
+        job, cached = await run_in_threadpool(_submit, settings, jobs, advise)
         view = await _wait(jobs, job.id, settings.sync_wait)
         view = replace(view, cached=cached or view.cached)
         if view.state == "failed" and view.problem is not None:
@@ -263,9 +266,17 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
 
 
 async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
-    from starlette.concurrency import run_in_threadpool
-
-    view = await run_in_threadpool(jobs.wait, job_id, timeout)
+    """The job once finished (or at ``timeout``), without holding a thread while waiting."""
+    loop = asyncio.get_running_loop()
+    finished = asyncio.Event()
+    deadline = loop.time() + timeout
+    if jobs.on_done(job_id, lambda: loop.call_soon_threadsafe(finished.set)):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(finished.wait(), timeout)
+    view = await run_in_threadpool(jobs.view, job_id)
+    while view is not None and not view.done and loop.time() < deadline:
+        await asyncio.sleep(0.1)  # a job of another replica: poll the shared store
+        view = await run_in_threadpool(jobs.view, job_id)
     if view is None:
         raise _Refused(problems.not_found(job_id))
     return view
@@ -288,7 +299,7 @@ def _install_v1(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
         query = dict(request.query_params)
         authenticated = _check_token(settings, request, legacy={})
         advise = thoth_v1.to_request(await _json_body(request), query)
-        job, cached = _submit(settings, jobs, advise, legacy={})
+        job, cached = await run_in_threadpool(_submit, settings, jobs, advise, {})
         body = {
             "analysis_id": job.id,
             "parameters": thoth_v1.parameters(job, query),

@@ -194,6 +194,8 @@ class _Entry:
     digest: str
     request: AdviseRequest  # with credentials: never stored
     done: threading.Event = field(default_factory=threading.Event)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    log: list[tuple[float, str]] = field(default_factory=list)
 
 
 class Jobs:
@@ -213,8 +215,8 @@ class Jobs:
         self.owner = f"replica-{secrets.token_hex(8)}"
         self._slots = threading.BoundedSemaphore(settings.max_jobs)
         self._queue: queue.Queue[Optional[_Entry]] = queue.Queue()
-        self._events: dict[str, threading.Event] = {}
-        self._events_lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._entries_lock = threading.Lock()
         self._stopping = threading.Event()
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
         self._threads = [
@@ -256,10 +258,10 @@ class Jobs:
             created_at=self.clock(), owner=self.owner,
         )  # fmt: skip
         self.store.create(job)
-        self._log(job.id, "queued")
         entry = _Entry(job.id, key, request)
-        with self._events_lock:
-            self._events[job.id] = entry.done
+        entry.log.append((job.created_at, "queued"))
+        with self._entries_lock:
+            self._entries[job.id] = entry
         self._queue.put(entry)
         return job, False
 
@@ -304,12 +306,24 @@ class Jobs:
             problem=Problem.from_dict(job.problem) if job.problem else None,
         )  # fmt: skip
 
+    def on_done(self, job_id: str, callback: Callable[[], None]) -> bool:
+        """Call ``callback`` (from a worker thread) when this replica finishes the job.
+
+        False when the job is not running here (finished, or another replica's):
+        then the caller polls the store.
+        """
+        with self._entries_lock:
+            entry = self._entries.get(job_id)
+            if entry is None or entry.done.is_set():
+                return False
+            entry.callbacks.append(callback)
+            return True
+
     def wait(self, job_id: str, timeout: float) -> Optional[JobView]:
-        """The job once finished, or as it stands when ``timeout`` runs out."""
-        with self._events_lock:
-            event = self._events.get(job_id)
+        """The job once finished, or as it stands when ``timeout`` runs out (blocking)."""
+        event = threading.Event()
         deadline = time.monotonic() + timeout
-        if event is not None:
+        if self.on_done(job_id, event.set):
             event.wait(timeout)
         view = self.view(job_id)
         while view is not None and not view.done and time.monotonic() < deadline:
@@ -328,6 +342,23 @@ class Jobs:
     def _log(self, job_id: str, line: str) -> None:
         self.store.append_log(job_id, scrub_text(line), self.clock())
 
+    def _flush(self, entry: _Entry) -> None:
+        lines, entry.log = entry.log, []
+        if lines:
+            self.store.append_logs(entry.job_id, [(at, scrub_text(line)) for at, line in lines])
+
+    def _sink(self, entry: _Entry) -> LogSink:
+        """Log lines of a running job, written in batches (at most a second late)."""
+        last = [time.monotonic()]
+
+        def sink(line: str) -> None:
+            entry.log.append((self.clock(), line))
+            if time.monotonic() - last[0] > 1.0:
+                last[0] = time.monotonic()
+                self._flush(entry)
+
+        return sink
+
     def _work(self, runner: Any) -> None:
         try:
             try:
@@ -342,26 +373,31 @@ class Jobs:
                     self._run(runner, entry)
                 finally:
                     self._slots.release()
-                    entry.done.set()
-                    with self._events_lock:
-                        self._events.pop(entry.job_id, None)
+                    with self._entries_lock:
+                        entry.done.set()
+                        self._entries.pop(entry.job_id, None)
+                    for callback in entry.callbacks:
+                        callback()
         finally:
             runner.stop()
 
     def _run(self, runner: Any, entry: _Entry) -> None:
         started = self.clock()
         self.store.mark_running(entry.job_id, started)
-        self._log(entry.job_id, "started")
-        kind, value = runner.run(entry.request, self.settings.timeout, lambda line: self._log(entry.job_id, line))
+        entry.log.append((started, "started"))
+        self._flush(entry)
+        kind, value = runner.run(entry.request, self.settings.timeout, self._sink(entry))
         finished = self.clock()
         if kind == "ok":
             result = AdviseResult.from_dict(value).scrubbed()
+            entry.log.append((finished, f"succeeded in {finished - started:.2f}s"))
+            self._flush(entry)
             self.store.put_result(entry.digest, result.to_dict(), finished)
             self.store.finish(entry.job_id, "succeeded", finished)
-            self._log(entry.job_id, f"succeeded in {finished - started:.2f}s")
         else:
+            entry.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
+            self._flush(entry)
             self.store.finish(entry.job_id, "failed", finished, value)
-            self._log(entry.job_id, f"failed in {finished - started:.2f}s: {value.get('detail', '')}")
 
     def _beat(self) -> None:
         while not self._stopping.wait(self.settings.heartbeat):

@@ -125,6 +125,8 @@ class JobStore(Protocol):
 
     def append_log(self, job_id: str, line: str, at: float) -> None: ...
 
+    def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None: ...
+
     def log(self, job_id: str) -> list[str]: ...
 
     def heartbeat(self, owner: str, at: float) -> None: ...
@@ -243,6 +245,14 @@ class SqlJobStore:
             "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mt_logs WHERE job_id = ?), ?, ?)",
             (job_id, job_id, at, line),
         )
+
+    def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None:
+        """Several lines at once, in one transaction."""
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = ?"), (job_id,))
+            first = int(cursor.fetchone()[0]) + 1
+            rows = [(job_id, first + i, at, line) for i, (at, line) in enumerate(lines)]
+            cursor.executemany(self._sql("INSERT INTO mt_logs (job_id, seq, at, line) VALUES (?, ?, ?, ?)"), rows)
 
     def log(self, job_id: str) -> list[str]:
         rows = self._fetch("SELECT line FROM mt_logs WHERE job_id = ? ORDER BY seq", (job_id,))
