@@ -350,16 +350,15 @@ def add_package(text: str, category: str, name: str, spec: Spec) -> str:
     the section is created at the end when missing. ``spec`` is a string
     (``"*"``, ``"==1.0"``) or a table (``{"version": "*", "extras": ["x"]}``).
     """
-    doc = _load(text, None)
-    section = section_name(category)
-    table = _ensure_section(doc, section)
+    doc = _load(text if not text or text.endswith("\n") else text + "\n", None)
+    table = _ensure_section(doc, section_name(category))
     value = _toml_value(spec)
     existing = _matching_keys(table, name)
     if existing:
         table[existing[0]] = value
     else:
         table.add(name, value)
-    return tomlkit.dumps(doc)
+    return _same_newlines(tomlkit.dumps(doc), text)
 
 
 def remove_package(text: str, name: str, categories: Optional[Iterable[str]] = None) -> str:
@@ -373,7 +372,14 @@ def remove_package(text: str, name: str, categories: Optional[Iterable[str]] = N
         if isinstance(table, MutableMapping):
             for key in _matching_keys(table, name):
                 del table[key]
-    return tomlkit.dumps(doc)
+    return _same_newlines(tomlkit.dumps(doc), text)
+
+
+def _same_newlines(out: str, original: str) -> str:
+    """Keep a CRLF file CRLF (tomlkit writes new lines with LF)."""
+    if "\r\n" not in original:
+        return out
+    return out.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 def new_pipfile_text(python_version: Optional[str], sources: Sequence[Source] = ()) -> str:

@@ -443,3 +443,17 @@ def test_markers_are_folded_like_pipenv(case: str, key: str, expected: str | Non
         )  # pipenv drops an os_name key; we keep it
     else:
         assert dep.markers == expected
+
+
+def test_add_package_to_a_file_without_final_newline() -> None:
+    assert add_package('[packages]\nalpha = "*"', "develop", "beta", "*") == (
+        '[packages]\nalpha = "*"\n\n[dev-packages]\nbeta = "*"\n'
+    )
+
+
+def test_editing_keeps_crlf_line_endings() -> None:
+    text = '[packages]\r\nalpha = "*"\r\n'
+    assert (
+        add_package(text, "default", "beta", "*") == '[packages]\r\nalpha = "*"\r\nbeta = "*"\r\n'
+    )
+    assert remove_package(text, "alpha") == "[packages]\r\n"
