@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..models import Justification, Pin, Verdict
 from .policy import GuidancePolicy
+from .recommendation import describe_duration
 
 RECOMMENDATION_LINK = "https://thoth-station.ninja/recommendation-types/"
 
@@ -142,7 +143,7 @@ def build_report(
         packages=packages,
         refused=_refusals(policy, {name for name, _, _ in chosen}),
         justification=whole.justifications,
-        stack_info=(_type_info(policy), *policy.stack_info.values(), *extra_stack_info),
+        stack_info=(_type_info(policy), *policy.notices(), *policy.stack_info.values(), *extra_stack_info),
         requirements=requirements or {},
         requirements_locked=requirements_locked or {},
         runtime_environment=runtime_environment or {},
@@ -174,7 +175,7 @@ def _type_info(policy: GuidancePolicy) -> Justification:
     rec = policy.recommendation
     parts = [f"recommendation type '{rec.type}'"]
     if rec.min_release_age:
-        parts.append(f"releases newer than {rec.min_release_age} before {policy.now:%Y-%m-%d %H:%M} UTC skipped")
+        parts.append(f"releases younger than {describe_duration(rec.min_release_age)} at {policy.now:%Y-%m-%d %H:%M} UTC skipped")
     parts.append(_VULNERABILITY_WORDS[rec.vulnerabilities])
     return Justification("INFO", "; ".join(parts), RECOMMENDATION_LINK)
 

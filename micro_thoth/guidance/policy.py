@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,7 +25,7 @@ from ..models import Artifact, CoreMetadata, Justification, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
 from .licenses import LicensePolicy
-from .recommendation import Recommendation
+from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext, select_units
 from .units import MatchEntry, Override, PackageMatch, Unit
 
@@ -71,11 +71,6 @@ def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _ago(delta_seconds: float) -> str:
-    hours = delta_seconds / 3600
-    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
-
-
 class GuidancePolicy:
     """Recommendation type + prescriptions + advisories + licence policy + cooldown, as a CandidatePolicy."""
 
@@ -104,12 +99,25 @@ class GuidancePolicy:
         self.stack_info: dict[tuple[str, str], Justification] = {}
         self._index_of: dict[tuple[NormalizedName, str], Optional[str]] = {}
         self._logged: set[str] = set()
+        self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
         self._by_kind = {kind: [u for u in self.units if u.kind == kind] for kind in {u.kind for u in self.units}}
 
     @property
     def allow_prereleases(self) -> bool:
         """Whether the finder should offer pre-releases (the ``testing`` type)."""
         return self.recommendation.allow_prereleases
+
+    def notices(self) -> list[Justification]:
+        """What the report should say about the policy itself (rules it could not apply)."""
+        if not self.undated:
+            return []
+        count = len(self.undated)
+        return [Justification(
+            "WARNING",
+            f"the index gave no upload time for {count} release{'s' if count != 1 else ''}; "
+            f"the {describe_duration(self.recommendation.min_release_age)} cooldown was not applied to {'them' if count != 1 else 'it'}",
+            "cooldown",
+        )]
 
     def of_kind(self, kind: str) -> list[Unit]:
         return self._by_kind.get(kind, [])
@@ -172,14 +180,17 @@ class GuidancePolicy:
     def _cooldown_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
         cooldown = self.recommendation.min_release_age
         times = [t for t in (parse_upload_time(a.upload_time) for a in artifacts) if t is not None]
+        if cooldown and artifacts and not times:
+            self.undated.add(artifacts[0].filename)
         if not cooldown or not times:
             return None
         age = (self.now - max(times)).total_seconds()
         if age >= cooldown.total_seconds():
             return None
         message = (
-            f"refused: newest file uploaded {_ago(max(age, 0))} before {self.now:%Y-%m-%d %H:%M} UTC, "
-            f"within the {_ago(cooldown.total_seconds())} cooldown of the '{self.recommendation.type}' type"
+            f"refused: newest file uploaded {describe_duration(timedelta(seconds=max(age, 0)))} before "
+            f"{self.now:%Y-%m-%d %H:%M} UTC, within the {describe_duration(cooldown)} cooldown of the "
+            f"'{self.recommendation.type}' type"
         )
         return Term(False, 0.0, Justification("WARNING", message, link="cooldown"))
 

@@ -84,3 +84,13 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(days=float(value))
     except ValueError as exc:
         raise UsageError(f"not a duration: '{text}'", hint="write e.g. 7d, 36h or 0") from exc
+
+
+def describe_duration(delta: timedelta) -> str:
+    """``7 days``, ``36 hours``, ``90 minutes``: a cooldown or an age as people say it."""
+    seconds = delta.total_seconds()
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 60:.0f} minutes"

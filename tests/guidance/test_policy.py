@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -354,3 +355,14 @@ def test_recommendation_types() -> None:
     assert parse_duration("3") == timedelta(days=3)
     with pytest.raises(UsageError):
         parse_duration("soon")
+
+
+def test_releases_without_upload_times_are_not_judged_by_the_cooldown_and_the_report_says_so() -> None:
+    from micro_thoth.guidance.justification import build_report
+
+    pol = policy("stable")
+    undated = tuple(replace(a, upload_time=None) for a in artifacts("widget", "3.0"))
+    assert pol.judge(canonicalize_name("widget"), Version("3.0"), undated, no_metadata).acceptable
+    report = build_report(pol, {"widget": "3.0"})
+    assert any("no upload time for 1 release" in j.message for j in report.stack_info)
+    assert policy("latest").notices() == []
