@@ -54,9 +54,7 @@ def _entry(text: str, pos: int, path: Optional[str]) -> tuple[str, str, bool, in
     return match.group(1), value, True, end + 1
 
 
-def _quoted(
-    text: str, start: int, quote: str, path: Optional[str], line_no: int
-) -> tuple[str, int]:
+def _quoted(text: str, start: int, quote: str, path: Optional[str], line_no: int) -> tuple[str, int]:
     out: list[str] = []
     pos = start + 1
     while pos < len(text):
@@ -79,22 +77,14 @@ def _rest_of_line(text: str, pos: int) -> int:
     rest = text[pos:end].strip()
     if rest and not rest.startswith("#"):
         line_no = text.count("\n", 0, pos) + 1
-        raise InputFileError(
-            f"unexpected text after the closing quote: {rest!r}", key_path=f"line {line_no}"
-        )
+        raise InputFileError(f"unexpected text after the closing quote: {rest!r}", key_path=f"line {line_no}")
     return end + 1
 
 
-def resolve(
-    entries: list[tuple[str, str, bool]], environ: Mapping[str, str], *, override: bool = True
-) -> dict[str, str]:
+def resolve(entries: list[tuple[str, str, bool]], environ: Mapping[str, str], *, override: bool = True) -> dict[str, str]:
     """The variables to set, ``${VAR}`` expanded as python-dotenv does (missing: default or "")."""
     values: dict[str, str] = {}
     for name, raw, expandable in entries:
         scope = {**environ, **values} if override else {**values, **environ}
-        values[name] = (
-            _VAR.sub(lambda m, s=scope: s.get(m.group("name"), m.group("default") or ""), raw)
-            if expandable
-            else raw
-        )
+        values[name] = _VAR.sub(lambda m, s=scope: s.get(m.group("name"), m.group("default") or ""), raw) if expandable else raw
     return values
