@@ -28,6 +28,7 @@ class PopularNames:
 
     rank: dict[str, int]
     by_length: dict[int, tuple[str, ...]]
+    by_bare: dict[str, tuple[str, ...]]  # the name without - _ . -> names
 
     @classmethod
     def parse(cls, text: str) -> PopularNames:
@@ -36,9 +37,11 @@ class PopularNames:
         for i, name in enumerate(names):
             rank.setdefault(name, i)
         grouped: dict[int, list[str]] = {}
+        bare: dict[str, list[str]] = {}
         for known in rank:
             grouped.setdefault(len(known), []).append(known)
-        return cls(rank, {n: tuple(v) for n, v in grouped.items()})
+            bare.setdefault(known.translate(_SEPARATORS), []).append(known)
+        return cls(rank, {n: tuple(v) for n, v in grouped.items()}, {b: tuple(v) for b, v in bare.items()})
 
     def near(self, name: str, distance: int) -> list[tuple[str, int]]:
         """(popular name, edit distance) within ``distance`` of ``name``, excluding itself."""
@@ -68,9 +71,7 @@ def suggest(name: str, *, limit: int = 3, names: Optional[PopularNames] = None) 
 
 
 def _same_without_separators(key: str, names: PopularNames) -> list[str]:
-    bare = key.translate(_SEPARATORS)
-    candidates = names.by_length.get(len(bare), ()) + names.by_length.get(len(bare) + 1, ()) + names.by_length.get(len(bare) + 2, ())
-    return [n for n in candidates if n != key and n.translate(_SEPARATORS) == bare]
+    return [n for n in names.by_bare.get(key.translate(_SEPARATORS), ()) if n != key]
 
 
 def looks_like_typosquat(name: str, *, names: Optional[PopularNames] = None) -> Optional[str]:
