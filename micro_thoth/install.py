@@ -564,10 +564,12 @@ def _additional_metadata(wanted: WantedPackage) -> dict[str, bytes]:
     return extra
 
 
-def _install_one(wanted: WantedPackage, source: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
-    """Install from an unpacked tree (hard links) or from a wheel file (installer)."""
+def _install_one(
+    wanted: WantedPackage, source: Path, env: TargetEnvironment, transaction: _Transaction, bytecode: bool = True
+) -> None:
+    """Install from an unpacked tree (hard links, with its cached bytecode) or from a wheel file (installer)."""
     if source.is_dir():
-        _link_one(wanted, source, env, transaction)
+        _link_one(wanted, source, env, transaction, bytecode)
     else:
         _install_wheel(wanted, source, env, transaction)
 
@@ -659,11 +661,13 @@ def _skipped(tree: _Tree, path: str) -> bool:
     return path in special or "__pycache__" in path.split("/")[:-1]
 
 
-def _link_one(wanted: WantedPackage, root: Path, env: TargetEnvironment, transaction: _Transaction) -> None:
+def _link_one(
+    wanted: WantedPackage, root: Path, env: TargetEnvironment, transaction: _Transaction, bytecode: bool
+) -> None:
     try:
         tree = _open_tree(root)
         destination = _destination(env, tree.distribution, transaction)
-        records = _link_files(tree, destination, transaction)
+        records = _link_files(tree, destination, transaction, env.interpreter.cache_tag if bytecode else None)
         records += _write_scripts(tree, destination)
         records += _write_metadata(tree, destination, wanted)
         record_path = f"{tree.dist_info}/RECORD"
@@ -684,7 +688,9 @@ def _destination(env: TargetEnvironment, distribution: str, transaction: _Transa
     )
 
 
-def _link_files(tree: _Tree, destination: _RecordingDestination, transaction: _Transaction) -> list[tuple[Scheme, RecordEntry]]:
+def _link_files(
+    tree: _Tree, destination: _RecordingDestination, transaction: _Transaction, bytecode_tag: Optional[str]
+) -> list[tuple[Scheme, RecordEntry]]:
     records: list[tuple[Scheme, RecordEntry]] = []
     made: set[str] = set()
     root = str(tree.root)
@@ -697,9 +703,24 @@ def _link_files(tree: _Tree, destination: _RecordingDestination, transaction: _T
             with open(source, "rb") as stream:
                 records.append((scheme, destination.write_file(scheme, inner, stream, os.access(source, os.X_OK))))
             continue
-        _link(source, _inside_str(destination.scheme_dict[scheme], inner), transaction, made)
+        target = _inside_str(destination.scheme_dict[scheme], inner)
+        _link(source, target, transaction, made)
         records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
+        if bytecode_tag and path.endswith(".py") and scheme in ("purelib", "platlib"):
+            _link_bytecode(source, target, bytecode_tag, transaction, made)
     return records
+
+
+def _pyc(source: str, tag: str) -> str:
+    directory, name = os.path.split(source)
+    return os.path.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
+
+
+def _link_bytecode(source: str, target: str, tag: str, transaction: _Transaction, made: set[str]) -> None:
+    """Link the tree's ``.pyc`` too: it stays valid, the ``.py`` being the same inode (same mtime)."""
+    cached = _pyc(source, tag)
+    if os.path.exists(cached):
+        _link(cached, _pyc(target, tag), transaction, made)
 
 
 def _link(source: str, target: str, transaction: _Transaction, made: set[str]) -> None:
@@ -739,6 +760,7 @@ def _write_metadata(
 
 
 # --- bytecode with the target interpreter ---------------------------------------------------
+
 
 _COMPILE = """
 import compileall, functools, sys
@@ -801,10 +823,12 @@ def execute(
     started = time.monotonic()
     jobs = _jobs(plan, wheels)
     _validate_all([wheel for _, wheel in jobs], reporter, workers)
+    if compile_bytecode:
+        _precompile_trees([source for _, source in jobs if source.is_dir()], env)
     with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env) as transaction:
         for dist in plan.to_remove:
             _remove(dist, env, transaction)
-        _install_all(jobs, env, transaction, reporter, workers)
+        _install_all(jobs, env, transaction, reporter, workers, compile_bytecode)
         compiled = _compile_written(transaction, env, reporter) if compile_bytecode else 0
     return InstallResult(
         installed=tuple(wanted.describe() for wanted, _ in jobs),
@@ -813,6 +837,26 @@ def execute(
         compiled=compiled,
         seconds=time.monotonic() - started,
     )
+
+
+def _precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> None:
+    """One batched compile of every tree's missing bytecode (the cache, not the environment)."""
+    tag = env.interpreter.cache_tag
+    if not trees or not tag:
+        return
+    missing: list[Path] = []
+    for root in trees:
+        tree = _open_tree(root)
+        for path, _, _ in tree.rows:
+            if _wants_bytecode(tree, path):
+                source = _inside_str(str(root), path)
+                if not os.path.exists(_pyc(source, tag)):
+                    missing.append(Path(source))
+    compile_bytecode(missing, env)
+
+
+def _wants_bytecode(tree: _Tree, path: str) -> bool:
+    return path.endswith(".py") and not _skipped(tree, path) and _placement(tree, path)[0] in ("purelib", "platlib")
 
 
 def _jobs(plan: Plan, wheels: Mapping[NormalizedName, Path]) -> list[tuple[WantedPackage, Path]]:
@@ -850,12 +894,15 @@ def _install_all(
     transaction: _Transaction,
     reporter: Reporter,
     workers: Optional[int],
+    bytecode: bool,
 ) -> None:
     if not jobs:
         return
     reporter.task_started("install", len(jobs))
     with _pool(len(jobs), workers) as pool:
-        futures = [(wanted, pool.submit(_install_one, wanted, wheel, env, transaction)) for wanted, wheel in jobs]
+        futures = [
+            (wanted, pool.submit(_install_one, wanted, source, env, transaction, bytecode)) for wanted, source in jobs
+        ]
         errors = [exc for _, future in futures if (exc := future.exception()) is not None]
         for wanted, future in futures:
             if future.exception() is None:
@@ -868,7 +915,11 @@ def _install_all(
 def _compile_written(transaction: _Transaction, env: TargetEnvironment, reporter: Reporter) -> int:
     roots = [Path(os.path.abspath(p)) for p in (env.paths["purelib"], env.paths["platlib"])]
     prefixes = tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
-    files = [Path(p) for p in transaction.written if p.endswith(".py") and p.startswith(prefixes)]
+    tag = env.interpreter.cache_tag
+    files = [
+        Path(p) for p in transaction.written
+        if p.endswith(".py") and p.startswith(prefixes) and not (tag and os.path.exists(_pyc(p, tag)))
+    ]
     reporter.message(f"compiling {len(files)} files to bytecode", "debug")
     return compile_bytecode(files, env)
 

@@ -167,8 +167,8 @@ def test_rollback_after_a_failure_during_install(env: TargetEnvironment, tmp_pat
     before = sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*") if "__pycache__" not in p.parts)
     real = install._install_one
 
-    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: install._Transaction) -> None:
-        real(wanted, wheel, env_, tx)
+    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: install._Transaction, bytecode: bool) -> None:
+        real(wanted, wheel, env_, tx, bytecode)
         if wanted.name == "third":
             raise InstallError("disk full", distribution="third")
 
@@ -431,3 +431,27 @@ def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
     with pytest.raises(InstallError):
         execute(step, trees, env)
     assert {k: d.version for k, d in installed_distributions(env).items()} == {"kept": "1.0"}
+
+
+def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = _tree(tmp_path, Dist("quick", "1.0", files={"quick/x.py": "X = 1\n"}))
+    one = ensure_venv(tmp_path / "one", sys.executable)
+    execute(plan([WantedPackage("quick", "1.0")], one), {"quick": tree}, one)
+    tag = one.interpreter.cache_tag
+    cached = tree / "quick" / "__pycache__" / f"x.{tag}.pyc"
+    assert cached.exists()
+    installed = Path(one.paths["purelib"]) / "quick" / "__pycache__" / f"x.{tag}.pyc"
+    assert installed.stat().st_ino == cached.stat().st_ino
+    calls: list[int] = []
+    real = install.compile_bytecode
+    monkeypatch.setattr(install, "compile_bytecode", lambda files, env: calls.append(len(files)) or real(files, env))
+    two = ensure_venv(tmp_path / "two", sys.executable)
+    execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two)
+    assert calls == [0, 0]  # nothing left to compile: the tree had it, the links brought it
+    out = _run(two, "import quick.x, sys; print(quick.x.__file__, quick.x.__cached__)")
+    assert out.startswith(str(two.prefix))
+    linked = Path(two.paths["purelib"]) / "quick" / "__pycache__" / f"x.{tag}.pyc"
+    assert linked.stat().st_ino == cached.stat().st_ino  # valid: importing did not rewrite it
+    uninstall(["quick"], two)
+    assert not (Path(two.paths["purelib"]) / "quick").exists()
+    assert cached.exists()
