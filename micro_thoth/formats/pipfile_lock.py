@@ -97,10 +97,18 @@ def pin_to_dict(pin: Pin) -> dict[str, Any]:
     if pin.index:
         entry["index"] = pin.index
     if pin.markers:
-        entry["markers"] = pin.markers
+        entry["markers"] = lock_marker(pin.markers)
     if pin.extras:
         entry["extras"] = sorted(pin.extras)
     return entry
+
+
+def lock_marker(text: str) -> str:
+    """A marker as pipenv writes it in a lock: packaging's normal form with single quotes."""
+    try:
+        return str(Marker(text)).replace('"', "'")
+    except InvalidMarker:
+        return text
 
 
 def _direct_to_dict(direct: DirectReference) -> dict[str, Any]:

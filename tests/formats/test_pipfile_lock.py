@@ -14,6 +14,7 @@ from micro_thoth.formats.pipfile_lock import (
     check_python_version,
     dump_lock,
     lock_for,
+    lock_marker,
     lock_to_dict,
     parse_lock,
     pin_to_dict,
@@ -404,3 +405,12 @@ def test_lock_for_keeps_empty_categories() -> None:
     made = lock_for(parse_pipfile(""), {"default": [Pin("a", "1")]})
     assert list(lock_to_dict(made)) == ["_meta", "default", "develop"]
     assert made.pipfile_hash == parse_pipfile("").hash
+
+
+def test_markers_are_written_as_pipenv_writes_them() -> None:
+    pin = Pin("a", "1", markers='python_version>="3.8" and sys_platform=="linux"')
+    assert pin_to_dict(pin)["markers"] == "python_version >= '3.8' and sys_platform == 'linux'"
+
+
+def test_lock_marker_keeps_what_it_cannot_parse() -> None:
+    assert lock_marker("not a marker") == "not a marker"
