@@ -41,6 +41,8 @@ from installer.utils import SCHEME_NAMES, Scheme, parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .cache import Cache
+from .digests import sha256_file
 from .environment.interpreter import InterpreterInfo, query
 from .errors import EnvironmentBusy, InstallError, TargetInterpreterError, UnsafeWheel
 from .models import DirectReference, strip_credentials
@@ -609,6 +611,15 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
                 target.chmod(0o755)
 
 
+def unpacked_tree(wheel: Path, cache: Cache, sha256: Optional[str] = None) -> Path:
+    """The cache's unpacked tree of ``wheel`` (``unpacked-v1/<sha256>``), made on first use.
+
+    ``sha256`` is the wheel's verified digest when the caller has it; else it is computed.
+    """
+    digest = sha256 or sha256_file(wheel)
+    return cache.unpacked(digest) or cache.add_unpacked(digest, lambda into: unpack_wheel(wheel, into))
+
+
 @dataclass(frozen=True)
 class _Tree:
     """An unpacked wheel: its dist-info directory, root scheme and RECORD rows."""
@@ -960,4 +971,5 @@ __all__ = [
     "system_environment",
     "uninstall",
     "unpack_wheel",
+    "unpacked_tree",
 ]

@@ -455,3 +455,32 @@ def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: 
     uninstall(["quick"], two)
     assert not (Path(two.paths["purelib"]) / "quick").exists()
     assert cached.exists()
+
+
+def test_unpacked_tree_in_the_cache(env: TargetEnvironment, tmp_path: Path) -> None:
+    from micro_thoth.cache import Cache
+    from micro_thoth.digests import sha256_file
+
+    cache = Cache(tmp_path / "cache")
+    wheel = _wheel(tmp_path, Dist("cached", "1.0"))
+    tree = install.unpacked_tree(wheel, cache)
+    assert tree == cache.unpacked(sha256_file(wheel))
+    assert (tree / "cached-1.0.dist-info" / "RECORD").exists()
+    assert install.unpacked_tree(wheel, cache, sha256_file(wheel)) == tree
+    execute(plan([WantedPackage("cached", "1.0")], env), {"cached": tree}, env)
+    assert _run(env, "import cached; print(cached.__version__)") == "1.0"
+    hostile = _wheel(tmp_path, Dist("nasty", "1.0"), extra_members={"/abs": b""})
+    with pytest.raises(UnsafeWheel):
+        install.unpacked_tree(hostile, cache)
+    assert cache.unpacked(sha256_file(hostile)) is None
+
+
+def test_replacing_a_distribution_without_record_is_refused(env: TargetEnvironment, tmp_path: Path) -> None:
+    _sync(env, tmp_path, Dist("norecord", "1.0"), Dist("fine", "1.0"))
+    (Path(env.paths["purelib"]) / "norecord-1.0.dist-info" / "RECORD").unlink()
+    step = plan([WantedPackage("fine", "2.0"), WantedPackage("norecord", "2.0")], env)
+    wheels = {"norecord": _wheel(tmp_path, Dist("norecord", "2.0")), "fine": _wheel(tmp_path, Dist("fine", "2.0"))}
+    with pytest.raises(InstallError, match="no RECORD"):
+        execute(step, wheels, env)
+    assert {k: d.version for k, d in installed_distributions(env).items()} == {"norecord": "1.0", "fine": "1.0"}
+    assert _run(env, "import fine; print(fine.__version__)") == "1.0"
