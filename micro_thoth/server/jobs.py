@@ -139,22 +139,23 @@ class ProcessRunner:
             self.prepare()
         except (RuntimeError, EOFError, OSError) as exc:
             return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
-        self._conn.send(request.to_dict())
+        conn, process = self._conn, self._process
         deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._conn.poll(remaining):
-                self.stop()
-                return "error", problems.timeout(timeout).to_dict()
-            try:
-                kind, value = self._conn.recv()
-            except (EOFError, OSError):
-                code = self._process.exitcode if self._process is not None else None
-                self.stop()
-                return "error", problems.crashed(f"the resolver process exited (code {code})").to_dict()
-            if kind != "log":
-                return kind, value
-            sink(value)
+        try:
+            conn.send(request.to_dict())
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not conn.poll(remaining):
+                    self.stop()
+                    return "error", problems.timeout(timeout).to_dict()
+                kind, value = conn.recv()
+                if kind != "log":
+                    return kind, value
+                sink(value)
+        except (EOFError, OSError):  # the process died, or stop() closed the pipe at shutdown
+            process.join(1)
+            self.stop()
+            return "error", problems.crashed(f"the resolver process exited (code {process.exitcode})").to_dict()
 
     def stop(self) -> None:
         if self._process is not None:
@@ -219,9 +220,10 @@ class Jobs:
         self._entries_lock = threading.Lock()
         self._stopping = threading.Event()
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
+        self._runners = [make_runner(resolver) for _ in range(settings.workers)]
         self._threads = [
-            threading.Thread(target=self._work, args=(make_runner(resolver),), name=f"resolver-{i}", daemon=True)
-            for i in range(settings.workers)
+            threading.Thread(target=self._work, args=(runner,), name=f"resolver-{i}", daemon=True)
+            for i, runner in enumerate(self._runners)
         ]
         self._threads.append(threading.Thread(target=self._beat, name="heartbeat", daemon=True))
 
@@ -233,9 +235,12 @@ class Jobs:
             thread.start()
 
     def close(self) -> None:
+        """Stop taking jobs; resolutions still running are killed (their jobs stay unfinished)."""
         self._stopping.set()
         for _ in range(self.settings.workers):
             self._queue.put(None)
+        for runner in self._runners:
+            runner.stop()
         for thread in self._threads:
             thread.join(10)
 

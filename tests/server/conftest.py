@@ -99,9 +99,12 @@ def backend_factory(tmp_path: Path) -> Iterator[object]:
         backend.stop()
 
 
-@pytest.fixture
-def backend(backend_factory: object) -> Backend:
-    return backend_factory("--timeout", "20")  # type: ignore[operator,no-any-return]
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """One default backend per test module (tests that need options start their own)."""
+    server = Backend(tmp_path_factory.mktemp("backend"), ("--timeout", "20"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture
