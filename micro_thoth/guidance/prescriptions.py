@@ -57,7 +57,7 @@ _SECTIONS = {
     "boots": {"boot": "boot"},
     "pseudonyms": {"pseudonym": "pseudonym"},
     "sieves": {"sieve": "sieve", "sieve.SkipPackage": "skip_package"},
-    "steps": {"step": "step", "step.SkipPackage": "skip_package"},
+    "steps": {"step": "step", "step.Group": "step", "step.SkipPackage": "skip_package"},
     "strides": {"stride": "stride"},
     "wraps": {"wrap": "wrap"},
     "dependency_overrides": {"dependency_override": "dependency_override", "DependencyOverride": "dependency_override"},
@@ -245,6 +245,25 @@ def _matches(at: _At, kind: str, value: Any) -> tuple[MatchEntry, ...]:
     return tuple(_match_entry(at if isinstance(value, dict) else at.item(i), kind, e) for i, e in enumerate(entries))
 
 
+def _group_matches(at: _At, value: Any) -> tuple[MatchEntry, ...]:
+    """``step.Group``: each member matches when all the other members are in the resolved state."""
+    if value is None:
+        at.fail("this key is required")
+    out: list[MatchEntry] = []
+    for i, entry in enumerate(_list(at, value, allow_single=True)):
+        where = at if isinstance(value, dict) else at.item(i)
+        group = where.key("group")
+        members = _list(group, _mapping(where, entry, ("group",), ("group",))["group"])
+        if len(members) < 2:
+            group.fail("a group names at least two packages")
+        packages = [
+            parse_package(group.item(j).key("package_version"), _mapping(group.item(j), m, ("package_version",), ("package_version",))["package_version"], name_required=True)
+            for j, m in enumerate(members)
+        ]
+        out += [MatchEntry(package=p, resolved=tuple(o for o in packages if o is not p)) for p in packages]
+    return tuple(out)
+
+
 _RUN_KEYS = {
     "boot": ("not_acceptable", "eager_stop_pipeline"),
     "pseudonym": ("yield",),
@@ -412,12 +431,15 @@ def _hardware(at: _At, value: Any) -> Hardware:
 def _unit(at: _At, section: str, value: Any, origin: str) -> Unit:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         at = replace(at, unit=value["name"])
-    keys = ("name", "type", "should_include", "match", "run")
+    keys = ("name", "type", "should_include", "match", "run", "metadata")  # metadata: free-form, unused
     data = _mapping(at, value, keys, ("name", "type"))
     kind = _SECTIONS[section].get(str(data["type"]))
     if kind is None:
         at.key("type").fail(f"type '{data['type']}' is not supported in {section} (use {', '.join(_SECTIONS[section])})")
-    match = _matches(at.key("match"), kind, data.get("match"))
+    if data["type"] == "step.Group":
+        match = _group_matches(at.key("match"), data.get("match"))
+    else:
+        match = _matches(at.key("match"), kind, data.get("match"))
     if not match and kind not in ("boot", "wrap"):
         at.key("match").fail("this key is required")
     return Unit(
@@ -541,10 +563,11 @@ def _requirement(text: str) -> Requirement:
 
 
 def incompatibility_units(a: str, b: str, reason: str) -> dict[str, Any]:
-    """The YAML document (as data) for "``a`` does not work with ``b``": two symmetric steps.
+    """The YAML document (as data) for "``a`` does not work with ``b``": one ``step.Group`` unit.
 
-    Each step refuses one side when the other is in the resolved state, so the
-    refusal holds whichever of the two the resolver pins first.
+    A group refuses each member when the others are in the resolved state, so the
+    refusal holds whichever of the two the resolver pins first (Thoth's own form
+    for such findings).
     """
     first, second = _requirement(a), _requirement(b)
     if canonicalize_name(first.name) == canonicalize_name(second.name):
@@ -552,24 +575,15 @@ def incompatibility_units(a: str, b: str, reason: str) -> dict[str, Any]:
     if not reason.strip():
         raise UsageError("say why the two are incompatible (--reason)")
     digest = hashlib.sha256(f"{first}|{second}".encode()).hexdigest()[:8]
-    slug = f"{_slug(f'{first}-{second}')}-{digest}"
-    return {"units": {"steps": [_incompatible_step(first, second, reason, slug, 1), _incompatible_step(second, first, reason, slug, 2)]}}
-
-
-def _incompatible_step(this: Requirement, other: Requirement, reason: str, slug: str, n: int) -> dict[str, Any]:
-    return {
-        "name": f"UserIncompatibility-{slug}-{n}",
-        "type": "step",
+    message = f"{first} is incompatible with {second}: {reason.strip()}"
+    unit = {
+        "name": f"UserIncompatibility-{_slug(f'{first}-{second}')}-{digest}",
+        "type": "step.Group",
         "should_include": {"adviser_pipeline": True},
-        "match": {
-            "package_version": _package_dict(this),
-            "state": {"resolved_dependencies": [_package_dict(other)]},
-        },
-        "run": {
-            "not_acceptable": f"{this} is incompatible with {other}: {reason.strip()}",
-            "justification": [{"type": "ERROR", "message": f"{this} is incompatible with {other}: {reason.strip()}"}],
-        },
+        "match": {"group": [{"package_version": _package_dict(first)}, {"package_version": _package_dict(second)}]},
+        "run": {"not_acceptable": message, "justification": [{"type": "ERROR", "message": message}]},
     }
+    return {"units": {"steps": [unit]}}
 
 
 def _package_dict(req: Requirement) -> dict[str, str]:
@@ -589,9 +603,9 @@ def add_incompatibility(a: str, b: str, reason: str, *, directory: Optional[Path
     text = "# recorded with `thoth-pip prescription add --incompatible`\n" + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True
     )
-    first_name = document["units"]["steps"][0]["name"]
-    parse_units(text, path=first_name, origin="user")  # what we write must load
-    target = (directory or user_dir()) / f"{first_name.removesuffix('-1').lower()}.yaml"
+    name = document["units"]["steps"][0]["name"]
+    parse_units(text, path=name, origin="user")  # what we write must load
+    target = (directory or user_dir()) / f"{name.lower()}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -61,7 +61,9 @@ def _enqueue(
         queue.append(attempt)
 
 
-def _impossible(said: Sequence[str], failure: Optional[ResolutionError]) -> ResolutionImpossible:
+def _impossible(said: Sequence[str], failure: Optional[ResolutionError]) -> ResolutionError:
+    if not said and failure is not None:
+        return failure  # no whole-stack rule was involved: the resolver's own explanation is the answer
     reasons = list(dict.fromkeys(said))
     message = "no stack satisfies the prescriptions' whole-stack rules"
     if reasons:

@@ -60,7 +60,7 @@ def test_prescription_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["prescription", "list", "--json", "-C", str(tmp_path)]) == 0
     listed = json.loads(capsys.readouterr().out)
     mine = [u for u in listed if u["origin"] == "user"]
-    assert len(mine) == 2 and all(u["type"] == "step" for u in mine)
+    assert len(mine) == 1 and mine[0]["type"] == "step.Group"
     assert any(u["origin"] == "bundled" for u in listed)
 
 

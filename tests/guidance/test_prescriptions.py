@@ -280,17 +280,41 @@ def test_explicit_missing_path_is_an_error(tmp_path: Path) -> None:
         load_prescriptions(paths=[tmp_path / "nope.yaml"], bundled=False, user=False)
 
 
-def test_add_incompatibility_records_symmetric_steps_in_the_user_dir() -> None:
+def test_add_incompatibility_records_a_group_step_in_the_user_dir() -> None:
     path, text = add_incompatibility("Foo==1.2", "bar>=3", "bar 3 removed the API foo 1.2 calls")
     assert path.parent == user_dir() and path.exists()
-    units = load_prescriptions(bundled=False)
-    assert [u.origin for u in units] == ["user", "user"]
-    first, second = units
-    assert first.match[0].package.matches("foo", Version("1.2"))  # type: ignore[union-attr]
-    assert first.match[0].resolved[0].matches("bar", Version("3.1"))
-    assert second.match[0].package.matches("bar", Version("4"))  # type: ignore[union-attr]
-    assert "bar 3 removed the API" in (first.run.not_acceptable or "")
-    assert "UserIncompatibility" in text
+    (unit,) = load_prescriptions(bundled=False)
+    assert (unit.origin, unit.type, unit.kind) == ("user", "step.Group", "step")
+    foo, bar = unit.match
+    assert foo.package.matches("foo", Version("1.2")) and foo.resolved[0].matches("bar", Version("3.1"))  # type: ignore[union-attr]
+    assert bar.package.matches("bar", Version("4")) and bar.resolved[0].matches("foo", Version("1.2"))  # type: ignore[union-attr]
+    assert "bar 3 removed the API" in (unit.run.not_acceptable or "")
+    assert "UserIncompatibility" in text and "step.Group" in text
+
+
+def test_group_steps_and_unit_metadata_parse_as_thoth_writes_them() -> None:
+    text = """
+units:
+  steps:
+  - name: ClickBlackGroup
+    type: step.Group
+    should_include: {adviser_pipeline: true}
+    match:
+    - group:
+      - package_version: {name: click, version: "<8.1.0"}
+      - package_version: {name: black, version: ">22.1.0"}
+      - package_version: {name: tomli}
+    run:
+      not_acceptable: these three do not mix
+    metadata: {prescriptions_version: 0.8.0}
+"""
+    (unit,) = parse_units(text, path="g.yaml")
+    assert [(e.package.name, sorted(r.name for r in e.resolved)) for e in unit.match] == [  # type: ignore[union-attr]
+        ("click", ["black", "tomli"]), ("black", ["click", "tomli"]), ("tomli", ["black", "click"]),
+    ]
+    with pytest.raises(InputFileError) as info:
+        parse_units(text.replace("      - package_version: {name: black, version: \">22.1.0\"}\n      - package_version: {name: tomli}\n", ""), path="g.yaml")
+    assert info.value.key_path == "units.steps[0].match[0].group"
 
 
 @pytest.mark.parametrize(
@@ -322,4 +346,4 @@ def test_distinct_incompatibilities_get_distinct_files() -> None:
     second, _ = add_incompatibility("foo==1.2", "bar<=3", "two")
     again, _ = add_incompatibility("foo==1.2", "bar>=3", "one, reworded")
     assert first != second and first == again
-    assert len(load_prescriptions(bundled=False)) == 4
+    assert len(load_prescriptions(bundled=False)) == 2
