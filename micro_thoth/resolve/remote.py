@@ -161,7 +161,7 @@ class RemoteResolver:
 
 
 def _is_problem(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("application/problem+json")
+    return str(response.headers.get("content-type", "")).startswith("application/problem+json")
 
 
 def _error_of(response: httpx.Response) -> errors.ThothPipError:

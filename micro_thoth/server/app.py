@@ -165,7 +165,7 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     _install_error_handlers(app)
     _install_v2(app, settings, jobs)
     _install_v1(app, settings, jobs)
-    app.add_middleware(BodyLimit, limit=settings.max_body)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=settings.max_body)
     return app
 
 
@@ -176,7 +176,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(errors.ThothPipError)
     async def thoth_error(request: Request, exc: errors.ThothPipError) -> JSONResponse:
-        legacy = {} if request.url.path.startswith("/api/v1") else None
+        legacy: Optional[dict[str, Any]] = {} if request.url.path.startswith("/api/v1") else None
         return problem_response(problems.from_error(exc), legacy=legacy)
 
     @app.exception_handler(StarletteHTTPException)
@@ -270,7 +270,10 @@ async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     deadline = loop.time() + timeout
-    if jobs.on_done(job_id, lambda: loop.call_soon_threadsafe(finished.set)):
+    def wake() -> None:
+        loop.call_soon_threadsafe(finished.set)
+
+    if jobs.on_done(job_id, wake):
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(finished.wait(), timeout)
     view = await run_in_threadpool(jobs.view, job_id)

@@ -236,7 +236,7 @@ class SqlJobStore:
 
     def result(self, digest: str) -> Optional[dict[str, Any]]:
         rows = self._fetch("SELECT result FROM mt_results WHERE digest = ?", (digest,))
-        return json.loads(rows[0][0]) if rows else None  # type: ignore[no-any-return]
+        return json.loads(rows[0][0]) if rows else None
 
     # -- logs ------------------------------------------------------------------
     def append_log(self, job_id: str, line: str, at: float) -> None:
