@@ -92,7 +92,8 @@ def _pip_source(source: Union[Path, str]) -> Iterator[list[str]]:
 
 def _pip(python: str) -> list[str]:
     """Run the pip of this installation, for the target interpreter (which may have no pip)."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    # Compare paths unresolved: a venv's python is a symlink to its base interpreter.
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
         return [sys.executable, "-m", "pip"]
     return [sys.executable, "-m", "pip", "--python", python]
 
@@ -158,6 +159,28 @@ def build_wheel_for(
     with git_checkout(reference, environ=environ) as (checkout, _commit):
         return build_wheel(checkout, out_dir, python=python, environ=environ, index_urls=index_urls,
                            package=package)
+
+
+def install_editable(
+    reference: DirectReference,
+    *,
+    python: str,
+    environ: Mapping[str, str],
+    index_urls: Sequence[str] = (),
+    package: Optional[str] = None,
+) -> None:
+    """Install an editable reference into ``python``'s environment with pip (PEP 660 hooks).
+
+    Editables are the one thing installed by pip rather than by ``install.execute``:
+    only the build backend knows how to make an editable install.
+    """
+    name = package or _display_name(reference.location)
+    source = _reference_source(dataclasses.replace(reference, editable=False))
+    if strip_credentials(source) != source:  # pip takes -e only on its command line
+        raise BuildError(f"the editable {name} has credentials in its URL; use a path", distribution=name)
+    command = [*_pip(python), "install", "--no-deps", "--no-input", "--quiet", "-e", source]
+    _run(command, env=pip_environment(environ, index_urls), package=name, secrets=_secrets(index_urls),
+         what="installing in editable mode")
 
 
 def _display_name(source: Union[Path, str]) -> str:
@@ -397,6 +420,7 @@ __all__ = [
     "build_wheel",
     "build_wheel_for",
     "git_checkout",
+    "install_editable",
     "metadata_text",
     "pip_environment",
     "prepare_metadata",

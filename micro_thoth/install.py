@@ -224,7 +224,17 @@ class Plan:
 
     @property
     def wheels_needed(self) -> tuple[WantedPackage, ...]:
-        """The packages ``execute`` needs a wheel for (new and replacing)."""
+        """The packages ``execute`` needs a wheel for (new and replacing, editables excepted)."""
+        return tuple(wanted for wanted in self._changed if not _is_editable(wanted))
+
+    @property
+    def editables(self) -> tuple[WantedPackage, ...]:
+        """New or replacing editable references: ``execute`` removes what they replace, and
+        ``build.install_editable`` installs them afterwards (PEP 660 needs the build backend)."""
+        return tuple(wanted for wanted in self._changed if _is_editable(wanted))
+
+    @property
+    def _changed(self) -> tuple[WantedPackage, ...]:
         return self.to_install + tuple(wanted for wanted, _ in self.to_replace)
 
     @property
@@ -243,6 +253,10 @@ class Plan:
         lines += [f"{verb} {dist.name}=={dist.version}" for dist in self.extraneous]
         lines.append(f"{len(self.unchanged)} already installed")
         return lines
+
+
+def _is_editable(wanted: WantedPackage) -> bool:
+    return wanted.direct is not None and wanted.direct.editable
 
 
 def plan(
@@ -467,9 +481,13 @@ def _prune_dirs(directories: Iterable[Path]) -> None:
 
 
 @contextlib.contextmanager
-def _transaction(env: TargetEnvironment) -> Iterator[_Transaction]:
+def _transaction(env: TargetEnvironment, reporter: Reporter = NULL_REPORTER) -> Iterator[_Transaction]:
+    """Call with the environment's lock held: backups found here are a killed run's leftovers."""
     root = Path(env.paths["purelib"])
     root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".thoth-pip-backup-*"):
+        reporter.message(f"removing {stale}, left by an install that was killed", "warning")
+        shutil.rmtree(stale, ignore_errors=True)
     transaction = _Transaction(Path(tempfile.mkdtemp(prefix=".thoth-pip-backup-", dir=root)))
     try:
         yield transaction
@@ -836,7 +854,7 @@ def execute(
     _validate_all([wheel for _, wheel in jobs], reporter, workers)
     if compile_bytecode:
         _precompile_trees([source for _, source in jobs if source.is_dir()], env)
-    with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env) as transaction:
+    with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env, reporter) as transaction:
         for dist in plan.to_remove:
             _remove(dist, env, transaction)
         _install_all(jobs, env, transaction, reporter, workers, compile_bytecode)
@@ -946,7 +964,7 @@ def uninstall(
     with environment_lock(env, timeout=lock_timeout, reporter=reporter):
         installed = installed_distributions(env)
         chosen = [installed[key] for key in dict.fromkeys(canonicalize_name(n) for n in names) if key in installed]
-        with _transaction(env) as transaction:
+        with _transaction(env, reporter) as transaction:
             for dist in chosen:
                 _remove(dist, env, transaction)
                 reporter.message(f"removed {dist.name}=={dist.version}")

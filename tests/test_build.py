@@ -181,3 +181,63 @@ def test_git_credentials_go_through_askpass(tmp_path: Path) -> None:
     out = subprocess.run([env["GIT_ASKPASS"], "Password for 'https://alice@example.invalid': "], env=env,
                          capture_output=True, text=True, check=True).stdout
     assert out == "p@ss\n"
+
+
+_EDITABLE_BACKEND = '''
+import base64, hashlib, os, zipfile
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAME, VERSION = "editme", "0.1"
+INFO = NAME + "-" + VERSION + ".dist-info"
+
+def _h(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+def _wheel(directory, members):
+    filename = NAME + "-" + VERSION + "-py3-none-any.whl"
+    members[INFO + "/METADATA"] = ("Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n").encode()
+    members[INFO + "/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    rows = []
+    with zipfile.ZipFile(os.path.join(directory, filename), "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+            rows.append("%s,%s,%d" % (name, _h(data), len(data)))
+        zf.writestr(INFO + "/RECORD", "\\n".join(rows + [INFO + "/RECORD,,"]) + "\\n")
+    return filename
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join(ROOT, "editme.py"), "rb") as fh:
+        return _wheel(directory, {"editme.py": fh.read()})
+
+def build_editable(directory, config_settings=None, metadata_directory=None):
+    return _wheel(directory, {"editme.pth": (ROOT + "\\n").encode()})
+'''
+
+
+def test_install_editable_links_the_source(tmp_path: Path) -> None:
+    from micro_thoth.install import WantedPackage, ensure_venv, installed_distributions, plan
+
+    project = tmp_path / "editme"
+    (project / "_backend").mkdir(parents=True)
+    (project / "_backend" / "edbackend.py").write_text(_EDITABLE_BACKEND)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "edbackend"\nbackend-path = ["_backend"]\n')
+    (project / "editme.py").write_text("VALUE = 1\n")
+    env = ensure_venv(tmp_path / "venv", sys.executable)
+    reference = DirectReference("path", str(project), editable=True)
+    step = plan([WantedPackage("editme", "0.1", direct=reference)], env)
+    assert step.editables and not step.wheels_needed
+    build.install_editable(reference, python=env.python, environ=dict(os.environ))
+    (project / "editme.py").write_text("VALUE = 2\n")
+    out = subprocess.run([env.python, "-c", "import editme; print(editme.VALUE)"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "2"
+    assert "editme" in installed_distributions(env)
+    assert plan([WantedPackage("editme", "0.1", direct=reference)], env).is_empty
+    import sysconfig
+
+    assert not list(Path(sysconfig.get_paths()["purelib"]).glob("editme*"))  # never into the running venv
