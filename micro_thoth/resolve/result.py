@@ -38,6 +38,7 @@ class ResolvedPin:
     via: tuple[str, ...] = ()  # canonical names of the packages that require it
     score: float = 0.0
     justifications: tuple[Justification, ...] = ()
+    path_markers: Optional[str] = None  # ``markers`` without the Requires-Python fallback
 
     @property
     def key(self) -> NormalizedName:
@@ -159,13 +160,9 @@ def _pin(
 ) -> ResolvedPin:
     base = min(candidates, key=lambda c: len(c.extras))
     metadata = provider.metadata(base)
-    condition: mk.Condition = mk.NEVER
-    for candidate in candidates:
-        condition = mk.disjoin(condition, conditions[candidate.key])
-    if condition == mk.NEVER:
-        condition = mk.ALWAYS  # not reached from a root: cannot happen for resolvelib's result
     requires_python = (base.release.requires_python if base.release else None) or metadata.requires_python
     verdict = provider.verdict(base.release) if base.release is not None else None
+    path_markers = _markers(base.name, _condition_of(candidates, conditions), roots)
     return ResolvedPin(
         name=metadata.name,
         version=str(base.version) if base.direct is None else metadata.version,
@@ -173,12 +170,21 @@ def _pin(
         artifacts=release_artifacts(base),
         direct=base.direct,
         extras=tuple(sorted({e for c in candidates for e in c.extras})),
-        markers=_markers(base.name, condition, roots) or mk.requires_python_marker(requires_python),
+        markers=path_markers or mk.requires_python_marker(requires_python),
         requires_python=requires_python,
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
         justifications=verdict.justifications if verdict else (),
+        path_markers=path_markers,
     )
+
+
+def _condition_of(candidates: Sequence[Candidate], conditions: Mapping[str, mk.Condition]) -> mk.Condition:
+    """A package's condition: any of its identifiers' (``a``, ``a[x]``) conditions."""
+    condition: mk.Condition = mk.NEVER
+    for candidate in candidates:
+        condition = mk.disjoin(condition, conditions[candidate.key])
+    return mk.ALWAYS if condition == mk.NEVER else condition  # NEVER: unreachable, cannot happen
 
 
 def _markers(name: str, condition: mk.Condition, roots: Sequence[Requirement]) -> Optional[str]:

@@ -75,6 +75,8 @@ def _check(resolution: Resolution, expect: dict[str, Any], source: MemorySource)
         assert pins[name].index is not None and pins[name].index.name == index, name
     for name, marker in expect.get("markers", {}).items():
         assert pins[name].markers == marker, name
+    for name, marker in expect.get("path_markers", {}).items():
+        assert pins[name].path_markers == marker, name
     for name, extras in expect.get("extras", {}).items():
         assert list(pins[name].extras) == extras, name
     for name, ref in expect.get("direct_ref", {}).items():
