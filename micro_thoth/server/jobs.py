@@ -219,6 +219,7 @@ class Jobs:
         self._entries: dict[str, _Entry] = {}
         self._entries_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._pruned = 0.0
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
         self._runners = [make_runner(resolver) for _ in range(settings.workers)]
         self._threads = [
@@ -231,6 +232,7 @@ class Jobs:
         if self.store.kind == "sqlite":  # one replica per file: nobody else will finish these
             self.store.fail_unfinished(problems.lost("the backend restarted before this job ran").to_dict(), self.clock())
         self.store.heartbeat(self.owner, self.clock())
+        self._prune()
         for thread in self._threads:
             thread.start()
 
@@ -278,6 +280,7 @@ class Jobs:
         if self.store.result(key) is None:
             return None
         now = self.clock()
+        self.store.touch_result(key, now)
         job = JobRecord(
             id=new_job_id(), digest=key, state="succeeded", request=request.scrubbed().to_dict(),
             created_at=now, started_at=now, finished_at=now, cached=True, owner=self.owner,
@@ -404,9 +407,15 @@ class Jobs:
             self._flush(entry)
             self.store.finish(entry.job_id, "failed", finished, value)
 
+    def _prune(self) -> None:
+        self._pruned = self.clock()
+        self.store.prune(self._pruned - self.settings.keep_days * 86400)
+
     def _beat(self) -> None:
         while not self._stopping.wait(self.settings.heartbeat):
             try:
                 self.store.heartbeat(self.owner, self.clock())
+                if self.clock() - self._pruned > 3600:
+                    self._prune()
             except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
                 continue

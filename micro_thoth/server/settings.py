@@ -16,7 +16,8 @@ class ServerSettings:
     ``workers`` resolutions run at once; at most ``max_jobs`` are queued or
     running on this replica (more get 503 + Retry-After); each may take
     ``timeout`` seconds; ``max_body`` bytes per request body. ``token``
-    enables authentication. ``isolation`` is "process" (a resolution that runs
+    enables authentication. Finished jobs, logs and cached results unused for
+    ``keep_days`` are pruned. ``isolation`` is "process" (a resolution that runs
     over time is killed) or "thread" (for resolvers that cannot be pickled).
     """
 
@@ -32,6 +33,7 @@ class ServerSettings:
     retry_after: int = 5
     knowledge_version: str = f"micro-thoth {__version__}"
     heartbeat: float = 10.0
+    keep_days: float = 30.0
 
     @property
     def stale_after(self) -> float:

@@ -123,6 +123,10 @@ class JobStore(Protocol):
 
     def result(self, digest: str) -> Optional[dict[str, Any]]: ...
 
+    def touch_result(self, digest: str, at: float) -> None: ...
+
+    def prune(self, before: float) -> int: ...
+
     def append_log(self, job_id: str, line: str, at: float) -> None: ...
 
     def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None: ...
@@ -234,6 +238,10 @@ class SqlJobStore:
             (digest, json.dumps(result), at),
         )
 
+    def touch_result(self, digest: str, at: float) -> None:
+        """Mark a cached result as used, so pruning keeps it as long as the jobs that read it."""
+        self._execute("UPDATE mt_results SET created_at = ? WHERE digest = ?", (at, digest))
+
     def result(self, digest: str) -> Optional[dict[str, Any]]:
         rows = self._fetch("SELECT result FROM mt_results WHERE digest = ?", (digest,))
         return json.loads(rows[0][0]) if rows else None
@@ -257,6 +265,15 @@ class SqlJobStore:
     def log(self, job_id: str) -> list[str]:
         rows = self._fetch("SELECT line FROM mt_logs WHERE job_id = ? ORDER BY seq", (job_id,))
         return [row[0] for row in rows]
+
+    def prune(self, before: float) -> int:
+        """Forget finished jobs, their logs, results and replicas not touched since ``before``."""
+        finished = "SELECT id FROM mt_jobs WHERE state IN ('succeeded', 'failed') AND finished_at < ?"
+        self._execute(f"DELETE FROM mt_logs WHERE job_id IN ({finished})", (before,))
+        count = self._execute("DELETE FROM mt_jobs WHERE state IN ('succeeded', 'failed') AND finished_at < ?", (before,))
+        self._execute("DELETE FROM mt_results WHERE created_at < ?", (before,))
+        self._execute("DELETE FROM mt_replicas WHERE seen_at < ?", (before,))
+        return count
 
     # -- replicas --------------------------------------------------------------
     def heartbeat(self, owner: str, at: float) -> None:

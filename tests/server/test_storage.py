@@ -140,3 +140,19 @@ def test_unreachable_postgres_is_a_usage_error_without_password() -> None:
         PostgresJobStore(f"postgresql://thoth:hunter2@127.0.0.1:{port}/db?connect_timeout=2")
     assert "hunter2" not in str(info.value)
     assert "****" in str(info.value)
+
+
+def test_prune_forgets_old_finished_jobs_and_unused_results(store: SqlJobStore) -> None:
+    store.create(job("adviser-old", "d-old", "succeeded", finished_at=10.0))
+    store.create(job("adviser-new", "d-new", "succeeded", finished_at=100.0))
+    store.create(job("adviser-running", "d-run", "running"))
+    store.append_log("adviser-old", "x", 10.0)
+    store.append_log("adviser-new", "y", 100.0)
+    store.put_result("d-old", {"lock": "old"}, 10.0)
+    store.put_result("d-used", {"lock": "used"}, 10.0)
+    store.touch_result("d-used", 100.0)
+    assert store.prune(50.0) == 1
+    assert store.get("adviser-old") is None and store.log("adviser-old") == []
+    assert store.get("adviser-new") is not None and store.log("adviser-new") == ["y"]
+    assert store.get("adviser-running") is not None
+    assert store.result("d-old") is None and store.result("d-used") == {"lock": "used"}

@@ -71,6 +71,7 @@ def _default_data_dir() -> Path:
 @click.option("--max-body", default=1 << 20, show_default=True, type=click.IntRange(1024), help="Largest request body, in bytes.")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(0.1), help="Time limit of one resolution, in seconds.")
 @click.option("--max-jobs", default=64, show_default=True, type=click.IntRange(1), help="Unfinished jobs this replica accepts before answering 503.")
+@click.option("--keep-days", default=30.0, show_default=True, type=click.FloatRange(0.01), help="Forget finished jobs and unused cached results after this many days.")
 @click.option("--resolver", "resolver_ref", default=DEFAULT_RESOLVER, hidden=True, help="module:function resolving an AdviseRequest.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def command(
@@ -85,6 +86,7 @@ def command(
     max_body: int,
     timeout: float,
     max_jobs: int,
+    keep_days: float,
     resolver_ref: str,
     log_level: str,
 ) -> None:
@@ -102,6 +104,7 @@ def command(
         timeout=timeout,
         max_body=max_body,
         token=_read_token(token_file),
+        keep_days=keep_days,
     )
     app = server_app.create_app(settings, load_resolver(resolver_ref))
     uvicorn.run(
