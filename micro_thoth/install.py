@@ -443,6 +443,7 @@ class _Transaction:
         self.backup_root = backup_root
         self.stashed: list[tuple[Path, Path]] = []
         self.written: list[str] = []
+        self._written: set[str] = set()
         self._lock = threading.Lock()
 
     def stash(self, path: Path) -> None:
@@ -455,6 +456,19 @@ class _Transaction:
     def wrote(self, path: Union[str, Path]) -> None:
         with self._lock:
             self.written.append(os.fspath(path))
+            self._written.add(os.fspath(path))
+
+    def will_write(self, path: str) -> None:
+        """Before writing ``path``: keep what was there, unless this transaction wrote it."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)  # threads may share a namespace dir
+        if os.path.lexists(path):
+            with self._lock:
+                ours = path in self._written
+            if ours:  # two distributions ship the same file: the last one wins, as with pip
+                os.unlink(path)
+            else:
+                self.stash(Path(path))
+        self.wrote(path)
 
     def rollback(self) -> None:
         for path in reversed(self.written):
@@ -554,11 +568,8 @@ class _RecordingDestination(SchemeDictionaryDestination):
         return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
-        target = _inside(self.scheme_dict[scheme], path)
         assert self.transaction is not None
-        if target.exists() or target.is_symlink():
-            self.transaction.stash(target)
-        self.transaction.wrote(target)
+        self.transaction.will_write(_inside_str(self.scheme_dict[scheme], path))
         return super().write_to_fs(scheme, path, stream, is_executable)
 
 
@@ -721,7 +732,7 @@ def _link_files(
     tree: _Tree, destination: _RecordingDestination, transaction: _Transaction, bytecode_tag: Optional[str]
 ) -> list[tuple[Scheme, RecordEntry]]:
     records: list[tuple[Scheme, RecordEntry]] = []
-    made: set[str] = set()
+    linker = _Linker(transaction)
     root = str(tree.root)
     for path, digest, size in tree.rows:
         if _skipped(tree, path):
@@ -733,10 +744,10 @@ def _link_files(
                 records.append((scheme, destination.write_file(scheme, inner, stream, os.access(source, os.X_OK))))
             continue
         target = _inside_str(destination.scheme_dict[scheme], inner)
-        _link(source, target, transaction, made)
+        linker.place(source, target)
         records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
         if bytecode_tag and path.endswith(".py") and scheme in ("purelib", "platlib"):
-            _link_bytecode(source, target, bytecode_tag, transaction, made)
+            _link_bytecode(source, target, bytecode_tag, linker)
     return records
 
 
@@ -745,24 +756,36 @@ def _pyc(source: str, tag: str) -> str:
     return os.path.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
 
 
-def _link_bytecode(source: str, target: str, tag: str, transaction: _Transaction, made: set[str]) -> None:
+def _link_bytecode(source: str, target: str, tag: str, linker: _Linker) -> None:
     """Link the tree's ``.pyc`` too: it stays valid, the ``.py`` being the same inode (same mtime)."""
     cached = _pyc(source, tag)
     if os.path.exists(cached):
-        _link(cached, _pyc(target, tag), transaction, made)
+        linker.place(cached, _pyc(target, tag))
 
 
-def _link(source: str, target: str, transaction: _Transaction, made: set[str]) -> None:
-    parent = os.path.dirname(target)
-    if parent not in made:
-        os.makedirs(parent, exist_ok=True)
-        made.add(parent)
-    if os.path.lexists(target):
-        transaction.stash(Path(target))
-    transaction.wrote(target)
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem, or links not allowed: copy
+class _Linker:
+    """Hard-links files into place (copies once links fail), creating each directory once."""
+
+    def __init__(self, transaction: _Transaction) -> None:
+        self.transaction = transaction
+        self.made: set[str] = set()
+        self.can_link = True
+
+    def place(self, source: str, target: str) -> None:
+        parent = os.path.dirname(target)
+        if parent not in self.made:
+            os.makedirs(parent, exist_ok=True)
+            self.made.add(parent)
+        if os.path.lexists(target):
+            self.transaction.will_write(target)
+        else:
+            self.transaction.wrote(target)
+        if self.can_link:
+            try:
+                os.link(source, target)
+                return
+            except OSError:  # another filesystem, or links not allowed: copy from now on
+                self.can_link = False
         shutil.copy2(source, target)
 
 

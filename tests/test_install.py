@@ -484,3 +484,47 @@ def test_replacing_a_distribution_without_record_is_refused(env: TargetEnvironme
         execute(step, wheels, env)
     assert {k: d.version for k, d in installed_distributions(env).items()} == {"norecord": "1.0", "fine": "1.0"}
     assert _run(env, "import fine; print(fine.__version__)") == "1.0"
+
+
+def test_namespace_directories_shared_in_parallel(env: TargetEnvironment, tmp_path: Path) -> None:
+    dists = [Dist(f"ns-part{i}", "1.0", files={f"nsroot/deep/part{i}/__init__.py": f"N = {i}\n"}) for i in range(16)]
+    wanted = [WantedPackage(d.name, d.version) for d in dists]
+    wheels = {canonicalize_name(d.name): _wheel(tmp_path, d) for d in dists}
+    execute(plan(wanted, env), wheels, env, workers=8)
+    assert _run(env, "import nsroot.deep.part15 as p; print(p.N)") == "15"
+
+
+def test_a_file_shipped_twice_is_not_left_behind_by_rollback(
+    env: TargetEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = Dist("twin-one", "1.0", files={"common/__init__.py": "ONE = 1\n"})
+    two = Dist("twin-two", "1.0", files={"common/__init__.py": "TWO = 2\n"})
+    real = install._install_one
+
+    def failing_last(wanted: WantedPackage, source: Path, env_: TargetEnvironment, tx: install._Transaction, bytecode: bool) -> None:
+        real(wanted, source, env_, tx, bytecode)
+        if wanted.name == "twin-two":
+            raise InstallError("boom", distribution="twin-two")
+
+    monkeypatch.setattr(install, "_install_one", failing_last)
+    step = plan([WantedPackage(one.name, "1.0"), WantedPackage(two.name, "1.0")], env)
+    with pytest.raises(InstallError):
+        execute(step, {"twin-one": _wheel(tmp_path, one), "twin-two": _tree(tmp_path, two)}, env, workers=1)
+    assert not (Path(env.paths["purelib"]) / "common").exists()
+    assert installed_distributions(env) == {}
+
+
+def test_copies_when_links_are_impossible(env: TargetEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def no_links(source: str, target: str) -> None:
+        calls.append(target)
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(install.os, "link", no_links)
+    tree = _tree(tmp_path, Dist("copied", "1.0", files={"copied/a.py": "", "copied/b.py": ""}))
+    execute(plan([WantedPackage("copied", "1.0")], env), {"copied": tree}, env)
+    installed = Path(env.paths["purelib"]) / "copied" / "a.py"
+    assert installed.exists() and installed.stat().st_ino != (tree / "copied" / "a.py").stat().st_ino
+    assert len(calls) == 1  # gave up linking after the first failure
+    assert _run(env, "import copied.b; print('ok')") == "ok"
