@@ -335,6 +335,7 @@ class GuidancePolicy:
         for unit in self.of_kind("stride") + self.of_kind("wrap"):
             if not unit.match or any(_state_holds(e.resolved, stack, index_of) for e in unit.match):
                 terms += self._stack_unit_terms(unit)
+                terms += _release_notes_terms(unit, stack, index_of)
         return combine(terms)
 
     def _stateful_step_terms(self, unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]) -> list[Term]:
@@ -419,6 +420,20 @@ def _parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version
         except InvalidVersion:
             continue
     return out
+
+
+def _release_notes_terms(
+    unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
+) -> list[Term]:
+    """``wrap.GHReleaseNotes``: a link to the release notes of each matched, resolved package."""
+    notes = unit.run.release_notes
+    if notes is None:
+        return []
+    names = {n for e in unit.match for w in e.resolved for n, v in stack.items() if w.matches(n, v, index_of.get(n))}
+    return [
+        Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]}", notes.link(str(stack[n])), package=n, version=str(stack[n])))
+        for n in sorted(names)
+    ]
 
 
 def _offenders(

@@ -36,6 +36,7 @@ from .units import (
     MatchEntry,
     Override,
     PackageMatch,
+    ReleaseNotes,
     Run,
     RuntimeCondition,
     Selector,
@@ -45,7 +46,7 @@ from .units import (
 )
 
 __all__ = [
-    "Alternative", "Hardware", "MachineFacts", "MatchEntry", "Override", "PackageMatch", "Run",
+    "Alternative", "Hardware", "MachineFacts", "MatchEntry", "Override", "PackageMatch", "ReleaseNotes", "Run",
     "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext", "add_incompatibility",
     "bundled_dir", "incompatibility_units", "load_file", "load_path", "load_prescriptions",
     "normalize_index_url", "parse_units", "project_dir", "runtime_matches", "select_units",
@@ -59,7 +60,7 @@ _SECTIONS = {
     "sieves": {"sieve": "sieve", "sieve.SkipPackage": "skip_package"},
     "steps": {"step": "step", "step.Group": "step", "step.SkipPackage": "skip_package"},
     "strides": {"stride": "stride"},
-    "wraps": {"wrap": "wrap"},
+    "wraps": {"wrap": "wrap", "wrap.GHReleaseNotes": "wrap"},
     "dependency_overrides": {"dependency_override": "dependency_override", "DependencyOverride": "dependency_override"},
 }
 _LEVELS = ("INFO", "WARNING", "ERROR")
@@ -271,7 +272,7 @@ _RUN_KEYS = {
     "skip_package": ("multi_package_resolution",),
     "step": ("score", "justification", "not_acceptable", "eager_stop_pipeline", "multi_package_resolution"),
     "stride": ("not_acceptable", "eager_stop_pipeline"),
-    "wrap": ("justification", "advised_manifest_changes"),
+    "wrap": ("justification", "advised_manifest_changes", "release_notes"),
     "dependency_override": ("override", "justification"),
 }
 
@@ -293,8 +294,15 @@ def _run(at: _At, kind: str, value: Any) -> Run:
         log=_log(at.key("log"), data["log"]) if "log" in data else None,
         alternative=_alternative(at.key("yield"), data["yield"]) if "yield" in data else None,
         overrides=_overrides(at.key("override"), data["override"]) if "override" in data else (),
+        release_notes=_release_notes(at.key("release_notes"), data["release_notes"]) if "release_notes" in data else None,
         multi_package_resolution=bool(data.get("multi_package_resolution", False)),
     )
+
+
+def _release_notes(at: _At, value: Any) -> ReleaseNotes:
+    data = _mapping(at, value, ("organization", "repository", "tag_version_prefix"), ("organization", "repository"))
+    prefix = _opt_text(at.key("tag_version_prefix"), data.get("tag_version_prefix")) or ""
+    return ReleaseNotes(_string(at.key("organization"), data["organization"]), _string(at.key("repository"), data["repository"]), prefix)
 
 
 def _opt_text(at: _At, value: Any) -> Optional[str]:

@@ -131,6 +131,18 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class ReleaseNotes:
+    """``wrap.GHReleaseNotes``: where a package's release notes are (a GitHub repository's releases)."""
+
+    organization: str
+    repository: str
+    tag_version_prefix: str = ""
+
+    def link(self, version: str) -> str:
+        return f"https://github.com/{self.organization}/{self.repository}/releases/tag/{self.tag_version_prefix}{version}"
+
+
+@dataclass(frozen=True)
 class Run:
     """What a unit does when it matches."""
 
@@ -143,6 +155,7 @@ class Run:
     alternative: Optional[Alternative] = None
     overrides: tuple[Override, ...] = ()
     multi_package_resolution: bool = False
+    release_notes: Optional[ReleaseNotes] = None
 
 
 @dataclass(frozen=True)

@@ -366,3 +366,22 @@ def test_releases_without_upload_times_are_not_judged_by_the_cooldown_and_the_re
     report = build_report(pol, {"widget": "3.0"})
     assert any("no upload time for 1 release" in j.message for j in report.stack_info)
     assert policy("latest").notices() == []
+
+
+def test_release_notes_wrap_links_the_resolved_version() -> None:
+    units = """
+units:
+  wraps:
+  - name: WidgetReleaseNotes
+    type: wrap.GHReleaseNotes
+    match:
+      state:
+        resolved_dependencies:
+        - name: widget
+    run:
+      release_notes: {organization: widget-org, repository: widget, tag_version_prefix: v}
+"""
+    pol = policy("stable", units)
+    (note,) = pol.judge_stack({"widget": "1.4", "six": "1.16.0"}).justifications
+    assert note.link == "https://github.com/widget-org/widget/releases/tag/v1.4" and note.package == "widget"
+    assert pol.judge_stack({"six": "1.16.0"}).justifications == ()
