@@ -162,7 +162,7 @@ def _pin(
     metadata = provider.metadata(base)
     requires_python = (base.release.requires_python if base.release else None) or metadata.requires_python
     verdict = provider.verdict(base.release) if base.release is not None else None
-    path_markers = _markers(base.name, _condition_of(candidates, conditions), roots)
+    path_markers = _markers(_condition_of(candidates, conditions), roots)
     return ResolvedPin(
         name=metadata.name,
         version=str(base.version) if base.direct is None else metadata.version,
@@ -187,9 +187,10 @@ def _condition_of(candidates: Sequence[Candidate], conditions: Mapping[str, mk.C
     return mk.ALWAYS if condition == mk.NEVER else condition  # NEVER: unreachable, cannot happen
 
 
-def _markers(name: str, condition: mk.Condition, roots: Sequence[Requirement]) -> Optional[str]:
-    """The rendered condition; a requested entry's own marker keeps its spelling when it says it all."""
-    written = [r.markers for r in roots if r.name == name and r.markers]
-    if len(written) == 1 and mk.parse(written[0]) == condition:
-        return mk.as_written(written[0])
+def _markers(condition: mk.Condition, roots: Sequence[Requirement]) -> Optional[str]:
+    """The rendered condition; when it is exactly a requested entry's marker (for the entry or
+    what it alone brings in), that marker as written, as pipenv writes it."""
+    for root in roots:
+        if root.markers and mk.parse(root.markers) == condition:
+            return mk.as_written(root.markers)
     return mk.render(condition)
