@@ -1,0 +1,495 @@
+"""Benchmark thoth-pip against pipenv, micropipenv, pip-tools and uv on real projects.
+
+Two benchmarks, each run *interleaved* (A B C D A B C D ...) so that network and
+machine noise falls on every tool alike:
+
+- ``install``: the same Pipfile.lock (made once, at run time) installed into a fresh
+  virtualenv by ``thoth-pip sync --deploy``, ``micropipenv install --deploy``,
+  ``pipenv sync`` and ``uv pip sync --compile-bytecode`` (on the lock exported to a
+  hashed requirements.txt); *cold* (empty tool cache) and *warm* (cache filled by the
+  cold run just before).
+- ``lock``: the same Pipfile locked by ``thoth-pip lock``, ``pipenv lock``,
+  ``pip-compile --generate-hashes`` and ``uv pip compile --generate-hashes`` (the last
+  two on the Pipfile's packages written as a requirements.in); cold and warm, the
+  previous output removed before every run.
+
+Every tool runs in its own virtualenv under the work directory with a private HOME and
+cache directories, ``PIP_CONFIG_FILE=/dev/null``, ``UV_NO_CONFIG=1`` and no inherited
+``PIP_*``/``UV_*``/``PIPENV_*`` variables, so this machine's pip configuration plays no
+part. Creating the fresh target virtualenv is not timed. Times are wall clock
+(``time.perf_counter``) around the tool's process.
+
+    python benchmarks/run.py [--only install|lock] [--project medium --project large]
+        [--runs 3] [--tools thoth-pip uv ...] [--work-dir DIR] [--lock-with pipenv|thoth-pip]
+
+Prints a table of medians (min/max) and ratios peer/thoth-pip (above 1: thoth-pip is
+faster) and writes it as Markdown to benchmarks/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: the project's own dependency reads TOML too
+    import tomlkit as tomllib  # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = ROOT / "benchmarks" / "projects"
+RESULTS = ROOT / "benchmarks" / "results"
+
+INSTALL_TOOLS = ("thoth-pip", "micropipenv", "pipenv", "uv")
+LOCK_TOOLS = ("thoth-pip", "pipenv", "pip-tools", "uv")
+# Variants beyond like-for-like: without bytecode compilation.
+EXTRA_INSTALL_TOOLS = ("thoth-pip-nocompile", "uv-nocompile")
+PEER_DISTRIBUTIONS = {"pipenv": "pipenv", "micropipenv": "micropipenv", "pip-tools": "pip-tools", "uv": "uv"}
+SCRUBBED_PREFIXES = ("PIP_", "UV_", "PIPENV_", "THOTH_", "THAMOS_", "MICROPIPENV_", "PYTHON", "VIRTUAL_ENV", "CONDA")
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where tools, their homes (caches) and the per-run project copies live."""
+
+    root: Path
+    python: str
+
+    def tool_venv(self, tool: str) -> Path:
+        return self.root / "tools" / tool
+
+    def home(self, tool: str) -> Path:
+        return self.root / "home" / tool
+
+    def cache(self, tool: str) -> Path:
+        return self.home(tool) / ".cache"
+
+    def project_dir(self, benchmark: str, project: str, tool: str) -> Path:
+        return self.root / "runs" / benchmark / project / tool
+
+    def log(self, name: str) -> Path:
+        path = self.root / "logs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def bin_path(venv: Path, name: str) -> Path:
+    """A console script of a POSIX virtualenv."""
+    return venv / "bin" / name
+
+
+def isolated_environ(workspace: Workspace, tool: str) -> dict[str, str]:
+    """This process's environment without pip/uv/pipenv settings, with a private HOME and caches."""
+    tool_family = tool.split("-nocompile")[0]
+    home, cache = workspace.home(tool_family), workspace.cache(tool_family)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(cache),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        UV_NO_CONFIG="1",
+        THOTH_PIP_CACHE_DIR=str(cache / "thoth-pip"),
+        PIPENV_CACHE_DIR=str(cache / "pipenv"),
+        PIPENV_VENV_IN_PROJECT="1",
+        PIPENV_IGNORE_VIRTUALENVS="1",
+        PIPENV_NOSPIN="1",
+        PIPENV_YES="1",
+        PIPENV_VERBOSITY="-1",
+        PATH=os.pathsep.join([str(bin_path(workspace.tool_venv(tool_family), "")), os.environ.get("PATH", "")]),
+    )
+    return env
+
+
+def run_logged(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float) -> int:
+    """Run a command with its output appended to ``log``; the exit code (124 on timeout)."""
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(map(str, cmd))}   (cwd {cwd})\n")
+        out.flush()
+        try:
+            return subprocess.run(list(map(str, cmd)), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\n!!! timed out after {timeout}s\n")
+            return 124
+
+
+def must_run(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float = 1800) -> None:
+    """Run a set-up step; stop the benchmark with the log's tail when it fails."""
+    if run_logged(cmd, cwd=cwd, env=env, log=log, timeout=timeout) != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise SystemExit(f"set-up step failed: {' '.join(map(str, cmd))}\n--- {log} ---\n{tail}")
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def make_venv(python: str, target: Path, *, with_pip: bool, env: dict[str, str], log: Path) -> None:
+    """A fresh stdlib virtualenv at ``target`` (the old one removed)."""
+    shutil.rmtree(target, ignore_errors=True)
+    cmd = [python, "-m", "venv", str(target)] + ([] if with_pip else ["--without-pip"])
+    must_run(cmd, cwd=target.parent, env=env, log=log)
+
+
+def install_tools(workspace: Workspace, tools: set[str], *, reinstall: bool) -> dict[str, str]:
+    """A virtualenv per tool (peers from the default index, thoth-pip from this checkout); their versions."""
+    versions = {}
+    for tool in sorted(tools):
+        venv, env = workspace.tool_venv(tool), isolated_environ(workspace, tool)
+        log = workspace.log(f"setup-{tool}.log")
+        pip = [str(bin_path(venv, "python")), "-m", "pip", "install", "-q"]
+        if reinstall or not (venv / ".ready").exists():
+            venv.parent.mkdir(parents=True, exist_ok=True)
+            make_venv(workspace.python, venv, with_pip=True, env=env, log=log)
+            requirement = str(ROOT) if tool == "thoth-pip" else PEER_DISTRIBUTIONS[tool]
+            must_run(pip + [requirement] + (["pyinstrument"] if tool == "thoth-pip" else []), cwd=workspace.root, env=env, log=log)
+            (venv / ".ready").write_text("")
+        elif tool == "thoth-pip":  # always the checkout as it is now
+            must_run([*pip, "--no-deps", "--force-reinstall", str(ROOT)], cwd=workspace.root, env=env, log=log)
+        distribution = "micro-thoth" if tool == "thoth-pip" else PEER_DISTRIBUTIONS[tool]
+        versions[tool] = distribution_version(venv, distribution)
+    return versions
+
+
+def distribution_version(venv: Path, distribution: str) -> str:
+    """The installed version of ``distribution`` in ``venv``."""
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    out = subprocess.run([str(bin_path(venv, "python")), "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "?"
+
+
+def checkout_revision() -> str:
+    """The commit of this checkout, marked ``+dirty`` when the tree has changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+# --------------------------------------------------------------------------- projects and locks
+
+
+def pipfile_requirements(pipfile: Path) -> list[str]:
+    """The Pipfile's [packages] as requirement lines (for pip-compile and uv pip compile)."""
+    with pipfile.open("rb") as fh:
+        data = tomllib.load(fh)
+    return [requirement_line(name, spec) for name, spec in data.get("packages", {}).items()]
+
+
+def requirement_line(name: str, spec: object) -> str:
+    """One Pipfile entry (``"*"``, a specifier, or a table with version/extras/markers) as a requirement."""
+    if isinstance(spec, str):
+        return name if spec == "*" else f"{name}{spec}"
+    table = dict(spec)  # type: ignore[call-overload]
+    extras = f"[{','.join(table['extras'])}]" if table.get("extras") else ""
+    version = table.get("version", "*")
+    markers = f"; {table['markers']}" if table.get("markers") else ""
+    return f"{name}{extras}{'' if version == '*' else version}{markers}"
+
+
+def lock_to_requirements(lock: dict) -> str:
+    """The lock's default section as a hashed requirements.txt (what ``pipenv requirements --hash`` writes)."""
+    lines = []
+    for name, entry in sorted(lock.get("default", {}).items()):
+        line = f"{name}{entry['version']}"
+        if entry.get("markers"):
+            line += f" ; {entry['markers']}"
+        hashes = "".join(f" \\\n    --hash={h}" for h in entry.get("hashes", []))
+        lines.append(line + hashes)
+    return "\n".join(lines) + "\n"
+
+
+def with_sources(pipfile: str, lock: dict) -> str:
+    """The Pipfile with the lock's sources written out when it has none.
+
+    pipenv hashes a Pipfile without ``[[source]]`` as if the default index were
+    declared; micropipenv needs the declaration (it fails on a missing ``source``), so
+    every install tool gets the explicit form. The hash stays the same.
+    """
+    if "[[source]]" in pipfile:
+        return pipfile
+    blocks = [
+        f'[[source]]\nname = "{s["name"]}"\nurl = "{s["url"]}"\nverify_ssl = {str(s["verify_ssl"]).lower()}\n'
+        for s in lock["_meta"].get("sources", [])
+    ]
+    return "\n".join(blocks) + "\n" + pipfile
+
+
+def prepare_project(project: str, target: Path, files: dict[str, str]) -> None:
+    """``target`` holds a fresh copy of the project's Pipfile plus ``files``; no venv, no lock."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copy2(PROJECTS / project / "Pipfile", target / "Pipfile")
+    for name, text in files.items():
+        (target / name).write_text(text)
+
+
+def make_lock(workspace: Workspace, project: str, lock_with: str, timeout: float) -> dict[str, str]:
+    """Lock the project once (with pipenv or thoth-pip); the files every install tool starts from."""
+    where = workspace.root / "locks" / project
+    prepare_project(project, where, {})
+    env, log = isolated_environ(workspace, lock_with), workspace.log(f"lock-{project}-{lock_with}.log")
+    if lock_with == "pipenv":
+        make_venv(workspace.python, where / ".venv", with_pip=True, env=env, log=log)
+        must_run([bin_path(workspace.tool_venv("pipenv"), "pipenv"), "lock"], cwd=where, env=env, log=log, timeout=timeout)
+    else:
+        must_run([bin_path(workspace.tool_venv("thoth-pip"), "thoth-pip"), "lock", "-C", where], cwd=where, env=env, log=log, timeout=timeout)
+    lock_text = (where / "Pipfile.lock").read_text()
+    return {
+        "Pipfile": with_sources((where / "Pipfile").read_text(), json.loads(lock_text)),
+        "Pipfile.lock": lock_text,
+        "requirements.txt": lock_to_requirements(json.loads(lock_text)),
+    }
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed command: how to prepare its directory, then what to run there."""
+
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str]
+    prepare: Callable[[], None]
+
+
+def install_step(workspace: Workspace, tool: str, project: str, files: dict[str, str]) -> Step:
+    """Install the project's lock into a fresh ``.venv`` of a fresh copy of the project."""
+    where = workspace.project_dir("install", project, tool)
+    env, venv = isolated_environ(workspace, tool), where / ".venv"
+    tools = workspace.tool_venv(tool.split("-nocompile")[0])
+    uv_sync = [bin_path(tools, "uv"), "pip", "sync", "--python", bin_path(venv, "python"),
+               "--cache-dir", workspace.cache("uv") / "uv", "requirements.txt"]
+    thoth_sync = [bin_path(tools, "thoth-pip"), "sync", "--deploy", "-C", where]
+    cmds = {
+        "thoth-pip": thoth_sync,
+        "thoth-pip-nocompile": [*thoth_sync, "--no-compile"],
+        "micropipenv": [bin_path(tools, "micropipenv"), "install", "--deploy"],
+        "pipenv": [bin_path(tools, "pipenv"), "sync"],
+        "uv": [*uv_sync, "--compile-bytecode"],
+        "uv-nocompile": uv_sync,
+    }
+    if tool == "micropipenv":
+        env["MICROPIPENV_PIP_BIN"] = str(bin_path(venv, "pip"))
+    with_pip = tool in ("micropipenv", "pipenv")  # they run pip inside the target environment
+
+    def prepare() -> None:
+        prepare_project(project, where, files)
+        make_venv(workspace.python, venv, with_pip=with_pip, env=env, log=workspace.log(f"venv-{tool}.log"))
+
+    return Step([str(c) for c in cmds[tool]], where, env, prepare)
+
+
+def lock_step(workspace: Workspace, tool: str, project: str) -> Step:
+    """Lock a fresh copy of the project's Pipfile (or its requirements.in) from scratch."""
+    where = workspace.project_dir("lock", project, tool)
+    env, tools = isolated_environ(workspace, tool), workspace.tool_venv(tool)
+    files = {"requirements.in": "\n".join(pipfile_requirements(PROJECTS / project / "Pipfile")) + "\n"}
+    cmds = {
+        "thoth-pip": [bin_path(tools, "thoth-pip"), "lock", "-C", where],
+        "pipenv": [bin_path(tools, "pipenv"), "lock"],
+        "pip-tools": [bin_path(tools, "pip-compile"), "--generate-hashes", "-o", "requirements.txt", "requirements.in"],
+        "uv": [bin_path(tools, "uv"), "pip", "compile", "--generate-hashes", "--python", workspace.python,
+               "--cache-dir", workspace.cache("uv") / "uv", "-o", "requirements.txt", "requirements.in"],
+    }
+
+    def prepare() -> None:
+        keep_venv = tool == "pipenv" and (where / ".venv").exists()
+        if keep_venv:  # pipenv locks inside the project's virtualenv; creating it is not the lock's work
+            for name in ("Pipfile", "Pipfile.lock"):
+                (where / name).unlink(missing_ok=True)
+            shutil.copy2(PROJECTS / project / "Pipfile", where / "Pipfile")
+            return
+        prepare_project(project, where, files)
+        if tool == "pipenv":
+            make_venv(workspace.python, where / ".venv", with_pip=True, env=env, log=workspace.log("venv-pipenv.log"))
+
+    return Step([str(c) for c in cmds[tool]], where, env, prepare)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Results:
+    """Seconds per (benchmark, project, mode, tool), and the runs that failed."""
+
+    times: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, key: tuple[str, str, str, str], seconds: float) -> None:
+        self.times.setdefault(key, []).append(seconds)
+
+
+def clear_cache(workspace: Workspace, tool: str) -> None:
+    """Empty every cache the tool keeps (its private XDG cache dir holds them all)."""
+    shutil.rmtree(workspace.cache(tool.split("-nocompile")[0]), ignore_errors=True)
+
+
+def timed(step: Step, log: Path, timeout: float) -> tuple[int, float]:
+    """Prepare (untimed), then run and time the step's command."""
+    step.prepare()
+    start = time.perf_counter()
+    code = run_logged(step.cmd, cwd=step.cwd, env=step.env, log=log, timeout=timeout)
+    return code, time.perf_counter() - start
+
+
+def interleaved(tools: Sequence[str], runs: int) -> Iterator[tuple[int, str, str]]:
+    """(run, mode, tool): every tool cold, then every tool warm, run after run."""
+    for run in range(1, runs + 1):
+        for mode in ("cold", "warm"):
+            for tool in tools:
+                yield run, mode, tool
+
+
+def bench(workspace: Workspace, results: Results, benchmark: str, project: str,
+          tools: Sequence[str], make_step: Callable[[str], Step], args: argparse.Namespace) -> None:
+    """Run one benchmark on one project, interleaved, recording times and failures."""
+    for run, mode, tool in interleaved(tools, args.runs):
+        if mode == "cold":
+            clear_cache(workspace, tool)
+        log = workspace.log(f"{benchmark}-{project}-{tool}-{mode}-{run}.log")
+        log.unlink(missing_ok=True)
+        code, seconds = timed(make_step(tool), log, args.timeout)
+        status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
+        print(f"  {benchmark:7} {project:6} run {run} {mode:4} {tool:20} {seconds:8.2f}s {status}", flush=True)
+        if code == 0:
+            results.add((benchmark, project, mode, tool), seconds)
+        else:
+            results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {code}, log {log}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def summary_rows(results: Results) -> list[list[str]]:
+    """One row per measured (benchmark, project, mode, tool): median (min-max), runs, ratio to thoth-pip."""
+    rows = []
+    for (benchmark, project, mode, tool), times in results.times.items():
+        base = results.times.get((benchmark, project, mode, "thoth-pip"))
+        median = statistics.median(times)
+        ratio = f"{median / statistics.median(base):.2f}x" if base and tool != "thoth-pip" else ""
+        rows.append([benchmark, project, mode, tool, f"{median:.2f}", f"{min(times):.2f}-{max(times):.2f}",
+                     str(len(times)), ratio])
+    return rows
+
+
+HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "runs", "tool/thoth-pip"]
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Rows aligned in columns for the terminal."""
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [HEADER, *rows])
+
+
+def markdown(rows: list[list[str]], context: dict[str, object], failures: list[str]) -> str:
+    """The results as a Markdown page: context, table, failures."""
+    lines = ["# Benchmark results", ""]
+    lines += [f"- {key}: {value}" for key, value in context.items()]
+    lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "`tool/thoth-pip` is the tool's median time divided by thoth-pip's: above 1, thoth-pip is faster.", ""]
+    if failures:
+        lines += ["## Failures", ""] + [f"- {f}" for f in failures] + [""]
+    return "\n".join(lines)
+
+
+def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse.Namespace,
+                  packages: dict[str, int]) -> dict[str, object]:
+    """When, where and with what the numbers were measured."""
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
+        "python": subprocess.run([workspace.python, "-c", "import sys; print(sys.version.split()[0])"],
+                                 capture_output=True, text=True, check=False).stdout.strip(),
+        "thoth-pip": f"{versions.get('thoth-pip', '?')} (checkout {checkout_revision()})",
+        "peers": ", ".join(f"{t} {v}" for t, v in sorted(versions.items()) if t != "thoth-pip"),
+        "runs": args.runs,
+        "locked packages": ", ".join(f"{p}: {n}" for p, n in packages.items()) or "n/a",
+        "lock made with": args.lock_with,
+        "bytecode": "compiled by every install tool (uv with --compile-bytecode); *-nocompile rows skip it",
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("install", "lock"), help="run one benchmark (default: both)")
+    parser.add_argument("--project", action="append", choices=sorted(p.name for p in PROJECTS.iterdir()),
+                        help="project(s) to use (default: medium and large)")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs per tool and cache state")
+    parser.add_argument("--tools", nargs="+", choices=sorted(set(INSTALL_TOOLS + LOCK_TOOLS + EXTRA_INSTALL_TOOLS)),
+                        help="tools to compare (default: all of the benchmark's)")
+    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "thoth-pip-bench")
+    parser.add_argument("--python", default=getattr(sys, "_base_executable", sys.executable),
+                        help="interpreter of the target environments and tool virtualenvs")
+    parser.add_argument("--lock-with", choices=("pipenv", "thoth-pip"), default="pipenv",
+                        help="tool that makes the lock the install benchmark uses")
+    parser.add_argument("--reinstall-tools", action="store_true", help="recreate the tools' virtualenvs")
+    parser.add_argument("--timeout", type=float, default=1200, help="seconds before a run counts as failed")
+    return parser.parse_args(argv)
+
+
+def selected(tools: Optional[Sequence[str]], candidates: Sequence[str]) -> list[str]:
+    """The requested tools this benchmark knows, thoth-pip first, in a stable order."""
+    chosen = [t for t in candidates if tools is None or t in tools]
+    return chosen + [t for t in EXTRA_INSTALL_TOOLS if tools and t in tools and candidates is INSTALL_TOOLS]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    projects = args.project or ["medium", "large"]
+    benchmarks = [args.only] if args.only else ["install", "lock"]
+    install_tools_ = selected(args.tools, INSTALL_TOOLS) if "install" in benchmarks else []
+    lock_tools = selected(args.tools, LOCK_TOOLS) if "lock" in benchmarks else []
+    needed = {t.split("-nocompile")[0] for t in install_tools_ + lock_tools} | ({args.lock_with} if install_tools_ else set())
+    workspace = Workspace(args.work_dir.resolve(), args.python)
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    print(f"work directory {workspace.root}; setting up {', '.join(sorted(needed))}", flush=True)
+    versions = install_tools(workspace, needed, reinstall=args.reinstall_tools)
+    results, packages = Results(), {}
+    for project in projects:
+        if install_tools_:
+            files = make_lock(workspace, project, args.lock_with, args.timeout)
+            packages[project] = len(json.loads(files["Pipfile.lock"]).get("default", {}))
+            print(f"{project}: {packages[project]} locked packages", flush=True)
+            bench(workspace, results, "install", project, install_tools_,
+                  lambda tool, project=project, files=files: install_step(workspace, tool, project, files), args)
+        if lock_tools:
+            bench(workspace, results, "lock", project, lock_tools, lambda tool, project=project: lock_step(workspace, tool, project), args)
+    rows = summary_rows(results)
+    print("\n" + text_table(rows))
+    for failure in results.failures:
+        print("FAILED:", failure)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    page = markdown(rows, context_lines(workspace, versions, args, packages), results.failures)
+    (RESULTS / "latest.md").write_text(page)
+    (RESULTS / "latest.json").write_text(json.dumps({"|".join(k): v for k, v in results.times.items()}, indent=2))
+    print(f"\nwritten to {RESULTS / 'latest.md'}")
+    return 1 if results.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
