@@ -54,3 +54,51 @@ def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
     settings = Settings.from_sources(kwargs, os.environ)
     return settings, Console(verbosity=settings.verbosity)
+
+
+def guidance(func: F) -> F:
+    """Guidance knobs shared by lock, install and advise."""
+    return _apply(
+        [
+            click.option("--min-release-age", metavar="AGE", help="Cooldown for new releases (stable: 7d), e.g. 3d, 12h."),
+            click.option("--prescriptions", "prescription_paths", multiple=True, type=click.Path(exists=True), help="More prescription files or directories."),
+            click.option("--deny-license", "deny_licenses", multiple=True, metavar="SPDX", help="Refuse candidates under this licence."),
+            click.option("--allow-vulnerability", "allow_vulnerabilities", multiple=True, metavar="ID", help="Accept this advisory id (security)."),
+            click.option("--limit", type=int, default=None, help="Improvement search: at most this many re-resolutions."),
+            click.option("--timeout", "search_timeout", type=float, default=30.0, show_default=True, help="Improvement search time limit (seconds)."),
+            click.option("--seed", type=int, default=0, show_default=True, help="Improvement search seed (deterministic)."),
+        ],
+        func,
+    )
+
+
+RUNTIME_KEYS = frozenset({
+    "python_version", "platform", "os", "libc", "cuda_version", "cudnn_version", "cpu_family", "cpu_model",
+    "gpu_model", "base_image", "recommendation_type", "labels",
+})
+GUIDANCE_KEYS = frozenset({
+    "min_release_age", "prescription_paths", "deny_licenses", "allow_vulnerabilities", "limit", "search_timeout", "seed",
+})
+
+
+def lock_request(kwargs: dict[str, Any], runtime_environment: Any, **changes: Any) -> Any:
+    """Pop the runtime and guidance flags out of ``kwargs`` into a LockRequest."""
+    from pathlib import Path
+
+    from ..pipeline.lock import GuidanceOptions, LockRequest
+    from .commands.env import overrides_from_options
+
+    runtime = {k: kwargs.pop(k) for k in list(kwargs) if k in RUNTIME_KEYS}
+    knobs = {k: kwargs.pop(k) for k in list(kwargs) if k in GUIDANCE_KEYS}
+    overrides = overrides_from_options(runtime)
+    guidance_options = GuidanceOptions(
+        recommendation_type=overrides.get("recommendation_type"),
+        min_release_age=knobs.get("min_release_age"),
+        prescriptions=tuple(Path(p) for p in knobs.get("prescription_paths") or ()),
+        deny_licenses=tuple(knobs.get("deny_licenses") or ()),
+        allow_vulnerabilities=tuple(knobs.get("allow_vulnerabilities") or ()),
+        limit=knobs.get("limit") or 0,
+        timeout=knobs.get("search_timeout") or 30.0,
+        seed=knobs.get("seed") or 0,
+    )
+    return LockRequest(overrides=overrides, runtime_environment=runtime_environment, guidance=guidance_options, **changes)

@@ -14,9 +14,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..environment import interpreter
 from ..errors import InputFileError, ThothPipError
 from ..formats import pipfile_lock, requirements
-from ..models import Lock, Source, Target
+from ..models import DEFAULT_CATEGORY, Dependency, Lock, Pipfile, Source, Target
 from ..reporting import Reporter
-from ..resolve import Resolution, ResolverReporter, changed, resolve, resolve_categories
+from ..resolve import Resolution, ResolverReporter, as_constraints, changed, improve, resolve
 from ..settings import Settings
 from . import lockfile
 from .environment import runtime_environment
@@ -38,10 +38,26 @@ class LockOutcome:
     changes: Mapping[str, tuple[Optional[str], Optional[str]]] = field(default_factory=dict)
     seconds: float = 0.0
     written: bool = True
+    report: Any = None  # guidance.justification.Report of the default category
 
     @property
     def package_count(self) -> int:
         return len({key for resolution in self.resolutions.values() for key in resolution.pins})
+
+
+@dataclass(frozen=True)
+class GuidanceOptions:
+    """What guides a resolution: recommendation type, knowledge, and the improvement search."""
+
+    recommendation_type: Optional[str] = None  # None: .thoth.yaml's, else stable
+    min_release_age: Optional[str] = None
+    prescriptions: tuple[Path, ...] = ()
+    deny_licenses: tuple[str, ...] = ()
+    allow_vulnerabilities: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    limit: int = 0  # improvement re-resolutions (advise: 10); 0 keeps the first stack
+    timeout: float = 30.0
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class LockRequest:
     overrides: Mapping[str, Any] = field(default_factory=dict)  # RuntimeEnvironment flags
     runtime_environment: Optional[str] = None
     write: bool = True
+    guidance: Optional[GuidanceOptions] = None  # None: the default guidance (stable), quietly
 
 
 DEFAULT_REQUEST = LockRequest()
@@ -78,22 +95,19 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
             hint="create one with `thoth-pip install PACKAGE`, or lock a requirements.in with -r",
         )
     previous = _previous_lock(files)
-    target = lock_target(settings, services, request, pipfile.requires)
+    selected, target = lock_target(settings, services, request, pipfile.requires)
+    exclude_newer = parse_exclude_newer(settings.exclude_newer)
     source = services.index_client(
         pipfile.sources,
-        exclude_newer=parse_exclude_newer(settings.exclude_newer),
+        exclude_newer=exclude_newer,
         pinned=lockfile.pinned_indexes(pipfile.categories),
     )
-    resolutions = resolve_categories(
-        pipfile.categories,
-        source=source,
-        target=target,
-        allow_prereleases=pipfile.allow_prereleases or settings.pre,
-        preferences=lockfile.preferences(previous),
-        upgrade=request.upgrade,
-        policy=request.policy,
-        reporter=_ResolverProgress(services.reporter),
-    )
+    policy = request.policy or _policy(settings, services, request, selected, exclude_newer)
+    try:
+        resolutions = _resolve_guided(pipfile, source, target, policy, request, lockfile.preferences(previous), settings, services)
+        report = _report(policy, resolutions, pipfile, selected)
+    finally:
+        _close(policy)
     new = lockfile.build_lock(pipfile, resolutions, pipfile.sources)
     text = pipfile_lock.dump_lock(new)
     if request.write and not settings.dry_run:
@@ -106,6 +120,88 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
         changes=_changes(previous, resolutions),
         seconds=time.monotonic() - started,
         written=request.write and not settings.dry_run,
+        report=report,
+    )
+
+
+def _policy(settings: Settings, services: Services, request: LockRequest, selected: Any, exclude_newer: Any) -> Any:
+    """The guidance policy of this run (prescriptions, advisories, cooldown, licences)."""
+    from .guidance import guidance_policy
+
+    options = request.guidance or GuidanceOptions()
+    return guidance_policy(
+        settings,
+        services.environ,
+        recommendation_type=options.recommendation_type,
+        min_release_age=options.min_release_age,
+        runtime_environment=selected.environment,
+        labels={**dict(selected.environment.labels or {}), **dict(options.labels)},
+        prescriptions=options.prescriptions,
+        deny_licenses=options.deny_licenses,
+        allow_vulnerabilities=options.allow_vulnerabilities,
+        exclude_newer=exclude_newer,
+        reporter=services.reporter,
+    )
+
+
+def _close(policy: Any) -> None:
+    from .guidance import close_policy
+
+    if policy is not None and hasattr(policy, "advisories"):
+        close_policy(policy)
+
+
+def _resolve_guided(
+    pipfile: Pipfile,
+    source: Any,
+    target: Target,
+    policy: Any,
+    request: LockRequest,
+    preferences: Mapping[str, Mapping[NormalizedName, str]],
+    settings: Settings,
+    services: Services,
+) -> dict[str, Resolution]:
+    """``default`` under the policy (stack rules honoured, optionally improved), then the rest under its pins."""
+    from ..guidance.stack import honour_stack_rules
+
+    allow_pre = pipfile.allow_prereleases or settings.pre
+    progress = _ResolverProgress(services.reporter)
+    default_deps = pipfile.categories.get(DEFAULT_CATEGORY, ())
+
+    def default_with(excluded: Sequence[Dependency]) -> Resolution:
+        return resolve(
+            default_deps, source=source, target=target, constraints=excluded, allow_prereleases=allow_pre,
+            preferences=preferences.get(DEFAULT_CATEGORY, {}), upgrade=request.upgrade, policy=policy, reporter=progress,
+        )
+
+    default = honour_stack_rules(default_with, policy) if hasattr(policy, "stack_violations") else default_with(())
+    options = request.guidance or GuidanceOptions()
+    if options.limit > 0:
+        default = improve(
+            default, default_deps, source=source, target=target, policy=policy, allow_prereleases=allow_pre,
+            limit=options.limit, timeout=options.timeout, seed=options.seed,
+        )
+    out = {DEFAULT_CATEGORY: default}
+    pinned = as_constraints(default)
+    for category, deps in pipfile.categories.items():
+        if category != DEFAULT_CATEGORY:
+            out[category] = resolve(
+                deps, source=source, target=target, constraints=pinned, allow_prereleases=allow_pre,
+                preferences=preferences.get(category, {}), upgrade=request.upgrade, policy=policy, reporter=progress,
+            )
+    return out
+
+
+def _report(policy: Any, resolutions: Mapping[str, Resolution], pipfile: Pipfile, selected: Any) -> Any:
+    if not hasattr(policy, "judge_stack"):
+        return None
+    from ..guidance.justification import build_report
+
+    return build_report(
+        policy,
+        resolutions[DEFAULT_CATEGORY],
+        requirements={c: [d.to_pep508() for d in deps] for c, deps in pipfile.categories.items()},
+        runtime_environment=selected.environment.to_thoth_dict(),
     )
 
 
@@ -129,7 +225,7 @@ def _changes(previous: Optional[Lock], resolutions: Mapping[str, Resolution]) ->
 
 def lock_target(
     settings: Settings, services: Services, request: LockRequest, requires: Mapping[str, str]
-) -> Target:
+) -> tuple[Any, Target]:
     """The environment the lock is for: detection, .thoth.yaml, flags; the Pipfile's Python by default."""
     overrides = dict(request.overrides)
     wanted = _python_version(settings.python) or requires.get("python_full_version") or requires.get("python_version")
@@ -146,7 +242,7 @@ def lock_target(
         interpreter=info,
         reporter=services.reporter,
     )
-    return selected.environment.target(info)
+    return selected, selected.environment.target(info)
 
 
 def _python_version(spec: Optional[str]) -> Optional[str]:
@@ -191,8 +287,10 @@ def compile_requirements(
     ]
     output = _output_path(compile_request, src)
     sources = _compile_sources(compile_request, parsed, services)
-    target = lock_target(settings, services, request, {})
-    source = services.index_client(sources, exclude_newer=parse_exclude_newer(settings.exclude_newer))
+    selected, target = lock_target(settings, services, request, {})
+    exclude_newer = parse_exclude_newer(settings.exclude_newer)
+    source = services.index_client(sources, exclude_newer=exclude_newer)
+    policy = request.policy or _policy(settings, services, request, selected, exclude_newer)
     previous = _previous_requirements(output)
     upgrade = request.upgrade or {canonicalize_name(n) for n in compile_request.upgrade_packages}
     resolution = resolve(
@@ -203,9 +301,10 @@ def compile_requirements(
         allow_prereleases=parsed.pre or settings.pre,
         preferences=previous,
         upgrade=upgrade,
-        policy=request.policy,
+        policy=policy,
         reporter=_ResolverProgress(services.reporter),
     )
+    _close(policy)
     explicit = compile_request.index_url or compile_request.extra_index_urls or parsed.index_url or parsed.extra_index_urls
     text = requirements.dump_requirements(
         lockfile.requirement_entries(resolution, src.name),

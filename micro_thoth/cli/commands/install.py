@@ -7,11 +7,9 @@ from typing import Any, Optional
 
 import click
 
-from ...pipeline import lock as lock_pipeline
 from ...pipeline import report, workflow
 from .. import options
-from .env import overrides_from_options, runtime_options
-from .lock import _RUNTIME_KEYS
+from .env import runtime_options
 
 
 @click.command("install", help="Install the project (locking first if the lock is missing or stale), or add PACKAGES.")
@@ -24,9 +22,9 @@ from .lock import _RUNTIME_KEYS
 @click.option("--exclude-newer", metavar="DATE", help="Lock only with files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
 @runtime_options
+@options.guidance
 def command(packages: tuple[str, ...], index: Optional[str], runtime_environment: Optional[str], **kwargs: Any) -> int:
-    overrides = overrides_from_options({k: kwargs.pop(k) for k in list(kwargs) if k in _RUNTIME_KEYS})
+    request = options.lock_request(kwargs, runtime_environment)
     settings, console = options.settings_from(kwargs)
-    request = lock_pipeline.LockRequest(overrides=overrides, runtime_environment=runtime_environment)
     outcome = workflow.install(settings, os.environ, console, packages=packages, index=index, request=request)
     return report.install_outcome(outcome, settings, console)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 import click
+from packaging.utils import canonicalize_name
 
 from ...pipeline import lock as lock_pipeline
 from ...pipeline import report
 from ...pipeline.services import open_services
 from .. import options
-from .env import overrides_from_options, runtime_options
+from .env import runtime_options
 
 
 @click.command("lock", help="Resolve the Pipfile into Pipfile.lock (or -r requirements.in into a hashed requirements.txt).")
@@ -36,6 +37,7 @@ from .env import overrides_from_options, runtime_options
 @click.option("--no-header", is_flag=True, help="pip-compile mode: no header comment.")
 @click.option("--no-annotate", is_flag=True, help="pip-compile mode: no '# via' annotations.")
 @runtime_options
+@options.guidance
 def command(
     src: Optional[str],
     output: Optional[str],
@@ -50,13 +52,9 @@ def command(
     runtime_environment: Optional[str],
     **kwargs: Any,
 ) -> int:
-    overrides = overrides_from_options({k: kwargs.pop(k) for k in list(kwargs) if k in _RUNTIME_KEYS})
+    upgrade_set = {canonicalize_name(p) for p in upgrade_packages}
+    request = options.lock_request(kwargs, runtime_environment, upgrade=True if upgrade else upgrade_set or False)
     settings, console = options.settings_from(kwargs)
-    request = lock_pipeline.LockRequest(
-        upgrade=upgrade or (set(upgrade_packages) and {p for p in upgrade_packages}) or False,
-        overrides=overrides,
-        runtime_environment=runtime_environment,
-    )
     pip_compile = src or output or index_url or extra_index_url or find_links or constraints
     if not pip_compile:
         outcome = lock_pipeline.lock(settings, os.environ, console, request)
@@ -78,8 +76,3 @@ def command(
         outcome = lock_pipeline.compile_requirements(settings, services, compile_request, request)
     return report.lock_outcome(outcome, settings, console)
 
-
-_RUNTIME_KEYS = {
-    "python_version", "platform", "os", "libc", "cuda_version", "cudnn_version", "cpu_family", "cpu_model",
-    "gpu_model", "base_image", "recommendation_type", "labels",
-}

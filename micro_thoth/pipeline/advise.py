@@ -1,0 +1,100 @@
+"""``thoth-pip advise`` and the backend's resolver: a guided lock plus its report.
+
+``advise_request`` is what ``thoth-pip serve`` plugs in: the same embedded,
+guided lock as the command line, run in a scratch project built from the
+request, so backend and embedded resolution give the same lock.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+from ..reporting import NULL_REPORTER, Reporter
+from ..settings import Settings
+from .lock import GuidanceOptions, LockOutcome, LockRequest, lock
+
+ADVISE_SEARCH_LIMIT = 10
+KNOWLEDGE_VERSION = "micro-thoth-1"
+
+
+def advise(settings: Settings, environ: Mapping[str, str], reporter: Reporter, request: LockRequest) -> LockOutcome:
+    """A guided lock with the improvement search on (``--limit``), and its report."""
+    options = request.guidance or GuidanceOptions()
+    if options.limit <= 0:
+        options = replace(options, limit=ADVISE_SEARCH_LIMIT)
+    return lock(settings, environ, reporter, replace(request, guidance=options))
+
+
+# --- the backend's resolver ------------------------------------------------------------------
+
+
+def advise_request(request: Any) -> Any:
+    """Resolve a ``resolve.wire.AdviseRequest`` into an ``AdviseResult`` (lock text + Thoth-shaped report)."""
+    from ..resolve.wire import AdviseResult
+
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-advise-") as scratch:
+        project = Path(scratch)
+        _write_project(project, request)
+        settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer)
+        lock_request = LockRequest(
+            overrides=_overrides(request.runtime_environment),
+            guidance=GuidanceOptions(
+                recommendation_type=request.recommendation_type,
+                labels=dict(request.labels),
+                prescriptions=_prescription_files(project, request.prescriptions),
+                limit=ADVISE_SEARCH_LIMIT,
+            ),
+        )
+        outcome = advise(settings, os.environ, NULL_REPORTER, lock_request)
+        report = outcome.report.to_thoth_json() if outcome.report is not None else {}
+        return AdviseResult(lock=outcome.text, report=report, knowledge_version=KNOWLEDGE_VERSION)
+
+
+def _write_project(project: Path, request: Any) -> None:
+    if request.requirements_format == "pipenv":
+        (project / "Pipfile").write_text(request.requirements)
+        if request.requirements_lock:
+            (project / "Pipfile.lock").write_text(request.requirements_lock)
+    else:
+        (project / "requirements.in").write_text(request.requirements)
+        if request.requirements_lock:
+            (project / "requirements.txt").write_text(request.requirements_lock)
+
+
+def _prescription_files(project: Path, texts: tuple[str, ...]) -> tuple[Path, ...]:
+    directory = project / ".thoth-request-prescriptions"
+    paths = []
+    for i, text in enumerate(texts):
+        directory.mkdir(exist_ok=True)
+        path = directory / f"request-{i}.yaml"
+        path.write_text(text)
+        paths.append(path)
+    return tuple(paths)
+
+
+def _overrides(runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """Thoth's ``runtime_environment`` shape -> RuntimeEnvironment flag values."""
+    hardware = runtime.get("hardware") or {}
+    system = runtime.get("operating_system") or {}
+    values: dict[str, Optional[Any]] = {
+        "python_version": runtime.get("python_version"),
+        "platform": runtime.get("platform"),
+        "os_name": system.get("name"),
+        "os_version": _text(system.get("version")),
+        "cpu_family": hardware.get("cpu_family"),
+        "cpu_model": hardware.get("cpu_model"),
+        "gpu_model": hardware.get("gpu_model"),
+        "cuda_version": _text(runtime.get("cuda_version")),
+        "cudnn_version": _text(runtime.get("cudnn_version")),
+        "base_image": runtime.get("base_image"),
+    }
+    return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
