@@ -87,7 +87,8 @@ def _phrase(info: Any, provider: Provider) -> str:
 def _unusable(name: str, provider: Provider) -> str:
     missing = provider.finder.missing.get(canonicalize_name(name))
     if missing is not None:
-        return f" {name} was not found on any index."
+        pinned = provider.index_pins.get(name)
+        return f" {name} was not found on " + (f"the index '{pinned}'." if pinned else "any index.")
     skipped = provider.finder.skipped.get(canonicalize_name(name), {})
     if not skipped:
         return ""
