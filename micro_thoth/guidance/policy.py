@@ -101,6 +101,7 @@ class GuidancePolicy:
         self._logged: set[str] = set()
         self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
         self._by_kind = {kind: [u for u in self.units if u.kind == kind] for kind in {u.kind for u in self.units}}
+        self._by_package = _index_by_package(self.units)
 
     @property
     def allow_prereleases(self) -> bool:
@@ -197,9 +198,12 @@ class GuidancePolicy:
     # -- prescription terms -------------------------------------------------------------------
 
     def _matching(self, kind: str, name: NormalizedName, version: Version, index: Optional[str]) -> list[Unit]:
+        """Units of ``kind`` whose state-free ``package_version`` matches (looked up by name, then any-name)."""
+        found = [*self._by_package.get((kind, name), ()), *self._by_package.get((kind, None), ())]
+        candidates = [u for i, u in enumerate(found) if all(u is not other for other in found[:i])]
         return [
-            u for u in self.of_kind(kind)
-            if any(e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)  # type: ignore[union-attr]
+            u for u in candidates
+            if any(e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)
         ]
 
     def _unit_terms(self, name: NormalizedName, version: Version, index: Optional[str]) -> list[Term]:
@@ -399,6 +403,15 @@ class GuidancePolicy:
             refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
             if refusal and self.enforced(unit):
                 raise ResolutionError(f"{refusal} [prescription {unit.name}]")
+
+
+def _index_by_package(units: Iterable[Unit]) -> dict[tuple[str, Optional[str]], list[Unit]]:
+    """(kind, package name or None for "any package") -> units, in load order."""
+    out: dict[tuple[str, Optional[str]], list[Unit]] = {}
+    for unit in units:
+        for name in dict.fromkeys(e.package.name for e in unit.package_entries()):  # type: ignore[union-attr]
+            out.setdefault((unit.kind, name), []).append(unit)
+    return out
 
 
 def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:
