@@ -11,6 +11,7 @@ the resolution, never stored by the backend, and put back into the lock here.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
@@ -46,6 +47,15 @@ def base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def tls_context(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """``verify`` as httpx takes it: a CA bundle file or directory becomes an SSL context."""
+    if not isinstance(verify, str):
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
 class RemoteResolver:
     """Resolve through a backend: ``RemoteResolver(url).advise(request) -> AdviseResult``."""
 
@@ -57,7 +67,7 @@ class RemoteResolver:
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
         retry_sleep: Optional[float] = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         client: Optional[httpx.Client] = None,
         environ: Optional[Mapping[str, str]] = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -72,7 +82,7 @@ class RemoteResolver:
         headers = {"Accept": "application/json, application/problem+json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        self._client = client or httpx.Client(verify=verify, timeout=httpx.Timeout(60.0, connect=10.0))
+        self._client = client or httpx.Client(verify=tls_context(verify), timeout=httpx.Timeout(60.0, connect=10.0))
         self._headers = headers
 
     def close(self) -> None:

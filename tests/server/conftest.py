@@ -10,6 +10,7 @@ when it is not set).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -117,6 +118,19 @@ def postgres_url() -> Iterator[str]:
     PostgresJobStore(url).drop_all()
     yield url
     PostgresJobStore(url).drop_all()
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
 
 
 def wait_done(client: httpx.Client, job_id: str, timeout: float = 30) -> dict:

@@ -122,3 +122,13 @@ def test_results_survive_json_round_trip(backend: Backend) -> None:
     with RemoteResolver(backend.url) as remote:
         result = remote.advise(request("six==1.16\n", requirements_format="pip"))
     assert json.loads(json.dumps(result.to_dict()))["lock"].startswith("six==1.16")
+
+
+def test_tls_is_verified(backend_factory: object, tls: tuple[str, str]) -> None:
+    backend = backend_factory("--ssl-certfile", tls[0], "--ssl-keyfile", tls[1], scheme="https")  # type: ignore[operator]
+    host = backend.url.removeprefix("https://")
+    with RemoteResolver(host, retries=0, environ={}) as untrusted, pytest.raises(errors.RemoteResolutionError) as info:
+        untrusted.advise(request())
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    with RemoteResolver(host, verify=tls[0], environ={}) as trusted:
+        assert "requests" in trusted.advise(request()).lock

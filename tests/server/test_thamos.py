@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -58,19 +57,6 @@ runtime_environments:
 """
 RUNTIME = {"name": "ubi9", "operating_system": {"name": "ubi", "version": "9"}, "python_version": "3.11"}
 THAMOS_QUERY = "recommendation_type=stable&origin=None&source_type=cli&dev=False&debug=False&force=False"
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> tuple[str, str]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
 
 
 def run_thamos(project: Path, backend: Backend, token: Optional[str] = None) -> subprocess.CompletedProcess[str]:
