@@ -326,6 +326,41 @@ def digest(request: AdviseRequest, knowledge_version: str = "") -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def request_schema() -> dict[str, Any]:
+    """The JSON Schema of an ``AdviseRequest`` body (published in the backend's OpenAPI document)."""
+    env_strings = {key: _NULLABLE_STRING for key in _RUNTIME_STRINGS}
+    return {
+        "type": "object",
+        "required": ["requirements"],
+        "properties": {
+            "api_version": {"type": "integer", "enum": [API_VERSION]},
+            "requirements": {"type": "string", "description": "Pipfile or requirements.in text"},
+            "requirements_format": {"type": "string", "enum": [*REQUIREMENTS_FORMATS, "pip-compile"]},
+            "requirements_lock": _NULLABLE_STRING,
+            "runtime_environment": {
+                "type": "object",
+                "properties": {
+                    **env_strings,
+                    "platform": {"type": ["string", "array", "null"], "items": {"type": "string"}},
+                    "operating_system": {"type": ["object", "null"], "properties": {"name": _NULLABLE_STRING, "version": _NULLABLE_STRING}},
+                    "hardware": {"type": ["object", "null"], "properties": {
+                        "cpu_family": {"type": ["integer", "null"]}, "cpu_model": {"type": ["integer", "null"]},
+                        "gpu_model": _NULLABLE_STRING}},
+                },
+            },
+            "recommendation_type": {"type": "string", "enum": list(RECOMMENDATION_TYPES)},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "exclude_newer": {"type": ["string", "null"], "description": "ISO 8601 date or date-time"},
+            "prescriptions": {"type": "array", "items": {"type": "string"}, "description": "YAML texts"},
+            "dev": {"type": "boolean"},
+            "force": {"type": "boolean", "description": "skip the result cache"},
+        },
+    }  # fmt: skip
+
+
 # -- result -----------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
-from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Problem
+from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Problem, request_schema
 from . import problems, thoth_v1
 from .jobs import Jobs, QueueFull, Resolver
 from .settings import ServerSettings
@@ -215,6 +215,24 @@ def _environments() -> dict[str, Any]:
     }
 
 
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_V1_BODY = {
+    "type": "object",
+    "required": ["application_stack"],
+    "properties": {
+        "application_stack": {"type": "object", "required": ["requirements"], "properties": {
+            "requirements": {"type": "string"}, "requirements_lock": {"type": "string"},
+            "requirements_format": {"type": ["string", "array"]}}},
+        "runtime_environment": {"type": "object"},
+        "labels": {"type": "object"},
+        "library_usage": {"type": ["object", "null"]},
+    },
+}  # fmt: skip
+
+
 def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -234,7 +252,7 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
         _check_token(settings, request)
         return _environments()
 
-    @app.post("/api/v2/advise", status_code=202)
+    @app.post("/api/v2/advise", status_code=202, openapi_extra=_body(request_schema()))
     async def submit(request: Request) -> JSONResponse:
         _check_token(settings, request)
         advise = AdviseRequest.from_dict(await _json_body(request))
@@ -242,7 +260,7 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
         location = f"/api/v2/advise/{job.id}"
         return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
 
-    @app.post("/api/v2/advise/sync")
+    @app.post("/api/v2/advise/sync", openapi_extra=_body(request_schema()))
     async def submit_and_wait(request: Request) -> JSONResponse:
         _check_token(settings, request)
         advise = AdviseRequest.from_dict(await _json_body(request))
@@ -297,7 +315,7 @@ def _install_v1(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     def v1_discovery() -> dict[str, Any]:
         return thoth_v1.discovery()
 
-    @app.post("/api/v1/advise/python", status_code=202)
+    @app.post("/api/v1/advise/python", status_code=202, openapi_extra=_body(_V1_BODY))
     async def v1_submit(request: Request) -> JSONResponse:
         query = dict(request.query_params)
         authenticated = _check_token(settings, request, legacy={})

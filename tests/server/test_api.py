@@ -200,3 +200,11 @@ def test_postgres_backend_replicas_share_jobs(backend_factory: object, postgres_
         assert two.get("/health").json()["database"] == "postgresql"
     assert body["state"] == "succeeded"
     assert cached["cached"] is True
+
+
+def test_openapi_documents_the_request_body(backend: Backend) -> None:
+    with backend.client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    schema = paths["/api/v2/advise"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["requirements"]
+    assert "pip-tools" in schema["properties"]["requirements_format"]["enum"]
