@@ -30,19 +30,19 @@ def explain(causes: Collection[Any], provider: Provider) -> ResolutionImpossible
     sentences = [_sentence(name, infos, provider) for name, infos in groups.items()]
     conflict = [ConflictCause(info.requirement.text, _chain(info, provider)) for info in causes]
     for name in groups:
-        conflict += [ConflictCause(c.text, (CONSTRAINT,)) for c in provider.constraints.get(name, ())]
+        conflict += [ConflictCause(c.text, (CONSTRAINT,)) for c in _limiting(name, provider)]
     missing = any(canonicalize_name(name) in provider.finder.missing for name in groups)
     return ResolutionImpossible(" ".join(sentences), causes=conflict, hint=MISSING_HINT if missing else HINT)
 
 
 def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:
     phrases = _phrases(infos, provider)
-    phrases += [f"the constraint {c.text}" for c in provider.constraints.get(name, ())]
+    phrases += [f"the constraint {c.text}" for c in _limiting(name, provider)]
     joined = _join(phrases)
     if name == PYTHON:
         users = " or ".join(str(info.parent) for info in infos if info.parent is not None)
         return f"Because {joined} and the target Python is {provider.python.version}, {users} cannot be used."
-    if len(infos) + len(provider.constraints.get(name, ())) == 1:
+    if len(infos) + len(_limiting(name, provider)) == 1:
         text = f"Because {joined} and no version of {name} matches it, the request cannot be satisfied."
         return text + _available(name, provider) + _unusable(name, provider)
     return f"Because {joined}, no version of {name} satisfies them together." + _unusable(name, provider)
@@ -66,6 +66,11 @@ def _join(items: Sequence[str], sep: str = " and ", last: str = " and ") -> str:
     if len(items) <= 1:
         return "".join(items)
     return sep.join(items[:-1]) + last + items[-1]
+
+
+def _limiting(name: str, provider: Provider) -> list[Any]:
+    """The constraints on ``name`` that narrow its versions (not those that only pin an index)."""
+    return [c for c in provider.constraints.get(name, ()) if str(c.specifier) or c.direct is not None]
 
 
 def _available(name: str, provider: Provider) -> str:
