@@ -18,8 +18,10 @@ def load_pipfile(files: ProjectFiles, services: Services) -> Optional[Pipfile]:
     if files.pipfile is None:
         return None
     text = read_text(files.pipfile)
-    default = None if "[[source]]" in text else services.default_index_url()
-    return pipfile_format.parse_pipfile(text, str(files.pipfile), default_index_url=default)
+    parsed = pipfile_format.parse_pipfile(text, str(files.pipfile))
+    if parsed.sources:
+        return parsed
+    return pipfile_format.parse_pipfile(text, str(files.pipfile), default_index_url=services.default_index_url())
 
 
 def load_lock(files: ProjectFiles, settings: Settings, services: Services) -> tuple[Lock, Optional[Pipfile]]:
