@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,11 +255,12 @@ class AdvisoryDB:
         self.connection = connection
         self.connection.executescript(_SCHEMA)
         self._memo: dict[NormalizedName, list[Advisory]] = {}
+        self._lock = threading.Lock()  # a policy may be asked from a worker thread (the backend)
 
     @classmethod
     def open(cls, path: Path) -> AdvisoryDB:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(sqlite3.connect(str(path), timeout=30))
+        return cls(sqlite3.connect(str(path), timeout=30, check_same_thread=False))
 
     def close(self) -> None:
         self.connection.close()
@@ -282,16 +284,17 @@ class AdvisoryDB:
 
     def add(self, advisories: Iterable[Advisory]) -> None:
         rows = [(a.id, a.package, a.modified, json.dumps(a.to_dict(), sort_keys=True)) for a in advisories]
-        with self.connection:
+        with self._lock, self.connection:
             self.connection.executemany("INSERT OR REPLACE INTO osv_advisories VALUES (?, ?, ?, ?)", rows)
-        self._memo.clear()
+            self._memo.clear()
 
     def for_package(self, name: str) -> list[Advisory]:
         key = canonicalize_name(name)
-        if key not in self._memo:
-            cursor = self.connection.execute("SELECT record FROM osv_advisories WHERE package = ? ORDER BY id", (key,))
-            self._memo[key] = [Advisory.from_dict(json.loads(row[0])) for row in cursor]
-        return self._memo[key]
+        with self._lock:
+            if key not in self._memo:
+                cursor = self.connection.execute("SELECT record FROM osv_advisories WHERE package = ? ORDER BY id", (key,))
+                self._memo[key] = [Advisory.from_dict(json.loads(row[0])) for row in cursor]
+            return self._memo[key]
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
         parsed = version if isinstance(version, Version) else _version(str(version))
