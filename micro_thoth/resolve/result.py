@@ -20,8 +20,6 @@ from ..models import Artifact, DirectReference, Justification, Source
 from . import markers as mk
 from .provider import PYTHON, Candidate, Provider, Requirement, release_artifacts
 
-MAX_MARKER_PASSES = 50
-
 
 @dataclass(frozen=True)
 class ResolvedPin:
@@ -120,10 +118,14 @@ def _key_edges(chosen: Mapping[str, Candidate], provider: Provider, roots: Seque
 
 
 def _conditions(chosen: Mapping[str, Candidate], edges: Sequence[_KeyEdge]) -> dict[str, mk.Condition]:
-    """Fixed point of: condition(child) = OR over edges of condition(parent) AND edge marker."""
+    """Fixed point of: condition(child) = OR over edges of condition(parent) AND edge marker.
+
+    Each pass carries conditions one edge further; a path round a cycle only adds atoms to a
+    shorter path's clause (absorbed), so one pass per package plus one reaches the fixed point.
+    """
     edge_markers = {id(e): mk.parse(e.requirement.markers, _edge_extras(e, chosen)) for e in edges}
     state: dict[str, mk.Condition] = {k: mk.NEVER for k in chosen}
-    for _ in range(MAX_MARKER_PASSES):
+    for _ in range(len(chosen) + 1):
         changed = False
         for edge in edges:
             parent = mk.ALWAYS if edge.parent is None else state[edge.parent]
