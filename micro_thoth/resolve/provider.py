@@ -219,6 +219,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         for con in constraints:
             self.constraints.setdefault(con.name, []).append(con)
         self.index_pins = _index_pins([*roots, *constraints])
+        self.pre_names = {r.name for r in [*roots, *constraints] if r.allow_prereleases}
         self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
         self.verdicts: dict[tuple[str, Version], Verdict] = {}
         self.refusals: list[Justification] = []
@@ -306,7 +307,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         missing = self.finder.missing.get(first.name)
         if missing is not None and any(r.parent is None for r in reqs):
             raise missing
-        allowed = self.allow_prereleases or any(r.allow_prereleases for r in everything)
+        allowed = self.allow_prereleases or first.name in self.pre_names or any(r.allow_prereleases for r in everything)
         pinned = frozenset(v for r in everything for v in r.pinned_versions())
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
