@@ -222,6 +222,9 @@ class IndexClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _debug(self, text: str) -> None:
+        self._reporter.message(text, level="debug")
+
     def _register(self, url: str) -> str:
         auth = self._client.auth
         return auth.register(url) if isinstance(auth, net.IndexAuth) else strip_credentials(url)
@@ -280,6 +283,7 @@ class IndexClient:
         cached = self._store.get_page(url) if self._store is not None else None
         if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
             return self._parse_page(cached, source)
+        self._debug(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""))
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
         response = net.request(self._client, "GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
@@ -324,7 +328,9 @@ class IndexClient:
             if data is not None:
                 return data
         if artifact.is_wheel:
+            self._debug(f"metadata of {artifact.filename}: reading the wheel (range requests if served)")
             return self._wheel_metadata(artifact)
+        self._debug(f"metadata of {artifact.filename}: building the sdist's metadata")
         return self._sdist_metadata(artifact)
 
     def _may_serve_metadata(self, artifact: Artifact) -> bool:
