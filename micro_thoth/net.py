@@ -24,14 +24,15 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Generator, Iterator, Mapping
+import urllib.request
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Optional
 
 import httpx
 
 from micro_thoth import __version__
 from micro_thoth.errors import IndexUnreachable
-from micro_thoth.models import redact_url, strip_credentials
+from micro_thoth.models import Source, redact_url, strip_credentials
 
 DEFAULT_USER_AGENT = (
     f"micro-thoth/{__version__} httpx/{httpx.__version__} "
@@ -40,6 +41,10 @@ DEFAULT_USER_AGENT = (
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REFUSED_STATUSES = frozenset({401, 403, 407})
 MAX_RETRY_AFTER = 30.0
+TLS_HINT = (
+    "give the index's CA bundle (PIP_CERT, `cert` in pip.conf, SSL_CERT_FILE) or, if you trust the network, "
+    "mark the host trusted (PIP_TRUSTED_HOST, verify_ssl = false in the Pipfile source)"
+)
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?P<password>:[^/@\s]*)?@")
 
 Credentials = tuple[str, str]
@@ -153,17 +158,43 @@ def make_client(
     verify: bool | str = True,
     user_agent: str = DEFAULT_USER_AGENT,
     auth: Optional[IndexAuth] = None,
+    trusted_hosts: Iterable[str] = (),
 ) -> httpx.Client:
-    """The one keep-alive HTTP/1.1 client of a run (thread-safe; proxies and SSL_CERT_FILE from env)."""
+    """The one keep-alive HTTP/1.1 client of a run (thread-safe; proxies and SSL_CERT_FILE from env).
+
+    ``trusted_hosts`` (``host`` or ``host:port``, pip's ``--trusted-host``, a source's
+    ``verify_ssl = false``) are reached over HTTPS without certificate verification.
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=limits,
         verify=_ssl_context(verify),
         follow_redirects=True,
         trust_env=True,
         headers={"User-Agent": user_agent},
         auth=auth if auth is not None else IndexAuth(),
+        mounts={f"https://{host}": _insecure_transport(host, limits) for host in trusted_hosts if host},
     )
+
+
+def _insecure_transport(host: str, limits: httpx.Limits) -> httpx.HTTPTransport:
+    """A transport that skips certificate checks, through the environment's proxy if one applies."""
+    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    proxy = urllib.request.getproxies_environment().get("https")
+    if proxy and urllib.request.proxy_bypass(hostname):
+        proxy = None
+    return httpx.HTTPTransport(verify=False, limits=limits, proxy=proxy)
+
+
+def trusted_hosts_of(sources: Iterable[Source], environ: Optional[Mapping[str, str]] = None) -> tuple[str, ...]:
+    """``host[:port]`` of every source with ``verify_ssl = false`` (URLs expanded, credentials dropped)."""
+    hosts = []
+    for source in sources:
+        if not source.verify_ssl:
+            parts = urllib.parse.urlsplit(strip_credentials(source.expanded_url(environ)))
+            hosts.append(parts.netloc)
+    return tuple(dict.fromkeys(h for h in hosts if h))
 
 
 def scrub(text: str) -> str:
@@ -203,6 +234,16 @@ def _http_date(text: str) -> Optional[float]:
         return email.utils.parsedate_to_datetime(text).timestamp()
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether a transport error comes from TLS (a bad certificate is not worth a retry)."""
+    seen: Optional[BaseException] = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _register(client: httpx.Client, url: str) -> str:
@@ -247,8 +288,9 @@ def request(
         try:
             response = _send_once(client, method, safe_url, headers, stream)
         except httpx.TransportError as exc:
-            if last or isinstance(exc, httpx.UnsupportedProtocol):
-                raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+            tls = _tls_failure(exc)
+            if last or tls or isinstance(exc, httpx.UnsupportedProtocol):
+                raise IndexUnreachable(redact_url(url), _reason(exc), hint=TLS_HINT if tls else None) from exc
             time.sleep(retry_delay(None, attempt, backoff))
             continue
         except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from micro_thoth.errors import IndexUnreachable
-from micro_thoth.net import IndexAuth, make_client, request, retry_delay, scrub, translate_errors
+from micro_thoth.models import Source
+from micro_thoth.net import (
+    IndexAuth,
+    make_client,
+    request,
+    retry_delay,
+    scrub,
+    translate_errors,
+    trusted_hosts_of,
+)
 from tests.support.builder import Dist
 from tests.support.index_server import LocalIndex
 
@@ -169,3 +179,62 @@ def test_ca_bundle_path_is_accepted(tmp_path: Path) -> None:
         assert client is not None
     with make_client(verify=str(Path(certifi.where()).parent)) as client:
         assert client is not None
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Any:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate (made by the openssl CLI)."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/", str(cert)
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_verification_ca_bundle_and_trusted_hosts(tls_server: Any) -> None:
+    url, cert = tls_server
+    with make_client() as client, pytest.raises(IndexUnreachable, match=r"(?i)certificate") as info:
+        request(client, "GET", url, backoff=5)  # a certificate error is not retried
+    assert info.value.hint and "trusted" in info.value.hint
+    with make_client(verify=cert) as client:
+        assert request(client, "GET", url).status_code == 200
+    host = url.split("//")[1].rstrip("/")
+    with make_client(trusted_hosts=[host]) as client:
+        assert request(client, "GET", url).status_code == 200
+
+
+def test_trusted_hosts_of_sources() -> None:
+    sources = [
+        Source("a", "https://u:p@${HOST}:8443/simple", verify_ssl=False),
+        Source("b", "https://checked.example/simple"),
+        Source("c", "https://plain.example/simple", verify_ssl=False),
+    ]
+    assert trusted_hosts_of(sources, {"HOST": "private.example"}) == ("private.example:8443", "plain.example")
