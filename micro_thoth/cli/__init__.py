@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
-from typing import Optional
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, TypeVar
 
 import click
 
@@ -20,6 +20,7 @@ from .. import __version__
 from . import commands as _commands
 
 ALIASES = {"upgrade": "update"}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _command_names() -> list[str]:
@@ -54,7 +55,7 @@ def _locate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     ctx.exit(0)
 
 
-def _locate_option(name: str, help: str) -> click.decorators.FC:  # type: ignore[name-defined]
+def _locate_option(name: str, help: str) -> Callable[[_F], _F]:
     return click.option(f"--{name}", name, is_flag=True, is_eager=True, expose_value=False, callback=_locate, help=help)
 
 

@@ -47,7 +47,7 @@ def _entry(text: str, pos: int, path: Optional[str]) -> tuple[str, str, bool, in
     quote = text[start] if start < len(text) else ""
     if quote in ("'", '"'):
         value, end = _quoted(text, start, quote, path, line_no)
-        return match.group(1), value, quote == '"', _rest_of_line(text, end)
+        return match.group(1), value, quote == '"', _rest_of_line(text, end, path)
     end = text.find("\n", start)
     end = len(text) if end < 0 else end
     value = re.split(r"[ \t]#", text[start:end], maxsplit=1)[0].strip()
@@ -71,13 +71,13 @@ def _quoted(text: str, start: int, quote: str, path: Optional[str], line_no: int
     raise InputFileError(f"unterminated {quote} quote", path=path, key_path=f"line {line_no}")
 
 
-def _rest_of_line(text: str, pos: int) -> int:
+def _rest_of_line(text: str, pos: int, path: Optional[str]) -> int:
     end = text.find("\n", pos)
     end = len(text) if end < 0 else end
     rest = text[pos:end].strip()
     if rest and not rest.startswith("#"):
         line_no = text.count("\n", 0, pos) + 1
-        raise InputFileError(f"unexpected text after the closing quote: {rest!r}", key_path=f"line {line_no}")
+        raise InputFileError(f"unexpected text after the closing quote: {rest!r}", path=path, key_path=f"line {line_no}")
     return end + 1
 
 
@@ -86,5 +86,12 @@ def resolve(entries: list[tuple[str, str, bool]], environ: Mapping[str, str], *,
     values: dict[str, str] = {}
     for name, raw, expandable in entries:
         scope = {**environ, **values} if override else {**values, **environ}
-        values[name] = _VAR.sub(lambda m, s=scope: s.get(m.group("name"), m.group("default") or ""), raw) if expandable else raw
+        values[name] = _expand(raw, scope) if expandable else raw
     return values
+
+
+def _expand(text: str, scope: Mapping[str, str]) -> str:
+    def repl(match: re.Match[str]) -> str:
+        return scope.get(match.group("name"), match.group("default") or "")
+
+    return _VAR.sub(repl, text)

@@ -144,7 +144,7 @@ def _requirements(dist: install.InstalledDistribution, extras: Sequence[str], ma
             continue
 
 
-def _extraneous(installed: Mapping[NormalizedName, install.InstalledDistribution], locked: set[str]) -> Iterator[Finding]:
+def _extraneous(installed: Mapping[NormalizedName, install.InstalledDistribution], locked: set[NormalizedName]) -> Iterator[Finding]:
     for key, dist in sorted(installed.items()):
         if key not in locked and key not in IGNORED:
             yield Finding("extraneous", dist.name, f"{dist.name} {dist.version} is installed but not in the lock")
