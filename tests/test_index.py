@@ -112,6 +112,35 @@ def test_parse_html_edge_cases() -> None:
     assert fourth.metadata_hashes is None
 
 
+def test_parse_html_tolerates_real_world_markup() -> None:
+    body = b"""<html><body>
+    <!-- <a href="commented-1.0.tar.gz">old</a> -->
+    <a href='b-1.0.tar.gz' data-requires-python='>=3.6, <4'>single quotes, raw &gt;</a>
+    <a data-yanked href=b-2.0.tar.gz#sha256=FF>unquoted, yanked without a value</a>
+    <a href="b-3.0-py3-none-any.whl?token=1#sha256=aa&amp;md5=bb">query string</a>
+    <a href="b%2B4.0.tar.gz">percent-escaped name</a>
+    <abbr href="not-an-anchor-1.0.tar.gz">abbr</abbr>
+    </body></html>"""
+    found = parse_html(body, "https://i.example/simple/b/", Source("s", "https://i.example/simple/"))
+    assert [a.filename for a in found] == ["b-1.0.tar.gz", "b-2.0.tar.gz", "b-3.0-py3-none-any.whl", "b+4.0.tar.gz"]
+    assert found[0].requires_python == ">=3.6, <4"
+    assert (found[1].yanked, found[1].hashes) == ("", (Hash("sha256", "ff"),))
+    assert found[2].url == "https://i.example/simple/b/b-3.0-py3-none-any.whl?token=1"
+    assert found[2].hashes == (Hash("sha256", "aa"), Hash("md5", "bb"))
+
+
+def test_resolve_url_matches_urljoin() -> None:
+    from urllib.parse import urljoin
+
+    from micro_thoth.index.pages import resolve_url
+
+    links = ["../../p/a.whl", "./a.whl", "a.whl", "sub/a.whl", "../../../../x.whl", "/abs/a.whl", "//h/a.whl",
+             "?q", "a/../b.whl", "https://x/a.whl", "../a%20b.whl", "..//x.whl", "mailto:x", ""]
+    for base in ("https://i.example/simple/n/", "https://i.example/simple/n/index.html", "https://i.example/n"):
+        for link in links:
+            assert resolve_url(base, link) == urljoin(base, link), (base, link)
+
+
 def test_parse_json_shapes() -> None:
     body = b"""{"meta": {"api-version": "1.1"}, "name": "a", "files": [
       {"filename": "a-1.0.tar.gz", "url": "https://f.example/a-1.0.tar.gz", "hashes": {"SHA256": "AB"},
