@@ -350,10 +350,14 @@ class Jobs:
     def _log(self, job_id: str, line: str) -> None:
         self.store.append_log(job_id, scrub_text(line), self.clock())
 
-    def _flush(self, entry: _Entry) -> None:
+    def _take_log(self, entry: _Entry) -> list[tuple[float, str]]:
         lines, entry.log = entry.log, []
+        return [(at, scrub_text(line)) for at, line in lines]
+
+    def _flush(self, entry: _Entry) -> None:
+        lines = self._take_log(entry)
         if lines:
-            self.store.append_logs(entry.job_id, [(at, scrub_text(line)) for at, line in lines])
+            self.store.append_logs(entry.job_id, lines)
 
     def _sink(self, entry: _Entry) -> LogSink:
         """Log lines of a running job, written in batches (at most a second late)."""
@@ -391,21 +395,17 @@ class Jobs:
 
     def _run(self, runner: Any, entry: _Entry) -> None:
         started = self.clock()
-        self.store.mark_running(entry.job_id, started)
         entry.log.append((started, "started"))
-        self._flush(entry)
+        self.store.start(entry.job_id, started, self._take_log(entry))
         kind, value = runner.run(entry.request, self.settings.timeout, self._sink(entry))
         finished = self.clock()
         if kind == "ok":
-            result = AdviseResult.from_dict(value).scrubbed()
+            result = AdviseResult.from_dict(value).scrubbed().to_dict()
             entry.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            self._flush(entry)
-            self.store.put_result(entry.digest, result.to_dict(), finished)
-            self.store.finish(entry.job_id, "succeeded", finished)
+            self.store.complete(entry.job_id, entry.digest, finished, result=result, lines=self._take_log(entry))
         else:
             entry.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
-            self._flush(entry)
-            self.store.finish(entry.job_id, "failed", finished, value)
+            self.store.complete(entry.job_id, entry.digest, finished, problem=value, lines=self._take_log(entry))
 
     def _prune(self) -> None:
         self._pruned = self.clock()

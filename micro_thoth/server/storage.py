@@ -61,6 +61,10 @@ SCHEMA = (
 )
 _JOB_COLUMNS = "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at"
 _ACTIVE = ("queued", "running")
+_UPSERT_RESULT = (
+    "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at"
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,19 @@ class JobStore(Protocol):
     def find_active(self, digest: str) -> Optional[JobRecord]: ...
 
     def mark_running(self, job_id: str, at: float) -> None: ...
+
+    def start(self, job_id: str, at: float, lines: Sequence[tuple[float, str]] = ()) -> None: ...
+
+    def complete(
+        self,
+        job_id: str,
+        digest: str,
+        at: float,
+        *,
+        result: Optional[dict[str, Any]] = None,
+        problem: Optional[dict[str, Any]] = None,
+        lines: Sequence[tuple[float, str]] = (),
+    ) -> None: ...
 
     def finish(self, job_id: str, state: str, at: float, problem: Optional[dict[str, Any]] = None) -> None: ...
 
@@ -223,6 +240,34 @@ class SqlJobStore:
             (state, at, body, job_id),
         )
 
+    def start(self, job_id: str, at: float, lines: Sequence[tuple[float, str]] = ()) -> None:
+        """Mark the job running and write its first log lines, in one transaction."""
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("UPDATE mt_jobs SET state = 'running', started_at = ? WHERE id = ?"), (at, job_id))
+            self._insert_logs(cursor, job_id, lines)
+
+    def complete(
+        self,
+        job_id: str,
+        digest: str,
+        at: float,
+        *,
+        result: Optional[dict[str, Any]] = None,
+        problem: Optional[dict[str, Any]] = None,
+        lines: Sequence[tuple[float, str]] = (),
+    ) -> None:
+        """Finish a job in one transaction: its last log lines, its result (cached), its state."""
+        with self._cursor() as cursor:
+            self._insert_logs(cursor, job_id, lines)
+            if result is not None:
+                cursor.execute(self._sql(_UPSERT_RESULT), (digest, json.dumps(result), at))
+            body = json.dumps(problem) if problem is not None else None
+            state = "succeeded" if result is not None else "failed"
+            cursor.execute(
+                self._sql("UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ? WHERE id = ?"),
+                (state, at, body, job_id),
+            )
+
     def fail_unfinished(self, problem: dict[str, Any], at: float) -> int:
         """Jobs left queued or running by a previous process of a single-replica store."""
         return self._execute(
@@ -232,11 +277,7 @@ class SqlJobStore:
 
     # -- results ---------------------------------------------------------------
     def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:
-        self._execute(
-            "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at",
-            (digest, json.dumps(result), at),
-        )
+        self._execute(_UPSERT_RESULT, (digest, json.dumps(result), at))
 
     def touch_result(self, digest: str, at: float) -> None:
         """Mark a cached result as used, so pruning keeps it as long as the jobs that read it."""
@@ -257,10 +298,15 @@ class SqlJobStore:
     def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None:
         """Several lines at once, in one transaction."""
         with self._cursor() as cursor:
-            cursor.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = ?"), (job_id,))
-            first = int(cursor.fetchone()[0]) + 1
-            rows = [(job_id, first + i, at, line) for i, (at, line) in enumerate(lines)]
-            cursor.executemany(self._sql("INSERT INTO mt_logs (job_id, seq, at, line) VALUES (?, ?, ?, ?)"), rows)
+            self._insert_logs(cursor, job_id, lines)
+
+    def _insert_logs(self, cursor: Any, job_id: str, lines: Sequence[tuple[float, str]]) -> None:
+        if not lines:
+            return
+        cursor.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = ?"), (job_id,))
+        first = int(cursor.fetchone()[0]) + 1
+        rows = [(job_id, first + i, at, line) for i, (at, line) in enumerate(lines)]
+        cursor.executemany(self._sql("INSERT INTO mt_logs (job_id, seq, at, line) VALUES (?, ?, ?, ?)"), rows)
 
     def log(self, job_id: str) -> list[str]:
         rows = self._fetch("SELECT line FROM mt_logs WHERE job_id = ? ORDER BY seq", (job_id,))
@@ -350,11 +396,6 @@ class PostgresJobStore(SqlJobStore):
             super().create_schema()
         finally:
             self._execute(f"SELECT pg_advisory_unlock({self._SCHEMA_LOCK})")
-
-    def drop_all(self) -> None:
-        """Remove every table of the store (tests use a scratch database)."""
-        for table in ("mt_jobs", "mt_results", "mt_logs", "mt_replicas"):
-            self._execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def open_store(database_url: Optional[str], data_dir: Path) -> SqlJobStore:

@@ -9,7 +9,9 @@ when it is not set).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -108,16 +110,28 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     server.stop()
 
 
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A URL of THOTH_TEST_POSTGRES_URL's database whose search_path is a fresh schema, dropped after."""
+    if not POSTGRES_URL:
+        pytest.skip("set THOTH_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    import psycopg
+
+    schema = f"mt_test_{secrets.token_hex(6)}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    url = POSTGRES_URL
-    if not url:
-        pytest.skip("set THOTH_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    from micro_thoth.server.storage import PostgresJobStore
-
-    PostgresJobStore(url).drop_all()
-    yield url
-    PostgresJobStore(url).drop_all()
+    with scratch_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +16,20 @@ from micro_thoth.server.storage import (
     SqlJobStore,
     open_store,
 )
-from tests.server.conftest import POSTGRES_URL
+from tests.server.conftest import scratch_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlJobStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
     if request.param == "sqlite":
         made: SqlJobStore = SqliteJobStore(tmp_path / "jobs.sqlite3")
-    else:
-        if not POSTGRES_URL:
-            pytest.skip("set THOTH_TEST_POSTGRES_URL to run the PostgreSQL tests")
-        PostgresJobStore(POSTGRES_URL).drop_all()
-        made = PostgresJobStore(POSTGRES_URL)
-    yield made
-    made.close()
-    if request.param == "postgresql":
-        PostgresJobStore(POSTGRES_URL).drop_all()
+        yield made
+        made.close()
+        return
+    with scratch_postgres() as url:
+        made = PostgresJobStore(url)
+        yield made
+        made.close()
 
 
 def job(job_id: str = "adviser-1", digest: str = "d1", state: str = "queued", **kw: object) -> JobRecord:
@@ -109,7 +108,7 @@ def test_concurrent_writers(store: SqlJobStore) -> None:
 
 def test_two_stores_share_one_database(store: SqlJobStore, tmp_path: Path) -> None:
     """Replicas see each other's jobs and results (the scaling story)."""
-    other = PostgresJobStore(POSTGRES_URL) if store.kind == "postgresql" else SqliteJobStore(store.path)  # type: ignore[attr-defined]
+    other = PostgresJobStore(store.url) if store.kind == "postgresql" else SqliteJobStore(store.path)  # type: ignore[attr-defined]
     try:
         store.create(job())
         store.put_result("d1", {"lock": "x"}, 1.0)
@@ -156,3 +155,14 @@ def test_prune_forgets_old_finished_jobs_and_unused_results(store: SqlJobStore) 
     assert store.get("adviser-new") is not None and store.log("adviser-new") == ["y"]
     assert store.get("adviser-running") is not None
     assert store.result("d-old") is None and store.result("d-used") == {"lock": "used"}
+
+
+def test_start_and_complete_are_single_transactions(store: SqlJobStore) -> None:
+    store.create(job())
+    store.start("adviser-1", 2.0, [(2.0, "started")])
+    store.complete("adviser-1", "d1", 3.0, result={"lock": "L"}, lines=[(3.0, "done")])
+    assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
+    assert store.log("adviser-1") == ["started", "done"]
+    store.create(job("adviser-2", "d2"))
+    store.complete("adviser-2", "d2", 4.0, problem={"status": 504})
+    assert store.get("adviser-2").state == "failed" and store.result("d2") is None
