@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -659,3 +660,25 @@ def test_not_a_wheel() -> None:
     with pytest.raises(NotAWheel, match="found 2"):
         read_metadata(io.BytesIO(buf.getvalue()), None)
 
+
+
+# -- the default index (network) -------------------------------------------------------------
+
+@pytest.mark.network
+def test_default_index_pages_and_range_read_metadata(http: httpx.Client) -> None:
+    from urllib.parse import urlsplit
+
+    from micro_thoth.index.client import METADATA_HOSTS
+    from micro_thoth.pipconf import default_index_url
+
+    client = IndexClient([Source("default", default_index_url())], client=http, environ={})
+    page = client.project("idna")
+    wheel = next(a for a in page.artifacts if a.is_wheel and str(a.version) == "3.7")
+    assert wheel.sha256 and wheel.url.startswith("https://")
+    assert client.metadata(wheel).requires_python == ">=3.5"
+    # a host known to serve no .metadata files: range reads of the wheel
+    store = Store(":memory:")
+    store.put_value(METADATA_HOSTS, urlsplit(wheel.url).netloc, "no")
+    ranged = IndexClient([page.index], client=http, environ={}, store=store)
+    metadata = ranged.metadata(dataclasses.replace(wheel, metadata_hashes=None))
+    assert (metadata.name, metadata.version, metadata.requires_python) == ("idna", "3.7", ">=3.5")
