@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -297,14 +298,32 @@ def sources_from_pip_config(
     command: str = "install",
     cli: Optional[Mapping[str, object]] = None,
 ) -> tuple[Source, ...]:
-    """The indexes pip would use, as Sources ``pip-index-0`` (the index URL), ``pip-index-1``..."""
+    """The indexes pip would use: ``pip-index-0`` (the index URL), ``pip-index-1``... (extra
+    index URLs), then local find-links directories as ``pip-find-links-0``...
+
+    pip merges the files of all of them; we keep our first-index rule (DESIGN.md),
+    so a find-links directory serves the projects the indexes do not have. Remote
+    find-links pages are not sources (an index client asks ``<url>/<name>/``).
+    """
     config = config or read_pip_config(environ, command=command, cli=cli)
     if config.no_index:
         urls: list[str] = []
     else:
         main = config.index_url or default_index_url(python, environ=environ, cache_dir=cache_dir)
         urls = [main, *config.extra_index_urls]
-    unique = list(dict.fromkeys(urls))
-    return tuple(
-        Source(name=f"pip-index-{i}", url=url, verify_ssl=config.verify_for(url)) for i, url in enumerate(unique)
-    )
+    indexes = [
+        Source(name=f"pip-index-{i}", url=url, verify_ssl=config.verify_for(url))
+        for i, url in enumerate(dict.fromkeys(urls))
+    ]
+    local = dict.fromkeys(url for url in map(_local_find_links, config.find_links) if url)
+    return (*indexes, *(Source(name=f"pip-find-links-{i}", url=url) for i, url in enumerate(local)))
+
+
+def _local_find_links(entry: str) -> Optional[str]:
+    """A find-links entry that is a local directory, as a ``file://`` URL; None otherwise."""
+    if entry.startswith("file:"):
+        return entry if os.path.isdir(urllib.request.url2pathname(urllib.parse.urlsplit(entry).path)) else None
+    if "://" in entry:
+        return None
+    path = os.path.abspath(os.path.expanduser(entry))
+    return Path(path).as_uri() if os.path.isdir(path) else None

@@ -207,3 +207,19 @@ def test_default_index_of_another_interpreter(tmp_path: Path) -> None:
     env = _env(tmp_path)
     with pytest.raises(Exception, match="default index"):
         default_index_url(str(venv / "bin" / "python"), environ=env)
+
+
+def test_local_find_links_become_sources_after_the_indexes(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    env = _env(
+        tmp_path,
+        PIP_INDEX_URL="https://main.example/simple",
+        PIP_FIND_LINKS=f"{wheels} {wheels.as_uri()} https://remote.example/links/ {tmp_path}/missing",
+    )
+    assert sources_from_pip_config(env) == (
+        Source("pip-index-0", "https://main.example/simple", True),
+        Source("pip-find-links-0", wheels.as_uri(), True),
+    )
+    env["PIP_NO_INDEX"] = "yes"
+    assert sources_from_pip_config(env) == (Source("pip-find-links-0", wheels.as_uri(), True),)
