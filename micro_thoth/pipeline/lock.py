@@ -132,7 +132,7 @@ def _policy(settings: Settings, services: Services, request: LockRequest, select
     return guidance_policy(
         settings,
         services.environ,
-        recommendation_type=options.recommendation_type,
+        recommendation_type=options.recommendation_type or _configured_type(selected.environment),
         min_release_age=options.min_release_age,
         runtime_environment=selected.environment,
         labels={**dict(selected.environment.labels or {}), **dict(options.labels)},
@@ -142,6 +142,15 @@ def _policy(settings: Settings, services: Services, request: LockRequest, select
         exclude_newer=exclude_newer,
         reporter=services.reporter,
     )
+
+
+def _configured_type(environment: Any) -> str:
+    """.thoth.yaml's recommendation type when it names one; ``stable`` otherwise (the documented default)."""
+    from ..environment.runtime import CONFIG, FLAG
+
+    if environment.origin("recommendation_type") in (CONFIG, FLAG) and environment.recommendation_type:
+        return str(environment.recommendation_type)
+    return "stable"
 
 
 def _close(policy: Any) -> None:
