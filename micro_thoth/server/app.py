@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import pickle
 import platform
+import re
 import sysconfig
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -138,6 +140,18 @@ def _isolation(settings: ServerSettings, resolver: Resolver) -> ServerSettings:
     return settings
 
 
+_TOKEN_IN_QUERY = re.compile(r"(?i)([?&]token=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Hide ``token=...`` (how thamos sends THAMOS_TOKEN) in uvicorn's access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1****", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     """The backend as an ASGI app; jobs start with the app and stop with it."""
     settings = _isolation(settings, resolver)
@@ -146,6 +160,7 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging.getLogger("uvicorn.access").addFilter(RedactTokens())
         jobs.start()
         try:
             yield

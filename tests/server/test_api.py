@@ -150,6 +150,8 @@ def test_token_auth(backend_factory: object, tmp_path: Path) -> None:
         assert wait_done(member, job_id)["state"] == "succeeded"
         by_query = anonymous.post("/api/v2/advise?token=sekrit", json={"requirements": PIPFILE})
         assert by_query.status_code == 202
+    output = (backend.data_dir / "server.log").read_text()
+    assert "/api/v2/advise?token=**** HTTP/1.1" in output and "sekrit" not in output
 
 
 def test_credentials_are_never_stored_logged_or_returned(backend: Backend) -> None:
