@@ -158,14 +158,16 @@ def test_parse_json_shapes() -> None:
         parse_json(b'{"files": 3}', "https://i/", Source("s", "https://i/"))
 
 
-def test_invalid_page_is_a_package_index_error(http: httpx.Client) -> None:
+def test_invalid_page_is_a_package_index_error_and_not_kept() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"{not json", headers={"Content-Type": "application/vnd.pypi.simple.v1+json"})
 
+    store = Store(":memory:")
     with httpx.Client(transport=httpx.MockTransport(handler)) as mock, pytest.raises(
         PackageIndexError, match="not a valid project page"
     ):
-        IndexClient([Source("m", "http://mock.test/simple")], client=mock, environ={}).project("a")
+        IndexClient([Source("m", "http://mock.test/simple")], client=mock, environ={}, store=store).project("a")
+    assert store.get_page("http://mock.test/simple/a/") is None
 
 
 def test_upload_times() -> None:

@@ -294,9 +294,10 @@ class IndexClient:
             page = _cached_page(url, response)
         else:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
+        artifacts = self._parse_page(page, source)  # a page we cannot read is not kept
         if self._store is not None:
             self._store.put_page(page)
-        return self._parse_page(page, source)
+        return artifacts
 
     def _parse_page(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
         try:
