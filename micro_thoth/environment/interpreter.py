@@ -8,26 +8,27 @@ subprocess.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from packaging.tags import Tag, compatible_tags, cpython_tags, generic_tags
-
 from ..errors import TargetInterpreterError
 from ..models import Target
+from .target import target_for_interpreter
 
 PROBE = Path(__file__).with_name("_probe.py")
 CACHE_BUCKET = "interpreters-v1"
 PROBE_TIMEOUT = 60.0
 SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "include")
+_32BIT_ARCH = {"x86_64": "i686", "aarch64": "armv8l"}
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,17 @@ class InterpreterInfo:
         return os.path.join(self.paths["include"], distribution)
 
     def target(self) -> Target:
-        """Marker values and ordered wheel tags of this interpreter, as a Target."""
-        try:
-            from .runtime import target_for_interpreter
-        except ImportError:
-            return Target(markers=dict(self.markers), tags=tuple(fallback_tags(self)))
-        return target_for_interpreter(self)
+        """Marker values (as reported) and ordered wheel tags of this interpreter, as a Target."""
+        return target_for_interpreter(self._tag_view())
+
+    def _tag_view(self) -> InterpreterInfo:
+        """A 32-bit Python on a 64-bit Linux kernel takes the 32-bit arch's tags (as packaging does)."""
+        if self.pointer_bits != 32 or not self.platform.startswith("linux"):
+            return self
+        arch = _32BIT_ARCH.get(self.platform.split("-", 1)[-1])
+        if arch is None:
+            return self
+        return dataclasses.replace(self, platform=f"linux-{arch}", machine=arch)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,7 +95,7 @@ class InterpreterInfo:
             values = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
             values["version"] = tuple(int(part) for part in data["version"][:3])
             values["markers"] = {str(k): str(v) for k, v in data["markers"].items()}
-            values["paths"] = {k: str(v) for k, v in data["paths"].items() if v is not None}
+            values["paths"] = {k: str(v) for k, v in data["paths"].items() if k in SCHEME_KEYS and v is not None}
             return cls(**values)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"unusable interpreter description: {exc}") from exc
@@ -220,83 +226,3 @@ def _is_script(path: Path) -> bool:
             return fh.read(2) == b"#!"
     except OSError:
         return True
-
-
-# --- wheel tags; used until environment/runtime.py provides target_for_interpreter --------
-
-_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_INTERPRETER_SHORT = {"cpython": "cp", "pypy": "pp", "ironpython": "ip", "jython": "jy"}
-
-
-def _normalize(text: str) -> str:
-    return text.replace(".", "_").replace("-", "_").replace(" ", "_")
-
-
-def _linux_archs(info: InterpreterInfo) -> list[str]:
-    arch = _normalize(info.platform).split("_", 1)[1]
-    if info.pointer_bits == 32:
-        arch = {"x86_64": "i686", "aarch64": "armv8l"}.get(arch, arch)
-    return ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
-
-
-def _manylinux(arch: str, glibc: str) -> Iterator[str]:
-    major, minor = (int(p) for p in glibc.split(".")[:2])
-    if major != 2:
-        return
-    oldest = 5 if arch in ("x86_64", "i686") else 17
-    for m in range(minor, oldest - 1, -1):
-        yield f"manylinux_2_{m}_{arch}"
-        if (2, m) in _LEGACY_MANYLINUX:
-            yield f"{_LEGACY_MANYLINUX[(2, m)]}_{arch}"
-
-
-def _musllinux(arch: str, musl: str) -> Iterator[str]:
-    major, minor = (int(p) for p in musl.split(".")[:2])
-    for m in range(minor, -1, -1):
-        yield f"musllinux_{major}_{m}_{arch}"
-
-
-def platform_tags(info: InterpreterInfo) -> list[str]:
-    """Platform tags of the interpreter, most specific first (packaging's order)."""
-    if not info.platform.startswith("linux"):
-        return [_normalize(info.platform)]
-    archs = _linux_archs(info)
-    out = [f"linux_{arch}" for arch in archs]
-    for arch in archs:
-        if info.libc_family == "glibc" and info.libc_version:
-            out.extend(_manylinux(arch, info.libc_version))
-        elif info.libc_family == "musl" and info.libc_version:
-            out.extend(_musllinux(arch, info.libc_version))
-    return out
-
-
-def cpython_abis(info: InterpreterInfo) -> list[str]:
-    nodot = f"{info.version[0]}{info.version[1]}"
-    threading = "t" if info.gil_disabled else ""
-    if info.py_debug:
-        return [f"cp{nodot}{threading}d", f"cp{nodot}{threading}"]
-    pymalloc = "m" if info.version[:2] < (3, 8) and "m" in info.abiflags else ""
-    return [f"cp{nodot}{threading}{pymalloc}"]
-
-
-def _generic_abis(info: InterpreterInfo) -> list[str]:
-    """The ABI tag a non-CPython interpreter's extension suffix names (``pypy310_pp73``)."""
-    parts = (info.ext_suffix or "").lstrip(".").split("-")
-    if len(parts) < 3:
-        return [_normalize(info.soabi)] if info.soabi else []
-    head = parts[:2] if info.implementation == "pypy" else parts[:1]
-    return [_normalize("_".join(head))]
-
-
-def fallback_tags(info: InterpreterInfo) -> Iterator[Tag]:
-    """Ordered tags of ``info`` computed with packaging's generators and explicit inputs."""
-    platforms = platform_tags(info)
-    version = info.version[:2]
-    short = _INTERPRETER_SHORT.get(info.implementation, info.implementation)
-    nodot = info.py_version_nodot or f"{version[0]}{version[1]}"
-    if short == "cp":
-        yield from cpython_tags(version, cpython_abis(info), platforms)
-        yield from compatible_tags(version, f"cp{nodot}", platforms)
-        return
-    yield from generic_tags(f"{short}{nodot}", _generic_abis(info), platforms)
-    yield from compatible_tags(version, "pp3" if short == "pp" else None, platforms)
