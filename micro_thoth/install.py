@@ -875,13 +875,12 @@ def execute(
     started = time.monotonic()
     jobs = _jobs(plan, wheels)
     _validate_all([wheel for _, wheel in jobs], reporter, workers)
-    if compile_bytecode:
-        _precompile_trees([source for _, source in jobs if source.is_dir()], env)
+    precompiled = _precompile_trees([s for _, s in jobs if s.is_dir()], env) if compile_bytecode else 0
     with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env, reporter) as transaction:
         for dist in plan.to_remove:
             _remove(dist, env, transaction)
         _install_all(jobs, env, transaction, reporter, workers, compile_bytecode)
-        compiled = _compile_written(transaction, env, reporter) if compile_bytecode else 0
+        compiled = precompiled + (_compile_written(transaction, env, reporter) if compile_bytecode else 0)
     return InstallResult(
         installed=tuple(wanted.describe() for wanted, _ in jobs),
         removed=tuple(f"{d.name}=={d.version}" for d in plan.to_remove),
@@ -891,11 +890,11 @@ def execute(
     )
 
 
-def _precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> None:
+def _precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> int:
     """One batched compile of every tree's missing bytecode (the cache, not the environment)."""
     tag = env.interpreter.cache_tag
     if not trees or not tag:
-        return
+        return 0
     missing: list[Path] = []
     for root in trees:
         tree = _open_tree(root)
@@ -904,7 +903,7 @@ def _precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> None:
                 source = _inside_str(str(root), path)
                 if not os.path.exists(_pyc(source, tag)):
                     missing.append(Path(source))
-    compile_bytecode(missing, env)
+    return compile_bytecode(missing, env)
 
 
 def _wants_bytecode(tree: _Tree, path: str) -> bool:

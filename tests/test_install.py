@@ -436,7 +436,7 @@ def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
 def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tree = _tree(tmp_path, Dist("quick", "1.0", files={"quick/x.py": "X = 1\n"}))
     one = ensure_venv(tmp_path / "one", sys.executable)
-    execute(plan([WantedPackage("quick", "1.0")], one), {"quick": tree}, one)
+    assert execute(plan([WantedPackage("quick", "1.0")], one), {"quick": tree}, one).compiled == 2
     tag = one.interpreter.cache_tag
     cached = tree / "quick" / "__pycache__" / f"x.{tag}.pyc"
     assert cached.exists()
@@ -446,7 +446,7 @@ def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: 
     real = install.compile_bytecode
     monkeypatch.setattr(install, "compile_bytecode", lambda files, env: calls.append(len(files)) or real(files, env))
     two = ensure_venv(tmp_path / "two", sys.executable)
-    execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two)
+    assert execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two).compiled == 0
     assert calls == [0, 0]  # nothing left to compile: the tree had it, the links brought it
     out = _run(two, "import quick.x, sys; print(quick.x.__file__, quick.x.__cached__)")
     assert out.startswith(str(two.prefix))
