@@ -352,20 +352,22 @@ def _check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
     if len(set(names)) != len(names):
         duplicate = next(name for name in names if names.count(name) > 1)
         _refuse(path, f"has duplicate entries for {duplicate!r}")
+    tops = {name.split("/", 1)[0] for name in names}
+    data_dirs = {top[: -len(".dist-info")] + ".data" for top in tops if top.endswith(".dist-info")}
     for member in members:
-        _check_name(path, member.filename)
+        _check_name(path, member.filename, data_dirs)
         if stat.S_ISLNK(member.external_attr >> 16):
             _refuse(path, f"contains a symbolic link {member.filename!r}")
 
 
-def _check_name(path: Path, name: str) -> None:
+def _check_name(path: Path, name: str, data_dirs: set[str]) -> None:
     parts = name.split("/")
     if name.startswith("/") or "\\" in name or "\0" in name or (len(name) > 1 and name[1] == ":"):
         _refuse(path, f"has an absolute or non-portable member path {name!r}")
     if ".." in parts:
         _refuse(path, f"has a member path escaping its target {name!r}")
-    if parts[0].endswith(".data") and len(parts) > 2 and parts[1] not in SCHEME_NAMES:
-        _refuse(path, f"puts {name!r} in an unknown scheme {parts[1]!r}")
+    if parts[0] in data_dirs and not name.endswith("/") and (len(parts) < 3 or parts[1] not in SCHEME_NAMES):
+        _refuse(path, f"puts {name!r} outside the known schemes of its .data directory")
 
 
 def _check_size(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:

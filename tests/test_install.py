@@ -231,9 +231,11 @@ def _members(data: bytes) -> dict[str, bytes]:
 
 
 def test_refuses_unknown_data_scheme(tmp_path: Path) -> None:
-    wheel = _wheel(tmp_path, Dist("odd", "1.0"), extra_members={"odd-1.0.data/etc/passwd": b""})
-    with pytest.raises(UnsafeWheel, match="scheme"):
-        check_wheel(wheel)
+    for member in ("odd-1.0.data/etc/passwd", "odd-1.0.data/loose-file"):
+        wheel = _wheel(tmp_path, Dist("odd", "1.0"), extra_members={member: b""})
+        with pytest.raises(UnsafeWheel, match="schemes"):
+            check_wheel(wheel)
+    check_wheel(_wheel(tmp_path, Dist("odd", "1.0"), extra_members={"other.data/etc/x": b""}))
 
 
 def test_refuses_zip_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
