@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -193,6 +194,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def thoth_error(request: Request, exc: errors.ThothPipError) -> JSONResponse:
         legacy: Optional[dict[str, Any]] = {} if request.url.path.startswith("/api/v1") else None
         return problem_response(problems.from_error(exc), legacy=legacy)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = problems.http_problem(422, "Invalid request", str(exc.errors())[:500], slug="invalid-request")
+        return problem_response(problem)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        problem = problems.http_problem(500, "Internal error", "the backend failed; see its log", slug="internal")
+        return problem_response(problem)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -21,7 +21,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Protocol
@@ -194,10 +194,23 @@ class SqlJobStore:
             yield cursor
             conn.commit()
         except BaseException:
-            conn.rollback()
+            self._recover(conn)
             raise
         finally:
-            cursor.close()
+            with suppress(Exception):
+                cursor.close()
+
+    def _recover(self, conn: Any) -> None:
+        """Roll back; a connection the database dropped is forgotten so the next call reconnects."""
+        try:
+            conn.rollback()
+        except Exception:
+            pass
+        if getattr(conn, "broken", False) or getattr(conn, "closed", False):
+            self._local.conn = None
+            with self._lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
 
     def _execute(self, text: str, params: Sequence[Any] = ()) -> int:
         with self._cursor() as cursor:

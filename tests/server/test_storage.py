@@ -166,3 +166,18 @@ def test_start_and_complete_are_single_transactions(store: SqlJobStore) -> None:
     store.create(job("adviser-2", "d2"))
     store.complete("adviser-2", "d2", 4.0, problem={"status": 504})
     assert store.get("adviser-2").state == "failed" and store.result("d2") is None
+
+
+def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> None:
+    with scratch_postgres() as url:
+        store = PostgresJobStore(url)
+        store.create(job())
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as admin:
+            pid = store._connection().info.backend_pid
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            store.get("adviser-1")
+        assert store.get("adviser-1") is not None
+        store.close()
