@@ -107,7 +107,7 @@ def _presented_token(request: Request) -> Optional[str]:
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("bearer", "token") and value.strip():
         return value.strip()
-    return request.query_params.get("token") or request.headers.get("x-thoth-token")
+    return request.query_params.get("token")
 
 
 def _check_token(settings: ServerSettings, request: Request, legacy: Any = None) -> bool:
