@@ -41,3 +41,12 @@ def test_empty_token_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     token.write_text("\n")
     code = main(["serve", "--data-dir", str(tmp_path), "--token-file", str(token), "--resolver", "tests.server.resolvers:resolve"])
     assert code == 2 and "is empty" in capsys.readouterr().err
+
+
+def test_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # an import of it now fails as if not installed
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "uvicorn is missing" in err and "install micro-thoth[server]" in err
