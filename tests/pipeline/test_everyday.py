@@ -168,6 +168,14 @@ def test_clean_removes_only_what_the_lock_does_not_name(synced, thoth) -> None:
     assert "Nothing to clean" in thoth("clean", "-C", str(synced)).err
 
 
+def test_clean_warns_about_a_stale_lock_and_uses_it(synced, thoth) -> None:
+    pipfile = synced / "Pipfile"
+    pipfile.write_text(pipfile.read_text().replace('devtool = "*"', 'devtool = "*"\nzeta = "*"'))
+    result = thoth("clean", "--dry-run", "-C", str(synced))
+    assert result.code == 0 and result.out == ""
+    assert "out of date" in result.err
+
+
 def test_clean_without_environment_says_so(project, thoth) -> None:
     result = thoth("clean", "-C", str(project("pipenv-made/small")))
     assert result.code == 1 and "No virtualenv has been created" in result.err

@@ -61,6 +61,8 @@ REFUSED = [
     (["verify", "--python", "3.11"], "pipenv verify --python"),
     (["lock", "--dev-only"], "pipenv lock --dev-only"),
     (["requirements", "stray-positional"], "pipenv requirements stray-positional"),
+    (["--python", "3.11"], "pipenv --python 3.11"),
+    (["--clear"], "pipenv --clear"),
 ]
 
 
@@ -160,6 +162,17 @@ def test_micropipenv_requirements_and_refusals(project, tool_bin, shell_env, mon
         refused = run([micropipenv, *argv], cwd=app, env=env)
         assert refused.returncode == 2 and named in refused.stderr, argv
     assert run([micropipenv, "verify"], cwd=app, env=env).returncode == 0
+    missing = run([micropipenv, "install"], cwd=app, env={**env, "MICROPIPENV_PIP_BIN": "/nonexistent/bin/pip"})
+    assert missing.returncode == 2 and "MICROPIPENV_PIP_BIN" in missing.stderr
+
+
+def test_micropipenv_pip_bin_picks_the_target_python(indexes, project, tool_bin, shell_env, scratch_venv) -> None:
+    app = project("pipenv-made/small")
+    (scratch_venv / "bin" / "pip").write_text("#!/bin/sh\nexit 1\n")
+    env = {**shell_env, "MICROPIPENV_PIP_BIN": str(scratch_venv / "bin" / "pip")}  # not first on PATH
+    result = run([str(tool_bin / "micropipenv"), "install"], cwd=app, env=env)
+    assert result.returncode == 0, result.stderr
+    assert imports(scratch_venv / "bin" / "python", "import alpha").returncode == 0
 
 
 # --- shim install -----------------------------------------------------------------------------

@@ -64,6 +64,15 @@ def test_pipfile_lock_app_installs_with_deploy(image, project) -> None:
     assert "Installing dependencies from Pipfile.lock" in result.stdout
 
 
+def test_pipfile_only_app_is_locked_then_installed(image, project) -> None:
+    copy_fixture(project, "pipenv-made/small", image.source)
+    (image.source / "Pipfile.lock").unlink()
+    result = image.assemble()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "locking first" in result.stdout
+    assert (image.home / "Pipfile.lock").exists() and image.has("alpha") and image.has("gamma")
+
+
 def test_stale_lock_fails_the_build(image, project) -> None:
     copy_fixture(project, "pipenv-made/small", image.source)
     pipfile = image.source / "Pipfile"
