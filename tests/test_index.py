@@ -395,6 +395,17 @@ def test_metadata_via_full_download(index_factory: type[LocalIndex], http: httpx
     assert index.requested(f"/files/{filename}") == [f"GET /files/{filename}.metadata", f"GET /files/{filename}"]
 
 
+def test_full_download_spills_to_disk(index_factory: type[LocalIndex], http: httpx.Client,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from micro_thoth.index import client as client_module
+
+    monkeypatch.setattr(client_module, "SPOOL_BYTES", 50_000)
+    index = index_factory(metadata_files=False, ranges=False)
+    _big_wheel(index, Dist("alpha", "1.0", requires_dist=["beta"]))
+    client = _client([Source("main", index.url)], http)
+    assert client.metadata(_only_wheel(client, "alpha")).requires_dist == ("beta",)
+
+
 def test_full_download_is_verified(index_factory: type[LocalIndex], http: httpx.Client) -> None:
     index = index_factory(metadata_files=False, ranges=False)
     (wheel,) = index.add(Dist("alpha", "1.0"))

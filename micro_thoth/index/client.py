@@ -14,6 +14,7 @@ verified), and for sdists, paths and VCS references a PEP 517 build
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import sys
@@ -409,13 +410,14 @@ class IndexClient:
             response.close()
 
     def _spool(self, response: httpx.Response, artifact: Artifact) -> IO[bytes]:
-        """The whole body in a spooled temporary file, its digest checked against the page's."""
-        spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
+        """The whole body in memory (on disk past SPOOL_BYTES), its digest checked against the page's."""
+        spooled: IO[bytes] = io.BytesIO()
         hasher = StreamingHasher(sorted({h.algorithm for h in artifact.hashes} | {"sha256"}))
         try:
             with net.translate_errors(artifact.url):
                 for chunk in response.iter_bytes(CHUNK):
                     hasher.update(chunk)
+                    spooled = _spill(spooled, len(chunk))
                     spooled.write(chunk)
             _verify_download(hasher, artifact)
         except BaseException:
@@ -495,6 +497,19 @@ def _cached_page(url: str, response: httpx.Response) -> CachedPage:
         fetched_at=time.time(),
         base_url=final if final != url else None,
     )
+
+
+def _spill(buffer: IO[bytes], incoming: int) -> IO[bytes]:
+    """``buffer``, or a temporary file holding its bytes once it would grow past SPOOL_BYTES.
+
+    (Not SpooledTemporaryFile: before Python 3.11 it is not seekable() enough for zipfile.)
+    """
+    if not isinstance(buffer, io.BytesIO) or buffer.tell() + incoming <= SPOOL_BYTES:
+        return buffer
+    spilled = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    spilled.write(buffer.getbuffer())
+    buffer.close()
+    return spilled
 
 
 def _content_range(response: httpx.Response) -> tuple[int, int, int]:
