@@ -19,13 +19,9 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from .. import __version__, errors
+from ..formats.pipfile import parse_toml
 from ..resolve.wire import AdviseRequest, JobView, scrub, thaw
 from .storage import JobRecord
-
-try:  # Python 3.11+
-    import tomllib as _toml
-except ImportError:  # pragma: no cover - older interpreters use the backport
-    import tomli as _toml  # type: ignore[no-redef]
 
 _STATE = {"queued": "pending", "running": "running", "succeeded": "succeeded", "failed": "failed"}
 _PATHS = (
@@ -133,8 +129,8 @@ def _pipfile(request: Mapping[str, Any]) -> dict[str, Any]:
     if request.get("requirements_format") != "pipenv":
         return {}
     try:
-        return _toml.loads(request.get("requirements") or "")
-    except _toml.TOMLDecodeError:
+        return parse_toml(request.get("requirements") or "")
+    except errors.InputFileError:
         return {}
 
 
