@@ -19,16 +19,15 @@ import re
 import time
 from typing import Any
 
-import tomllib
-
 from micro_thoth import errors
+from micro_thoth.formats.pipfile import parse_toml
 from micro_thoth.resolve.wire import AdviseRequest, AdviseResult
 
 log = logging.getLogger("micro_thoth.tests.resolver")
 
 
 def _pipfile(request: AdviseRequest) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    data = tomllib.loads(request.requirements)
+    data = parse_toml(request.requirements)
     packages = dict(data.get("packages", {}))
     if request.dev:
         packages.update(data.get("dev-packages", {}))
