@@ -57,7 +57,7 @@ def _host_key(url: httpx.URL | str) -> str:
 
 
 class IndexAuth(httpx.Auth):
-    """Basic auth per host, from registered URLs' userinfo or from netrc; one retry on 401."""
+    """Basic auth per host, from registered URLs' userinfo or else netrc; one netrc retry on 401."""
 
     def __init__(self, netrc_path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> None:
         self._netrc_path = netrc_path
@@ -86,21 +86,20 @@ class IndexAuth(httpx.Auth):
         return self._from_netrc(httpx.URL(url) if isinstance(url, str) else url)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send known credentials up front (as pip does: some registries answer 404, not 401);
+        after a 401, try the netrc entry once if it differs from what was sent."""
         if request.url.userinfo:
             self.register(str(request.url))
             request.url = request.url.copy_with(username=None, password=None)
-        with self._lock:
-            known = self._known.get(_host_key(request.url))
-        if known is not None:
-            yield _with_basic(request, known)
+        sent = self.credentials_for(request.url)
+        response = yield (_with_basic(request, sent) if sent is not None else request)
+        if response.status_code != 401:
             return
-        response = yield request
-        if response.status_code == 401:
-            found = self._from_netrc(request.url)
-            if found is not None:
-                with self._lock:
-                    self._known[_host_key(request.url)] = found
-                yield _with_basic(request, found)
+        fallback = self._from_netrc(request.url)
+        if fallback is not None and fallback != sent:
+            with self._lock:
+                self._known[_host_key(request.url)] = fallback
+            yield _with_basic(request, fallback)
 
     def _from_netrc(self, url: httpx.URL) -> Optional[Credentials]:
         parsed = self._load_netrc()
