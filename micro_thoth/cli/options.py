@@ -35,6 +35,19 @@ def common(func: F) -> F:
     )
 
 
+def project(func: F) -> F:
+    """-C, -v/-q, --json: commands that read the project but use no cache or index."""
+    return _apply(
+        [
+            click.option("-C", "--directory", type=click.Path(file_okay=False), help="Project directory (default: cwd, or PIPENV_PIPFILE's)."),
+            click.option("-v", "--verbose", count=True, help="More output."),
+            click.option("-q", "--quiet", count=True, help="Less output."),
+            click.option("--json", "json", is_flag=True, help="Machine-readable output on stdout."),
+        ],
+        func,
+    )
+
+
 def target(func: F) -> F:
     """Where and what to install: pipenv's --dev/--categories/--system/--python."""
     return _apply(

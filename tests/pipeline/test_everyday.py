@@ -40,6 +40,8 @@ def test_requirements_default_is_pipenvs_output(project, thoth) -> None:
     result = thoth("requirements", "-C", str(app))
     assert result.code == 0, result.err
     assert result.out == SMALL_DEFAULT
+    assert thoth("requirements", "--json", "-C", str(app)).json() == {"format": "pipenv", "lines": SMALL_DEFAULT.splitlines()}
+    assert thoth("requirements", "--clear", "-C", str(app)).code == 2  # no cache to clear: refused, not ignored
 
 
 def test_requirements_dev_with_hashes_orders_like_pipenv(project, thoth) -> None:
@@ -92,6 +94,20 @@ def test_requirements_micropipenv_format(project, thoth, monkeypatch) -> None:
     assert bare == "alpha[fast]==1.1\nbeta==2.0\ndelta==3.0; python_version >= '3.8'\ngamma==0.5\nwin_only\n"
     both = thoth("requirements", "--format", "micropipenv", "--no-default", "--no-dev", "-C", str(app))
     assert both.code == 2 and "both" in both.err
+
+
+def test_requirements_from_poetry_lock(tmp_path, thoth) -> None:
+    (tmp_path / "poetry.lock").write_text(
+        '[[package]]\nname = "alpha"\nversion = "1.1"\ndescription = ""\noptional = false\npython-versions = "*"\n'
+        'files = [{file = "alpha-1.1-py3-none-any.whl", hash = "sha256:' + "a" * 64 + '"}]\n\n'
+        '[[package]]\nname = "pytest"\nversion = "8.0"\ndescription = ""\noptional = false\npython-versions = "*"\n'
+        'groups = ["dev"]\nfiles = []\n\n'
+        '[metadata]\nlock-version = "2.1"\npython-versions = "^3.9"\ncontent-hash = "x"\n'
+    )
+    out = thoth("requirements", "--format", "micropipenv", "--no-indexes", "-C", str(tmp_path)).out
+    assert out == ("#\n# Default dependencies\n#\nalpha==1.1 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+                   "#\n# Dev dependencies\n#\npytest==8.0\n")
+    assert thoth("requirements", "-C", str(tmp_path)).out == "alpha==1.1\n"
 
 
 def test_requirements_without_lock_fails_with_hint(tmp_path, thoth) -> None:

@@ -12,7 +12,7 @@ from .. import options
 
 
 @click.command("check", help="Check that the environment matches the lock: versions, files (RECORD), dependencies.")
-@options.common
+@options.project
 @click.option("-d", "--dev", is_flag=True, help="Also the develop packages.")
 @click.option("--categories", multiple=True, help="Lock categories to check.")
 @click.option("--system", is_flag=True, help="Check the system Python (python3 on PATH, or --python).")

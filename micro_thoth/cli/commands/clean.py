@@ -11,7 +11,7 @@ from .. import options
 
 
 @click.command("clean", help="Uninstall packages not in the lock from the environment (pipenv clean).")
-@options.common
+@options.project
 @click.option("--dry-run", is_flag=True, help="Only print what would be uninstalled.")
 @click.option("--bare", is_flag=True, help="Minimal output.")
 @click.option("--system", is_flag=True, help="Clean the system Python (the python3 on PATH, or --python).")

@@ -13,7 +13,7 @@ from .. import options
 
 
 @click.command("graph", help="Show the installed packages' dependency graph (pipenv graph).")
-@options.common
+@options.project
 @click.option("--json-tree", is_flag=True, help="A nested JSON tree.")
 @click.option("--reverse", is_flag=True, help="Who requires each package.")
 @click.option("--bare", is_flag=True, help="Plain output (the same tree).")

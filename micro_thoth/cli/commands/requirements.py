@@ -12,7 +12,7 @@ from .. import options
 
 
 @click.command("requirements", help="Print the lock as a requirements.txt (pipenv requirements; --format micropipenv).")
-@options.common
+@options.project
 @click.option("--format", "style", type=click.Choice(["pipenv", "micropipenv"]), default="pipenv", show_default=True,
               help="Whose output to reproduce (micropipenv: hashes, both sections and comments by default).")
 @click.option("-d", "--dev", is_flag=True, help="Also the develop packages (pipenv style).")
@@ -33,14 +33,15 @@ from .. import options
 def command(**kwargs: Any) -> int:
     settings, console = options.settings_from(_settings_args(kwargs))
     text = export.requirements(settings, export_options(kwargs), os.environ)
-    if text:
+    if settings.json_output:
+        console.json({"format": kwargs["style"], "lines": text.splitlines()})
+    elif text:
         console.output(text.rstrip("\n"))
     return 0
 
 
 def _settings_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    keep = ("directory", "verbose", "quiet", "json", "cache_dir", "clear")
-    return {key: kwargs.get(key) for key in keep}
+    return {key: kwargs.get(key) for key in ("directory", "verbose", "quiet", "json")}
 
 
 def export_options(kw: dict[str, Any]) -> export.ExportOptions:
