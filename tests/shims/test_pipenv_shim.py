@@ -63,6 +63,7 @@ REFUSED = [
     (["requirements", "stray-positional"], "pipenv requirements stray-positional"),
     (["--python", "3.11"], "pipenv --python 3.11"),
     (["--clear"], "pipenv --clear"),
+    (["--python", "3.11", "run", "python"], "pipenv run --python"),
 ]
 
 
