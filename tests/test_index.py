@@ -460,6 +460,22 @@ def test_sdist_metadata_through_build(index: LocalIndex, http: httpx.Client) -> 
     assert client.metadata(sdist).requires_dist == ("beta<3",)
 
 
+def test_sdist_for_metadata_lands_in_the_cache(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    from micro_thoth.cache import Cache
+
+    (sdist,) = index.add(Dist("alpha", "1.0", requires_dist=["beta<3"]), wheel=False, sdist=True)
+    cache = Cache(tmp_path / "cache")
+    client = _client([Source("main", index.url)], http, cache=cache)
+    artifact = client.project("alpha").artifacts[0]
+    assert client.metadata(artifact).requires_dist == ("beta<3",)
+    cached = cache.find_artifact(artifact.hashes, filename=sdist.filename)
+    assert cached is not None and cached.read_bytes() == sdist.data
+    index.requests.clear()
+    again = _client([Source("main", index.url)], http, cache=cache)
+    assert again.metadata(artifact).requires_dist == ("beta<3",)
+    assert index.requested("/files/") == []
+
+
 # -- prefetch --------------------------------------------------------------------------
 
 def test_prefetch_is_joined_not_repeated(index: LocalIndex, http: httpx.Client) -> None:

@@ -34,6 +34,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from micro_thoth import net
+from micro_thoth.cache import Cache
 from micro_thoth.digests import StreamingHasher, verify
 from micro_thoth.errors import (
     DigestMismatch,
@@ -109,7 +110,8 @@ class IndexClient:
     ``pinned`` maps project names to the index they must come from (a Pipfile's
     ``index = "..."``, a lock's ``index``): ``project()`` and ``prefetch()`` then
     contact that index only, even when no ``index=`` is passed. ``python`` is the
-    target interpreter sdist / VCS builds run for.
+    target interpreter sdist / VCS builds run for. With a ``cache``, an sdist
+    downloaded for its metadata is kept there (content-addressed) for the install.
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class IndexClient:
         workers: int = 8,
         python: str = sys.executable,
         pinned: Optional[Mapping[str, str]] = None,
+        cache: Optional[Cache] = None,
     ) -> None:
         self.sources = tuple(sources)
         # name -> index name: a pinned project is looked up on its index only, even when
@@ -135,6 +138,7 @@ class IndexClient:
         for index_name in sorted(set(self.pinned.values())):
             self.source_named(index_name)  # an unknown index name is a usage error, now
         self._python = python
+        self._cache = cache
         self._client = client
         self._store = store
         self._environ = os.environ if environ is None else environ
@@ -427,19 +431,28 @@ class IndexClient:
         return spooled
 
     def _sdist_metadata(self, artifact: Artifact) -> bytes:
+        """Download (or find in the cache) the sdist, then let its backend say its metadata."""
         from micro_thoth import build  # services layer: runs the sdist's PEP 517 backend
 
+        cached = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache is not None else None
+        if cached is not None:
+            return build.prepare_metadata(cached, **self._build_options()).encode("utf-8")
         with tempfile.TemporaryDirectory(prefix="thoth-sdist-") as tmp:
-            path = os.path.join(tmp, os.path.basename(artifact.filename))
-            response = net.request(self._client, "GET", artifact.url, stream=True)
-            try:
-                _expect_ok(response, artifact)
-                with self._spool(response, artifact) as spooled, open(path, "wb") as out:
-                    while chunk := spooled.read(CHUNK):
-                        out.write(chunk)
-            finally:
-                response.close()
-            return build.prepare_metadata(Path(path), **self._build_options()).encode("utf-8")
+            path = Path(tmp) / os.path.basename(artifact.filename)
+            self._download_to(artifact, path)
+            if self._cache is not None and artifact.sha256:
+                path = self._cache.add_artifact(path, artifact.sha256, artifact.filename)
+            return build.prepare_metadata(path, **self._build_options()).encode("utf-8")
+
+    def _download_to(self, artifact: Artifact, path: Path) -> None:
+        response = net.request(self._client, "GET", artifact.url, stream=True)
+        try:
+            _expect_ok(response, artifact)
+            with self._spool(response, artifact) as spooled, open(path, "wb") as out:
+                while chunk := spooled.read(CHUNK):
+                    out.write(chunk)
+        finally:
+            response.close()
 
     def _local_metadata(self, artifact: Artifact) -> bytes:
         path = pages.file_url_path(artifact.url)
