@@ -11,9 +11,11 @@ back as it was. ``installer`` is imported here and nowhere else.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -35,7 +37,7 @@ from typing import Any, BinaryIO, Optional, Union
 import installer
 from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
-from installer.records import RecordEntry
+from installer.records import RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES, Scheme, parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
@@ -621,25 +623,64 @@ def _install_wheel(wanted: WantedPackage, wheel: Path, env: TargetEnvironment, t
 
 
 def unpack_wheel(wheel: Path, into: Path) -> None:
-    """Check ``wheel`` (as ``check_wheel``) and extract it verbatim into the empty dir ``into``.
+    """Check ``wheel`` and extract it verbatim into the empty dir ``into``, in one pass.
 
-    This is the ``fill`` of the cache's ``unpacked-v1/<sha256>/`` bucket: a tree
-    made here is what ``execute`` links from on warm installs.
+    The checks are ``check_wheel``'s; file contents are hashed while they are
+    written and compared with RECORD, so a refusal leaves a partial ``into`` for
+    the caller to discard (the cache's staging directory). This is the ``fill``
+    of the cache's ``unpacked-v1/<sha256>/`` bucket, which ``execute`` links from.
     """
-    check_wheel(wheel)
-    made: set[Path] = set()
     with zipfile.ZipFile(wheel) as archive:
-        for member in archive.infolist():
-            if member.filename.endswith("/"):
-                continue
-            target = _inside(str(into), member.filename)
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            with archive.open(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            if (member.external_attr >> 16) & 0o111:
-                target.chmod(0o755)
+        members = archive.infolist()
+        _check_members(wheel, members)
+        _check_size(wheel, members)
+        rows = _record_rows(wheel, archive)
+        made: set[str] = set()
+        for member in members:
+            if not member.filename.endswith("/"):
+                _extract_checked(wheel, archive, member, _inside_str(str(into), member.filename), rows, made)
+
+
+def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
+    """RECORD entries by path, after installer's name-level validation (contents come later)."""
+    try:
+        source = WheelFile(archive)
+        wheel = source.read_dist_info("WHEEL")
+        source.validate_record(validate_contents=False)
+        rows = parse_record_file(source.read_dist_info("RECORD").splitlines())
+        entries = {row[0]: RecordEntry.from_elements(*row) for row in rows}
+    except KeyError as exc:
+        _refuse(path, f"lacks a required file: {exc}", exc)
+    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
+        _refuse(path, f"does not match its RECORD: {_issues(exc)}", exc)
+    if "Wheel-Version: 1." not in wheel:
+        _refuse(path, "is not a version 1.x wheel")
+    return entries
+
+
+def _extract_checked(
+    path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
+    made: set[str],
+) -> None:
+    parent = os.path.dirname(target)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    entry = rows.get(member.filename)
+    hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
+    size = 0
+    with archive.open(member) as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            dst.write(chunk)
+    if hasher is not None and entry is not None and entry.hash_ is not None:
+        actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
+        if actual != entry.hash_.value or size != entry.size:
+            _refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
+    if (member.external_attr >> 16) & 0o111:
+        os.chmod(target, 0o755)
 
 
 def unpacked_tree(wheel: Path, cache: Cache, sha256: Optional[str] = None) -> Path:
@@ -649,6 +690,20 @@ def unpacked_tree(wheel: Path, cache: Cache, sha256: Optional[str] = None) -> Pa
     """
     digest = sha256 or sha256_file(wheel)
     return cache.unpacked(digest) or cache.add_unpacked(digest, lambda into: unpack_wheel(wheel, into))
+
+
+def unpacked_trees(
+    wheels: Mapping[NormalizedName, Path],
+    cache: Cache,
+    digests: Optional[Mapping[NormalizedName, str]] = None,
+    *,
+    workers: Optional[int] = None,
+) -> dict[NormalizedName, Path]:
+    """``unpacked_tree`` of each wheel, unpacking the missing ones in parallel."""
+    known = digests or {}
+    with _pool(len(wheels), workers) as pool:
+        futures = {key: pool.submit(unpacked_tree, wheel, cache, known.get(key)) for key, wheel in wheels.items()}
+        return {key: future.result() for key, future in futures.items()}
 
 
 @dataclass(frozen=True)
@@ -1014,4 +1069,5 @@ __all__ = [
     "uninstall",
     "unpack_wheel",
     "unpacked_tree",
+    "unpacked_trees",
 ]

@@ -424,6 +424,18 @@ def test_unpack_refuses_hostile_wheel(tmp_path: Path) -> None:
     assert not list(into.iterdir())
 
 
+def test_unpack_refuses_a_lying_record(tmp_path: Path) -> None:
+    dist = Dist("liar", "1.0", files={"liar/big.py": "A = 1\n" * 1000})
+    members = _members(build_wheel(dist))
+    members["liar/big.py"] = b"A = 2\n" * 1000
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    with pytest.raises(UnsafeWheel, match="liar/big.py"):
+        install.unpack_wheel(path, tmp_path / "tree")
+    unlisted = _wheel(tmp_path, Dist("liar", "1.0"), extra_members={"liar/extra.py": b""}, record=False)
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        install.unpack_wheel(unlisted, tmp_path / "tree2")
+
+
 def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
     _sync(env, tmp_path, Dist("kept", "1.0"))
     broken = tmp_path / "broken-tree"
@@ -469,6 +481,9 @@ def test_unpacked_tree_in_the_cache(env: TargetEnvironment, tmp_path: Path) -> N
     assert tree == cache.unpacked(sha256_file(wheel))
     assert (tree / "cached-1.0.dist-info" / "RECORD").exists()
     assert install.unpacked_tree(wheel, cache, sha256_file(wheel)) == tree
+    other = _wheel(tmp_path, Dist("cached-too", "1.0"))
+    both = install.unpacked_trees({"cached": wheel, "cached-too": other}, cache)  # type: ignore[dict-item]
+    assert both["cached"] == tree and both["cached-too"] == cache.unpacked(sha256_file(other))
     execute(plan([WantedPackage("cached", "1.0")], env), {"cached": tree}, env)
     assert _run(env, "import cached; print(cached.__version__)") == "1.0"
     hostile = _wheel(tmp_path, Dist("nasty", "1.0"), extra_members={"/abs": b""})
