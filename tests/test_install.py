@@ -429,7 +429,7 @@ def test_unpack_refuses_a_lying_record(tmp_path: Path) -> None:
     members = _members(build_wheel(dist))
     members["liar/big.py"] = b"A = 2\n" * 1000
     path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
-    with pytest.raises(UnsafeWheel, match="liar/big.py"):
+    with pytest.raises(UnsafeWheel, match=r"liar/big\.py"):
         install.unpack_wheel(path, tmp_path / "tree")
     unlisted = _wheel(tmp_path, Dist("liar", "1.0"), extra_members={"liar/extra.py": b""}, record=False)
     with pytest.raises(UnsafeWheel, match="RECORD"):
