@@ -92,6 +92,8 @@ def test_requirements_micropipenv_format(project, thoth, monkeypatch) -> None:
     bare = thoth("requirements", "--format", "micropipenv", "--no-hashes", "--no-indexes", "--no-comments",
                  "--no-dev", "-C", str(app)).out
     assert bare == "alpha[fast]==1.1\nbeta==2.0\ndelta==3.0; python_version >= '3.8'\ngamma==0.5\nwin_only\n"
+    dev_only = thoth("requirements", "--format", "micropipenv", "--dev-only", "--no-hashes", "--no-indexes", "-C", str(app))
+    assert dev_only.out == "#\n# Dev dependencies\n#\nbeta==2.0\ndevtool==4.2\n"
     both = thoth("requirements", "--format", "micropipenv", "--no-default", "--no-dev", "-C", str(app))
     assert both.code == 2 and "both" in both.err
 

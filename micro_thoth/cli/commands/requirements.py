@@ -48,7 +48,8 @@ def export_options(kw: dict[str, Any]) -> export.ExportOptions:
     """The flags of both tools, mapped onto one set of knobs."""
     categories = tuple((kw.get("categories") or "").replace(",", " ").split())
     if kw["style"] == "micropipenv":
-        chosen = categories or export.micropipenv_categories(kw["no_default"] or False, kw["no_dev"] or False)
+        no_default = kw["no_default"] or kw["dev_only"]
+        chosen = categories or export.micropipenv_categories(no_default, kw["no_dev"])
         return export.ExportOptions(
             categories=chosen, style="micropipenv", hashes=not (kw["no_hashes"] or kw["only_direct"]),
             markers=not kw["exclude_markers"], indexes=not (kw["no_indexes"] or kw["exclude_index"]),
