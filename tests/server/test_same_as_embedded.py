@@ -1,14 +1,12 @@
 """For the same input, the backend and the embedded resolver produce the same lock.
 
-Runs once the lock pipeline provides ``micro_thoth.pipeline.lock.advise_request``
+Compares against ``micro_thoth.pipeline.advise.advise_request``
 (the resolver ``thoth-pip serve`` plugs by default); skipped before that.
 """
 
 from __future__ import annotations
 
 import importlib
-
-import pytest
 
 from micro_thoth.resolve.remote import RemoteResolver
 from micro_thoth.resolve.wire import AdviseRequest
@@ -17,14 +15,7 @@ from tests.support.index_server import LocalIndex
 
 
 def _embedded() -> object:
-    try:
-        module = importlib.import_module("micro_thoth.pipeline.lock")
-    except ImportError:
-        module = None
-    advise_request = getattr(module, "advise_request", None)
-    if advise_request is None:
-        pytest.skip("micro_thoth.pipeline.lock.advise_request is not there yet")
-    return advise_request
+    return importlib.import_module("micro_thoth.pipeline.advise").advise_request
 
 
 def test_backend_lock_equals_embedded_lock(index: LocalIndex, backend_factory: object) -> None:
@@ -36,7 +27,7 @@ def test_backend_lock_equals_embedded_lock(index: LocalIndex, backend_factory: o
     pipfile = f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nalpha = "*"\n'
     request = AdviseRequest(requirements=pipfile, runtime_environment={"python_version": "3.11"})
     embedded = advise_request(request)  # type: ignore[operator]
-    backend = backend_factory("--resolver", "micro_thoth.pipeline.lock:advise_request")  # type: ignore[operator]
+    backend = backend_factory("--resolver", "micro_thoth.pipeline.advise:advise_request")  # type: ignore[operator]
     with RemoteResolver(backend.url) as remote:
         remote_result = remote.advise(request)
     assert '"alpha"' in remote_result.lock

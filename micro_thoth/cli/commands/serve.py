@@ -10,7 +10,7 @@ import click
 
 from ...errors import UsageError
 
-DEFAULT_RESOLVER = "micro_thoth.pipeline.lock:advise_request"
+DEFAULT_RESOLVER = "micro_thoth.pipeline.advise:advise_request"
 
 
 def load_resolver(reference: str) -> Callable[..., Any]:
