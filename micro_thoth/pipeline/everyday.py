@@ -12,10 +12,13 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
+
+from packaging.utils import NormalizedName
 
 from .. import install
 from ..errors import EnvironmentError_, InputFileError, UsageError
@@ -152,13 +155,24 @@ def clean(settings: Settings, reporter: Reporter) -> CleanOutcome:
     lock = load_project_lock(files)
     warn_if_stale(files, lock, reporter)
     env = existing_environment(settings)
-    keep = export.lock_names(lock)
     installed = install.installed_distributions(env)
+    keep = export.lock_names(lock) | _running_tool(env, installed)
     extraneous = tuple(d.name for key, d in sorted(installed.items()) if key not in keep and key not in IGNORED)
     if settings.dry_run or not extraneous:
         return CleanOutcome(env.prefix, extraneous, (), settings.dry_run)
     removed = install.uninstall(extraneous, env, reporter=reporter, lock_timeout=settings.install_timeout)
     return CleanOutcome(env.prefix, extraneous, removed, False)
+
+
+def _running_tool(
+    env: install.TargetEnvironment, installed: Mapping[NormalizedName, install.InstalledDistribution]
+) -> set[NormalizedName]:
+    """thoth-pip's own distribution and dependencies, when it runs from the environment being cleaned."""
+    if "micro-thoth" not in installed or Path(sys.prefix).resolve() != env.prefix.resolve():
+        return set()
+    from .graph import build_graph, closure
+
+    return set(closure(build_graph(installed.values(), env.interpreter.markers), "micro-thoth"))
 
 
 # --- run -------------------------------------------------------------------------------------

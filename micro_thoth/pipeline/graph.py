@@ -78,6 +78,19 @@ def _edge(text: str, markers: Mapping[str, str]) -> Optional[Edge]:
     return Edge(canonicalize_name(requirement.name), requirement.name, spec)
 
 
+def closure(graph: Graph, root: str) -> list[NormalizedName]:
+    """``root`` and everything it requires, transitively (installed packages only)."""
+    seen: list[NormalizedName] = []
+    todo = [canonicalize_name(root)]
+    while todo:
+        key = todo.pop()
+        if key in seen or key not in graph:
+            continue
+        seen.append(key)
+        todo.extend(edge.key for edge in graph[key].requires)
+    return seen
+
+
 # --- pipdeptree's shapes -------------------------------------------------------------------
 
 

@@ -231,6 +231,16 @@ def test_graph_nested_branches_draw_like_pipdeptree(synced, thoth) -> None:
     ]
 
 
+def test_graph_closure_of_installed_packages(synced) -> None:
+    from micro_thoth.install import environment_for, installed_distributions
+    from micro_thoth.pipeline.graph import build_graph, closure
+
+    env = environment_for(venv_python(synced))
+    graph = build_graph(installed_distributions(env).values(), env.interpreter.markers)
+    assert sorted(closure(graph, "DevTool")) == ["beta", "devtool"]
+    assert closure(graph, "not-installed") == []
+
+
 def test_check_passes_then_finds_each_kind_of_problem(synced, thoth) -> None:
     ok = thoth("check", "--dev", "-C", str(synced))
     assert ok.code == 0, ok.err
