@@ -223,6 +223,7 @@ class Plan:
     to_replace: tuple[tuple[WantedPackage, InstalledDistribution], ...] = ()
     extraneous: tuple[InstalledDistribution, ...] = ()
     clean: bool = False
+    reinstall: bool = False
 
     @property
     def wheels_needed(self) -> tuple[WantedPackage, ...]:
@@ -283,7 +284,7 @@ def plan(
         else:
             replace.append((package, current))
     extraneous = tuple(d for key, d in sorted(have.items()) if key not in PROTECTED)
-    return Plan(tuple(unchanged), tuple(new), tuple(replace), extraneous, clean)
+    return Plan(tuple(unchanged), tuple(new), tuple(replace), extraneous, clean, reinstall)
 
 
 def _satisfies(current: InstalledDistribution, wanted: WantedPackage) -> bool:
@@ -934,6 +935,8 @@ def execute(
     _validate_all([wheel for _, wheel in jobs], reporter, workers)
     precompiled = _precompile_trees([s for _, s in jobs if s.is_dir()], env) if compile_bytecode else 0
     with environment_lock(env, timeout=lock_timeout, reporter=reporter), _transaction(env, reporter) as transaction:
+        plan = _still_current(plan, env, reporter)
+        jobs = _jobs(plan, wheels)
         for dist in plan.to_remove:
             _remove(dist, env, transaction)
         _install_all(jobs, env, transaction, reporter, workers, compile_bytecode)
@@ -945,6 +948,14 @@ def execute(
         compiled=compiled,
         seconds=time.monotonic() - started,
     )
+
+
+def _still_current(step: Plan, env: TargetEnvironment, reporter: Reporter) -> Plan:
+    """The plan again, under the lock: another install may have changed the environment meanwhile."""
+    fresh = plan(step.unchanged + step._changed, env, reinstall=step.reinstall, clean=step.clean)
+    if fresh != step:
+        reporter.message(f"{env.prefix} changed while waiting for it; the plan was made again", "warning")
+    return fresh
 
 
 def _precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> int:
@@ -970,7 +981,11 @@ def _wants_bytecode(tree: _Tree, path: str) -> bool:
 def _jobs(plan: Plan, wheels: Mapping[NormalizedName, Path]) -> list[tuple[WantedPackage, Path]]:
     missing = [wanted.name for wanted in plan.wheels_needed if wanted.key not in wheels]
     if missing:
-        raise InstallError(f"no wheel was provided for {', '.join(missing)}", distribution=missing[0])
+        raise InstallError(
+            f"no wheel was provided for {', '.join(missing)}",
+            distribution=missing[0],
+            hint="if another install changed the environment meanwhile, run the command again",
+        )
     return [(wanted, Path(wheels[wanted.key])) for wanted in plan.wheels_needed]
 
 

@@ -545,3 +545,20 @@ def test_copies_when_links_are_impossible(env: TargetEnvironment, tmp_path: Path
     assert installed.exists() and installed.stat().st_ino != (tree / "copied" / "a.py").stat().st_ino
     assert len(calls) == 1  # gave up linking after the first failure
     assert _run(env, "import copied.b; print('ok')") == "ok"
+
+
+def test_plan_is_made_again_under_the_lock(env: TargetEnvironment, tmp_path: Path) -> None:
+    ours = plan([WantedPackage("racy", "2.0")], env)
+    _sync(env, tmp_path, Dist("racy", "1.0"))  # another install got there first
+    messages: list[str] = []
+
+    class Recorder(install.Reporter):
+        def message(self, text: str, level: str = "info") -> None:
+            messages.append(text)
+
+    result = execute(ours, {"racy": _wheel(tmp_path, Dist("racy", "2.0"))}, env, reporter=Recorder())
+    assert result.removed == ("racy==1.0",)
+    assert sorted(p.name for p in Path(env.paths["purelib"]).glob("racy-*.dist-info")) == ["racy-2.0.dist-info"]
+    assert any("plan was made again" in m for m in messages)
+    stale = plan([WantedPackage("racy", "2.0")], ensure_venv(tmp_path / "other", sys.executable))
+    assert execute(stale, {"racy": _wheel(tmp_path, Dist("racy", "2.0"))}, env).installed == ()
