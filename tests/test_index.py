@@ -156,6 +156,8 @@ def test_parse_json_shapes() -> None:
     assert (second.yanked, second.metadata_hashes, second.requires_python) == (None, (Hash("sha256", "cd"),), None)
     with pytest.raises(ValueError, match="PEP 691"):
         parse_json(b'{"files": 3}', "https://i/", Source("s", "https://i/"))
+    with pytest.raises(ValueError, match=r"version 2\.0"):
+        parse_json(b'{"meta": {"api-version": "2.0"}, "files": []}', "https://i/", Source("s", "https://i/"))
 
 
 def test_invalid_page_is_a_package_index_error_and_not_kept() -> None:

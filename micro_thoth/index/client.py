@@ -596,4 +596,4 @@ def _same_name(name: str, metadata: CoreMetadata, reference: DirectReference) ->
 def _direct_artifact(location: str) -> Artifact:
     url, _, fragment = location.partition("#")
     filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    return Artifact(filename=filename, url=url, hashes=pages._fragment_hashes(fragment))
+    return Artifact(filename=filename, url=url, hashes=pages.fragment_hashes(fragment))

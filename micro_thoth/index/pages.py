@@ -47,6 +47,12 @@ def parse_json(body: bytes, page_url: str, source: Source) -> tuple[Artifact, ..
     try:
         data = json.loads(body)
         files = data["files"]
+        version = str((data.get("meta") or {}).get("api-version", "1.0"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
+    if version.split(".")[0] != "1":
+        raise InvalidPage(f"simple API version {version} is not supported (1.x is)")
+    try:
         return tuple(_json_artifact(item, page_url, source) for item in files)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
@@ -152,7 +158,7 @@ def _html_artifact(attrs: Mapping[str, Optional[str]], base: str, source: Source
     return Artifact(
         filename=filename,
         url=url,
-        hashes=_fragment_hashes(fragment),
+        hashes=fragment_hashes(fragment),
         requires_python=(attrs.get("data-requires-python") or "").strip() or None,
         yanked=(attrs.get("data-yanked") or "") if "data-yanked" in attrs else None,
         metadata_hashes=_html_metadata(attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))),
@@ -160,7 +166,7 @@ def _html_artifact(attrs: Mapping[str, Optional[str]], base: str, source: Source
     )
 
 
-def _fragment_hashes(fragment: str) -> tuple[Hash, ...]:
+def fragment_hashes(fragment: str) -> tuple[Hash, ...]:
     hashes = []
     for part in fragment.split("&"):
         algorithm, sep, value = part.partition("=")
