@@ -33,6 +33,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -331,13 +332,16 @@ def lock_step(workspace: Workspace, tool: str, project: str) -> Step:
 
 @dataclass
 class Results:
-    """Seconds per (benchmark, project, mode, tool), and the runs that failed."""
+    """Wall and CPU seconds per (benchmark, project, mode, tool), machine load, failed runs."""
 
     times: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def add(self, key: tuple[str, str, str, str], seconds: float) -> None:
+    def add(self, key: tuple[str, str, str, str], seconds: float, cpu_seconds: float) -> None:
         self.times.setdefault(key, []).append(seconds)
+        self.cpu.setdefault(key, []).append(cpu_seconds)
 
 
 def clear_cache(workspace: Workspace, tool: str) -> None:
@@ -345,12 +349,18 @@ def clear_cache(workspace: Workspace, tool: str) -> None:
     shutil.rmtree(workspace.cache(tool.split("-nocompile")[0]), ignore_errors=True)
 
 
-def timed(step: Step, log: Path, timeout: float) -> tuple[int, float]:
-    """Prepare (untimed), then run and time the step's command."""
+def children_cpu() -> float:
+    """User + system CPU seconds of every waited-for child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(step: Step, log: Path, timeout: float) -> tuple[int, float, float]:
+    """Prepare (untimed), then run the step's command: exit code, wall seconds, CPU seconds."""
     step.prepare()
-    start = time.perf_counter()
+    cpu, start = children_cpu(), time.perf_counter()
     code = run_logged(step.cmd, cwd=step.cwd, env=step.env, log=log, timeout=timeout)
-    return code, time.perf_counter() - start
+    return code, time.perf_counter() - start, children_cpu() - cpu
 
 
 def interleaved(tools: Sequence[str], runs: int) -> Iterator[tuple[int, str, str]]:
@@ -369,11 +379,14 @@ def bench(workspace: Workspace, results: Results, benchmark: str, project: str,
             clear_cache(workspace, tool)
         log = workspace.log(f"{benchmark}-{project}-{tool}-{mode}-{run}.log")
         log.unlink(missing_ok=True)
-        code, seconds = timed(make_step(tool), log, args.timeout)
+        code, seconds, cpu = timed(make_step(tool), log, args.timeout)
+        load = os.getloadavg()[0]
+        results.load.append(load)
         status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
-        print(f"  {benchmark:7} {project:6} run {run} {mode:4} {tool:20} {seconds:8.2f}s {status}", flush=True)
+        print(f"  {benchmark:7} {project:6} run {run} {mode:4} {tool:20} {seconds:8.2f}s  cpu {cpu:7.2f}s"
+              f"  load {load:5.2f}  {status}", flush=True)
         if code == 0:
-            results.add((benchmark, project, mode, tool), seconds)
+            results.add((benchmark, project, mode, tool), seconds, cpu)
         else:
             results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {code}, log {log}")
 
@@ -382,18 +395,27 @@ def bench(workspace: Workspace, results: Results, benchmark: str, project: str,
 
 
 def summary_rows(results: Results) -> list[list[str]]:
-    """One row per measured (benchmark, project, mode, tool): median (min-max), runs, ratio to thoth-pip."""
+    """One row per measured (benchmark, project, mode, tool): wall median (min-max), CPU, ratios to thoth-pip."""
     rows = []
-    for (benchmark, project, mode, tool), times in results.times.items():
-        base = results.times.get((benchmark, project, mode, "thoth-pip"))
-        median = statistics.median(times)
-        ratio = f"{median / statistics.median(base):.2f}x" if base and tool != "thoth-pip" else ""
+    for key, times in results.times.items():
+        benchmark, project, mode, tool = key
+        base_key = (benchmark, project, mode, "thoth-pip")
+        median, cpu = statistics.median(times), statistics.median(results.cpu[key])
         rows.append([benchmark, project, mode, tool, f"{median:.2f}", f"{min(times):.2f}-{max(times):.2f}",
-                     str(len(times)), ratio])
+                     f"{cpu:.2f}", str(len(times)),
+                     ratio(median, results.times.get(base_key), tool), ratio(cpu, results.cpu.get(base_key), tool)])
     return rows
 
 
-HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "runs", "tool/thoth-pip"]
+def ratio(value: float, base: Optional[list[float]], tool: str) -> str:
+    """``value`` over the median of thoth-pip's ``base`` measurements, as ``1.23x``."""
+    if not base or tool == "thoth-pip" or statistics.median(base) == 0:
+        return ""
+    return f"{value / statistics.median(base):.2f}x"
+
+
+HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "cpu s", "runs",
+          "tool/thoth-pip", "cpu tool/thoth-pip"]
 
 
 def text_table(rows: list[list[str]]) -> str:
@@ -408,14 +430,16 @@ def markdown(rows: list[list[str]], context: dict[str, object], failures: list[s
     lines += [f"- {key}: {value}" for key, value in context.items()]
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "`tool/thoth-pip` is the tool's median time divided by thoth-pip's: above 1, thoth-pip is faster.", ""]
+    lines += ["", "`tool/thoth-pip` is the tool's median wall time divided by thoth-pip's: above 1, thoth-pip is",
+              "faster. `cpu s` is the median user+system CPU time of the tool's processes (children included),",
+              "which machine load disturbs less than wall time.", ""]
     if failures:
         lines += ["## Failures", ""] + [f"- {f}" for f in failures] + [""]
     return "\n".join(lines)
 
 
 def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse.Namespace,
-                  packages: dict[str, int]) -> dict[str, object]:
+                  packages: dict[str, int], load: list[float]) -> dict[str, object]:
     """When, where and with what the numbers were measured."""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -425,6 +449,8 @@ def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse
         "thoth-pip": f"{versions.get('thoth-pip', '?')} (checkout {checkout_revision()})",
         "peers": ", ".join(f"{t} {v}" for t, v in sorted(versions.items()) if t != "thoth-pip"),
         "runs": args.runs,
+        "load average (1 min) after each run": (f"median {statistics.median(load):.1f}, max {max(load):.1f}"
+                                                 if load else "n/a"),
         "locked packages": ", ".join(f"{p}: {n}" for p, n in packages.items()) or "n/a",
         "lock made with": args.lock_with,
         "bytecode": "compiled by every install tool (uv with --compile-bytecode); *-nocompile rows skip it",
@@ -470,23 +496,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"work directory {workspace.root}; setting up {', '.join(sorted(needed))}", flush=True)
     versions = install_tools(workspace, needed, reinstall=args.reinstall_tools)
     results, packages = Results(), {}
-    for project in projects:
-        if install_tools_:
-            files = make_lock(workspace, project, args.lock_with, args.timeout)
-            packages[project] = len(json.loads(files["Pipfile.lock"]).get("default", {}))
-            print(f"{project}: {packages[project]} locked packages", flush=True)
-            bench(workspace, results, "install", project, install_tools_,
-                  lambda tool, project=project, files=files: install_step(workspace, tool, project, files), args)
-        if lock_tools:
-            bench(workspace, results, "lock", project, lock_tools, lambda tool, project=project: lock_step(workspace, tool, project), args)
+    try:
+        for project in projects:
+            if install_tools_:
+                files = make_lock(workspace, project, args.lock_with, args.timeout)
+                packages[project] = len(json.loads(files["Pipfile.lock"]).get("default", {}))
+                print(f"{project}: {packages[project]} locked packages", flush=True)
+                bench(workspace, results, "install", project, install_tools_,
+                      lambda tool, project=project, files=files: install_step(workspace, tool, project, files), args)
+            if lock_tools:
+                bench(workspace, results, "lock", project, lock_tools,
+                      lambda tool, project=project: lock_step(workspace, tool, project), args)
+    except KeyboardInterrupt:  # report what was measured so far
+        results.failures.append("interrupted: the runs after this point were not made")
     rows = summary_rows(results)
     print("\n" + text_table(rows))
     for failure in results.failures:
         print("FAILED:", failure)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    page = markdown(rows, context_lines(workspace, versions, args, packages), results.failures)
+    page = markdown(rows, context_lines(workspace, versions, args, packages, results.load), results.failures)
     (RESULTS / "latest.md").write_text(page)
-    (RESULTS / "latest.json").write_text(json.dumps({"|".join(k): v for k, v in results.times.items()}, indent=2))
+    raw = {"|".join(k): {"wall": v, "cpu": results.cpu[k]} for k, v in results.times.items()}
+    (RESULTS / "latest.json").write_text(json.dumps(raw, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.md'}")
     return 1 if results.failures else 0
 
