@@ -68,6 +68,8 @@ class Settings:
     exclude_newer: Optional[str] = None
     refresh: bool = False
     backend_url: Optional[str] = None
+    runtime_environment: Optional[str] = None  # the .thoth.yaml entry (THAMOS_RUNTIME_ENVIRONMENT)
+    input_dir: Optional[Path] = None  # the selected entry's overlay directory, when .thoth.yaml has overlays_dir
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -100,6 +102,7 @@ class Settings:
             exclude_newer=args.get("exclude_newer"),
             refresh=bool(args.get("refresh")),
             backend_url=args.get("backend") or environ.get("THOTH_HOST") or None,
+            runtime_environment=args.get("runtime_environment") or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None,
             extra={k: v for k, v in args.items() if k not in _KNOWN and v is not None},
         )
 
@@ -107,8 +110,13 @@ class Settings:
         return replace(self, **changes)
 
     @property
+    def inputs(self) -> Path:
+        """Where the Pipfile, locks and requirements files are: the overlay, else the project."""
+        return self.input_dir or self.project_dir
+
+    @property
     def pipfile_path(self) -> Path:
-        return self.pipfile or self.project_dir / "Pipfile"
+        return self.pipfile or self.inputs / "Pipfile"
 
     @property
     def lock_path(self) -> Path:
@@ -128,6 +136,7 @@ class Settings:
 _KNOWN = {
     "directory", "categories", "cache_dir", "python", "system", "deploy", "dev", "dry_run",
     "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "backend",
+    "runtime_environment",
 }
 
 

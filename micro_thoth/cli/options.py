@@ -65,8 +65,11 @@ def target(func: F) -> F:
 
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
+    from ..pipeline.project import apply_overlay
+
     settings = Settings.from_sources(kwargs, os.environ)
-    return settings, Console(verbosity=settings.verbosity)
+    console = Console(verbosity=settings.verbosity)
+    return apply_overlay(settings, os.environ), console
 
 
 def guidance(func: F) -> F:
@@ -114,4 +117,5 @@ def lock_request(kwargs: dict[str, Any], runtime_environment: Any, **changes: An
         timeout=knobs.get("search_timeout") or 30.0,
         seed=knobs.get("seed") or 0,
     )
+    kwargs["runtime_environment"] = runtime_environment
     return LockRequest(overrides=overrides, runtime_environment=runtime_environment, guidance=guidance_options, **changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -33,8 +34,32 @@ def _existing(path: Path) -> Optional[Path]:
     return path if path.is_file() else None
 
 
+def apply_overlay(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """With ``overlays_dir`` in .thoth.yaml, the selected runtime environment's inputs live in
+    ``<overlays_dir>/<name>/`` (Thamos's layout); an explicit PIPENV_PIPFILE wins."""
+    from ..environment import config as thoth_config
+
+    path = settings.project_dir / thoth_config.CONFIG_NAME
+    if settings.pipfile is not None or not path.is_file():
+        return settings
+    config = thoth_config.load_config(path, environ)
+    if config.overlays_dir is None or not config.runtime_environments:
+        return settings
+    entry = config.select(settings.runtime_environment, environ)
+    overlay = config.overlay_directory(settings.project_dir, entry)
+    if not overlay.is_dir():
+        raise InputFileError(
+            f"the overlay of runtime environment '{entry.name}' ({overlay}) does not exist",
+            path=str(path),
+            key_path="overlays_dir",
+            hint=f"create it with the Pipfile for '{entry.name}', or pick another with --runtime-environment",
+        )
+    return settings.with_changes(input_dir=overlay)
+
+
 def discover(settings: Settings) -> ProjectFiles:
     directory = settings.project_dir
+    inputs = settings.inputs
     pipfile = settings.pipfile_path
     if settings.pipfile is not None and not pipfile.is_file():
         raise UsageError(f"PIPENV_PIPFILE names {pipfile}, which does not exist")
@@ -42,9 +67,9 @@ def discover(settings: Settings) -> ProjectFiles:
         directory=directory,
         pipfile=_existing(pipfile),
         pipfile_lock=_existing(settings.lock_path),
-        poetry_lock=_existing(directory / "poetry.lock"),
-        requirements_txt=_existing(directory / "requirements.txt"),
-        requirements_in=_existing(directory / "requirements.in"),
+        poetry_lock=_existing(inputs / "poetry.lock"),
+        requirements_txt=_existing(inputs / "requirements.txt"),
+        requirements_in=_existing(inputs / "requirements.in"),
     )
 
 

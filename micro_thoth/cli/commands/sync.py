@@ -16,6 +16,7 @@ from .. import options
 @options.common
 @options.target
 @click.option("--deploy", is_flag=True, help="Abort if the lock is out of date with the Pipfile.")
+@click.option("--runtime-environment", metavar="NAME", help="The .thoth.yaml entry whose overlay to install.")
 def command(**kwargs: Any) -> int:
     settings, console = options.settings_from(kwargs)
     outcome = sync_pipeline.sync(settings, os.environ, console)
