@@ -36,7 +36,8 @@ def _existing(path: Path) -> Optional[Path]:
 
 def apply_overlay(settings: Settings, environ: Mapping[str, str]) -> Settings:
     """With ``overlays_dir`` in .thoth.yaml, the selected runtime environment's inputs live in
-    ``<overlays_dir>/<name>/`` (Thamos's layout); an explicit PIPENV_PIPFILE wins."""
+    ``<overlays_dir>/<name>/`` (Thamos's layout); an explicit PIPENV_PIPFILE wins, and an
+    overlay holding no Pipfile, lock or requirements file leaves the project's in use."""
     from ..environment import config as thoth_config
 
     path = settings.project_dir / thoth_config.CONFIG_NAME
@@ -54,7 +55,12 @@ def apply_overlay(settings: Settings, environ: Mapping[str, str]) -> Settings:
             key_path="overlays_dir",
             hint=f"create it with the Pipfile for '{entry.name}', or pick another with --runtime-environment",
         )
+    if not any((overlay / name).is_file() for name in _INPUTS):
+        return settings  # an overlay with only a .env: the project's own files are the inputs
     return settings.with_changes(input_dir=overlay)
+
+
+_INPUTS = ("Pipfile", "Pipfile.lock", "poetry.lock", "requirements.txt", "requirements.in")
 
 
 def discover(settings: Settings) -> ProjectFiles:

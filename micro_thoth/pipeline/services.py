@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -24,9 +24,28 @@ class Services:
     settings: Settings
     environ: Mapping[str, str]
     cache: Cache
-    client: Any  # httpx.Client (typed loosely: httpx stays out of the orchestration layer)
     reporter: Reporter
     _store: Any = None
+    _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
+    _sources: list[Source] = field(default_factory=list)
+
+    def use_sources(self, sources: Sequence[Source]) -> None:
+        """Sources this run talks to: their ``verify_ssl = false`` hosts become trusted hosts."""
+        self._sources.extend(s for s in sources if s not in self._sources)
+
+    @property
+    def client(self) -> Any:
+        """The run's one HTTP client: pip's CA bundle (PIP_CERT / pip.conf) and trusted hosts."""
+        if self._client is None:
+            config = pipconf.read_pip_config(self.environ)
+            trusted = (*net.trusted_hosts_of(self._sources, self.environ), *config.trusted_hosts)
+            self._client = net.make_client(
+                timeout=self.settings.timeout,
+                max_connections=max(4, self.settings.workers * 2),
+                verify=config.cert or True,
+                trusted_hosts=tuple(dict.fromkeys(trusted)),
+            )
+        return self._client
 
     @property
     def store(self) -> Any:
@@ -47,9 +66,11 @@ class Services:
     ) -> Any:
         from ..index import IndexClient
 
+        self.use_sources(sources)
         return IndexClient(
             sources,
             client=self.client,
+            cache=self.cache,
             store=self.store,
             environ=self.environ,
             refresh=refresh or self.settings.refresh,
@@ -76,12 +97,12 @@ def open_services(settings: Settings, environ: Mapping[str, str], reporter: Repo
     cache = Cache.default(environ, _str(settings.cache_dir))
     if settings.clear:
         cache.clear()
-    client = net.make_client(timeout=settings.timeout, max_connections=max(4, settings.workers * 2))
-    services = Services(settings, environ, cache, client, reporter)
+    services = Services(settings, environ, cache, reporter)
     try:
         yield services
     finally:
-        client.close()
+        if services._client is not None:
+            services._client.close()
         if services._store is not None:
             services._store.close()
 

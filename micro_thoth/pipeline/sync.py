@@ -53,6 +53,7 @@ def install_lock(
     started: float,
 ) -> SyncOutcome:
     """The shared tail of sync and install: target, plan, fetch, verify, install."""
+    services.use_sources(lock.sources)
     env = select_environment(settings, files, lock, services)
     target = env.interpreter.target()
     if settings.deploy:
