@@ -22,14 +22,20 @@ from micro_thoth.errors import EnvironmentBusy, InstallError, UnsafeWheel
 from micro_thoth.install import (
     TargetEnvironment,
     WantedPackage,
+    actions,
+    bytecode,
     check_wheel,
     ensure_venv,
     execute,
     installed_distributions,
     plan,
+    safety,
+    transaction,
+    trees,
     uninstall,
 )
 from micro_thoth.models import DirectReference
+from micro_thoth.reporting import Reporter
 from tests.support.builder import Dist, build_wheel
 
 
@@ -165,14 +171,14 @@ def test_rollback_after_a_failure_during_install(env: TargetEnvironment, tmp_pat
     _sync(env, tmp_path, Dist("first", "1.0", files={"first/data.py": "A = 1\n"}))
     site = Path(env.paths["purelib"])
     before = sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*") if "__pycache__" not in p.parts)
-    real = install._install_one
+    real = actions._install_one
 
-    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: install._Transaction, bytecode: bool) -> None:
+    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool) -> None:
         real(wanted, wheel, env_, tx, bytecode)
         if wanted.name == "third":
             raise InstallError("disk full", distribution="third")
 
-    monkeypatch.setattr(install, "_install_one", flaky)
+    monkeypatch.setattr(actions, "_install_one", flaky)
     step = plan([WantedPackage(n, v) for n, v in (("first", "2.0"), ("second", "1.0"), ("third", "1.0"))], env)
     wheels = {n: _wheel(tmp_path, Dist(n, v)) for n, v in (("first", "2.0"), ("second", "1.0"), ("third", "1.0"))}
     with pytest.raises(InstallError, match="disk full"):
@@ -239,7 +245,7 @@ def test_refuses_unknown_data_scheme(tmp_path: Path) -> None:
 
 
 def test_refuses_zip_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install, "BOMB_FLOOR", 1 << 20)  # the ratio is what matters; keep the test small
+    monkeypatch.setattr(safety, "BOMB_FLOOR", 1 << 20)  # the ratio is what matters; keep the test small
     dist = Dist("bomb", "1.0")
     path = tmp_path / dist.wheel_filename
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -274,7 +280,7 @@ def test_lock_timeout(env: TargetEnvironment) -> None:
     held.wait(5)
     messages: list[str] = []
 
-    class Recorder(install.Reporter):
+    class Recorder(Reporter):
         def message(self, text: str, level: str = "info") -> None:
             messages.append(text)
 
@@ -457,8 +463,14 @@ def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: 
     installed = Path(one.paths["purelib"]) / "quick" / "__pycache__" / f"x.{tag}.pyc"
     assert installed.stat().st_ino == cached.stat().st_ino
     calls: list[int] = []
-    real = install.compile_bytecode
-    monkeypatch.setattr(install, "compile_bytecode", lambda files, env: calls.append(len(files)) or real(files, env))
+    real = bytecode.compile_bytecode
+
+    def counting(files: list[Path], env: TargetEnvironment) -> int:
+        calls.append(len(files))
+        return real(files, env)
+
+    monkeypatch.setattr(trees, "compile_bytecode", counting)
+    monkeypatch.setattr(bytecode, "compile_bytecode", counting)
     two = ensure_venv(tmp_path / "two", sys.executable)
     assert execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two).compiled == 0
     assert calls == [0, 0]  # nothing left to compile: the tree had it, the links brought it
@@ -516,14 +528,14 @@ def test_a_file_shipped_twice_is_not_left_behind_by_rollback(
 ) -> None:
     one = Dist("twin-one", "1.0", files={"common/__init__.py": "ONE = 1\n"})
     two = Dist("twin-two", "1.0", files={"common/__init__.py": "TWO = 2\n"})
-    real = install._install_one
+    real = actions._install_one
 
-    def failing_last(wanted: WantedPackage, source: Path, env_: TargetEnvironment, tx: install._Transaction, bytecode: bool) -> None:
+    def failing_last(wanted: WantedPackage, source: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool) -> None:
         real(wanted, source, env_, tx, bytecode)
         if wanted.name == "twin-two":
             raise InstallError("boom", distribution="twin-two")
 
-    monkeypatch.setattr(install, "_install_one", failing_last)
+    monkeypatch.setattr(actions, "_install_one", failing_last)
     step = plan([WantedPackage(one.name, "1.0"), WantedPackage(two.name, "1.0")], env)
     with pytest.raises(InstallError):
         execute(step, {"twin-one": _wheel(tmp_path, one), "twin-two": _tree(tmp_path, two)}, env, workers=1)
@@ -538,7 +550,7 @@ def test_copies_when_links_are_impossible(env: TargetEnvironment, tmp_path: Path
         calls.append(target)
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(install.os, "link", no_links)
+    monkeypatch.setattr(trees.os, "link", no_links)
     tree = _tree(tmp_path, Dist("copied", "1.0", files={"copied/a.py": "", "copied/b.py": ""}))
     execute(plan([WantedPackage("copied", "1.0")], env), {"copied": tree}, env)
     installed = Path(env.paths["purelib"]) / "copied" / "a.py"
@@ -552,7 +564,7 @@ def test_plan_is_made_again_under_the_lock(env: TargetEnvironment, tmp_path: Pat
     _sync(env, tmp_path, Dist("racy", "1.0"))  # another install got there first
     messages: list[str] = []
 
-    class Recorder(install.Reporter):
+    class Recorder(Reporter):
         def message(self, text: str, level: str = "info") -> None:
             messages.append(text)
 

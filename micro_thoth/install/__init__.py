@@ -1,0 +1,56 @@
+"""Installing into an environment: plan first (data, printable), then act with pypa/installer.
+
+    target.py       the environment: interpreter, scheme paths, lock file; venv creation
+    installed.py    its ``*.dist-info`` directories as frozen values
+    planning.py     wanted pins vs installed -> Plan (unchanged / new / replaced / extraneous)
+    safety.py       refusing hostile wheels; checked one-pass unpacking
+    transaction.py  the environment's lock, and undo (backups of what was removed or overwritten)
+    removal.py      removing a distribution through its RECORD
+    wheels.py       writing a wheel file with installer
+    trees.py        hard-linking unpacked trees from the cache (uv-like warm installs)
+    bytecode.py     compiling with the target interpreter
+    actions.py      execute() and uninstall(): all or nothing
+
+``installer`` is imported in this package and nowhere else.
+"""
+
+from __future__ import annotations
+
+from .actions import MAX_WORKERS, InstallResult, execute, uninstall
+from .bytecode import compile_bytecode
+from .installed import InstalledDistribution, installed_distributions
+from .planning import PROTECTED, Plan, WantedPackage, direct_url_data, plan
+from .safety import BOMB_FLOOR, BOMB_RATIO, check_wheel, unpack_wheel
+from .target import LOCK_NAME, TargetEnvironment, ensure_venv, environment_for, system_environment
+from .transaction import DEFAULT_LOCK_TIMEOUT, environment_lock
+from .trees import unpacked_tree, unpacked_trees
+from .wheels import INSTALLER_NAME
+
+__all__ = [
+    "BOMB_FLOOR",
+    "BOMB_RATIO",
+    "DEFAULT_LOCK_TIMEOUT",
+    "INSTALLER_NAME",
+    "LOCK_NAME",
+    "MAX_WORKERS",
+    "PROTECTED",
+    "InstallResult",
+    "InstalledDistribution",
+    "Plan",
+    "TargetEnvironment",
+    "WantedPackage",
+    "check_wheel",
+    "compile_bytecode",
+    "direct_url_data",
+    "ensure_venv",
+    "environment_for",
+    "environment_lock",
+    "execute",
+    "installed_distributions",
+    "plan",
+    "system_environment",
+    "uninstall",
+    "unpack_wheel",
+    "unpacked_tree",
+    "unpacked_trees",
+]

@@ -1,0 +1,160 @@
+"""Refusing hostile wheels: escaping paths, duplicates, lying RECORDs, zip bombs; checked unpacking."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+from installer.exceptions import InstallerError
+from installer.records import RecordEntry, parse_record_file
+from installer.sources import WheelFile
+from installer.utils import SCHEME_NAMES
+
+from ..errors import UnsafeWheel
+
+BOMB_RATIO = 100
+
+
+BOMB_FLOOR = 1 << 30
+
+
+def check_wheel(path: Path) -> None:
+    """Refuse (UnsafeWheel) a wheel that escapes its target, lies in RECORD, or is a bomb."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_members(path, archive.infolist())
+            check_size(path, archive.infolist())
+            _check_record(path, archive)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise UnsafeWheel(f"{path.name} is not a readable wheel: {exc}", distribution=path.name) from exc
+
+
+def check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
+    names = [member.filename for member in members]
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        refuse(path, f"has duplicate entries for {duplicate!r}")
+    tops = {name.split("/", 1)[0] for name in names}
+    data_dirs = {top[: -len(".dist-info")] + ".data" for top in tops if top.endswith(".dist-info")}
+    for member in members:
+        _check_name(path, member.filename, data_dirs)
+        if stat.S_ISLNK(member.external_attr >> 16):
+            refuse(path, f"contains a symbolic link {member.filename!r}")
+
+
+def _check_name(path: Path, name: str, data_dirs: set[str]) -> None:
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or "\0" in name or (len(name) > 1 and name[1] == ":"):
+        refuse(path, f"has an absolute or non-portable member path {name!r}")
+    if ".." in parts:
+        refuse(path, f"has a member path escaping its target {name!r}")
+    if parts[0] in data_dirs and not name.endswith("/") and (len(parts) < 3 or parts[1] not in SCHEME_NAMES):
+        refuse(path, f"puts {name!r} outside the known schemes of its .data directory")
+
+
+def check_size(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
+    total = sum(member.file_size for member in members)
+    archive = max(path.stat().st_size, 1)
+    if total > BOMB_FLOOR and total > BOMB_RATIO * archive:
+        refuse(path, f"unpacks to {total} bytes from {archive} (a zip bomb?)")
+
+
+def _check_record(path: Path, archive: zipfile.ZipFile) -> None:
+    try:
+        source = WheelFile(archive)
+        source.dist_info_dir  # noqa: B018 - validates exactly one matching .dist-info
+        wheel = source.read_dist_info("WHEEL")
+        source.validate_record(validate_contents=True)
+    except KeyError as exc:
+        refuse(path, f"lacks a required file: {exc}", exc)
+    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
+        refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
+    if "Wheel-Version: 1." not in wheel:
+        refuse(path, "is not a version 1.x wheel")
+
+
+def issues(exc: Exception) -> str:
+    issues = getattr(exc, "issues", None)
+    if issues:
+        return "; ".join(str(issue) for issue in issues[:3])
+    return str(exc)
+
+
+def refuse(path: Path, reason: str, cause: Optional[BaseException] = None) -> None:
+    raise UnsafeWheel(f"refusing {path.name}: it {reason}", distribution=path.name) from cause
+
+
+def unpack_wheel(wheel: Path, into: Path) -> None:
+    """Check ``wheel`` and extract it verbatim into the empty dir ``into``, in one pass.
+
+    The checks are ``check_wheel``'s; file contents are hashed while they are
+    written and compared with RECORD, so a refusal leaves a partial ``into`` for
+    the caller to discard (the cache's staging directory). This is the ``fill``
+    of the cache's ``unpacked-v1/<sha256>/`` bucket, which ``execute`` links from.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        members = archive.infolist()
+        check_members(wheel, members)
+        check_size(wheel, members)
+        rows = _record_rows(wheel, archive)
+        made: set[str] = set()
+        for member in members:
+            if not member.filename.endswith("/"):
+                _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
+
+
+def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
+    """RECORD entries by path, after installer's name-level validation (contents come later)."""
+    try:
+        source = WheelFile(archive)
+        wheel = source.read_dist_info("WHEEL")
+        source.validate_record(validate_contents=False)
+        rows = parse_record_file(source.read_dist_info("RECORD").splitlines())
+        entries = {row[0]: RecordEntry.from_elements(*row) for row in rows}
+    except KeyError as exc:
+        refuse(path, f"lacks a required file: {exc}", exc)
+    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
+        refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
+    if "Wheel-Version: 1." not in wheel:
+        refuse(path, "is not a version 1.x wheel")
+    return entries
+
+
+def _extract_checked(
+    path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
+    made: set[str],
+) -> None:
+    parent = os.path.dirname(target)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    entry = rows.get(member.filename)
+    hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
+    size = 0
+    with archive.open(member) as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            dst.write(chunk)
+    if hasher is not None and entry is not None and entry.hash_ is not None:
+        actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
+        if actual != entry.hash_.value or size != entry.size:
+            refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
+    if (member.external_attr >> 16) & 0o111:
+        os.chmod(target, 0o755)
+
+
+def inside(root: str, path: str) -> str:
+    """``root/path`` normalised; UnsafeWheel if it leaves ``root`` (strings: this is a hot path)."""
+    base = os.path.abspath(root)
+    target = os.path.normpath(os.path.join(base, path))
+    if not target.startswith(base.rstrip(os.sep) + os.sep):
+        raise UnsafeWheel(f"{path!r} would be written outside {base}")
+    return target

@@ -1,0 +1,74 @@
+"""The environment to install into: its interpreter, scheme paths and install lock; venv creation."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from ..environment.interpreter import InterpreterInfo, query
+from ..errors import TargetInterpreterError
+
+LOCK_NAME = ".thoth-pip.lock"
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """An environment to install into: its interpreter, scheme paths and install lock."""
+
+    interpreter: InterpreterInfo
+    paths: Mapping[str, str]
+    lock_path: Path
+
+    @property
+    def python(self) -> str:
+        return self.interpreter.executable
+
+    @property
+    def prefix(self) -> Path:
+        return Path(self.interpreter.prefix)
+
+    def site_dirs(self) -> list[Path]:
+        return list(dict.fromkeys(Path(self.paths[key]) for key in ("purelib", "platlib")))
+
+    def scheme_for(self, distribution: str) -> dict[str, str]:
+        """installer's scheme dictionary for one distribution (headers are per distribution)."""
+        scheme = {key: self.paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+        scheme["headers"] = self.interpreter.headers_dir(distribution)
+        return scheme
+
+
+def environment_for(python: Union[str, Path], *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The environment ``python`` installs into (a venv's or the system's site-packages)."""
+    info = query(python, cache_dir=cache_dir)
+    paths = {key: info.paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+    lock_dir = Path(info.prefix) if info.is_venv else Path(paths["purelib"])
+    return TargetEnvironment(interpreter=info, paths=paths, lock_path=lock_dir / LOCK_NAME)
+
+
+def ensure_venv(path: Path, python: str, *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The venv at ``path``, created without pip (we install packages ourselves) if missing."""
+    executable = path / "bin" / "python"
+    if not (path / "pyvenv.cfg").exists() or not executable.exists():
+        _create_venv(path, python)
+    return environment_for(executable, cache_dir=cache_dir)
+
+
+def _create_venv(path: Path, python: str) -> None:
+    command = [python, "-m", "venv", "--without-pip", str(path)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise TargetInterpreterError(f"cannot run {python} to create {path}: {exc}") from exc
+    if proc.returncode != 0:
+        raise TargetInterpreterError(
+            f"creating the virtual environment {path} failed: {proc.stderr.strip()[-500:]}",
+            hint="on Debian/Ubuntu install the python3-venv package",
+        )
+
+
+def system_environment(python: str = "python3", *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The interpreter's own site-packages (``--system``)."""
+    return environment_for(python, cache_dir=cache_dir)
