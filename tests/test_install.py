@@ -574,3 +574,17 @@ def test_plan_is_made_again_under_the_lock(env: TargetEnvironment, tmp_path: Pat
     assert any("plan was made again" in m for m in messages)
     stale = plan([WantedPackage("racy", "2.0")], ensure_venv(tmp_path / "other", sys.executable))
     assert execute(stale, {"racy": _wheel(tmp_path, Dist("racy", "2.0"))}, env).installed == ()
+
+
+def test_externally_managed_system_python(env: TargetEnvironment, tmp_path: Path) -> None:
+    import dataclasses
+
+    assert env.externally_managed is None  # a venv never is
+    stdlib = tmp_path / "stdlib"
+    stdlib.mkdir()
+    info = dataclasses.replace(env.interpreter, base_prefix=env.interpreter.prefix,
+                               paths={**env.interpreter.paths, "stdlib": str(stdlib)})
+    system = dataclasses.replace(env, interpreter=info)
+    assert system.externally_managed is None
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError = use apt,\n  not pip\n")
+    assert system.externally_managed == "use apt, not pip"

@@ -129,7 +129,7 @@ def main():
         "libc_version": libc_version,
         "machine": platform.machine(),
         "scheme": _default_scheme(),
-        "paths": {key: paths.get(key) for key in ("purelib", "platlib", "scripts", "data", "include")},
+        "paths": {key: paths.get(key) for key in ("purelib", "platlib", "scripts", "data", "include", "stdlib")},
     }
     sys.stdout.write(json.dumps(info))
 

@@ -25,9 +25,9 @@ from ..models import Target
 from .target import target_for_interpreter
 
 PROBE = Path(__file__).with_name("_probe.py")
-CACHE_BUCKET = "interpreters-v1"
+CACHE_BUCKET = "interpreters-v2"
 PROBE_TIMEOUT = 60.0
-SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "include")
+SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "include", "stdlib")
 _32BIT_ARCH = {"x86_64": "i686", "aarch64": "armv8l"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,19 @@ class TargetEnvironment:
 
     def site_dirs(self) -> list[Path]:
         return list(dict.fromkeys(Path(self.paths[key]) for key in ("purelib", "platlib")))
+
+    @property
+    def externally_managed(self) -> Optional[str]:
+        """PEP 668: the distributor's message when a system interpreter must not be installed into."""
+        stdlib = self.interpreter.paths.get("stdlib")
+        if self.interpreter.is_venv or not stdlib:
+            return None
+        try:
+            text = (Path(stdlib) / "EXTERNALLY-MANAGED").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        match = re.search(r"^Error\s*=\s*(.+(?:\n[ \t]+.+)*)", text, re.MULTILINE)
+        return " ".join(match.group(1).split()) if match else "this Python is managed by the system's package manager"
 
     def scheme_for(self, distribution: str) -> dict[str, str]:
         """installer's scheme dictionary for one distribution (headers are per distribution)."""
