@@ -63,6 +63,13 @@ def target(func: F) -> F:
     )
 
 
+def backend(func: F) -> F:
+    """--backend URL: resolve on a thoth-pip serve backend (else THOTH_HOST, else .thoth.yaml host)."""
+    return click.option(
+        "--backend", metavar="URL", help="Ask this resolver backend instead of resolving here (THOTH_HOST, .thoth.yaml host).",
+    )(func)
+
+
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
     from ..pipeline.project import apply_overlay

@@ -87,6 +87,13 @@ def lock(settings: Settings, environ: Mapping[str, str], reporter: Reporter, req
 
 def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, request: LockRequest) -> LockOutcome:
     """Resolve every category of the Pipfile and write Pipfile.lock atomically."""
+    # --- client mode: a configured backend resolves instead (pipeline/remote.py) ---
+    from . import remote
+
+    backend = remote.configured_backend(settings, services.environ)
+    if backend is not None:
+        return remote.lock_pipfile_remote(files, settings, services, request, backend)
+    # --- end client mode ---
     started = time.monotonic()
     pipfile = load_pipfile(files, services)
     if pipfile is None:
@@ -286,6 +293,13 @@ def compile_requirements(
     settings: Settings, services: Services, compile_request: CompileRequest, request: LockRequest
 ) -> LockOutcome:
     """Resolve a requirements.in into a pip-compile-style requirements.txt with hashes."""
+    # --- client mode: a configured backend resolves instead (pipeline/remote.py) ---
+    from . import remote
+
+    backend = remote.configured_backend(settings, services.environ)
+    if backend is not None:
+        return remote.compile_remote(settings, services, compile_request, request, backend)
+    # --- end client mode ---
     started = time.monotonic()
     src = compile_request.src
     parsed = requirements.parse_requirements(read_text(src), str(src), read=lambda p: read_text(Path(p)))

@@ -226,6 +226,8 @@ def _sync_locked(locked: LockOutcome, files: ProjectFiles, settings: Settings, s
 
 
 def _sync_requirements(locked: LockOutcome, files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
+    if locked.lock is not None:  # client mode: the backend's requirements.txt, parsed (pipeline/remote.py)
+        return install_lock(locked.lock, None, files, settings, services, started)
     resolution = locked.resolutions["default"]
     sources = tuple({p.index.name: p.index for p in resolution.pins.values() if p.index is not None}.values())
     lock = lockfile.requirements_lock(resolution, sources, str(locked.path) if locked.path else None)

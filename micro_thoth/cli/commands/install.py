@@ -21,6 +21,7 @@ from .env import runtime_options
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
 @click.option("--exclude-newer", metavar="DATE", help="Lock only with files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
+@options.backend
 @runtime_options
 @options.guidance
 def command(packages: tuple[str, ...], index: Optional[str], runtime_environment: Optional[str], **kwargs: Any) -> int:
