@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal, Optional, Protocol
 
 from packaging.tags import Tag, parse_tag
@@ -121,9 +121,7 @@ class DirectReference:
 
     def pip_url(self) -> str:
         """The location as pip takes it (``git+https://...@ref#subdirectory=...``)."""
-        if self.kind == "file":
-            url = self.location
-        elif self.kind == "path":
+        if self.kind == "file" or self.kind == "path":
             url = self.location
         else:
             url = self.location if self.location.startswith(f"{self.kind}+") else f"{self.kind}+{self.location}"
@@ -247,16 +245,34 @@ class Pipfile:
         return self.hashes[0]
 
 
-def _filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version], frozenset[Tag]]:
+def _filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
+    """Project name and version of a file name (a page lists thousands: keep this cheap)."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) in (5, 6) and parts[0] and parts[1]:
+            return canonicalize_name(parts[0]), _version(parts[1])
     try:
         if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
-            return name, version, tags
-        name, version = parse_sdist_filename(filename)
-        return name, version, frozenset()
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return name, version
+        return parse_sdist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         base = re.split(r"-\d", filename, maxsplit=1)[0]
-        return canonicalize_name(base), None, frozenset()
+        return canonicalize_name(base), None
+
+
+@lru_cache(maxsize=65536)
+def _version(text: str) -> Optional[Version]:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _wheel_tags(tag_text: str) -> frozenset[Tag]:
+    """``py3-none-any`` -> its tags; many files of a page share a handful of these."""
+    return frozenset(parse_tag(tag_text))
 
 
 @dataclass(frozen=True)
@@ -274,7 +290,7 @@ class Artifact:
     index: Optional[Source] = None
 
     @cached_property
-    def _parts(self) -> tuple[NormalizedName, Optional[Version], frozenset[Tag]]:
+    def _parts(self) -> tuple[NormalizedName, Optional[Version]]:
         return _filename_parts(self.filename)
 
     @property
@@ -285,9 +301,18 @@ class Artifact:
     def version(self) -> Optional[Version]:
         return self._parts[1]
 
-    @property
+    @cached_property
     def tags(self) -> frozenset[Tag]:
-        return self._parts[2]
+        """The wheel's compatibility tags (none for an sdist)."""
+        if not self.filename.endswith(".whl"):
+            return frozenset()
+        parts = self.filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            return frozenset()
+        try:
+            return _wheel_tags("-".join(parts[-3:]))
+        except ValueError:
+            return frozenset()
 
     @property
     def is_wheel(self) -> bool:
@@ -427,6 +452,22 @@ class Verdict:
     justifications: tuple[Justification, ...] = ()
 
 
+@dataclass(frozen=True)
+class Substitute:
+    """A release another package (or another index's build) may stand in for: a pseudonym's offer.
+
+    ``specifier`` limits the stand-in's versions (``""``: any); ``index`` is a
+    source *name* (None: wherever the name is found); ``reason`` says who
+    offered it (``prescription IntelTensorflow``), ``link`` where to read more.
+    """
+
+    name: str
+    specifier: str = ""
+    index: Optional[str] = None
+    reason: str = ""
+    link: Optional[str] = None
+
+
 class CandidatePolicy(Protocol):
     """Guidance as the resolver consumes it (``guidance/`` implements it).
 
@@ -434,6 +475,8 @@ class CandidatePolicy(Protocol):
     thunk because fetching metadata costs a request; call it only when a rule
     needs it (licences, say). ``override_requirements`` lets prescriptions
     replace a package's declared requirements (over/under-pinning fixes).
+    A policy may also offer ``alternatives(name, version, artifacts) ->
+    Sequence[Substitute]`` (pseudonyms); the provider asks for it when present.
     """
 
     def judge(

@@ -65,6 +65,9 @@ METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (s
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
+PARSED_PAGES = "parsed-pages-v1"  # store namespace: page URL + body digest -> compact rows
+
+
 class _RangesUnsupported(Exception):
     """The server answered a range request with the whole file (or nonsense)."""
 
@@ -265,7 +268,7 @@ class IndexClient:
         return ProjectPage(name=name, index=source, artifacts=artifacts)
 
     def _clean(self, artifact: Artifact) -> Artifact:
-        if "@" not in urllib.parse.urlsplit(artifact.url).netloc:
+        if "@" not in artifact.url or "@" not in urllib.parse.urlsplit(artifact.url).netloc:
             return artifact
         return replace(artifact, url=self._register(artifact.url))
 
@@ -305,6 +308,18 @@ class IndexClient:
         return artifacts
 
     def _parse_page(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
+        """The page's files; a page parsed before (same URL, same bytes) comes from the store."""
+        key = f"{page.url}#{hashlib.sha1(page.body).hexdigest()}"
+        if self._store is not None:
+            rows = self._store.get_value(PARSED_PAGES, key)
+            if rows is not None:
+                return pages.artifacts_from_rows(rows, source)
+        artifacts = self._parse_fresh(page, source)
+        if self._store is not None:
+            self._store.put_value(PARSED_PAGES, key, pages.artifacts_to_rows(artifacts))
+        return artifacts
+
+    def _parse_fresh(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
         try:
             return pages.parse_page(page.body, page.content_type, page.base, source)
         except pages.InvalidPage as exc:

@@ -9,7 +9,7 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -240,3 +240,45 @@ def uploaded_by(artifacts: Iterable[Artifact], cutoff: datetime) -> tuple[Artifa
         if when is not None and when <= limit:
             kept.append(artifact)
     return tuple(kept)
+
+
+# -- compact rows (parsed pages kept in the store) ----------------------------
+
+def artifacts_to_rows(artifacts: Sequence[Artifact]) -> str:
+    """Artifacts as compact JSON rows (their index is not stored: it is given back on load)."""
+    rows = [
+        [
+            a.filename,
+            a.url,
+            [str(h) for h in a.hashes],
+            a.requires_python,
+            a.yanked,
+            None if a.metadata_hashes is None else [str(h) for h in a.metadata_hashes],
+            a.upload_time,
+            a.size,
+        ]
+        for a in artifacts
+    ]
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def artifacts_from_rows(text: str, source: Source) -> tuple[Artifact, ...]:
+    return tuple(
+        Artifact(
+            filename=filename,
+            url=url,
+            hashes=tuple(_hash(h) for h in hashes),
+            requires_python=requires_python,
+            yanked=yanked,
+            metadata_hashes=None if metadata is None else tuple(_hash(h) for h in metadata),
+            upload_time=upload_time,
+            size=size,
+            index=source,
+        )
+        for filename, url, hashes, requires_python, yanked, metadata, upload_time, size in json.loads(text)
+    )
+
+
+def _hash(text: str) -> Hash:
+    algorithm, _, value = text.partition(":")
+    return Hash(algorithm, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -47,8 +48,14 @@ def python_admits(requires_python: Optional[str], target: Target) -> bool:
     """Does a Requires-Python specifier admit the target's Python? Invalid ones do."""
     if not requires_python:
         return True
+    return _admits(requires_python, target.python_full_version)
+
+
+@lru_cache(maxsize=4096)
+def _admits(requires_python: str, python_full_version: str) -> bool:
+    """Memoised: a page repeats the same few specifiers over thousands of files."""
     try:
-        return SpecifierSet(requires_python).contains(target.python_full_version, prereleases=True)
+        return SpecifierSet(requires_python).contains(python_full_version, prereleases=True)
     except (InvalidSpecifier, InvalidVersion):
         return True
 
