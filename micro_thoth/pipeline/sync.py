@@ -15,7 +15,13 @@ from packaging.utils import NormalizedName
 
 from .. import build, download, install
 from ..environment import interpreter
-from ..errors import InputFileError, NoCompatibleArtifact, TargetInterpreterError, UsageError
+from ..errors import (
+    InputFileError,
+    InstallError,
+    NoCompatibleArtifact,
+    TargetInterpreterError,
+    UsageError,
+)
 from ..models import Artifact, Lock, Pin, Pipfile, Target
 from ..reporting import Reporter
 from ..settings import Settings
@@ -65,18 +71,51 @@ def install_lock(
         return SyncOutcome(plan, None, env.prefix, time.monotonic() - started, settings.dry_run)
     needed = {w.key for w in plan.wheels_needed}
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
+    _refuse_externally_managed(env, settings, services)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
         wheels = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch))
+        trees = install.unpacked_trees(wheels, services.cache, _verified_digests(wheels, services), workers=settings.workers)
         result = install.execute(
             plan,
-            wheels,
+            trees,
             env,
             compile_bytecode=settings.compile_bytecode,
             reporter=services.reporter,
             lock_timeout=settings.install_timeout,
             workers=settings.workers,
         )
+        _install_editables(plan, pins, lock, env, services)
     return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
+
+
+def _verified_digests(wheels: Mapping[NormalizedName, Path], services: Services) -> dict[NormalizedName, str]:
+    """Digests already known for downloaded wheels (``artifacts-v1/<aa>/<sha256>/<file>``): no re-hash."""
+    bucket = services.cache.root / "artifacts-v1"
+    return {key: path.parent.name for key, path in wheels.items() if bucket in path.parents}
+
+
+def _install_editables(plan: install.Plan, pins: Sequence[Pin], lock: Lock, env: install.TargetEnvironment, services: Services) -> None:
+    """Editable references go in through their build backend (PEP 660), after the rest."""
+    wanted = {w.key for w in plan.editables}
+    index_urls = [s.expanded_url(services.environ) for s in lock.sources]
+    for pin in pins:
+        if pin.key in wanted and pin.direct is not None:
+            services.reporter.message(f"Installing {pin.name} (editable)", "info")
+            build.install_editable(pin.direct, python=env.python, environ=services.environ, index_urls=index_urls, package=pin.name)
+
+
+def _refuse_externally_managed(env: install.TargetEnvironment, settings: Settings, services: Services) -> None:
+    """PEP 668: a distribution's own Python is not ours to change, unless the user insists as pip lets them."""
+    message = env.externally_managed
+    if message is None or not settings.system:
+        return
+    insist = services.environ.get("PIP_BREAK_SYSTEM_PACKAGES") or services.environ.get("PIPENV_BREAK_SYSTEM_PACKAGES")
+    if insist and insist.lower() not in ("0", "false", "no", "off"):
+        return
+    raise InstallError(
+        f"{env.python} is externally managed (PEP 668): {message}",
+        hint="install into a virtual environment, or set PIP_BREAK_SYSTEM_PACKAGES=1 to do it anyway",
+    )
 
 
 def _requested(pin: Pin, pipfile: Optional[Pipfile]) -> bool:

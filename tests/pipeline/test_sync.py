@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 from tests.pipeline.conftest import thoth_subprocess, venv_import, venv_python
 
@@ -133,3 +134,28 @@ def test_subprocess_entry_point(indexes, project, tmp_path) -> None:
     proc = thoth_subprocess("sync", "--deploy", cwd=app, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert "Installed" in proc.stderr
+
+
+def test_system_installs_into_the_given_interpreter(indexes, project, thoth, tmp_path) -> None:
+    scratch = tmp_path / "scratch-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch)], check=True)
+    app = project("pipenv-made/small")
+    result = thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app))
+    assert result.code == 0, result.err
+    assert not (app / ".venv").exists()  # --system: no project environment
+    out = subprocess.run([str(scratch / "bin" / "python"), "-c", "import alpha; print(alpha.__version__)"], capture_output=True, text=True)
+    assert out.stdout.strip() == "1.1"
+
+
+def test_externally_managed_system_python_is_refused(indexes, project, thoth, tmp_path, monkeypatch) -> None:
+    from micro_thoth import install
+
+    scratch = tmp_path / "distro-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch)], check=True)
+    monkeypatch.setattr(install.TargetEnvironment, "externally_managed", property(lambda self: "use apt"))
+    app = project("pipenv-made/small")
+    result = thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app))
+    assert result.code == 1
+    assert "externally managed" in result.err and "PIP_BREAK_SYSTEM_PACKAGES" in result.err
+    monkeypatch.setenv("PIP_BREAK_SYSTEM_PACKAGES", "1")
+    assert thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app)).code == 0
