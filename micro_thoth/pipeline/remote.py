@@ -134,13 +134,19 @@ def lock_pipfile_remote(
     result = _advise(backend, wire, services)
     new = local_lock(result.lock, pipfile)
     text = pipfile_lock.dump_lock(new)
-    written = request.write and not settings.dry_run
-    if written:
-        atomic_write(settings.lock_path, text)
+    written = _write(settings.lock_path, text, settings, request)
     return RemoteLockOutcome(
         path=settings.lock_path, text=text, lock=new, resolutions={}, changes=lock_changes(previous, new),
         seconds=time.monotonic() - started, written=written, report=remote_report(result.report),
     )
+
+
+def _write(path: Path, text: str, settings: Settings, request: LockRequest) -> bool:
+    """Write the checked lock atomically unless asked not to; whether it was written."""
+    if not request.write or settings.dry_run:
+        return False
+    atomic_write(path, text)
+    return True
 
 
 def local_lock(text: str, pipfile: Pipfile) -> Lock:
@@ -245,9 +251,7 @@ def compile_remote(
     result = _advise(backend, wire, services)
     out_text = _without_indexes(result.lock, injected, services.environ)
     lock = local_requirements_lock(out_text, output)
-    written = request.write and not settings.dry_run
-    if written:
-        atomic_write(output, out_text)
+    written = _write(output, out_text, settings, request)
     previous = _requirements_lock_or_none(previous_text, output)
     return RemoteLockOutcome(
         path=output, text=out_text, lock=lock, resolutions={}, changes=lock_changes(previous, lock),

@@ -218,3 +218,28 @@ def test_thamos_default_host_in_thoth_yaml_still_resolves_here(stack, tmp_path, 
     assert result.code == 0, result.err
     assert "backend" not in result.err
     assert json.loads((app / "Pipfile.lock").read_text())["default"]["alpha"]["version"] == "==1.1"
+
+
+def test_upgrade_package_through_backend_moves_only_that_package(stack, backend, tmp_path, thoth) -> None:
+    pipfile = _pipfile(stack.url, 'alpha = "*"\nbeta = "*"')
+    embedded, remote = _project(tmp_path, "embedded", pipfile), _project(tmp_path, "remote", pipfile)
+    assert thoth("lock", "-C", str(embedded)).code == 0
+    assert thoth("lock", "--backend", backend.url, "-C", str(remote)).code == 0
+    stack.add(Dist("alpha", "1.2", requires_dist=["beta>=2"]))
+    stack.add(Dist("beta", "2.6"))
+    assert thoth("lock", "-P", "alpha", "--refresh", "-C", str(embedded)).code == 0
+    result = thoth("lock", "-P", "alpha", "--refresh", "--backend", backend.url, "-C", str(remote))
+    assert result.code == 0, result.err
+    assert "alpha 1.1 -> 1.2" in result.err
+    lock = json.loads((remote / "Pipfile.lock").read_text())
+    assert (lock["default"]["alpha"]["version"], lock["default"]["beta"]["version"]) == ("==1.2", "==2.5")
+    assert (remote / "Pipfile.lock").read_text() == (embedded / "Pipfile.lock").read_text()
+
+
+def test_pip_compile_options_are_not_sent_to_a_backend(stack, tmp_path, thoth) -> None:
+    (tmp_path / "requirements.in").write_text("alpha\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = thoth("lock", "-r", str(tmp_path / "requirements.in"), "-o", str(tmp_path / "out.txt"), "--backend", dead)
+    assert result.code == 2
+    assert "pip-compile options" in result.err
+    assert not (tmp_path / "out.txt").exists()
