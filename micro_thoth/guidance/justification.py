@@ -118,6 +118,12 @@ def _chosen(stack: Stack) -> list[tuple[str, str, Optional[str]]]:
     return [(str(p.key), (p.version or "").lstrip("="), _index_name(p.index)) for p in stack if p.version]
 
 
+def _said_by_resolver(stack: Stack) -> dict[str, tuple[Justification, ...]]:
+    """What a resolved stack's pins say beyond the policy's verdicts (why a pseudonym's stand-in is there)."""
+    pins = stack.pins.values() if hasattr(stack, "pins") else ()
+    return {str(p.key): tuple(getattr(p, "justifications", ())) for p in pins}
+
+
 def _index_name(index: Any) -> Optional[str]:
     """A Pin's index is a source name; a ResolvedPin's is a Source."""
     value = getattr(index, "name", index)
@@ -135,7 +141,8 @@ def build_report(
 ) -> Report:
     """The report for the resolved ``stack`` (pins, or ``{name: version}``) from the policy's verdicts."""
     chosen = _chosen(stack)
-    packages = tuple(_package(policy, name, version, index) for name, version, index in sorted(chosen))
+    said = _said_by_resolver(stack)
+    packages = tuple(_package(policy, name, version, index, said.get(name, ())) for name, version, index in sorted(chosen))
     whole = policy.judge_stack({name: version for name, version, _ in chosen})
     return Report(
         recommendation_type=policy.recommendation.type,
@@ -150,11 +157,14 @@ def build_report(
     )
 
 
-def _package(policy: GuidancePolicy, name: str, version: str, index: Optional[str]) -> PackageReport:
+def _package(
+    policy: GuidancePolicy, name: str, version: str, index: Optional[str], said: Sequence[Justification] = ()
+) -> PackageReport:
     key = (canonicalize_name(name), version)
     verdict = policy.verdicts.get(key, Verdict())
     notes = tuple(policy.notes.get(key, ()))
-    return PackageReport(name, version, verdict.score, verdict.justifications + notes, index)
+    extra = tuple(j for j in said if j not in verdict.justifications and j not in notes)
+    return PackageReport(name, version, verdict.score, verdict.justifications + notes + extra, index)
 
 
 def _version_key(text: str) -> tuple[int, Any]:

@@ -21,13 +21,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import ResolutionError
-from ..models import Artifact, CoreMetadata, Justification, Verdict
+from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
 from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext, select_units
-from .units import MatchEntry, Override, PackageMatch, Unit
+from .units import MatchEntry, Override, PackageMatch, Unit, normalize_index_url
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class GuidancePolicy:
         advisories: Optional[AdvisoryLookup] = None,
         licenses: Optional[LicensePolicy] = None,
         allow_vulnerabilities: Iterable[str] = (),
+        indexes: Optional[Mapping[str, str]] = None,
         reporter: Reporter = NULL_REPORTER,
     ) -> None:
         self.recommendation = recommendation
@@ -94,6 +95,7 @@ class GuidancePolicy:
         self.licenses = licenses or LicensePolicy.deny(())
         self.allowed_ids = frozenset(i.upper() for i in allow_vulnerabilities)
         self.reporter = reporter
+        self.indexes = {normalize_index_url(url): name for url, name in (indexes or {}).items()}  # URL -> source name
         self.verdicts: dict[tuple[NormalizedName, str], Verdict] = {}
         self.notes: dict[tuple[NormalizedName, str], list[Justification]] = {}
         self.stack_info: dict[tuple[str, str], Justification] = {}
@@ -254,7 +256,27 @@ class GuidancePolicy:
         alt = unit.run.alternative
         assert alt is not None
         what = alt.name + (alt.locked_version or "") + (f" from {alt.index_url}" if alt.index_url else "")
-        return Term(True, 0.0, Justification("INFO", f"{what} can stand in for this release [prescription {unit.name}]"))
+        applied = "" if self.enforced(unit) else "; reported only"
+        return Term(True, 0.0, Justification("INFO", f"{what} can stand in for this release [prescription {unit.name}{applied}]"))
+
+    def alternatives(self, name: NormalizedName, version: Version, artifacts: Sequence[Artifact]) -> tuple[Substitute, ...]:
+        """What enforced pseudonyms offer in place of this release (an index they name must be a configured source)."""
+        out = []
+        for unit in self._matching("pseudonym", canonicalize_name(name), version, _index_url(artifacts)):
+            alt = unit.run.alternative
+            if alt is None or not self.enforced(unit):
+                continue
+            index = self.indexes.get(alt.index_url) if alt.index_url else None
+            if alt.index_url and index is None:
+                self._unconfigured(unit, alt.index_url)
+                continue
+            specifier = f"=={version}" if alt.yield_matched_version else (alt.locked_version or "")
+            out.append(Substitute(alt.name, specifier, index, f"prescription {unit.name}", _unit_link(unit)))
+        return tuple(out)
+
+    def _unconfigured(self, unit: Unit, url: str) -> None:
+        message = f"pseudonym {unit.name} offers a build from {url}, which is not a configured index: add it as a source to use it"
+        self.stack_info.setdefault((message, unit.name), Justification("WARNING", message))
 
     # -- advisories and licences --------------------------------------------------------------
 
@@ -412,6 +434,11 @@ def _index_by_package(units: Iterable[Unit]) -> dict[tuple[str, Optional[str]], 
         for name in dict.fromkeys(e.package.name for e in unit.package_entries()):  # type: ignore[union-attr]
             out.setdefault((unit.kind, name), []).append(unit)
     return out
+
+
+def _unit_link(unit: Unit) -> Optional[str]:
+    said = unit.run.log or (unit.run.stack_info[0] if unit.run.stack_info else None)
+    return said.link if said else None
 
 
 def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:

@@ -173,8 +173,9 @@ class Unit:
 
     @property
     def enforced_always(self) -> bool:
-        """Units the user wrote (user, project, explicit paths) apply under every recommendation type."""
-        return self.origin != "bundled"
+        """Units the user wrote (user, project, explicit paths) apply under every recommendation type;
+        shared knowledge (bundled, synced from a backend) only under the types that apply prescriptions."""
+        return self.origin not in ("bundled", "backend")
 
     def package_entries(self) -> Iterable[MatchEntry]:
         return (entry for entry in self.match if entry.package is not None)

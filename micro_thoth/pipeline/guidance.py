@@ -23,7 +23,7 @@ from ..guidance.licenses import LicensePolicy
 from ..guidance.policy import GuidancePolicy
 from ..guidance.recommendation import Recommendation, parse_duration, reference_time
 from ..guidance.typosquat import looks_like_typosquat
-from ..models import Lock
+from ..models import Lock, Source
 from ..reporting import NULL_REPORTER, Reporter
 from ..settings import Settings
 from .project import discover, read_text
@@ -121,6 +121,58 @@ def add_incompatibility(a: str, b: str, reason: str, environ: Mapping[str, str])
     return rx.add_incompatibility(a, b, reason, directory=user_prescriptions_dir(environ))
 
 
+def knowledge_files(environ: Mapping[str, str]) -> dict[str, str]:
+    """The prescription files this process resolves with when it serves (bundled, then the user dir,
+    its ``backend/`` included), as ``{"bundled/x.yaml" | "user/y.yaml": text}``."""
+    files: dict[str, str] = {}
+    for label, root in (("bundled", rx.bundled_dir()), ("user", user_prescriptions_dir(environ))):
+        if root.is_dir():
+            for path in rx.unit_files(root):
+                files[f"{label}/{path.relative_to(root).as_posix()}"] = read_text(path)
+    return files
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What ``thoth-pip prescription sync`` stored."""
+
+    backend: str
+    directory: Path
+    knowledge_version: str
+    digest: str
+    files: int
+    units: int
+    changed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend, "directory": str(self.directory), "knowledge_version": self.knowledge_version,
+            "digest": self.digest, "files": self.files, "units": self.units, "changed": self.changed,
+        }
+
+
+def sync_prescriptions(backend: str, environ: Mapping[str, str], *, client: Any = None) -> SyncOutcome:
+    """Fetch the backend's prescriptions and make them the user dir's ``backend/`` set (replaced whole)."""
+    from ..models import redact_url
+    from ..resolve.remote import RemoteResolver
+
+    resolver = RemoteResolver(backend, environ=environ, client=client)
+    try:
+        knowledge = resolver.prescriptions()
+    finally:
+        if client is None:
+            resolver.close()
+    directory = user_prescriptions_dir(environ)
+    before = rx.backend_manifest(directory) or {}
+    manifest = {"backend": redact_url(resolver.url), "knowledge_version": knowledge.knowledge_version, "digest": knowledge.digest}
+    rx.replace_backend_units(knowledge.files, manifest, directory=directory)
+    units = len(rx.load_path(directory / rx.BACKEND_DIR, "backend"))
+    return SyncOutcome(
+        manifest["backend"], directory / rx.BACKEND_DIR, knowledge.knowledge_version, knowledge.digest,
+        len(knowledge.files), units, before.get("digest") != knowledge.digest,
+    )
+
+
 def load_units(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path] = ()) -> tuple[rx.Unit, ...]:
     """Bundled, user, project (``.thoth/prescriptions``) and explicit units; later ones win by name."""
     return rx.load_prescriptions(
@@ -144,9 +196,13 @@ def guidance_policy(
     allow_vulnerabilities: Iterable[str] = (),
     now: Optional[datetime] = None,
     exclude_newer: Optional[datetime] = None,
+    sources: Sequence[Source] = (),
     reporter: Reporter = NULL_REPORTER,
 ) -> GuidancePolicy:
-    """The CandidatePolicy for one lock/advise run (close ``policy.advisories`` with ``close_policy``)."""
+    """The CandidatePolicy for one lock/advise run (close ``policy.advisories`` with ``close_policy``).
+
+    ``sources`` are the run's indexes: a pseudonym may offer builds from one of them only.
+    """
     rtype = recommendation_type or getattr(runtime_environment, "recommendation_type", None)
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
@@ -159,6 +215,7 @@ def guidance_policy(
         advisories=open_advisories(environ),
         licenses=LicensePolicy.deny(deny_licenses),
         allow_vulnerabilities=allow_vulnerabilities,
+        indexes={source.expanded_url(environ): source.name for source in sources},
         reporter=reporter,
     )
 

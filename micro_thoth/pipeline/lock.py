@@ -109,7 +109,7 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
         exclude_newer=exclude_newer,
         pinned=lockfile.pinned_indexes(pipfile.categories),
     )
-    policy = request.policy or _policy(settings, services, request, selected, exclude_newer)
+    policy = request.policy or _policy(settings, services, request, selected, exclude_newer, pipfile.sources)
     try:
         resolutions = _resolve_guided(pipfile, source, target, policy, request, lockfile.preferences(previous), settings, services)
         report = _report(policy, resolutions, pipfile, selected)
@@ -131,8 +131,10 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
     )
 
 
-def _policy(settings: Settings, services: Services, request: LockRequest, selected: Any, exclude_newer: Any) -> Any:
-    """The guidance policy of this run (prescriptions, advisories, cooldown, licences)."""
+def _policy(
+    settings: Settings, services: Services, request: LockRequest, selected: Any, exclude_newer: Any, sources: Sequence[Source] = ()
+) -> Any:
+    """The guidance policy of this run (prescriptions, advisories, cooldown, licences; ``sources`` for pseudonyms' indexes)."""
     from .guidance import guidance_policy
 
     options = request.guidance or GuidanceOptions()
@@ -147,6 +149,7 @@ def _policy(settings: Settings, services: Services, request: LockRequest, select
         deny_licenses=options.deny_licenses,
         allow_vulnerabilities=options.allow_vulnerabilities,
         exclude_newer=exclude_newer,
+        sources=sources,
         reporter=services.reporter,
     )
 
@@ -177,9 +180,11 @@ def _resolve_guided(
     settings: Settings,
     services: Services,
 ) -> dict[str, Resolution]:
-    """``default`` under the policy (stack rules honoured, optionally improved), then the rest under its pins."""
+    """Boots first; ``default`` under the policy (stack rules honoured, optionally improved), then the rest under its pins."""
     from ..guidance.stack import honour_stack_rules
 
+    if hasattr(policy, "check_boots"):
+        policy.check_boots(d.name for deps in pipfile.categories.values() for d in deps)
     allow_pre = pipfile.allow_prereleases or settings.pre
     progress = _ResolverProgress(services.reporter)
     default_deps = pipfile.categories.get(DEFAULT_CATEGORY, ())
@@ -313,7 +318,7 @@ def compile_requirements(
     selected, target = lock_target(settings, services, request, {})
     exclude_newer = parse_exclude_newer(settings.exclude_newer)
     source = services.index_client(sources, exclude_newer=exclude_newer)
-    policy = request.policy or _policy(settings, services, request, selected, exclude_newer)
+    policy = request.policy or _policy(settings, services, request, selected, exclude_newer, sources)
     previous = _previous_requirements(output)
     upgrade = request.upgrade or {canonicalize_name(n) for n in compile_request.upgrade_packages}
     resolution = resolve(

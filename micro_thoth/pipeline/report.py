@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from ..models import Justification
 from ..settings import Settings
+
+
+def _sync_dict(outcome: Any) -> dict[str, Any]:
+    plan, result = outcome.plan, outcome.result
+    return {
+        "environment": str(outcome.environment),
+        "dry_run": outcome.dry_run,
+        "plan": plan.describe(),
+        "installed": list(result.installed) if result else [],
+        "removed": list(result.removed) if result else [],
+        "unchanged": len(plan.unchanged),
+        "seconds": round(outcome.seconds, 3),
+    }
 
 
 def sync_outcome(outcome: Any, settings: Settings, console: Any) -> int:
     """Print a sync's plan (dry run) or its final line; return the exit code."""
     plan, result = outcome.plan, outcome.result
     if settings.json_output:
-        console.json(
-            {
-                "environment": str(outcome.environment),
-                "dry_run": outcome.dry_run,
-                "plan": plan.describe(),
-                "installed": list(result.installed) if result else [],
-                "removed": list(result.removed) if result else [],
-                "unchanged": len(plan.unchanged),
-                "seconds": round(outcome.seconds, 3),
-            }
-        )
+        console.json(_sync_dict(outcome))
         return 0
     if outcome.dry_run:
         console.info(f"Would change {outcome.environment}:")
@@ -41,19 +46,52 @@ def sync_outcome(outcome: Any, settings: Settings, console: Any) -> int:
     return 0
 
 
-def lock_outcome(outcome: Any, settings: Settings, console: Any) -> int:
-    """Print a lock's result: where it went, how many packages, what moved."""
-    if settings.json_output:
-        console.json(
-            {
-                "path": str(outcome.path) if outcome.path else None,
-                "written": outcome.written,
-                "packages": outcome.package_count,
-                "changes": {k: {"old": old, "new": new} for k, (old, new) in outcome.changes.items()},
-                "seconds": round(outcome.seconds, 3),
-                "justifications": [j.to_dict() for r in outcome.resolutions.values() for j in r.justifications],
-            }
+def guidance_warnings(outcome: Any) -> list[Justification]:
+    """The WARNING/ERROR justifications of a lock: about the chosen packages and the whole stack.
+
+    From the guidance report when there is one (refusals of releases not chosen are left
+    out: they are the report's business), else from the resolved pins' own verdicts.
+    """
+    report = getattr(outcome, "report", None)
+    if report is not None:
+        said: Iterable[Justification] = (
+            *(j for p in report.packages for j in p.justifications), *report.justification, *report.stack_info,
         )
+    else:
+        said = (j for r in outcome.resolutions.values() for pin in r.pins.values() for j in pin.justifications)
+    return list(dict.fromkeys(j for j in said if j.type != "INFO"))
+
+
+def typo_lines(outcome: Any) -> list[str]:
+    """Requested names that look like typos of popular projects."""
+    from .guidance import typo_warnings
+
+    return typo_warnings(dict.fromkeys(n for r in outcome.resolutions.values() for n in r.roots))
+
+
+def _said(justification: Justification) -> str:
+    about = f"{justification.package} {justification.version}: " if justification.package and justification.version else ""
+    return f"{about}{justification.message}" + (f" ({justification.link})" if justification.link else "")
+
+
+def _lock_dict(outcome: Any) -> dict[str, Any]:
+    return {
+        "path": str(outcome.path) if outcome.path else None,
+        "written": outcome.written,
+        "packages": outcome.package_count,
+        "changes": {k: {"old": old, "new": new} for k, (old, new) in outcome.changes.items()},
+        "seconds": round(outcome.seconds, 3),
+        "justifications": [j.to_dict() for r in outcome.resolutions.values() for j in r.justifications],
+        "warnings": [j.to_dict() for j in guidance_warnings(outcome)],
+        "typos": typo_lines(outcome),
+    }
+
+
+def lock_outcome(outcome: Any, settings: Settings, console: Any, *, warnings: bool = True) -> int:
+    """Print a lock's result: where it went, how many packages, what moved, what guidance warns of
+    (``warnings=False`` when the full guidance report was printed already)."""
+    if settings.json_output:
+        console.json(_lock_dict(outcome))
         return 0
     if outcome.path is None:
         console.out.write(outcome.text)
@@ -65,10 +103,10 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any) -> int:
             console.info(f"  + {name} {new}")
         else:
             console.info(f"  - {name} {old}")
-    for resolution in outcome.resolutions.values():
-        for justification in resolution.justifications:
-            if justification.type != "INFO":
-                console.warn(justification.message)
+    for justification in guidance_warnings(outcome) if warnings else ():
+        console.warn(_said(justification))
+    for line in typo_lines(outcome):
+        console.warn(line)
     where = outcome.path.name if outcome.path else "stdout"
     verb = "Locked" if outcome.written or outcome.path is None else "Resolved (not written)"
     console.success(f"{verb} {outcome.package_count} packages in {outcome.seconds:.1f}s ({where})")
@@ -76,6 +114,11 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any) -> int:
 
 
 def install_outcome(outcome: Any, settings: Settings, console: Any) -> int:
-    if outcome.locked is not None and not settings.json_output:
+    """The lock's lines (when one was made), then the sync's; with --json one object with both."""
+    if settings.json_output:
+        locked = _lock_dict(outcome.locked) if outcome.locked is not None else None
+        console.json({**_sync_dict(outcome.synced), "lock": locked})
+        return 0
+    if outcome.locked is not None:
         lock_outcome(outcome.locked, settings, console)
     return sync_outcome(outcome.synced, settings, console)

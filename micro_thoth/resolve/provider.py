@@ -34,6 +34,7 @@ from ..models import (
     Justification,
     PackageSource,
     Source,
+    Substitute,
     Target,
     Verdict,
 )
@@ -94,19 +95,28 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A concrete choice: a release on an index, a direct reference, or the target Python."""
+    """A concrete choice: a release on an index, a direct reference, or the target Python.
+
+    A *stand-in* (``stands_for`` set) is another project's release offered by a
+    pseudonym in place of ``stands_for``'s release: it answers the requirements
+    on the replaced name and depends only on its own release (``name==version``).
+    """
 
     name: NormalizedName
     version: Version
     extras: frozenset[str] = frozenset()
     index: Optional[Source] = None
     direct: Optional[DirectReference] = None  # as locked (VCS ref resolved to a commit)
+    stands_for: Optional[tuple[NormalizedName, Version]] = None
     requested: Optional[DirectReference] = field(default=None, compare=False)  # as asked
     release: Optional[Release] = field(default=None, compare=False, repr=False)
     metadata: Optional[CoreMetadata] = field(default=None, compare=False, repr=False)
+    reason: Optional[Justification] = field(default=None, compare=False, repr=False)  # why a pseudonym offered it
 
     @property
     def key(self) -> str:
+        if self.stands_for is not None:
+            return identifier(self.stands_for[0], self.extras)
         return PYTHON if self.is_python else identifier(self.name, self.extras)
 
     @property
@@ -221,7 +231,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.index_pins = _index_pins([*roots, *constraints])
         self.pre_names = {r.name for r in [*roots, *constraints] if r.allow_prereleases}
         self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
-        self.verdicts: dict[tuple[str, Version], Verdict] = {}
+        self.verdicts: dict[tuple[str, Version, str], Verdict] = {}
         self.refusals: list[Justification] = []
         self.requested: dict[str, list[Requirement]] = {}
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
@@ -267,6 +277,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.direct is not None:
             return _direct_satisfies(requirement.direct, candidate)
+        if candidate.stands_for is not None:
+            return requirement.admits(candidate.stands_for[1])
         return requirement.admits(candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
@@ -283,7 +295,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def _prefetch_pages(self, deps: Iterable[Requirement]) -> None:
         """Names about to be matched; not those pinned to an index: prefetch() searches every
         index, and a private name must never be asked of another one."""
-        names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.name not in self.index_pins}
+        names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.index is None and d.name not in self.index_pins}
         if names:
             self.source.prefetch(sorted(names))
 
@@ -303,7 +315,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def _from_index(self, reqs: Sequence[Requirement], everything: Sequence[Requirement]) -> Sequence[Candidate]:
         """Releases every requirement and constraint admits, in preference order (memoised)."""
         first = reqs[0]
-        releases = self.finder.releases(first.name, self.index_pins.get(first.name))
+        index = self.index_pins.get(first.name) or next((r.index for r in reqs if r.index), None)
+        releases = self.finder.releases(first.name, index)
         missing = self.finder.missing.get(first.name)
         if missing is not None and any(r.parent is None for r in reqs):
             raise missing
@@ -312,7 +325,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
             fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
-            self._found[key] = tuple(self._release_candidate(r, first.extras) for r in self._ordered(fitting))
+            found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
+            if not first.extras and self.policy is not None:
+                found = self._with_stand_ins(found, everything, allowed)
+            self._found[key] = tuple(found)
             self._prefetch_metadata(self._found[key][:1])
         return self._found[key]
 
@@ -327,6 +343,44 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def _release_candidate(self, release: Release, extras: frozenset[str]) -> Candidate:
         return Candidate(release.name, release.version, extras, release.index, release=release)
+
+    # pseudonyms ---------------------------------------------------------------
+
+    def _with_stand_ins(self, found: Sequence[Candidate], everything: Sequence[Requirement], allowed: bool) -> list[Candidate]:
+        """Each candidate preceded by the stand-ins its pseudonyms offer that score at least as
+        well, and followed by the others; every stand-in must satisfy what the originals must."""
+        alternatives = getattr(self.policy, "alternatives", None)
+        if alternatives is None:
+            return list(found)
+        out: list[Candidate] = []
+        seen = set(found)
+        for candidate in found:
+            assert candidate.release is not None
+            offers = [s for sub in alternatives(candidate.name, candidate.version, candidate.release.artifacts)
+                      for s in self._stand_ins(candidate, sub, allowed)]
+            offers = [s for s in offers if s not in seen and all(self.is_satisfied_by(r, s) for r in everything)]
+            seen.update(offers)
+            floor = self._score(candidate)
+            out += [s for s in offers if self._score(s) >= floor] + [candidate] + [s for s in offers if self._score(s) < floor]
+        return out
+
+    def _stand_ins(self, matched: Candidate, sub: Substitute, allowed: bool) -> list[Candidate]:
+        """The acceptable releases ``sub`` names, best scored first, as candidates for ``matched``'s identifier."""
+        name = canonicalize_name(sub.name)
+        pinned = self.index_pins.get(name)
+        if pinned is not None and sub.index not in (None, pinned):
+            return []  # the user pinned this project to another index: never look elsewhere
+        releases = self.finder.releases(name, sub.index or pinned)
+        fitting = [r for r in matching(releases, [SpecifierSet(sub.specifier)], prereleases=allowed) if self.verdict(r).acceptable]
+        fitting.sort(key=lambda r: -self.verdict(r).score)
+        stands_for = None if name == matched.name else (matched.name, matched.version)
+        return [
+            Candidate(name, r.version, frozenset(), r.index, stands_for=stands_for, release=r, reason=_stand_in_reason(r, matched, sub))
+            for r in fitting
+        ]
+
+    def _score(self, candidate: Candidate) -> float:
+        return self.verdict(candidate.release).score if candidate.release is not None else 0.0
 
     def _direct_candidate(self, name: str, reference: DirectReference, extras: frozenset[str]) -> Candidate:
         key = (name, reference)
@@ -355,7 +409,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def verdict(self, release: Release) -> Verdict:
         """What the policy says of a release (asked once, refusals recorded)."""
-        key = (release.name, release.version)
+        key = _release_key(release)
         if self.policy is None:
             return NEUTRAL
         if key not in self.verdicts:
@@ -383,6 +437,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         return self._metadata[key]
 
     def _compute_dependencies(self, candidate: Candidate) -> Iterator[Requirement]:
+        if candidate.stands_for is not None:
+            yield self._base_requirement(candidate)
+            return
         metadata = self.metadata(candidate)
         if candidate.extras:
             yield self._base_requirement(candidate)
@@ -415,11 +472,18 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             text = f"{candidate.name} @ {candidate.requested.pip_url()}"
             return Requirement(candidate.name, SpecifierSet(), text, direct=candidate.requested, parent=candidate)
         spec = SpecifierSet(f"=={candidate.version}")
-        return Requirement(candidate.name, spec, f"{candidate.name}=={candidate.version}", parent=candidate)
+        index = candidate.index.name if candidate.stands_for is not None and candidate.index is not None else None
+        return Requirement(candidate.name, spec, f"{candidate.name}=={candidate.version}", index=index, parent=candidate)
 
     def dependencies_of(self, candidate: Candidate) -> tuple[Requirement, ...]:
         """Dependencies already computed for a candidate (empty if never asked)."""
         return self._dependencies.get(candidate, ())
+
+
+def _stand_in_reason(release: Release, matched: Candidate, sub: Substitute) -> Justification:
+    where = f" from {release.index.name}" if matched.index is None or release.index.url != matched.index.url else ""
+    message = f"{release.name} {release.version}{where} stands in for {matched.name} {matched.version}"
+    return Justification("INFO", f"{message} [{sub.reason}]" if sub.reason else message, sub.link, release.name, str(release.version))
 
 
 def _release_key(release: Release) -> tuple[str, Version, str]:

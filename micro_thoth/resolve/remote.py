@@ -20,7 +20,7 @@ import httpx
 
 from .. import errors
 from ..models import redact_url
-from .wire import AdviseRequest, AdviseResult, JobView, Problem
+from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, Problem
 
 DEFAULT_TIMEOUT = 2700.0  # thamos' default wait for an analysis
 DEFAULT_RETRIES = 3
@@ -104,6 +104,16 @@ class RemoteResolver:
             problem = view.problem or Problem(500, "Failed", "the backend reported a failure without details")
             raise problem.to_error()
         return view.result.with_credentials(request.credential_urls())
+
+    def prescriptions(self) -> Knowledge:
+        """The prescription files the backend resolves with (``GET /api/v2/prescriptions``)."""
+        body = self._call("GET", "/api/v2/prescriptions", time.monotonic() + self.timeout)
+        try:
+            return Knowledge.from_dict(body)
+        except errors.InputFileError as exc:
+            raise errors.RemoteResolutionError(
+                f"the backend at {redact_url(self.url)} sent prescriptions that cannot be used: {exc.key_path}: {exc.reason}"
+            ) from exc
 
     def job(self, job_id: str) -> JobView:
         return JobView.from_dict(self._call("GET", f"/api/v2/advise/{job_id}", time.monotonic() + self.timeout))

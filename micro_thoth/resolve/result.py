@@ -160,7 +160,7 @@ def _pin(
     edges: Sequence[Edge],
     roots: Sequence[Requirement],
 ) -> ResolvedPin:
-    base = min(candidates, key=lambda c: len(c.extras))
+    base = min(candidates, key=lambda c: (len(c.extras), c.stands_for is not None))
     metadata = provider.metadata(base)
     requires_python = (base.release.requires_python if base.release else None) or metadata.requires_python
     verdict = provider.verdict(base.release) if base.release is not None else None
@@ -176,9 +176,14 @@ def _pin(
         requires_python=requires_python,
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
-        justifications=verdict.justifications if verdict else (),
+        justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates),
         path_markers=path_markers,
     )
+
+
+def _stand_in_reasons(candidates: Sequence[Candidate]) -> tuple[Justification, ...]:
+    """Why a pseudonym's stand-in is here instead of the project asked for."""
+    return tuple(dict.fromkeys(c.reason for c in candidates if c.reason is not None))
 
 
 def _condition_of(candidates: Sequence[Candidate], conditions: Mapping[str, mk.Condition]) -> mk.Condition:

@@ -539,3 +539,62 @@ class JobView:
             "result": self.result.to_dict() if self.result is not None else None,
             "problem": self.problem.to_dict() if self.problem is not None else None,
         }
+
+
+# -- the backend's knowledge (GET /api/v2/prescriptions) -------------------------------------
+
+_PRESCRIPTION_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*\.ya?ml")
+
+
+def _prescription_path(value: str, key_path: str) -> str:
+    """A relative path of plain names ending in .yaml/.yml: the client writes files there."""
+    if not _PRESCRIPTION_PATH.fullmatch(value) or ".." in value.split("/"):
+        raise _fail(key_path, f"'{value}' is not a relative path of a .yaml file")
+    return value
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The prescription files a backend resolves with, and the version of that knowledge.
+
+    ``files`` maps a relative path (``bundled/yanked-releases.yaml``) to YAML text;
+    ``digest`` is the sha256 of the files (paths and texts), so a client can tell
+    whether anything changed.
+    """
+
+    knowledge_version: str
+    files: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def digest(self) -> str:
+        hasher = hashlib.sha256()
+        for path in sorted(self.files):
+            hasher.update(f"{len(path)}:{path}{len(self.files[path])}:".encode())
+            hasher.update(self.files[path].encode())
+        return "sha256:" + hasher.hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: object) -> Knowledge:
+        data = _mapping(data, "")
+        entries = _optional(data, "prescriptions", (list,)) or []
+        files: dict[str, str] = {}
+        for i, entry in enumerate(entries):
+            where = f"prescriptions[{i}]"
+            entry = _mapping(entry, where)
+            path = _prescription_path(_string(entry, "path", prefix=where), f"{where}.path")
+            if path in files:
+                raise _fail(f"{where}.path", f"'{path}' is listed twice")
+            files[path] = _string(entry, "text", default="", prefix=where)
+        knowledge = cls(_string(data, "knowledge_version", default=""), MappingProxyType(files))
+        claimed = _optional(data, "digest", (str,))
+        if claimed is not None and claimed != knowledge.digest:
+            raise _fail("digest", "the files do not match the digest the backend sent")
+        return knowledge
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "api_version": API_VERSION,
+            "knowledge_version": self.knowledge_version,
+            "digest": self.digest,
+            "prescriptions": [{"path": p, "text": self.files[p]} for p in sorted(self.files)],
+        }

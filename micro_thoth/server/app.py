@@ -11,6 +11,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import pickle
 import platform
 import re
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
-from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Problem, request_schema
+from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, Problem, request_schema
 from . import problems, thoth_v1
 from .jobs import Jobs, QueueFull, Resolver
 from .settings import ServerSettings
@@ -277,6 +278,14 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     def environments(request: Request) -> dict[str, Any]:
         _check_token(settings, request)
         return _environments()
+
+    @app.get("/api/v2/prescriptions")
+    def prescriptions(request: Request) -> dict[str, Any]:
+        """The prescription files resolutions here use (clients store them with ``prescription sync``)."""
+        from ..pipeline.guidance import knowledge_files
+
+        _check_token(settings, request)
+        return Knowledge(settings.knowledge_version, knowledge_files(os.environ)).to_dict()
 
     @app.post("/api/v2/advise", status_code=202, openapi_extra=_body(request_schema()))
     async def submit(request: Request) -> JSONResponse:

@@ -202,3 +202,47 @@ def test_improve_keeps_a_higher_scored_stack() -> None:
     assert first.versions()["bar"] == "2.5"  # the provider already tries higher scores first
     better = improve(first, [dependency("foo")], source=MemorySource(INDEX), target=make_target(), policy=pol)
     assert better.score >= first.score
+
+
+PSEUDONYM = """\
+units:
+  pseudonyms:
+  - name: IntelTensorflowOnAvx512
+    type: pseudonym
+    should_include:
+      runtime_environments:
+        hardware: [{cpu_flags: [avx512f]}]
+    match: {package_version: {name: tensorflow, version: ">=2.0"}}
+    run:
+      yield:
+        yield_matched_version: true
+        package_version: {name: intel-tensorflow, index_url: "https://intel.example.invalid/simple/"}
+"""
+TF_INDEXES = {
+    "main": {"app": [_release("1.0", "tensorflow>=2.0")], "tensorflow": [_release("2.0"), _release("2.1")]},
+    "intel": {"intel-tensorflow": [_release("2.0"), _release("2.1", "oneccl>=1")], "oneccl": [_release("1.2")]},
+}
+AVX512 = UnitContext(MachineFacts(cpu_flags=frozenset({"avx2", "avx512f"})))
+INTEL = {"https://intel.example.invalid/simple": "intel"}
+
+
+def test_pseudonym_substitutes_a_package_on_matching_hardware_from_its_index() -> None:
+    pol = _policy("performance", PSEUDONYM, context=AVX512, indexes=INTEL)
+    resolution = _resolve(["app"], pol, MemorySource(TF_INDEXES))
+    assert resolution.versions() == {"app": "1.0", "intel-tensorflow": "2.1", "oneccl": "1.2"}
+    assert resolution.pins["intel-tensorflow"].index.name == "intel"
+    report = build_report(pol, resolution)
+    said = [j.message for p in report.packages if p.name == "intel-tensorflow" for j in p.justifications]
+    assert any("stands in for tensorflow 2.1 [prescription IntelTensorflowOnAvx512]" in m for m in said), said
+
+
+def test_pseudonym_is_not_applied_elsewhere() -> None:
+    plain = UnitContext(MachineFacts(cpu_flags=frozenset({"avx2"})))
+    other_machine = _resolve(["app"], _policy("performance", PSEUDONYM, context=plain, indexes=INTEL), MemorySource(TF_INDEXES))
+    assert other_machine.versions()["tensorflow"] == "2.1"
+    unconfigured = _policy("performance", PSEUDONYM, context=AVX512)  # the unit's index is not a source of this run
+    assert _resolve(["app"], unconfigured, MemorySource(TF_INDEXES)).versions()["tensorflow"] == "2.1"
+    assert any("not a configured index" in j.message for j in unconfigured.stack_info.values())
+    bundled = parse_units(PSEUDONYM, path="b.yaml", origin="bundled")
+    latest = GuidancePolicy(Recommendation.for_type("latest"), now=NOW, units=bundled, context=AVX512, indexes=INTEL)
+    assert _resolve(["app"], latest, MemorySource(TF_INDEXES)).versions()["tensorflow"] == "2.1"  # reported only

@@ -16,6 +16,7 @@ from micro_thoth.models import (
     Dependency,
     DirectReference,
     Justification,
+    Substitute,
     Target,
     Verdict,
 )
@@ -63,12 +64,20 @@ def dependency(entry: Any) -> Dependency:
 
 
 class ScorePolicy:
-    """A CandidatePolicy from case data: ``scores`` {"a==1.0": -1.0}, ``refuse`` ["a==2.0"]."""
+    """A CandidatePolicy from case data: ``scores`` {"a==1.0": -1.0}, ``refuse`` ["a==2.0"],
+    ``alternatives`` {"a": [{"name": "b", "specifier": "=={version}", "index": "other"}]} (pseudonyms)."""
 
-    def __init__(self, scores: Mapping[str, float] = {}, refuse: Sequence[str] = (), overrides: Mapping[str, Sequence[str]] = {}) -> None:
+    def __init__(
+        self,
+        scores: Mapping[str, float] = {},
+        refuse: Sequence[str] = (),
+        overrides: Mapping[str, Sequence[str]] = {},
+        alternatives: Mapping[str, Sequence[Mapping[str, str]]] = {},
+    ) -> None:
         self.scores = dict(scores)
         self.refuse = set(refuse)
         self.overrides = dict(overrides)
+        self.offers = dict(alternatives)
         self.judged: list[str] = []
 
     def judge(self, name: NormalizedName, version: Version, artifacts: Sequence[Artifact], metadata: Callable[[], CoreMetadata]) -> Verdict:
@@ -83,8 +92,15 @@ class ScorePolicy:
     def override_requirements(self, name: NormalizedName, version: Version, requirements: Sequence[str]) -> Sequence[str]:
         return self.overrides.get(f"{name}=={version}", requirements)
 
+    def alternatives(self, name: NormalizedName, version: Version, artifacts: Sequence[Artifact]) -> tuple[Substitute, ...]:
+        offers = self.offers.get(f"{name}=={version}", self.offers.get(name, ()))
+        return tuple(
+            Substitute(o["name"], o.get("specifier", "").format(version=version), o.get("index"), f"offered for {name}")
+            for o in offers
+        )
+
 
 def policy_from(data: Optional[Mapping[str, Any]]) -> Optional[ScorePolicy]:
     if data is None:
         return None
-    return ScorePolicy(data.get("scores", {}), data.get("refuse", ()), data.get("overrides", {}))
+    return ScorePolicy(data.get("scores", {}), data.get("refuse", ()), data.get("overrides", {}), data.get("alternatives", {}))

@@ -31,5 +31,5 @@ def command(runtime_environment: Optional[str], **kwargs: Any) -> int:
     if outcome.report is not None:
         show_report(outcome.report, console, json_output=settings.json_output)
     if not settings.json_output:
-        report.lock_outcome(outcome, settings, console)
+        report.lock_outcome(outcome, settings, console, warnings=outcome.report is None)
     return 0

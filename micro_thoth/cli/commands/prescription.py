@@ -1,4 +1,4 @@
-"""``thoth-pip prescription add --incompatible A B --reason ...`` and ``thoth-pip prescription list``."""
+"""``thoth-pip prescription add --incompatible A B --reason ...``, ``prescription list`` and ``prescription sync``."""
 
 from __future__ import annotations
 
@@ -45,4 +45,22 @@ def list_(directory: Optional[str], paths: tuple[Path, ...], json_output: bool) 
         console.json([{"name": u.name, "type": u.type, "origin": u.origin, "path": u.path} for u in units])
         return 0
     console.table(["name", "type", "origin", "file"], [(u.name, u.type, u.origin, u.path or "") for u in units])
+    return 0
+
+
+@command.command("sync")
+@click.option("--backend", envvar="THOTH_HOST", required=True, help="The resolver backend to fetch prescriptions from (THOTH_HOST).")
+@click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
+def sync(backend: str, json_output: bool) -> int:
+    """Store the backend's prescriptions for every later local resolution (replaces the previous sync)."""
+    outcome = guidance.sync_prescriptions(backend, os.environ)
+    console = Console()
+    if json_output:
+        console.json(outcome.to_dict())
+        return 0
+    state = "updated" if outcome.changed else "unchanged"
+    console.success(
+        f"{outcome.units} prescription units in {outcome.files} files from {outcome.backend} "
+        f"({outcome.knowledge_version}, {state}) -> {outcome.directory}"
+    )
     return 0
