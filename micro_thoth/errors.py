@@ -88,7 +88,7 @@ class StaleLockError(InputFileError):
         self.actual = actual
 
 
-class EnvironmentError_(ThothPipError):  # noqa: N801 - avoid shadowing the builtin
+class EnvironmentError_(ThothPipError):  # trailing _: the builtin name stays unshadowed
     """The runtime environment could not be detected or configured."""
 
 

@@ -10,7 +10,7 @@ in as a function, so this module needs no resolver import.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Optional, Protocol, TypeVar
+from typing import Any, Optional, Protocol, TypeVar
 
 from ..errors import ResolutionError, ResolutionImpossible
 from ..models import Dependency
@@ -18,7 +18,7 @@ from .policy import GuidancePolicy
 
 
 class Stack(Protocol):
-    def versions(self) -> Mapping[str, str]:
+    def versions(self) -> Mapping[Any, str]:
         ...
 
 

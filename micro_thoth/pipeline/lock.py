@@ -35,7 +35,7 @@ class LockOutcome:
     text: str
     lock: Optional[Lock]
     resolutions: Mapping[str, Resolution]
-    changes: Mapping[str, tuple[Optional[str], Optional[str]]] = field(default_factory=dict)
+    changes: Mapping[Any, tuple[Optional[str], Optional[str]]] = field(default_factory=dict)
     seconds: float = 0.0
     written: bool = True
     report: Any = None  # guidance.justification.Report of the default category
@@ -236,8 +236,10 @@ def _previous_lock(files: ProjectFiles) -> Optional[Lock]:
         return None
 
 
-def _changes(previous: Optional[Lock], resolutions: Mapping[str, Resolution]) -> dict[str, tuple[Optional[str], Optional[str]]]:
-    out: dict[str, tuple[Optional[str], Optional[str]]] = {}
+def _changes(
+    previous: Optional[Lock], resolutions: Mapping[str, Resolution]
+) -> dict[NormalizedName, tuple[Optional[str], Optional[str]]]:
+    out: dict[NormalizedName, tuple[Optional[str], Optional[str]]] = {}
     for category, resolution in resolutions.items():
         before = {p.name: p.version for p in (previous.categories.get(category, ()) if previous else ()) if p.version}
         out.update(changed(before, resolution))

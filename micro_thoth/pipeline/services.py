@@ -61,7 +61,7 @@ class Services:
         sources: Sequence[Source],
         *,
         exclude_newer: Optional[datetime] = None,
-        pinned: Optional[Mapping[str, str]] = None,
+        pinned: Optional[Mapping[Any, str]] = None,
         refresh: bool = False,
     ) -> Any:
         from ..index import IndexClient

@@ -221,9 +221,10 @@ def fetch_wheels(
         if not path.name.endswith(".whl"):
             wheels[key] = _wheel_from_sdist(path, requests[key], target, env, services, index_urls)
     for pin in built:
+        assert pin.direct is not None
         wheels[pin.key] = build.build_wheel_for(
             pin.direct, scratch, python=env.python, environ=services.environ, index_urls=index_urls, package=pin.name
-        )  # type: ignore[arg-type]
+        )
     return wheels
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -146,13 +146,14 @@ def _adder(packages: Sequence[str], category: str, index: Optional[str]):  # typ
 
     def add(text: str) -> str:
         for spec in packages:
-            text = pipfile_format.add_package(text, category, *_entry(spec, index))
+            name, entry = _entry(spec, index)
+            text = pipfile_format.add_package(text, category, name, entry)
         return text
 
     return add
 
 
-def _entry(spec: str, index: Optional[str]) -> tuple[str, object]:
+def _entry(spec: str, index: Optional[str]) -> tuple[str, Union[str, dict[str, object]]]:
     try:
         req = Requirement(spec)
     except InvalidRequirement:
