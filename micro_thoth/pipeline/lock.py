@@ -101,6 +101,7 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
             "no Pipfile here", path=str(settings.pipfile_path),
             hint="create one with `thoth-pip install PACKAGE`, or lock a requirements.in with -r",
         )
+    _check_indexes(pipfile)
     previous = _previous_lock(files)
     selected, target = lock_target(settings, services, request, pipfile.requires)
     exclude_newer = parse_exclude_newer(settings.exclude_newer)
@@ -224,6 +225,22 @@ def _report(policy: Any, resolutions: Mapping[str, Resolution], pipfile: Pipfile
         requirements={c: [d.to_pep508() for d in deps] for c, deps in pipfile.categories.items()},
         runtime_environment=selected.environment.to_thoth_dict(),
     )
+
+
+def _check_indexes(pipfile: Pipfile) -> None:
+    """Every ``index = "..."`` must name one of the Pipfile's sources."""
+    from ..formats.pipfile import section_name
+
+    known = {source.name for source in pipfile.sources}
+    for category, deps in pipfile.categories.items():
+        for dep in deps:
+            if dep.index is not None and dep.index not in known:
+                raise InputFileError(
+                    f"unknown index '{dep.index}'",
+                    path=pipfile.path,
+                    key_path=f"{section_name(category)}.{dep.name}.index",
+                    hint="the [[source]] names are: " + (", ".join(sorted(known)) or "(none)"),
+                )
 
 
 def _previous_lock(files: ProjectFiles) -> Optional[Lock]:

@@ -171,3 +171,14 @@ def test_fixture_dir_is_untouched() -> None:
     assert (FIXTURES / "pipenv-made" / "small" / "Pipfile.lock").exists()
     assert not (FIXTURES / "pipenv-made" / "small" / ".venv").exists()
     assert shutil.which("git") is not None or Path("/").exists()
+
+
+def test_unknown_index_name_points_at_the_entry(index, tmp_path, thoth) -> None:
+    (tmp_path / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n'
+        '[packages]\nalpha = {version = "*", index = "private"}\n'
+    )
+    result = thoth("lock", "-C", str(tmp_path))
+    assert result.code == 1
+    assert "packages.alpha.index" in result.err and "'private'" in result.err and "local" in result.err
+    assert index.requests == []  # nothing was asked of any index
