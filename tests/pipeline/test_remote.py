@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import venv_import
-from tests.server.conftest import Backend, backend_factory, free_port  # noqa: F401 - fixture
+from tests.server.conftest import Backend, backend_factory, free_port, tls  # noqa: F401 - fixtures
 from tests.support.builder import Dist
 from tests.support.index_server import LocalIndex
 
@@ -243,3 +243,30 @@ def test_pip_compile_options_are_not_sent_to_a_backend(stack, tmp_path, thoth) -
     assert result.code == 2
     assert "pip-compile options" in result.err
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_thamos_token_is_sent(stack, backend_factory, tmp_path, thoth, monkeypatch) -> None:  # noqa: F811
+    (tmp_path / "token").write_text("let-me-in")
+    backend = backend_factory("--resolver", RESOLVER, "--token-file", str(tmp_path / "token"))
+    app = _project(tmp_path, "remote", _pipfile(stack.url))
+    refused = thoth("lock", "--backend", backend.url, "-C", str(app))
+    assert refused.code != 0 and "THAMOS_TOKEN" in refused.err
+    assert not (app / "Pipfile.lock").exists()
+    monkeypatch.setenv("THAMOS_TOKEN", "let-me-in")
+    result = thoth("lock", "--backend", backend.url, "-C", str(app))
+    assert result.code == 0, result.err
+    assert json.loads((app / "Pipfile.lock").read_text())["default"]["alpha"]["version"] == "==1.1"
+
+
+def test_thoth_yaml_tls_verify(stack, backend_factory, tls, tmp_path, thoth, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("THAMOS_RETRY_ON_ERROR_COUNT", "0")
+    backend = backend_factory("--resolver", RESOLVER, "--ssl-certfile", tls[0], "--ssl-keyfile", tls[1], scheme="https")
+    host = backend.url.removeprefix("https://")  # a bare host:port means https, as in thamos
+    app = _project(tmp_path, "remote", _pipfile(stack.url))
+    (app / ".thoth.yaml").write_text(f"host: {host}\ntls_verify: true\n")
+    untrusted = thoth("lock", "-C", str(app))
+    assert untrusted.code != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.err
+    (app / ".thoth.yaml").write_text(f"host: {host}\ntls_verify: false\n")
+    result = thoth("lock", "-C", str(app))
+    assert result.code == 0, result.err
+    assert (app / "Pipfile.lock").exists()
