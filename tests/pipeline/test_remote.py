@@ -270,3 +270,22 @@ def test_thoth_yaml_tls_verify(stack, backend_factory, tls, tmp_path, thoth, mon
     result = thoth("lock", "-C", str(app))
     assert result.code == 0, result.err
     assert (app / "Pipfile.lock").exists()
+
+
+def test_remote_lock_api(stack, backend, tmp_path, monkeypatch) -> None:
+    import os
+
+    from micro_thoth.pipeline.lock import LockOutcome, LockRequest
+    from micro_thoth.pipeline.remote import remote_lock
+    from micro_thoth.reporting import NULL_REPORTER
+    from micro_thoth.settings import Settings
+
+    app = _project(tmp_path, "remote", _pipfile(stack.url))
+    outcome = remote_lock(Settings(project_dir=app), os.environ, NULL_REPORTER, LockRequest(), url=backend.url)
+    assert isinstance(outcome, LockOutcome) and outcome.written
+    assert outcome.path == app / "Pipfile.lock" and outcome.path.read_text() == outcome.text
+    assert {pin.name: pin.version for pin in outcome.lock.categories["default"]} == {"alpha": "1.1", "beta": "2.5"}
+    assert outcome.package_count == 3
+    assert outcome.changes == {"alpha": (None, "1.1"), "beta": (None, "2.5"), "devtool": (None, "0.3")}
+    assert {p.name for p in outcome.report.packages} == {"alpha", "beta"}
+    assert outcome.report.to_thoth_json()["products"]
