@@ -113,7 +113,7 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
     policy = request.policy or _policy(settings, services, request, selected, exclude_newer, pipfile.sources)
     try:
         resolutions = _resolve_guided(pipfile, source, target, policy, request, lockfile.preferences(previous), settings, services)
-        report = _report(policy, resolutions, pipfile, selected)
+        report = _report(policy, resolutions, {c: [d.to_pep508() for d in deps] for c, deps in pipfile.categories.items()}, selected)
     finally:
         _close(policy)
     new = lockfile.build_lock(pipfile, resolutions, pipfile.sources)
@@ -184,8 +184,7 @@ def _resolve_guided(
     """Boots first; ``default`` under the policy (stack rules honoured, optionally improved), then the rest under its pins."""
     from ..guidance.stack import honour_stack_rules
 
-    if hasattr(policy, "check_boots"):
-        policy.check_boots(d.name for deps in pipfile.categories.values() for d in deps)
+    _boots(policy, [d for deps in pipfile.categories.values() for d in deps])
     allow_pre = pipfile.allow_prereleases or settings.pre
     progress = _ResolverProgress(services.reporter)
     default_deps = pipfile.categories.get(DEFAULT_CATEGORY, ())
@@ -214,7 +213,14 @@ def _resolve_guided(
     return out
 
 
-def _report(policy: Any, resolutions: Mapping[str, Resolution], pipfile: Pipfile, selected: Any) -> Any:
+def _boots(policy: Any, direct: Sequence[Dependency]) -> None:
+    """Boot units, before any resolution: their stack_info goes to the report; ``not_acceptable`` stops here."""
+    if hasattr(policy, "check_boots"):
+        policy.check_boots(d.name for d in direct)
+
+
+def _report(policy: Any, resolutions: Mapping[str, Resolution], requested: Mapping[str, Sequence[str]], selected: Any) -> Any:
+    """The guidance report of the ``default`` resolution (None for a policy that keeps no verdicts)."""
     if not hasattr(policy, "judge_stack"):
         return None
     from ..guidance.justification import build_report
@@ -222,7 +228,7 @@ def _report(policy: Any, resolutions: Mapping[str, Resolution], pipfile: Pipfile
     return build_report(
         policy,
         resolutions[DEFAULT_CATEGORY],
-        requirements={c: [d.to_pep508() for d in deps] for c, deps in pipfile.categories.items()},
+        requirements=dict(requested),
         runtime_environment=selected.environment.to_thoth_dict(),
     )
 
@@ -340,18 +346,19 @@ def compile_requirements(
     policy = request.policy or _policy(settings, services, request, selected, exclude_newer, sources)
     previous = _previous_requirements(output)
     upgrade = request.upgrade or {canonicalize_name(n) for n in compile_request.upgrade_packages}
-    resolution = resolve(
-        parsed.dependencies,
-        source=source,
-        target=target,
-        constraints=[*parsed.constraints, *constraints],
-        allow_prereleases=parsed.pre or settings.pre,
-        preferences=previous,
-        upgrade=upgrade,
-        policy=policy,
-        reporter=_ResolverProgress(services.reporter),
-    )
-    _close(policy)
+
+    def resolve_with(excluded: Sequence[Dependency]) -> Resolution:
+        return resolve(
+            parsed.dependencies, source=source, target=target, constraints=[*parsed.constraints, *constraints, *excluded],
+            allow_prereleases=parsed.pre or settings.pre, preferences=previous, upgrade=upgrade, policy=policy,
+            reporter=_ResolverProgress(services.reporter),
+        )
+
+    try:
+        resolution = _guided(resolve_with, policy, parsed.dependencies)
+        report = _report(policy, {DEFAULT_CATEGORY: resolution}, {DEFAULT_CATEGORY: [d.to_pep508() for d in parsed.dependencies]}, selected)
+    finally:
+        _close(policy)
     explicit = compile_request.index_url or compile_request.extra_index_urls or parsed.index_url or parsed.extra_index_urls
     text = requirements.dump_requirements(
         lockfile.requirement_entries(resolution, src.name),
@@ -373,7 +380,16 @@ def compile_requirements(
         changes=changed({k: v for k, v in previous.items()}, resolution),
         seconds=time.monotonic() - started,
         written=written,
+        report=report,
     )
+
+
+def _guided(resolve_with: Any, policy: Any, direct: Sequence[Dependency]) -> Resolution:
+    """Boots, then one resolution with the whole-stack rules honoured (as ``default`` is in a Pipfile lock)."""
+    from ..guidance.stack import honour_stack_rules
+
+    _boots(policy, direct)
+    return honour_stack_rules(resolve_with, policy) if hasattr(policy, "stack_violations") else resolve_with(())  # type: ignore[no-any-return]
 
 
 def _output_path(compile_request: CompileRequest, src: Path) -> Optional[Path]:

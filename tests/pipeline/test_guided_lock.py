@@ -265,3 +265,20 @@ def test_boots_run_before_resolution_and_are_reported(index, tmp_path, thoth) ->
     assert stopped.code != 0
     assert "legacylib is retired; depend on newlib instead [prescription LegacylibIsRetired]" in stopped.err
     assert _locked(app) == {"widget": "1.0"}  # the lock was left as it was
+
+
+def test_pip_compile_mode_applies_the_same_guidance(index, tmp_path, thoth) -> None:
+    for version in ("1.0", "2.0"):
+        index.add(Dist("widget", version))
+    for version in ("2.0", "3.0"):
+        index.add(Dist("gadget", version))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.in").write_text(f"-i {index.url}\nwidget\ngadget\n")
+    _prescription(app, "boots.yaml", BOOTS)
+    assert thoth("prescription", "add", "--incompatible", "widget==2.0", "gadget>=3", "--reason", "crash").code == 0
+    result = thoth("lock", "-r", str(app / "requirements.in"), "--json", "-C", str(app))
+    assert result.code == 0, result.err
+    pinned = dict(line.split(" ")[0].split("==") for line in (app / "requirements.txt").read_text().splitlines() if "==" in line)
+    assert not (pinned["widget"] == "2.0" and pinned["gadget"] == "3.0"), pinned
+    assert "widget needs WIDGET_CACHE set at run time" in json.dumps(result.json()["warnings"])
