@@ -125,8 +125,8 @@ def lock_pipfile_remote(
                              hint="create one with `thoth-pip install PACKAGE`")
     _refuse_local_paths(pipfile)
     previous = _previous_lock(files)
-    ask = _request(settings, services, request, pipfile.requires)
-    wire = ask(
+    wire = build_request(
+        settings, services, request, pipfile.requires,
         requirements=_pipfile_text(read_text(files.pipfile), pipfile, services.environ),
         requirements_format="pipenv",
         requirements_lock=_lock_text_for(previous, request.upgrade),
@@ -242,8 +242,8 @@ def compile_remote(
     injected = () if parsed.index_url or parsed.extra_index_urls else services.pip_sources()
     output = src.with_name("requirements.txt")
     previous_text = read_text(output) if output.is_file() else None
-    ask = _request(settings, services, request, {})
-    wire = ask(
+    wire = build_request(
+        settings, services, request, {},
         requirements=_with_indexes(text, injected, services.environ),
         requirements_format="pip-tools",
         requirements_lock=None if request.upgrade else previous_text,
@@ -309,8 +309,10 @@ def _requirements_lock_or_none(text: Optional[str], path: Path) -> Optional[Lock
 # --- the request and the call ----------------------------------------------------------------------
 
 
-def _request(settings: Settings, services: Services, request: LockRequest, requires: Mapping[str, str]) -> Any:
-    """A builder of the ``AdviseRequest``: everything but the files, as the embedded lock would use it."""
+def build_request(
+    settings: Settings, services: Services, request: LockRequest, requires: Mapping[str, str], **files: Any
+) -> AdviseRequest:
+    """The ``AdviseRequest`` of ``files`` (requirements, format, lock) with what the embedded lock would use."""
     selected, _ = lock_target(settings, services, request, requires)
     options = request.guidance or GuidanceOptions()
     parse_exclude_newer(settings.exclude_newer)  # the same message as the embedded lock for a bad date
@@ -322,11 +324,7 @@ def _request(settings: Settings, services: Services, request: LockRequest, requi
         "prescriptions": prescription_texts(settings, services.environ, options.prescriptions),
         "dev": settings.dev,
     }
-
-    def ask(**files: Any) -> AdviseRequest:
-        return AdviseRequest.from_dict({**common, **files})
-
-    return ask
+    return AdviseRequest.from_dict({**common, **files})
 
 
 def _without_nulls(value: Any) -> Any:
