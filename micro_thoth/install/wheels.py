@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import Any, BinaryIO, Optional, Union
 
 import installer
 from installer.destinations import SchemeDictionaryDestination
@@ -25,11 +24,16 @@ from .transaction import Transaction
 INSTALLER_NAME = b"thoth-pip\n"
 
 
-@dataclass
 class RecordingDestination(SchemeDictionaryDestination):
-    """installer's destination that tells the transaction about every file before writing it."""
+    """installer's destination that tells the transaction about every file before writing it.
 
-    transaction: Optional[Transaction] = field(default=None, repr=False)
+    An explicit ``__init__`` (not a dataclass field): installer 1.x makes the base a
+    dataclass, the 0.7 series (Python 3.9) a plain class; this works with both.
+    """
+
+    def __init__(self, *, transaction: Optional[Transaction] = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.transaction = transaction
 
     def write_file(
         self, scheme: Scheme, path: Union[str, os.PathLike[str]], stream: BinaryIO, is_executable: bool
