@@ -128,6 +128,8 @@ class Candidate:
         return self.metadata.name if self.metadata is not None else self.name
 
     def __str__(self) -> str:
+        if self.stands_for is not None:
+            return f"{self.display_name}=={self.version} (for {self.stands_for[0]}=={self.stands_for[1]})"
         return f"{self.display_name}=={self.version}"
 
 

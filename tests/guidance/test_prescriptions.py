@@ -12,10 +12,12 @@ from micro_thoth.guidance.prescriptions import (
     MachineFacts,
     UnitContext,
     add_incompatibility,
+    backend_manifest,
     bundled_dir,
     load_path,
     load_prescriptions,
     parse_units,
+    replace_backend_units,
     select_units,
     user_dir,
 )
@@ -347,3 +349,33 @@ def test_distinct_incompatibilities_get_distinct_files() -> None:
     again, _ = add_incompatibility("foo==1.2", "bar>=3", "one, reworded")
     assert first != second and first == again
     assert len(load_prescriptions(bundled=False)) == 2
+
+
+def _sieve(name: str) -> str:
+    return f"units:\n  sieves:\n  - name: {name}\n    type: sieve\n    match: {{package_version: {{name: widget}}}}\n"
+
+
+def test_backend_units_load_between_bundled_and_user_and_apply_like_bundled(tmp_path: Path) -> None:
+    user = tmp_path / "prescriptions"
+    (user / ".trash").mkdir(parents=True)
+    (user / ".trash" / "old.yaml").write_text(_sieve("Hidden"))
+    (user / "mine.yaml").write_text(_sieve("Mine"))
+    replace_backend_units({"user/a.yaml": _sieve("FromBackend"), "user/b.yaml": _sieve("Mine")}, {"digest": "x"}, directory=user)
+    units = {u.name: u for u in load_prescriptions(user_directory=user, bundled=False)}
+    assert set(units) == {"FromBackend", "Mine"}  # hidden entries are not read
+    assert units["FromBackend"].origin == "backend" and not units["FromBackend"].enforced_always
+    assert units["Mine"].origin == "user"  # the user's own unit wins over the backend's of that name
+    assert backend_manifest(user) == {"digest": "x"}
+
+
+def test_backend_units_are_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    user = tmp_path / "prescriptions"
+    replace_backend_units({"one.yaml": _sieve("One")}, {}, directory=user)
+    with pytest.raises(InputFileError) as caught:
+        replace_backend_units({"two.yaml": _sieve("Two").replace("name: widget", "nme: widget")}, {}, directory=user)
+    assert "backend/two.yaml" in str(caught.value)
+    assert [u.name for u in load_prescriptions(user_directory=user, bundled=False)] == ["One"]
+    replace_backend_units({"two.yaml": _sieve("Two")}, {}, directory=user)
+    assert [u.name for u in load_prescriptions(user_directory=user, bundled=False)] == ["Two"]
+    assert sorted(p.name for p in user.iterdir() if not p.name.startswith(".backend-")) == ["backend"]
+    assert len([p for p in user.iterdir() if p.name.startswith(".backend-")]) == 1  # the live set only

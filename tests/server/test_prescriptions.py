@@ -127,3 +127,22 @@ def test_a_backend_unit_that_does_not_parse_is_refused_and_nothing_is_replaced(b
     assert code != 0
     assert "nme" in err
     assert (client_data / "prescriptions" / "backend" / "user" / "widget.yaml").read_text() == SIEVE
+
+
+@pytest.mark.parametrize("path", ["../escape.yaml", "a/../../b.yaml", "/etc/x.yaml", "notes.txt", ".hidden.yaml", "a//b.yaml"])
+def test_knowledge_refuses_paths_a_client_must_not_write(path: str) -> None:
+    from micro_thoth.resolve.wire import Knowledge
+
+    with pytest.raises(errors.InputFileError):
+        Knowledge.from_dict({"prescriptions": [{"path": path, "text": ""}]})
+
+
+def test_knowledge_round_trips_and_checks_its_digest() -> None:
+    from micro_thoth.resolve.wire import Knowledge
+
+    knowledge = Knowledge("v", {"bundled/a.yaml": SIEVE, "user/b.yml": ""})
+    assert Knowledge.from_dict(knowledge.to_dict()).files == knowledge.files
+    tampered = knowledge.to_dict()
+    tampered["prescriptions"][0]["text"] += "# changed\n"
+    with pytest.raises(errors.InputFileError, match="digest"):
+        Knowledge.from_dict(tampered)
