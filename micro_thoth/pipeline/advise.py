@@ -40,17 +40,20 @@ def advise_request(request: Any) -> Any:
     with tempfile.TemporaryDirectory(prefix="thoth-pip-advise-") as scratch:
         project = Path(scratch)
         _write_project(project, request)
-        settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer)
+        settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre)
         lock_request = LockRequest(
             overrides=_overrides(request.runtime_environment),
             guidance=GuidanceOptions(
                 recommendation_type=request.recommendation_type,
+                min_release_age=request.min_release_age,
                 labels=dict(request.labels),
                 prescriptions=_prescription_files(project, request.prescriptions),
-                limit=ADVISE_SEARCH_LIMIT,
+                deny_licenses=request.deny_licenses,
+                allow_vulnerabilities=request.allow_vulnerabilities,
+                limit=request.search_limit,
             ),
         )
-        outcome = advise(settings, os.environ, NULL_REPORTER, lock_request)
+        outcome = lock(settings, os.environ, NULL_REPORTER, lock_request)
         report = outcome.report.to_thoth_json() if outcome.report is not None else {}
         return AdviseResult(lock=outcome.text, report=report, knowledge_version=KNOWLEDGE_VERSION)
 

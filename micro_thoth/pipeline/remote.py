@@ -323,6 +323,11 @@ def build_request(
         "exclude_newer": settings.exclude_newer,
         "prescriptions": prescription_texts(settings, services.environ, options.prescriptions),
         "dev": settings.dev,
+        "search_limit": options.limit,  # lock: 0 (the first guided stack); advise: its search
+        "pre": settings.pre,
+        "min_release_age": options.min_release_age,
+        "deny_licenses": list(options.deny_licenses),
+        "allow_vulnerabilities": list(options.allow_vulnerabilities),
     }
     return AdviseRequest.from_dict({**common, **files})
 
@@ -351,14 +356,7 @@ def _yaml_files(path: Path) -> list[Path]:
 
 def _refuse_local_only(settings: Settings, request: LockRequest) -> None:
     """Knobs the backend API does not carry: refused rather than silently dropped."""
-    options = request.guidance or GuidanceOptions()
-    unsent = {
-        "--pre": settings.pre,
-        "--min-release-age": options.min_release_age,
-        "--deny-license": options.deny_licenses,
-        "--allow-vulnerability": options.allow_vulnerabilities,
-        "a policy object": request.policy is not None,
-    }
+    unsent = {"a policy object": request.policy is not None}
     named = [flag for flag, value in unsent.items() if value]
     if named:
         raise UsageError(f"{', '.join(named)} cannot be sent to a backend",

@@ -184,6 +184,24 @@ def _labels(data: Mapping[str, Any]) -> Mapping[str, str]:
     return MappingProxyType(dict(sorted(raw.items())))
 
 
+DEFAULT_SEARCH_LIMIT = 10
+MAX_SEARCH_LIMIT = 100
+
+
+def _search_limit(data: Mapping[str, Any]) -> int:
+    value = data.get("search_limit", DEFAULT_SEARCH_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEARCH_LIMIT:
+        raise _fail("search_limit", f"expected an integer from 0 to {MAX_SEARCH_LIMIT}, got {value!r}")
+    return value
+
+
+def _strings(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    raw = data.get(key) or []
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise _fail(key, "expected a list of strings")
+    return tuple(raw)
+
+
 def _prescriptions(data: Mapping[str, Any]) -> tuple[str, ...]:
     raw = data.get("prescriptions") or []
     if not isinstance(raw, list):
@@ -226,6 +244,12 @@ class AdviseRequest:
     dev: bool = False
     force: bool = False
     api_version: int = API_VERSION
+    # How to search (the same knobs as the command line's; defaults = `thoth-pip advise`)
+    search_limit: int = DEFAULT_SEARCH_LIMIT
+    pre: bool = False
+    min_release_age: Optional[str] = None
+    deny_licenses: tuple[str, ...] = ()
+    allow_vulnerabilities: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: object) -> AdviseRequest:
@@ -246,6 +270,11 @@ class AdviseRequest:
             dev=_flag(data, "dev"),
             force=_flag(data, "force"),
             api_version=_api_version(data),
+            search_limit=_search_limit(data),
+            pre=_flag(data, "pre"),
+            min_release_age=_optional(data, "min_release_age", (str,)) or None,
+            deny_licenses=_strings(data, "deny_licenses"),
+            allow_vulnerabilities=_strings(data, "allow_vulnerabilities"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -261,6 +290,11 @@ class AdviseRequest:
             "prescriptions": list(self.prescriptions),
             "dev": self.dev,
             "force": self.force,
+            "search_limit": self.search_limit,
+            "pre": self.pre,
+            "min_release_age": self.min_release_age,
+            "deny_licenses": list(self.deny_licenses),
+            "allow_vulnerabilities": list(self.allow_vulnerabilities),
         }
 
     def scrubbed(self) -> AdviseRequest:

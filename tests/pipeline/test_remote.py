@@ -202,13 +202,14 @@ def test_advise_through_backend_shows_the_report(stack, backend, tmp_path, thoth
     assert "alpha" in table.out + table.err and "stack score" in table.out + table.err
 
 
-def test_options_a_backend_cannot_take_are_refused(stack, tmp_path, thoth) -> None:
-    app = _project(tmp_path, "remote", _pipfile(stack.url))
-    dead = f"http://127.0.0.1:{free_port()}"
-    result = thoth("lock", "--pre", "--deny-license", "GPL-3.0", "--backend", dead, "-C", str(app))
-    assert result.code == 2
-    assert "--pre" in result.err and "--deny-license" in result.err
-    assert not (app / "Pipfile.lock").exists()
+def test_search_and_policy_options_travel_to_the_backend(stack, backend, tmp_path, thoth) -> None:
+    flags = ("--pre", "--deny-license", "GPL-3.0-only", "--min-release-age", "1d", "--allow-vulnerability", "OSV-1")
+    here = _project(tmp_path, "here", _pipfile(stack.url))
+    remote = _project(tmp_path, "remote", _pipfile(stack.url))
+    assert thoth("lock", *flags, "-C", str(here)).code == 0
+    result = thoth("lock", *flags, "--backend", backend.url, "-C", str(remote))
+    assert result.code == 0, result.err
+    assert (remote / "Pipfile.lock").read_text() == (here / "Pipfile.lock").read_text()
 
 
 def test_thamos_default_host_in_thoth_yaml_still_resolves_here(stack, tmp_path, thoth) -> None:
