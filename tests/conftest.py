@@ -21,7 +21,8 @@ _SCRUB_PREFIXES = ("PIP_", "PIPENV_", "THAMOS_", "THOTH_", "UV_", "VIRTUAL_ENV",
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    saved = dict(os.environ)  # the in-process CLI loads a project's .env into os.environ, as pipenv does
     home = tmp_path_factory.mktemp("home")
     for key in list(os.environ):
         if key.startswith(_SCRUB_PREFIXES) or key in ("CUDA_VERSION", "NETRC"):
@@ -36,7 +37,9 @@ def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("THOTH_PIP_CACHE_DIR", str(home / "thoth-cache"))
     monkeypatch.setenv("NO_COLOR", "1")
-    return home
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -72,11 +72,14 @@ def backend(func: F) -> F:
 
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
+    from ..pipeline.everyday import dotenv_values
     from ..pipeline.project import apply_overlay
 
     settings = Settings.from_sources(kwargs, os.environ)
     console = Console(verbosity=settings.verbosity)
-    return apply_overlay(settings, os.environ), console
+    settings = apply_overlay(settings, os.environ)
+    os.environ.update(dotenv_values(settings, os.environ, console))  # pipenv loads .env for every command
+    return settings, console
 
 
 def guidance(func: F) -> F:

@@ -224,6 +224,19 @@ def dotenv_file(settings: Settings, environ: Mapping[str, str], reporter: Report
     return None
 
 
+def dotenv_values(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> dict[str, str]:
+    """What the project's ``.env`` adds for every command, as pipenv loads it: variables
+    already set win (so credentials for an index can live in ``.env``, and CI can override)."""
+    from ..formats.dotenv import parse_dotenv, resolve
+    from .project import read_text
+
+    path = dotenv_file(settings, environ, reporter)
+    if path is None:
+        return {}
+    values = resolve(parse_dotenv(read_text(path), str(path)), environ, override=False)
+    return {key: value for key, value in values.items() if key not in environ}
+
+
 def _overlay_dir(project_dir: Path, environ: Mapping[str, str]) -> Optional[Path]:
     from .environment import load_project_config
 

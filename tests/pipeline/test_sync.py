@@ -159,3 +159,13 @@ def test_externally_managed_system_python_is_refused(indexes, project, thoth, tm
     assert "externally managed" in result.err and "PIP_BREAK_SYSTEM_PACKAGES" in result.err
     monkeypatch.setenv("PIP_BREAK_SYSTEM_PACKAGES", "1")
     assert thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app)).code == 0
+
+
+def test_dotenv_supplies_the_index_url_variable(indexes, project, thoth, monkeypatch) -> None:
+    one, _ = indexes
+    monkeypatch.delenv("THOTH_TEST_INDEX")
+    app = project("pipenv-made/small")
+    (app / ".env").write_text(f"THOTH_TEST_INDEX={one.url}\n")
+    result = thoth("sync", "-C", str(app))
+    assert result.code == 0, result.err
+    assert venv_import(app, "import alpha; print(alpha.__version__)") == "1.1"
