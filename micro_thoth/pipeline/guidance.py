@@ -151,12 +151,14 @@ class SyncOutcome:
         }
 
 
-def sync_prescriptions(backend: str, environ: Mapping[str, str], *, client: Any = None) -> SyncOutcome:
+def sync_prescriptions(
+    backend: str, environ: Mapping[str, str], *, token: Optional[str] = None, verify: bool = True, client: Any = None
+) -> SyncOutcome:
     """Fetch the backend's prescriptions and make them the user dir's ``backend/`` set (replaced whole)."""
     from ..models import redact_url
     from ..resolve.remote import RemoteResolver
 
-    resolver = RemoteResolver(backend, environ=environ, client=client)
+    resolver = RemoteResolver(backend, token=token, verify=verify, environ=environ, client=client)
     try:
         knowledge = resolver.prescriptions()
     finally:

@@ -146,3 +146,17 @@ def test_knowledge_round_trips_and_checks_its_digest() -> None:
     tampered["prescriptions"][0]["text"] += "# changed\n"
     with pytest.raises(errors.InputFileError, match="digest"):
         Knowledge.from_dict(tampered)
+
+
+def test_sync_finds_the_backend_in_thoth_yaml_or_says_it_has_none(backend_factory, tmp_path, monkeypatch, capsys) -> None:
+    _server_knowledge(tmp_path, monkeypatch)
+    server = backend_factory()
+    client_data = _client_data_dir(tmp_path, monkeypatch)
+    project = tmp_path / "project"
+    project.mkdir()
+    code, _out, err = _run(capsys, "prescription", "sync", "-C", str(project))
+    assert code == 2 and "no backend to sync from" in err
+    (project / ".thoth.yaml").write_text(f"host: {server.url}\ntls_verify: false\nruntime_environments: []\n")
+    code, _out, err = _run(capsys, "prescription", "sync", "-C", str(project))
+    assert code == 0, err
+    assert (client_data / "prescriptions" / "backend" / "user" / "widget.yaml").is_file()

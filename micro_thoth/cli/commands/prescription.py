@@ -49,11 +49,18 @@ def list_(directory: Optional[str], paths: tuple[Path, ...], json_output: bool) 
 
 
 @command.command("sync")
-@click.option("--backend", envvar="THOTH_HOST", required=True, help="The resolver backend to fetch prescriptions from (THOTH_HOST).")
+@click.option("--backend", help="The resolver backend to fetch prescriptions from (THOTH_HOST; else .thoth.yaml's host).")
+@click.option("-C", "--directory", type=click.Path(file_okay=False), help="Project directory whose .thoth.yaml names the backend.")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
-def sync(backend: str, json_output: bool) -> int:
+def sync(backend: Optional[str], directory: Optional[str], json_output: bool) -> int:
     """Store the backend's prescriptions for every later local resolution (replaces the previous sync)."""
-    outcome = guidance.sync_prescriptions(backend, os.environ)
+    from ...pipeline.remote import configured_backend
+
+    settings = Settings.from_sources({"directory": directory, "backend": backend}, os.environ)
+    found = configured_backend(settings, os.environ)
+    if found is None:
+        raise UsageError("no backend to sync from", hint="pass --backend URL, set THOTH_HOST, or name a host in .thoth.yaml")
+    outcome = guidance.sync_prescriptions(found.url, os.environ, token=found.token, verify=found.verify)
     console = Console()
     if json_output:
         console.json(outcome.to_dict())
