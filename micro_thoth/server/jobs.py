@@ -10,9 +10,11 @@ kills it when a resolution exceeds the time limit.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import inspect
 import logging
 import multiprocessing
+import os
 import queue
 import secrets
 import threading
@@ -253,7 +255,7 @@ class Jobs:
         Returns the job and whether it was answered from the cache (or joined).
         Raises QueueFull when this replica holds ``max_jobs`` unfinished jobs.
         """
-        key = digest(request, self.settings.knowledge_version)
+        key = digest(request, f"{self.settings.knowledge_version}+{knowledge_digest()}")
         if not request.force:
             found = self._cached(key, request)
             if found is not None:
@@ -419,3 +421,27 @@ class Jobs:
                     self._prune()
             except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
                 continue
+
+
+_KNOWLEDGE_TTL = 5.0
+_knowledge_memo: list[Any] = [0.0, ""]
+
+
+def knowledge_digest() -> str:
+    """A digest of what this replica resolves with (prescriptions, advisories), so a cached
+    result is not served once that knowledge changes; recomputed at most every few seconds."""
+    now = time.monotonic()
+    if now - _knowledge_memo[0] < _KNOWLEDGE_TTL and _knowledge_memo[1]:
+        return str(_knowledge_memo[1])
+    from ..pipeline.guidance import ADVISORIES_DB, data_dir, knowledge_files
+
+    hasher = hashlib.sha256()
+    for name, text in sorted(knowledge_files(os.environ).items()):
+        hasher.update(f"{name}\0{text}\0".encode())
+    database = data_dir(os.environ) / ADVISORIES_DB
+    for path in (database, database.with_name(database.name + "-wal")):  # imports may sit in the WAL
+        if path.exists():
+            stat = path.stat()
+            hasher.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    _knowledge_memo[:] = [now, hasher.hexdigest()[:16]]
+    return str(_knowledge_memo[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -121,3 +122,18 @@ def test_sqlite_start_fails_jobs_left_by_a_previous_process(tmp_path: Path) -> N
 
 def _ids(store: SqliteJobStore) -> list[str]:
     return [row[0] for row in store._fetch("SELECT id FROM mt_jobs")]
+
+
+def test_cache_key_follows_the_knowledge(tmp_path, monkeypatch) -> None:
+    """A result cached before the server's prescriptions or advisories changed is not served after."""
+    from micro_thoth.pipeline.guidance import user_prescriptions_dir
+    from micro_thoth.server import jobs as jobs_module
+
+    monkeypatch.setenv("THOTH_PIP_DATA_DIR", str(tmp_path / "data"))
+    jobs_module._knowledge_memo[:] = [0.0, ""]
+    before = jobs_module.knowledge_digest()
+    folder = user_prescriptions_dir(os.environ)
+    folder.mkdir(parents=True)
+    (folder / "local.yaml").write_text("units: {}\n")
+    jobs_module._knowledge_memo[:] = [0.0, ""]
+    assert jobs_module.knowledge_digest() != before
