@@ -80,6 +80,8 @@ class KnowledgeStore(Protocol):
 
     def get_page(self, url: str) -> Optional[CachedPage]: ...
 
+    def get_page_info(self, url: str) -> Optional[CachedPage]: ...
+
     def put_page(self, page: CachedPage) -> None: ...
 
     def get_value(self, namespace: str, key: str) -> Optional[str]: ...
@@ -176,6 +178,14 @@ class Store:
     def get_page(self, url: str) -> Optional[CachedPage]:
         row = self._read(
             "SELECT url, body, content_type, etag, last_modified, fetched_at, base_url FROM pages WHERE url = ?",
+            (url,),
+        )
+        return _page_from_row(row) if row else None
+
+    def get_page_info(self, url: str) -> Optional[CachedPage]:
+        """The page's validators and fetch time without its body (which may be megabytes)."""
+        row = self._read(
+            "SELECT url, x'', content_type, etag, last_modified, fetched_at, base_url FROM pages WHERE url = ?",
             (url,),
         )
         return _page_from_row(row) if row else None

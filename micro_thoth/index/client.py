@@ -65,7 +65,7 @@ METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (s
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
-PARSED_PAGES = "parsed-pages-v1"  # store namespace: page URL + body digest -> compact rows
+PARSED_PAGES = "parsed-pages-v2"  # store namespace: page URL -> body digest, fetch time, compact rows
 
 
 class _RangesUnsupported(Exception):
@@ -288,7 +288,12 @@ class IndexClient:
         return found or None
 
     def _http_page(self, url: str, source: Source) -> Optional[tuple[Artifact, ...]]:
-        cached = self._store.get_page(url) if self._store is not None else None
+        info = self._store.get_page_info(url) if self._store is not None else None
+        if info is not None and not self._refresh and info.is_fresh(self._ttl):
+            parsed = self._stored_rows(url, info.fetched_at, source)
+            if parsed is not None:
+                return parsed  # the warm path: neither the body nor a parse is needed
+        cached = self._store.get_page(url) if self._store is not None and info is not None else None
         if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
             return self._parse_page(cached, source)
         self._debug(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""))
@@ -307,16 +312,29 @@ class IndexClient:
             self._store.put_page(page)
         return artifacts
 
+    def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[tuple[Artifact, ...]]:
+        """The parsed files of the page as fetched at ``fetched_at``, if they were kept."""
+        assert self._store is not None
+        value = self._store.get_value(PARSED_PAGES, url)
+        if value is None:
+            return None
+        _digest, stamp, rows = value.split("\n", 2)
+        return pages.artifacts_from_rows(rows, source) if stamp == repr(fetched_at) else None
+
     def _parse_page(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
-        """The page's files; a page parsed before (same URL, same bytes) comes from the store."""
-        key = f"{page.url}#{hashlib.sha1(page.body).hexdigest()}"
+        """The page's files; kept in the store with the body's digest and fetch time, so the
+        next run reads neither the body nor parses it, and a re-fetched identical page is not
+        parsed again."""
+        digest = hashlib.sha1(page.body).hexdigest()
+        stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
+        if stored is not None and stored.split("\n", 1)[0] == digest:
+            rows = stored.split("\n", 2)[2]
+            artifacts = pages.artifacts_from_rows(rows, source)
+        else:
+            artifacts = self._parse_fresh(page, source)
+            rows = pages.artifacts_to_rows(artifacts)
         if self._store is not None:
-            rows = self._store.get_value(PARSED_PAGES, key)
-            if rows is not None:
-                return pages.artifacts_from_rows(rows, source)
-        artifacts = self._parse_fresh(page, source)
-        if self._store is not None:
-            self._store.put_value(PARSED_PAGES, key, pages.artifacts_to_rows(artifacts))
+            self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
         return artifacts
 
     def _parse_fresh(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:

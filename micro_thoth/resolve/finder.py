@@ -9,9 +9,9 @@ too, because the lock carries the hash of each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -24,14 +24,32 @@ from ..models import Artifact, PackageSource, ProjectPage, Source, Target
 
 @dataclass(frozen=True)
 class Release:
-    """One version of a project on one index, judged for the target."""
+    """One version of a project on one index, judged for the target when first asked.
+
+    A page may list thousands of files; most releases are ruled out by a specifier
+    before anyone needs to know which of their files the target could install.
+    """
 
     name: NormalizedName
     version: Version
     index: Source
     artifacts: tuple[Artifact, ...]  # every file of the version on its index
-    usable: tuple[Artifact, ...]  # installable on the target and not yanked
-    yanked: tuple[Artifact, ...]  # installable on the target but yanked
+    fits: Callable[[Artifact], bool] = field(default=lambda artifact: True, compare=False, repr=False)
+
+    @cached_property
+    def _judged(self) -> tuple[tuple[Artifact, ...], tuple[Artifact, ...]]:
+        fit = [a for a in self.artifacts if self.fits(a)]
+        return tuple(a for a in fit if a.yanked is None), tuple(a for a in fit if a.yanked is not None)
+
+    @property
+    def usable(self) -> tuple[Artifact, ...]:
+        """Installable on the target and not yanked."""
+        return self._judged[0]
+
+    @property
+    def yanked(self) -> tuple[Artifact, ...]:
+        """Installable on the target but yanked."""
+        return self._judged[1]
 
     @property
     def requires_python(self) -> Optional[str]:
@@ -75,11 +93,23 @@ class Finder:
         self.source = source
         self.target = target
         self._releases: dict[tuple[NormalizedName, Optional[str]], tuple[Release, ...]] = {}
-        self.skipped: dict[NormalizedName, dict[str, str]] = {}  # name -> version -> why
         self.missing: dict[NormalizedName, PackageNotFound] = {}
 
+    @property
+    def skipped(self) -> dict[NormalizedName, dict[str, str]]:
+        """name -> version -> why the target cannot use it (judged now: only errors ask)."""
+        notes: dict[NormalizedName, dict[str, str]] = {}
+        for (name, _index), releases in self._releases.items():
+            for release in releases:
+                if not (release.usable or release.yanked):
+                    notes.setdefault(name, {})[str(release.version)] = self._why_unusable(release.artifacts)
+                elif not release.usable:
+                    notes.setdefault(name, {})[str(release.version)] = "is yanked"
+        return notes
+
     def releases(self, name: NormalizedName, index: Optional[str] = None) -> tuple[Release, ...]:
-        """Usable releases, newest first (empty, and noted in ``missing``, if no index has it)."""
+        """Releases, newest first, each judged for the target when first asked (empty, and
+        noted in ``missing``, if no index has the project)."""
         key = (name, index)
         if key not in self._releases:
             try:
@@ -91,22 +121,10 @@ class Finder:
         return self._releases[key]
 
     def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
-        releases = []
-        for version, artifacts in sorted(page.versions().items(), reverse=True):
-            release = self._release(page, version, artifacts)
-            if release.usable or release.yanked:
-                releases.append(release)
-        return tuple(releases)
-
-    def _release(self, page: ProjectPage, version: Version, artifacts: list[Artifact]) -> Release:
-        fit = [a for a in artifacts if self._fits(a)]
-        usable = tuple(a for a in fit if a.yanked is None)
-        yanked = tuple(a for a in fit if a.yanked is not None)
-        if not fit:
-            self._note(page.name, str(version), self._why_unusable(artifacts))
-        elif not usable:
-            self._note(page.name, str(version), "is yanked")
-        return Release(page.name, version, page.index, tuple(artifacts), usable, yanked)
+        return tuple(
+            Release(page.name, version, page.index, tuple(artifacts), self._fits)
+            for version, artifacts in sorted(page.versions().items(), reverse=True)
+        )
 
     def _fits(self, artifact: Artifact) -> bool:
         if not python_admits(artifact.requires_python, self.target):
@@ -118,9 +136,6 @@ class Finder:
             if not python_admits(artifact.requires_python, self.target):
                 return f"requires Python {artifact.requires_python}"
         return "has no file for the target (no compatible wheel, no sdist)"
-
-    def _note(self, name: NormalizedName, version: str, reason: str) -> None:
-        self.skipped.setdefault(name, {})[version] = reason
 
 
 def matching(
@@ -139,8 +154,8 @@ def matching(
     found = [
         r
         for r in releases
-        if r.installable(allow_yanked=r.version in pinned)
-        and all(s.contains(r.version, prereleases=True) for s in specifiers)
+        if all(s.contains(r.version, prereleases=True) for s in specifiers)  # cheap: the version only
+        and r.installable(allow_yanked=r.version in pinned)  # judges the release's files
     ]
     if prereleases or any(s.prereleases for s in specifiers):
         return found
