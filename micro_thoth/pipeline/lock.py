@@ -102,7 +102,7 @@ def lock_pipfile(files: ProjectFiles, settings: Settings, services: Services, re
             hint="create one with `thoth-pip install PACKAGE`, or lock a requirements.in with -r",
         )
     _check_indexes(pipfile)
-    previous = _previous_lock(files)
+    previous = previous_lock(files)
     selected, target = lock_target(settings, services, request, pipfile.requires)
     exclude_newer = parse_exclude_newer(settings.exclude_newer)
     source = services.index_client(
@@ -142,7 +142,7 @@ def _policy(
     return guidance_policy(
         settings,
         services.environ,
-        recommendation_type=options.recommendation_type or _configured_type(selected.environment),
+        recommendation_type=options.recommendation_type or configured_type(selected.environment),
         min_release_age=options.min_release_age,
         runtime_environment=selected.environment,
         labels={**dict(selected.environment.labels or {}), **dict(options.labels)},
@@ -155,7 +155,7 @@ def _policy(
     )
 
 
-def _configured_type(environment: Any) -> str:
+def configured_type(environment: Any) -> str:
     """.thoth.yaml's recommendation type when it names one; ``stable`` otherwise (the documented default)."""
     from ..environment.runtime import CONFIG, FLAG
 
@@ -249,7 +249,7 @@ def _check_indexes(pipfile: Pipfile) -> None:
                 )
 
 
-def _previous_lock(files: ProjectFiles) -> Optional[Lock]:
+def previous_lock(files: ProjectFiles) -> Optional[Lock]:
     """The existing Pipfile.lock, for minimal churn; an unreadable one is simply not used."""
     if files.pipfile_lock is None:
         return None

@@ -39,8 +39,9 @@ from .lock import (
     GuidanceOptions,
     LockOutcome,
     LockRequest,
-    _configured_type,
+    configured_type,
     lock_target,
+    previous_lock,
 )
 from .project import ProjectFiles, atomic_write, discover, read_text
 from .services import Services, open_services, parse_exclude_newer
@@ -124,7 +125,7 @@ def lock_pipfile_remote(
         raise InputFileError("no Pipfile here", path=str(settings.pipfile_path),
                              hint="create one with `thoth-pip install PACKAGE`")
     _refuse_local_paths(pipfile)
-    previous = _previous_lock(files)
+    previous = previous_lock(files)
     wire = build_request(
         settings, services, request, pipfile.requires,
         requirements=_pipfile_text(read_text(files.pipfile), pipfile, services.environ),
@@ -185,15 +186,6 @@ def _refuse_local_paths(pipfile: Pipfile) -> None:
                     f"{category}.{dep.name} is a local path ({dep.direct.location}), which a backend cannot read",
                     hint="lock without --backend (and without THOTH_HOST / .thoth.yaml host)",
                 )
-
-
-def _previous_lock(files: ProjectFiles) -> Optional[Lock]:
-    if files.pipfile_lock is None:
-        return None
-    try:
-        return pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
-    except ThothPipError:
-        return None
 
 
 def _lock_text_for(previous: Optional[Lock], upgrade: Any) -> Optional[str]:
@@ -318,7 +310,7 @@ def build_request(
     parse_exclude_newer(settings.exclude_newer)  # the same message as the embedded lock for a bad date
     common = {
         "runtime_environment": _without_nulls(selected.environment.to_thoth_dict()),
-        "recommendation_type": (options.recommendation_type or _configured_type(selected.environment)).lower(),
+        "recommendation_type": (options.recommendation_type or configured_type(selected.environment)).lower(),
         "labels": {**dict(selected.environment.labels or {}), **dict(options.labels)},
         "exclude_newer": settings.exclude_newer,
         "prescriptions": prescription_texts(settings, services.environ, options.prescriptions),
