@@ -35,6 +35,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -484,8 +485,19 @@ def selected(tools: Optional[Sequence[str]], candidates: Sequence[str]) -> list[
     return chosen + [t for t in EXTRA_INSTALL_TOOLS if tools and t in tools and candidates is INSTALL_TOOLS]
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (and SIGINT, which background jobs ignore) end the runs early with a report."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()
     projects = args.project or ["medium", "large"]
     benchmarks = [args.only] if args.only else ["install", "lock"]
     install_tools_ = selected(args.tools, INSTALL_TOOLS) if "install" in benchmarks else []
