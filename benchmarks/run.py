@@ -97,8 +97,8 @@ def bin_path(venv: Path, name: str) -> Path:
 
 def isolated_environ(workspace: Workspace, tool: str) -> dict[str, str]:
     """This process's environment without pip/uv/pipenv settings, with a private HOME and caches."""
-    tool_family = tool.split("-nocompile")[0]
-    home, cache = workspace.home(tool_family), workspace.cache(tool_family)
+    tool_family = tool.split("-nocompile")[0]  # a variant runs its tool's program with caches of its own
+    home, cache = workspace.home(tool), workspace.cache(tool)
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
     env.update(
         HOME=str(home),
@@ -280,7 +280,7 @@ def install_step(workspace: Workspace, tool: str, project: str, files: dict[str,
     env, venv = isolated_environ(workspace, tool), where / ".venv"
     tools = workspace.tool_venv(tool.split("-nocompile")[0])
     uv_sync = [bin_path(tools, "uv"), "pip", "sync", "--python", bin_path(venv, "python"),
-               "--cache-dir", workspace.cache("uv") / "uv", "requirements.txt"]
+               "--cache-dir", workspace.cache(tool) / "uv", "requirements.txt"]
     thoth_sync = [bin_path(tools, "thoth-pip"), "sync", "--deploy", "-C", where]
     cmds = {
         "thoth-pip": thoth_sync,
@@ -347,7 +347,7 @@ class Results:
 
 def clear_cache(workspace: Workspace, tool: str) -> None:
     """Empty every cache the tool keeps (its private XDG cache dir holds them all)."""
-    shutil.rmtree(workspace.cache(tool.split("-nocompile")[0]), ignore_errors=True)
+    shutil.rmtree(workspace.cache(tool), ignore_errors=True)
 
 
 def children_cpu() -> float:
