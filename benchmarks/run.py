@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -43,7 +44,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 try:
     import tomllib
@@ -121,7 +122,7 @@ def isolated_environ(workspace: Workspace, tool: str) -> dict[str, str]:
     return env
 
 
-def run_logged(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float) -> int:
+def run_logged(cmd: Sequence[object], *, cwd: Path, env: dict[str, str], log: Path, timeout: float) -> int:
     """Run a command with its output appended to ``log``; the exit code (124 on timeout)."""
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(map(str, cmd))}   (cwd {cwd})\n")
@@ -134,7 +135,7 @@ def run_logged(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path,
             return 124
 
 
-def must_run(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float = 1800) -> None:
+def must_run(cmd: Sequence[object], *, cwd: Path, env: dict[str, str], log: Path, timeout: float = 1800) -> None:
     """Run a set-up step; stop the benchmark with the log's tail when it fails."""
     if run_logged(cmd, cwd=cwd, env=env, log=log, timeout=timeout) != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
@@ -206,7 +207,7 @@ def requirement_line(name: str, spec: object) -> str:
     return f"{name}{extras}{'' if version == '*' else version}{markers}"
 
 
-def lock_to_requirements(lock: dict) -> str:
+def lock_to_requirements(lock: dict[str, Any]) -> str:
     """The lock's default section as a hashed requirements.txt (what ``pipenv requirements --hash`` writes)."""
     lines = []
     for name, entry in sorted(lock.get("default", {}).items()):
@@ -218,7 +219,7 @@ def lock_to_requirements(lock: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_sources(pipfile: str, lock: dict) -> str:
+def with_sources(pipfile: str, lock: dict[str, Any]) -> str:
     """The Pipfile with the lock's sources written out when it has none.
 
     pipenv hashes a Pipfile without ``[[source]]`` as if the default index were
@@ -514,11 +515,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 files = make_lock(workspace, project, args.lock_with, args.timeout)
                 packages[project] = len(json.loads(files["Pipfile.lock"]).get("default", {}))
                 print(f"{project}: {packages[project]} locked packages", flush=True)
-                bench(workspace, results, "install", project, install_tools_,
-                      lambda tool, project=project, files=files: install_step(workspace, tool, project, files), args)
+                install = functools.partial(install_step, workspace, project=project, files=files)
+                bench(workspace, results, "install", project, install_tools_, install, args)
             if lock_tools:
-                bench(workspace, results, "lock", project, lock_tools,
-                      lambda tool, project=project: lock_step(workspace, tool, project), args)
+                lock = functools.partial(lock_step, workspace, project=project)
+                bench(workspace, results, "lock", project, lock_tools, lock, args)
     except KeyboardInterrupt:  # report what was measured so far
         results.failures.append("interrupted: the runs after this point were not made")
     rows = summary_rows(results)
