@@ -81,7 +81,45 @@ def disjoin(left: Condition, right: Condition) -> Condition:
     """Either condition holds."""
     if left is None or right is None:
         return ALWAYS
-    return _absorb(left | right)
+    merged = _absorb(left | right)
+    return ALWAYS if merged is not None and _covers_every_python(merged) else merged
+
+
+_PYTHON_VARIABLES = frozenset({"python_version", "python_full_version"})
+
+
+def _covers_every_python(clauses: frozenset[Clause]) -> bool:
+    """Do the alternatives about the Python version alone hold for every Python?
+
+    ``python_version < '3.14' or python_version >= '3.14'`` does: a package needed under
+    both branches is needed always. Checked at every bound the atoms name and either side
+    of it, which decides comparisons of versions exactly.
+    """
+    python_only = [c for c in clauses if all(atom[0] in _PYTHON_VARIABLES for atom in c)]
+    if len(python_only) < 2:
+        return False
+    markers = [Marker(_render_clause(c)) for c in python_only]
+    return all(any(m.evaluate(point) for m in markers) for point in _probe_points(python_only))
+
+
+def _probe_points(clauses: Sequence[Clause]) -> list[dict[str, str]]:
+    releases = {(0, 0, 0), (99, 99, 0)}
+    for clause in clauses:
+        for _variable, _op, value in clause:
+            try:
+                parts = Version(value.rstrip(".*")).release
+            except InvalidVersion:
+                continue
+            major, minor = parts[0], parts[1] if len(parts) > 1 else 0
+            for m in (minor - 1, minor, minor + 1):
+                if m >= 0:
+                    releases.update({(major, m, 0), (major, m, 99)})
+            releases.add((major + 1, 0, 0))
+    return [
+        {"python_version": f"{a}.{b}", "python_full_version": f"{a}.{b}.{c}", "extra": ""}
+        for a, b, c in sorted(releases)
+    ]
+
 
 
 def _absorb(clauses: frozenset[Clause]) -> Condition:

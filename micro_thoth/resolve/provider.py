@@ -481,6 +481,25 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         """Dependencies already computed for a candidate (empty if never asked)."""
         return self._dependencies.get(candidate, ())
 
+    def declared_requirements(self, candidate: Candidate) -> tuple[Requirement, ...]:
+        """Every requirement a chosen candidate declares, whatever its markers say of this target.
+
+        The lock's markers say *when* a package is needed: ``numpy>=2.0; python_version < "3.14"``
+        and ``numpy>=2.3; python_version >= "3.14"`` together mean "always", though only one
+        of them holds here. Extras are left to the marker algebra (``markers.parse``).
+        """
+        resolved = self.dependencies_of(candidate)
+        if candidate.is_python or candidate.stands_for is not None or candidate not in self._dependencies:
+            return resolved
+        seen = {(r.key, r.text, r.markers) for r in resolved}
+        extra: list[Requirement] = []
+        for text in self._requires_dist(candidate, self.metadata(candidate)):
+            req = from_pep508(text, candidate)
+            if req is not None and (req.key, req.text, req.markers) not in seen:
+                seen.add((req.key, req.text, req.markers))
+                extra.append(req)
+        return (*resolved, *extra)
+
 
 def _stand_in_reason(release: Release, matched: Candidate, sub: Substitute) -> Justification:
     where = f" from {release.index.name}" if matched.index is None or release.index.url != matched.index.url else ""

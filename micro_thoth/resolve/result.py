@@ -111,7 +111,7 @@ def assemble(mapping: Mapping[str, Candidate], provider: Provider, roots: Sequen
 def _key_edges(chosen: Mapping[str, Candidate], provider: Provider, roots: Sequence[Requirement]) -> list[_KeyEdge]:
     edges = [_KeyEdge(None, r.key, r) for r in roots if r.key in chosen]
     for key, candidate in chosen.items():
-        for req in provider.dependencies_of(candidate):
+        for req in provider.declared_requirements(candidate):
             if req.key in chosen:
                 edges.append(_KeyEdge(key, req.key, req))
     return edges
