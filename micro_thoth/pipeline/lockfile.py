@@ -76,7 +76,7 @@ def requirement_entries(resolution: Resolution, roots_label: str) -> list[Resolv
                 name=lock_name(pin.name) if pin.direct is None else pin.name,
                 version=pin.version,
                 hashes=pin_hashes(pin),
-                markers=pin.markers,
+                markers=pin.path_markers,  # pip-compile writes dependency-path markers only
                 via=via,
                 extras=tuple(sorted(pin.extras)),
                 direct=pin.direct,

@@ -182,3 +182,13 @@ def test_unknown_index_name_points_at_the_entry(index, tmp_path, thoth) -> None:
     assert result.code == 1
     assert "packages.alpha.index" in result.err and "'private'" in result.err and "local" in result.err
     assert index.requests == []  # nothing was asked of any index
+
+
+def test_pip_compile_mode_writes_no_requires_python_markers(index, tmp_path, thoth) -> None:
+    index.add(Dist("modern", "1.0", requires_python=">=3.8", requires_dist=["winonly; sys_platform == 'win32'"]))
+    index.add(Dist("winonly", "1.0"))
+    (tmp_path / "requirements.in").write_text("modern\n")
+    result = thoth("lock", "-r", str(tmp_path / "requirements.in"), "-i", index.url, "-o", "-", "--python-version", "3.11", "--platform", "win-amd64")
+    assert result.code == 0, result.err
+    assert "modern==1.0 \\\n" in result.out  # no "; python_version >= '3.8'" as pip-compile writes none
+    assert 'winonly==1.0 ; sys_platform == "win32"' in result.out
