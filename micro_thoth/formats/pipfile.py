@@ -22,6 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from micro_thoth.errors import InputFileError
+from micro_thoth.formats import values
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
     DEVELOP_CATEGORY,
@@ -321,23 +322,15 @@ def _direct(
 
 
 def _string(value: Any, path: Optional[str], key_path: str) -> str:
-    if not isinstance(value, str):
-        raise InputFileError(f"expected a string, got {_kind(value)}", path=path, key_path=key_path)
-    return value
+    return values.string(value, path, key_path, mapping="a table")
 
 
 def _optional_string(value: Any, path: Optional[str], key_path: str) -> Optional[str]:
-    return None if value is None else _string(value, path, key_path)
+    return values.optional_string(value, path, key_path, mapping="a table")
 
 
 def _kind(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+    return values.kind(value, mapping="a table")
 
 
 # -- editing (tomlkit keeps comments and layout) ---------------------------------------------

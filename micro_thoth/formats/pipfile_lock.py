@@ -17,6 +17,7 @@ from typing import Any, Optional
 from packaging.markers import InvalidMarker, Marker
 
 from micro_thoth.errors import InputFileError, StaleLockError
+from micro_thoth.formats import values
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
     DEVELOP_CATEGORY,
@@ -319,29 +320,7 @@ def _direct(
     )
 
 
-def _object(raw: Any, path: Optional[str], key_path: Optional[str]) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise InputFileError(f"expected an object, got {_kind(raw)}", path=path, key_path=key_path)
-    return raw
-
-
-def _string(raw: Any, path: Optional[str], key_path: str) -> str:
-    if not isinstance(raw, str):
-        raise InputFileError(f"expected a string, got {_kind(raw)}", path=path, key_path=key_path)
-    return raw
-
-
-def _optional_string(raw: Any, path: Optional[str], key_path: str) -> Optional[str]:
-    return None if raw is None else _string(raw, path, key_path)
-
-
-def _kind(raw: Any) -> str:
-    names = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "an array",
-        dict: "an object",
-        str: "a string",
-    }
-    return "null" if raw is None else names.get(type(raw), type(raw).__name__)
+_object = values.mapping_of
+_string = values.string
+_optional_string = values.optional_string
+_kind = values.kind

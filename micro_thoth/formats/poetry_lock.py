@@ -24,6 +24,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from micro_thoth.errors import InputFileError
+from micro_thoth.formats import values
 from micro_thoth.formats.pipfile import parse_toml
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
@@ -231,12 +232,8 @@ def _hash(raw: Any, path: Optional[str], key_path: str) -> Hash:
 
 
 def _table(raw: Any, path: Optional[str], key_path: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise InputFileError("expected a table", path=path, key_path=key_path)
-    return raw
+    return values.mapping_of(raw, path, key_path, mapping="a table")
 
 
 def _string(raw: Any, path: Optional[str], key_path: str) -> str:
-    if not isinstance(raw, str):
-        raise InputFileError("expected a string", path=path, key_path=key_path)
-    return raw
+    return values.string(raw, path, key_path, mapping="a table")

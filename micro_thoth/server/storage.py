@@ -17,6 +17,7 @@ SQLite (the default) lives in one file in WAL mode; PostgreSQL
 
 from __future__ import annotations
 
+import abc
 import json
 import sqlite3
 import threading
@@ -159,7 +160,7 @@ class JobStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlJobStore:
+class SqlJobStore(abc.ABC):
     """The JobStore over any DB-API connection; subclasses say how to connect and quote."""
 
     kind = "sql"
@@ -171,8 +172,9 @@ class SqlJobStore:
         self._lock = threading.Lock()
 
     # -- plumbing --------------------------------------------------------------
+    @abc.abstractmethod
     def _connect(self) -> Any:
-        raise NotImplementedError
+        """A new DB-API connection (one per thread)."""
 
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
