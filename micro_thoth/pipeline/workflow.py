@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -16,7 +15,7 @@ from .. import install as installer
 from ..errors import ThothPipError, UsageError
 from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock
-from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock
+from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock, Pipfile
 from ..reporting import Reporter
 from ..settings import Settings
 from . import inputs, lockfile
@@ -64,8 +63,9 @@ def install(
         if files.pipfile is None and files.requirements_in is not None:
             locked = compile_requirements(settings, services, CompileRequest(src=files.requirements_in), request)
             return InstallOutcome(locked, _sync_requirements(locked, files, settings, services, started))
-        if _lock_is_current(files, services):
-            return InstallOutcome(None, _sync_existing(files, settings, services, started))
+        current = _current_lock(files, services)
+        if current is not None:
+            return InstallOutcome(None, install_lock(*current, files, settings, services, started))
         locked = lock_pipfile(files, settings, services, request)
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
 
@@ -86,7 +86,7 @@ def update(
     with open_services(settings, environ, reporter) as services:
         if files.pipfile is None:
             raise UsageError("update needs a Pipfile", hint="run `thoth-pip install PACKAGE` to create one")
-        locked = lock_pipfile(files, settings, services, _with_upgrade(request, upgrade))
+        locked = lock_pipfile(files, settings, services, replace(request, upgrade=upgrade))
         if lock_only or settings.dry_run:
             return InstallOutcome(locked, _no_sync(settings, started))
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
@@ -196,22 +196,17 @@ def _python_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _lock_is_current(files: ProjectFiles, services: Services) -> bool:
-    if files.pipfile_lock is None or files.pipfile is None:
-        return False
+def _current_lock(files: ProjectFiles, services: Services) -> Optional[tuple[Lock, Pipfile]]:
+    """The lock and Pipfile, parsed once, if the lock is up to date with the Pipfile; else None."""
     pipfile = inputs.load_pipfile(files, services)
+    if files.pipfile_lock is None or pipfile is None:
+        return None
     try:
         lock = pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
-        pipfile_lock.check_lock_current(lock, pipfile)  # type: ignore[arg-type]
+        pipfile_lock.check_lock_current(lock, pipfile)
     except ThothPipError:
-        return False
-    return True
-
-
-def _with_upgrade(request: LockRequest, upgrade: object) -> LockRequest:
-    from dataclasses import replace
-
-    return replace(request, upgrade=upgrade)  # type: ignore[arg-type]
+        return None
+    return lock, pipfile
 
 
 def _sync_existing(files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
@@ -222,7 +217,7 @@ def _sync_existing(files: ProjectFiles, settings: Settings, services: Services, 
 def _sync_locked(locked: LockOutcome, files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
     pipfile = inputs.load_pipfile(files, services)
     assert locked.lock is not None
-    lock = locked.lock if locked.path is None else _with_path(locked.lock, locked.path)
+    lock = locked.lock if locked.path is None else replace(locked.lock, path=str(locked.path))
     return install_lock(lock, pipfile, files, settings, services, started)
 
 
@@ -233,12 +228,6 @@ def _sync_requirements(locked: LockOutcome, files: ProjectFiles, settings: Setti
     sources = tuple({p.index.name: p.index for p in resolution.pins.values() if p.index is not None}.values())
     lock = lockfile.requirements_lock(resolution, sources, str(locked.path) if locked.path else None)
     return install_lock(lock, None, files, settings, services, started)
-
-
-def _with_path(lock: Lock, path: Path) -> Lock:
-    from dataclasses import replace
-
-    return replace(lock, path=str(path))
 
 
 def _no_sync(settings: Settings, started: float) -> SyncOutcome:
