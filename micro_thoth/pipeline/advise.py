@@ -14,12 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import __version__
 from ..reporting import NULL_REPORTER, Reporter
+from ..resolve.wire import DEFAULT_SEARCH_LIMIT
 from ..settings import Settings
 from .lock import GuidanceOptions, LockOutcome, LockRequest, lock
 
-ADVISE_SEARCH_LIMIT = 10
-KNOWLEDGE_VERSION = "micro-thoth-1"
+ADVISE_SEARCH_LIMIT = DEFAULT_SEARCH_LIMIT
+KNOWLEDGE_VERSION = f"micro-thoth {__version__}"  # also the server's default (server/settings.py)
 
 
 def advise(settings: Settings, environ: Mapping[str, str], reporter: Reporter, request: LockRequest) -> LockOutcome:

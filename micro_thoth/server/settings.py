@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__
+from ..pipeline.advise import KNOWLEDGE_VERSION
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ServerSettings:
     isolation: str = "process"
     sync_wait: float = 60.0
     retry_after: int = 5
-    knowledge_version: str = f"micro-thoth {__version__}"
+    knowledge_version: str = KNOWLEDGE_VERSION
     heartbeat: float = 10.0
     keep_days: float = 30.0
 
