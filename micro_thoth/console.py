@@ -12,7 +12,7 @@ from typing import IO, Any, Optional
 
 import click
 
-from .errors import ThothPipError
+from .errors import ThothPipError, UsageError
 from .reporting import Reporter
 
 _STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": None, "debug": "bright_black"}
@@ -125,34 +125,65 @@ class Console(Reporter):
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()
 
+    def finish(self) -> None:
+        """Abandon every running task (an error ends them) and clear the live region."""
+        self._clear_bar()
+        self._tasks.clear()
+
     def _clear_bar(self) -> None:
         if self.progress and self._tasks:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
 
 
-def run_guarded(action: Callable[[], Any], console: Optional[Console] = None) -> int:
-    """Run a CLI action; user errors become one paragraph and an exit code, never a traceback."""
+def _internal(exc: BaseException) -> ThothPipError:
+    """A bug of ours, as a user-facing error: what broke, and where to report it."""
+    error = ThothPipError(
+        f"internal error: {type(exc).__name__}: {exc}".rstrip(": "),
+        hint="this is a bug in thoth-pip: please report it, with the output of the same command run with -v",
+    )
+    error.exit_code = 70
+    return error
+
+
+def _click_error(exc: click.ClickException) -> ThothPipError:
+    """A click parsing error as our UsageError (its hint: the command's --help)."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "thoth-pip"
+    error = UsageError(exc.format_message(), hint=getattr(exc, "hint", None) or f"see `{where} --help`")
+    error.exit_code = exc.exit_code
+    return error
+
+
+def run_guarded(
+    action: Callable[[], Any], console: Optional[Console] = None, *, json_output: bool = False
+) -> int:
+    """Run a CLI action: every failure becomes ``error: ...`` (+ ``hint: ...``) and an exit code,
+    or one ``{"error": {...}}`` object on stdout under ``--json``; a traceback only under ``-v``."""
     console = console or Console()
+    trace = ""
     try:
         result = action()
-    except ThothPipError as exc:
-        console.error(exc)
-        return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        console._write("aborted", "error")
-        return 1
-    except click.ClickException as exc:
-        console._write(f"error: {exc.format_message()}", "error")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        console._write("interrupted", "error")
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        error = ThothPipError("interrupted")
+        error.exit_code = 130
     except BrokenPipeError:
         return 1
-    except Exception:  # a bug of ours: say so, with the traceback for the report
-        console._write("internal error (please report it):\n" + traceback.format_exc().rstrip(), "error")
-        return 70
-    return result if isinstance(result, int) else 0
+    except ThothPipError as exc:
+        error = exc
+    except click.ClickException as exc:
+        error = _click_error(exc)
+    except Exception as exc:  # a bug of ours: say so; the traceback is for -v
+        error, trace = _internal(exc), traceback.format_exc().rstrip()
+    else:
+        return result if isinstance(result, int) else 0
+    console.finish()
+    if trace and console.verbosity > 0:
+        console._write(trace, "debug")
+    if json_output:
+        console.json({"error": error.to_dict()})
+    else:
+        console.error(error)
+    return error.exit_code

@@ -46,6 +46,25 @@ class ThothPipError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def kind(self) -> str:
+        """The class as a snake_case word (``stale_lock_error``): what ``--json`` calls it."""
+        name = type(self).__name__.rstrip("_")
+        return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+    def to_dict(self) -> dict[str, object]:
+        """kind, message, hint, exit code and the data attributes (path, package, ...) as JSON values."""
+        data: dict[str, object] = {"kind": self.kind, "message": self.message, "hint": self.hint, "exit_code": self.exit_code}
+        for key, value in vars(self).items():
+            if key in data or key.startswith("_") or key in ("message", "hint"):
+                continue
+            if isinstance(value, (tuple, list)):
+                value = [getattr(v, "__dict__", v) for v in value]
+            if value is None or isinstance(value, (str, int, float, bool, list)):
+                data.setdefault(key, value)
+        data.setdefault("path", None)
+        return data
+
 
 class UsageError(ThothPipError):
     """The command line asks for something impossible or contradictory."""

@@ -8,6 +8,7 @@ never pays for the resolver backend's imports.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 import sys
@@ -17,6 +18,7 @@ from typing import Any, Optional, TypeVar
 import click
 
 from .. import __version__
+from ..errors import UsageError
 from . import commands as _commands
 
 ALIASES = {"upgrade": "update"}
@@ -28,7 +30,21 @@ def _command_names() -> list[str]:
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use; an unknown one gets a did-you-mean."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:  # bare `thoth-pip`: the usage, as help (not an error), like pipenv
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Optional[str], Optional[click.Command], list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, [*_command_names(), *ALIASES], n=1)
+            hint = f"did you mean `thoth-pip {close[0]}`?" if close else "`thoth-pip --help` lists the commands"
+            raise UsageError(f"no such command '{name}'", hint=hint)
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return _command_names()
@@ -68,8 +84,22 @@ def cli() -> None:
     """thoth-pip: pipenv's install / lock / sync, guided, verified and fast."""
 
 
+def _global_flags(args: Sequence[str]) -> tuple[bool, int]:
+    """--json and the -v count as typed, before any parsing (so a parse error honours them too)."""
+    words = list(args[: args.index("--")] if "--" in args else args)
+    words = words[: words.index("run") + 1] if "run" in words else words  # `run CMD -v` is CMD's
+    verbose = sum(w.count("v") for w in words if w.startswith("-") and not w.startswith("--") and set(w[1:]) == {"v"})
+    return "--json" in words, verbose + words.count("--verbose")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (errors are printed, never raised)."""
-    from ..console import run_guarded
+    from ..console import Console, run_guarded
 
-    return run_guarded(lambda: cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="thoth-pip", standalone_mode=False))
+    args = list(argv) if argv is not None else sys.argv[1:]
+    json_output, verbosity = _global_flags(args)
+    return run_guarded(
+        lambda: cli.main(args=args, prog_name="thoth-pip", standalone_mode=False),
+        Console(verbosity=verbosity),
+        json_output=json_output,
+    )
