@@ -5,6 +5,7 @@ translated once, at the adapter that calls the foreign code, with ``from exc``.
 
     ThothPipError(message, hint, exit_code)
     ├── UsageError                      bad flags or arguments (exit 2)
+    ├── NotInProject(names, suggestions)  update NAME for a name the Pipfile and lock lack
     ├── InputFileError(path, key_path)  a Pipfile / lock / requirements / YAML we cannot use
     │   ├── NotLockedError              a requirements file without pins and hashes (--deploy)
     │   └── StaleLockError              the lock's _meta hash does not match the Pipfile
@@ -70,6 +71,20 @@ class UsageError(ThothPipError):
     """The command line asks for something impossible or contradictory."""
 
     exit_code = 2
+
+
+class NotInProject(ThothPipError):
+    """Names the user asked to update that neither the Pipfile nor its lock has (exit 1, as pipenv)."""
+
+    def __init__(self, names: Sequence[str], suggestions: dict[str, tuple[str, ...]]) -> None:
+        quoted = ", ".join(f"'{n}'" for n in names)
+        close = [f"'{s}' for '{n}'" for n in names for s in suggestions.get(n, ())[:1]]
+        super().__init__(
+            f"not in the Pipfile or its lock: {quoted}",
+            hint=("did you mean " + ", ".join(close) + "?") if close else "see `thoth-pip graph` for what is locked",
+        )
+        self.names = tuple(names)
+        self.suggestions = suggestions
 
 
 class InputFileError(ThothPipError):

@@ -178,7 +178,8 @@ class GuidancePolicy:
         reason = next((a.yanked for a in artifacts if a.yanked), "") or "no reason given"
         if self.recommendation.allow_yanked:
             return Term(True, 0.0, Justification("WARNING", f"this release is yanked ({reason})"))
-        return Term(False, 0.0, Justification("WARNING", f"refused: the release is yanked ({reason})"))
+        way_out = f"the '{self.recommendation.type}' type takes no yanked release; `--recommendation-type latest` takes it when pinned with =="
+        return Term(False, 0.0, Justification("WARNING", f"refused: the release is yanked ({reason}); {way_out}"))
 
     def _cooldown_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
         cooldown = self.recommendation.min_release_age
@@ -290,7 +291,8 @@ class GuidancePolicy:
         fixed = f"; fixed in {', '.join(advisory.fixed_versions)}" if advisory.fixed_versions else ""
         text = f"{advisory.title()}: {advisory.summary or 'known vulnerability'}{fixed}"
         if mode == "remove" and not self.allowed_ids.intersection(i.upper() for i in advisory.ids):
-            return Term(False, 0.0, Justification("ERROR", f"refused: vulnerable, {text}", advisory.link))
+            way_out = f"; `--allow-vulnerability {advisory.id}` accepts it"
+            return Term(False, 0.0, Justification("ERROR", f"refused: vulnerable, {text}{way_out}", advisory.link))
         if mode == "penalise":
             penalty = self.recommendation.vulnerability_penalty
             return Term(True, penalty, Justification("WARNING", f"vulnerable ({penalty:+g}), {text}", advisory.link))

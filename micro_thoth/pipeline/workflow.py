@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Optional, Union
@@ -12,9 +12,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .. import install as installer
-from ..errors import ThothPipError, UsageError
+from ..errors import NotInProject, ThothPipError, UsageError
 from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock
+from ..index.suggest import suggest
 from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock, Pipfile
 from ..reporting import Reporter
 from ..settings import Settings
@@ -26,6 +27,7 @@ from .lock import (
     LockRequest,
     compile_requirements,
     lock_pipfile,
+    previous_lock,
 )
 from .project import ProjectFiles, atomic_write, discover, read_text
 from .services import Services, open_services
@@ -86,10 +88,24 @@ def update(
     with open_services(settings, environ, reporter) as services:
         if files.pipfile is None:
             raise UsageError("update needs a Pipfile", hint="run `thoth-pip install PACKAGE` to create one")
+        if not isinstance(upgrade, bool):
+            _check_known(upgrade, files, services)
         locked = lock_pipfile(files, settings, services, replace(request, upgrade=upgrade))
         if lock_only or settings.dry_run:
             return InstallOutcome(locked, _no_sync(settings, started))
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
+
+
+def _check_known(names: Iterable[str], files: ProjectFiles, services: Services) -> None:
+    """Refuse names neither the Pipfile nor its lock has, as pipenv does (exit 1, did-you-mean)."""
+    pipfile = inputs.load_pipfile(files, services)
+    previous = previous_lock(files)
+    known = {canonicalize_name(d.name) for deps in (pipfile.categories.values() if pipfile else ()) for d in deps}
+    known |= {canonicalize_name(p.name) for pins in (previous.categories.values() if previous else ()) for p in pins}
+    unknown = sorted(n for n in names if n not in known)
+    if unknown:
+        pool = tuple(sorted(known))
+        raise NotInProject(unknown, {n: suggest(n, candidates=pool) for n in unknown})
 
 
 def uninstall(

@@ -44,8 +44,8 @@ def _sentence(name: str, infos: Sequence[Any], provider: Provider) -> str:
         return f"Because {joined} and the target Python is {provider.python.version}, {users} cannot be used."
     if len(infos) + len(_limiting(name, provider)) == 1:
         text = f"Because {joined} and no version of {name} matches it, the request cannot be satisfied."
-        return text + _available(name, provider) + _unusable(name, provider)
-    return f"Because {joined}, no version of {name} satisfies them together." + _unusable(name, provider)
+        return text + _available(name, provider) + _unusable(name, provider) + _refused(name, infos, provider)
+    return f"Because {joined}, no version of {name} satisfies them together." + _unusable(name, provider) + _refused(name, infos, provider)
 
 
 def _phrases(infos: Sequence[Any], provider: Provider) -> list[str]:
@@ -100,6 +100,19 @@ def _unusable(name: str, provider: Provider) -> str:
     shown = [f"{version} {why}" for version, why in list(skipped.items())[:MAX_SKIPPED_SHOWN]]
     more = f" and {len(skipped) - MAX_SKIPPED_SHOWN} more" if len(skipped) > MAX_SKIPPED_SHOWN else ""
     return f" Versions of {name} the target cannot use: {'; '.join(shown)}{more}."
+
+
+def _refused(name: str, infos: Sequence[Any], provider: Provider) -> str:
+    """Releases the requirements admit that the policy refused, each with the policy's reason
+    (a yank and its reason, an advisory by id, a cooldown) and the way out it names."""
+    wanted = canonicalize_name(name)
+    reasons = [
+        f"{version}: {'; '.join(j.message for j in verdict.justifications if j.type != 'INFO')}"
+        for (key, version, _index), verdict in provider.verdicts.items()
+        if key == wanted and not verdict.acceptable and all(i.requirement.admits(version) for i in infos)
+    ]
+    shown = list(dict.fromkeys(reasons))[:MAX_SKIPPED_SHOWN]
+    return f" Versions of {name} refused by guidance: {' | '.join(shown)}." if shown else ""
 
 
 def _chain(info: Any, provider: Provider) -> tuple[str, ...]:

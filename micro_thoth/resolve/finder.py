@@ -104,7 +104,8 @@ class Finder:
                 if not (release.usable or release.yanked):
                     notes.setdefault(name, {})[str(release.version)] = self._why_unusable(release.artifacts)
                 elif not release.usable:
-                    notes.setdefault(name, {})[str(release.version)] = "is yanked"
+                    reason = next((a.yanked for a in release.yanked if a.yanked), "") or "no reason given"
+                    notes.setdefault(name, {})[str(release.version)] = f"is yanked ({reason}; pin it with == to take it)"
         return notes
 
     def releases(self, name: NormalizedName, index: Optional[str] = None) -> tuple[Release, ...]:

@@ -223,7 +223,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.source = source
         self.target = target
         self.finder = Finder(source, target)
-        self.allow_prereleases = allow_prereleases
+        # a policy may allow pre-releases for every package (the ``testing`` type)
+        self.allow_prereleases = allow_prereleases or bool(getattr(policy, "allow_prereleases", False))
         self.policy = policy
         self.preferences = _kept_preferences(preferences, upgrade)
         self.python = Candidate(PYTHON, Version(target.python_full_version))
@@ -323,7 +324,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if missing is not None and any(r.parent is None for r in reqs):
             raise missing
         allowed = self.allow_prereleases or first.name in self.pre_names or any(r.allow_prereleases for r in everything)
-        pinned = frozenset(v for r in everything for v in r.pinned_versions())
+        pinned = frozenset(v for r in everything if _users_choice(r) for v in r.pinned_versions())
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
             fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
@@ -505,6 +506,15 @@ def _stand_in_reason(release: Release, matched: Candidate, sub: Substitute) -> J
     where = f" from {release.index.name}" if matched.index is None or release.index.url != matched.index.url else ""
     message = f"{release.name} {release.version}{where} stands in for {matched.name} {matched.version}"
     return Justification("INFO", f"{message} [{sub.reason}]" if sub.reason else message, sub.link, release.name, str(release.version))
+
+
+def _users_choice(requirement: Requirement) -> bool:
+    """Written by the user (a root or a constraint, or the base of a root's extras): only such an
+    ``==`` takes a yanked release (PEP 592); a dependency's ``==`` is not the user's choice."""
+    parent = requirement.parent
+    if parent is None:
+        return True
+    return parent.name == requirement.name and bool(parent.extras) and not requirement.extras
 
 
 def _release_key(release: Release) -> tuple[str, Version, str]:

@@ -1,0 +1,95 @@
+"""Lock fidelity (issue 15): the answers pipenv and pip-compile give, and every difference said.
+
+Each test runs ``thoth-pip`` end to end against the local index on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from micro_thoth.cli import main
+from tests.guidance.test_cli import FIXTURES as OSV_FIXTURES
+from tests.support.builder import Dist
+
+
+def _pipfile(path: Path, url: str, packages: str, extra: str = "") -> Path:
+    (path / "Pipfile").write_text(
+        f'[[source]]\nurl = "{url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}\n{extra}'
+    )
+    return path
+
+
+def _locked(path: Path, category: str = "default") -> dict[str, str]:
+    lock = json.loads((path / "Pipfile.lock").read_text())
+    return {name: entry.get("version", "") for name, entry in lock[category].items()}
+
+
+# --- item 5: testing takes pre-releases for every package ----------------------------------------
+
+
+def test_testing_type_takes_prereleases_for_every_package(index, tmp_path, thoth) -> None:
+    index.add(Dist("app", "1.0", requires_dist=["lib>=1"]))
+    index.add(Dist("app", "2.0rc1", requires_dist=["lib>=1"]))
+    index.add(Dist("lib", "1.0"))
+    index.add(Dist("lib", "1.1b2"))
+    _pipfile(tmp_path, index.url, 'app = "*"')
+    assert thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path)).code == 0
+    assert _locked(tmp_path) == {"app": "==1.0", "lib": "==1.0"}
+    result = thoth("lock", "-U", "--recommendation-type", "testing", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"app": "==2.0rc1", "lib": "==1.1b2"}
+
+
+# --- item 6: update with an unknown name -------------------------------------------------------
+
+
+def test_update_unknown_name_fails_with_did_you_mean(index, tmp_path, thoth) -> None:
+    index.add(Dist("click", "8.0"))
+    index.add(Dist("colorama", "0.4"))
+    _pipfile(tmp_path, index.url, 'click = "*"\ncolorama = "*"')
+    assert thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path)).code == 0
+    before = (tmp_path / "Pipfile.lock").read_text()
+    result = thoth("update", "--lock-only", "-C", str(tmp_path), "clik")
+    assert result.code == 1
+    assert "'clik'" in result.err and "did you mean 'click'" in result.err and "Traceback" not in result.err
+    assert (tmp_path / "Pipfile.lock").read_text() == before
+    json_result = thoth("update", "--lock-only", "--json", "-C", str(tmp_path), "colorama", "nope-nothing")
+    assert json_result.code == 1 and "nope-nothing" in json_result.out + json_result.err
+    assert thoth("update", "--lock-only", "-C", str(tmp_path), "Click").code == 0  # names compare canonically
+
+
+# --- item 4: yanked exact pins and advisories name themselves -----------------------------------
+
+
+def test_yanked_exact_pin_names_the_yank_reason_and_way_out(index, tmp_path, thoth) -> None:
+    index.add(Dist("numpy", "2.3.0"))
+    index.add(Dist("numpy", "2.4.0"), yanked="regression in matmul")
+    _pipfile(tmp_path, index.url, 'numpy = "==2.4.0"')
+    result = thoth("lock", "-C", str(tmp_path))  # stable refuses yanked releases
+    assert result.code == 1
+    assert "yanked (regression in matmul)" in result.err
+    assert "--recommendation-type latest" in result.err
+    result = thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path))
+    assert result.code == 0, result.err  # as pipenv and pip-compile: the user's == takes it
+    assert _locked(tmp_path) == {"numpy": "==2.4.0"}
+
+
+def test_yanked_only_range_names_the_reason(index, tmp_path, thoth) -> None:
+    index.add(Dist("numpy", "2.3.0"))
+    index.add(Dist("numpy", "2.4.0"), yanked="regression in matmul")
+    _pipfile(tmp_path, index.url, 'numpy = ">2.3"')
+    result = thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path))
+    assert result.code == 1
+    assert "2.4.0 is yanked (regression in matmul; pin it with == to take it)" in result.err
+
+
+def test_advisory_refusal_names_the_advisory(index, tmp_path, thoth) -> None:
+    assert main(["advisories", "import", str(OSV_FIXTURES)]) == 0
+    index.add(Dist("fictional-http", "1.4.1"))
+    _pipfile(tmp_path, index.url, 'fictional-http = "==1.4.1"')
+    result = thoth("lock", "--recommendation-type", "security", "-C", str(tmp_path))
+    assert result.code == 1
+    assert "GHSA-test-0001" in result.err and "--allow-vulnerability GHSA-test-0001" in result.err
+    result = thoth("lock", "--recommendation-type", "security", "--allow-vulnerability", "GHSA-test-0001", "-C", str(tmp_path))
+    assert result.code == 0, result.err
