@@ -55,7 +55,7 @@ def test_update_unknown_name_fails_with_did_you_mean(index, tmp_path, thoth) -> 
     assert "'clik'" in result.err and "did you mean 'click'" in result.err and "Traceback" not in result.err
     assert (tmp_path / "Pipfile.lock").read_text() == before
     json_result = thoth("update", "--lock-only", "--json", "-C", str(tmp_path), "colorama", "nope-nothing")
-    assert json_result.code == 1 and "nope-nothing" in json_result.out + json_result.err
+    assert json_result.code == 1 and "nope-nothing" in json_result.json()["error"]["message"]
     assert thoth("update", "--lock-only", "-C", str(tmp_path), "Click").code == 0  # names compare canonically
 
 
