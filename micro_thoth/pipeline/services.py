@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -66,6 +66,7 @@ class Services:
     ) -> Any:
         from ..index import IndexClient
 
+        sources = self.mirrored(sources)
         self.use_sources(sources)
         return IndexClient(
             sources,
@@ -83,6 +84,24 @@ class Services:
     def pip_sources(self) -> tuple[Source, ...]:
         """The indexes pip would use here (PIP_INDEX_URL, pip.conf, else pip's default index)."""
         return pipconf.sources_from_pip_config(self.environ, cache_dir=_str(self.settings.cache_dir))
+
+    def mirrored(self, sources: Sequence[Source]) -> tuple[Source, ...]:
+        """``PIPENV_PYPI_MIRROR``, as pipenv: the mirror stands in for the default index wherever a
+        source names it, at lock and install time; the Pipfile, its hash and the lock keep the
+        default index's URL."""
+        mirror = self.environ.get("PIPENV_PYPI_MIRROR", "").strip()
+        if not mirror:
+            return tuple(sources)
+        default = self.default_index_url().rstrip("/") + "/"
+        return tuple(
+            replace(s, url=mirror, verify_ssl=s.verify_ssl or not mirror.startswith("http:"))
+            if s.expanded_url(self.environ) == default else s
+            for s in sources
+        )
+
+    def index_urls(self, sources: Sequence[Source]) -> list[str]:
+        """The URLs pip is given for builds (the mirror in place of the default index)."""
+        return [s.expanded_url(self.environ) for s in self.mirrored(sources)]
 
     def default_index_url(self) -> str:
         return pipconf.default_index_url(environ=self.environ, cache_dir=_str(self.settings.cache_dir))

@@ -97,7 +97,7 @@ def _verified_digests(wheels: Mapping[NormalizedName, Path], services: Services)
 def _install_editables(plan: install.Plan, pins: Sequence[Pin], lock: Lock, env: install.TargetEnvironment, services: Services) -> None:
     """Editable references go in through their build backend (PEP 660), after the rest."""
     wanted = {w.key for w in plan.editables}
-    index_urls = [s.expanded_url(services.environ) for s in lock.sources]
+    index_urls = services.index_urls(lock.sources)
     for pin in pins:
         if pin.key in wanted and pin.direct is not None:
             services.reporter.message(f"Installing {pin.name} (editable)", "info")
@@ -216,7 +216,7 @@ def fetch_wheels(
         workers=services.settings.workers,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
-    index_urls = [s.expanded_url(services.environ) for s in lock.sources]
+    index_urls = services.index_urls(lock.sources)
     for key, path in list(wheels.items()):
         if not path.name.endswith(".whl"):
             wheels[key] = _wheel_from_sdist(path, requests[key], target, env, services, index_urls)

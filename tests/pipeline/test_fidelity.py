@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 from micro_thoth.cli import main
+from micro_thoth.formats.pipfile import hash_text
+from micro_thoth.pipconf import default_index_url
 from tests.guidance.test_cli import FIXTURES as OSV_FIXTURES
 from tests.support.builder import Dist
 
@@ -93,3 +95,22 @@ def test_advisory_refusal_names_the_advisory(index, tmp_path, thoth) -> None:
     assert "GHSA-test-0001" in result.err and "--allow-vulnerability GHSA-test-0001" in result.err
     result = thoth("lock", "--recommendation-type", "security", "--allow-vulnerability", "GHSA-test-0001", "-C", str(tmp_path))
     assert result.code == 0, result.err
+
+
+# --- item 7: PIPENV_PYPI_MIRROR ------------------------------------------------------------------
+
+
+def test_pypi_mirror_stands_in_for_the_default_index(index, tmp_path, thoth, monkeypatch) -> None:
+    index.add(Dist("alpha", "1.0", requires_dist=["beta"]))
+    index.add(Dist("beta", "2.0"))
+    (tmp_path / "Pipfile").write_text('[packages]\nalpha = "*"\n')  # no [[source]]: the default index
+    monkeypatch.setenv("PIPENV_PYPI_MIRROR", index.url)
+    result = thoth("install", "--recommendation-type", "latest", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    lock = json.loads((tmp_path / "Pipfile.lock").read_text())
+    assert _locked(tmp_path) == {"alpha": "==1.0", "beta": "==2.0"}
+    assert index.url not in (tmp_path / "Pipfile.lock").read_text()  # the lock names the default index
+    assert any(r.startswith("GET /simple/alpha/") for r in index.requests)
+    assert list((tmp_path / ".venv").rglob("beta-2.0.dist-info"))
+    (current, *_legacy) = hash_text((tmp_path / "Pipfile").read_text(), default_index_url=default_index_url())
+    assert lock["_meta"]["hash"] == {"sha256": current}  # the Pipfile hash of the default index, not the mirror
