@@ -122,6 +122,47 @@ def _probe_points(clauses: Sequence[Clause]) -> list[dict[str, str]]:
 
 
 
+def simplify(condition: Condition) -> Condition:
+    """Drop alternatives another one implies through their Python bounds alone:
+    ``python_version < '3.11' or python_version < '3.15'`` is ``python_version < '3.15'``."""
+    if not condition or len(condition) < 2:
+        return condition
+    kept = [c for c in condition if not any(o != c and _implies(c, o) for o in condition)]
+    if len(kept) == len(condition):
+        return condition
+    return frozenset(kept) if kept else condition  # equivalent alternatives: keep them all
+
+
+def _implies(clause: Clause, other: Clause) -> bool:
+    """Whenever ``clause`` holds, ``other`` does: its non-Python atoms are ``clause``'s, and its
+    Python atoms hold at every probe point where ``clause``'s Python atoms do."""
+    python = frozenset(a for a in clause if a[0] in _PYTHON_VARIABLES)
+    needed = frozenset(a for a in other if a[0] in _PYTHON_VARIABLES)
+    if not (other - needed) <= (clause - python) or not needed or needed <= python:
+        return False
+    mine, theirs = Marker(_render_clause(python) or "python_version >= '0'"), Marker(_render_clause(needed))
+    return all(theirs.evaluate(p) for p in _probe_points([python, needed]) if mine.evaluate(p))
+
+
+def settle(condition: Condition, environment: Mapping[str, str]) -> Condition:
+    """Drop the ``python_version`` atoms that hold for the target's Python: a lock is made for one
+    minor version, so ``python_version < '3.11' or python_version < '3.15'`` made for 3.11 is
+    always (pip-compile and uv write no marker), and ``python_version < '3.15' and os_name == 'nt'``
+    is ``os_name == 'nt'``."""
+    if not condition or "python_version" not in environment:
+        return condition
+    return _absorb(frozenset(frozenset(a for a in c if not _holds(a, environment)) for c in condition))
+
+
+def _holds(atom: Atom, environment: Mapping[str, str]) -> bool:
+    if atom[0] != "python_version":
+        return False
+    try:
+        return Marker(_render_clause(frozenset({atom}))).evaluate(dict(environment))
+    except (InvalidMarker, InvalidVersion, KeyError):
+        return False
+
+
 def _absorb(clauses: frozenset[Clause]) -> Condition:
     """Drop alternatives implied by a weaker one; an empty alternative means always."""
     if frozenset() in clauses:

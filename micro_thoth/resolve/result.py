@@ -93,7 +93,7 @@ def assemble(mapping: Mapping[str, Candidate], provider: Provider, roots: Sequen
     by_project: dict[NormalizedName, list[Candidate]] = {}
     for candidate in chosen.values():
         by_project.setdefault(candidate.name, []).append(candidate)
-    edges = _project_edges(key_edges, chosen)
+    edges = _project_edges([e for e in key_edges if _real(e, chosen, provider)], chosen)
     pins = {
         name: _pin(cands, provider, conditions, edges, roots)
         for name, cands in sorted(by_project.items())
@@ -115,6 +115,12 @@ def _key_edges(chosen: Mapping[str, Candidate], provider: Provider, roots: Seque
             if req.key in chosen:
                 edges.append(_KeyEdge(key, req.key, req))
     return edges
+
+
+def _real(edge: _KeyEdge, chosen: Mapping[str, Candidate], provider: Provider) -> bool:
+    """An edge the target takes: the user's request, or a requirement the resolver followed (its
+    markers hold for the target with the extras asked for), as pip-compile's ``# via`` lists."""
+    return edge.parent is None or edge.requirement in provider.dependencies_of(chosen[edge.parent])
 
 
 def _conditions(chosen: Mapping[str, Candidate], edges: Sequence[_KeyEdge]) -> dict[str, mk.Condition]:
@@ -164,7 +170,9 @@ def _pin(
     metadata = provider.metadata(base)
     requires_python = (base.release.requires_python if base.release else None) or metadata.requires_python
     verdict = provider.verdict(base.release) if base.release is not None else None
-    path_markers = _markers(_condition_of(candidates, conditions), roots)
+    condition = mk.simplify(_condition_of(candidates, conditions))
+    markers = _markers(condition, roots)
+    path_markers = _path_markers(condition, roots, provider)
     return ResolvedPin(
         name=metadata.name,
         version=str(base.version) if base.direct is None else metadata.version,
@@ -172,7 +180,7 @@ def _pin(
         artifacts=release_artifacts(base),
         direct=base.direct,
         extras=tuple(sorted({e for c in candidates for e in c.extras})),
-        markers=path_markers or mk.requires_python_marker(requires_python),
+        markers=markers or mk.requires_python_marker(requires_python),
         requires_python=requires_python,
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
@@ -192,6 +200,14 @@ def _condition_of(candidates: Sequence[Candidate], conditions: Mapping[str, mk.C
     for candidate in candidates:
         condition = mk.disjoin(condition, conditions[candidate.key])
     return mk.ALWAYS if condition == mk.NEVER else condition  # NEVER: unreachable, cannot happen
+
+
+def _path_markers(condition: mk.Condition, roots: Sequence[Requirement], provider: Provider) -> Optional[str]:
+    """The marker pip-compile's format writes: a requested entry's marker as written, else the
+    condition without the Python bounds the target meets (``< '3.15'`` for 3.11: none)."""
+    if any(root.markers and mk.parse(root.markers) == condition for root in roots):
+        return _markers(condition, roots)
+    return mk.render(mk.settle(condition, provider.target.markers))
 
 
 def _markers(condition: mk.Condition, roots: Sequence[Requirement]) -> Optional[str]:
