@@ -1,6 +1,7 @@
 """Parallel, verified downloads into the cache.
 
-Every file is hashed while it streams into a temporary file of the cache and
+Every file is hashed while it streams into a temporary file of the cache (the one
+fetch-and-verify path, ``index/fetch.py``) and
 is moved into ``artifacts-v1/`` only once one of its digests is among the
 hashes the lock allows; a file whose digest is not allowed is deleted and
 raises DigestMismatch. A file already in the cache costs no request at all.
@@ -8,32 +9,23 @@ raises DigestMismatch. A file already in the cache costs no request at all.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import threading
-import time
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Optional
 
 import httpx
 from packaging.version import InvalidVersion, Version
 
-from . import digests, net
 from .cache import Cache
-from .errors import IndexUnreachable, MissingHashError, NoCompatibleArtifact
+from .errors import MissingHashError, NoCompatibleArtifact
+from .index import fetch
 from .models import Artifact, Hash, Pin, Target, redact_url
 from .reporting import NULL_REPORTER, Reporter
 
 TASK = "Downloading"
-CHUNK = 1 << 16
-# The digest is of the file as stored: ask for it unencoded and never decode it (some hosts
-# label a .tar.gz "Content-Encoding: gzip", and decoding it would change its digest).
-_RAW = {"Accept-Encoding": "identity"}
 UNHASHED_KINDS = frozenset(
     {"git", "hg", "svn", "bzr", "path"}
 )  # built from source, never downloaded
@@ -174,84 +166,7 @@ class _Progress:
                 self.reporter.task_advanced(TASK, 1, label)
 
 
-class _Sink:
-    """The temporary file one download writes, with its hasher; restartable for a retry."""
-
-    def __init__(
-        self, path: Path, algorithms: Iterable[str], progress: _Progress, label: str
-    ) -> None:
-        self.path = path
-        self.algorithms = tuple(algorithms)
-        self.progress = progress
-        self.label = label
-        self._reported = 0  # bytes already shown; a retry does not count them twice
-        self._fh: Optional[BinaryIO] = None
-        self.hasher = digests.StreamingHasher(self.algorithms)
-
-    @contextlib.contextmanager
-    def attempt(self) -> Iterator[_Sink]:
-        self.hasher = digests.StreamingHasher(self.algorithms)
-        with open(self.path, "wb") as self._fh:
-            yield self
-        self._fh = None
-
-    def write(self, chunk: bytes) -> None:
-        assert self._fh is not None
-        self._fh.write(chunk)
-        self.hasher.update(chunk)
-        fresh = max(0, self.hasher.size - self._reported) if self.progress.by_bytes else 0
-        self._reported += fresh
-        self.progress.advance(fresh, self.label)
-
-
 # -- one file -----------------------------------------------------------------
-def _local_path(url: str) -> Path:
-    parts = urllib.parse.urlsplit(url)
-    return Path(urllib.request.url2pathname(parts.path))
-
-
-def _copy_local(url: str, sink: _Sink) -> None:
-    try:
-        source = open(_local_path(url), "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise IndexUnreachable(redact_url(url), exc.strerror or type(exc).__name__) from exc
-    with source, sink.attempt():
-        while chunk := source.read(CHUNK):
-            sink.write(chunk)
-
-
-def _stream_once(client: httpx.Client, url: str, sink: _Sink, retries: int, backoff: float) -> None:
-    response = net.request(
-        client, "GET", url, headers=_RAW, retries=retries, backoff=backoff, stream=True
-    )
-    try:
-        if response.status_code != 200:
-            raise IndexUnreachable(
-                redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip()
-            )
-        with sink.attempt():
-            for chunk in response.iter_raw(CHUNK):
-                sink.write(chunk)
-    finally:
-        response.close()
-
-
-def _stream(client: httpx.Client, url: str, sink: _Sink, retries: int, backoff: float) -> None:
-    """GET ``url`` into the sink; a connection lost mid-body starts the file over."""
-    for attempt in range(retries + 1):
-        guard = net.translate_errors(url) if attempt == retries else contextlib.nullcontext()
-        try:
-            with guard:
-                _stream_once(client, url, sink, retries, backoff)
-            return
-        except httpx.TransportError:
-            time.sleep(net.retry_delay(None, attempt, backoff))
-
-
-def _algorithms(allowed: Iterable[Hash]) -> list[str]:
-    return sorted({h.algorithm for h in allowed if h.algorithm in hashlib.algorithms_guaranteed})
-
-
 def _fetch(
     request: DownloadRequest,
     client: httpx.Client,
@@ -261,20 +176,25 @@ def _fetch(
     backoff: float,
 ) -> Path:
     artifact = request.artifact
+    reported = 0  # bytes already shown; a retry does not count them twice
+
+    def advance(size: int) -> None:
+        nonlocal reported
+        fresh = max(0, size - reported) if progress.by_bytes else 0
+        reported += fresh
+        progress.advance(fresh, artifact.filename)
+
     with cache.temp_file(suffix=".part") as temp:
-        sink = _Sink(temp, _algorithms(request.allowed), progress, artifact.filename)
-        if artifact.url.startswith("file:"):
-            _copy_local(artifact.url, sink)
-        else:
-            _stream(client, artifact.url, sink, retries, backoff)
-        digests.verify(
-            sink.hasher.digests(),
-            request.allowed,
-            package=request.package,
-            filename=artifact.filename,
-            index=request.index,
-        )
-        path = cache.add_artifact(temp, sink.hasher.sha256, artifact.filename)
+        sink = fetch.FileSink(temp)
+        try:
+            hasher = fetch.fetch_verified(
+                client, artifact.url, sink, allowed=request.allowed, package=request.package,
+                filename=artifact.filename, index=request.index, progress=advance,
+                retries=retries, backoff=backoff,
+            )
+        finally:
+            sink.close()
+        path = cache.add_artifact(temp, hasher.sha256, artifact.filename)
     progress.file_done(artifact.filename)
     return path
 

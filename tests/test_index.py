@@ -399,7 +399,7 @@ def test_metadata_via_full_download(index_factory: type[LocalIndex], http: httpx
 
 def test_full_download_spills_to_disk(index_factory: type[LocalIndex], http: httpx.Client,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from micro_thoth.index import client as client_module
+    from micro_thoth.index import metadata as client_module
 
     monkeypatch.setattr(client_module, "SPOOL_BYTES", 50_000)
     index = index_factory(metadata_files=False, ranges=False)
@@ -699,7 +699,7 @@ def test_not_a_wheel() -> None:
 def test_default_index_pages_and_range_read_metadata(http: httpx.Client) -> None:
     from urllib.parse import urlsplit
 
-    from micro_thoth.index.client import METADATA_HOSTS
+    from micro_thoth.index.metadata import METADATA_HOSTS
     from micro_thoth.pipconf import default_index_url
 
     client = IndexClient([Source("default", default_index_url())], client=http, environ={})

@@ -1,0 +1,152 @@
+"""Fetch-and-verify: one file's bytes streamed into a sink, hashed on the way, checked against its digests.
+
+The one path every download takes (install downloads in ``download.py``, and the
+index's full downloads for metadata and sdist builds): ``file://`` URLs are copied,
+HTTP bodies are streamed raw (never decoded: the digest is of the file as stored),
+a connection lost mid-body starts the file over, and the digests are checked before
+the caller sees a byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import BinaryIO, Optional, Protocol
+
+import httpx
+
+from micro_thoth import net
+from micro_thoth.digests import StreamingHasher, verify
+from micro_thoth.errors import IndexUnreachable
+from micro_thoth.models import Hash, redact_url
+
+CHUNK = 1 << 16
+# The digest is of the file as stored: ask for it unencoded and never decode it (some hosts
+# label a .tar.gz "Content-Encoding: gzip", and decoding it would change its digest).
+RAW = {"Accept-Encoding": "identity"}
+
+
+class Sink(Protocol):
+    """Where the bytes go; ``restart`` drops those of an attempt that lost its connection."""
+
+    def restart(self) -> None: ...
+
+    def write(self, chunk: bytes) -> object: ...
+
+
+class FileSink:
+    """A file written from its start on every attempt."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Optional[BinaryIO] = None
+
+    def restart(self) -> None:
+        self.close()
+        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+
+    def write(self, chunk: bytes) -> object:
+        assert self._fh is not None
+        return self._fh.write(chunk)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def algorithms(allowed: Iterable[Hash]) -> list[str]:
+    """The algorithms of ``allowed`` this Python can compute (sha256 is always added)."""
+    return sorted({h.algorithm for h in allowed if h.algorithm in hashlib.algorithms_guaranteed})
+
+
+def fetch_verified(
+    client: httpx.Client,
+    url: str,
+    sink: Sink,
+    *,
+    allowed: Sequence[Hash],
+    package: str,
+    filename: str,
+    index: Optional[str],
+    progress: Callable[[int], None] = lambda size: None,
+    retries: int = 3,
+    backoff: float = 0.25,
+    opened: Optional[httpx.Response] = None,
+) -> StreamingHasher:
+    """Stream ``url`` into ``sink`` and verify it against ``allowed``; the hasher (size, digests).
+
+    ``opened`` is a response to a GET of ``url`` (asked with ``RAW``) whose body the
+    first attempt reads instead of asking again (a range request answered with
+    the whole file). ``progress`` gets the bytes received so far by the current attempt. An empty
+    ``allowed`` checks nothing: only a page without digests gives one (install
+    downloads refuse unhashed entries before they start).
+    """
+    hasher = StreamingHasher(algorithms(allowed))
+
+    def write(chunk: bytes) -> None:
+        sink.write(chunk)
+        hasher.update(chunk)
+        progress(hasher.size)
+
+    def restart() -> None:
+        nonlocal hasher
+        hasher = StreamingHasher(algorithms(allowed))
+        sink.restart()
+
+    if url.startswith("file:"):
+        _copy_local(url, restart, write)
+    else:
+        _stream(client, url, restart, write, retries, backoff, opened)
+    if allowed:
+        verify(hasher.digests(), allowed, package=package, filename=filename, index=index)
+    return hasher
+
+
+def local_path(url: str) -> Path:
+    """The path of a ``file://`` URL."""
+    return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+
+
+def _copy_local(url: str, restart: Callable[[], None], write: Callable[[bytes], None]) -> None:
+    try:
+        source = open(local_path(url), "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise IndexUnreachable(redact_url(url), exc.strerror or type(exc).__name__) from exc
+    with source:
+        restart()
+        while chunk := source.read(CHUNK):
+            write(chunk)
+
+
+def _stream_once(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
+                 retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
+    response = opened or net.request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True)
+    try:
+        if response.status_code != 200:
+            raise IndexUnreachable(
+                redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            )
+        restart()
+        for chunk in response.iter_raw(CHUNK):
+            write(chunk)
+    finally:
+        response.close()
+
+
+def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
+            retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
+    """GET ``url`` into the sink; a connection lost mid-body starts the file over."""
+    for attempt in range(retries + 1):
+        guard = net.translate_errors(url) if attempt == retries else contextlib.nullcontext()
+        try:
+            with guard:
+                _stream_once(client, url, restart, write, retries, backoff, opened if attempt == 0 else None)
+            return
+        except httpx.TransportError:
+            time.sleep(net.retry_delay(None, attempt, backoff))

@@ -1,0 +1,329 @@
+"""Core metadata of one file, by the fastest strategy that works.
+
+Fastest first: the knowledge store (by the file's sha256), the PEP 658
+``.metadata`` file, HTTP range reads of a wheel, a full download (verified by the
+one fetch-and-verify path, ``fetch.py``), and for sdists, paths and VCS references
+a PEP 517 build (``micro_thoth.build``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Optional
+
+import httpx
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from micro_thoth import build, net
+from micro_thoth.cache import Cache
+from micro_thoth.errors import DigestMismatch, PackageIndexError
+from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, Source, redact_url
+from micro_thoth.reporting import Reporter
+from micro_thoth.store import KnowledgeStore
+
+from . import fetch, pages, wheelzip
+
+SPOOL_BYTES = 32 * 1024 * 1024
+METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (serves unadvertised .metadata)
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+class _RangesUnsupported(Exception):
+    """The server answered a range request with the whole file (or nonsense)."""
+
+
+class MetadataFetcher:
+    """Loads core metadata (no memo: the IndexClient keeps one per run)."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client,
+        store: Optional[KnowledgeStore],
+        cache: Optional[Cache],
+        environ: Mapping[str, str],
+        sources: Sequence[Source],
+        python: str,
+        refresh: bool,
+        reporter: Reporter,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._cache = cache
+        self._environ = environ
+        self._sources = tuple(sources)
+        self._python = python
+        self._refresh = refresh
+        self._reporter = reporter
+        self._hosts: dict[str, bool] = {}
+        self._hosts_lock = threading.Lock()
+
+    def load(self, artifact: Artifact) -> CoreMetadata:
+        """The file's metadata: from the store when known by digest, else fetched and stored."""
+        digest = artifact.sha256
+        stored = self._store.get_metadata(digest) if self._store is not None and digest else None
+        if stored is not None:
+            return self._parse(stored.encode("utf-8", "surrogateescape"), artifact)
+        data = self._fetch(artifact)
+        metadata = self._parse(data, artifact)
+        if self._store is not None and digest:
+            self._store.put_metadata(digest, data.decode("utf-8", errors="replace"))
+        return metadata
+
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
+        """Metadata of a URL / path / VCS requirement and the reference to lock."""
+        location = reference.location.split("#", 1)[0]
+        if reference.kind == "file" and location.endswith(".whl") and not reference.subdirectory:
+            artifact = _direct_artifact(location)
+            metadata = self._parse(self._fetch(artifact), artifact)
+            return _same_name(name, metadata, reference), reference
+        text, resolved = build.prepare_metadata_for(reference, package=name, **self._build_options())
+        metadata = _parse_text(text, f"{name} @ {redact_url(reference.location)}", None)
+        return _same_name(name, metadata, reference), resolved
+
+    def _debug(self, text: str) -> None:
+        self._reporter.message(text, level="debug")
+
+    def _fetch(self, artifact: Artifact) -> bytes:
+        if artifact.url.startswith("file:"):
+            return self._local(artifact)
+        if artifact.has_metadata_file or (artifact.is_wheel and self._may_serve_metadata(artifact)):
+            data = self._pep658(artifact)
+            if not artifact.has_metadata_file:
+                self._learn_host(artifact, served=data is not None)
+            if data is not None:
+                return data
+        if artifact.is_wheel:
+            self._debug(f"metadata of {artifact.filename}: reading the wheel (range requests if served)")
+            return self._wheel(artifact)
+        self._debug(f"metadata of {artifact.filename}: building the sdist's metadata")
+        return self._sdist(artifact)
+
+    # -- PEP 658 --------------------------------------------------------------------
+    def _may_serve_metadata(self, artifact: Artifact) -> bool:
+        """Whether to try ``<url>.metadata`` although the page did not advertise it.
+
+        Some indexes and proxies drop the PEP 658 attributes while the file host
+        still serves the files; one probe per host (remembered in the store,
+        forgotten with ``refresh``) tells, and a "yes" is never downgraded.
+        """
+        host = urllib.parse.urlsplit(artifact.url).netloc
+        with self._hosts_lock:
+            known = self._hosts.get(host)
+        if known is None and self._store is not None and not self._refresh:
+            stored = self._store.get_value(METADATA_HOSTS, host)
+            known = None if stored is None else stored == "yes"
+            if known is not None:
+                with self._hosts_lock:
+                    self._hosts.setdefault(host, known)
+        return known is not False
+
+    def _learn_host(self, artifact: Artifact, *, served: bool) -> None:
+        host = urllib.parse.urlsplit(artifact.url).netloc
+        with self._hosts_lock:
+            if self._hosts.get(host):
+                return
+            self._hosts[host] = served
+        if self._store is not None:
+            self._store.put_value(METADATA_HOSTS, host, "yes" if served else "no")
+
+    def _pep658(self, artifact: Artifact) -> Optional[bytes]:
+        response = net.request(self._client, "GET", artifact.url + ".metadata")
+        if response.status_code != 200:
+            return None
+        data = response.content
+        _check_digests(data, artifact.metadata_hashes or (), artifact, artifact.filename + ".metadata")
+        return data
+
+    # -- wheels: range reads, else the whole file -------------------------------------
+    def _wheel(self, artifact: Artifact) -> bytes:
+        headers = {"Range": f"bytes=-{wheelzip.TAIL_BYTES}", **fetch.RAW}
+        response: Optional[httpx.Response] = net.request(
+            self._client, "GET", artifact.url, headers=headers, stream=True
+        )
+        try:
+            if response is not None and response.status_code == 206:
+                try:
+                    return self._by_ranges(artifact, response)
+                except _RangesUnsupported:
+                    response.close()
+                    response = None  # ask again, for the whole file
+            with self._download(artifact, response) as spooled:  # a 200 is the whole file already
+                return _wheel_member(spooled, artifact)
+        finally:
+            if response is not None:
+                response.close()
+
+    def _by_ranges(self, artifact: Artifact, response: httpx.Response) -> bytes:
+        start, _end, total = _content_range(response)
+        with net.translate_errors(artifact.url):
+            tail = response.read()
+        remote = wheelzip.RangeFile(lambda a, b: self._range(artifact, a, b), total, known=(start, tail))
+        return _wheel_member(remote, artifact)  # type: ignore[arg-type]
+
+    def _range(self, artifact: Artifact, first: int, last: int) -> bytes:
+        headers = {"Range": f"bytes={first}-{last}"}
+        response = net.request(self._client, "GET", artifact.url, headers=headers)
+        if response.status_code != 206 or _content_range(response)[0] != first:
+            raise _RangesUnsupported(f"HTTP {response.status_code}")
+        return response.content
+
+    def _download(self, artifact: Artifact, opened: Optional[httpx.Response] = None) -> IO[bytes]:
+        """The whole file in memory (on disk past SPOOL_BYTES), verified against the page's digests."""
+        spool = _Spool()
+        try:
+            fetch.fetch_verified(
+                self._client, artifact.url, spool, allowed=_computable(artifact.hashes),
+                package=artifact.name, filename=artifact.filename, index=_index_of(artifact), opened=opened,
+            )
+        except BaseException:
+            spool.buffer.close()
+            raise
+        spool.buffer.seek(0)
+        return spool.buffer
+
+    # -- sdists, paths and VCS: a PEP 517 build ---------------------------------------
+    def _sdist(self, artifact: Artifact) -> bytes:
+        """Download (or find in the cache) the sdist, then let its backend say its metadata."""
+        cached = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache is not None else None
+        if cached is not None:
+            return build.prepare_metadata(cached, **self._build_options()).encode("utf-8")
+        with tempfile.TemporaryDirectory(prefix="thoth-sdist-") as tmp:
+            path = Path(tmp) / os.path.basename(artifact.filename)
+            sink = fetch.FileSink(path)
+            try:
+                fetch.fetch_verified(
+                    self._client, artifact.url, sink, allowed=_computable(artifact.hashes),
+                    package=artifact.name, filename=artifact.filename, index=_index_of(artifact),
+                )
+            finally:
+                sink.close()
+            if self._cache is not None and artifact.sha256:
+                path = self._cache.add_artifact(path, artifact.sha256, artifact.filename)
+            return build.prepare_metadata(path, **self._build_options()).encode("utf-8")
+
+    def _local(self, artifact: Artifact) -> bytes:
+        path = pages.file_url_path(artifact.url)
+        if artifact.is_wheel:
+            try:
+                with open(path, "rb") as handle:
+                    return _wheel_member(handle, artifact)
+            except OSError as exc:
+                raise PackageIndexError(f"cannot read {path}: {exc}", index=_index_of(artifact)) from exc
+        return build.prepare_metadata(Path(path), **self._build_options()).encode("utf-8")
+
+    def _build_options(self) -> dict[str, Any]:
+        """How builds run: the target interpreter, our environment, our indexes for build deps."""
+        urls = [source.expanded_url(self._environ) for source in self._sources]
+        return {"python": self._python, "environ": self._environ, "index_urls": urls}
+
+    def _parse(self, data: bytes, artifact: Artifact) -> CoreMetadata:
+        metadata = _parse_text(data, f"{artifact.filename} ({artifact.name})", _index_of(artifact))
+        if artifact.version is not None and not _matches(metadata, artifact.name, artifact.version):
+            raise PackageIndexError(
+                f"{artifact.filename} on {_index_of(artifact) or 'its index'} says it is "
+                f"{metadata.name} {metadata.version}, not {artifact.name} {artifact.version}",
+                index=_index_of(artifact),
+            )
+        return metadata
+
+
+class _Spool:
+    """A fetch sink in memory that moves to a temporary file once it would grow past SPOOL_BYTES.
+
+    (Not SpooledTemporaryFile: before Python 3.11 it is not seekable() enough for zipfile.)
+    """
+
+    def __init__(self) -> None:
+        self.buffer: IO[bytes] = io.BytesIO()
+
+    def restart(self) -> None:
+        self.buffer.close()
+        self.buffer = io.BytesIO()
+
+    def write(self, chunk: bytes) -> object:
+        if isinstance(self.buffer, io.BytesIO) and self.buffer.tell() + len(chunk) > SPOOL_BYTES:
+            spilled = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+            spilled.write(self.buffer.getbuffer())
+            self.buffer.close()
+            self.buffer = spilled
+        return self.buffer.write(chunk)
+
+
+# -- helpers ----------------------------------------------------------------------
+
+def _computable(hashes: Sequence[Hash]) -> tuple[Hash, ...]:
+    """The page's digests this Python can check (a page may list others alongside)."""
+    return tuple(h for h in hashes if h.algorithm in hashlib.algorithms_guaranteed)
+
+
+def _index_of(artifact: Artifact) -> Optional[str]:
+    return artifact.index.redacted_url if artifact.index is not None else None
+
+
+def _content_range(response: httpx.Response) -> tuple[int, int, int]:
+    match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    if match is None:
+        raise _RangesUnsupported("no usable Content-Range")
+    first, last, total = (int(g) for g in match.groups())
+    return first, last, total
+
+
+def _check_digests(data: bytes, expected: Sequence[object], artifact: Artifact, filename: str) -> None:
+    """Verify PEP 658 metadata bytes against the hashes the page gave (those we can compute)."""
+    for digest in expected:
+        algorithm, value = getattr(digest, "algorithm", ""), getattr(digest, "value", "")
+        if algorithm not in hashlib.algorithms_available:
+            continue
+        actual = hashlib.new(algorithm, data).hexdigest()
+        if actual != value:
+            raise DigestMismatch(
+                package=artifact.name, filename=filename, index=_index_of(artifact),
+                expected=[f"{algorithm}:{value}"], actual=f"{algorithm}:{actual}",
+            )
+
+
+def _wheel_member(fileobj: IO[bytes], artifact: Artifact) -> bytes:
+    try:
+        return wheelzip.read_metadata(fileobj, artifact.name)
+    except wheelzip.NotAWheel as exc:
+        raise PackageIndexError(
+            f"{artifact.filename} of {artifact.name}: {exc}", index=_index_of(artifact)
+        ) from exc
+
+
+def _parse_text(data: bytes | str, what: str, index: Optional[str]) -> CoreMetadata:
+    try:
+        return CoreMetadata.from_text(data)
+    except ValueError as exc:
+        raise PackageIndexError(f"unusable metadata in {what}: {exc}", index=index) from exc
+
+
+def _matches(metadata: CoreMetadata, name: str, version: Version) -> bool:
+    try:
+        return canonicalize_name(metadata.name) == name and Version(metadata.version) == version
+    except InvalidVersion:
+        return False
+
+
+def _same_name(name: str, metadata: CoreMetadata, reference: DirectReference) -> CoreMetadata:
+    if canonicalize_name(metadata.name) != canonicalize_name(name):
+        raise PackageIndexError(
+            f"{redact_url(reference.location)} is {metadata.name} {metadata.version}, not {name}"
+        )
+    return metadata
+
+
+def _direct_artifact(location: str) -> Artifact:
+    url, _, fragment = location.partition("#")
+    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    return Artifact(filename=filename, url=url, hashes=pages.fragment_hashes(fragment))

@@ -1,0 +1,74 @@
+"""Prefetching: work started early on a small thread pool, joined (never repeated) by the caller who needs it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Optional, TypeVar
+
+T = TypeVar("T")
+
+
+class Memo:
+    """Computes each key once however many threads ask at once; failures are not remembered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[Hashable, object] = {}
+        self._running: dict[Hashable, Future[object]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._done:
+                return self._done[key]  # type: ignore[return-value]
+            future = self._running.get(key)
+            owner = future is None
+            if future is None:
+                future = self._running[key] = Future()
+        if not owner:
+            return future.result()  # type: ignore[return-value]
+        return self._compute(key, future, compute)
+
+    def _compute(self, key: Hashable, future: Future[object], compute: Callable[[], T]) -> T:
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._running[key]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            self._done[key] = value
+            del self._running[key]
+        future.set_result(value)
+        return value
+
+
+class Prefetcher:
+    """A lazily started pool of ``workers`` threads running hints; their errors are dropped
+    (the real call raises them again)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[T], object], arg: T) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="thoth-index")
+            self._pool.submit(_quietly, fn, arg)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def _quietly(fn: Callable[[T], object], arg: T) -> None:
+    try:
+        fn(arg)
+    except Exception:  # a prefetch is a hint; the real call raises the error again
+        pass

@@ -1,0 +1,163 @@
+"""Project pages of the configured indexes: fetched (HTTP or file://), kept fresh across runs, parsed once.
+
+Across runs the knowledge store keeps each HTTP page with its validators
+(ETag / Last-Modified) and its parsed files: within ``ttl`` seconds of the last
+fetch neither the body nor a parse is needed; after it the page is revalidated
+(a 304 costs no parse), and ``refresh`` always asks the index again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Optional
+
+import httpx
+from packaging.utils import NormalizedName
+
+from micro_thoth import net
+from micro_thoth.errors import IndexUnreachable, PackageIndexError
+from micro_thoth.models import Artifact, ProjectPage, Source, redact_url, strip_credentials
+from micro_thoth.reporting import Reporter
+from micro_thoth.store import CachedPage, KnowledgeStore
+
+from . import pages
+
+PARSED_PAGES = "parsed-pages-v2"  # store namespace: page URL -> body digest, fetch time, compact rows
+
+
+class ProjectPages:
+    """Loads one project's page from one index (no memo: the IndexClient keeps one per run)."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client,
+        store: Optional[KnowledgeStore],
+        environ: Mapping[str, str],
+        ttl: float,
+        refresh: bool,
+        exclude_newer: Optional[datetime],
+        reporter: Reporter,
+        register: Callable[[str], str],
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._environ = environ
+        self._ttl = ttl
+        self._refresh = refresh
+        self._exclude_newer = exclude_newer
+        self._reporter = reporter
+        self._register = register
+
+    def load(self, source: Source, name: NormalizedName) -> Optional[ProjectPage]:
+        """The project's files on ``source`` (only files of that name), or None if it has none."""
+        base = strip_credentials(source.expanded_url(self._environ))
+        if base.startswith("file:"):
+            found = self._file_page(base, name, source)
+        else:
+            found = self._http_page(base + f"{name}/", source)
+        if found is None:
+            return None
+        artifacts = tuple(self._clean(a) for a in found if a.name == name)
+        if self._exclude_newer is not None:
+            artifacts = pages.uploaded_by(artifacts, self._exclude_newer)
+        return ProjectPage(name=name, index=source, artifacts=artifacts)
+
+    def _clean(self, artifact: Artifact) -> Artifact:
+        if "@" not in artifact.url or "@" not in urllib.parse.urlsplit(artifact.url).netloc:
+            return artifact
+        return replace(artifact, url=self._register(artifact.url))
+
+    def _file_page(self, base: str, name: NormalizedName, source: Source) -> Optional[tuple[Artifact, ...]]:
+        root = pages.file_url_path(base)
+        project_dir = os.path.join(root, name)
+        index_html = os.path.join(project_dir, "index.html")
+        if os.path.isfile(index_html):
+            with open(index_html, "rb") as handle:
+                body = handle.read()
+            return pages.parse_html(body, base + f"{name}/", source)
+        if os.path.isdir(project_dir):
+            return pages.directory_artifacts(project_dir, name, source)
+        if not os.path.isdir(root):
+            raise IndexUnreachable(redact_url(base), "no such directory")
+        found = pages.directory_artifacts(root, name, source)
+        return found or None
+
+    def _http_page(self, url: str, source: Source) -> Optional[tuple[Artifact, ...]]:
+        info = self._store.get_page_info(url) if self._store is not None else None
+        if info is not None and not self._refresh and info.is_fresh(self._ttl):
+            parsed = self._stored_rows(url, info.fetched_at, source)
+            if parsed is not None:
+                return parsed  # the warm path: neither the body nor a parse is needed
+        cached = self._store.get_page(url) if self._store is not None and info is not None else None
+        if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
+            return self._parse_page(cached, source)
+        self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
+                               level="debug")
+        headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
+        response = net.request(self._client, "GET", url, headers=headers)
+        if response.status_code == 304 and cached is not None:
+            page = replace(cached, fetched_at=time.time())
+        elif response.status_code in (404, 410):
+            return None
+        elif response.status_code == 200:
+            page = _cached_page(url, response)
+        else:
+            raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
+        artifacts = self._parse_page(page, source)  # a page we cannot read is not kept
+        if self._store is not None:
+            self._store.put_page(page)
+        return artifacts
+
+    def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[tuple[Artifact, ...]]:
+        """The parsed files of the page as fetched at ``fetched_at``, if they were kept."""
+        assert self._store is not None
+        value = self._store.get_value(PARSED_PAGES, url)
+        if value is None:
+            return None
+        _digest, stamp, rows = value.split("\n", 2)
+        return pages.artifacts_from_rows(rows, source) if stamp == repr(fetched_at) else None
+
+    def _parse_page(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
+        """The page's files; kept in the store with the body's digest and fetch time, so the
+        next run reads neither the body nor parses it, and a re-fetched identical page is not
+        parsed again."""
+        digest = hashlib.sha1(page.body).hexdigest()
+        stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
+        if stored is not None and stored.split("\n", 1)[0] == digest:
+            rows = stored.split("\n", 2)[2]
+            artifacts = pages.artifacts_from_rows(rows, source)
+        else:
+            artifacts = _parse_fresh(page, source)
+            rows = pages.artifacts_to_rows(artifacts)
+        if self._store is not None:
+            self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
+        return artifacts
+
+
+def _parse_fresh(page: CachedPage, source: Source) -> tuple[Artifact, ...]:
+    try:
+        return pages.parse_page(page.body, page.content_type, page.base, source)
+    except pages.InvalidPage as exc:
+        raise PackageIndexError(
+            f"{redact_url(page.url)} is not a valid project page: {exc}", index=source.redacted_url
+        ) from exc
+
+
+def _cached_page(url: str, response: httpx.Response) -> CachedPage:
+    final = strip_credentials(str(response.url))
+    return CachedPage(
+        url=url,
+        body=response.content,
+        content_type=response.headers.get("Content-Type", ""),
+        etag=response.headers.get("ETag"),
+        last_modified=response.headers.get("Last-Modified"),
+        fetched_at=time.time(),
+        base_url=final if final != url else None,
+    )
