@@ -20,7 +20,13 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from .cache import Cache
-from .errors import MissingHashError, NoCompatibleArtifact
+from .errors import (
+    DigestMismatch,
+    DigestMismatches,
+    IntegrityError,
+    MissingHashError,
+    NoCompatibleArtifact,
+)
 from .index import fetch
 from .models import Artifact, Hash, Pin, Target, redact_url
 from .reporting import NULL_REPORTER, Reporter
@@ -98,8 +104,10 @@ def _no_artifact(
             "lock for this target (or add a source distribution)"
         )
     else:
+        version = _pinned_version(pin)
+        offered = [a for a in artifacts if version is None or a.version == version]
         hint = (
-            f"none of the {len(artifacts)} files offered has a hash the lock allows; "
+            f"none of the {len(offered)} files offered for {pin.name}=={pin.version} has a hash the lock allows; "
             "the index may have changed: re-lock if you trust it"
         )
     return NoCompatibleArtifact(
@@ -221,6 +229,15 @@ def _first_error(futures: Iterable[Future[Path]]) -> Optional[BaseException]:
     return (real or errors or [None])[0]
 
 
+def _mismatches(futures: Iterable[Future[Path]]) -> Optional[IntegrityError]:
+    """Every digest mismatch among finished downloads, as one error (None if another error came first)."""
+    errors = [f.exception() for f in futures if not f.cancelled() and f.exception()]
+    found = [e for e in errors if isinstance(e, DigestMismatch)]
+    if len(found) != len([e for e in errors if not isinstance(e, _Cancelled)]):
+        return None
+    return found[0] if len(found) == 1 else DigestMismatches(found)
+
+
 def _run_pool(
     misses: Sequence[DownloadRequest],
     progress: _Progress,
@@ -235,6 +252,9 @@ def _run_pool(
         futures = {pool.submit(fetch_one, r): r for r in misses}
         done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
         error = _first_error(done)
+        if isinstance(error, DigestMismatch):  # verify every file: say all that are wrong, once
+            done, _pending = wait(futures)
+            error = _mismatches(done) or _first_error(done)
         if error is not None:
             raise error
         return {futures[f]: f.result() for f in futures}
@@ -256,7 +276,8 @@ def download_all(
     """Fetch every requested file into the cache (verified), in parallel; returns the cached paths.
 
     Files already cached cost no request. On the first failure the other
-    downloads are cancelled, their temporary files removed, and that error raised.
+    downloads are cancelled, their temporary files removed, and that error raised;
+    a hash mismatch lets the others finish, so every mismatching file is named.
     """
     wanted = list(dict.fromkeys(requests))
     _refuse_unhashed(wanted)

@@ -21,6 +21,7 @@ translated once, at the adapter that calls the foreign code, with ``from exc``.
     │   └── IndexUnreachable(url, reason)
     ├── IntegrityError                  bytes that are not what the lock promised
     │   ├── DigestMismatch(package, filename, index, expected, actual)
+    │   ├── DigestMismatches(mismatches)  several files of one plan, all named
     │   └── MissingHashError(package)   a lock entry without hashes under --deploy
     └── InstallError(distribution)      writing into an environment
         ├── UnsafeWheel(reason)         a hostile or malformed wheel, refused
@@ -242,6 +243,21 @@ class DigestMismatch(IntegrityError):
         self.index = index
         self.expected = tuple(expected)
         self.actual = actual
+
+
+class DigestMismatches(IntegrityError):
+    """More than one artifact of a plan failed verification: each is named."""
+
+    def __init__(self, mismatches: Sequence[DigestMismatch]) -> None:
+        lines = "".join(
+            f"\n  {m.package}: {m.filename}{' from ' + m.index if m.index else ''} has {m.actual}" for m in mismatches
+        )
+        super().__init__(
+            f"hash mismatch for {len(mismatches)} files; nothing was installed:{lines}",
+            hint="the files changed on their index or in transit; re-lock only if you trust the new files",
+        )
+        self.mismatches = tuple(mismatches)
+        self.packages = [m.package for m in mismatches]
 
 
 class MissingHashError(IntegrityError):

@@ -10,6 +10,7 @@ it, so the caller passes that URL (read from pip at run time).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -66,6 +67,12 @@ MARKER_KEYS = (
     "python_version",
     "sys_platform",
 )
+# Every key pipenv accepts in a package table (plette's KNOWN_PACKAGE_KEYS); any other is a typo
+# that would silently change what is installed (``indx = "private"`` drops the index pin).
+PACKAGE_KEYS = frozenset({
+    *VCS_KEYS, *MARKER_KEYS, "ref", "subdirectory", "name", "version", "extras", "editable", "markers",
+    "os_markers", "hashes", "index", "no_binary", "skip_resolver", "path", "file",
+})  # fmt: skip
 _SECTION_OF = {DEFAULT_CATEGORY: "packages", DEVELOP_CATEGORY: "dev-packages"}
 _CATEGORY_OF = {section: category for category, section in _SECTION_OF.items()}
 
@@ -239,6 +246,7 @@ def _dependency(name: str, value: Any, path: Optional[str], key_path: str) -> De
         return Dependency(name=name, specifier=_specifier(value, path, key_path))
     if not isinstance(value, Mapping):
         raise InputFileError("expected a version string or a table", path=path, key_path=key_path)
+    _known_keys(name, value, path, key_path)
     version = value.get("version", "*")
     return Dependency(
         name=name,
@@ -250,6 +258,21 @@ def _dependency(name: str, value: Any, path: Optional[str], key_path: str) -> De
         index=_optional_string(value.get("index"), path, f"{key_path}.index"),
         direct=_direct(value, path, key_path),
     )
+
+
+def _known_keys(name: str, table: Mapping[str, Any], path: Optional[str], key_path: str) -> None:
+    """Refuse a key pipenv does not know, with the closest known one."""
+    for key in table:
+        if key not in PACKAGE_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(PACKAGE_KEYS), n=1)
+            raise InputFileError(
+                f"unknown key {key!r} in the entry of {name}",
+                path=path,
+                key_path=f"{key_path}.{key}",
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + "a package table takes version, index, extras, markers, editable, path, file, git/hg/svn/bzr, "
+                "ref, subdirectory or a PEP 508 marker name",
+            )
 
 
 def _specifier(text: str, path: Optional[str], key_path: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from packaging.markers import InvalidMarker, Marker
+from packaging.version import InvalidVersion, Version
 
 from micro_thoth.errors import InputFileError, StaleLockError
 from micro_thoth.formats import values
@@ -136,13 +137,21 @@ def check_lock_current(lock: Lock, pipfile: Pipfile) -> None:
     """Raise ``StaleLockError`` unless the lock's ``_meta`` hash is one the Pipfile may carry."""
     if lock.pipfile_hash and lock.pipfile_hash in pipfile.hashes:
         return
-    old = lock.pipfile_hash or ""
+    if not lock.pipfile_hash:
+        raise StaleLockError(
+            "the lock has no _meta hash (_meta.hash.sha256), so nothing says which Pipfile it was made from",
+            path=lock.path,
+            expected=pipfile.hash,
+            actual="",
+            hint="re-create the lock with `thoth-pip lock`",
+        )
+    old = lock.pipfile_hash
     raise StaleLockError(
         f"Pipfile.lock ({old[-6:]}) out of date: run `thoth-pip lock`, hash of Pipfile is {pipfile.hash[-6:]}",
         path=lock.path,
         expected=pipfile.hash,
         actual=old,
-        hint="the Pipfile changed since the lock was made; re-lock, or install with --skip-lock",
+        hint="the Pipfile changed since the lock was made: re-lock with `thoth-pip lock`, or drop --deploy to let install re-lock",
     )
 
 
@@ -240,7 +249,7 @@ def _pin(name: str, raw: Any, path: Optional[str], key_path: str) -> Pin:
         name=name,
         version=None
         if direct is not None
-        else _version(entry.get("version"), path, f"{key_path}.version"),
+        else _version(name, entry.get("version"), path, f"{key_path}.version"),
         hashes=_hashes(entry.get("hashes", []), path, f"{key_path}.hashes"),
         index=_optional_string(entry.get("index"), path, f"{key_path}.index"),
         markers=_markers(entry.get("markers"), path, f"{key_path}.markers"),
@@ -249,15 +258,25 @@ def _pin(name: str, raw: Any, path: Optional[str], key_path: str) -> Pin:
     )
 
 
-def _version(raw: Any, path: Optional[str], key_path: str) -> Optional[str]:
+def _version(name: str, raw: Any, path: Optional[str], key_path: str) -> Optional[str]:
+    """``==X`` with X a PEP 440 version (or pipenv's ``*`` for a package its markers leave out):
+    anything else would install what nobody locked."""
     if raw is None:
         return None
     text = _string(raw, path, key_path).strip()
-    if text.startswith("==") and not text.startswith("==="):
-        text = text[2:].strip()
-    if not text:
-        raise InputFileError("empty version", path=path, key_path=key_path)
-    return text
+    if text == "*":
+        return text
+    version = text[2:].strip() if text.startswith("==") and not text.startswith("===") else ""
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise InputFileError(
+            f"version {text!r} of {name} is not a pin: a lock entry's version is '==' and a PEP 440 version",
+            path=path,
+            key_path=key_path,
+            hint="re-create the lock with `thoth-pip lock`",
+        ) from None
+    return version
 
 
 def _hashes(raw: Any, path: Optional[str], key_path: str) -> tuple[Hash, ...]:

@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..errors import InstallError
 from ..reporting import NULL_REPORTER, Reporter
 from .bytecode import compile_written
+from .contents import check_contents
 from .installed import installed_distributions
 from .planning import Plan, WantedPackage, plan
 from .removal import remove_distribution
@@ -55,7 +56,7 @@ def execute(
     """
     started = time.monotonic()
     jobs = _jobs(plan, wheels)
-    _validate_all([wheel for _, wheel in jobs], reporter, workers)
+    _validate_all(jobs, reporter, workers)
     precompiled = precompile_trees([s for _, s in jobs if s.is_dir()], env) if compile_bytecode else 0
     with environment_lock(env, timeout=lock_timeout, reporter=reporter), open_transaction(env, reporter) as transaction:
         plan = _still_current(plan, env, reporter)
@@ -96,21 +97,23 @@ def _pool(count: int, workers: Optional[int]) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, min(count, workers or MAX_WORKERS, (os.cpu_count() or 1) * 2)))
 
 
-def _check_source(source: Path) -> None:
-    """A wheel file is checked in full; an unpacked tree was checked when it was unpacked."""
+def _check_source(job: tuple[WantedPackage, Path]) -> None:
+    """A wheel file is checked in full (a tree was when it was unpacked); then what it holds."""
+    wanted, source = job
     if source.is_dir():
         open_tree(source)
     else:
         check_wheel(source)
+    check_contents(wanted, source)
 
 
-def _validate_all(wheels: Sequence[Path], reporter: Reporter, workers: Optional[int]) -> None:
-    if not wheels:
+def _validate_all(jobs: Sequence[tuple[WantedPackage, Path]], reporter: Reporter, workers: Optional[int]) -> None:
+    if not jobs:
         return
-    reporter.task_started("validate", len(wheels))
-    with _pool(len(wheels), workers) as pool:
-        for wheel, _ in zip(wheels, pool.map(_check_source, wheels)):
-            reporter.task_advanced("validate", 1, wheel.name)
+    reporter.task_started("validate", len(jobs))
+    with _pool(len(jobs), workers) as pool:
+        for (wanted, _), _ in zip(jobs, pool.map(_check_source, jobs)):
+            reporter.task_advanced("validate", 1, wanted.describe())
     reporter.task_finished("validate")
 
 

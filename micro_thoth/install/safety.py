@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
@@ -31,8 +32,8 @@ def check_wheel(path: Path) -> None:
             check_members(path, archive.infolist())
             check_size(path, archive.infolist())
             _check_record(path, archive)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise UnsafeWheel(f"{path.name} is not a readable wheel: {exc}", distribution=path.name) from exc
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise UnsafeWheel(f"refusing {path.name}: it is not a readable zip archive ({exc})", distribution=path.name) from exc
 
 
 def check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
@@ -98,15 +99,18 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
     the caller to discard (the cache's staging directory). This is the ``fill``
     of the cache's ``unpacked-v1/<sha256>/`` bucket, which ``execute`` links from.
     """
-    with zipfile.ZipFile(wheel) as archive:
-        members = archive.infolist()
-        check_members(wheel, members)
-        check_size(wheel, members)
-        rows = _record_rows(wheel, archive)
-        made: set[str] = set()
-        for member in members:
-            if not member.filename.endswith("/"):
-                _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            members = archive.infolist()
+            check_members(wheel, members)
+            check_size(wheel, members)
+            rows = _record_rows(wheel, archive)
+            made: set[str] = set()
+            for member in members:
+                if not member.filename.endswith("/"):
+                    _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        refuse(wheel, f"is not a readable zip archive ({exc})", exc)
 
 
 def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:

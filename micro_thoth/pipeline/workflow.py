@@ -12,7 +12,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .. import install as installer
-from ..errors import NotInProject, ThothPipError, UsageError
+from ..errors import InputFileError, NotInProject, StaleLockError, UsageError
 from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock
 from ..index.suggest import suggest
@@ -213,15 +213,24 @@ def _python_version() -> str:
 
 
 def _current_lock(files: ProjectFiles, services: Services) -> Optional[tuple[Lock, Pipfile]]:
-    """The lock and Pipfile, parsed once, if the lock is up to date with the Pipfile; else None."""
+    """The lock and Pipfile, parsed once, if the lock is up to date with the Pipfile; None if stale.
+
+    A lock that cannot be read (not JSON, no ``_meta`` hash...) is refused, never overwritten:
+    it is the user's file, and what is wrong with it may be worth seeing.
+    """
     pipfile = inputs.load_pipfile(files, services)
     if files.pipfile_lock is None or pipfile is None:
         return None
     try:
         lock = pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
+        if not lock.pipfile_hash:
+            raise InputFileError("no _meta hash, so nothing says which Pipfile the lock was made from", path=lock.path, key_path="_meta.hash.sha256")
         pipfile_lock.check_lock_current(lock, pipfile)
-    except ThothPipError:
+    except StaleLockError:
         return None
+    except InputFileError as exc:
+        exc.hint = "install leaves it as it is: fix it, or replace it with a new lock of the Pipfile (`thoth-pip lock`)"
+        raise
     return lock, pipfile
 
 
