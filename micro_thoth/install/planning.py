@@ -73,7 +73,7 @@ class Plan:
 
     @property
     def is_empty(self) -> bool:
-        return not self.wheels_needed and not (self.clean and self.extraneous)
+        return not self.changed and not (self.clean and self.extraneous)
 
     def describe(self) -> list[str]:
         lines = [f"install {wanted.describe()}" for wanted in self.to_install]

@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -85,6 +85,7 @@ def install_lock(
             workers=settings.workers,
         )
         _install_editables(plan, pins, lock, env, services)
+    result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
     return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
 
 

@@ -114,3 +114,43 @@ def test_pypi_mirror_stands_in_for_the_default_index(index, tmp_path, thoth, mon
     assert list((tmp_path / ".venv").rglob("beta-2.0.dist-info"))
     (current, *_legacy) = hash_text((tmp_path / "Pipfile").read_text(), default_index_url=default_index_url())
     assert lock["_meta"]["hash"] == {"sha256": current}  # the Pipfile hash of the default index, not the mirror
+
+
+# --- item 8: an editable path alone is installed; the summary counts every package ---------------
+
+
+def _local_project(path: Path, dist: Dist) -> None:
+    import io
+    import tarfile
+
+    from tests.support.builder import build_sdist
+
+    with tarfile.open(fileobj=io.BytesIO(build_sdist(dist, editable=True)), mode="r:gz") as tf:
+        tf.extractall(path / "_unpacked")
+    (path / "_unpacked" / f"{dist.dist_name}-{dist.version}").rename(path / "app")
+
+
+def test_editable_path_only_pipfile_installs_it(index, tmp_path, thoth, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _local_project(tmp_path, Dist("localapp", "0.1"))
+    _pipfile(tmp_path, index.url, 'localapp = {path = "./app", editable = true}')
+    result = thoth("install", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "Nothing to do" not in result.err and "1 package" in result.err
+    python = tmp_path / ".venv" / "bin" / "python"
+    import subprocess
+
+    out = subprocess.run([str(python), "-c", "import localapp; print(localapp.__file__)"], capture_output=True, text=True)
+    assert str(tmp_path / "app") in out.stdout, out.stderr
+    result = thoth("install", "--deploy", "-C", str(tmp_path))  # already there: nothing left to do
+    assert result.code == 0, result.err
+
+
+def test_summary_counts_editables_beside_registry_packages(index, tmp_path, thoth, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    index.add(Dist("beta", "2.0"))
+    _local_project(tmp_path, Dist("localapp", "0.1"))
+    _pipfile(tmp_path, index.url, 'localapp = {path = "./app", editable = true}\nbeta = "*"')
+    result = thoth("install", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "Installed 2 packages" in result.err, result.err

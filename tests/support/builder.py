@@ -163,8 +163,35 @@ _BACKEND = textwrap.dedent(
     '''
 )
 
+_EDITABLE_HOOKS = textwrap.dedent(
+    '''
 
-def build_sdist(dist: Dist) -> bytes:
+    get_requires_for_build_editable = get_requires_for_build_wheel
+    prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
+
+
+    def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+        """PEP 660: a wheel whose .pth puts the source tree on sys.path."""
+        spec = _spec()
+        name = spec["dist_info"][: -len(".dist-info")] + "-py3-none-any.whl"
+        members = {
+            "_editable_" + spec["dist_info"].split("-")[0] + ".pth": (ROOT + "\\n").encode(),
+            spec["dist_info"] + "/METADATA": spec["metadata"].encode(),
+            spec["dist_info"] + "/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n",
+        }
+        rows = []
+        with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+            for rel, data in members.items():
+                zf.writestr(rel, data)
+                rows.append("%s,%s,%d" % (rel, _h(data), len(data)))
+            rows.append(spec["dist_info"] + "/RECORD,,")
+            zf.writestr(spec["dist_info"] + "/RECORD", "\\n".join(rows) + "\\n")
+        return name
+    '''
+)
+
+
+def build_sdist(dist: Dist, *, editable: bool = False) -> bytes:
     """The bytes of an sdist whose in-tree backend builds ``dist`` as a pure wheel."""
     root = f"{dist.dist_name}-{dist.version}"
     payload = dist.payload()
@@ -176,7 +203,7 @@ def build_sdist(dist: Dist) -> bytes:
     members: dict[str, bytes] = {f"{root}/{path}": data for path, data in payload.items()}
     members[f"{root}/PKG-INFO"] = dist.metadata_text().encode()
     members[f"{root}/spec.json"] = json.dumps(spec).encode()
-    members[f"{root}/_backend/tinybackend.py"] = _BACKEND.encode()
+    members[f"{root}/_backend/tinybackend.py"] = (_BACKEND + (_EDITABLE_HOOKS if editable else "")).encode()
     members[f"{root}/pyproject.toml"] = (
         b'[build-system]\nrequires = []\nbuild-backend = "tinybackend"\nbackend-path = ["_backend"]\n'
     )
