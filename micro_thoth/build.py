@@ -35,6 +35,7 @@ from typing import Any, Optional, Union
 from packaging.version import InvalidVersion, Version
 
 from .errors import BuildError
+from .fs import publish
 from .models import DirectReference, redact_url, strip_credentials
 
 BUILD_TIMEOUT = 1800.0
@@ -139,7 +140,7 @@ def build_wheel(
         if len(built) != 1:
             raise BuildError(f"building a wheel for {name} produced {len(built)} wheels", distribution=name)
         final = out_dir / built[0].name
-        os.replace(built[0], final)
+        publish(built[0], final)
     return final
 
 

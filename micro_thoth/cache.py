@@ -23,7 +23,6 @@ when its layout does; old buckets are then simply ignored (``clear`` removes the
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from typing import Optional
 import platformdirs
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from .fs import fsync_dir, publish
 from .models import Hash, Target
 
 APP_NAME = "thoth-pip"
@@ -87,25 +87,6 @@ def _check_filename(filename: str) -> str:
     ):
         raise ValueError(f"not a plain file name: {filename!r}")
     return filename
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
 
 
 def _files_in(directory: Path) -> list[Path]:
@@ -237,7 +218,7 @@ class Cache:
                 if not final.is_dir():
                     raise
                 # lost the race: the winner's tree is complete; ours is removed below
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return final
 
     # -- temporary files -----------------------------------------------------
@@ -287,29 +268,12 @@ class Cache:
 
     # -- internals -----------------------------------------------------------
     def _publish_file(self, source: Path, final: Path) -> Path:
-        """fsync ``source``, rename it to ``final`` atomically, fsync the directory."""
+        """Rename ``source`` to ``final`` atomically (fs.publish); an entry already there is kept."""
         if final.is_file():
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
             return final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_file(source)
-        try:
-            os.replace(source, final)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            self._publish_copy(source, final)
-        _fsync_dir(final.parent)
-        return final
-
-    def _publish_copy(self, source: Path, final: Path) -> None:
-        """Move across filesystems: copy into tmp/ first, so the last step is still a rename."""
-        with self.temp_file(suffix=final.suffix) as staged:
-            shutil.copyfile(source, staged)
-            _fsync_file(staged)
-            os.replace(staged, final)
-        source.unlink()
+        return publish(source, final, staging_dir=self._tmp())
 
 
 def _owner_alive(name: str) -> bool:

@@ -34,6 +34,7 @@ from typing import Optional
 
 from micro_thoth.cache import default_root
 from micro_thoth.errors import EnvironmentError_, InputFileError
+from micro_thoth.fs import atomic_write
 from micro_thoth.models import Source
 
 CONFIG_BASENAME = "pip.conf"
@@ -263,10 +264,7 @@ def _load_memo(path: Path) -> dict[str, str]:
 
 def _save_memo(path: Path, memo: Mapping[str, str]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dict(memo), sort_keys=True))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(dict(memo), sort_keys=True), durable=False)
     except OSError:
         pass  # a memo we cannot write only costs a subprocess next time
 

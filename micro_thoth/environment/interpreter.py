@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import TargetInterpreterError
+from ..fs import atomic_write
 from ..models import Target
 from .target import target_for_interpreter
 
@@ -162,12 +163,8 @@ def _read_cache(cache_dir: Optional[Path], key: str) -> Optional[InterpreterInfo
 
 
 def _write_cache(cache_dir: Path, key: str, info: InterpreterInfo) -> None:
-    bucket = cache_dir / CACHE_BUCKET
     try:
-        bucket.mkdir(parents=True, exist_ok=True)
-        tmp = bucket / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(info.to_dict()), encoding="utf-8")
-        os.replace(tmp, bucket / f"{key}.json")
+        atomic_write(cache_dir / CACHE_BUCKET / f"{key}.json", json.dumps(info.to_dict()), durable=False)
     except OSError:
         pass  # a cache that cannot be written only costs a subprocess next time
 

@@ -4,9 +4,9 @@ A file holds ``units:`` with ``boots``, ``pseudonyms``, ``sieves``, ``steps``,
 ``strides``, ``wraps`` and our own ``dependency_overrides``. Parsing is strict:
 an unknown key, a wrong type or an invalid specifier raises
 ``InputFileError`` naming the file, the unit and the key path
-(``units.sieves[0].match.package_version.nme``). Loading from the bundled,
-user, project and explicit locations is ``load_prescriptions``; a user's own
-incompatibility is recorded by ``add_incompatibility``. The values are in
+(``units.sieves[0].match.package_version.nme``). A user's own incompatibility
+becomes a unit file with ``incompatibility_file``. Reading files, directories
+and synced stores is ``micro_thoth.knowledge``'s; the values are in
 ``units.py``, which units apply to a machine in ``selection.py`` (both
 re-exported here). docs/prescriptions.md is the reference.
 """
@@ -15,14 +15,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 import yaml
@@ -51,15 +46,11 @@ from .units import (
 
 __all__ = [
     "Alternative", "Hardware", "MachineFacts", "MatchEntry", "Override", "PackageMatch", "ReleaseNotes", "Run",
-    "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext", "add_incompatibility",
-    "backend_manifest", "bundled_dir", "incompatibility_units", "load_file", "load_path", "load_prescriptions",
-    "normalize_index_url", "parse_units", "project_dir", "replace_backend_units", "runtime_matches", "select_units",
-    "should_include", "unit_files", "user_dir",
+    "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext", "incompatibility_file",
+    "incompatibility_units", "normalize_index_url", "parse_units", "runtime_matches", "select_units", "should_include",
 ]
 
 ORIGINS = ("bundled", "backend", "user", "project", "path")
-BACKEND_DIR = "backend"  # under the user dir: the units ``thoth-pip prescription sync`` fetched
-BACKEND_MANIFEST = "thoth-pip-backend.json"
 _SECTIONS = {
     "boots": {"boot": "boot"},
     "pseudonyms": {"pseudonym": "pseudonym"},
@@ -495,86 +486,6 @@ def _check_unique(at: _At, units: Sequence[Unit]) -> None:
         seen.add(unit.name)
 
 
-# -- loading --------------------------------------------------------------------------------
-
-
-def bundled_dir() -> Path:
-    """Our own small set of prescriptions, shipped in the package."""
-    return Path(__file__).resolve().parent / "prescriptions"
-
-
-def user_dir() -> Path:
-    """Where ``thoth-pip prescription add`` records a user's own units."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("thoth-pip")) / "prescriptions"
-
-
-def project_dir(project_root: Path) -> Path:
-    return project_root / ".thoth" / "prescriptions"
-
-
-def load_file(path: Path, origin: str = "path") -> tuple[Unit, ...]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read prescriptions: {exc.strerror or exc}", path=str(path)) from exc
-    return parse_units(text, path=str(path), origin=origin)
-
-
-def unit_files(directory: Path, *, skip: Sequence[str] = ()) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` under ``directory`` (sorted, recursively), but not under
-    hidden entries or the top-level entries named in ``skip``."""
-    out = []
-    for path in directory.rglob("*"):
-        parts = path.relative_to(directory).parts
-        if path.suffix in (".yaml", ".yml") and path.is_file() and parts[0] not in skip and not any(p.startswith(".") for p in parts):
-            out.append(path)
-    return sorted(out)
-
-
-def load_path(path: Path, origin: str = "path", *, skip: Sequence[str] = ()) -> tuple[Unit, ...]:
-    """A YAML file, or every unit file under a directory (``unit_files``)."""
-    if path.is_dir():
-        return tuple(unit for file in unit_files(path, skip=skip) for unit in load_file(file, origin))
-    if not path.exists():
-        raise InputFileError("no such prescriptions file or directory", path=str(path))
-    return load_file(path, origin)
-
-
-def load_prescriptions(
-    *,
-    project_root: Optional[Path] = None,
-    paths: Sequence[Path] = (),
-    bundled: bool = True,
-    user: bool = True,
-    user_directory: Optional[Path] = None,
-) -> tuple[Unit, ...]:
-    """Units from the bundled set, the backend's (synced into the user dir's ``backend/``), the
-    user dir, the project's ``.thoth/prescriptions`` and ``paths``.
-
-    A unit named like one loaded before it replaces it (bundled < backend < user < project <
-    paths), so a project can redefine or disable (``times: 0``) a bundled or backend unit.
-    """
-    sources: list[tuple[Path, str]] = []
-    if bundled:
-        sources.append((bundled_dir(), "bundled"))
-    if user:
-        sources.append(((user_directory or user_dir()) / BACKEND_DIR, "backend"))
-        sources.append((user_directory or user_dir(), "user"))
-    if project_root is not None:
-        sources.append((project_dir(project_root), "project"))
-    sources += [(Path(p), "path") for p in paths]
-    by_name: dict[str, Unit] = {}
-    for path, origin in sources:
-        if origin != "path" and not path.is_dir():
-            continue
-        for unit in load_path(path, origin, skip=(BACKEND_DIR,) if origin == "user" else ()):
-            by_name.pop(unit.name, None)
-            by_name[unit.name] = unit
-    return tuple(by_name.values())
-
-
 # -- user-recorded incompatibilities --------------------------------------------------------
 
 
@@ -623,68 +534,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
 
 
-def add_incompatibility(a: str, b: str, reason: str, *, directory: Optional[Path] = None) -> tuple[Path, str]:
-    """Record the incompatibility as a unit file in the user prescriptions dir; returns (path, YAML text)."""
+def incompatibility_file(a: str, b: str, reason: str) -> tuple[str, str]:
+    """(file name, YAML text) of the unit file recording "``a`` does not work with ``b``"; the text is checked to load."""
     document = incompatibility_units(a, b, reason)
     text = "# recorded with `thoth-pip prescription add --incompatible`\n" + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True
     )
     name = document["units"]["steps"][0]["name"]
     parse_units(text, path=name, origin="user")  # what we write must load
-    target = (directory or user_dir()) / f"{name.lower()}.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".yaml.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    return target, text
-
-
-# -- the backend's units ----------------------------------------------------------------------
-
-
-def replace_backend_units(files: Mapping[str, str], manifest: Mapping[str, Any], *, directory: Optional[Path] = None) -> Path:
-    """Make ``<user dir>/backend`` hold exactly ``files`` (relative path -> YAML text), in one step.
-
-    Every text must parse (origin ``backend``) before anything is written. The files go
-    to a fresh hidden directory beside ``backend``, which then becomes ``backend`` by an
-    atomic symlink swap (a rename where symlinks are not available); a resolution
-    running meanwhile reads the old set or the new one, never a mixture.
-    """
-    for relative, text in files.items():
-        parse_units(text, path=f"{BACKEND_DIR}/{relative}", origin="backend")
-    root = directory or user_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{BACKEND_DIR}-", dir=root))
-    for relative, text in files.items():
-        path = staging / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    (staging / BACKEND_MANIFEST).write_text(json.dumps(dict(manifest), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _swap_in(staging, root / BACKEND_DIR)
-    return root / BACKEND_DIR
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    previous = target.resolve() if target.is_symlink() else None
-    if target.exists() and not target.is_symlink():  # a plain directory: moved aside first
-        previous = target.with_name(f".{BACKEND_DIR}-old-{os.getpid()}")
-        target.rename(previous)
-    link = target.with_name(f".{BACKEND_DIR}-link-{os.getpid()}")
-    try:
-        link.symlink_to(staging.name, target_is_directory=True)
-        os.replace(link, target)
-    except OSError:
-        link.unlink(missing_ok=True)
-        staging.rename(target)  # no symlinks here (Windows without the privilege): a plain rename
-    if previous is not None and previous != staging.resolve():
-        shutil.rmtree(previous, ignore_errors=True)
-
-
-def backend_manifest(directory: Optional[Path] = None) -> Optional[dict[str, Any]]:
-    """What the last ``prescription sync`` recorded (backend URL, knowledge version, digest), if any."""
-    path = (directory or user_dir()) / BACKEND_DIR / BACKEND_MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return f"{name.lower()}.yaml", text

@@ -15,8 +15,8 @@ from ..environment import config as thoth_config
 from ..environment.detect import Detected, Machine, detect
 from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError, UsageError
+from ..fs import atomic_write
 from ..reporting import Reporter
-from .project import atomic_write
 
 
 @dataclass(frozen=True)

@@ -16,28 +16,23 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InputFileError
-from ..guidance import prescriptions as rx
-from ..guidance.advisories import AdvisoryDB, Finding, ImportSummary, audit
+from ..guidance.advisories import Finding, audit
 from ..guidance.justification import Report
 from ..guidance.licenses import LicensePolicy
 from ..guidance.policy import GuidancePolicy
 from ..guidance.recommendation import Recommendation, parse_duration, reference_time
+from ..guidance.selection import UnitContext
 from ..guidance.typosquat import looks_like_typosquat
+from ..guidance.units import Unit
+from ..knowledge import prescriptions as rx
+from ..knowledge.advisories import AdvisoryDB, ImportSummary
+from ..knowledge.locations import bundled_dir, data_dir, user_prescriptions_dir
 from ..models import Lock, Source
 from ..reporting import NULL_REPORTER, Reporter
 from ..settings import Settings
 from .project import discover, read_text
 
 ADVISORIES_DB = "advisories-v1.sqlite3"
-
-
-def data_dir(environ: Mapping[str, str]) -> Path:
-    """Where imported knowledge lives: THOTH_PIP_DATA_DIR, else the platform's user data dir."""
-    if environ.get("THOTH_PIP_DATA_DIR"):
-        return Path(environ["THOTH_PIP_DATA_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("thoth-pip"))
 
 
 def open_advisories(environ: Mapping[str, str]) -> AdvisoryDB:
@@ -111,11 +106,6 @@ def audit_project(settings: Settings, environ: Mapping[str, str]) -> AuditOutcom
 # -- prescriptions ------------------------------------------------------------------------------
 
 
-def user_prescriptions_dir(environ: Mapping[str, str]) -> Path:
-    """Where the user's own units are recorded and read."""
-    return data_dir(environ) / "prescriptions"
-
-
 def add_incompatibility(a: str, b: str, reason: str, environ: Mapping[str, str]) -> tuple[Path, str]:
     """Record "a does not work with b" as a unit in the user prescriptions dir."""
     return rx.add_incompatibility(a, b, reason, directory=user_prescriptions_dir(environ))
@@ -125,7 +115,7 @@ def knowledge_files(environ: Mapping[str, str]) -> dict[str, str]:
     """The prescription files this process resolves with when it serves (bundled, then the user dir,
     its ``backend/`` included), as ``{"bundled/x.yaml" | "user/y.yaml": text}``."""
     files: dict[str, str] = {}
-    for label, root in (("bundled", rx.bundled_dir()), ("user", user_prescriptions_dir(environ))):
+    for label, root in (("bundled", bundled_dir()), ("user", user_prescriptions_dir(environ))):
         if root.is_dir():
             for path in rx.unit_files(root):
                 files[f"{label}/{path.relative_to(root).as_posix()}"] = read_text(path)
@@ -175,7 +165,7 @@ def sync_prescriptions(
     )
 
 
-def load_units(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path] = ()) -> tuple[rx.Unit, ...]:
+def load_units(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path] = ()) -> tuple[Unit, ...]:
     """Bundled, user, project (``.thoth/prescriptions``) and explicit units; later ones win by name."""
     return rx.load_prescriptions(
         project_root=settings.project_dir, paths=paths, user_directory=user_prescriptions_dir(environ)
@@ -208,7 +198,7 @@ def guidance_policy(
     rtype = recommendation_type or getattr(runtime_environment, "recommendation_type", None)
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
-    context = rx.UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
+    context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
     return GuidancePolicy(
         recommendation,
         now=reference_time(now or datetime.now(timezone.utc), exclude_newer),

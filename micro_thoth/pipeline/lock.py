@@ -14,6 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..environment import interpreter
 from ..errors import InputFileError, ThothPipError
 from ..formats import pipfile_lock, requirements
+from ..fs import atomic_write
 from ..models import DEFAULT_CATEGORY, Dependency, Lock, Pipfile, Source, Target
 from ..reporting import Reporter
 from ..resolve import Resolution, ResolverReporter, as_constraints, changed, improve, resolve
@@ -21,7 +22,7 @@ from ..settings import Settings
 from . import lockfile
 from .environment import runtime_environment
 from .inputs import load_pipfile
-from .project import ProjectFiles, atomic_write, discover, read_text
+from .project import ProjectFiles, discover, read_text
 from .services import Services, open_services, parse_exclude_newer
 
 Upgrade = Union[bool, Collection[NormalizedName]]

@@ -25,8 +25,9 @@ from packaging.utils import canonicalize_name
 from ..errors import InputFileError, RemoteResolutionError, ThothPipError, UsageError
 from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock, requirements
-from ..guidance import prescriptions as rx
+from ..fs import atomic_write
 from ..guidance.justification import PackageReport, Refusal
+from ..knowledge.locations import project_dir, user_prescriptions_dir
 from ..models import Justification, Lock, Pipfile, Source, expand_vars, redact_url
 from ..reporting import Reporter
 from ..resolve.remote import RemoteResolver
@@ -43,7 +44,7 @@ from .lock import (
     lock_target,
     previous_lock,
 )
-from .project import ProjectFiles, atomic_write, discover, read_text
+from .project import ProjectFiles, discover, read_text
 from .services import Services, open_services, parse_exclude_newer
 
 ANSWER = "the backend's lock"
@@ -332,9 +333,7 @@ def _without_nulls(value: Any) -> Any:
 
 def prescription_texts(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path]) -> list[str]:
     """The user's, the project's and the explicit prescription files, in the order the embedded lock loads them."""
-    from .guidance import user_prescriptions_dir
-
-    places = [user_prescriptions_dir(environ), rx.project_dir(settings.project_dir)]
+    places = [user_prescriptions_dir(environ), project_dir(settings.project_dir)]
     files = [f for place in places if place.is_dir() for f in _yaml_files(place)]
     files += [f for path in paths for f in _yaml_files(Path(path))]
     return [read_text(f) for f in files]

@@ -8,7 +8,6 @@ our shims (a real pipenv, say) is left alone unless ``force``.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UsageError
+from ..fs import atomic_write
 
 SHIMS = ("pipenv", "micropipenv")
 MARKER = "thoth-pip shim"
@@ -56,13 +56,7 @@ def install_shims(directory: Optional[Path] = None, *, force: bool = False, name
             continue
         if path.exists() and not force and MARKER not in path.read_text(encoding="utf-8", errors="replace"):
             raise UsageError(f"{path} exists and is not a thoth-pip shim", hint="pass --force to replace it")
-        _write_executable(path, text)
+        atomic_write(path, text, mode=0o755)
         written.append(path)
     return ShimOutcome(target, tuple(written), tuple(unchanged))
 
-
-def _write_executable(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)

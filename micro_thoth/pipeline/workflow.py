@@ -15,6 +15,7 @@ from .. import install as installer
 from ..errors import InputFileError, NotInProject, StaleLockError, UsageError
 from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock
+from ..fs import atomic_write
 from ..index.suggest import suggest
 from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock, Pipfile
 from ..reporting import Reporter
@@ -29,7 +30,7 @@ from .lock import (
     lock_pipfile,
     previous_lock,
 )
-from .project import ProjectFiles, atomic_write, discover, read_text
+from .project import ProjectFiles, discover, read_text
 from .services import Services, open_services
 from .sync import SyncOutcome, install_lock, select_environment
 

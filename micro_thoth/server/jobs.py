@@ -433,7 +433,8 @@ def knowledge_digest() -> str:
     now = time.monotonic()
     if now - _knowledge_memo[0] < _KNOWLEDGE_TTL and _knowledge_memo[1]:
         return str(_knowledge_memo[1])
-    from ..pipeline.guidance import ADVISORIES_DB, data_dir, knowledge_files
+    from ..knowledge.locations import data_dir
+    from ..pipeline.guidance import ADVISORIES_DB, knowledge_files
 
     hasher = hashlib.sha256()
     for name, text in sorted(knowledge_files(os.environ).items()):

@@ -10,7 +10,8 @@ import pytest
 from packaging.version import Version
 
 from micro_thoth.errors import InputFileError
-from micro_thoth.guidance.advisories import Advisory, AdvisoryDB, audit, parse_osv
+from micro_thoth.guidance.advisories import Advisory, audit, parse_osv
+from micro_thoth.knowledge.advisories import AdvisoryDB
 from micro_thoth.models import Lock, Pin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osv"

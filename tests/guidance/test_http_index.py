@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from micro_thoth.errors import ResolutionError
-from micro_thoth.guidance.advisories import AdvisoryDB
 from micro_thoth.guidance.justification import build_report
 from micro_thoth.guidance.licenses import LicensePolicy
 from micro_thoth.guidance.policy import GuidancePolicy
 from micro_thoth.guidance.recommendation import Recommendation
+from micro_thoth.knowledge.advisories import AdvisoryDB
 from micro_thoth.models import Dependency, Source
 from micro_thoth.resolve import resolve
 from tests.resolve.support import make_target

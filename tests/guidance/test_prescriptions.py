@@ -11,14 +11,16 @@ from micro_thoth.errors import InputFileError, UsageError
 from micro_thoth.guidance.prescriptions import (
     MachineFacts,
     UnitContext,
+    parse_units,
+    select_units,
+)
+from micro_thoth.knowledge.prescriptions import (
     add_incompatibility,
     backend_manifest,
     bundled_dir,
     load_path,
     load_prescriptions,
-    parse_units,
     replace_backend_units,
-    select_units,
     user_dir,
 )
 

@@ -10,18 +10,17 @@ from typing import Any
 import pytest
 
 from micro_thoth.errors import ResolutionError
-from micro_thoth.guidance.advisories import AdvisoryDB
 from micro_thoth.guidance.justification import build_report
 from micro_thoth.guidance.policy import GuidancePolicy
 from micro_thoth.guidance.prescriptions import (
     MachineFacts,
     UnitContext,
-    add_incompatibility,
-    load_prescriptions,
     parse_units,
 )
 from micro_thoth.guidance.recommendation import Recommendation, reference_time
 from micro_thoth.guidance.stack import honour_stack_rules
+from micro_thoth.knowledge.advisories import AdvisoryDB
+from micro_thoth.knowledge.prescriptions import add_incompatibility, load_prescriptions
 from micro_thoth.models import Dependency
 from micro_thoth.resolve import Resolution, improve, resolve
 from tests.resolve.memory_source import MemorySource

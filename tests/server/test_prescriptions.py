@@ -9,7 +9,7 @@ import pytest
 
 from micro_thoth import errors
 from micro_thoth.cli import main
-from micro_thoth.guidance.prescriptions import bundled_dir
+from micro_thoth.knowledge.locations import bundled_dir
 from micro_thoth.resolve.remote import RemoteResolver
 from tests.support.builder import Dist
 
