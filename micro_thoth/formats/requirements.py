@@ -493,12 +493,19 @@ def _pin(line: RequirementLine) -> Pin:
     archive = (
         dep.direct is not None and dep.direct.kind in ("file", "path") and not dep.direct.editable
     )
-    if (version is None and not archive) or not dep.hashes or not dep.name:
+    missing = [
+        what
+        for what, lacking in (
+            ("a project name", not dep.name), ("an == pin", version is None and not archive), ("a --hash", not dep.hashes),
+        )
+        if lacking
+    ]
+    if missing:
         raise NotLockedError(
-            f"{line.text!r} is not pinned with == and a --hash; a lock needs both",
+            f"{line.text!r} has no {' and no '.join(missing)}; a locked line needs an == pin and a --hash",
             path=line.path,
             key_path=line.where,
-            hint="compile it first: `thoth-pip compile --generate-hashes`",
+            hint="compile it first: `thoth-pip lock -r requirements.in -o requirements.txt`",
         )
     return Pin(
         dep.name, version, dep.hashes, markers=dep.markers, extras=dep.extras, direct=dep.direct

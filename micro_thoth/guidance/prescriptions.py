@@ -537,7 +537,7 @@ def _slug(text: str) -> str:
 def incompatibility_file(a: str, b: str, reason: str) -> tuple[str, str]:
     """(file name, YAML text) of the unit file recording "``a`` does not work with ``b``"; the text is checked to load."""
     document = incompatibility_units(a, b, reason)
-    text = "# recorded with `thoth-pip prescription add --incompatible`\n" + yaml.safe_dump(
+    text = "# recorded with `thoth-pip prescription add --incompatible A B`\n" + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True
     )
     name = document["units"]["steps"][0]["name"]
