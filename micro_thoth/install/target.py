@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Union
 
@@ -62,12 +62,24 @@ def environment_for(python: Union[str, Path], *, cache_dir: Optional[Path] = Non
     return TargetEnvironment(interpreter=info, paths=paths, lock_path=lock_dir / LOCK_NAME)
 
 
-def ensure_venv(path: Path, python: str, *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
-    """The venv at ``path``, created without pip (we install packages ourselves) if missing."""
+def ensure_venv(path: Path, python: str, *, cache_dir: Optional[Path] = None, create: bool = True) -> TargetEnvironment:
+    """The venv at ``path``, created without pip (we install packages ourselves) if missing;
+    with ``create=False`` (a dry run) a missing one is only planned: nothing is written."""
     executable = path / "bin" / "python"
     if not (path / "pyvenv.cfg").exists() or not executable.exists():
+        if not create:
+            return planned_venv(path, python, cache_dir=cache_dir)
         _create_venv(path, python)
     return environment_for(executable, cache_dir=cache_dir)
+
+
+def planned_venv(path: Path, python: str, *, cache_dir: Optional[Path] = None) -> TargetEnvironment:
+    """The empty venv ``python -m venv path`` would make, described without making it."""
+    info = query(python, cache_dir=cache_dir)
+    site = str(path / "lib" / f"python{info.python_version}" / "site-packages")
+    paths = {"purelib": site, "platlib": site, "scripts": str(path / "bin"), "data": str(path)}
+    planned = replace(info, executable=str(path / "bin" / "python"), prefix=str(path), paths={**info.paths, **paths})
+    return TargetEnvironment(interpreter=planned, paths=paths, lock_path=path / LOCK_NAME)
 
 
 def _create_venv(path: Path, python: str) -> None:

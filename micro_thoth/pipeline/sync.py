@@ -128,8 +128,12 @@ def _requested(pin: Pin, pipfile: Optional[Pipfile]) -> bool:
 # --- which environment ------------------------------------------------------------------------
 
 
-def select_environment(settings: Settings, files: ProjectFiles, lock: Lock, services: Services) -> install.TargetEnvironment:
-    """``--system``; else the active virtualenv; else the project's ``.venv`` (created if missing)."""
+def select_environment(
+    settings: Settings, files: ProjectFiles, lock: Lock, services: Services, *, create: Optional[bool] = None
+) -> install.TargetEnvironment:
+    """``--system``; else the active virtualenv; else the project's ``.venv`` (created if missing,
+    unless ``create`` is False, as under ``--dry-run``: then it is only planned)."""
+    create = not settings.dry_run if create is None else create
     cache_dir = services.cache.root
     if settings.system:
         python = str(interpreter.find_python(settings.python)) if settings.python else "python3"
@@ -139,7 +143,7 @@ def select_environment(settings: Settings, files: ProjectFiles, lock: Lock, serv
     venv = files.directory / ".venv"
     if (venv / "pyvenv.cfg").exists() and not settings.python:
         return install.ensure_venv(venv, sys.executable, cache_dir=cache_dir)
-    return install.ensure_venv(venv, str(_python_for(settings, lock, services)), cache_dir=cache_dir)
+    return install.ensure_venv(venv, str(_python_for(settings, lock, services)), cache_dir=cache_dir, create=create)
 
 
 def _python_for(settings: Settings, lock: Lock, services: Services) -> Path:

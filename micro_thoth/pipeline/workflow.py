@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Optional, Union
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -57,8 +59,7 @@ def install(
     files = discover(settings)
     with open_services(settings, environ, reporter) as services:
         if packages:
-            with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)):
-                files = discover(settings)
+            with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)) as files:
                 locked = lock_pipfile(files, settings, services, request)
                 return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
         if settings.deploy or (files.pipfile is None and files.lock is not None and files.requirements_in is None):
@@ -123,10 +124,11 @@ def uninstall(
     with open_services(settings, environ, reporter) as services:
         locked = None
         if files.pipfile is not None:
-            with _pipfile_edit(settings, files, _remover(names)):
-                files = discover(settings)
+            with _pipfile_edit(settings, files, _remover(names)) as files:
                 locked = lock_pipfile(files, settings, services, request)
-        env = select_environment(settings, files, Lock(categories={}), services)
+        env = select_environment(settings, files, Lock(categories={}), services, create=False)
+        if not env.prefix.exists():  # no environment: nothing to remove, and none to create
+            return (), locked
         removed = installer.uninstall(names, env, reporter=reporter, lock_timeout=settings.install_timeout)
         return removed, locked
 
@@ -191,14 +193,24 @@ def _entry(spec: str, index: Optional[str]) -> tuple[str, Union[str, dict[str, o
 
 
 @contextmanager
-def _pipfile_edit(settings: Settings, files: ProjectFiles, change) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Apply ``change`` to the Pipfile text; put the old text back if anything after it fails."""
+def _pipfile_edit(settings: Settings, files: ProjectFiles, change) -> Iterator[ProjectFiles]:  # type: ignore[no-untyped-def]
+    """Apply ``change`` to the Pipfile text; put the old text back if anything after it fails.
+
+    Under ``--dry-run`` the changed Pipfile goes to a scratch directory and the project's
+    stays as it is (a dry run writes nothing in the project).
+    """
     path = settings.pipfile_path
     original = read_text(path) if files.pipfile is not None else None
     base = original if original is not None else pipfile_format.new_pipfile_text(_python_version())
+    if settings.dry_run:
+        with tempfile.TemporaryDirectory(prefix="thoth-pip-dry-run-") as scratch:
+            copy = Path(scratch) / path.name
+            copy.write_text(change(base), encoding="utf-8")
+            yield replace(files, pipfile=copy)
+        return
     atomic_write(path, change(base))
     try:
-        yield
+        yield discover(settings)
     except BaseException:
         if original is None:
             path.unlink(missing_ok=True)
