@@ -65,6 +65,7 @@ def install_lock(
     if settings.deploy:
         inputs.check_deploy_python(lock, target)
     pins = select_pins(lock, settings.selected_categories(), target, pipfile)
+    _say_what_the_target_skips(lock, settings.selected_categories(), pins, target, services)
     wanted = [install.WantedPackage(p.name, p.version, p.direct, requested=_requested(p, pipfile)) for p in pins]
     plan = install.plan(wanted, env)
     if settings.dry_run or plan.is_empty:
@@ -141,9 +142,55 @@ def select_environment(
     if settings.use_active_virtualenv and settings.virtual_env is not None:
         return install.environment_for(settings.virtual_env / "bin" / "python", cache_dir=cache_dir)
     venv = files.directory / ".venv"
-    if (venv / "pyvenv.cfg").exists() and not settings.python:
+    if (venv / "pyvenv.cfg").exists():
+        if settings.python:
+            _check_venv_python(venv, settings.python, services)
         return install.ensure_venv(venv, sys.executable, cache_dir=cache_dir)
     return install.ensure_venv(venv, str(_python_for(settings, lock, services)), cache_dir=cache_dir, create=create)
+
+
+def _check_venv_python(venv: Path, spec: str, services: Services) -> None:
+    """``--python`` with an existing ``.venv`` of another Python is refused, never ignored."""
+    have = _venv_version(venv)
+    wanted = ".".join(map(str, interpreter.query(interpreter.find_python(spec), cache_dir=services.cache.root).version))
+    if have is not None and not _same_python(spec, have, wanted):
+        raise UsageError(
+            f"{venv} has Python {have}, but --python {spec} asks for Python {wanted}",
+            hint=f"remove {venv} to re-create it with Python {wanted}, or drop --python to use it as it is",
+        )
+
+
+def _venv_version(venv: Path) -> Optional[str]:
+    for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() in ("version", "version_info"):
+            return value.strip()
+    return None
+
+
+def _same_python(spec: str, have: str, wanted: str) -> bool:
+    """As precise as the user was: ``--python 3.11`` accepts any 3.11.x; a path, the exact version."""
+    digits = spec.count(".") + 1 if spec.replace(".", "").isdigit() else 3
+    return have.split(".")[:digits] == wanted.split(".")[:digits]
+
+
+def _say_what_the_target_skips(lock: Lock, categories: Sequence[str], pins: Sequence[Pin], target: Target, services: Services) -> None:
+    """As pipenv: warn when the lock was made for another Python than the environment's, and name
+    each entry skipped because its marker does not hold here (a warning then, a detail otherwise)."""
+    python = target.python_full_version
+    wanted = lock.requires.get("python_full_version") or lock.requires.get("python_version")
+    other = wanted is not None and python.split(".")[: wanted.count(".") + 1] != wanted.split(".")
+    if other:
+        services.reporter.message(
+            f"the lock was made for Python {wanted} ([requires] of the Pipfile), but the environment's Python is {python}; "
+            "entries whose markers differ between them are skipped or added", "warning")
+    kept = {id(p) for p in pins}
+    for category, pin in lock.select(categories):
+        if id(pin) not in kept:
+            version = f"=={pin.version.lstrip('=')}" if pin.version and pin.version != "*" else ""
+            services.reporter.message(f"skipped {pin.name}{version} ({category}): "
+                                      f"its marker {pin.markers or 'in the Pipfile'} does not hold for Python {python} "
+                                      f"on {target.markers.get('sys_platform', '?')}", "warning" if other else "debug")
 
 
 def _python_for(settings: Settings, lock: Lock, services: Services) -> Path:

@@ -154,3 +154,35 @@ def test_summary_counts_editables_beside_registry_packages(index, tmp_path, thot
     result = thoth("install", "-C", str(tmp_path))
     assert result.code == 0, result.err
     assert "Installed 2 packages" in result.err, result.err
+
+
+# --- item 9: installing for another Python says so -----------------------------------------------
+
+
+def test_sync_on_another_python_warns_and_lists_skipped_entries(index, tmp_path, thoth) -> None:
+    index.add(Dist("app", "1.0"))
+    index.add(Dist("backport", "1.0"))
+    _pipfile(tmp_path, index.url, 'app = "*"\nbackport = {version = "*", markers = "python_version < \'3.11\'"}',
+             '\n[requires]\npython_version = "3.10"\n')
+    result = thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"app": "==1.0", "backport": "==1.0"}
+    result = thoth("sync", "--python", "3.11", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "the lock was made for Python 3.10" in result.err and "Python is 3.11" in result.err
+    assert "skipped backport==1.0 (default): its marker python_version < '3.11' does not hold" in result.err
+    assert "Installed 1 package" in result.err
+
+
+def test_python_flag_with_a_venv_of_another_python_is_refused(index, tmp_path, thoth) -> None:
+    index.add(Dist("app", "1.0"))
+    _pipfile(tmp_path, index.url, 'app = "*"')
+    assert thoth("install", "--recommendation-type", "latest", "-C", str(tmp_path)).code == 0
+    cfg = tmp_path / ".venv" / "pyvenv.cfg"
+    cfg.write_text("\n".join("version = 3.10.13" if line.startswith("version") else line for line in cfg.read_text().splitlines()) + "\n")
+    before = sorted(p.name for p in (tmp_path / ".venv").rglob("*"))
+    result = thoth("sync", "--python", "3.11", "-C", str(tmp_path))
+    assert result.code == 2
+    assert "has Python 3.10.13, but --python 3.11 asks for Python 3.11" in result.err
+    assert sorted(p.name for p in (tmp_path / ".venv").rglob("*")) == before
+    assert thoth("sync", "-C", str(tmp_path)).code == 0  # without --python the .venv is used as it is
