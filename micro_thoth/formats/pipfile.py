@@ -93,7 +93,13 @@ def parse_pipfile(
     text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None
 ) -> Pipfile:
     """Parse a Pipfile; ``default_index_url`` stands in for a missing ``[[source]]`` as in pipenv."""
-    data = _load(text, path).unwrap()
+    return pipfile_from_data(_load(text, path).unwrap(), path, default_index_url=default_index_url)
+
+
+def pipfile_from_data(
+    data: Mapping[str, Any], path: Optional[str] = None, *, default_index_url: Optional[str] = None
+) -> Pipfile:
+    """A Pipfile from its parsed TOML data (checked as ``parse_pipfile`` checks it)."""
     sources = _sources(data, path, default_index_url)
     return Pipfile(
         categories=_categories(data, path),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
@@ -21,7 +21,7 @@ from ..settings import Settings
 from .lock import GuidanceOptions, LockOutcome, LockRequest, lock
 
 ADVISE_SEARCH_LIMIT = DEFAULT_SEARCH_LIMIT
-KNOWLEDGE_VERSION = f"micro-thoth {__version__}"  # also the server's default (server/settings.py)
+KNOWLEDGE_VERSION = f"micro-thoth {__version__}"  # also the server's default (server/config.py)
 
 
 def advise(settings: Settings, environ: Mapping[str, str], reporter: Reporter, request: LockRequest) -> LockOutcome:
@@ -57,7 +57,21 @@ def advise_request(request: Any) -> Any:
         )
         outcome = lock(settings, os.environ, NULL_REPORTER, lock_request)
         report = outcome.report.to_thoth_json() if outcome.report is not None else {}
+        report["dependency_graph"] = dependency_graph(outcome.resolutions.values())
         return AdviseResult(lock=outcome.text, report=report, knowledge_version=KNOWLEDGE_VERSION)
+
+
+def dependency_graph(resolutions: Iterable[Any]) -> dict[str, Any]:
+    """Thoth's ``dependency_graph`` of resolved stacks: package names, and [parent, child] index pairs."""
+    nodes: dict[str, int] = {}
+    edges: dict[tuple[int, int], None] = {}
+    for resolution in resolutions:
+        for key in resolution.pins:
+            nodes.setdefault(str(key), len(nodes))
+        for edge in resolution.edges:
+            if edge.parent is not None and edge.parent in nodes and edge.child in nodes:
+                edges[(nodes[edge.parent], nodes[edge.child])] = None
+    return {"nodes": list(nodes), "edges": [list(pair) for pair in edges]}
 
 
 def _write_project(project: Path, request: Any) -> None:

@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Optional
@@ -28,7 +28,32 @@ _FORMAT_ALIASES = {"pip-compile": "pip-tools"}
 RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
 JOB_STATES = ("queued", "running", "succeeded", "failed")
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_URL_REST = re.compile(r"[^\s\"'<>]+")  # anchored at one place: linear in what it matches
+
+
+def url_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where URLs (``scheme://rest``) are in a text, in one linear pass.
+
+    The same matches as ``[A-Za-z][A-Za-z0-9+.-]*://[^\\s"'<>]+`` scanned left
+    to right, without its quadratic backtracking over long runs of letters:
+    each ``://`` is found once, its scheme read backwards no further than the
+    previous ``://`` or match, its rest matched forwards once.
+    """
+    done = search = 0
+    while (mark := text.find("://", search)) >= 0:
+        start = mark
+        while start > done and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < mark and text[start] not in _LETTERS:
+            start += 1
+        rest = _URL_REST.match(text, mark + 3)
+        if start == mark or rest is None:
+            search = mark + 1
+            continue
+        yield start, rest.end()
+        done = search = rest.end()
 
 
 def _fail(key_path: str, message: str) -> errors.InputFileError:
@@ -305,7 +330,7 @@ class AdviseRequest:
         """URLs of the request that carry credentials, keyed by their scrubbed form."""
         found: dict[str, str] = {}
         for text in _texts(self.to_dict()):
-            for url in _URL.findall(text):
+            for url in (text[a:b] for a, b in url_spans(text)):
                 if strip_credentials(url) != url:
                     found[strip_credentials(url)] = url
         return found
@@ -323,7 +348,14 @@ def _texts(value: Any) -> list[str]:
 
 def scrub_text(text: str) -> str:
     """Remove the userinfo (user, password, token) of every URL in a text."""
-    return _URL.sub(lambda m: strip_credentials(m.group(0)), text)
+    if "://" not in text:
+        return text
+    parts, last = [], 0
+    for start, end in url_spans(text):
+        parts += [text[last:start], strip_credentials(text[start:end])]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def scrub(value: Any) -> Any:

@@ -28,10 +28,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
+from ..pipeline.provenance import check_request
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, Problem, request_schema
 from . import problems, thoth_v1
-from .jobs import Jobs, QueueFull, Resolver
-from .settings import ServerSettings
+from .config import ServerSettings
+from .intake import check_files
+from .jobs import TASK_PREFIX, Jobs, QueueFull
+from .runners import Resolver
 from .storage import open_store
 
 Scope = MutableMapping[str, Any]
@@ -121,14 +124,31 @@ def _check_token(settings: ServerSettings, request: Request, legacy: Any = None)
     return True
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:
         raise _Refused(
             problems.from_error(errors.InputFileError(f"not JSON: {exc}", path="request body"), status=400)
         ) from exc
+
+
+def _accept(
+    settings: ServerSettings, jobs: Jobs, raw: bytes, convert: Callable[[Any], AdviseRequest], task: str = "advise",
+    *, prefix: str = "", legacy: Any = None,
+) -> tuple[Any, bool]:
+    """Parse, check and queue a request (in a worker thread: parsing a large body takes CPU).
+
+    Everything wrong with the request is found here, before any job exists.
+    """
+    try:
+        request = convert(_json(raw))
+        check_files(request, prefix)
+    except errors.ThothPipError as exc:
+        if legacy is None:
+            raise
+        raise _Refused(problems.from_error(exc, status=400), legacy=legacy) from exc
+    return _submit(settings, jobs, request, task, legacy)
 
 
 def _isolation(settings: ServerSettings, resolver: Resolver) -> ServerSettings:
@@ -158,7 +178,7 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     """The backend as an ASGI app; jobs start with the app and stop with it."""
     settings = _isolation(settings, resolver)
     store = open_store(settings.database_url, settings.data_dir)
-    jobs = Jobs(settings, store, resolver)
+    jobs = Jobs(settings, store, {"advise": resolver, "provenance": check_request})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -219,9 +239,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-def _submit(settings: ServerSettings, jobs: Jobs, request: AdviseRequest, legacy: Any = None) -> tuple[Any, bool]:
+def _submit(settings: ServerSettings, jobs: Jobs, request: AdviseRequest, task: str, legacy: Any = None) -> tuple[Any, bool]:
     try:
-        return jobs.submit(request)
+        return jobs.submit(request, task)
     except QueueFull:
         retry = str(settings.retry_after)
         raise _Refused(problems.queue_full(settings.retry_after), {"Retry-After": retry}, legacy) from None
@@ -290,16 +310,14 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
     @app.post("/api/v2/advise", status_code=202, openapi_extra=_body(request_schema()))
     async def submit(request: Request) -> JSONResponse:
         _check_token(settings, request)
-        advise = AdviseRequest.from_dict(await _json_body(request))
-        job, cached = await run_in_threadpool(_submit, settings, jobs, advise)
+        job, cached = await run_in_threadpool(_accept, settings, jobs, await request.body(), AdviseRequest.from_dict)
         location = f"/api/v2/advise/{job.id}"
         return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
 
     @app.post("/api/v2/advise/sync", openapi_extra=_body(request_schema()))
     async def submit_and_wait(request: Request) -> JSONResponse:
         _check_token(settings, request)
-        advise = AdviseRequest.from_dict(await _json_body(request))
-        job, cached = await run_in_threadpool(_submit, settings, jobs, advise)
+        job, cached = await run_in_threadpool(_accept, settings, jobs, await request.body(), AdviseRequest.from_dict)
         view = await _wait(jobs, job.id, settings.sync_wait)
         view = replace(view, cached=cached or view.cached)
         if view.state == "failed" and view.problem is not None:
@@ -346,28 +364,34 @@ def _view(jobs: Jobs, job_id: str, legacy: Any = None) -> JobView:
 
 
 def _install_v1(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
-    @app.get("/api/v1")
+    @app.api_route("/api/v1", methods=["GET", "HEAD"])
     def v1_discovery() -> dict[str, Any]:
+        """thamos reads the paths here, and ``X-Thoth-Version`` of a HEAD for ``thamos version``."""
         return thoth_v1.discovery()
 
-    @app.post("/api/v1/advise/python", status_code=202, openapi_extra=_body(_V1_BODY))
-    async def v1_submit(request: Request) -> JSONResponse:
+    for task, path in thoth_v1.KINDS.items():
+        _install_v1_kind(app, settings, jobs, task, path)
+
+
+def _install_v1_kind(app: FastAPI, settings: ServerSettings, jobs: Jobs, task: str, path: str) -> None:
+    prefix = TASK_PREFIX[task] + "-"
+
+    @app.post(f"/api/v1/{path}", status_code=202, openapi_extra=_body(_V1_BODY), name=f"v1_{task}_submit")
+    async def submit(request: Request) -> JSONResponse:
         query = dict(request.query_params)
         authenticated = _check_token(settings, request, legacy={})
-        advise = thoth_v1.to_request(await _json_body(request), query)
-        job, cached = await run_in_threadpool(_submit, settings, jobs, advise, {})
-        body = {
-            "analysis_id": job.id,
-            "parameters": thoth_v1.parameters(job, query),
-            "cached": cached,
-            "authenticated": authenticated,
-        }
+        convert = lambda body: thoth_v1.to_request(body, query, task)  # noqa: E731
+        job, cached = await run_in_threadpool(
+            _accept, settings, jobs, await request.body(), convert, task, prefix="application_stack.", legacy={}
+        )
+        body = {"analysis_id": job.id, "parameters": thoth_v1.parameters(job, query), "cached": cached,
+                "authenticated": authenticated}  # fmt: skip
         return JSONResponse(body, 202)
 
-    @app.get("/api/v1/advise/python/{analysis_id}")
-    def v1_result(analysis_id: str) -> JSONResponse:
+    @app.get(f"/api/v1/{path}/{{analysis_id}}", name=f"v1_{task}_result")
+    def result(analysis_id: str) -> JSONResponse:
         params = {"analysis_id": analysis_id}
-        if not analysis_id.startswith("adviser-"):
+        if not analysis_id.startswith(prefix):
             problem = problems.http_problem(400, "Wrong analysis id", "Wrong analysis id provided", slug="bad-id")
             return problem_response(problem, legacy=params)
         view, job = _view(jobs, analysis_id, legacy=params), jobs.record(analysis_id)
@@ -378,18 +402,19 @@ def _install_v1(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
         if view.state == "failed" and thoth_v1.infrastructure_failure(view):
             body = {"error": "Analysis was not successful", "status": thoth_v1.status(job), "parameters": params}
             return JSONResponse(body, 400)
-        return JSONResponse(thoth_v1.document(job, view), 200)
+        document = thoth_v1.document if task == "advise" else thoth_v1.provenance_document
+        return JSONResponse(document(job, view), 200)
 
-    @app.get("/api/v1/advise/python/{analysis_id}/status")
-    def v1_status(analysis_id: str) -> dict[str, Any]:
+    @app.get(f"/api/v1/{path}/{{analysis_id}}/status", name=f"v1_{task}_status")
+    def status(analysis_id: str) -> dict[str, Any]:
         params = {"analysis_id": analysis_id}
         _view(jobs, analysis_id, legacy=params)
         job = jobs.record(analysis_id)
         assert job is not None
         return {"parameters": params, "status": thoth_v1.status(job)}
 
-    @app.get("/api/v1/advise/python/{analysis_id}/log")
-    def v1_log(analysis_id: str) -> dict[str, Any]:
+    @app.get(f"/api/v1/{path}/{{analysis_id}}/log", name=f"v1_{task}_log")
+    def log(analysis_id: str) -> dict[str, Any]:
         params = {"analysis_id": analysis_id}
         _view(jobs, analysis_id, legacy=params)
         return {"parameters": params, "log": "\n".join(jobs.log(analysis_id))}

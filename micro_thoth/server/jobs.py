@@ -1,214 +1,64 @@
-"""Jobs: the bounded queue, the worker pool with a time limit per resolution, and the result cache.
+"""Jobs: submitting to the shared queue, the workers that claim and run them, leases, and the result cache.
 
-A submitted request becomes a row in the store (credentials removed) and an
-entry on this replica's in-memory queue (credentials kept, used once, then
-dropped). ``workers`` supervisor threads take entries off the queue; with
-process isolation each keeps one resolver process alive between jobs and
-kills it when a resolution exceeds the time limit.
+A submitted request becomes a row of the store's queue (credentials removed);
+``workers`` threads of every replica claim queued rows, run them (see
+``runners``) and write the outcome. While a replica runs a job it renews the
+job's lease; a job whose replica died is claimed again by any replica once
+the lease expires (a resolution is a pure function of its request: doing it
+twice is harmless). A request with credentials in its URLs is *pinned*: only
+the accepting replica holds the credentials, in memory, so only it runs the
+job; when it stops or dies the job fails with that reason.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import inspect
-import logging
-import multiprocessing
 import os
-import queue
 import secrets
 import threading
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .. import errors
-from ..reporting import Reporter
 from ..resolve.wire import AdviseRequest, AdviseResult, JobView, Problem, digest, scrub_text
 from . import problems
-from .settings import ServerSettings
-from .storage import JobRecord, JobStore
+from .config import ServerSettings
+from .runners import LogSink, ProcessRunner, Resolver, Tasks, ThreadRunner
+from .storage import JobRecord, SqlJobStore
 
-Resolver = Callable[[AdviseRequest], AdviseResult]
-Outcome = tuple[str, Any]  # ("ok", result dict) or ("error", problem dict)
-LogSink = Callable[[str], None]
+TASK_PREFIX = {"advise": "adviser", "provenance": "provenance-checker"}
 
 
 class QueueFull(Exception):
-    """This replica already holds ``max_jobs`` unfinished jobs."""
+    """The shared queue already holds ``max_jobs`` unfinished jobs."""
 
 
-def new_job_id() -> str:
+def new_job_id(task: str = "advise") -> str:
     """Thoth-style ids (``adviser-<UTC stamp>-<128 random bits>``): thamos derives the API path from the prefix."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%y%m%d%H%M%S")
-    return f"adviser-{stamp}-{secrets.token_hex(16)}"
-
-
-# -- running one resolution -------------------------------------------------------
-
-
-class _LogReporter(Reporter):
-    """Resolver progress messages become job log lines."""
-
-    def __init__(self, sink: LogSink) -> None:
-        self.sink = sink
-
-    def message(self, text: str, level: str = "info") -> None:
-        self.sink(f"{level}: {text}")
-
-
-class _LogHandler(logging.Handler):
-    def __init__(self, sink: LogSink) -> None:
-        super().__init__(logging.DEBUG)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink(f"{record.levelname.lower()}: {record.name}: {record.getMessage()}")
-
-
-def _accepts_reporter(resolver: Resolver) -> bool:
-    try:
-        return "reporter" in inspect.signature(resolver).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> Outcome:
-    """Call the resolver; its errors become problem bodies, its log lines go to ``sink``."""
-    handler = _LogHandler(sink)
-    root = logging.getLogger("micro_thoth")
-    root.addHandler(handler)
-    try:
-        if _accepts_reporter(resolver):
-            result = resolver(request, reporter=_LogReporter(sink))  # type: ignore[call-arg]
-        else:
-            result = resolver(request)
-        return "ok", result.to_dict()
-    except errors.ThothPipError as exc:
-        return "error", problems.from_error(exc).to_dict()
-    except Exception as exc:
-        sink("error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
-        return "error", problems.crashed(f"{type(exc).__name__}: {exc}").to_dict()
-    finally:
-        root.removeHandler(handler)
-
-
-def _child_main(conn: Any, resolver: Resolver) -> None:
-    """The loop of a resolver process: one request in, log lines and one outcome out."""
-    logging.getLogger("micro_thoth").setLevel(logging.INFO)
-    conn.send(("ready", None))
-    while True:
-        try:
-            payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        request = AdviseRequest.from_dict(payload)
-        outcome = resolve_once(resolver, request, lambda line: conn.send(("log", line)))
-        conn.send(outcome)
-
-
-class ProcessRunner:
-    """Runs resolutions in one long-lived child process; kills and replaces it on timeout."""
-
-    START_TIMEOUT = 120.0
-
-    def __init__(self, resolver: Resolver) -> None:
-        self.resolver = resolver
-        self._context = multiprocessing.get_context("spawn")
-        self._process: Any = None
-        self._conn: Any = None
-
-    def _start(self) -> None:
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_child_main, args=(child, self.resolver), daemon=True)
-        self._process.start()
-        child.close()
-        self._conn = parent
-        if not parent.poll(self.START_TIMEOUT):
-            self.stop()
-            raise RuntimeError(f"the resolver process did not start within {self.START_TIMEOUT}s")
-        parent.recv()
-
-    def prepare(self) -> None:
-        """Start the resolver process now, so the first job does not pay for it."""
-        if self._process is None or not self._process.is_alive():
-            self._start()
-
-    def run(self, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
-        try:
-            self.prepare()
-        except (RuntimeError, EOFError, OSError) as exc:
-            return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
-        conn, process = self._conn, self._process
-        deadline = time.monotonic() + timeout
-        try:
-            conn.send(request.to_dict())
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not conn.poll(remaining):
-                    self.stop()
-                    return "error", problems.timeout(timeout).to_dict()
-                kind, value = conn.recv()
-                if kind != "log":
-                    return kind, value
-                sink(value)
-        except (EOFError, OSError):  # the process died, or stop() closed the pipe at shutdown
-            process.join(1)
-            self.stop()
-            return "error", problems.crashed(f"the resolver process exited (code {process.exitcode})").to_dict()
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._process = self._conn = None
-
-
-class ThreadRunner:
-    """Runs resolutions in a helper thread: a late one is reported failed but cannot be stopped."""
-
-    def __init__(self, resolver: Resolver) -> None:
-        self.resolver = resolver
-
-    def run(self, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
-        box: list[Outcome] = []
-        thread = threading.Thread(target=lambda: box.append(resolve_once(self.resolver, request, sink)), daemon=True)
-        thread.start()
-        thread.join(timeout)
-        return box[0] if box else ("error", problems.timeout(timeout).to_dict())
-
-    def prepare(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-# -- the queue --------------------------------------------------------------------
+    return f"{TASK_PREFIX[task]}-{stamp}-{secrets.token_hex(16)}"
 
 
 @dataclass
-class _Entry:
-    job_id: str
-    digest: str
-    request: AdviseRequest  # with credentials: never stored
-    done: threading.Event = field(default_factory=threading.Event)
+class _Running:
+    """A job this replica runs now: who waits for it, and its log lines not yet written."""
+
+    job: JobRecord
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     log: list[tuple[float, str]] = field(default_factory=list)
+    done: bool = False
 
 
 class Jobs:
-    """Submit, run, cache and look up resolutions on this replica."""
+    """Submit, run, cache and look up jobs; the queue and results live in the shared store."""
 
     def __init__(
         self,
         settings: ServerSettings,
-        store: JobStore,
-        resolver: Resolver,
+        store: SqlJobStore,
+        tasks: Tasks | Resolver,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -216,76 +66,82 @@ class Jobs:
         self.store = store
         self.clock = clock
         self.owner = f"replica-{secrets.token_hex(8)}"
-        self._slots = threading.BoundedSemaphore(settings.max_jobs)
-        self._queue: queue.Queue[Optional[_Entry]] = queue.Queue()
-        self._entries: dict[str, _Entry] = {}
-        self._entries_lock = threading.Lock()
+        self.tasks: Tasks = dict(tasks) if isinstance(tasks, Mapping) else {"advise": tasks}
+        self._held: dict[str, AdviseRequest] = {}  # pinned jobs' requests, with their credentials
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wake = threading.Semaphore(0)
         self._pruned = 0.0
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
-        self._runners = [make_runner(resolver) for _ in range(settings.workers)]
+        self._runners = [make_runner(self.tasks) for _ in range(settings.workers)]
         self._threads = [
-            threading.Thread(target=self._work, args=(runner,), name=f"resolver-{i}", daemon=True)
+            threading.Thread(target=self._work, args=(runner,), name=f"worker-{i}", daemon=True)
             for i, runner in enumerate(self._runners)
         ]
-        self._threads.append(threading.Thread(target=self._beat, name="heartbeat", daemon=True))
+        self._threads.append(threading.Thread(target=self._beat, name="lease", daemon=True))
 
     def start(self) -> None:
-        if self.store.kind == "sqlite":  # one replica per file: nobody else will finish these
-            self.store.fail_unfinished(problems.lost("the backend restarted before this job ran").to_dict(), self.clock())
         self.store.heartbeat(self.owner, self.clock())
+        self._expire()
         self._prune()
         for thread in self._threads:
             thread.start()
 
     def close(self) -> None:
-        """Stop taking jobs; resolutions still running are killed (their jobs stay unfinished)."""
+        """Stop: running jobs go back to the queue (pinned ones fail: their credentials die with us)."""
         self._stopping.set()
-        for _ in range(self.settings.workers):
-            self._queue.put(None)
+        for _ in self._threads:
+            self._wake.release()
         for runner in self._runners:
-            runner.stop()
+            runner.interrupt()
+        deadline = time.monotonic() + 5
         for thread in self._threads:
-            thread.join(10)
+            thread.join(max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            self._held.clear()
+        self.store.fail_owned(self.owner, problems.stopped().to_dict(), self.clock())
 
     # -- submitting ------------------------------------------------------------
-    def submit(self, request: AdviseRequest) -> tuple[JobRecord, bool]:
+    def submit(self, request: AdviseRequest, task: str = "advise") -> tuple[JobRecord, bool]:
         """A job for the request: a cached answer, the same request in flight, or a new job.
 
         Returns the job and whether it was answered from the cache (or joined).
-        Raises QueueFull when this replica holds ``max_jobs`` unfinished jobs.
+        Raises QueueFull when ``max_jobs`` jobs are queued or running (all replicas).
         """
-        key = digest(request, f"{self.settings.knowledge_version}+{knowledge_digest()}")
+        key = digest(request, f"{task}+{self.settings.knowledge_version}+{knowledge_digest()}")
         if not request.force:
-            found = self._cached(key, request)
+            found = self._cached(key, request, task)
             if found is not None:
                 return found, True
-        if not self._slots.acquire(blocking=False):
+        if self.store.count("queued", "running") >= self.settings.max_jobs:
             raise QueueFull()
+        now = self.clock()
+        pinned = bool(request.credential_urls())
         job = JobRecord(
-            id=new_job_id(), digest=key, state="queued", request=request.scrubbed().to_dict(),
-            created_at=self.clock(), owner=self.owner,
+            id=new_job_id(task), digest=key, state="queued", request=request.scrubbed().to_dict(), created_at=now,
+            kind=task, pinned=pinned, owner=self.owner if pinned else None,
+            lease_until=now + self.settings.lease if pinned else None,
         )  # fmt: skip
+        if pinned:
+            with self._lock:
+                self._held[job.id] = request
         self.store.create(job)
-        entry = _Entry(job.id, key, request)
-        entry.log.append((job.created_at, "queued"))
-        with self._entries_lock:
-            self._entries[job.id] = entry
-        self._queue.put(entry)
+        self._log(job.id, "queued")
+        self._wake.release()
         return job, False
 
-    def _cached(self, key: str, request: AdviseRequest) -> Optional[JobRecord]:
+    def _cached(self, key: str, request: AdviseRequest, task: str) -> Optional[JobRecord]:
         active = self.store.find_active(key)
-        current = self.record(active.id) if active is not None else None
-        if current is not None and current.state in ("queued", "running"):
-            return current
+        if active is not None:
+            return active
         if self.store.result(key) is None:
             return None
         now = self.clock()
         self.store.touch_result(key, now)
         job = JobRecord(
-            id=new_job_id(), digest=key, state="succeeded", request=request.scrubbed().to_dict(),
-            created_at=now, started_at=now, finished_at=now, cached=True, owner=self.owner,
+            id=new_job_id(task), digest=key, state="succeeded", request=request.scrubbed().to_dict(),
+            created_at=now, started_at=now, finished_at=now, cached=True, owner=self.owner, kind=task,
         )  # fmt: skip
         self.store.create(job)
         self._log(job.id, "answered from the cache")
@@ -293,17 +149,10 @@ class Jobs:
 
     # -- looking up ------------------------------------------------------------
     def record(self, job_id: str) -> Optional[JobRecord]:
-        """The job as stored, with unfinished jobs of a vanished replica reported as lost."""
-        job = self.store.get(job_id)
-        if job is None or job.state not in ("queued", "running") or job.owner == self.owner:
-            return job
-        seen = self.store.last_seen(job.owner or "")
-        if seen is None or self.clock() - seen > self.settings.stale_after:
-            return job.failed(problems.lost("the backend replica running this job stopped").to_dict(), self.clock())
-        return job
+        return self.store.get(job_id)
 
     def view(self, job_id: str) -> Optional[JobView]:
-        job = self.record(job_id)
+        job = self.store.get(job_id)
         if job is None:
             return None
         result = None
@@ -319,25 +168,25 @@ class Jobs:
     def on_done(self, job_id: str, callback: Callable[[], None]) -> bool:
         """Call ``callback`` (from a worker thread) when this replica finishes the job.
 
-        False when the job is not running here (finished, or another replica's):
-        then the caller polls the store.
+        False when the job is not running here: then the caller polls the store.
         """
-        with self._entries_lock:
-            entry = self._entries.get(job_id)
-            if entry is None or entry.done.is_set():
+        with self._lock:
+            running = self._running.get(job_id)
+            if running is None or running.done:
                 return False
-            entry.callbacks.append(callback)
+            running.callbacks.append(callback)
             return True
 
     def wait(self, job_id: str, timeout: float) -> Optional[JobView]:
         """The job once finished, or as it stands when ``timeout`` runs out (blocking)."""
-        event = threading.Event()
         deadline = time.monotonic() + timeout
-        if self.on_done(job_id, event.set):
-            event.wait(timeout)
         view = self.view(job_id)
         while view is not None and not view.done and time.monotonic() < deadline:
-            time.sleep(0.1)  # a job of another replica: poll the shared store
+            event = threading.Event()
+            if self.on_done(job_id, event.set):
+                event.wait(max(0.0, deadline - time.monotonic()))
+            else:
+                time.sleep(0.05)
             view = self.view(job_id)
         return view
 
@@ -346,32 +195,33 @@ class Jobs:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return self.store.count("queued")
 
     # -- working ---------------------------------------------------------------
     def _log(self, job_id: str, line: str) -> None:
         self.store.append_log(job_id, scrub_text(line), self.clock())
 
-    def _take_log(self, entry: _Entry) -> list[tuple[float, str]]:
-        lines, entry.log = entry.log, []
+    def _take_log(self, running: _Running) -> list[tuple[float, str]]:
+        lines, running.log = running.log, []
         return [(at, scrub_text(line)) for at, line in lines]
 
-    def _flush(self, entry: _Entry) -> None:
-        lines = self._take_log(entry)
-        if lines:
-            self.store.append_logs(entry.job_id, lines)
-
-    def _sink(self, entry: _Entry) -> LogSink:
+    def _sink(self, running: _Running) -> LogSink:
         """Log lines of a running job, written in batches (at most a second late)."""
         last = [time.monotonic()]
 
         def sink(line: str) -> None:
-            entry.log.append((self.clock(), line))
+            running.log.append((self.clock(), line))
             if time.monotonic() - last[0] > 1.0:
                 last[0] = time.monotonic()
-                self._flush(entry)
+                lines = self._take_log(running)
+                if lines:
+                    self.store.append_logs(running.job.id, lines)
 
         return sink
+
+    def _claim(self) -> Optional[JobRecord]:
+        now = self.clock()
+        return self.store.claim(self.owner, now, now + self.settings.lease, self.settings.max_attempts)
 
     def _work(self, runner: Any) -> None:
         try:
@@ -380,44 +230,80 @@ class Jobs:
             except (RuntimeError, EOFError, OSError):
                 pass  # reported on the first job that needs the runner
             while not self._stopping.is_set():
-                entry = self._queue.get()
-                if entry is None:
-                    return
                 try:
-                    self._run(runner, entry)
-                finally:
-                    self._slots.release()
-                    with self._entries_lock:
-                        entry.done.set()
-                        self._entries.pop(entry.job_id, None)
-                    for callback in entry.callbacks:
-                        callback()
+                    job = self._claim()
+                except Exception:  # the store is unreachable for a moment: try again later
+                    job = None
+                if job is None:
+                    self._wake.acquire(timeout=self.settings.poll)
+                    continue
+                self._run(runner, job)
         finally:
             runner.stop()
 
-    def _run(self, runner: Any, entry: _Entry) -> None:
+    def _request(self, job: JobRecord) -> Optional[AdviseRequest]:
+        with self._lock:
+            held = self._held.pop(job.id, None)
+        if held is not None or job.pinned:
+            return held
+        return AdviseRequest.from_dict(job.request)
+
+    def _run(self, runner: Any, job: JobRecord) -> None:
+        running = _Running(job)
+        with self._lock:
+            self._running[job.id] = running
         started = self.clock()
-        entry.log.append((started, "started"))
-        self.store.start(entry.job_id, started, self._take_log(entry))
-        kind, value = runner.run(entry.request, self.settings.timeout, self._sink(entry))
+        try:
+            request = self._request(job)
+            retry = f" (attempt {job.attempts}: its previous replica stopped)" if job.attempts > 1 else ""
+            running.log.append((started, f"started on {self.owner}{retry}"))
+            if request is None:
+                outcome: tuple[str, Any] = ("error", problems.stopped().to_dict())
+            else:
+                outcome = runner.run(job.kind, request, self.settings.timeout, self._sink(running))
+            self._finish(running, outcome, started)
+        finally:
+            with self._lock:
+                running.done = True
+                self._running.pop(job.id, None)
+            for callback in running.callbacks:
+                callback()
+
+    def _finish(self, running: _Running, outcome: tuple[str, Any], started: float) -> None:
+        job, (kind, value) = running.job, outcome
         finished = self.clock()
+        if self._stopping.is_set() and kind != "ok" and not job.pinned:
+            running.log.append((finished, "returned to the queue: this replica is stopping"))
+            self.store.release(job.id, self.owner, self._take_log(running))
+            return
         if kind == "ok":
             result = AdviseResult.from_dict(value).scrubbed().to_dict()
-            entry.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            self.store.complete(entry.job_id, entry.digest, finished, result=result, lines=self._take_log(entry))
+            running.log.append((finished, f"succeeded in {finished - started:.2f}s"))
+            self.store.complete(job.id, job.digest, finished, result=result, lines=self._take_log(running))
         else:
-            entry.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
-            self.store.complete(entry.job_id, entry.digest, finished, problem=value, lines=self._take_log(entry))
+            if self._stopping.is_set():
+                value = problems.stopped().to_dict()
+            running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
+            self.store.complete(job.id, job.digest, finished, problem=value, lines=self._take_log(running))
+
+    def _expire(self) -> None:
+        self.store.expire(
+            self.clock(), self.settings.max_attempts, problems.lost().to_dict(),
+            problems.exhausted(self.settings.max_attempts).to_dict(),
+        )  # fmt: skip
 
     def _prune(self) -> None:
         self._pruned = self.clock()
         self.store.prune(self._pruned - self.settings.keep_days * 86400)
 
     def _beat(self) -> None:
-        while not self._stopping.wait(self.settings.heartbeat):
+        while not self._stopping.wait(self.settings.lease / 3):
             try:
-                self.store.heartbeat(self.owner, self.clock())
-                if self.clock() - self._pruned > 3600:
+                now = self.clock()
+                self.store.renew(self.owner, now + self.settings.lease)
+                self.store.heartbeat(self.owner, now)
+                self._expire()
+                if now - self._pruned > 3600:
                     self._prune()
             except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
                 continue

@@ -66,8 +66,25 @@ def crashed(reason: str) -> Problem:
     return http_problem(500, "Resolver crashed", f"the resolver stopped unexpectedly: {reason}", slug="resolver-crashed")
 
 
-def lost(reason: str) -> Problem:
-    return http_problem(503, "Job lost", reason, slug="job-lost", hint="submit the request again")
+def lost() -> Problem:
+    return http_problem(
+        503, "Job lost", "the backend replica holding this job's credentials stopped before it finished",
+        slug="job-lost", hint="submit the request again",
+    )  # fmt: skip
+
+
+def stopped() -> Problem:
+    return http_problem(
+        503, "Backend stopped", "the backend stopped before this job finished (its credentials are kept by no other replica)",
+        slug="stopped", hint="submit the request again",
+    )  # fmt: skip
+
+
+def exhausted(attempts: int) -> Problem:
+    return http_problem(
+        500, "Job abandoned", f"the backend replicas running this job stopped {attempts} times; it is not tried again",
+        slug="abandoned", hint="the request may crash the resolver: report it to the backend's operator",
+    )  # fmt: skip
 
 
 def queue_full(retry_after: int) -> Problem:

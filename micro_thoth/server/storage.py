@@ -8,11 +8,19 @@ Layout (every table prefixed ``mt_`` so the store can share a database):
 - ``mt_results``   the result of a resolution, keyed by the request digest
                    (the cache), written once per successful resolution.
 - ``mt_logs``      the log lines of a job, in order.
-- ``mt_replicas``  a heartbeat per running replica, so a job whose replica
-                   died is reported as failed instead of pending forever.
+- ``mt_replicas``  a heartbeat per running replica (for operators).
+- ``mt_schema``    the versions of ``MIGRATIONS`` applied, one row each.
 
-SQLite (the default) lives in one file in WAL mode; PostgreSQL
-(``postgresql://...``, psycopg 3) lets several replicas share everything.
+``mt_jobs`` is also the queue: a replica *claims* the oldest queued job (or a
+running one whose lease expired: its replica died) in one UPDATE, PostgreSQL
+with ``FOR UPDATE SKIP LOCKED``, SQLite under its single writer lock, and
+renews the lease of its jobs while they run. A ``pinned`` job carries
+credentials that only its accepting replica holds (in memory): no other
+replica takes it, and it fails, with a reason, when that replica is gone.
+
+SQLite (the default) lives in one file in WAL mode (several processes on one
+machine may share it); PostgreSQL (``postgresql://...``, psycopg 3) lets
+replicas on several machines share everything.
 """
 
 from __future__ import annotations
@@ -25,11 +33,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 from ..errors import UsageError
 
-SCHEMA = (
+_TABLES = (
     """CREATE TABLE IF NOT EXISTS mt_jobs (
         id TEXT PRIMARY KEY,
         digest TEXT NOT NULL,
@@ -60,7 +68,20 @@ SCHEMA = (
         seen_at DOUBLE PRECISION NOT NULL
     )""",
 )
-_JOB_COLUMNS = "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at"
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, _TABLES),
+    (2, (
+        "ALTER TABLE mt_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'advise'",
+        "ALTER TABLE mt_jobs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE mt_jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE mt_jobs ADD COLUMN lease_until DOUBLE PRECISION",
+        "CREATE INDEX IF NOT EXISTS mt_jobs_queue ON mt_jobs (state, created_at)",
+    )),
+)  # fmt: skip
+_JOB_COLUMNS = (
+    "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at, "
+    "kind, pinned, attempts, lease_until"
+)
 _ACTIVE = ("queued", "running")
 _UPSERT_RESULT = (
     "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
@@ -82,6 +103,10 @@ class JobRecord:
     problem: Optional[dict[str, Any]] = None
     started_at: Optional[float] = None
     finished_at: Optional[float] = None
+    kind: str = "advise"
+    pinned: bool = False  # credentials held by ``owner`` only
+    attempts: int = 0
+    lease_until: Optional[float] = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> JobRecord:
@@ -96,6 +121,10 @@ class JobRecord:
             created_at=row[7],
             started_at=row[8],
             finished_at=row[9],
+            kind=row[10],
+            pinned=bool(row[11]),
+            attempts=int(row[12]),
+            lease_until=row[13],
         )
 
     def as_row(self) -> tuple[Any, ...]:
@@ -103,61 +132,11 @@ class JobRecord:
         return (
             self.id, self.digest, self.state, json.dumps(self.request), problem, int(self.cached),
             self.owner, self.created_at, self.started_at, self.finished_at,
+            self.kind, int(self.pinned), self.attempts, self.lease_until,
         )  # fmt: skip
 
     def failed(self, problem: dict[str, Any], at: float) -> JobRecord:
         return replace(self, state="failed", problem=problem, finished_at=at)
-
-
-class JobStore(Protocol):
-    """What the job runner and the API need from storage."""
-
-    kind: str
-
-    def create(self, job: JobRecord) -> None: ...
-
-    def get(self, job_id: str) -> Optional[JobRecord]: ...
-
-    def find_active(self, digest: str) -> Optional[JobRecord]: ...
-
-    def mark_running(self, job_id: str, at: float) -> None: ...
-
-    def start(self, job_id: str, at: float, lines: Sequence[tuple[float, str]] = ()) -> None: ...
-
-    def complete(
-        self,
-        job_id: str,
-        digest: str,
-        at: float,
-        *,
-        result: Optional[dict[str, Any]] = None,
-        problem: Optional[dict[str, Any]] = None,
-        lines: Sequence[tuple[float, str]] = (),
-    ) -> None: ...
-
-    def finish(self, job_id: str, state: str, at: float, problem: Optional[dict[str, Any]] = None) -> None: ...
-
-    def put_result(self, digest: str, result: dict[str, Any], at: float) -> None: ...
-
-    def result(self, digest: str) -> Optional[dict[str, Any]]: ...
-
-    def touch_result(self, digest: str, at: float) -> None: ...
-
-    def prune(self, before: float) -> int: ...
-
-    def append_log(self, job_id: str, line: str, at: float) -> None: ...
-
-    def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None: ...
-
-    def log(self, job_id: str) -> list[str]: ...
-
-    def heartbeat(self, owner: str, at: float) -> None: ...
-
-    def last_seen(self, owner: str) -> Optional[float]: ...
-
-    def fail_unfinished(self, problem: dict[str, Any], at: float) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class SqlJobStore(abc.ABC):
@@ -224,13 +203,34 @@ class SqlJobStore(abc.ABC):
             cursor.execute(self._sql(text), tuple(params))
             return list(cursor.fetchall())
 
+    @abc.abstractmethod
+    def _schema_lock(self) -> Any:
+        """A context manager: a cursor in a transaction no other store migrates in at the same time."""
+
     def create_schema(self) -> None:
-        for statement in SCHEMA:
-            self._execute(statement)
+        """Apply the migrations this store has not seen, in order, each version once."""
+        with self._schema_lock() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS mt_schema (version INTEGER NOT NULL)")
+            cursor.execute("SELECT MAX(version) FROM mt_schema")
+            current = cursor.fetchone()[0] or 0
+            if current > MIGRATIONS[-1][0]:
+                raise UsageError(
+                    f"the job store is at schema version {current}, newer than this micro-thoth knows",
+                    hint="upgrade micro-thoth on this replica",
+                )
+            for version, statements in MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        cursor.execute(statement)
+                    cursor.execute(self._sql("INSERT INTO mt_schema (version) VALUES (?)"), (version,))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._fetch("SELECT MAX(version) FROM mt_schema")[0][0] or 0)
 
     # -- jobs ------------------------------------------------------------------
     def create(self, job: JobRecord) -> None:
-        marks = ", ".join("?" * 10)
+        marks = ", ".join("?" * 14)
         self._execute(f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})", job.as_row())
 
     def get(self, job_id: str) -> Optional[JobRecord]:
@@ -279,7 +279,8 @@ class SqlJobStore(abc.ABC):
             body = json.dumps(problem) if problem is not None else None
             state = "succeeded" if result is not None else "failed"
             cursor.execute(
-                self._sql("UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ? WHERE id = ?"),
+                self._sql("UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ?, lease_until = NULL "
+                          "WHERE id = ? AND state IN ('queued', 'running')"),
                 (state, at, body, job_id),
             )
 
@@ -289,6 +290,63 @@ class SqlJobStore(abc.ABC):
             "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE state IN (?, ?)",
             (at, json.dumps(problem), *_ACTIVE),
         )
+
+    # -- the queue -------------------------------------------------------------
+    skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
+
+    def claim(self, owner: str, now: float, lease_until: float, max_attempts: int) -> Optional[JobRecord]:
+        """Take the oldest job this replica may run: queued (a pinned one only by its owner), or
+        running under an expired lease (its replica died); it becomes ``owner``'s, running."""
+        rows = self._fetch(
+            "UPDATE mt_jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, "
+            "started_at = COALESCE(started_at, ?) WHERE id = (SELECT id FROM mt_jobs WHERE "
+            "(state = 'queued' AND (pinned = 0 OR owner = ?)) "
+            "OR (state = 'running' AND pinned = 0 AND lease_until < ? AND attempts < ?) "
+            f"ORDER BY created_at LIMIT 1{self.skip_locked}) AND state IN ('queued', 'running') "
+            f"RETURNING {_JOB_COLUMNS}",
+            (owner, lease_until, now, owner, now, max_attempts),
+        )
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def renew(self, owner: str, lease_until: float) -> int:
+        """Extend the lease of every unfinished job of ``owner`` (its heartbeat)."""
+        return self._execute(
+            "UPDATE mt_jobs SET lease_until = ? WHERE owner = ? AND state IN (?, ?)", (lease_until, owner, *_ACTIVE)
+        )
+
+    def release(self, job_id: str, owner: str, lines: Sequence[tuple[float, str]] = ()) -> bool:
+        """Put a job this replica was running back on the queue (it stops before finishing it)."""
+        with self._cursor() as cursor:
+            cursor.execute(
+                self._sql("UPDATE mt_jobs SET state = 'queued', owner = NULL, lease_until = NULL "
+                          "WHERE id = ? AND owner = ? AND state = 'running' AND pinned = 0"),
+                (job_id, owner),
+            )  # fmt: skip
+            released = bool(cursor.rowcount)
+            if released:
+                self._insert_logs(cursor, job_id, lines)
+            return released
+
+    def expire(self, now: float, max_attempts: int, orphaned: dict[str, Any], exhausted: dict[str, Any]) -> int:
+        """Fail, with a reason, jobs no replica can finish: pinned ones whose replica is gone, and
+        ones whose replicas died ``max_attempts`` times while running them."""
+        fail = "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE lease_until < ? AND "
+        count = self._execute(fail + "pinned = 1 AND state IN (?, ?)", (now, json.dumps(orphaned), now, *_ACTIVE))
+        return count + self._execute(
+            fail + "state = 'running' AND attempts >= ?", (now, json.dumps(exhausted), now, max_attempts)
+        )
+
+    def fail_owned(self, owner: str, problem: dict[str, Any], at: float) -> int:
+        """Fail the unfinished pinned jobs of a replica that stops (nobody else holds their credentials)."""
+        return self._execute(
+            "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE owner = ? AND pinned = 1 "
+            "AND state IN (?, ?)",
+            (at, json.dumps(problem), owner, *_ACTIVE),
+        )
+
+    def count(self, *states: str) -> int:
+        marks = ", ".join("?" * len(states))
+        return int(self._fetch(f"SELECT COUNT(*) FROM mt_jobs WHERE state IN ({marks})", states)[0][0])
 
     # -- results ---------------------------------------------------------------
     def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:
@@ -370,6 +428,21 @@ class SqliteJobStore(SqlJobStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.create_schema()
 
+    @contextmanager
+    def _schema_lock(self) -> Iterator[Any]:
+        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")  # the write lock: another process migrates before or after
+            try:
+                yield conn.cursor()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -405,12 +478,13 @@ class PostgresJobStore(SqlJobStore):
 
             raise UsageError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
 
-    def create_schema(self) -> None:
-        self._execute(f"SELECT pg_advisory_lock({self._SCHEMA_LOCK})")
-        try:
-            super().create_schema()
-        finally:
-            self._execute(f"SELECT pg_advisory_unlock({self._SCHEMA_LOCK})")
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[Any]:
+        with self._cursor() as cursor:  # one transaction; the advisory lock ends with it
+            cursor.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
+            yield cursor
 
 
 def open_store(database_url: Optional[str], data_dir: Path) -> SqlJobStore:

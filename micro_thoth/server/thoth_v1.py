@@ -18,9 +18,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from packaging.utils import canonicalize_name
+
 from .. import __version__, errors
-from ..formats.pipfile import parse_toml
+from ..formats import pipfile_lock, requirements
 from ..resolve.wire import AdviseRequest, JobView, scrub, thaw
+from .intake import toml_data
 from .storage import JobRecord
 
 _STATE = {"queued": "pending", "running": "running", "succeeded": "succeeded", "failed": "failed"}
@@ -30,7 +33,13 @@ _PATHS = (
     "/api/v1/advise/python/{analysis_id}",
     "/api/v1/advise/python/{analysis_id}/log",
     "/api/v1/advise/python/{analysis_id}/status",
+    "/api/v1/provenance/python",
+    "/api/v1/provenance/python/{analysis_id}",
+    "/api/v1/provenance/python/{analysis_id}/log",
+    "/api/v1/provenance/python/{analysis_id}/status",
 )
+# Thoth's analysis kinds: our job task, and the path of its endpoints under /api/v1.
+KINDS = {"advise": "advise/python", "provenance": "provenance/python"}
 
 
 def discovery() -> dict[str, Any]:
@@ -45,7 +54,7 @@ def _format(stack: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def to_request(body: object, query: Mapping[str, Any]) -> AdviseRequest:
+def to_request(body: object, query: Mapping[str, Any], task: str = "advise") -> AdviseRequest:
     """The v1 submit body and query parameters as our request (errors name v1 key paths)."""
     if not isinstance(body, Mapping):
         raise errors.InputFileError("expected a JSON object", path="advise input")
@@ -67,6 +76,10 @@ def to_request(body: object, query: Mapping[str, Any]) -> AdviseRequest:
         "dev": query.get("dev") or False,
         "force": query.get("force") or False,
     }
+    if task == "provenance" and not data["requirements_lock"]:
+        raise errors.InputFileError(
+            "a provenance check needs the Pipfile.lock", path="advise input", key_path="application_stack.requirements_lock"
+        )
     try:
         return AdviseRequest.from_dict(data)
     except errors.InputFileError as exc:
@@ -125,16 +138,47 @@ def _justifications(items: object) -> list[dict[str, Any]]:
     return out
 
 
-def _pipfile(request: Mapping[str, Any]) -> dict[str, Any]:
+def requirements_dict(request: Mapping[str, Any], lock: Mapping[str, Any]) -> dict[str, Any]:
+    """The Pipfile as the adviser answers it: ``source``, ``packages``, ``dev-packages``, ``requires``.
+
+    A Pipfile without ``[[source]]`` gets the lock's sources (pipenv's hash is the same
+    either way); the text was parsed when the request was accepted.
+    """
     if request.get("requirements_format") != "pipenv":
-        return {}
-    try:
-        return parse_toml(request.get("requirements") or "")
-    except errors.InputFileError:
-        return {}
+        return _pipfile_of_lock(lock)
+    data = toml_data(request.get("requirements") or "")
+    meta = _meta(lock)
+    if "source" not in data:
+        data["source"] = list(meta.get("sources") or [])
+    data.setdefault("packages", {})
+    data.setdefault("dev-packages", {})
+    data.setdefault("requires", {})
+    return data
 
 
-def _lock(text: str) -> dict[str, Any]:
+def _meta(lock: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = lock.get("_meta")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _pipfile_of_lock(lock: Mapping[str, Any]) -> dict[str, Any]:
+    """requirements.in stacks: the Pipfile-shaped listing of the pinned packages."""
+    meta = _meta(lock)
+
+    def section(name: str) -> dict[str, Any]:
+        return {k: v.get("version", "*") for k, v in (lock.get(name) or {}).items()}
+
+    return {"source": list(meta.get("sources") or []), "packages": section("default"),
+            "dev-packages": section("develop"), "requires": dict(meta.get("requires") or {})}  # fmt: skip
+
+
+def locked_dict(request: Mapping[str, Any], text: str) -> dict[str, Any]:
+    """The answer's lock as a Pipfile.lock document (a requirements.txt answer converted)."""
+    if request.get("requirements_format") != "pipenv":
+        try:
+            return pipfile_lock.lock_to_dict(requirements.to_lock(requirements.parse_requirements(text, "requirements.txt")))
+        except errors.ThothPipError:
+            return {}
     try:
         data = json.loads(text)
     except ValueError:
@@ -142,31 +186,37 @@ def _lock(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def dependency_graph(graph: object, requirements: Mapping[str, Any], lock: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolver's graph with each node spelled as the Pipfile (else the lock) spells it: thamos looks them up."""
+    graph = graph if isinstance(graph, Mapping) else {}
+    spelled: dict[str, str] = {}
+    for section in (lock.get("develop"), lock.get("default"), requirements.get("dev-packages"), requirements.get("packages")):
+        for name in section if isinstance(section, Mapping) else ():
+            spelled[canonicalize_name(name)] = name
+    nodes = [spelled.get(canonicalize_name(str(n)), str(n)) for n in graph.get("nodes") or []]
+    edges = [list(e) for e in graph.get("edges") or [] if isinstance(e, (list, tuple)) and len(e) == 2]
+    return {"nodes": nodes, "edges": edges}
+
+
 def _product(job: JobRecord, lock: dict[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
-    packages = [name for section in ("default", "develop") for name in (lock.get(section) or {})]
+    """Products[0] of the adviser document: the request's own Pipfile, runtime environment and
+    labels (never this server's machine), the complete lock, the real graph and justification."""
+    given = [p for p in report.get("products") or [] if isinstance(p, Mapping)]
+    product = given[0] if given else {}
+    requirements = requirements_dict(job.request, lock)
     return {
         "project": {
-            "requirements": _pipfile(job.request),
+            "requirements": requirements,
             "requirements_locked": lock,
             "runtime_environment": job.request.get("runtime_environment") or {},
             "constraints": [],
         },
-        "justification": _justifications(report.get("justification")),
-        "score": float(report.get("score") or 0.0),
-        "advised_runtime_environment": None,
-        "advised_manifest_changes": [],
-        "dependency_graph": {"nodes": packages, "edges": []},
+        "justification": _justifications(product.get("justification")),
+        "score": float(product.get("score") or report.get("score") or 0.0),
+        "advised_runtime_environment": product.get("advised_runtime_environment") or None,
+        "advised_manifest_changes": list(product.get("advised_manifest_changes") or []),
+        "dependency_graph": dependency_graph(report.get("dependency_graph"), requirements, lock),
     }
-
-
-def _complete(product: Mapping[str, Any], fallback: dict[str, Any]) -> dict[str, Any]:
-    """A product with every member the thamos client insists on."""
-    out = {**fallback, **product}
-    out["project"] = {**fallback["project"], **(product.get("project") or {})}
-    out["justification"] = _justifications(out.get("justification"))
-    out["dependency_graph"] = out.get("dependency_graph") or fallback["dependency_graph"]
-    out["advised_manifest_changes"] = out.get("advised_manifest_changes") or []
-    return out
 
 
 def _metadata(job: JobRecord, params: dict[str, Any]) -> dict[str, Any]:
@@ -196,10 +246,8 @@ def document(job: JobRecord, view: JobView) -> dict[str, Any]:
     params = parameters(job)
     if view.result is not None:
         report = thaw(view.result.report)
-        lock = _lock(view.result.lock)
-        fallback = _product(job, lock, report)
-        products = [p for p in report.get("products") or [] if isinstance(p, Mapping)] or [{}]
-        report["products"] = [_complete(p, fallback) for p in products]
+        report["products"] = [_product(job, locked_dict(job.request, view.result.lock), report)]
+        report.pop("dependency_graph", None)
         report["stack_info"] = _justifications(report.get("stack_info"))
         result = {"error": False, "error_msg": None, "parameters": params, "report": report}
     else:
@@ -208,6 +256,27 @@ def document(job: JobRecord, view: JobView) -> dict[str, Any]:
         result = {"error": True, "error_msg": detail, "parameters": params,
                   "report": {"products": [], "stack_info": stack_info}}  # fmt: skip
     return {"metadata": _metadata(job, params), "result": result}
+
+
+def provenance_document(job: JobRecord, view: JobView) -> dict[str, Any]:
+    """The provenance-checker document of a finished job (``GET /api/v1/provenance/python/{id}``)."""
+    params = parameters(job)
+    lock = locked_dict(job.request, job.request.get("requirements_lock") or "")
+    project: dict[str, Any] = {"requirements": requirements_dict(job.request, lock), "requirements_locked": lock,
+               "runtime_environment": job.request.get("runtime_environment") or {}, "constraints": []}  # fmt: skip
+    if view.result is not None:
+        report = [dict(item) for item in view.result.report.get("provenance") or ()]
+        error = any(item.get("type") == "ERROR" for item in report)
+        result: dict[str, Any] = {"error": False, "error_msg": None, "report": report}
+    else:
+        detail = view.problem.detail if view.problem else "the provenance check failed"
+        error, result = True, {"error": True, "error_msg": detail,
+                               "report": [{"type": "ERROR", "id": "CHECK-FAILED", "justification": detail}]}  # fmt: skip
+    result.update({"input": params["application_stack"], "parameters": {"project": project}})
+    metadata = _metadata(job, params)
+    metadata["analyzer"] = "micro-thoth-provenance-checker"
+    metadata["arguments"] = {"thoth-adviser": {**params, "errors_found": error}}
+    return {"metadata": metadata, "result": result}
 
 
 def infrastructure_failure(view: JobView) -> bool:

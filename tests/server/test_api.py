@@ -156,7 +156,7 @@ def test_token_auth(backend_factory: object, tmp_path: Path) -> None:
 
 def test_credentials_are_never_stored_logged_or_returned(backend: Backend) -> None:
     with backend.client() as client:
-        job_id = submit(client, requirements_lock='{"_meta": {"sources": [{"url": "https://x:lockpw@h.example/"}]}}').json()["id"]
+        job_id = submit(client, requirements_lock='{"_meta": {"sources": [{"name": "x", "url": "https://x:lockpw@h.example/", "verify_ssl": true}]}, "default": {}, "develop": {}}').json()["id"]
         body = wait_done(client, job_id)
         log = client.get(f"/api/v2/advise/{job_id}/log").json()["log"]
         v1 = client.get(f"/api/v1/advise/python/{job_id}").text

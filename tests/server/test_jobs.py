@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from micro_thoth import errors
 from micro_thoth.resolve.wire import AdviseRequest, AdviseResult
+from micro_thoth.server.config import ServerSettings
 from micro_thoth.server.jobs import Jobs, QueueFull, new_job_id
-from micro_thoth.server.settings import ServerSettings
 from micro_thoth.server.storage import JobRecord, SqliteJobStore
 
 gate = threading.Event()
@@ -31,7 +32,7 @@ def gated(request: AdviseRequest) -> AdviseResult:
 def jobs(tmp_path: Path) -> Jobs:
     gate.clear()
     calls.clear()
-    settings = ServerSettings(data_dir=tmp_path, workers=1, max_jobs=2, timeout=5, isolation="thread", heartbeat=0.2)
+    settings = ServerSettings(data_dir=tmp_path, workers=1, max_jobs=2, timeout=5, isolation="thread", lease=0.6, poll=0.05)
     made = Jobs(settings, SqliteJobStore(tmp_path / "jobs.sqlite3"), gated)
     made.start()
     yield made
@@ -95,29 +96,67 @@ def test_time_limit_in_thread_isolation(tmp_path: Path) -> None:
         made.close()
 
 
-def test_unfinished_job_of_a_vanished_replica_is_lost(jobs: Jobs) -> None:
-    store = jobs.store
-    store.heartbeat("replica-gone", jobs.clock() - 3600)
-    store.create(JobRecord(id=new_job_id(), digest="d", state="running", request={}, created_at=1.0, owner="replica-gone"))
-    store.heartbeat("replica-alive", jobs.clock())
-    alive = JobRecord(id=new_job_id(), digest="e", state="running", request={}, created_at=1.0, owner="replica-alive")
-    store.create(alive)
-    lost = next(j for j in (store.get(i) for i in _ids(store)) if j.owner == "replica-gone")
-    assert jobs.view(lost.id).state == "failed"
-    assert jobs.view(lost.id).problem.type.endswith("job-lost")
-    assert jobs.view(alive.id).state == "running"
+def _orphan(store: SqliteJobStore, text: str, state: str, **kw: object) -> str:
+    """A job left by a replica that died: its lease ran out a minute ago."""
+    request = req(text).to_dict()
+    job = JobRecord(id=new_job_id(), digest=f"d-{text}", state=state, request=request, created_at=1.0,
+                    owner="replica-gone", lease_until=time.time() - 60, attempts=1, **kw)  # type: ignore[arg-type]
+    store.create(job)
+    return job.id
 
 
-def test_sqlite_start_fails_jobs_left_by_a_previous_process(tmp_path: Path) -> None:
+def test_running_job_of_a_dead_replica_is_taken_again(jobs: Jobs) -> None:
+    gate.set()
+    orphan = _orphan(jobs.store, "orphan\n", "running")
+    jobs._wake.release()
+    view = jobs.wait(orphan, 5)
+    assert view.state == "succeeded" and view.result.lock == "ORPHAN\n"
+    assert any("attempt 2" in line for line in jobs.log(orphan))
+
+
+def test_pinned_job_of_a_dead_replica_fails_with_a_reason(jobs: Jobs) -> None:
+    orphan = _orphan(jobs.store, "secret\n", "queued", pinned=True)
+    view = jobs.wait(orphan, 5)
+    assert view.state == "failed" and view.problem.type.endswith("job-lost")
+    assert "credentials" in view.problem.detail
+    assert calls == []
+
+
+def test_job_whose_replicas_keep_dying_is_abandoned(jobs: Jobs) -> None:
+    orphan = _orphan(jobs.store, "deadly\n", "running")
+    jobs.store._execute("UPDATE mt_jobs SET attempts = 3 WHERE id = ?", (orphan,))
+    view = jobs.wait(orphan, 5)
+    assert view.state == "failed" and view.problem.type.endswith("abandoned")
+
+
+def test_credentials_stay_in_memory_and_pin_the_job(jobs: Jobs) -> None:
+    gate.set()
+    job, _ = jobs.submit(req("-i https://u:hunter2@private.example/simple\nalpha\n"))
+    stored = jobs.store.get(job.id)
+    assert stored.pinned and stored.owner == jobs.owner and "hunter2" not in str(stored.request)
+    assert jobs.wait(job.id, 5).state == "succeeded"
+    assert "hunter2" in calls[-1]
+
+
+def test_close_returns_the_running_job_to_the_queue(tmp_path: Path) -> None:
+    gate.clear()
+    settings = ServerSettings(data_dir=tmp_path, workers=1, isolation="thread", lease=0.6, poll=0.05)
     store = SqliteJobStore(tmp_path / "j.sqlite3")
-    store.create(JobRecord(id="adviser-old-1", digest="d", state="queued", request={}, created_at=1.0))
-    made = Jobs(ServerSettings(data_dir=tmp_path, workers=1, isolation="thread"), store, gated)
-    made.start()
+    first = Jobs(settings, store, gated)
+    first.start()
+    job, _ = first.submit(req("held\n"))
+    while store.get(job.id).state != "running":
+        time.sleep(0.02)
+    first.close()
+    assert store.get(job.id).state == "queued"
+    assert first.log(job.id)[-1] == "returned to the queue: this replica is stopping"
+    gate.set()
+    second = Jobs(settings, SqliteJobStore(tmp_path / "j.sqlite3"), gated)  # a restart resumes it
+    second.start()
     try:
-        assert made.view("adviser-old-1").state == "failed"
+        assert second.wait(job.id, 5).state == "succeeded"
     finally:
-        gate.set()
-        made.close()
+        second.close()
 
 
 def _ids(store: SqliteJobStore) -> list[str]:

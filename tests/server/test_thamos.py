@@ -180,4 +180,4 @@ def test_v1_errors(backend_factory: object, tmp_path: Path) -> None:
     assert failed_doc.json()["result"]["error"] is True
     assert "conflict-a" in failed_doc.json()["result"]["error_msg"]
     assert wrong_id.status_code == 400 and unknown.status_code == 404 and "error" in unknown.json()
-    assert bad_input.status_code == 422 and bad_input.json()["key_path"] == "application_stack"
+    assert bad_input.status_code == 400 and bad_input.json()["key_path"] == "application_stack"

@@ -94,7 +94,7 @@ def command(
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise UsageError("--ssl-certfile and --ssl-keyfile go together")
     uvicorn, server_app = _server_modules()
-    from ...server.settings import ServerSettings
+    from ...server.config import ServerSettings
 
     settings = ServerSettings(
         data_dir=data_dir or _default_data_dir(),

@@ -13,11 +13,14 @@ from ..pipeline.advise import KNOWLEDGE_VERSION
 class ServerSettings:
     """Everything ``create_app`` needs besides the resolver.
 
-    ``workers`` resolutions run at once; at most ``max_jobs`` are queued or
-    running on this replica (more get 503 + Retry-After); each may take
+    ``workers`` resolutions run at once on this replica; at most ``max_jobs`` are queued
+    or running, all replicas together (more get 503 + Retry-After); each may take
     ``timeout`` seconds; ``max_body`` bytes per request body. ``token``
     enables authentication. Finished jobs, logs and cached results unused for
-    ``keep_days`` are pruned. ``isolation`` is "process" (a resolution that runs
+    ``keep_days`` are pruned. A replica running a job renews its ``lease`` (seconds)
+    every third of it; another replica takes the job again once it expires, at most
+    ``max_attempts`` times in all. Idle workers look for jobs of other replicas every
+    ``poll`` seconds. ``isolation`` is "process" (a resolution that runs
     over time is killed) or "thread" (for resolvers that cannot be pickled).
     """
 
@@ -32,10 +35,7 @@ class ServerSettings:
     sync_wait: float = 60.0
     retry_after: int = 5
     knowledge_version: str = KNOWLEDGE_VERSION
-    heartbeat: float = 10.0
     keep_days: float = 30.0
-
-    @property
-    def stale_after(self) -> float:
-        """A replica silent this long is considered gone, and its unfinished jobs lost."""
-        return max(6 * self.heartbeat, 30.0)
+    lease: float = 30.0
+    poll: float = 0.5
+    max_attempts: int = 3

@@ -1,0 +1,193 @@
+"""Where one job's work runs: a long-lived resolver process per worker (killed on time-out), or a thread.
+
+A runner takes ``(task, request)``: ``task`` names one of the functions it was
+made with (``advise`` resolves, ``provenance`` checks a lock). Errors become
+RFC 9457 problem bodies; log records and reporter messages become job log lines.
+Only the worker thread that owns a runner calls ``run`` and ``stop``; any
+thread may ``interrupt`` it (shutdown), which only kills the process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .. import errors
+from ..reporting import Reporter
+from ..resolve.wire import AdviseRequest, AdviseResult
+from . import problems
+
+Resolver = Callable[[AdviseRequest], AdviseResult]
+Tasks = Mapping[str, Resolver]
+Outcome = tuple[str, Any]  # ("ok", result dict) or ("error", problem dict)
+LogSink = Callable[[str], None]
+
+
+class _LogReporter(Reporter):
+    """Resolver progress messages become job log lines."""
+
+    def __init__(self, sink: LogSink) -> None:
+        self.sink = sink
+
+    def message(self, text: str, level: str = "info") -> None:
+        self.sink(f"{level}: {text}")
+
+
+class _LogHandler(logging.Handler):
+    def __init__(self, sink: LogSink) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink(f"{record.levelname.lower()}: {record.name}: {record.getMessage()}")
+
+
+def _accepts_reporter(resolver: Resolver) -> bool:
+    try:
+        return "reporter" in inspect.signature(resolver).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> Outcome:
+    """Call the resolver; its errors become problem bodies, its log lines go to ``sink``."""
+    handler = _LogHandler(sink)
+    root = logging.getLogger("micro_thoth")
+    root.addHandler(handler)
+    try:
+        if _accepts_reporter(resolver):
+            result = resolver(request, reporter=_LogReporter(sink))  # type: ignore[call-arg]
+        else:
+            result = resolver(request)
+        return "ok", result.to_dict()
+    except errors.ThothPipError as exc:
+        return "error", problems.from_error(exc).to_dict()
+    except Exception as exc:
+        sink("error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        return "error", problems.crashed(f"{type(exc).__name__}: {exc}").to_dict()
+    finally:
+        root.removeHandler(handler)
+
+
+def _child_main(conn: Any, tasks: Tasks) -> None:
+    """The loop of a resolver process: one (task, request) in, log lines and one outcome out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
+    logging.getLogger("micro_thoth").setLevel(logging.INFO)
+    conn.send(("ready", None))
+    while True:
+        try:
+            task, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        request = AdviseRequest.from_dict(payload)
+        outcome = resolve_once(tasks[task], request, lambda line: conn.send(("log", line)))
+        conn.send(outcome)
+
+
+class ProcessRunner:
+    """Runs resolutions in one long-lived child process; kills and replaces it on timeout."""
+
+    START_TIMEOUT = 120.0
+
+    def __init__(self, tasks: Tasks) -> None:
+        self.tasks = dict(tasks)
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_child_main, args=(child, self.tasks), daemon=True)
+        process.start()
+        child.close()
+        with self._lock:
+            self._process, self._conn = process, parent
+        if not parent.poll(self.START_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"the resolver process did not start within {self.START_TIMEOUT}s")
+        parent.recv()
+
+    def prepare(self) -> None:
+        """Start the resolver process now, so the first job does not pay for it."""
+        if self._process is None or not self._process.is_alive():
+            self._start()
+
+    def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        try:
+            self.prepare()
+        except (RuntimeError, EOFError, OSError) as exc:
+            return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
+        conn, process = self._conn, self._process
+        deadline = time.monotonic() + timeout
+        try:
+            conn.send((task, request.to_dict()))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not conn.poll(remaining):
+                    self.stop()
+                    return "error", problems.timeout(timeout).to_dict()
+                kind, value = conn.recv()
+                if kind != "log":
+                    return kind, value
+                sink(value)
+        except (EOFError, OSError):  # the process died (or was interrupted at shutdown)
+            process.join(1)
+            self.stop()
+            return "error", problems.crashed(f"the resolver process exited (code {process.exitcode})").to_dict()
+
+    def interrupt(self) -> None:
+        """Kill the resolver process (from any thread); the owning thread then sees it exit."""
+        with self._lock:
+            process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
+    def stop(self) -> None:
+        """Kill the process and close the pipe: only the owning thread calls this."""
+        with self._lock:
+            process, conn = self._process, self._conn
+            self._process = self._conn = None
+        if process is not None:
+            process.kill()
+            process.join(5)
+        if conn is not None:
+            conn.close()
+
+
+class ThreadRunner:
+    """Runs resolutions in a helper thread: a late or interrupted one is reported, but runs on unseen."""
+
+    def __init__(self, tasks: Tasks) -> None:
+        self.tasks = dict(tasks)
+        self._interrupted = threading.Event()
+
+    def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        box: list[Outcome] = []
+        resolver = self.tasks[task]
+        thread = threading.Thread(target=lambda: box.append(resolve_once(resolver, request, sink)), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while thread.is_alive() and time.monotonic() < deadline and not self._interrupted.is_set():
+            thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
+        if box:
+            return box[0]
+        if self._interrupted.is_set():
+            return "error", problems.stopped().to_dict()
+        return "error", problems.timeout(timeout).to_dict()
+
+    def prepare(self) -> None:
+        pass
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+
+    def stop(self) -> None:
+        pass
