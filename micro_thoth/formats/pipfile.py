@@ -37,7 +37,7 @@ DEFAULT_SOURCE_NAME = "pypi"
 VCS_KEYS = ("git", "hg", "svn", "bzr")
 # Sections that are not package categories (pipenv's NON_CATEGORY_SECTIONS, plus plette's "pipfile").
 NON_CATEGORY_SECTIONS = frozenset(
-    {"source", "requires", "pipenv", "scripts", "build-system", "pipfile"}
+    {"source", "requires", "pipenv", "scripts", "build-system", "pipfile", "thoth"}
 )
 # Sections pipenv leaves out of the hash as custom categories (they are hashed elsewhere or not at all).
 _HASH_SKIP = frozenset(
@@ -114,10 +114,13 @@ def pipfile_from_data(
 def pipfile_hashes(
     data: Mapping[str, Any], *, default_index_url: Optional[str] = None
 ) -> tuple[str, ...]:
-    """(current pipenv hash, legacy hash) of plain Pipfile data, deduplicated."""
+    """(current pipenv hash, legacy hash, hash without [thoth]) of plain Pipfile data, deduplicated."""
     current = _digest(_hash_payload(data, default_index_url, canonical=True))
     legacy = _digest(_hash_payload(data, default_index_url, canonical=False))
-    return (current,) if current == legacy else (current, legacy)
+    # thamos writes Thoth's own [thoth] table; Thoth and micropipenv hash the Pipfile without it
+    thoth = {k: v for k, v in data.items() if k != "thoth"}
+    without = _digest(_hash_payload(thoth, default_index_url, canonical=True)) if "thoth" in data else current
+    return tuple(dict.fromkeys((current, legacy, without)))
 
 
 def hash_text(

@@ -265,7 +265,7 @@ def provenance_document(job: JobRecord, view: JobView) -> dict[str, Any]:
     project: dict[str, Any] = {"requirements": requirements_dict(job.request, lock), "requirements_locked": lock,
                "runtime_environment": job.request.get("runtime_environment") or {}, "constraints": []}  # fmt: skip
     if view.result is not None:
-        report = [dict(item) for item in view.result.report.get("provenance") or ()]
+        report = thaw(view.result.report.get("provenance") or [])
         error = any(item.get("type") == "ERROR" for item in report)
         result: dict[str, Any] = {"error": False, "error_msg": None, "report": report}
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -53,6 +54,10 @@ def _read_token(path: Optional[Path]) -> Optional[str]:
     return token
 
 
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -72,6 +77,7 @@ def _default_data_dir() -> Path:
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(0.1), help="Time limit of one resolution, in seconds.")
 @click.option("--max-jobs", default=64, show_default=True, type=click.IntRange(1), help="Unfinished jobs this replica accepts before answering 503.")
 @click.option("--keep-days", default=30.0, show_default=True, type=click.FloatRange(0.01), help="Forget finished jobs and unused cached results after this many days.")
+@click.option("--lease", default=30.0, show_default=True, type=click.FloatRange(0.5), help="Seconds a replica holds a job without renewing it; after that another replica takes it.")
 @click.option("--resolver", "resolver_ref", default=DEFAULT_RESOLVER, hidden=True, help="module:function resolving an AdviseRequest.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def command(
@@ -87,6 +93,7 @@ def command(
     timeout: float,
     max_jobs: int,
     keep_days: float,
+    lease: float,
     resolver_ref: str,
     log_level: str,
 ) -> None:
@@ -105,9 +112,14 @@ def command(
         max_body=max_body,
         token=_read_token(token_file),
         keep_days=keep_days,
+        lease=lease,
+        poll=min(0.5, lease / 4),
     )
     app = server_app.create_app(settings, load_resolver(resolver_ref))
+    # uvicorn stops on SIGTERM, then raises the signal again under the handler it found: make that
+    # one a clean exit (0), as for a stopped service, instead of death by signal.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-        log_level=log_level, timeout_graceful_shutdown=10,
+        log_level=log_level, timeout_graceful_shutdown=3,
     )  # fmt: skip
