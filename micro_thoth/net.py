@@ -25,8 +25,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from typing import Optional
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import Any, Optional, Union
 
 import httpx
 
@@ -250,11 +250,55 @@ def _register(client: httpx.Client, url: str) -> str:
     return auth.register(url) if isinstance(auth, IndexAuth) else url
 
 
-def _send_once(
-    client: httpx.Client, method: str, url: str, headers: Optional[Mapping[str, str]], stream: bool
+Wait = Callable[[Union[httpx.Response, httpx.HTTPError], int], Optional[float]]
+
+
+def send_with_retries(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    retries: int,
+    wait: Wait,
+    sleep: Optional[Callable[[float], None]] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    stream: bool = False,
+    **body: Any,
 ) -> httpx.Response:
-    built = client.build_request(method, url, headers=dict(headers or {}))
-    return client.send(built, stream=stream)
+    """The one request-with-retries: send, and while ``wait(response or error, attempt)`` names a pause, retry.
+
+    ``wait`` returns the seconds to pause before the next attempt, or None to stop
+    there; after ``retries`` retries the last answer is returned (or its error raised).
+    """
+    pause = sleep or time.sleep
+    for attempt in range(retries + 1):
+        try:
+            response = client.send(client.build_request(method, url, headers=dict(headers or {}), **body), stream=stream)
+        except httpx.HTTPError as exc:
+            delay = wait(exc, attempt) if attempt < retries else None
+            if delay is None:
+                raise
+            pause(delay)
+            continue
+        delay = wait(response, attempt) if attempt < retries else None
+        if delay is None:
+            return response
+        response.close()
+        pause(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _index_wait(backoff: float) -> Wait:
+    """An index's retry rule: transport errors (not TLS) and 5xx/429, with Retry-After or exponential backoff."""
+
+    def wait(outcome: Union[httpx.Response, httpx.HTTPError], attempt: int) -> Optional[float]:
+        if isinstance(outcome, httpx.Response):
+            return retry_delay(outcome, attempt, backoff) if outcome.status_code in RETRY_STATUSES else None
+        if not isinstance(outcome, httpx.TransportError) or _tls_failure(outcome) or isinstance(outcome, httpx.UnsupportedProtocol):
+            return None
+        return retry_delay(None, attempt, backoff)
+
+    return wait
 
 
 def _refused(response: httpx.Response, url: str) -> IndexUnreachable:
@@ -282,24 +326,15 @@ def request(
     network failures and for 401/403/407 and 5xx/429 once retries are spent.
     """
     safe_url = _register(client, url)
-    for attempt in range(retries + 1):
-        last = attempt == retries
-        try:
-            response = _send_once(client, method, safe_url, headers, stream)
-        except httpx.TransportError as exc:
-            tls = _tls_failure(exc)
-            if last or tls or isinstance(exc, httpx.UnsupportedProtocol):
-                raise IndexUnreachable(redact_url(url), _reason(exc), hint=TLS_HINT if tls else None) from exc
-            time.sleep(retry_delay(None, attempt, backoff))
-            continue
-        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:
-            raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
-        if response.status_code in RETRY_STATUSES and not last:
-            response.close()
-            time.sleep(retry_delay(response, attempt, backoff))
-            continue
-        if response.status_code in RETRY_STATUSES or response.status_code in REFUSED_STATUSES:
-            response.close()
-            raise _refused(response, url)
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        response = send_with_retries(
+            client, method, safe_url, retries=retries, wait=_index_wait(backoff), headers=headers, stream=stream
+        )
+    except httpx.TransportError as exc:
+        raise IndexUnreachable(redact_url(url), _reason(exc), hint=TLS_HINT if _tls_failure(exc) else None) from exc
+    except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:
+        raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+    if response.status_code in RETRY_STATUSES or response.status_code in REFUSED_STATUSES:
+        response.close()
+        raise _refused(response, url)
+    return response

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import httpx
 
-from .. import errors
+from .. import errors, net
 from ..models import redact_url
 from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, Problem
 
@@ -132,31 +132,32 @@ class RemoteResolver:
             self.sleep(pause)
             pause = min(pause * _POLL_FACTOR, _POLL_MAX)
 
-    # -- HTTP with retries -----------------------------------------------------
+    # -- HTTP with retries (net.send_with_retries) ------------------------------
     def _call(self, method: str, path: str, deadline: float, **kwargs: Any) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            try:
-                response = self._client.request(method, self.url + path, headers=self._headers, **kwargs)
-            except httpx.HTTPError as exc:
-                if attempt >= self.retries or time.monotonic() + self.retry_sleep > deadline:
-                    raise errors.RemoteResolutionError(
-                        f"cannot reach the backend at {redact_url(self.url)}: {exc}",
-                        hint="check --backend / THOTH_HOST, or resolve locally without it",
-                    ) from exc
-                attempt += 1
-                self.sleep(self.retry_sleep)
-                continue
-            wait = self._retry_wait(response, attempt)
-            if wait is not None and time.monotonic() + wait <= deadline:
-                attempt += 1
-                self.sleep(wait)
-                continue
-            return self._decode(response)
+        try:
+            response = net.send_with_retries(
+                self._client, method, self.url + path, retries=self.retries, wait=self._waiter(deadline),
+                sleep=self.sleep, headers=self._headers, **kwargs,
+            )
+        except httpx.HTTPError as exc:
+            raise errors.RemoteResolutionError(
+                f"cannot reach the backend at {redact_url(self.url)}: {exc}",
+                hint="check --backend / THOTH_HOST, or resolve locally without it",
+            ) from exc
+        return self._decode(response)
 
-    def _retry_wait(self, response: httpx.Response, attempt: int) -> Optional[float]:
+    def _waiter(self, deadline: float) -> net.Wait:
+        """thamos' rule: connection errors and 5xx answers wait ``retry_sleep`` (or Retry-After), within the deadline."""
+
+        def wait(outcome: httpx.Response | httpx.HTTPError, attempt: int) -> Optional[float]:
+            pause = self._retry_wait(outcome) if isinstance(outcome, httpx.Response) else self.retry_sleep
+            return pause if pause is not None and time.monotonic() + pause <= deadline else None
+
+        return wait
+
+    def _retry_wait(self, response: httpx.Response) -> Optional[float]:
         """Seconds to wait before retrying a 5xx answer, or None to stop."""
-        if response.status_code < 500 or attempt >= self.retries:
+        if response.status_code < 500:
             return None
         if response.status_code == 504 and _is_problem(response):
             return None  # a resolution's time limit: retrying would only repeat it
