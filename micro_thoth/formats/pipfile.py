@@ -427,6 +427,32 @@ def new_pipfile_text(python_version: Optional[str], sources: Sequence[Source] = 
     return _tidy(tomlkit.dumps(doc))
 
 
+def with_sources(text: str, sources: Sequence[Source], urls: Mapping[str, str]) -> str:
+    """The Pipfile with its ``[[source]]`` URLs replaced by ``urls`` (old URL -> new), and ``sources``
+    written first when it names none (the default index, for a reader that cannot ask pip)."""
+    doc = _load(text, None)
+    if not isinstance(doc.get("source"), list):
+        return _same_newlines(new_sources_text(sources, urls), text) + text
+    for table in doc["source"]:
+        if isinstance(table, MutableMapping) and table.get("url") in urls:
+            table["url"] = urls[table["url"]]
+    return _same_newlines(tomlkit.dumps(doc), text)
+
+
+def new_sources_text(sources: Sequence[Source], urls: Mapping[str, str]) -> str:
+    """``[[source]]`` tables (URLs mapped through ``urls``) and a blank line, to put before a Pipfile."""
+    if not sources:
+        return ""
+    aot = tomlkit.aot()
+    for source in sources:
+        aot.append(
+            tomlkit.table().add("url", urls.get(source.url, source.url)).add("verify_ssl", source.verify_ssl).add("name", source.name)
+        )
+    doc = tomlkit.document()
+    doc.add("source", aot)
+    return tomlkit.dumps(doc) + "\n"
+
+
 def _ensure_section(doc: tomlkit.TOMLDocument, section: str) -> Any:
     table = doc.get(section)
     if table is None:

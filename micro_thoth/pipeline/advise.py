@@ -18,7 +18,7 @@ from .. import __version__
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.wire import DEFAULT_SEARCH_LIMIT
 from ..settings import Settings
-from .lock import GuidanceOptions, LockOutcome, LockRequest, lock
+from .lock import GuidanceOptions, LockOutcome, LockRequest, lock_project
 
 ADVISE_SEARCH_LIMIT = DEFAULT_SEARCH_LIMIT
 KNOWLEDGE_VERSION = f"micro-thoth {__version__}"  # also the server's default (server/config.py)
@@ -29,7 +29,7 @@ def advise(settings: Settings, environ: Mapping[str, str], reporter: Reporter, r
     options = request.guidance or GuidanceOptions()
     if options.limit <= 0:
         options = replace(options, limit=ADVISE_SEARCH_LIMIT)
-    return lock(settings, environ, reporter, replace(request, guidance=options))
+    return lock_project(settings, environ, reporter, replace(request, guidance=options))
 
 
 # --- the backend's resolver ------------------------------------------------------------------
@@ -55,7 +55,7 @@ def advise_request(request: Any) -> Any:
                 limit=request.search_limit,
             ),
         )
-        outcome = lock(settings, os.environ, NULL_REPORTER, lock_request)
+        outcome = lock_project(settings, os.environ, NULL_REPORTER, lock_request)
         report = outcome.report.to_thoth_json() if outcome.report is not None else {}
         report["dependency_graph"] = dependency_graph(outcome.resolutions.values())
         return AdviseResult(lock=outcome.text, report=report, knowledge_version=KNOWLEDGE_VERSION)

@@ -17,7 +17,6 @@ from typing import Any, Optional
 
 from ..errors import InputFileError
 from ..guidance.advisories import Finding, audit
-from ..guidance.justification import Report
 from ..guidance.licenses import LicensePolicy
 from ..guidance.policy import GuidancePolicy
 from ..guidance.recommendation import Recommendation, parse_duration, reference_time
@@ -29,6 +28,7 @@ from ..knowledge.advisories import AdvisoryDB, ImportSummary
 from ..knowledge.locations import bundled_dir, data_dir, user_prescriptions_dir
 from ..models import Lock, Source
 from ..reporting import NULL_REPORTER, Reporter
+from ..resolve.resolver import StackReport
 from ..settings import Settings
 from .project import discover, read_text
 
@@ -230,7 +230,7 @@ def typo_warnings(names: Iterable[str]) -> list[str]:
 # -- printing ----------------------------------------------------------------------------------
 
 
-def show_report(report: Report, console: Any, *, json_output: bool) -> None:
+def show_report(report: StackReport, console: Any, *, json_output: bool) -> None:
     """The report as Thoth-shaped JSON (stdout), or as tables and lines (stderr/stdout)."""
     if json_output:
         console.json(report.to_thoth_json())

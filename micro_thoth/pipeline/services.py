@@ -9,12 +9,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from packaging.utils import NormalizedName
+
 from .. import net, pipconf
 from ..cache import Cache
 from ..errors import UsageError
+from ..guidance.policy import GuidancePolicy
 from ..models import Source
 from ..reporting import Reporter
+from ..resolve.embedded import EmbeddedResolver
+from ..resolve.remote import BackendResolver
+from ..resolve.reporter import ProgressLines
+from ..resolve.resolver import LockPolicy, Resolver
 from ..settings import Settings
+from .backend import Backend, configured_backend, prescription_texts
+from .guidance import close_policy, guidance_policy
 
 
 @dataclass
@@ -28,6 +37,44 @@ class Services:
     _store: Any = None
     _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
     _sources: list[Source] = field(default_factory=list)
+    backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
+    _resolver: Optional[Resolver] = None
+
+    @property
+    def resolver(self) -> Resolver:
+        """The run's resolver, chosen once: the backend's when one is given or configured, else the embedded one."""
+        if self._resolver is None:
+            backend = self.backend or configured_backend(self.settings, self.environ)
+            self._resolver = self._backend_resolver(backend) if backend is not None else self._embedded_resolver()
+        return self._resolver
+
+    def _backend_resolver(self, backend: Backend) -> Resolver:
+        project_dir, environ = self.settings.project_dir, self.environ
+        return BackendResolver(
+            backend.url, token=backend.token, verify=backend.verify, environ=environ, reporter=self.reporter,
+            prescription_texts=lambda paths: prescription_texts(project_dir, environ, paths),
+        )
+
+    def _embedded_resolver(self) -> Resolver:
+        def source_for(sources: Sequence[Source], pinned: Mapping[NormalizedName, str], exclude_newer: Optional[datetime]) -> Any:
+            return self.index_client(sources, exclude_newer=exclude_newer, pinned=pinned)
+
+        return EmbeddedResolver(source_for, self._open_policy, ProgressLines(self.reporter))
+
+    @contextmanager
+    def _open_policy(self, policy: LockPolicy, sources: Sequence[Source]) -> Iterator[GuidancePolicy]:
+        """The live guidance policy of ``policy`` (prescriptions, advisories, cooldown, licences), closed after."""
+        live = guidance_policy(
+            self.settings, self.environ, recommendation_type=policy.recommendation_type,
+            min_release_age=policy.min_release_age, runtime_environment=policy.environment, labels=policy.labels,
+            prescriptions=policy.prescriptions, deny_licenses=policy.deny_licenses,
+            allow_vulnerabilities=policy.allow_vulnerabilities, exclude_newer=policy.exclude_newer, sources=sources,
+            reporter=self.reporter,
+        )
+        try:
+            yield live
+        finally:
+            close_policy(live)
 
     def use_sources(self, sources: Sequence[Source]) -> None:
         """Sources this run talks to: their ``verify_ssl = false`` hosts become trusted hosts."""
@@ -112,11 +159,14 @@ def _str(path: Optional[os.PathLike[str]]) -> Optional[str]:
 
 
 @contextmanager
-def open_services(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> Iterator[Services]:
+def open_services(
+    settings: Settings, environ: Mapping[str, str], reporter: Reporter, *, backend: Optional[Backend] = None
+) -> Iterator[Services]:
+    """The run's services; its resolver asks ``backend``, else the configured one, else resolves here."""
     cache = Cache.default(environ, _str(settings.cache_dir))
     if settings.clear:
         cache.clear()
-    services = Services(settings, environ, cache, reporter)
+    services = Services(settings, environ, cache, reporter, backend=backend)
     try:
         yield services
     finally:

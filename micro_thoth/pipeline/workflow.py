@@ -25,13 +25,14 @@ from ..settings import Settings
 from . import inputs, lockfile
 from .lock import (
     DEFAULT_REQUEST,
-    CompileRequest,
     LockOutcome,
     LockRequest,
-    compile_requirements,
-    lock_pipfile,
+    pipfile_input,
     previous_lock,
+    requirements_input,
+    run_lock,
 )
+from .lock_input import CompileRequest
 from .project import ProjectFiles, discover, read_text
 from .services import Services, open_services
 from .sync import SyncOutcome, install_lock, select_environment
@@ -60,17 +61,17 @@ def install(
     with open_services(settings, environ, reporter) as services:
         if packages:
             with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)) as files:
-                locked = lock_pipfile(files, settings, services, request)
+                locked = _relock(files, services, request)
                 return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
         if settings.deploy or (files.pipfile is None and files.lock is not None and files.requirements_in is None):
             return InstallOutcome(None, _sync_existing(files, settings, services, started))
         if files.pipfile is None and files.requirements_in is not None:
-            locked = compile_requirements(settings, services, CompileRequest(src=files.requirements_in), request)
+            locked = run_lock(requirements_input(services, CompileRequest(src=files.requirements_in), request), services, request)
             return InstallOutcome(locked, _sync_requirements(locked, files, settings, services, started))
         current = _current_lock(files, services)
         if current is not None:
             return InstallOutcome(None, install_lock(*current, files, settings, services, started))
-        locked = lock_pipfile(files, settings, services, request)
+        locked = _relock(files, services, request)
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
 
 
@@ -92,7 +93,7 @@ def update(
             raise UsageError("update needs a Pipfile", hint="run `thoth-pip install PACKAGE` to create one")
         if not isinstance(upgrade, bool):
             _check_known(upgrade, files, services)
-        locked = lock_pipfile(files, settings, services, replace(request, upgrade=upgrade))
+        locked = _relock(files, services, replace(request, upgrade=upgrade))
         if lock_only or settings.dry_run:
             return InstallOutcome(locked, _no_sync(settings, started))
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
@@ -125,7 +126,7 @@ def uninstall(
         locked = None
         if files.pipfile is not None:
             with _pipfile_edit(settings, files, _remover(names)) as files:
-                locked = lock_pipfile(files, settings, services, request)
+                locked = _relock(files, services, request)
         env = select_environment(settings, files, Lock(categories={}), services, create=False)
         if not env.prefix.exists():  # no environment: nothing to remove, and none to create
             return (), locked
@@ -134,6 +135,10 @@ def uninstall(
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _relock(files: ProjectFiles, services: Services, request: LockRequest) -> LockOutcome:
+    return run_lock(pipfile_input(files, services, request), services, request)
 
 
 def _category(settings: Settings) -> str:
@@ -260,7 +265,7 @@ def _sync_locked(locked: LockOutcome, files: ProjectFiles, settings: Settings, s
 
 
 def _sync_requirements(locked: LockOutcome, files: ProjectFiles, settings: Settings, services: Services, started: float) -> SyncOutcome:
-    if locked.lock is not None:  # client mode: the backend's requirements.txt, parsed (pipeline/remote.py)
+    if locked.lock is not None:  # a backend's requirements.txt, parsed (lock_input.py)
         return install_lock(locked.lock, None, files, settings, services, started)
     resolution = locked.resolutions["default"]
     sources = tuple({p.index.name: p.index for p in resolution.pins.values() if p.index is not None}.values())

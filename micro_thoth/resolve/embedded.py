@@ -10,22 +10,26 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Optional, Union
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Optional
 
 import resolvelib
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import ResolutionError, ResolutionTooDeep
-from ..models import DEFAULT_CATEGORY, CandidatePolicy, Dependency, PackageSource, Target
+from ..guidance.justification import build_report
+from ..guidance.policy import GuidancePolicy
+from ..guidance.stack import honour_stack_rules
+from ..models import DEFAULT_CATEGORY, CandidatePolicy, Dependency, PackageSource, Source, Target
 from .explain import explain
 from .markers import evaluate
 from .provider import Provider, Requirement, from_dependency
 from .reporter import ReporterAdapter, ResolverReporter
+from .resolver import LockPolicy, Resolved, ResolverInput, Upgrade
 from .result import Resolution, ResolvedPin, assemble
-
-Upgrade = Union[Collection[NormalizedName], bool]
 
 
 def resolve(
@@ -200,3 +204,63 @@ def _parse(version: Optional[str]) -> Optional[object]:
         return Version(version)
     except InvalidVersion:
         return version
+
+
+# --- the Resolver ------------------------------------------------------------------------------
+
+SourceFor = Callable[[Sequence[Source], Mapping[NormalizedName, str], Optional[datetime]], PackageSource]
+OpenPolicy = Callable[[LockPolicy, Sequence[Source]], AbstractContextManager[GuidancePolicy]]
+
+
+class EmbeddedResolver:
+    """The ``Resolver`` that resolves here: boots, ``default`` under the stack rules (optionally improved), then the rest.
+
+    ``source_for(sources, pinned_indexes, exclude_newer)`` gives the indexes'
+    PackageSource and ``open_policy(policy, sources)`` the live GuidancePolicy:
+    both are I/O, so the pipeline passes them in.
+    """
+
+    def __init__(self, source_for: SourceFor, open_policy: OpenPolicy, reporter: Optional[ResolverReporter] = None) -> None:
+        self._source_for = source_for
+        self._open_policy = open_policy
+        self._reporter = reporter
+
+    def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
+        source = self._source_for(project.sources, project.pinned_indexes, policy.exclude_newer)
+        with self._open_policy(policy, project.sources) as guide:
+            guide.check_boots(d.name for deps in project.categories.values() for d in deps)
+            resolutions = self._categories(project, source, target, policy, guide)
+            report = build_report(
+                guide,
+                resolutions[DEFAULT_CATEGORY],
+                requirements={c: [d.to_pep508() for d in deps] for c, deps in project.categories.items()},
+                runtime_environment=policy.environment.to_thoth_dict(),
+            )
+        return Resolved(resolutions=resolutions, report=report)
+
+    def _categories(
+        self, project: ResolverInput, source: PackageSource, target: Target, policy: LockPolicy, guide: GuidancePolicy
+    ) -> dict[str, Resolution]:
+        allow_pre = project.allow_prereleases or policy.pre
+        preferences = project.preferences()
+        roots = project.categories.get(DEFAULT_CATEGORY, ())
+        run = functools.partial(
+            resolve, source=source, target=target, allow_prereleases=allow_pre, upgrade=project.upgrade, policy=guide,
+            reporter=self._reporter,
+        )
+
+        def default_with(excluded: Sequence[Dependency]) -> Resolution:
+            return run(roots, constraints=[*project.constraints, *excluded], preferences=preferences.get(DEFAULT_CATEGORY, {}))
+
+        default = honour_stack_rules(default_with, guide)
+        if policy.search.limit > 0:
+            default = improve(
+                default, roots, source=source, target=target, policy=guide, constraints=project.constraints,
+                allow_prereleases=allow_pre, limit=policy.search.limit, timeout=policy.search.timeout, seed=policy.search.seed,
+            )
+        out = {DEFAULT_CATEGORY: default}
+        pinned = as_constraints(default)
+        for category, deps in project.categories.items():
+            if category != DEFAULT_CATEGORY:
+                out[category] = run(deps, constraints=pinned, preferences=preferences.get(category, {}))
+        return out

@@ -10,17 +10,23 @@ the resolution, never stored by the backend, and put back into the lock here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import httpx
 
 from .. import errors, net
-from ..models import redact_url
-from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, Problem
+from ..guidance.justification import PackageReport, Refusal
+from ..models import Justification, Target, redact_url
+from ..reporting import NULL_REPORTER, Reporter
+from .resolver import LockPolicy, Resolved, ResolverInput
+from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, Problem, thaw
 
 DEFAULT_TIMEOUT = 2700.0  # thamos' default wait for an analysis
 DEFAULT_RETRIES = 3
@@ -196,3 +202,119 @@ def _error_of(response: httpx.Response) -> errors.ThothPipError:
         return problem.to_error()
     text = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
     return errors.RemoteResolutionError(f"the backend answered {response.status_code}: {text}", status=response.status_code)
+
+
+# --- the Resolver ------------------------------------------------------------------------------
+
+
+class BackendResolver:
+    """The ``Resolver`` that asks a backend: the input's files and the lock policy go out, its lock comes back.
+
+    ``prescription_texts(paths)`` reads the user's, the project's and the
+    explicit prescription files in the order the embedded lock loads them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: Optional[str],
+        verify: bool,
+        environ: Mapping[str, str],
+        prescription_texts: Callable[[Sequence[Path]], list[str]],
+        reporter: Reporter = NULL_REPORTER,
+    ) -> None:
+        self.url, self.token, self.verify = url, token, verify
+        self._environ = environ
+        self._prescription_texts = prescription_texts
+        self._reporter = reporter
+
+    def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
+        files = project.wire_files(self._environ)
+        request = AdviseRequest.from_dict({**self._common(policy), **dataclasses.asdict(files)})
+        self._reporter.message(f"resolving on the backend at {redact_url(self.url)}", "info")
+        with RemoteResolver(self.url, token=self.token, verify=self.verify, environ=self._environ) as remote:
+            result = remote.advise(request)
+        return Resolved(answer=result.lock, report=remote_report(result.report))
+
+    def _common(self, policy: LockPolicy) -> dict[str, Any]:
+        """What the embedded lock would use, as the request's fields."""
+        return {
+            "runtime_environment": _without_nulls(policy.environment.to_thoth_dict()),
+            "recommendation_type": policy.recommendation_type.lower(),
+            "labels": dict(policy.labels),
+            "exclude_newer": policy.exclude_newer_text,
+            "prescriptions": self._prescription_texts(policy.prescriptions),
+            "dev": policy.dev,
+            "search_limit": policy.search.limit,  # lock: 0 (the first guided stack); advise: its search
+            "pre": policy.pre,
+            "min_release_age": policy.min_release_age,
+            "deny_licenses": list(policy.deny_licenses),
+            "allow_vulnerabilities": list(policy.allow_vulnerabilities),
+        }
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+# --- the backend's report ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteReport:
+    """The backend's Thoth-shaped report, readable as a ``guidance.justification.Report`` (a StackReport)."""
+
+    data: Mapping[str, Any]
+    recommendation_type: str
+    score: float
+    packages: tuple[PackageReport, ...]
+    refused: tuple[Refusal, ...]
+    justification: tuple[Justification, ...]
+    stack_info: tuple[Justification, ...]
+
+    def to_thoth_json(self) -> dict[str, Any]:
+        return thaw(self.data)  # type: ignore[no-any-return]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(j.type == "ERROR" for j in (*self.justification, *self.stack_info))
+
+
+def remote_report(data: Mapping[str, Any]) -> Optional[RemoteReport]:
+    """The report of an ``AdviseResult``, or None when the backend sent none."""
+    if not data or "products" not in data:
+        return None
+    packages = tuple(
+        PackageReport(str(p.get("package_name")), str(p.get("version")), float(p.get("score") or 0.0),
+                      _justifications(p.get("justification")), p.get("index"))
+        for p in data.get("packages") or ()
+    )
+    refused = tuple(
+        Refusal(str(r.get("package_name")), str(r.get("version")), _justifications(r.get("justification")))
+        for r in data.get("refused") or ()
+    )
+    products: Sequence[Mapping[str, Any]] = data.get("products") or ({},)
+    everything = _justifications(products[0].get("justification"))
+    told = sum(len(p.justifications) for p in packages) + sum(len(r.justifications) for r in refused)
+    return RemoteReport(
+        data=data, recommendation_type=str(data.get("recommendation_type") or ""), score=float(data.get("score") or 0.0),
+        packages=packages, refused=refused, justification=everything[: max(0, len(everything) - told)],
+        stack_info=_justifications(data.get("stack_info")),
+    )
+
+
+def _justifications(items: Any) -> tuple[Justification, ...]:
+    out = []
+    for item in items or ():
+        kind = str(item.get("type") or "INFO").upper()
+        out.append(Justification(
+            type=kind if kind in ("INFO", "WARNING", "ERROR") else "INFO",  # type: ignore[arg-type]
+            message=str(item.get("message") or ""),
+            link=item.get("link"),
+            package=item.get("package_name"),
+            version=item.get("version"),
+        ))
+    return tuple(out)

@@ -7,6 +7,8 @@ from typing import Any
 
 from resolvelib import BaseReporter
 
+from ..reporting import Reporter
+
 
 class ResolverReporter:
     """No-op hooks the resolver calls; ``console.py`` subclasses it to show progress."""
@@ -52,3 +54,13 @@ class ReporterAdapter(BaseReporter):  # type: ignore[type-arg]
 
     def ending(self, state: Any) -> None:
         self.reporter.ending(sum(1 for c in state.mapping.values() if not c.is_python))
+
+
+class ProgressLines(ResolverReporter):
+    """Resolver events as progress lines on a run's Reporter (verbose only)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._reporter = reporter
+
+    def pinning(self, name: str, version: str) -> None:
+        self._reporter.message(f"pinned {name}=={version}", "debug")

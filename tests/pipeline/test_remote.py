@@ -276,8 +276,7 @@ def test_thoth_yaml_tls_verify(stack, backend_factory, tls, tmp_path, thoth, mon
 def test_remote_lock_api(stack, backend, tmp_path, monkeypatch) -> None:
     import os
 
-    from micro_thoth.pipeline.lock import LockOutcome, LockRequest
-    from micro_thoth.pipeline.remote import remote_lock
+    from micro_thoth.pipeline.lock import LockOutcome, LockRequest, remote_lock
     from micro_thoth.reporting import NULL_REPORTER
     from micro_thoth.settings import Settings
 

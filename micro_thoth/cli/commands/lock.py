@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 from ...pipeline import lock as lock_pipeline
 from ...pipeline import report
+from ...pipeline.lock_input import CompileRequest
 from ...pipeline.services import open_services
 from .. import options
 from .env import runtime_options
@@ -58,10 +59,10 @@ def command(
     settings, console = options.settings_from(kwargs)
     pip_compile = src or output or index_url or extra_index_url or find_links or constraints
     if not pip_compile:
-        outcome = lock_pipeline.lock(settings, os.environ, console, request)
+        outcome = lock_pipeline.lock_project(settings, os.environ, console, request)
         return report.lock_outcome(outcome, settings, console)
     source = Path(src) if src else settings.project_dir / "requirements.in"
-    compile_request = lock_pipeline.CompileRequest(
+    compile_request = CompileRequest(
         src=source if source.is_absolute() else Path.cwd() / source,
         output=output,
         index_url=index_url,
@@ -74,6 +75,6 @@ def command(
         command="thoth-pip " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["lock"] else "",
     )
     with open_services(settings, os.environ, console) as services:
-        outcome = lock_pipeline.compile_requirements(settings, services, compile_request, request)
+        outcome = lock_pipeline.run_lock(lock_pipeline.requirements_input(services, compile_request, request), services, request)
     return report.lock_outcome(outcome, settings, console)
 

@@ -11,6 +11,7 @@ import click
 from ...console import Console
 from ...errors import UsageError
 from ...pipeline import guidance
+from ...pipeline.backend import configured_backend
 from ...settings import Settings
 
 
@@ -54,8 +55,6 @@ def list_(directory: Optional[str], paths: tuple[Path, ...], json_output: bool) 
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
 def sync(backend: Optional[str], directory: Optional[str], json_output: bool) -> int:
     """Store the backend's prescriptions for every later local resolution (replaces the previous sync)."""
-    from ...pipeline.remote import configured_backend
-
     settings = Settings.from_sources({"directory": directory, "backend": backend}, os.environ)
     found = configured_backend(settings, os.environ)
     if found is None:
