@@ -12,6 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from typing import Literal, Optional, Protocol
 
@@ -28,6 +29,9 @@ from packaging.version import InvalidVersion, Version
 
 DEFAULT_CATEGORY = "default"
 DEVELOP_CATEGORY = "develop"
+RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
+REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools")
+REQUIREMENTS_FORMAT_ALIASES = {"pip-compile": "pip-tools"}  # pip-tools by its command's name, as Thamos accepts
 
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -273,6 +277,34 @@ def _version(text: str) -> Optional[Version]:
 def _wheel_tags(tag_text: str) -> frozenset[Tag]:
     """``py3-none-any`` -> its tags; many files of a page share a handful of these."""
     return frozenset(parse_tag(tag_text))
+
+
+_ISO = re.compile(
+    r"(?P<date>\d{4}-\d\d-\d\d)[T ](?P<time>\d\d:\d\d(?::\d\d)?)(?:\.(?P<frac>\d+))?"
+    r"(?:(?P<utc>Z)|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d))?$"
+)
+
+
+def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
+    """An ISO 8601 upload time as an aware datetime (UTC when no zone is given); None if unreadable.
+
+    Indexes write ``2024-05-20T19:01:02.12Z``: a ``Z`` and any number of fraction
+    digits, which ``datetime.fromisoformat`` refuses before Python 3.11.
+    """
+    match = _ISO.match(text.strip()) if text else None
+    if match is None:
+        return None
+    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    micro = int(((match["frac"] or "") + "000000")[:6])
+    zone = timezone.utc
+    if match["sign"]:
+        offset = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
+        zone = timezone(offset if match["sign"] == "+" else -offset)
+    try:
+        naive = datetime.strptime(f"{match['date']}T{clock}", "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return naive.replace(microsecond=micro, tzinfo=zone)
 
 
 @dataclass(frozen=True)

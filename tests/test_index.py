@@ -177,6 +177,7 @@ def test_upload_times() -> None:
     assert parse_upload_time("2024-01-02T03:04:05.123Z") == datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=utc)
     assert parse_upload_time("2024-01-02T03:04:05+02:00") == datetime(2024, 1, 2, 1, 4, 5, tzinfo=utc)
     assert parse_upload_time("2024-01-02T03:04:05") == datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc)
+    assert parse_upload_time("2024-05-20T19:01:02.12Z") == datetime(2024, 5, 20, 19, 1, 2, 120000, tzinfo=utc)
     assert parse_upload_time("yesterday") is None
     assert parse_upload_time("2024-13-40T00:00:00Z") is None
     assert parse_upload_time(None) is None

@@ -18,11 +18,11 @@ from typing import Any, Optional
 import yaml
 
 from ..errors import InputFileError, UsageError
-from .detect import Detected
+from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
+from .runtime import RuntimeEnvironment
 
 CONFIG_NAME = ".thoth.yaml"
-REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools", "pip-compile")
-RECOMMENDATION_TYPES = ("latest", "stable", "performance", "security", "testing")
+_FORMATS = (*REQUIREMENTS_FORMATS, *REQUIREMENTS_FORMAT_ALIASES)  # kept as written: Thamos reads the file too
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _PYTHON_VERSION = re.compile(r"^\d+\.\d+$")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -65,6 +65,27 @@ class RuntimeEnvironmentEntry:
     recommendation_type: Optional[str] = None
     labels: Mapping[str, str] = field(default_factory=dict)
     stated: frozenset[str] = frozenset()  # keys written in the file, null or not ("hardware.gpu_model")
+
+    def environment(self) -> RuntimeEnvironment:
+        """What the entry states, as a partial RuntimeEnvironment (an explicit "none" is in its origins)."""
+        return RuntimeEnvironment(
+            name=self.name, os_name=self.operating_system.name, os_version=self.operating_system.version,
+            python_version=self.python_version, platform=self.platform, cpu_family=self.hardware.cpu_family,
+            cpu_model=self.hardware.cpu_model, gpu_model=self.hardware.gpu_model, cuda_version=self.cuda_version,
+            cudnn_version=self.cudnn_version, mkl_version=self.mkl_version, openblas_version=self.openblas_version,
+            openmpi_version=self.openmpi_version, base_image=self.base_image,
+            recommendation_type=self.recommendation_type, labels=dict(self.labels),
+            origins={key: CONFIG_NAME for key, stated in NULL_MEANS_NONE.items() if stated in self.stated},
+        )
+
+
+# A null in .thoth.yaml means "none" for these (``cuda_version: null``: no CUDA on the target);
+# for every other key it means "not stated", and discovery's value stays.
+NULL_MEANS_NONE = {
+    "cuda_version": "cuda_version", "cudnn_version": "cudnn_version", "mkl_version": "mkl_version",
+    "openblas_version": "openblas_version", "openmpi_version": "openmpi_version", "base_image": "base_image",
+    "gpu_model": "hardware.gpu_model",
+}
 
 
 @dataclass(frozen=True)
@@ -169,7 +190,7 @@ class _Parser:
         return ThothConfig(
             path=self.path, host=self.optional_str(data, "host", "host"),
             tls_verify=self.boolean(data, "tls_verify", True),
-            requirements_format=self.choice(data, "requirements_format", REQUIREMENTS_FORMATS, "pipenv"),
+            requirements_format=self.choice(data, "requirements_format", _FORMATS, "pipenv"),
             overlays_dir=self.optional_str(data, "overlays_dir", "overlays_dir"),
             virtualenv=self.boolean(data, "virtualenv", False), runtime_environments=entries,
             managers=self.managers(data.get("managers")), warnings=tuple(self.warnings))
@@ -376,12 +397,12 @@ def yaml_scalar(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def runtime_environment_name(detected: Detected) -> str:
+def runtime_environment_name(detected: RuntimeEnvironment) -> str:
     """``{os}-{version}`` with anything but letters, digits and ``-`` replaced by ``-`` (as Thamos)."""
     return re.sub(r"[^0-9a-zA-Z-]", "-", f"{detected.os_name}-{detected.os_version}")
 
 
-def template_values(detected: Detected, environ: Mapping[str, str] = {}) -> dict[str, Any]:
+def template_values(detected: RuntimeEnvironment, environ: Mapping[str, str] = {}) -> dict[str, Any]:
     """The placeholders a template may use: Thamos's (raw) and ``<name>_yaml`` (quoted YAML scalars)."""
     fmt = environ.get("THAMOS_REQUIREMENTS_FORMAT", "pipenv")
     typed: dict[str, Any] = {
@@ -397,13 +418,13 @@ def template_values(detected: Detected, environ: Mapping[str, str] = {}) -> dict
     }
     values = {k: ("null" if v is None else v) for k, v in typed.items()}
     values["cuda_version"] = yaml_scalar(detected.cuda_version)  # Thamos pastes it pre-quoted
-    values["requirements_format"] = fmt if fmt in REQUIREMENTS_FORMATS else "pipenv"
+    values["requirements_format"] = fmt if fmt in _FORMATS else "pipenv"
     values.update({f"{k}_yaml": yaml_scalar(v) for k, v in typed.items()})
     return values
 
 
 def write_config(
-    detected: Detected, template: Optional[str] = None, *, environ: Mapping[str, str] = {},
+    detected: RuntimeEnvironment, template: Optional[str] = None, *, environ: Mapping[str, str] = {},
     template_path: Optional[str] = None,
 ) -> str:
     """The text of a ``.thoth.yaml`` for ``detected``, from ``template`` (Thamos-style ``{placeholders}``).

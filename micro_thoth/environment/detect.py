@@ -18,9 +18,11 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
+
+from .runtime import DETECTED, RuntimeEnvironment, map_os_name, normalize_os_version
 
 COMMAND_TIMEOUT = 3.0
 
@@ -91,45 +93,6 @@ class Machine:
         return result.stdout
 
 
-@dataclass(frozen=True)
-class Detected:
-    """Everything discovery found; None means "not found"."""
-
-    os_name: Optional[str] = None
-    os_version: Optional[str] = None
-    python_version: Optional[str] = None  # "3.11"
-    python_full_version: Optional[str] = None  # "3.11.6"
-    implementation: Optional[str] = None  # "cpython"
-    platform: Optional[str] = None  # sysconfig.get_platform(): "linux-x86_64"
-    libc_family: Optional[str] = None  # "glibc" | "musl"
-    libc_version: Optional[str] = None  # "2.36"
-    machine: Optional[str] = None  # "x86_64"
-    cpu_family: Optional[int] = None
-    cpu_model: Optional[int] = None
-    cpu_model_name: Optional[str] = None
-    cpu_flags: tuple[str, ...] = ()
-    gpu_models: tuple[str, ...] = ()
-    cuda_version: Optional[str] = None
-    cudnn_version: Optional[str] = None
-    rocm_version: Optional[str] = None
-    mkl_version: Optional[str] = None
-    openblas_version: Optional[str] = None
-    openmpi_version: Optional[str] = None
-    base_image: Optional[str] = None
-    sources: Mapping[str, str] = field(default_factory=dict)  # value -> how it was found
-
-    @property
-    def gpu_model(self) -> Optional[str]:
-        return self.gpu_models[0] if self.gpu_models else None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["cpu_flags"] = list(self.cpu_flags)
-        out["gpu_models"] = list(self.gpu_models)
-        out["sources"] = dict(self.sources)
-        return out
-
-
 # -- operating system ----------------------------------------------------------
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -140,18 +103,6 @@ def parse_os_release(text: str) -> dict[str, str]:
         if sep and key and not key.startswith("#"):
             out[key] = value.strip().strip("'\"")
     return out
-
-
-def map_os_name(name: Optional[str]) -> Optional[str]:
-    """Thamos's mapping: UBI images are RHEL."""
-    return "rhel" if name == "ubi" else name
-
-
-def normalize_os_version(name: Optional[str], version: Optional[str]) -> Optional[str]:
-    """Thamos's normalisation: RHEL keeps its major version only (``8.9`` -> ``8``)."""
-    if name is None or version is None or name.lower() != "rhel":
-        return version
-    return version.split(".", 1)[0]
 
 
 def probe_os(machine: Machine) -> tuple[Optional[str], Optional[str]]:
@@ -470,14 +421,14 @@ def _safely(probe: Callable[..., Any], default: Any, *args: Any) -> Any:
         return default
 
 
-def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> Detected:
-    """Run every probe; never raises."""
+def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> RuntimeEnvironment:
+    """Run every probe: a partial RuntimeEnvironment (what was not found is None); never raises."""
     machine = machine or Machine.local()
     os_name, os_version = _safely(probe_os, (None, None), machine)
     gpus, gpu_source = _safely(probe_gpus, ((), ""), machine)
     cuda, cuda_source = _safely(probe_cuda, (None, ""), machine)
     sources = {"gpu_model": gpu_source, "cuda_version": cuda_source}
-    return Detected(
+    found = RuntimeEnvironment(
         os_name=os_name, os_version=os_version,
         **_safely(probe_python, {}, machine, interpreter), **_safely(probe_cpu, {}, machine),
         gpu_models=gpus, cuda_version=cuda, cudnn_version=_safely(probe_cudnn, None, machine),
@@ -486,3 +437,4 @@ def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> Det
         base_image=_safely(probe_base_image, None, machine.environ),
         sources={k: v for k, v in sources.items() if v},
     )
+    return found.labelled(DETECTED)

@@ -1,10 +1,17 @@
-"""The merged runtime environment (detected, then .thoth.yaml, then flags) and its Target.
+"""RuntimeEnvironment, the one description of a machine: discovered, configured, sent, merged, and its Target.
 
-``RuntimeEnvironment.merge`` overlays discovery with the selected
-``.thoth.yaml`` entry and then with command-line overrides, and remembers
-where each value came from. ``target()`` turns it into the marker values and
-ordered wheel tags the resolver and the installer take as an argument, so a
-lock can be made for Python 3.9 on RHEL 8 from a 3.11 interpreter on Debian.
+Discovery (``detect.detect``) returns a *partial* RuntimeEnvironment: a value
+it could not find is None (an empty tuple for flags and GPUs). The selected
+``.thoth.yaml`` entry and the command-line flags are partial ones too, and
+``RuntimeEnvironment.merge`` overlays them in that order, remembering where
+each value came from. The backend's wire carries Thoth's ``runtime_environment``
+shape: ``to_thoth_dict``/``from_thoth_dict``; a member the sender left out or
+sent as null stays unknown (never filled from the receiving machine).
+``target()`` turns it into the marker values and ordered wheel tags the
+resolver and the installer take as an argument, so a lock can be made for
+Python 3.9 on RHEL 8 from a 3.11 interpreter on Debian.
+
+Pure: this module reads no file and runs no command.
 """
 
 from __future__ import annotations
@@ -12,12 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
+from .. import values as read
 from ..errors import EnvironmentError_, UsageError
-from ..models import Target
-from .config import RECOMMENDATION_TYPES, RuntimeEnvironmentEntry
-from .detect import Detected, map_os_name, normalize_os_version
+from ..models import RECOMMENDATION_TYPES, Target
 from .target import (
     compatible_tags,
     make_target,
@@ -36,13 +42,14 @@ __all__ = [
     "compatible_tags",
     "libc_for_os",
     "make_target",
+    "map_os_name",
     "marker_environment",
+    "normalize_os_version",
     "platform_tags",
     "target_for_interpreter",
 ]
 
 DEFAULT, DETECTED, CONFIG, FLAG = "default", "detected", ".thoth.yaml", "flag"
-_NONE = object()  # an explicit null from .thoth.yaml
 _NOTABLE_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "amx_tile", "neon", "asimd", "sve", "sve2", "vsx")
 _PYTHON = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _GLIBC_OF_OS = {
@@ -60,6 +67,18 @@ KEYS = (
     "gpu_model", "cuda_version", "cudnn_version", "rocm_version", "mkl_version", "openblas_version", "openmpi_version",
     "base_image", "recommendation_type", "labels",
 )
+
+
+def map_os_name(name: Optional[str]) -> Optional[str]:
+    """Thamos's mapping: UBI images are RHEL."""
+    return "rhel" if name == "ubi" else name
+
+
+def normalize_os_version(name: Optional[str], version: Optional[str]) -> Optional[str]:
+    """Thamos's normalisation: RHEL keeps its major version only (``8.9`` -> ``8``)."""
+    if name is None or version is None or name.lower() != "rhel":
+        return version
+    return version.split(".", 1)[0]
 
 
 def libc_for_os(name: Optional[str], version: Optional[str]) -> Optional[tuple[str, str]]:
@@ -82,16 +101,27 @@ def platform_arch(platform: str) -> Optional[str]:
     return arch if sep and head else None
 
 
+class Configured(Protocol):
+    """A ``.thoth.yaml`` entry: what it states, as a partial RuntimeEnvironment."""
+
+    def environment(self) -> RuntimeEnvironment: ...
+
+
 @dataclass(frozen=True)
 class RuntimeEnvironment:
-    """The environment a lock or an install is for; ``origins[key]`` says where each value came from."""
+    """A machine as far as it is known (None: unknown); ``origins[key]`` says where each value came from.
+
+    ``gpu_models`` are every GPU of the machine; ``gpu_model`` is Thoth's one
+    GPU, always the first of them. Give either (``__post_init__`` fills the
+    other); giving both that disagree is a bug and raises ValueError.
+    """
 
     name: Optional[str] = None
     os_name: Optional[str] = None
     os_version: Optional[str] = None
     python_version: Optional[str] = None
     python_full_version: Optional[str] = None
-    implementation: str = "cpython"
+    implementation: Optional[str] = None  # "cpython" once merged
     platform: Optional[str] = None
     machine: Optional[str] = None
     libc_family: Optional[str] = None
@@ -100,6 +130,7 @@ class RuntimeEnvironment:
     cpu_model: Optional[int] = None
     cpu_model_name: Optional[str] = None
     cpu_flags: tuple[str, ...] = ()
+    gpu_models: tuple[str, ...] = ()
     gpu_model: Optional[str] = None
     cuda_version: Optional[str] = None
     cudnn_version: Optional[str] = None
@@ -108,32 +139,50 @@ class RuntimeEnvironment:
     openblas_version: Optional[str] = None
     openmpi_version: Optional[str] = None
     base_image: Optional[str] = None
-    recommendation_type: str = "latest"
+    recommendation_type: Optional[str] = None  # "latest" once merged
     labels: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
-    probes: Mapping[str, str] = field(default_factory=dict)  # how discovery found a value ("nvcc --version")
+    sources: Mapping[str, str] = field(default_factory=dict)  # how discovery found a value ("nvcc --version")
+
+    def __post_init__(self) -> None:
+        if self.gpu_model is None and self.gpu_models:
+            object.__setattr__(self, "gpu_model", self.gpu_models[0])
+        elif self.gpu_model is not None and not self.gpu_models:
+            object.__setattr__(self, "gpu_models", (self.gpu_model,))
+        elif self.gpu_model is not None and self.gpu_models[0] != self.gpu_model:
+            raise ValueError(f"gpu_model {self.gpu_model!r} is not the first of gpu_models {self.gpu_models!r}")
 
     @classmethod
     def merge(
         cls,
-        detected: Optional[Detected] = None,
-        entry: Optional[RuntimeEnvironmentEntry] = None,
+        detected: Optional[RuntimeEnvironment] = None,
+        entry: Optional[Configured] = None,
         overrides: Mapping[str, Any] = {},
     ) -> RuntimeEnvironment:
         """Discovery, overlaid by the ``.thoth.yaml`` entry, overlaid by flags."""
-        _check_overrides(overrides)
-        layers = [(DETECTED, from_detected(detected)), (CONFIG, from_entry(entry)), (FLAG, dict(overrides))]
-        values: dict[str, Any] = {}
-        origins: dict[str, str] = {key: DEFAULT for key in ("implementation", "recommendation_type")}
-        for key in explicit_nones(entry):
-            layers[1][1][key] = _NONE
-        for origin, layer in layers:
-            for key, value in layer.items():
-                if value is not None and key != "labels":
-                    values[key], origins[key] = (None if value is _NONE else value), origin
-        _merge_labels(layers, values, origins)
-        probes = dict(detected.sources) if detected is not None else {}
-        return _derive(cls(**values, origins=origins, probes=probes), detected)
+        layers = [
+            (DEFAULT, cls(implementation="cpython", recommendation_type="latest")),
+            (DETECTED, detected or cls()),
+            (CONFIG, entry.environment() if entry is not None else cls()),
+            (FLAG, from_flags(overrides)),
+        ]
+        values, origins = _overlay(layers)
+        merged = cls(**values, origins=origins, sources=dict(detected.sources) if detected is not None else {})
+        return _derive(merged, detected)
+
+    @classmethod
+    def from_thoth_dict(
+        cls, data: object, *, path: Optional[str] = None, prefix: str = "runtime_environment"
+    ) -> RuntimeEnvironment:
+        """Thoth's ``runtime_environment`` (as Thamos sends it); a missing or null member stays unknown.
+
+        A bad member raises ``InputFileError`` naming it (``runtime_environment.hardware.cpu_family``).
+        """
+        return _from_thoth(read.object_of(data, path, prefix), path, prefix)
+
+    def labelled(self, origin: str) -> RuntimeEnvironment:
+        """The same values, each known one marked as coming from ``origin``."""
+        return replace(self, origins={key: origin for key in KEYS if _known(getattr(self, key))})
 
     # -- views -------------------------------------------------------------------
     def origin(self, key: str) -> str:
@@ -142,7 +191,7 @@ class RuntimeEnvironment:
     def explain(self, key: str) -> str:
         """The origin, with the probe for a detected value: ``detected (nvcc --version)``."""
         origin = self.origin(key)
-        probe = self.probes.get(key)
+        probe = self.sources.get(key)
         return f"{origin} ({probe})" if origin == DETECTED and probe else origin
 
     @property
@@ -166,8 +215,8 @@ class RuntimeEnvironment:
                                     hint="set python_version and platform in .thoth.yaml or pass "
                                          "--python-version and --platform")
         return make_target(python_version=self.python_full_version or self.python_version,
-                           implementation=self.implementation, platform=self.platform, libc=self.libc,
-                           machine=self.machine or platform_arch(self.platform) or "")
+                           implementation=self.implementation or "cpython", platform=self.platform,
+                           libc=self.libc, machine=self.machine or platform_arch(self.platform) or "")
 
     def to_thoth_dict(self) -> dict[str, Any]:
         """The shape of Thoth's ``runtime_environment`` (thoth-common's RuntimeEnvironment.to_dict)."""
@@ -190,45 +239,42 @@ class RuntimeEnvironment:
         return [(key, _text(getattr(self, key)), self.explain(key) or "-") for key in KEYS]
 
 
-def from_detected(detected: Optional[Detected]) -> dict[str, Any]:
-    if detected is None:
-        return {}
-    names = {f.name for f in fields(RuntimeEnvironment)}
-    values = {k: v for k, v in vars(detected).items() if k in names and v not in (None, ())}
-    values["gpu_model"] = detected.gpu_model
-    return values
+# -- merging -----------------------------------------------------------------------
+
+# Fields a layer may set; the GPUs travel as one value under the key "gpu_model".
+_LAYERED = tuple(f.name for f in fields(RuntimeEnvironment) if f.name not in ("gpu_model", "labels", "origins", "sources"))
 
 
-# A null in .thoth.yaml means "none" for these (``cuda_version: null``: no CUDA on the target);
-# for every other key it means "not stated", and discovery's value stays.
-NULL_MEANS_NONE = {
-    "cuda_version": "cuda_version", "cudnn_version": "cudnn_version", "mkl_version": "mkl_version",
-    "openblas_version": "openblas_version", "openmpi_version": "openmpi_version", "base_image": "base_image",
-    "gpu_model": "hardware.gpu_model",
-}
+def _known(value: Any) -> bool:
+    return value is not None and value != () and value != {}
 
 
-def explicit_nones(entry: Optional[RuntimeEnvironmentEntry]) -> set[str]:
-    """Keys the entry sets to null on purpose."""
-    if entry is None:
-        return set()
-    return {key for key, stated in NULL_MEANS_NONE.items() if stated in entry.stated and getattr(
-        entry.hardware if key == "gpu_model" else entry, key) is None}
+def _overlay(layers: list[tuple[str, RuntimeEnvironment]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Later layers win, value by value: a known value, or an unknown one its layer states on purpose."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, layer in layers:
+        for name in _LAYERED:
+            key = "gpu_model" if name == "gpu_models" else name
+            value = getattr(layer, name)
+            if _known(value) or key in layer.origins:
+                values[name], origins[key] = value, origin
+    labels: dict[str, str] = {}
+    seen: list[str] = []
+    for origin, layer in layers:
+        if layer.labels:
+            labels.update(layer.labels)
+            seen.append(origin)
+    values["labels"] = labels
+    if seen:
+        origins["labels"] = " + ".join(seen)
+    return values, origins
 
 
-def from_entry(entry: Optional[RuntimeEnvironmentEntry]) -> dict[str, Any]:
-    if entry is None:
-        return {}
-    return {
-        "name": entry.name, "os_name": entry.operating_system.name, "os_version": entry.operating_system.version,
-        "python_version": entry.python_version, "platform": entry.platform,
-        "cpu_family": entry.hardware.cpu_family, "cpu_model": entry.hardware.cpu_model,
-        "gpu_model": entry.hardware.gpu_model, "cuda_version": entry.cuda_version,
-        "cudnn_version": entry.cudnn_version, "mkl_version": entry.mkl_version,
-        "openblas_version": entry.openblas_version, "openmpi_version": entry.openmpi_version,
-        "base_image": entry.base_image, "recommendation_type": entry.recommendation_type,
-        "labels": dict(entry.labels),
-    }
+def from_flags(overrides: Mapping[str, Any]) -> RuntimeEnvironment:
+    """The command line's values (``--python-version 3.9``...), checked."""
+    _check_overrides(overrides)
+    return RuntimeEnvironment(**overrides)
 
 
 def _check_overrides(overrides: Mapping[str, Any]) -> None:
@@ -243,20 +289,7 @@ def _check_overrides(overrides: Mapping[str, Any]) -> None:
         raise UsageError(f"--recommendation-type {kind!r} is not one of {', '.join(RECOMMENDATION_TYPES)}")
 
 
-def _merge_labels(layers: list[tuple[str, dict[str, Any]]], values: dict[str, Any],
-                  origins: dict[str, str]) -> None:
-    labels: dict[str, str] = {}
-    seen: list[str] = []
-    for origin, layer in layers:
-        if layer.get("labels"):
-            labels.update(layer["labels"])
-            seen.append(origin)
-    values["labels"] = labels
-    if seen:
-        origins["labels"] = " + ".join(seen)
-
-
-def _derive(env: RuntimeEnvironment, detected: Optional[Detected]) -> RuntimeEnvironment:
+def _derive(env: RuntimeEnvironment, detected: Optional[RuntimeEnvironment]) -> RuntimeEnvironment:
     """Values implied by overridden ones: full version, machine from platform, libc from the OS."""
     changes: dict[str, Any] = {"os_name": map_os_name(env.os_name),
                                "os_version": normalize_os_version(map_os_name(env.os_name), env.os_version)}
@@ -276,7 +309,8 @@ def _derive(env: RuntimeEnvironment, detected: Optional[Detected]) -> RuntimeEnv
     return replace(env, **changes, origins=origins)
 
 
-def _derived_libc(env: RuntimeEnvironment, detected: Optional[Detected], origins: dict[str, str]) -> dict[str, Any]:
+def _derived_libc(env: RuntimeEnvironment, detected: Optional[RuntimeEnvironment],
+                  origins: dict[str, str]) -> dict[str, Any]:
     if env.origin("libc_family") == FLAG or env.origin("os_name") in (DETECTED, ""):
         return {}
     if detected is not None and (detected.os_name, detected.os_version) == (env.os_name, env.os_version):
@@ -286,6 +320,70 @@ def _derived_libc(env: RuntimeEnvironment, detected: Optional[Detected], origins
         return {}
     origins["libc_family"] = origins["libc_version"] = f"{env.origin('os_name')} (operating_system)"
     return {"libc_family": libc[0], "libc_version": libc[1]}
+
+
+# -- Thoth's runtime_environment -------------------------------------------------------
+
+THOTH_STRINGS = (
+    "name", "python_version", "cuda_version", "cudnn_version", "mkl_version",
+    "openblas_version", "openmpi_version", "base_image", "recommendation_type",
+)  # fmt: skip
+
+
+def _from_thoth(data: Mapping[str, Any], path: Optional[str], prefix: str) -> RuntimeEnvironment:
+    def text(key: str, section: Mapping[str, Any] = data, at: str = prefix) -> Optional[str]:
+        return read.optional_string(section.get(key), path, read.join(at, key))
+
+    system, hardware = _section(data, "operating_system", path, prefix), _section(data, "hardware", path, prefix)
+    at = read.join(prefix, "hardware")
+    flags = hardware.get("cpu_flags")
+    return RuntimeEnvironment(
+        name=text("name"), python_version=_python_version(text("python_version"), path, prefix),
+        cuda_version=text("cuda_version"), cudnn_version=text("cudnn_version"), mkl_version=text("mkl_version"),
+        openblas_version=text("openblas_version"), openmpi_version=text("openmpi_version"),
+        base_image=text("base_image"), recommendation_type=text("recommendation_type"),
+        os_name=text("name", system, read.join(prefix, "operating_system")),
+        os_version=text("version", system, read.join(prefix, "operating_system")),
+        platform=_platform(data.get("platform"), path, read.join(prefix, "platform")),
+        cpu_family=read.optional_integer(hardware.get("cpu_family"), path, read.join(at, "cpu_family")),
+        cpu_model=read.optional_integer(hardware.get("cpu_model"), path, read.join(at, "cpu_model")),
+        cpu_flags=tuple(read.string_list(flags, path, read.join(at, "cpu_flags"))) if flags is not None else (),
+        gpu_model=text("gpu_model", hardware, at),
+        labels=_labels(data.get("labels"), path, read.join(prefix, "labels")),
+    )
+
+
+def _python_version(value: Optional[str], path: Optional[str], prefix: str) -> Optional[str]:
+    if value is not None and not _PYTHON.fullmatch(value):
+        raise read.fail(f"{value!r} is not a Python version like '3.11'", path, read.join(prefix, "python_version"))
+    return value
+
+
+def _section(data: Mapping[str, Any], key: str, path: Optional[str], prefix: str) -> Mapping[str, Any]:
+    section = data.get(key)
+    return {} if section is None else read.object_of(section, path, read.join(prefix, key))
+
+
+def _platform(value: Any, path: Optional[str], key_path: str) -> Optional[str]:
+    """A platform, or Thoth's list of them (the first is the target's)."""
+    if isinstance(value, list):
+        platforms = read.string_list(value, path, key_path)
+        return platforms[0] if platforms else None
+    return read.optional_string(value, path, key_path)
+
+
+def _labels(value: Any, path: Optional[str], key_path: str) -> Mapping[str, str]:
+    """Label values as text (Thamos sends a YAML ``1`` as a number); a nested value is refused."""
+    if value is None:
+        return {}
+    labels = read.object_of(value, path, key_path)
+    for key, item in labels.items():
+        if isinstance(item, (Mapping, list)):
+            raise read.fail(f"expected a string, got {read.kind(item)}", path, read.join(key_path, key))
+    return {key: "" if item is None else str(item) for key, item in labels.items()}
+
+
+# -- showing -------------------------------------------------------------------------
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,8 +22,8 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from micro_thoth import values
 from micro_thoth.errors import InputFileError
-from micro_thoth.formats import values
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
     DEVELOP_CATEGORY,

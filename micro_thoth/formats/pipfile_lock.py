@@ -17,8 +17,8 @@ from typing import Any, Optional
 from packaging.markers import InvalidMarker, Marker
 from packaging.version import InvalidVersion, Version
 
+from micro_thoth import values
 from micro_thoth.errors import InputFileError, StaleLockError
-from micro_thoth.formats import values
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
     DEVELOP_CATEGORY,

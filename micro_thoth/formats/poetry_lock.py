@@ -23,8 +23,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from micro_thoth import values
 from micro_thoth.errors import InputFileError
-from micro_thoth.formats import values
 from micro_thoth.formats.pipfile import parse_toml
 from micro_thoth.models import (
     DEFAULT_CATEGORY,

@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import ResolutionError
-from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict
+from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict, parse_upload_time
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
 from .licenses import LicensePolicy
@@ -58,17 +58,6 @@ def combine(terms: Sequence[Term]) -> Verdict:
         score=clamp(sum(t.score for t in terms)),
         justifications=tuple(t.justification for t in terms),
     )
-
-
-def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
-    """ISO 8601 as indexes write it (``2024-05-20T19:01:02.123456Z``) -> aware datetime."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class GuidancePolicy:

@@ -26,8 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import InputFileError, UsageError
-from ..models import Justification
-from .recommendation import RECOMMENDATION_TYPES
+from ..models import RECOMMENDATION_TYPES, Justification
 from .selection import MachineFacts, UnitContext, runtime_matches, select_units, should_include
 from .units import (
     Alternative,

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
 from ..errors import UsageError
+from ..models import RECOMMENDATION_TYPES
 
 VulnerabilityMode = Literal["report", "penalise", "remove"]
 
-RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
 DEFAULT_TYPE = "stable"
 DEFAULT_COOLDOWN = timedelta(days=7)
 VULNERABILITY_PENALTY = -0.5

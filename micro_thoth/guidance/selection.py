@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from ..environment.runtime import RuntimeEnvironment
 from .units import Hardware, RuntimeCondition, Selector, ShouldInclude, Unit
 
 
@@ -29,22 +30,20 @@ class MachineFacts:
     versions: Mapping[str, str] = field(default_factory=dict)  # cudnn/mkl/openblas/openmpi
 
     @classmethod
-    def from_runtime(cls, env: Any) -> MachineFacts:
-        """Duck-typed adapter over ``environment.runtime.RuntimeEnvironment`` (or any look-alike)."""
-        flags = _attr(env, "cpu_flags")
-        gpus = _attr(env, "gpu_models") or ((_attr(env, "gpu_model"),) if _attr(env, "gpu_model") else ())
+    def from_runtime(cls, env: RuntimeEnvironment) -> MachineFacts:
+        """The facts of a RuntimeEnvironment as units compare them (flags lower-case, Python major.minor)."""
         return cls(
-            os_name=_attr(env, "os_name", "operating_system_name"),
-            os_version=_text(_attr(env, "os_version", "operating_system_version")),
-            python_version=_major_minor(_attr(env, "python_version")),
-            platform=_attr(env, "platform"),
-            cpu_family=_int(_attr(env, "cpu_family")),
-            cpu_model=_int(_attr(env, "cpu_model")),
-            cpu_flags=frozenset(f.lower() for f in flags) if flags else None,  # none detected: unknown
-            gpu_models=tuple(str(g) for g in gpus),
-            cuda_version=_text(_attr(env, "cuda_version")),
-            base_image=_attr(env, "base_image"),
-            versions={k: str(v) for k in _EXTRA_VERSIONS if (v := _attr(env, k)) is not None},
+            os_name=env.os_name,
+            os_version=env.os_version,
+            python_version=_major_minor(env.python_version),
+            platform=env.platform,
+            cpu_family=env.cpu_family,
+            cpu_model=env.cpu_model,
+            cpu_flags=frozenset(f.lower() for f in env.cpu_flags) if env.cpu_flags else None,  # none found: unknown
+            gpu_models=env.gpu_models,
+            cuda_version=env.cuda_version,
+            base_image=env.base_image,
+            versions={k: v for k, v in _versions(env).items() if v is not None},
         )
 
 
@@ -57,38 +56,22 @@ class UnitContext:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_runtime(cls, env: Any, recommendation_type: str, labels: Optional[Mapping[str, str]] = None) -> UnitContext:
-        """The context of a RuntimeEnvironment; ``labels`` (from ``--labels``) win over the environment's."""
-        merged = {**(getattr(env, "labels", None) or {}), **(labels or {})}
+    def from_runtime(cls, env: Optional[RuntimeEnvironment], recommendation_type: str,
+                     labels: Optional[Mapping[str, str]] = None) -> UnitContext:
+        """The context of a RuntimeEnvironment (None: nothing known); ``labels`` (``--labels``) win over its own."""
+        env = env or RuntimeEnvironment()
+        merged = {**env.labels, **(labels or {})}
         return cls(MachineFacts.from_runtime(env), recommendation_type, {str(k): str(v) for k, v in merged.items()})
 
 
-_EXTRA_VERSIONS = ("cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
+def _versions(env: RuntimeEnvironment) -> dict[str, Optional[str]]:
+    return {"cudnn_version": env.cudnn_version, "mkl_version": env.mkl_version,
+            "openblas_version": env.openblas_version, "openmpi_version": env.openmpi_version}
 
 
-def _attr(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def _text(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
-
-
-def _major_minor(value: Any) -> Optional[str]:
+def _major_minor(value: Optional[str]) -> Optional[str]:
     """``3.11.4`` -> ``3.11``: units compare the Python version as Thoth writes it."""
-    return None if value is None else ".".join(str(value).split(".")[:2])
-
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
+    return None if value is None else ".".join(value.split(".")[:2])
 
 
 def select_units(units: Iterable[Unit], context: UnitContext) -> tuple[Unit, ...]:

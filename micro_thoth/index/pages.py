@@ -11,22 +11,18 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 from packaging.utils import canonicalize_name
 
 from micro_thoth.digests import file_digests
-from micro_thoth.models import Artifact, Hash, Source
+from micro_thoth.models import Artifact, Hash, Source, parse_upload_time
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01"
-_ISO = re.compile(
-    r"(?P<date>\d{4}-\d\d-\d\d)[T ](?P<time>\d\d:\d\d(?::\d\d)?)(?:\.(?P<frac>\d+))?"
-    r"(?:(?P<utc>Z)|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d))?$"
-)
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
 
@@ -212,24 +208,6 @@ def _with_digest(artifact: Artifact) -> Artifact:
 
 
 # -- filters ---------------------------------------------------------------
-
-def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
-    """An ISO 8601 upload time as an aware datetime (UTC when no zone is given); None if unreadable."""
-    match = _ISO.match(text.strip()) if text else None
-    if match is None:
-        return None
-    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
-    micro = int(((match["frac"] or "") + "000000")[:6])
-    zone = timezone.utc
-    if match["sign"]:
-        offset = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
-        zone = timezone(offset if match["sign"] == "+" else -offset)
-    try:
-        naive = datetime.strptime(f"{match['date']}T{clock}", "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    return naive.replace(microsecond=micro, tzinfo=zone)
-
 
 def uploaded_by(artifacts: Iterable[Artifact], cutoff: datetime) -> tuple[Artifact, ...]:
     """Artifacts uploaded at or before ``cutoff``; those without an upload time are dropped (as uv does)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..environment import config as thoth_config
-from ..environment.detect import Detected, Machine, detect
+from ..environment.detect import Machine, detect
 from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError, UsageError
 from ..fs import atomic_write
@@ -26,7 +26,7 @@ class SelectedEnvironment:
     environment: RuntimeEnvironment
     config: Optional[thoth_config.ThothConfig]
     overlay_dir: Path
-    detected: Detected
+    detected: RuntimeEnvironment
 
     def to_dict(self) -> dict[str, Any]:
         target = self.environment.target() if self.environment.python_version and self.environment.platform else None

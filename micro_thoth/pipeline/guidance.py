@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError
 from ..guidance.advisories import Finding, audit
 from ..guidance.licenses import LicensePolicy
@@ -181,7 +182,7 @@ def guidance_policy(
     *,
     recommendation_type: Optional[str] = None,
     min_release_age: Optional[str] = None,
-    runtime_environment: Any = None,
+    runtime_environment: Optional[RuntimeEnvironment] = None,
     labels: Optional[Mapping[str, str]] = None,
     prescriptions: Sequence[Path] = (),
     deny_licenses: Iterable[str] = (),
@@ -195,7 +196,7 @@ def guidance_policy(
 
     ``sources`` are the run's indexes: a pseudonym may offer builds from one of them only.
     """
-    rtype = recommendation_type or getattr(runtime_environment, "recommendation_type", None)
+    rtype = recommendation_type or (runtime_environment.recommendation_type if runtime_environment else None)
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
     context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)

@@ -19,13 +19,16 @@ from types import MappingProxyType
 from typing import Any, Optional
 
 from .. import errors
-from ..models import strip_credentials
+from ..environment.runtime import THOTH_STRINGS, RuntimeEnvironment
+from ..models import (
+    RECOMMENDATION_TYPES,
+    REQUIREMENTS_FORMAT_ALIASES,
+    REQUIREMENTS_FORMATS,
+    strip_credentials,
+)
 
 API_VERSION = 2
 REQUEST_SOURCE = "advise request"
-REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools")
-_FORMAT_ALIASES = {"pip-compile": "pip-tools"}
-RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
 JOB_STATES = ("queued", "running", "succeeded", "failed")
 
 _SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
@@ -147,41 +150,12 @@ def _json_value(value: Any, key_path: str) -> None:
 
 # -- runtime environment --------------------------------------------------------
 
-_RUNTIME_STRINGS = (
-    "name", "python_version", "cuda_version", "cudnn_version", "mkl_version",
-    "openblas_version", "openmpi_version", "base_image", "recommendation_type",
-)  # fmt: skip
-_HARDWARE = {"cpu_family": (int,), "cpu_model": (int,), "gpu_model": (str,)}
-
-
 def validate_runtime_environment(data: object, prefix: str = "runtime_environment") -> dict[str, Any]:
-    """Check a Thoth-shaped runtime environment; unknown members are kept as they are."""
+    """Check a Thoth-shaped runtime environment (``RuntimeEnvironment.from_thoth_dict``); unknown members are kept."""
     env = dict(_mapping(data, prefix))
     _json_value(env, prefix)
-    for key in _RUNTIME_STRINGS:
-        _optional(env, key, (str,), prefix)
-    if env.get("python_version") is not None and not re.fullmatch(r"\d+\.\d+(\.\d+)?", env["python_version"]):
-        raise _fail(f"{prefix}.python_version", f"{env['python_version']!r} is not a Python version like '3.11'")
-    platform = env.get("platform")
-    if isinstance(platform, list):
-        for i, item in enumerate(platform):
-            if not isinstance(item, str):
-                raise _fail(f"{prefix}.platform[{i}]", f"expected a string, got {type(item).__name__}")
-    else:
-        _optional(env, "platform", (str,), prefix)
-    _check_section(env, "operating_system", {"name": (str,), "version": (str,)}, prefix)
-    _check_section(env, "hardware", _HARDWARE, prefix)
+    RuntimeEnvironment.from_thoth_dict(env, path=REQUEST_SOURCE, prefix=prefix)
     return env
-
-
-def _check_section(env: Mapping[str, Any], key: str, kinds: Mapping[str, tuple[type, ...]], prefix: str) -> None:
-    section = env.get(key)
-    if section is None:
-        return
-    where = _join(prefix, key)
-    section = _mapping(section, where)
-    for name, allowed in kinds.items():
-        _optional(section, name, allowed, where)
 
 
 # -- request ----------------------------------------------------------------------
@@ -251,7 +225,7 @@ def _api_version(data: Mapping[str, Any]) -> int:
 
 def _requirements_format(data: Mapping[str, Any]) -> str:
     value = _string(data, "requirements_format", default="pipenv")
-    return _choice(_FORMAT_ALIASES.get(value, value), REQUIREMENTS_FORMATS, "requirements_format")
+    return _choice(REQUIREMENTS_FORMAT_ALIASES.get(value, value), REQUIREMENTS_FORMATS, "requirements_format")
 
 
 @dataclass(frozen=True)
@@ -321,6 +295,11 @@ class AdviseRequest:
             "deny_licenses": list(self.deny_licenses),
             "allow_vulnerabilities": list(self.allow_vulnerabilities),
         }
+
+    @property
+    def environment(self) -> RuntimeEnvironment:
+        """The runtime environment asked for, typed; what the request leaves out stays unknown (None)."""
+        return RuntimeEnvironment.from_thoth_dict(self.runtime_environment, path=REQUEST_SOURCE)
 
     def scrubbed(self) -> AdviseRequest:
         """The same request with the userinfo of every URL removed: what may be stored or logged."""
@@ -397,14 +376,14 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 
 def request_schema() -> dict[str, Any]:
     """The JSON Schema of an ``AdviseRequest`` body (published in the backend's OpenAPI document)."""
-    env_strings = {key: _NULLABLE_STRING for key in _RUNTIME_STRINGS}
+    env_strings = {key: _NULLABLE_STRING for key in THOTH_STRINGS}
     return {
         "type": "object",
         "required": ["requirements"],
         "properties": {
             "api_version": {"type": "integer", "enum": [API_VERSION]},
             "requirements": {"type": "string", "description": "Pipfile or requirements.in text"},
-            "requirements_format": {"type": "string", "enum": [*REQUIREMENTS_FORMATS, "pip-compile"]},
+            "requirements_format": {"type": "string", "enum": [*REQUIREMENTS_FORMATS, *REQUIREMENTS_FORMAT_ALIASES]},
             "requirements_lock": _NULLABLE_STRING,
             "runtime_environment": {
                 "type": "object",

@@ -10,10 +10,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 
 from micro_thoth.environment.config import load_config, parse_config
-from micro_thoth.environment.detect import Detected, detect
+from micro_thoth.environment.detect import detect
 from micro_thoth.environment.runtime import CONFIG, DETECTED, FLAG, RuntimeEnvironment, libc_for_os
+from micro_thoth.environment.runtime import RuntimeEnvironment as Detected
 from micro_thoth.environment.target import marker_environment
-from micro_thoth.errors import EnvironmentError_, UsageError
+from micro_thoth.errors import EnvironmentError_, InputFileError, UsageError
 
 from .conftest import MachineFactory
 
@@ -183,3 +184,45 @@ def test_origins_name_the_probe(fixture_machine: MachineFactory) -> None:
     assert rows["gpu_model"] == "detected (nvidia-smi)"
     assert rows["cudnn_version"] == DETECTED
     assert env.to_dict()["gpu_model"] == {"value": "Tesla T4", "origin": "detected (nvidia-smi)"}
+
+
+def test_detection_is_a_partial_runtime_environment(fixture_machine: MachineFactory) -> None:
+    found = detect(fixture_machine("ubi8-nvidia"))
+    assert isinstance(found, RuntimeEnvironment)
+    assert found.gpu_model == found.gpu_models[0] == "Tesla T4"
+    assert found.origin("cuda_version") == DETECTED and found.name is None and found.origin("name") == ""
+    assert found.recommendation_type is None  # unknown until merged
+
+
+def test_thoth_dict_round_trip_keeps_the_unknown_unknown() -> None:
+    env = RuntimeEnvironment.merge(DEBIAN_311, None, {"python_version": "3.9", "labels": {"team": "ml"}})
+    back = RuntimeEnvironment.from_thoth_dict(env.to_thoth_dict())
+    assert back.to_thoth_dict() == env.to_thoth_dict()
+    sparse = RuntimeEnvironment.from_thoth_dict({"python_version": "3.11", "hardware": {"gpu_model": None}})
+    assert (sparse.python_version, sparse.platform, sparse.os_name, sparse.gpu_models) == ("3.11", None, None, ())
+    assert (sparse.implementation, sparse.recommendation_type, sparse.origins) == (None, None, {})
+    flagged = RuntimeEnvironment.from_thoth_dict({"hardware": {"cpu_flags": ["avx2"]}, "platform": ["linux-x86_64"]})
+    assert (flagged.cpu_flags, flagged.platform) == (("avx2",), "linux-x86_64")
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path"),
+    [
+        ({"hardware": {"cpu_family": "six"}}, "runtime_environment.hardware.cpu_family"),
+        ({"hardware": {"cpu_flags": ["avx", 2]}}, "runtime_environment.hardware.cpu_flags[1]"),
+        ({"operating_system": {"version": 9}}, "runtime_environment.operating_system.version"),
+        ({"python_version": "3.11\n"}, "runtime_environment.python_version"),
+        ({"labels": {"a": {"b": "c"}}}, "runtime_environment.labels.a"),
+    ],
+)
+def test_thoth_dict_errors_name_the_member(data: dict, key_path: str) -> None:
+    with pytest.raises(InputFileError) as info:
+        RuntimeEnvironment.from_thoth_dict(data, path="advise request")
+    assert info.value.key_path == key_path and info.value.path == "advise request"
+
+
+def test_gpu_model_is_the_first_of_gpu_models() -> None:
+    assert RuntimeEnvironment(gpu_model="A").gpu_models == ("A",)
+    assert RuntimeEnvironment(gpu_models=("A", "B")).gpu_model == "A"
+    with pytest.raises(ValueError):
+        RuntimeEnvironment(gpu_model="B", gpu_models=("A",))

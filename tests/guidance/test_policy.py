@@ -115,6 +115,12 @@ def test_cooldown_uses_the_newest_file_and_the_injected_clock() -> None:
     assert _judge(policy("stable", min_release_age=timedelta(0)), "widget", "2.0", uploaded=NOW.isoformat()).acceptable
 
 
+def test_cooldown_reads_the_upload_time_as_indexes_write_it() -> None:
+    # "Z" and two fraction digits: datetime.fromisoformat refuses both before Python 3.11
+    fresh = _judge(policy("stable"), "widget", "2.0", uploaded="2026-05-30T19:01:02.12Z")
+    assert not fresh.acceptable and "cooldown" in fresh.justifications[0].message
+
+
 def test_exclude_newer_is_the_reference_time() -> None:
     snapshot = NOW - timedelta(days=100)
     assert reference_time(NOW, snapshot) == snapshot

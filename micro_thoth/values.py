@@ -1,0 +1,78 @@
+"""Typed reads of parsed TOML / JSON / YAML values, failing with the file and the key path.
+
+The one reader of the house: formats/, ``.thoth.yaml``, prescriptions, the
+backend's wire and the runtime environment read untrusted data through these
+functions, so a bad value always raises ``InputFileError`` naming the file
+(``path``) and the member (``key_path``, e.g. ``runtime_environment.hardware.cpu_family``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from micro_thoth.errors import InputFileError
+
+_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "an array", str: "a string"}
+
+
+def kind(value: Any, *, mapping: str = "an object") -> str:
+    """How an error names a value's type (``mapping``: "a table" in TOML, "an object" in JSON)."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return mapping
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def join(prefix: Optional[str], key: object) -> str:
+    """``hardware`` + ``cpu_family`` -> ``hardware.cpu_family`` (no prefix: the key alone)."""
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def fail(message: str, path: Optional[str], key_path: Optional[str]) -> InputFileError:
+    return InputFileError(message, path=path, key_path=key_path or None)
+
+
+def string(value: Any, path: Optional[str], key_path: str, *, mapping: str = "an object") -> str:
+    if not isinstance(value, str):
+        raise fail(f"expected a string, got {kind(value, mapping=mapping)}", path, key_path)
+    return value
+
+
+def optional_string(value: Any, path: Optional[str], key_path: str, *, mapping: str = "an object") -> Optional[str]:
+    return None if value is None else string(value, path, key_path, mapping=mapping)
+
+
+def optional_integer(value: Any, path: Optional[str], key_path: str) -> Optional[int]:
+    """An integer or None; a boolean is not an integer here."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(f"expected an integer, got {kind(value)}", path, key_path)
+    return value
+
+
+def mapping_of(value: Any, path: Optional[str], key_path: Optional[str], *, mapping: str = "an object") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise fail(f"expected {mapping}, got {kind(value, mapping=mapping)}", path, key_path)
+    return value
+
+
+def object_of(value: Any, path: Optional[str], key_path: Optional[str]) -> Mapping[str, Any]:
+    """A JSON object (any mapping) whose keys are all strings."""
+    if not isinstance(value, Mapping):
+        raise fail(f"expected an object, got {kind(value)}", path, key_path or "(root)")
+    for key in value:
+        if not isinstance(key, str):
+            raise fail(f"keys must be strings, got {key!r}", path, key_path or "(root)")
+    return value
+
+
+def string_list(value: Any, path: Optional[str], key_path: str) -> list[str]:
+    """A list of strings; the culprit's index is in the key path (``platform[1]``)."""
+    if not isinstance(value, list):
+        raise fail(f"expected a list of strings, got {kind(value)}", path, key_path)
+    for i, item in enumerate(value):
+        string(item, path, f"{key_path}[{i}]")
+    return value
