@@ -97,7 +97,10 @@ def _no_artifact(
     pin: Pin, artifacts: Sequence[Artifact], locked: Sequence[Artifact], target: Target
 ) -> NoCompatibleArtifact:
     index = next((a.index.redacted_url for a in artifacts if a.index is not None), pin.index)
-    if locked:
+    if not locked and target.formats.restricted and _locked_files(pin, artifacts):
+        kind = "wheel" if not target.formats.allows(pin.name, wheel=False) else "sdist"
+        hint = f"no {kind} for {pin.name} is locked, and the binary options ({' '.join(target.formats.option_lines())}) allow nothing else"
+    elif locked:
         tags = sorted({str(tag) for a in locked for tag in a.tags})
         hint = (
             f"the locked wheels are tagged {', '.join(tags)} and there is no sdist; "
@@ -116,8 +119,9 @@ def _no_artifact(
 
 
 def choose_artifact(pin: Pin, artifacts: Sequence[Artifact], target: Target) -> Artifact:
-    """The locked wheel ranked best by the target's tags, else a locked sdist."""
-    locked = _locked_files(pin, artifacts)
+    """The locked wheel ranked best by the target's tags, else a locked sdist (each only if the
+    target's binary options allow it: ``--no-binary`` builds from the sdist)."""
+    locked = [a for a in _locked_files(pin, artifacts) if target.formats.allows(pin.name, wheel=a.is_wheel)]
     ranked = [
         (rank, i)
         for i, a in enumerate(locked)

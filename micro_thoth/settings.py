@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import UsageError
-from .models import DEFAULT_CATEGORY, DEVELOP_CATEGORY
+from .models import ANY_FORMAT, DEFAULT_CATEGORY, DEVELOP_CATEGORY, Formats
 
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
@@ -70,6 +70,7 @@ class Settings:
     backend_url: Optional[str] = None
     runtime_environment: Optional[str] = None  # the .thoth.yaml entry (THAMOS_RUNTIME_ENVIRONMENT)
     input_dir: Optional[Path] = None  # the selected entry's overlay directory, when .thoth.yaml has overlays_dir
+    formats: Formats = ANY_FORMAT  # --no-binary / --only-binary / --prefer-binary (and PIP_*)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,6 +104,7 @@ class Settings:
             refresh=bool(args.get("refresh")),
             backend_url=args.get("backend") or environ.get("THOTH_HOST") or None,
             runtime_environment=args.get("runtime_environment") or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None,
+            formats=_formats(args, environ),
             extra={k: v for k, v in args.items() if k not in _KNOWN and v is not None},
         )
 
@@ -133,10 +135,23 @@ class Settings:
         return self.virtual_env is not None and not self.ignore_virtualenvs and not self.system
 
 
+def _formats(args: Mapping[str, Any], environ: Mapping[str, str]) -> Formats:
+    """pip's binary options: PIP_NO_BINARY / PIP_ONLY_BINARY / PIP_PREFER_BINARY, then the flags."""
+    formats = ANY_FORMAT
+    for option, env in (("--no-binary", "PIP_NO_BINARY"), ("--only-binary", "PIP_ONLY_BINARY")):
+        if environ.get(env, "").strip():
+            formats = formats.with_option(option, environ[env].replace(" ", ","))
+    for option, key in (("--no-binary", "no_binary"), ("--only-binary", "only_binary")):
+        for value in args.get(key) or ():
+            formats = formats.with_option(option, value)
+    prefer = bool(args.get("prefer_binary")) or env_flag(environ, "PIP_PREFER_BINARY")
+    return replace(formats, prefer_binary=prefer)
+
+
 _KNOWN = {
     "directory", "categories", "cache_dir", "python", "system", "deploy", "dev", "dry_run",
     "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "backend",
-    "runtime_environment",
+    "runtime_environment", "no_binary", "only_binary", "prefer_binary",
 }
 
 

@@ -59,6 +59,18 @@ def target(func: F) -> F:
             click.option("--dry-run", is_flag=True, help="Print the plan; change nothing."),
             click.option("--no-compile", is_flag=True, help="Do not compile bytecode."),
         ],
+        binary(func),
+    )
+
+
+def binary(func: F) -> F:
+    """pip's --no-binary / --only-binary / --prefer-binary (also PIP_NO_BINARY, ...)."""
+    return _apply(
+        [
+            click.option("--no-binary", multiple=True, metavar="NAMES", help="Never use wheels of these (comma separated, :all:, :none:)."),
+            click.option("--only-binary", multiple=True, metavar="NAMES", help="Never use sdists of these (comma separated, :all:, :none:)."),
+            click.option("--prefer-binary", is_flag=True, help="Prefer an older release with a wheel to a newer one with only an sdist."),
+        ],
         func,
     )
 

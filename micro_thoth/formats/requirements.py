@@ -15,7 +15,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from packaging.markers import InvalidMarker, Marker
@@ -30,9 +30,11 @@ from packaging.utils import (
 
 from micro_thoth.errors import InputFileError, NotLockedError
 from micro_thoth.models import (
+    ANY_FORMAT,
     DEFAULT_CATEGORY,
     Dependency,
     DirectReference,
+    Formats,
     Hash,
     Lock,
     Pin,
@@ -49,21 +51,23 @@ _WITH_VALUE = {
     "--extra-index-url": "extra_index_url",
     "-f": "find_links", "--find-links": "find_links",
     "--trusted-host": "trusted_host",
-    "--no-binary": "ignored", "--only-binary": "ignored", "--use-feature": "ignored",
+    "--no-binary": "--no-binary", "--only-binary": "--only-binary",
 }  # fmt: skip
 _FLAGS = {
     "--pre": "pre",
     "--no-index": "no_index",
     "--require-hashes": "require_hashes",
-    "--prefer-binary": "ignored",
+    "--prefer-binary": "prefer_binary",
 }
-_REQ_OPTIONS_WITH_VALUE = (
-    "--hash",
-    "--config-settings",
-    "-C",
-    "--global-option",
-    "--install-option",
-)
+_REQ_OPTIONS_WITH_VALUE = ("--hash", "--config-settings", "-C", "--global-option", "--install-option")
+# pip's requirements-file options thoth-pip does not implement: refused by name, never ignored
+_UNSUPPORTED = {
+    "--use-feature": "thoth-pip has no pip features to switch on",
+    "--config-settings": "build backends get no config settings from thoth-pip",
+    "-C": "build backends get no config settings from thoth-pip",
+    "--global-option": "setup.py options are not passed on (pip deprecated them)",
+    "--install-option": "setup.py options are not passed on (pip removed them)",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,15 @@ class RequirementsFile:
     no_index: bool = False
     require_hashes: bool = False
     path: Optional[str] = None
+    binary_options: tuple[tuple[str, str], ...] = ()  # (--no-binary|--only-binary, value), in order
+    prefer_binary: bool = False
+
+    def formats_after(self, base: Formats = ANY_FORMAT) -> Formats:
+        """The binary options of ``base`` (flags, environment) then this file's, in pip's order."""
+        formats = base
+        for option, value in self.binary_options:
+            formats = formats.with_option(option, value)
+        return replace(formats, prefer_binary=formats.prefer_binary or self.prefer_binary)
 
     @property
     def dependencies(self) -> tuple[Dependency, ...]:
@@ -124,6 +137,7 @@ class _Collector:
     constraints: list[RequirementLine] = field(default_factory=list)
     options: dict[str, list[str]] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
+    binary: list[tuple[str, str]] = field(default_factory=list)
 
     def freeze(self, path: Optional[str]) -> RequirementsFile:
         opts = self.options
@@ -138,6 +152,8 @@ class _Collector:
             no_index="no_index" in self.flags,
             require_hashes="require_hashes" in self.flags,
             path=path,
+            binary_options=tuple(self.binary),
+            prefer_binary="prefer_binary" in self.flags,
         )
 
 
@@ -212,7 +228,10 @@ def _option_line(collector: _Collector, line: str, frame: _Frame, where: str) ->
             )
         elif value is None:
             collector.flags.add(option)
-        elif option != "ignored":
+        elif option in ("--no-binary", "--only-binary"):
+            _check_binary_value(value, frame.path, where)
+            collector.binary.append((option, value))
+        else:
             collector.options.setdefault(option, []).append(value)
 
 
@@ -240,7 +259,23 @@ def _options(
                 value = tokens.pop(0)
             yield _WITH_VALUE[name], value
         else:
-            raise InputFileError(f"unknown option {token!r}", path=path, key_path=where)
+            raise _unknown(name, token, path, where)
+
+
+def _unknown(name: str, token: str, path: Optional[str], where: Optional[str]) -> InputFileError:
+    """An option we do not take: pip's own (named, with why) or none at all."""
+    if name in _UNSUPPORTED:
+        return InputFileError(
+            f"pip's option {name} is not supported: {_UNSUPPORTED[name]}",
+            path=path, key_path=where, hint="remove it from the file (thoth-pip never ignores an option silently)",
+        )
+    return InputFileError(f"unknown option {token!r}", path=path, key_path=where)
+
+
+def _check_binary_value(value: str, path: Optional[str], where: str) -> None:
+    if value.startswith("-") or not value.strip():
+        raise InputFileError(f"--no-binary/--only-binary needs project names, :all: or :none:, not {value!r}",
+                             path=path, key_path=where)
 
 
 def _option_name_value(token: str) -> tuple[str, Optional[str]]:
@@ -320,8 +355,8 @@ def _hashes(tokens: list[str], path: Optional[str], where: Optional[str]) -> tup
     found: list[Hash] = []
     while words:
         name, value = _option_name_value(words.pop(0))
-        if name not in _REQ_OPTIONS_WITH_VALUE:
-            raise InputFileError(f"unknown option {name!r}", path=path, key_path=where)
+        if name not in _REQ_OPTIONS_WITH_VALUE or name in _UNSUPPORTED:
+            raise _unknown(name, name, path, where)
         value = value if value is not None else (words.pop(0) if words else None)
         if value is None:
             raise InputFileError(f"{name} needs a value", path=path, key_path=where)
@@ -484,6 +519,7 @@ def to_lock(reqs: RequirementsFile) -> Lock:
         sources=reqs.sources,
         kind="requirements",
         path=reqs.path,
+        formats=reqs.formats_after(),
     )
 
 
@@ -542,12 +578,13 @@ def dump_requirements(
     extra_index_urls: Sequence[str] = (),
     find_links: Sequence[str] = (),
     hashes: bool = True,
+    trusted_hosts: Sequence[str] = (),
+    formats: Formats = ANY_FORMAT,
 ) -> str:
     """A requirements.txt in pip-compile's layout; ``header`` is the command that made it."""
-    lines = [
-        *_header_lines(header, python_version),
-        *_flag_lines(index_url, extra_index_urls, find_links),
-    ]
+    options = [*_flag_lines(index_url, extra_index_urls, find_links), *(f"--trusted-host {h}" for h in dict.fromkeys(trusted_hosts))]
+    options += formats.option_lines()
+    lines = [*_header_lines(header, python_version), *options, *([""] if options else [])]
     ordered = sorted(entries, key=lambda e: (not e.editable, canonicalize_name(e.name)))
     lines.extend(_entry_text(entry, annotate, hashes) for entry in ordered)
     return "\n".join(lines or [""]) + "\n"
@@ -568,7 +605,7 @@ def _flag_lines(
     lines = [f"--index-url {index_url}"] if index_url else []
     lines += [f"--extra-index-url {url}" for url in dict.fromkeys(extra)]
     lines += [f"--find-links {link}" for link in dict.fromkeys(find_links)]
-    return [*lines, ""] if lines else []
+    return lines
 
 
 def _entry_text(entry: ResolvedEntry, annotate: bool, with_hashes: bool) -> str:

@@ -109,6 +109,7 @@ def run_lock(project: ProjectInput, services: Services, request: LockRequest) ->
     """``lock`` with this run's target, policy and resolver."""
     started = time.monotonic()
     selected, target = lock_target(services, request, project.requires)
+    target = project.target_for(target)
     policy = lock_policy(services.settings, request, selected.environment)
     outcome = lock(project, services.resolver, target, policy, write=request.write and not services.settings.dry_run)
     return _since(outcome, started)
@@ -156,7 +157,7 @@ def lock_target(services: Services, request: LockRequest, requires: Mapping[str,
         settings.project_dir, environ=services.environ, name=request.runtime_environment, overrides=overrides,
         interpreter=info, reporter=services.reporter,
     )
-    return selected, selected.environment.target(info)
+    return selected, replace(selected.environment.target(info), formats=settings.formats)
 
 
 def _python_version(spec: Optional[str]) -> Optional[str]:

@@ -99,6 +99,9 @@ class PipfileInput:
         text = pipfile_format.with_sources(self.text, self.pipfile.sources[:1], {k: v for k, v in urls.items() if k != v})
         return WireFiles(text, "pipenv", _lock_text_for(self.previous, self.upgrade))
 
+    def target_for(self, target: Target) -> Target:
+        return target
+
     def render(self, resolved: Resolved, target: Target) -> Rendered:
         if resolved.answer is None:
             new = lockfile.build_lock(self.pipfile, resolved.resolutions, self.pipfile.sources)
@@ -231,6 +234,10 @@ class RequirementsInput:
             raise UsageError(f"{self.request.src.name} includes other files (-r/-c), which a backend cannot read",
                              hint="lock without --backend, or put the requirements in one file")
 
+    def target_for(self, target: Target) -> Target:
+        """The target with this file's binary options after the command line's, as pip reads them."""
+        return replace(target, formats=self.parsed.formats_after(target.formats))
+
     def render(self, resolved: Resolved, target: Target) -> Rendered:
         path = self.output or self.request.src.with_name("requirements.txt")
         if resolved.answer is None:
@@ -252,6 +259,8 @@ class RequirementsInput:
             index_url=sources[0].url if explicit and sources else None,
             extra_index_urls=[s.url for s in sources[1:]] if explicit else (),
             find_links=list(request.find_links) + list(parsed.find_links),
+            trusted_hosts=parsed.trusted_hosts,
+            formats=target.formats,
         )
 
 

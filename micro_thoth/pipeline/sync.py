@@ -61,7 +61,7 @@ def install_lock(
     """The shared tail of sync and install: target, plan, fetch, verify, install."""
     services.use_sources(lock.sources)
     env = select_environment(settings, files, lock, services)
-    target = env.interpreter.target()
+    target = replace(env.interpreter.target(), formats=settings.formats.then(lock.formats))
     if settings.deploy:
         inputs.check_deploy_python(lock, target)
     pins = select_pins(lock, settings.selected_categories(), target, pipfile)
@@ -300,7 +300,7 @@ def _download_requests(
 def _cached_choice(pin: Pin, target: Target, services: Services) -> Optional[Artifact]:
     cached = download.cached_artifacts(services.cache, pin)
     wheels = [a for a in cached if a.is_wheel and target.tag_rank(a.tags) is not None]
-    if not wheels:
+    if not wheels or not target.formats.allows(pin.name, wheel=True):
         return None
     return download.choose_artifact(pin, wheels, target)
 

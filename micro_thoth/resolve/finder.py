@@ -130,12 +130,20 @@ class Finder:
     def _fits(self, artifact: Artifact) -> bool:
         if not python_admits(artifact.requires_python, self.target):
             return False
+        if not self.target.formats.allows(artifact.name, wheel=artifact.is_wheel):
+            return False
         return not artifact.is_wheel or self.target.tag_rank(artifact.tags) is not None
 
     def _why_unusable(self, artifacts: Iterable[Artifact]) -> str:
+        artifacts = list(artifacts)
         for artifact in artifacts:
             if not python_admits(artifact.requires_python, self.target):
                 return f"requires Python {artifact.requires_python}"
+        formats = self.target.formats
+        if artifacts and not formats.allows(artifacts[0].name, wheel=False):
+            return "has no wheel for the target (--only-binary refuses its sdist)"
+        if artifacts and not formats.allows(artifacts[0].name, wheel=True):
+            return "has no sdist (--no-binary refuses its wheels)"
         return "has no file for the target (no compatible wheel, no sdist)"
 
 
@@ -158,7 +166,11 @@ def matching(
         if all(s.contains(r.version, prereleases=True) for s in specifiers)  # cheap: the version only
         and r.installable(allow_yanked=r.version in pinned)  # judges the release's files
     ]
-    if prereleases or any(s.prereleases for s in specifiers):
-        return found
-    finals = [r for r in found if not r.version.is_prerelease]
-    return finals or found
+    if not (prereleases or any(s.prereleases for s in specifiers)):
+        found = [r for r in found if not r.version.is_prerelease] or found
+    return found
+
+
+def binary_first(releases: Sequence[Release]) -> list[Release]:
+    """``--prefer-binary``: releases with a usable wheel before newer ones with only an sdist."""
+    return sorted(releases, key=lambda r: not any(a.is_wheel for a in r.usable))

@@ -38,7 +38,7 @@ from ..models import (
     Target,
     Verdict,
 )
-from .finder import Finder, Release, best_artifact, matching, python_admits
+from .finder import Finder, Release, best_artifact, binary_first, matching, python_admits
 from .markers import evaluate
 
 PYTHON = NormalizedName("<python>")
@@ -328,6 +328,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
             fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
+            fitting = binary_first(fitting) if self.target.formats.prefer_binary else fitting
             found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
             if not first.extras and self.policy is not None:
                 found = self._with_stand_ins(found, everything, allowed)
@@ -551,6 +552,10 @@ def _index_pins(requirements: Iterable[Requirement]) -> dict[str, str]:
     return pins
 
 
-def release_artifacts(candidate: Candidate) -> tuple[Artifact, ...]:
-    """Every file of the candidate's version on its index (none for a direct reference)."""
-    return candidate.release.artifacts if candidate.release is not None else ()
+def release_artifacts(candidate: Candidate, target: Target) -> tuple[Artifact, ...]:
+    """Every file of the candidate's version on its index that the target's binary options allow
+    (none for a direct reference): with ``--no-binary :all:`` no wheel hash, as pip-compile."""
+    if candidate.release is None:
+        return ()
+    formats = target.formats
+    return tuple(a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel))

@@ -177,7 +177,7 @@ def _pin(
         name=metadata.name,
         version=str(base.version) if base.direct is None else metadata.version,
         index=base.index,
-        artifacts=release_artifacts(base),
+        artifacts=release_artifacts(base, provider.target),
         direct=base.direct,
         extras=tuple(sorted({e for c in candidates for e in c.extras})),
         markers=markers or mk.requires_python_marker(requires_python),

@@ -21,7 +21,7 @@ from micro_thoth.formats.requirements import (
     parse_requirements,
     to_lock,
 )
-from micro_thoth.models import DirectReference, Hash, Pin, Source
+from micro_thoth.models import DirectReference, Formats, Hash, Pin, Source
 
 from .conftest import DATA
 
@@ -88,10 +88,12 @@ def test_hashes_in_both_spellings_are_collected() -> None:
     assert dep.pinned_version() == "1.0"
 
 
-def test_other_per_requirement_options_are_accepted() -> None:
-    assert one(f"alpha==1 --config-settings=k=v --global-option x --hash={A}").hashes == (
-        Hash.parse(A),
-    )
+@pytest.mark.parametrize("option", ["--config-settings=k=v", "-C k=v", "--global-option x", "--install-option x"])
+def test_per_requirement_options_we_cannot_honour_are_refused_by_name(option: str) -> None:
+    with pytest.raises(InputFileError) as err:
+        parse(f"beta\nalpha==1 {option} --hash={A}\n")
+    assert "is not supported" in str(err.value) and option.split()[0].split("=")[0] in str(err.value)
+    assert err.value.key_path == "line 2"
 
 
 def test_vcs_requirement_with_ref_egg_and_subdirectory() -> None:
@@ -183,10 +185,50 @@ def test_last_index_url_wins() -> None:
 
 
 def test_flags() -> None:
-    reqs = parse(
-        "--pre\n--no-index\n--require-hashes\n--prefer-binary\n--only-binary :all:\n--no-binary x\n--use-feature=truststore\n"
-    )
+    reqs = parse("--pre\n--no-index\n--require-hashes\n--prefer-binary\n--only-binary :all:\n--no-binary x\n")
     assert (reqs.pre, reqs.no_index, reqs.require_hashes) == (True, True, True)
+    assert reqs.formats_after() == Formats(no_binary=frozenset({"x"}), only_binary=frozenset({":all:"}), prefer_binary=True)
+
+
+# pip's documented requirements-file options (pip's "Requirements File Format" page): each is
+# honoured (parsed into the value) or refused naming the line; none is ignored.
+PIP_FILE_OPTIONS = {
+    "-i {url}": lambda r: r.index_url == "http://127.0.0.1:1/simple/",
+    "--index-url {url}": lambda r: r.index_url == "http://127.0.0.1:1/simple/",
+    "--extra-index-url {url}": lambda r: r.extra_index_urls == ("http://127.0.0.1:1/simple/",),
+    "--no-index": lambda r: r.no_index,
+    "-c other.txt": lambda r: [d.name for d in r.constraints] == ["zeta"],
+    "--constraint other.txt": lambda r: [d.name for d in r.constraints] == ["zeta"],
+    "-r other.txt": lambda r: "zeta" in [d.name for d in r.dependencies],
+    "--requirement other.txt": lambda r: "zeta" in [d.name for d in r.dependencies],
+    "-e ./app": lambda r: any(d.direct is not None and d.direct.editable for d in r.dependencies),
+    "--editable ./app": lambda r: any(d.direct is not None and d.direct.editable for d in r.dependencies),
+    "-f ./wheels": lambda r: r.find_links == ("./wheels",),
+    "--find-links ./wheels": lambda r: r.find_links == ("./wheels",),
+    "--pre": lambda r: r.pre,
+    "--prefer-binary": lambda r: r.formats_after().prefer_binary,
+    "--only-binary :all:": lambda r: r.formats_after().only_binary == {":all:"},
+    "--no-binary alpha,Beta_Two": lambda r: r.formats_after().no_binary == {"alpha", "beta-two"},
+    "--require-hashes": lambda r: r.require_hashes,
+    "--trusted-host 127.0.0.1": lambda r: r.trusted_hosts == ("127.0.0.1",),
+    f"alpha==1 --hash=sha256:{'a' * 64}": lambda r: r.dependencies[-1].hashes == (Hash.parse(f"sha256:{'a' * 64}"),),
+}
+PIP_FILE_OPTIONS_REFUSED = ["--use-feature truststore", "alpha==1 --config-settings k=v", "alpha==1 -C k=v",
+                            "alpha==1 --global-option --x", "--some-new-option"]
+
+
+@pytest.mark.parametrize("line", sorted(PIP_FILE_OPTIONS))
+def test_every_documented_pip_option_is_honoured(line: str) -> None:
+    reqs = parse("beta\n" + line.format(url="http://127.0.0.1:1/simple/") + "\n", {"other.txt": "zeta\n"})
+    assert PIP_FILE_OPTIONS[line](reqs), line
+
+
+@pytest.mark.parametrize("line", PIP_FILE_OPTIONS_REFUSED)
+def test_every_other_option_is_refused_naming_the_line(line: str) -> None:
+    with pytest.raises(InputFileError) as err:
+        parse("beta\n" + line + "\n")
+    assert err.value.key_path == "line 2"
+    assert line.replace("alpha==1 ", "").split()[0] in str(err.value)
 
 
 def test_defaults() -> None:

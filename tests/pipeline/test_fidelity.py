@@ -186,3 +186,72 @@ def test_python_flag_with_a_venv_of_another_python_is_refused(index, tmp_path, t
     assert "has Python 3.10.13, but --python 3.11 asks for Python 3.11" in result.err
     assert sorted(p.name for p in (tmp_path / ".venv").rglob("*")) == before
     assert thoth("sync", "-C", str(tmp_path)).code == 0  # without --python the .venv is used as it is
+
+
+# --- item 2: pip's binary options, at lock and install time -------------------------------------
+
+
+def _compile(thoth, path: Path, url: str, body: str, *flags: str):  # type: ignore[no-untyped-def]
+    (path / "requirements.in").write_text(body)
+    return thoth("lock", "-r", str(path / "requirements.in"), "-i", url, "--no-header", "--recommendation-type", "latest", *flags)
+
+
+def test_only_binary_all_refuses_an_sdist_only_release(index, tmp_path, thoth) -> None:
+    index.add(Dist("docopt", "0.6.2"), wheel=False, sdist=True)
+    for body, flags in (("--only-binary :all:\ndocopt==0.6.2\n", ()), ("docopt==0.6.2\n", ("--only-binary", ":all:"))):
+        result = _compile(thoth, tmp_path, index.url, body, *flags)
+        assert result.code == 1, body
+        assert "0.6.2 has no wheel for the target (--only-binary refuses its sdist)" in result.err
+        assert not (tmp_path / "requirements.txt").exists()
+
+
+def test_binary_options_are_written_as_pip_compile_does_and_filter_hashes(index, tmp_path, thoth) -> None:
+    (a_wheel, a_sdist) = index.add(Dist("a", "1.0", requires_dist=["b"]), sdist=True)
+    (b_wheel, b_sdist) = index.add(Dist("b", "1.0"), sdist=True)
+    body = "--trusted-host 127.0.0.1\n--prefer-binary\n--no-binary b\n--only-binary a\na\n"
+    result = _compile(thoth, tmp_path, index.url, body)
+    assert result.code == 0, result.err
+    text = (tmp_path / "requirements.txt").read_text()
+    assert text.startswith(f"--index-url {index.url}\n--trusted-host 127.0.0.1\n--no-binary b\n--only-binary a\n\n")
+    assert a_wheel.sha256 in text and a_sdist.sha256 not in text  # as pip-compile: the files pip may use
+    assert b_sdist.sha256 in text and b_wheel.sha256 not in text
+
+
+def test_no_binary_all_locks_sdists_and_installs_from_them(index, tmp_path, thoth) -> None:
+    (wheel, sdist) = index.add(Dist("b", "1.0"), sdist=True)
+    result = _compile(thoth, tmp_path, index.url, "--no-binary :all:\nb\n")
+    assert result.code == 0, result.err
+    text = (tmp_path / "requirements.txt").read_text()
+    assert "--no-binary :all:\n" in text and sdist.sha256 in text and wheel.sha256 not in text
+    result = thoth("sync", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert list((tmp_path / ".venv").rglob("b-1.0.dist-info"))
+    assert not any(r.endswith(wheel.filename) for r in index.requests)  # built from the sdist
+
+
+def test_no_binary_flag_at_install_time_builds_from_the_sdist(index, tmp_path, thoth) -> None:
+    (wheel, _sdist) = index.add(Dist("b", "1.0"), sdist=True)
+    _pipfile(tmp_path, index.url, 'b = "*"')
+    assert thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path)).code == 0  # both hashes, as pipenv
+    result = thoth("sync", "--no-binary", "b", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert list((tmp_path / ".venv").rglob("b-1.0.dist-info"))
+    assert not any(r.endswith(wheel.filename) for r in index.requests)
+
+
+def test_prefer_binary_takes_an_older_release_with_a_wheel(index, tmp_path, thoth) -> None:
+    index.add(Dist("c", "1.0"))
+    index.add(Dist("c", "2.0"), wheel=False, sdist=True)
+    assert _compile(thoth, tmp_path, index.url, "c\n").code == 0
+    assert "c==2.0" in (tmp_path / "requirements.txt").read_text()
+    assert _compile(thoth, tmp_path, index.url, "--prefer-binary\nc\n", "-U").code == 0
+    assert "c==1.0" in (tmp_path / "requirements.txt").read_text()
+    assert _compile(thoth, tmp_path, index.url, "c\n", "-U", "--prefer-binary").code == 0
+    assert "c==1.0" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_unsupported_option_in_requirements_in_is_refused_naming_the_line(index, tmp_path, thoth) -> None:
+    index.add(Dist("b", "1.0"))
+    result = _compile(thoth, tmp_path, index.url, "b\n--use-feature truststore\n")
+    assert result.code != 0
+    assert "--use-feature" in result.err and "line 2" in result.err and "not supported" in result.err

@@ -37,6 +37,7 @@ from .env import runtime_options
 @click.option("-U", "--upgrade", is_flag=True, help="Let every package move (ignore the existing pins).")
 @click.option("--no-header", is_flag=True, help="pip-compile mode: no header comment.")
 @click.option("--no-annotate", is_flag=True, help="pip-compile mode: no '# via' annotations.")
+@options.binary
 @options.backend
 @runtime_options
 @options.guidance
