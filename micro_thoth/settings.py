@@ -15,6 +15,8 @@ from typing import Any, Optional
 from .errors import UsageError
 from .models import ANY_FORMAT, DEFAULT_CATEGORY, DEVELOP_CATEGORY, Formats
 
+CONFIG_NAME = ".thoth.yaml"  # the project's Thamos configuration
+
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
 

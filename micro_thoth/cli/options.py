@@ -84,8 +84,8 @@ def backend(func: F) -> F:
 
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
-    from ..pipeline.everyday import dotenv_values
     from ..pipeline.project import apply_overlay
+    from ..pipeline.project_env import dotenv_values
 
     settings = Settings.from_sources(kwargs, os.environ)
     console = Console(verbosity=settings.verbosity)
@@ -108,6 +108,29 @@ def guidance(func: F) -> F:
         ],
         func,
     )
+
+
+def runtime_options(func: Any) -> Any:
+    """The flags that override a runtime environment value (shared with lock and install)."""
+    options = [
+        click.option("--runtime-environment", "runtime_environment", metavar="NAME",
+                     help="The .thoth.yaml entry to use (default: THAMOS_RUNTIME_ENVIRONMENT, else the first)."),
+        click.option("--python-version", help="Target Python version, e.g. 3.9."),
+        click.option("--platform", help="Target platform as sysconfig spells it, e.g. linux-x86_64."),
+        click.option("--os", metavar="NAME[:VERSION]", help="Target operating system, e.g. rhel:8."),
+        click.option("--libc", metavar="FAMILY:VERSION", help="Target C library, e.g. glibc:2.28 or musl:1.2."),
+        click.option("--cuda-version", help="Target CUDA version, e.g. 12.2."),
+        click.option("--cudnn-version", help="Target cuDNN version."),
+        click.option("--cpu-family", type=int, help="Target CPU family (as /proc/cpuinfo)."),
+        click.option("--cpu-model", type=int, help="Target CPU model (as /proc/cpuinfo)."),
+        click.option("--gpu-model", help="Target GPU model."),
+        click.option("--base-image", help="Container base image the application runs in."),
+        click.option("--recommendation-type", help="latest, stable, performance, security or testing."),
+        click.option("--labels", metavar="K=V;K2=V2", help="Labels for prescriptions, merged over the config's."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 RUNTIME_KEYS = frozenset({

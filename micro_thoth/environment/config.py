@@ -19,9 +19,9 @@ import yaml
 
 from ..errors import InputFileError, UsageError
 from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
+from ..settings import CONFIG_NAME as CONFIG_NAME  # re-exported: the file this module reads
 from .runtime import RuntimeEnvironment
 
-CONFIG_NAME = ".thoth.yaml"
 _FORMATS = (*REQUIREMENTS_FORMATS, *REQUIREMENTS_FORMAT_ALIASES)  # kept as written: Thamos reads the file too
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _PYTHON_VERSION = re.compile(r"^\d+\.\d+$")

@@ -29,6 +29,7 @@ from ..reporting import Reporter
 from ..settings import Settings, env_flag
 from . import export, inputs
 from .project import ProjectFiles, discover, read_text
+from .project_env import dotenv_file
 from .services import open_services
 
 IGNORED = install.PROTECTED | {"pipenv"}
@@ -205,45 +206,6 @@ def prepare_run(settings: Settings, environ: Mapping[str, str], command: Sequenc
     env["PIPENV_PROJECT_DIR"] = str(files.directory)
     argv = _script(files, command)
     return RunPlan(_resolved(argv, env), env, dotenv_path)
-
-
-def dotenv_file(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> Optional[Path]:
-    """PIPENV_DOTENV_LOCATION, else the runtime environment overlay's ``.env``, else the project's."""
-    if env_flag(environ, "PIPENV_DONT_LOAD_ENV"):
-        return None
-    explicit = environ.get("PIPENV_DOTENV_LOCATION")
-    if explicit:
-        if not Path(explicit).is_file():
-            reporter.message(f"PIPENV_DOTENV_LOCATION={explicit} does not exist; not loading environment variables",
-                             "warning")
-            return None
-        return Path(explicit)
-    for directory in (_overlay_dir(settings.project_dir, environ), settings.project_dir):
-        if directory is not None and (directory / ".env").is_file():
-            return directory / ".env"
-    return None
-
-
-def dotenv_values(settings: Settings, environ: Mapping[str, str], reporter: Reporter) -> dict[str, str]:
-    """What the project's ``.env`` adds for every command, as pipenv loads it: variables
-    already set win (so credentials for an index can live in ``.env``, and CI can override)."""
-    from ..formats.dotenv import parse_dotenv, resolve
-    from .project import read_text
-
-    path = dotenv_file(settings, environ, reporter)
-    if path is None:
-        return {}
-    values = resolve(parse_dotenv(read_text(path), str(path)), environ, override=False)
-    return {key: value for key, value in values.items() if key not in environ}
-
-
-def _overlay_dir(project_dir: Path, environ: Mapping[str, str]) -> Optional[Path]:
-    from .environment import load_project_config
-
-    config = load_project_config(project_dir, environ)
-    if config is None or not config.runtime_environments:
-        return None
-    return config.overlay_directory(project_dir, config.select(None, environ))
 
 
 def _activate(env: dict[str, str], settings: Settings) -> None:

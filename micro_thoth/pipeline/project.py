@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InputFileError, UsageError
-from ..settings import Settings
+from ..settings import CONFIG_NAME, Settings
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,12 @@ def apply_overlay(settings: Settings, environ: Mapping[str, str]) -> Settings:
     """With ``overlays_dir`` in .thoth.yaml, the selected runtime environment's inputs live in
     ``<overlays_dir>/<name>/`` (Thamos's layout); an explicit PIPENV_PIPFILE wins, and an
     overlay holding no Pipfile, lock or requirements file leaves the project's in use."""
-    from ..environment import config as thoth_config
-
-    path = settings.project_dir / thoth_config.CONFIG_NAME
+    path = settings.project_dir / CONFIG_NAME
     if settings.pipfile is not None or not path.is_file():
         return settings
+    # YAML is loaded only for a project with a .thoth.yaml (a no-op sync must start fast).
+    from ..environment import config as thoth_config
+
     config = thoth_config.load_config(path, environ)
     if config.overlays_dir is None or not config.runtime_environments:
         return settings

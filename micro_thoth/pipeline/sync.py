@@ -25,7 +25,7 @@ from ..errors import (
 from ..models import Artifact, Lock, Pin, Pipfile, Target
 from ..reporting import Reporter
 from ..settings import Settings
-from . import inputs
+from . import inputs, sync_state
 from .project import ProjectFiles, discover
 from .services import Services, open_services
 
@@ -69,7 +69,10 @@ def install_lock(
     wanted = [install.WantedPackage(p.name, p.version, p.direct, requested=_requested(p, pipfile)) for p in pins]
     plan = install.plan(wanted, env)
     if settings.dry_run or plan.is_empty:
+        if not settings.dry_run:
+            _stamp(settings, env, plan)
         return SyncOutcome(plan, None, env.prefix, time.monotonic() - started, settings.dry_run)
+    sync_state.forget(env.prefix)
     needed = {w.key for w in plan.wheels_needed}
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
     _refuse_externally_managed(env, settings, services)
@@ -87,7 +90,24 @@ def install_lock(
         )
         _install_editables(plan, pins, lock, env, services)
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
+    _stamp(settings, env, plan)
     return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
+
+
+def _stamp(settings: Settings, env: install.TargetEnvironment, plan: install.Plan) -> None:
+    """Record the environment as this sync left it, when it is the project's (see sync_state)."""
+    venv = sync_state.project_venv(settings)
+    if venv is None or plan.editables or not _same_path(venv, env.prefix):
+        return
+    digest = sync_state.request_digest(settings, sync_state.inputs_of(discover(settings)))
+    sync_state.record(env.prefix, env.site_dirs(), digest, len(plan.unchanged) + len(plan.wheels_needed))
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _verified_digests(wheels: Mapping[NormalizedName, Path], services: Services) -> dict[NormalizedName, str]:

@@ -11,7 +11,6 @@ from ...pipeline import advise as advise_pipeline
 from ...pipeline import report
 from ...pipeline.guidance import show_report
 from .. import options
-from .env import runtime_options
 
 
 @click.command("advise", help="Resolve the best stack for the target (guided), write the lock, and report why.")
@@ -22,7 +21,7 @@ from .env import runtime_options
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
 @click.option("--dry-run", is_flag=True, help="Report only; write no lock.")
 @click.option("--backend", help="Ask this resolver backend instead of resolving here (THOTH_HOST).")
-@runtime_options
+@options.runtime_options
 @options.guidance
 def command(runtime_environment: Optional[str], **kwargs: Any) -> int:
     request = options.lock_request(kwargs, runtime_environment)

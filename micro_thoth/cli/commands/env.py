@@ -11,6 +11,7 @@ from ...console import Console
 from ...errors import UsageError
 from ...pipeline.environment import show_environment
 from ...settings import Settings
+from ..options import runtime_options
 
 
 def _pair(text: Optional[str], flag: str) -> tuple[Optional[str], Optional[str]]:
@@ -33,29 +34,6 @@ def overrides_from_options(options: dict[str, Any]) -> dict[str, Any]:
     values = dict(options, os_name=os_name, os_version=os_version, libc_family=libc_family,
                   libc_version=libc_version, labels=parse_labels(labels) if labels else None)
     return {key: value for key, value in values.items() if value is not None}
-
-
-def runtime_options(func: Any) -> Any:
-    """The flags that override a runtime environment value (shared with lock and install)."""
-    options = [
-        click.option("--runtime-environment", "runtime_environment", metavar="NAME",
-                     help="The .thoth.yaml entry to use (default: THAMOS_RUNTIME_ENVIRONMENT, else the first)."),
-        click.option("--python-version", help="Target Python version, e.g. 3.9."),
-        click.option("--platform", help="Target platform as sysconfig spells it, e.g. linux-x86_64."),
-        click.option("--os", metavar="NAME[:VERSION]", help="Target operating system, e.g. rhel:8."),
-        click.option("--libc", metavar="FAMILY:VERSION", help="Target C library, e.g. glibc:2.28 or musl:1.2."),
-        click.option("--cuda-version", help="Target CUDA version, e.g. 12.2."),
-        click.option("--cudnn-version", help="Target cuDNN version."),
-        click.option("--cpu-family", type=int, help="Target CPU family (as /proc/cpuinfo)."),
-        click.option("--cpu-model", type=int, help="Target CPU model (as /proc/cpuinfo)."),
-        click.option("--gpu-model", help="Target GPU model."),
-        click.option("--base-image", help="Container base image the application runs in."),
-        click.option("--recommendation-type", help="latest, stable, performance, security or testing."),
-        click.option("--labels", metavar="K=V;K2=V2", help="Labels for prescriptions, merged over the config's."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @click.command("env")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Optional
 
 import click
 
-from ...pipeline import report, workflow
 from .. import options
-from .env import runtime_options
+from .sync import answered_from_stamp
 
 
 @click.command("install", help="Install the project (locking first if the lock is missing or stale), or add PACKAGES.")
@@ -22,10 +22,17 @@ from .env import runtime_options
 @click.option("--exclude-newer", metavar="DATE", help="Lock only with files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
 @options.backend
-@runtime_options
+@options.runtime_options
 @options.guidance
 def command(packages: tuple[str, ...], index: Optional[str], runtime_environment: Optional[str], **kwargs: Any) -> int:
+    started = time.monotonic()
+    flags = {k: v for k, v in kwargs.items() if k not in options.RUNTIME_KEYS | options.GUIDANCE_KEYS}
+    settings, console = options.settings_from({**flags, "runtime_environment": runtime_environment})
+    if settings.deploy and not packages and answered_from_stamp(settings, console, started):
+        return 0  # --deploy installs the lock as is: a sync with nothing to do
+    # Imported here, not above: see sync.py (the no-op path loads neither resolver nor HTTP stack).
+    from ...pipeline import report, workflow
+
     request = options.lock_request(kwargs, runtime_environment)
-    settings, console = options.settings_from(kwargs)
     outcome = workflow.install(settings, os.environ, console, packages=packages, index=index, request=request)
     return report.install_outcome(outcome, settings, console)

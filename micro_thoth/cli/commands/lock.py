@@ -16,7 +16,6 @@ from ...pipeline import report
 from ...pipeline.lock_input import CompileRequest
 from ...pipeline.services import open_services
 from .. import options
-from .env import runtime_options
 
 
 @click.command("lock", help="Resolve the Pipfile into Pipfile.lock (or -r requirements.in into a hashed requirements.txt).")
@@ -39,7 +38,7 @@ from .env import runtime_options
 @click.option("--no-annotate", is_flag=True, help="pip-compile mode: no '# via' annotations.")
 @options.binary
 @options.backend
-@runtime_options
+@options.runtime_options
 @options.guidance
 def command(
     src: Optional[str],

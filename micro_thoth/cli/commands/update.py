@@ -9,7 +9,6 @@ import click
 
 from ...pipeline import report, workflow
 from .. import options
-from .env import runtime_options
 
 
 @click.command("update", help="Re-lock letting PACKAGES (default: all) move to their newest versions, then install.")
@@ -20,7 +19,7 @@ from .env import runtime_options
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
 @click.option("--exclude-newer", metavar="DATE", help="Only files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
-@runtime_options
+@options.runtime_options
 @options.guidance
 def command(packages: tuple[str, ...], lock_only: bool, runtime_environment: Optional[str], **kwargs: Any) -> int:
     request = options.lock_request(kwargs, runtime_environment)

@@ -1,0 +1,88 @@
+"""A sync with nothing to do answers from the environment's stamp: no resolver, no HTTP stack, no planning."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from micro_thoth.pipeline.sync_state import STAMP_NAME
+
+# Runs the CLI in a fresh interpreter, then lists the heavy packages it imported.
+_PROBE = (
+    "import sys\n"
+    "from micro_thoth.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'httpcore', 'resolvelib', 'installer'})\n"
+    "print(','.join(heavy) or 'none')\n"
+    "sys.exit(code)\n"
+)
+
+
+def _probe(*args: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], env=dict(os.environ), capture_output=True, text=True)
+    return proc.stdout.strip().splitlines()[-1], proc
+
+
+def test_noop_sync_imports_neither_httpx_nor_resolvelib(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    assert (app / ".venv" / STAMP_NAME).is_file()
+    heavy, proc = _probe("sync", "-C", str(app))
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to do" in proc.stderr
+    assert heavy == "none"
+    (app / ".venv" / STAMP_NAME).unlink()  # the same run without the stamp loads them: the probe can tell
+    heavy, proc = _probe("sync", "-C", str(app))
+    assert proc.returncode == 0 and "Nothing to do" in proc.stderr, proc.stderr
+    assert "httpx" in heavy
+
+
+def test_noop_install_deploy_imports_neither(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("install", "--deploy", "-C", str(app)).code == 0
+    heavy, proc = _probe("install", "--deploy", "-C", str(app))
+    assert proc.returncode == 0 and "Nothing to do" in proc.stderr, proc.stderr
+    assert heavy == "none"
+
+
+def test_an_uninstalled_package_is_noticed(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    site = next((app / ".venv" / "lib").glob("python*/site-packages"))
+    for info in site.glob("beta-*.dist-info"):  # what `pip uninstall beta` would leave
+        shutil.rmtree(info)
+    shutil.rmtree(site / "beta", ignore_errors=True)
+    again = thoth("sync", "-C", str(app))
+    assert again.code == 0, again.err
+    assert "Installed 1 package" in again.err
+    assert "Nothing to do" in thoth("sync", "-C", str(app)).err
+
+
+def test_a_changed_lock_or_flag_takes_the_full_path(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    stamp = json.loads((app / ".venv" / STAMP_NAME).read_text())
+    assert thoth("sync", "--dev", "-C", str(app)).code == 0  # another request: devtool comes in
+    dev = json.loads((app / ".venv" / STAMP_NAME).read_text())
+    assert dev["request"] != stamp["request"]
+    lock = app / "Pipfile.lock"
+    data = json.loads(lock.read_text())
+    del data["develop"]["devtool"]
+    lock.write_text(json.dumps(data, indent=4))
+    result = thoth("sync", "--dev", "-C", str(app))
+    assert result.code == 0, result.err
+    assert "Nothing to do" in result.err  # the full path looked: devtool is extraneous, kept as pipenv keeps it
+    assert json.loads((app / ".venv" / STAMP_NAME).read_text())["request"] != dev["request"]
+
+
+def test_no_stamp_outside_the_project_venv(indexes, project, thoth, tmp_path: Path) -> None:
+    app = project("pipenv-made/small")
+    scratch = tmp_path / "other-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(scratch)], check=True)
+    result = thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app))
+    assert result.code == 0, result.err
+    assert not (scratch / STAMP_NAME).exists() and not (app / ".venv").exists()
