@@ -34,12 +34,12 @@ import functools
 import json
 import os
 import platform
-import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -338,12 +338,14 @@ class Results:
 
     times: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
     cpu: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    rss: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def add(self, key: tuple[str, str, str, str], seconds: float, cpu_seconds: float) -> None:
-        self.times.setdefault(key, []).append(seconds)
-        self.cpu.setdefault(key, []).append(cpu_seconds)
+    def add(self, key: tuple[str, str, str, str], measure: Measure) -> None:
+        self.times.setdefault(key, []).append(measure.wall)
+        self.cpu.setdefault(key, []).append(measure.cpu)
+        self.rss.setdefault(key, []).append(measure.rss_mb)
 
 
 def clear_cache(workspace: Workspace, tool: str) -> None:
@@ -351,73 +353,118 @@ def clear_cache(workspace: Workspace, tool: str) -> None:
     shutil.rmtree(workspace.cache(tool), ignore_errors=True)
 
 
-def children_cpu() -> float:
-    """User + system CPU seconds of every waited-for child process so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+@dataclass(frozen=True)
+class Measure:
+    """One run of a tool: exit code, wall seconds, CPU seconds (user + system, its process tree),
+    and peak resident memory in MB (the largest single process of the tree)."""
+
+    code: int
+    wall: float
+    cpu: float
+    rss_mb: float
 
 
-def timed(step: Step, log: Path, timeout: float) -> tuple[int, float, float]:
-    """Prepare (untimed), then run the step's command: exit code, wall seconds, CPU seconds."""
+def run_measured(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float) -> Measure:
+    """Run ``cmd`` with its output appended to ``log``; ``os.wait4`` gives this child's own rusage
+    (its waited-for descendants included), so concurrent work elsewhere is not counted."""
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}   (cwd {cwd})\n")
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        code = 124 if proc.returncode == -signal.SIGKILL else proc.returncode
+        if code == 124:
+            out.write(f"\n!!! timed out after {timeout}s\n")
+    return Measure(code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def timed(step: Step, log: Path, timeout: float) -> Measure:
+    """Prepare (untimed), then run the step's command, measured."""
     step.prepare()
-    cpu, start = children_cpu(), time.perf_counter()
-    code = run_logged(step.cmd, cwd=step.cwd, env=step.env, log=log, timeout=timeout)
-    return code, time.perf_counter() - start, children_cpu() - cpu
+    return run_measured(step.cmd, cwd=step.cwd, env=step.env, log=log, timeout=timeout)
 
 
-def interleaved(tools: Sequence[str], runs: int) -> Iterator[tuple[int, str, str]]:
-    """(run, mode, tool): every tool cold, then every tool warm, run after run."""
+def interleaved(tools: Sequence[str], runs: int, modes: Sequence[str]) -> Iterator[tuple[int, str, str]]:
+    """(run, mode, tool): every tool cold, then every tool warm (then no-op), run after run."""
     for run in range(1, runs + 1):
-        for mode in ("cold", "warm"):
+        for mode in modes:
             for tool in tools:
                 yield run, mode, tool
 
 
 def bench(workspace: Workspace, results: Results, benchmark: str, project: str,
           tools: Sequence[str], make_step: Callable[[str], Step], args: argparse.Namespace) -> None:
-    """Run one benchmark on one project, interleaved, recording times and failures."""
-    for run, mode, tool in interleaved(tools, args.runs):
+    """Run one benchmark on one project, interleaved, recording times and failures.
+
+    ``noop`` (install only) runs the tool's install command again on the environment its warm
+    run has just made: what a sync with nothing to do costs."""
+    modes = ("cold", "warm", "noop") if benchmark == "install" else ("cold", "warm")
+    for run, mode, tool in interleaved(tools, args.runs, modes):
         if mode == "cold":
             clear_cache(workspace, tool)
         log = workspace.log(f"{benchmark}-{project}-{tool}-{mode}-{run}.log")
         log.unlink(missing_ok=True)
-        code, seconds, cpu = timed(make_step(tool), log, args.timeout)
+        step = make_step(tool)
+        if mode == "noop":
+            step = Step(step.cmd, step.cwd, step.env, lambda: None)
+        measure = timed(step, log, args.timeout)
         load = os.getloadavg()[0]
         results.load.append(load)
-        status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
-        print(f"  {benchmark:7} {project:6} run {run} {mode:4} {tool:20} {seconds:8.2f}s  cpu {cpu:7.2f}s"
-              f"  load {load:5.2f}  {status}", flush=True)
-        if code == 0:
-            results.add((benchmark, project, mode, tool), seconds, cpu)
+        status = "ok" if measure.code == 0 else f"FAILED (exit {measure.code}, see {log})"
+        print(f"  {benchmark:7} {project:7} run {run} {mode:4} {tool:20} {measure.wall:8.2f}s  cpu {measure.cpu:7.2f}s"
+              f"  rss {measure.rss_mb:6.0f} MB  load {load:5.2f}  {status}", flush=True)
+        if measure.code == 0:
+            results.add((benchmark, project, mode, tool), measure)
         else:
-            results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {code}, log {log}")
+            results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {measure.code}, log {log}")
 
 
 # --------------------------------------------------------------------------- report
 
 
+def uv_counterpart(tool: str) -> str:
+    """The uv run a tool is compared with: the same bytecode setting on both sides."""
+    return "uv-nocompile" if tool.endswith("-nocompile") else "uv"
+
+
 def summary_rows(results: Results) -> list[list[str]]:
-    """One row per measured (benchmark, project, mode, tool): wall median (min-max), CPU, ratios to thoth-pip."""
+    """One row per measured (benchmark, project, mode, tool): wall median (min-max), CPU, peak RSS,
+    and wall and CPU ratios to uv with the same bytecode setting."""
     rows = []
-    for key, times in results.times.items():
+    for key, times in sorted(results.times.items(), key=lambda item: _order(item[0])):
         benchmark, project, mode, tool = key
-        base_key = (benchmark, project, mode, "thoth-pip")
+        uv_key = (benchmark, project, mode, uv_counterpart(tool))
         median, cpu = statistics.median(times), statistics.median(results.cpu[key])
         rows.append([benchmark, project, mode, tool, f"{median:.2f}", f"{min(times):.2f}-{max(times):.2f}",
-                     f"{cpu:.2f}", str(len(times)),
-                     ratio(median, results.times.get(base_key), tool), ratio(cpu, results.cpu.get(base_key), tool)])
+                     f"{cpu:.2f}", f"{max(results.rss[key]):.0f}", str(len(times)),
+                     ratio(median, results.times.get(uv_key), tool), ratio(cpu, results.cpu.get(uv_key), tool)])
     return rows
 
 
+def _order(key: tuple[str, str, str, str]) -> tuple[object, ...]:
+    benchmark, project, mode, tool = key
+    return (benchmark, project, ("cold", "warm", "noop").index(mode), tool.endswith("-nocompile"),
+            tool.split("-nocompile")[0] != "thoth-pip", tool)
+
+
 def ratio(value: float, base: Optional[list[float]], tool: str) -> str:
-    """``value`` over the median of thoth-pip's ``base`` measurements, as ``1.23x``."""
-    if not base or tool == "thoth-pip" or statistics.median(base) == 0:
+    """``value`` over the median of uv's ``base`` measurements, as ``1.23x`` (below 1: faster than uv)."""
+    if not base or tool.startswith("uv") or statistics.median(base) == 0:
         return ""
     return f"{value / statistics.median(base):.2f}x"
 
 
-HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "cpu s", "runs",
-          "tool/thoth-pip", "cpu tool/thoth-pip"]
+HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "cpu s", "peak RSS MB", "runs",
+          "wall tool/uv", "cpu tool/uv"]
 
 
 def text_table(rows: list[list[str]]) -> str:
@@ -432,9 +479,12 @@ def markdown(rows: list[list[str]], context: dict[str, object], failures: list[s
     lines += [f"- {key}: {value}" for key, value in context.items()]
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "`tool/thoth-pip` is the tool's median wall time divided by thoth-pip's: above 1, thoth-pip is",
-              "faster. `cpu s` is the median user+system CPU time of the tool's processes (children included),",
-              "which machine load disturbs less than wall time.", ""]
+    lines += ["", "`wall tool/uv` is the tool's median wall time divided by uv's with the same bytecode setting",
+              "(`*-nocompile` rows against `uv-nocompile`): below 1, the tool is faster than uv. `cpu s` is the",
+              "median user+system CPU time of the tool's processes (children included), which machine load",
+              "disturbs less than wall time; `cpu tool/uv` its ratio. `peak RSS MB` is the largest resident",
+              "size of one process of the tool's tree over the runs. `noop` runs the install again on the",
+              "environment the warm run made.", ""]
     if failures:
         lines += ["## Failures", ""] + [f"- {f}" for f in failures] + [""]
     return "\n".join(lines)
@@ -456,6 +506,7 @@ def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse
         "locked packages": ", ".join(f"{p}: {n}" for p, n in packages.items()) or "n/a",
         "lock made with": args.lock_with,
         "bytecode": "compiled by every install tool (uv with --compile-bytecode); *-nocompile rows skip it",
+        "load note": "a shared machine: medians of interleaved runs; CPU ratios are the steadier figure",
     }
 
 
@@ -529,7 +580,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     page = markdown(rows, context_lines(workspace, versions, args, packages, results.load), results.failures)
     (RESULTS / "latest.md").write_text(page)
-    raw = {"|".join(k): {"wall": v, "cpu": results.cpu[k]} for k, v in results.times.items()}
+    raw = {"|".join(k): {"wall": v, "cpu": results.cpu[k], "rss_mb": results.rss[k]} for k, v in results.times.items()}
     (RESULTS / "latest.json").write_text(json.dumps(raw, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.md'}")
     return 1 if results.failures else 0

@@ -23,6 +23,7 @@ from .cache import Cache
 from .errors import (
     DigestMismatch,
     DigestMismatches,
+    IndexUnreachable,
     IntegrityError,
     MissingHashError,
     NoCompatibleArtifact,
@@ -276,12 +277,14 @@ def download_all(
     workers: int = 8,
     retries: int = 3,
     backoff: float = 0.25,
+    offline: bool = False,
 ) -> dict[DownloadRequest, Path]:
     """Fetch every requested file into the cache (verified), in parallel; returns the cached paths.
 
     Files already cached cost no request. On the first failure the other
     downloads are cancelled, their temporary files removed, and that error raised;
     a hash mismatch lets the others finish, so every mismatching file is named.
+    ``offline``: a file not in the cache is an error naming it, never a request.
     """
     wanted = list(dict.fromkeys(requests))
     _refuse_unhashed(wanted)
@@ -289,6 +292,12 @@ def download_all(
     misses = [r for r, path in found.items() if path is None]
     if not misses:
         return {r: p for r, p in found.items() if p is not None}
+    if offline:
+        raise IndexUnreachable(
+            redact_url(misses[0].artifact.url),
+            f"{misses[0].artifact.filename} is not in the cache, and --offline forbids downloading it",
+            hint="run once without --offline (downloads are kept in the cache)",
+        )
     progress = _start(reporter, misses)
     try:
         fetched = _run_pool(

@@ -69,6 +69,7 @@ class Settings:
     workers: int = 8
     exclude_newer: Optional[str] = None
     refresh: bool = False
+    offline: bool = False  # --offline: the cache and the knowledge store only, never the network
     backend_url: Optional[str] = None
     runtime_environment: Optional[str] = None  # the .thoth.yaml entry (THAMOS_RUNTIME_ENVIRONMENT)
     input_dir: Optional[Path] = None  # the selected entry's overlay directory, when .thoth.yaml has overlays_dir
@@ -104,6 +105,7 @@ class Settings:
             workers=int(env_float(environ, "PIPENV_MAX_SUBPROCESS", 8)),
             exclude_newer=args.get("exclude_newer"),
             refresh=bool(args.get("refresh")),
+            offline=bool(args.get("offline")),
             backend_url=args.get("backend") or environ.get("THOTH_HOST") or None,
             runtime_environment=args.get("runtime_environment") or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None,
             formats=_formats(args, environ),
@@ -152,7 +154,7 @@ def _formats(args: Mapping[str, Any], environ: Mapping[str, str]) -> Formats:
 
 _KNOWN = {
     "directory", "categories", "cache_dir", "python", "system", "deploy", "dev", "dry_run",
-    "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "backend",
+    "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "offline", "backend",
     "runtime_environment", "no_binary", "only_binary", "prefer_binary",
 }
 

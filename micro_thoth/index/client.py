@@ -47,6 +47,7 @@ class IndexClient:
     contact that index only, even when no ``index=`` is passed. ``python`` is the
     target interpreter sdist / VCS builds run for. With a ``cache``, an sdist
     downloaded for its metadata is kept there (content-addressed) for the install.
+    ``offline`` answers from the knowledge store alone (however old) and says what is missing.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class IndexClient:
         python: str = sys.executable,
         pinned: Optional[Mapping[str, str]] = None,
         cache: Optional[Cache] = None,
+        offline: bool = False,
     ) -> None:
         self.sources = tuple(sources)
         # name -> index name: a pinned project is looked up on its index only, even when
@@ -76,11 +78,11 @@ class IndexClient:
         environ = os.environ if environ is None else environ
         self._pages = ProjectPages(
             client=client, store=store, environ=environ, ttl=page_ttl, refresh=refresh,
-            exclude_newer=exclude_newer, reporter=reporter, register=self._register,
+            exclude_newer=exclude_newer, reporter=reporter, register=self._register, offline=offline,
         )
         self._metadata = MetadataFetcher(
             client=client, store=store, cache=cache, environ=environ, sources=self.sources,
-            python=python, refresh=refresh, reporter=reporter,
+            python=python, refresh=refresh, reporter=reporter, offline=offline,
         )
         self._page_memo = Memo()
         self._metadata_memo = Memo()

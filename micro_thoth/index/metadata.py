@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from micro_thoth import build, net
 from micro_thoth.cache import Cache
-from micro_thoth.errors import DigestMismatch, PackageIndexError
+from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
 from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, Source, redact_url
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import KnowledgeStore
@@ -55,6 +55,7 @@ class MetadataFetcher:
         python: str,
         refresh: bool,
         reporter: Reporter,
+        offline: bool = False,
     ) -> None:
         self._client = client
         self._store = store
@@ -64,6 +65,7 @@ class MetadataFetcher:
         self._python = python
         self._refresh = refresh
         self._reporter = reporter
+        self._offline = offline
         self._hosts: dict[str, bool] = {}
         self._hosts_lock = threading.Lock()
 
@@ -73,6 +75,12 @@ class MetadataFetcher:
         stored = self._store.get_metadata(digest) if self._store is not None and digest else None
         if stored is not None:
             return self._parse(stored.encode("utf-8", "surrogateescape"), artifact)
+        if self._offline and not artifact.url.startswith("file:"):
+            raise IndexUnreachable(
+                redact_url(artifact.url),
+                f"the metadata of {artifact.filename} is not in the cache, and --offline forbids fetching it",
+                hint="run once without --offline (metadata is kept by the file's digest)",
+            )
         data = self._fetch(artifact)
         metadata = self._parse(data, artifact)
         if self._store is not None and digest:

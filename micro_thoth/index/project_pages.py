@@ -45,6 +45,7 @@ class ProjectPages:
         exclude_newer: Optional[datetime],
         reporter: Reporter,
         register: Callable[[str], str],
+        offline: bool = False,
     ) -> None:
         self._client = client
         self._store = store
@@ -54,6 +55,7 @@ class ProjectPages:
         self._exclude_newer = exclude_newer
         self._reporter = reporter
         self._register = register
+        self._offline = offline
 
     def load(self, source: Source, name: NormalizedName) -> Optional[ProjectPage]:
         """The project's files on ``source`` (only files of that name), or None if it has none."""
@@ -95,6 +97,8 @@ class ProjectPages:
             parsed = self._stored_rows(url, info.fetched_at, source)
             if parsed is not None:
                 return parsed  # the warm path: neither the body nor a parse is needed
+        if self._offline:
+            return self._offline_page(url, info, source)
         cached = self._store.get_page(url) if self._store is not None and info is not None else None
         if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
             return self._parse_page(cached, source)
@@ -114,6 +118,20 @@ class ProjectPages:
         if self._store is not None:
             self._store.put_page(page)
         return artifacts
+
+    def _offline_page(self, url: str, info: Optional[CachedPage], source: Source) -> tuple[Artifact, ...]:
+        """The page as last fetched, however old; an error naming it when it never was."""
+        if info is not None and self._store is not None:
+            parsed = self._stored_rows(url, info.fetched_at, source)
+            if parsed is not None:
+                return parsed
+            cached = self._store.get_page(url)
+            if cached is not None:
+                return self._parse_page(cached, source)
+        raise IndexUnreachable(
+            redact_url(url), "this project page is not in the cache, and --offline forbids asking the index",
+            hint="run once without --offline (the page is kept for the next offline run)",
+        )
 
     def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[tuple[Artifact, ...]]:
         """The parsed files of the page as fetched at ``fetched_at``, if they were kept."""

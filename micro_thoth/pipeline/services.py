@@ -122,6 +122,7 @@ class Services:
             store=self.store,
             environ=self.environ,
             refresh=refresh or self.settings.refresh,
+            offline=self.settings.offline,
             exclude_newer=exclude_newer,
             reporter=self.reporter,
             workers=self.settings.workers,

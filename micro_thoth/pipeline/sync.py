@@ -285,7 +285,7 @@ def fetch_wheels(
     requests.update({p.key: _file_request(p) for p in files})
     downloaded = download.download_all(
         requests.values(), client=services.client, cache=services.cache, reporter=services.reporter,
-        workers=services.settings.workers,
+        workers=services.settings.workers, offline=services.settings.offline,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
     index_urls = services.index_urls(lock.sources)

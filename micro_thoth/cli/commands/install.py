@@ -21,6 +21,7 @@ from .sync import answered_from_stamp
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
 @click.option("--exclude-newer", metavar="DATE", help="Lock only with files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
+@click.option("--offline", is_flag=True, help="Use cached index pages and metadata only, however old; never the network.")
 @options.backend
 @options.runtime_options
 @options.guidance

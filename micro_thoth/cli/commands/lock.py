@@ -25,6 +25,7 @@ from .. import options
 @click.option("--dev", is_flag=True, hidden=True, help="Accepted for pipenv compatibility (all categories are locked).")
 @click.option("--exclude-newer", metavar="DATE", help="Only files uploaded before DATE (snapshot resolution).")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
+@click.option("--offline", is_flag=True, help="Use cached index pages and metadata only, however old; never the network.")
 @click.option("--dry-run", is_flag=True, help="Resolve and report; write nothing.")
 @click.option("-r", "--requirements", "src", type=click.Path(dir_okay=False), help="pip-compile mode: the requirements.in to lock.")
 @click.option("-o", "--output-file", "output", help="pip-compile mode: where to write ('-' for stdout).")

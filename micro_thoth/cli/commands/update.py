@@ -19,6 +19,7 @@ from .. import options
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
 @click.option("--exclude-newer", metavar="DATE", help="Only files uploaded before DATE.")
 @click.option("--refresh", is_flag=True, help="Revalidate cached index pages.")
+@click.option("--offline", is_flag=True, help="Use cached index pages and metadata only, however old; never the network.")
 @options.runtime_options
 @options.guidance
 def command(packages: tuple[str, ...], lock_only: bool, runtime_environment: Optional[str], **kwargs: Any) -> int:
