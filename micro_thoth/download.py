@@ -212,6 +212,11 @@ def _fetch(
     return path
 
 
+def _ready(path: Path, on_ready: Callable[[Path], object]) -> Path:
+    on_ready(path)
+    return path
+
+
 # -- many files ---------------------------------------------------------------
 def _refuse_unhashed(requests: Sequence[DownloadRequest]) -> None:
     for request in requests:
@@ -278,6 +283,7 @@ def download_all(
     retries: int = 3,
     backoff: float = 0.25,
     offline: bool = False,
+    on_ready: Callable[[Path], object] = lambda path: None,
 ) -> dict[DownloadRequest, Path]:
     """Fetch every requested file into the cache (verified), in parallel; returns the cached paths.
 
@@ -285,11 +291,16 @@ def download_all(
     downloads are cancelled, their temporary files removed, and that error raised;
     a hash mismatch lets the others finish, so every mismatching file is named.
     ``offline``: a file not in the cache is an error naming it, never a request.
+    ``on_ready`` is called with each file's cached path as soon as it is verified (cached
+    ones first), from the download threads: the next stage may start on it at once.
     """
     wanted = list(dict.fromkeys(requests))
     _refuse_unhashed(wanted)
     found = {r: cache.find_artifact(r.allowed, filename=r.artifact.filename) for r in wanted}
     misses = [r for r, path in found.items() if path is None]
+    for path in found.values():
+        if path is not None:
+            on_ready(path)
     if not misses:
         return {r: p for r, p in found.items() if p is not None}
     if offline:
@@ -304,7 +315,7 @@ def download_all(
             misses,
             progress,
             workers,
-            lambda r: _fetch(r, client, cache, progress, retries, backoff),
+            lambda r: _ready(_fetch(r, client, cache, progress, retries, backoff), on_ready),
         )
     finally:
         reporter.task_finished(TASK)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -28,6 +28,7 @@ from ..settings import Settings
 from . import inputs, sync_state
 from .project import ProjectFiles, discover
 from .services import Services, open_services
+from .unpack_early import EarlyUnpacker
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,14 @@ def install_lock(
         if not settings.dry_run:
             _stamp(settings, env, plan)
         return SyncOutcome(plan, None, env.prefix, time.monotonic() - started, settings.dry_run)
-    sync_state.forget(env.prefix)
     needed = {w.key for w in plan.wheels_needed}
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
     _refuse_externally_managed(env, settings, services)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
-        wheels = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch))
-        trees = install.unpacked_trees(wheels, services.cache, _verified_digests(wheels, services), workers=settings.workers)
+        with EarlyUnpacker(services.cache, settings.workers) as unpacker:
+            wheels = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch),
+                                  on_ready=unpacker.ready)
+            trees = unpacker.trees(wheels, _verified_digests(wheels, services))
         result = install.execute(
             plan,
             trees,
@@ -276,8 +278,11 @@ def fetch_wheels(
     env: install.TargetEnvironment,
     services: Services,
     scratch: Path,
+    on_ready: Callable[[Path], object] = lambda path: None,
 ) -> dict[NormalizedName, Path]:
-    """A verified wheel for every pin: cache first, then the pin's index, then builds."""
+    """A verified wheel for every pin: cache first, then the pin's index, then builds.
+
+    ``on_ready`` hears of each downloaded file as soon as it is verified in the cache."""
     indexed = [p for p in pins if p.direct is None]
     files = [p for p in pins if p.direct is not None and p.direct.kind == "file" and p.hashes]
     built = [p for p in pins if p.direct is not None and p not in files]
@@ -285,7 +290,7 @@ def fetch_wheels(
     requests.update({p.key: _file_request(p) for p in files})
     downloaded = download.download_all(
         requests.values(), client=services.client, cache=services.cache, reporter=services.reporter,
-        workers=services.settings.workers, offline=services.settings.offline,
+        workers=services.settings.workers, offline=services.settings.offline, on_ready=on_ready,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
     index_urls = services.index_urls(lock.sources)

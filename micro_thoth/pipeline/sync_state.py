@@ -8,8 +8,9 @@ directory, and every ``*.dist-info``'s ``RECORD`` and ``INSTALLER``. A later syn
 asking the same of an environment whose stamps all hold has nothing to do, and
 says so without reading the lock or importing the planner, the resolver or the
 HTTP stack. Whatever changes the environment (this tool, pip, an uninstall, a
-new interpreter) changes a stamp, and the full path runs; a sync that is about
-to change the environment forgets the stamp first.
+new interpreter) changes a stamp, and the full path runs: an install's first step
+(its backup directory in site-packages) already changes that directory's stamp, so
+an install killed half-way is never taken for a finished one.
 
 This module imports the standard library, settings, fs and project files only: it runs before the rest.
 """
@@ -104,14 +105,6 @@ def record(prefix: Path, site_dirs: Sequence[Path], digest: Optional[str], packa
         atomic_write(prefix / STAMP_NAME, json.dumps(state), durable=False)  # lost: a full sync
     except OSError:
         pass  # no stamp: the next sync takes the full path
-
-
-def forget(prefix: Path) -> None:
-    """Drop the stamp before the environment changes (an interrupted sync leaves none)."""
-    try:
-        (prefix / STAMP_NAME).unlink()
-    except FileNotFoundError:
-        pass
 
 
 def nothing_to_do(prefix: Path, digest: Optional[str]) -> Optional[int]:

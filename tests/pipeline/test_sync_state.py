@@ -86,3 +86,13 @@ def test_no_stamp_outside_the_project_venv(indexes, project, thoth, tmp_path: Pa
     result = thoth("sync", "--system", "--python", str(scratch / "bin" / "python"), "-C", str(app))
     assert result.code == 0, result.err
     assert not (scratch / STAMP_NAME).exists() and not (app / ".venv").exists()
+
+
+def test_an_install_that_was_killed_is_not_taken_for_done(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    site = next((app / ".venv" / "lib").glob("python*/site-packages"))
+    (site / ".thoth-pip-backup-killed").mkdir()  # an install's first step, left by a killed run
+    heavy, proc = _probe("sync", "-C", str(app))
+    assert proc.returncode == 0, proc.stderr
+    assert "httpx" in heavy  # the full path looked

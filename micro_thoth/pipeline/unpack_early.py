@@ -1,0 +1,57 @@
+"""Wheels unpacked into the cache as soon as each is verified, while the others still download.
+
+Unpacking writes only into the cache (``unpacked-v1/<sha256>``), never into the
+target environment: nothing is installed until every artifact of the plan is
+verified, and a failed download leaves at most some unpacked trees in the cache
+for the next run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Optional
+
+from packaging.utils import NormalizedName
+
+from .. import install
+from ..cache import Cache
+
+
+class EarlyUnpacker:
+    """A pool that unpacks each verified wheel of the cache as it arrives (``ready``), and
+    hands the trees over once every wheel is known (``trees``)."""
+
+    def __init__(self, cache: Cache, workers: int) -> None:
+        self._cache = cache
+        self._bucket = cache.root / "artifacts-v1"
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="unpack")
+        self._started: dict[Path, Future[Path]] = {}
+        self._lock = threading.Lock()
+
+    def ready(self, path: Path) -> None:
+        """A verified file is in the cache: unpack it now if it is a wheel (its digest is its directory)."""
+        if not path.name.endswith(".whl") or self._bucket not in path.parents:
+            return
+        with self._lock:
+            if path not in self._started:
+                self._started[path] = self._pool.submit(install.unpacked_tree, path, self._cache, path.parent.name)
+
+    def trees(self, wheels: Mapping[NormalizedName, Path], digests: Mapping[NormalizedName, str]) -> dict[NormalizedName, Path]:
+        """The unpacked tree of each wheel: those started early joined, the others (built ones) unpacked now."""
+        with self._lock:
+            futures = {
+                key: self._started.get(wheel) or self._pool.submit(install.unpacked_tree, wheel, self._cache, digests.get(key))
+                for key, wheel in wheels.items()
+            }
+        return {key: future.result() for key, future in futures.items()}
+
+    def __enter__(self) -> EarlyUnpacker:
+        return self
+
+    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
+                 trace: Optional[TracebackType]) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
