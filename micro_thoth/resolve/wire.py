@@ -20,20 +20,17 @@ from typing import Any, Optional
 
 from .. import errors
 from ..environment.runtime import THOTH_STRINGS, RuntimeEnvironment
-from ..models import (
-    RECOMMENDATION_TYPES,
-    REQUIREMENTS_FORMAT_ALIASES,
-    REQUIREMENTS_FORMATS,
-    strip_credentials,
-)
+from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
 
 API_VERSION = 2
 REQUEST_SOURCE = "advise request"
 JOB_STATES = ("queued", "running", "succeeded", "failed")
 
-_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
-_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SCHEME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-"
+_NOT_FIRST = "0123456789+.-"  # scheme characters a scheme cannot start with
 _URL_REST = re.compile(r"[^\s\"'<>]+")  # anchored at one place: linear in what it matches
+# The userinfo of a URL: after "://", up to the netloc's last "@" (each netloc is read once).
+_USERINFO = re.compile(r"(?<=://)[^\s\"'<>/?#]*@")
 
 
 def url_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -41,21 +38,19 @@ def url_spans(text: str) -> Iterator[tuple[int, int]]:
 
     The same matches as ``[A-Za-z][A-Za-z0-9+.-]*://[^\\s"'<>]+`` scanned left
     to right, without its quadratic backtracking over long runs of letters:
-    each ``://`` is found once, its scheme read backwards no further than the
-    previous ``://`` or match, its rest matched forwards once.
+    each ``://`` is found once; its scheme is read backwards no further than
+    the previous ``://`` or match (``:`` and ``/`` end a scheme), so no
+    character is read twice; its rest is matched forwards once.
     """
     done = search = 0
     while (mark := text.find("://", search)) >= 0:
-        start = mark
-        while start > done and text[start - 1] in _SCHEME_CHARS:
-            start -= 1
-        while start < mark and text[start] not in _LETTERS:
-            start += 1
-        rest = _URL_REST.match(text, mark + 3)
-        if start == mark or rest is None:
+        run = text[max(done, search - 1 if search else 0) : mark]
+        scheme = run[len(run.rstrip(_SCHEME_CHARS)) :].lstrip(_NOT_FIRST)
+        rest = _URL_REST.match(text, mark + 3) if scheme else None
+        if rest is None:
             search = mark + 1
             continue
-        yield start, rest.end()
+        yield mark - len(scheme), rest.end()
         done = search = rest.end()
 
 
@@ -309,9 +304,11 @@ class AdviseRequest:
         """URLs of the request that carry credentials, keyed by their scrubbed form."""
         found: dict[str, str] = {}
         for text in _texts(self.to_dict()):
+            if "@" not in text:
+                continue
             for url in (text[a:b] for a, b in url_spans(text)):
-                if strip_credentials(url) != url:
-                    found[strip_credentials(url)] = url
+                if "@" in url and scrub_text(url) != url:
+                    found[scrub_text(url)] = url
         return found
 
 
@@ -326,15 +323,10 @@ def _texts(value: Any) -> list[str]:
 
 
 def scrub_text(text: str) -> str:
-    """Remove the userinfo (user, password, token) of every URL in a text."""
-    if "://" not in text:
+    """Remove the userinfo (user, password, token) of every URL in a text, in linear time."""
+    if "@" not in text or "://" not in text:
         return text
-    parts, last = [], 0
-    for start, end in url_spans(text):
-        parts += [text[last:start], strip_credentials(text[start:end])]
-        last = end
-    parts.append(text[last:])
-    return "".join(parts)
+    return _USERINFO.sub("", text)
 
 
 def scrub(value: Any) -> Any:
