@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 DEFAULT_CATEGORY = "default"
 DEVELOP_CATEGORY = "develop"
 RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
+DEFAULT_RECOMMENDATION_TYPE = "stable"  # what a lock uses when nothing names a type
 REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools")
 REQUIREMENTS_FORMAT_ALIASES = {"pip-compile": "pip-tools"}  # pip-tools by its command's name, as Thamos accepts
 

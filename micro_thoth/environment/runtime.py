@@ -23,7 +23,7 @@ from typing import Any, Optional, Protocol
 
 from .. import values as read
 from ..errors import EnvironmentError_, UsageError
-from ..models import RECOMMENDATION_TYPES, Target
+from ..models import DEFAULT_RECOMMENDATION_TYPE, RECOMMENDATION_TYPES, Target
 from .target import (
     compatible_tags,
     make_target,
@@ -139,7 +139,7 @@ class RuntimeEnvironment:
     openblas_version: Optional[str] = None
     openmpi_version: Optional[str] = None
     base_image: Optional[str] = None
-    recommendation_type: Optional[str] = None  # "latest" once merged
+    recommendation_type: Optional[str] = None  # DEFAULT_RECOMMENDATION_TYPE (stable) once merged
     labels: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # how discovery found a value ("nvcc --version")
@@ -161,7 +161,7 @@ class RuntimeEnvironment:
     ) -> RuntimeEnvironment:
         """Discovery, overlaid by the ``.thoth.yaml`` entry, overlaid by flags."""
         layers = [
-            (DEFAULT, cls(implementation="cpython", recommendation_type="latest")),
+            (DEFAULT, cls(implementation="cpython", recommendation_type=DEFAULT_RECOMMENDATION_TYPE)),
             (DETECTED, detected or cls()),
             (CONFIG, entry.environment() if entry is not None else cls()),
             (FLAG, from_flags(overrides)),

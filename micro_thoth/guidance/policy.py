@@ -91,6 +91,7 @@ class GuidancePolicy:
         self._index_of: dict[tuple[NormalizedName, str], Optional[str]] = {}
         self._logged: set[str] = set()
         self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
+        self.spared: set[tuple[NormalizedName, str]] = set()  # pinned by the existing lock: no cooldown
         self._by_kind = {kind: [u for u in self.units if u.kind == kind] for kind in {u.kind for u in self.units}}
         self._by_package = _index_by_package(self.units)
 
@@ -132,7 +133,7 @@ class GuidancePolicy:
             return self.verdicts[key]
         self._index_of[key] = index
         terms = [
-            *self._release_terms(artifacts),
+            *self._release_terms(artifacts, key),
             *self._unit_terms(key[0], version, index),
             *self._advisory_terms(key[0], version),
             *self._license_terms(metadata),
@@ -158,8 +159,13 @@ class GuidancePolicy:
 
     # -- release terms (yank, cooldown) -------------------------------------------------------
 
-    def _release_terms(self, artifacts: Sequence[Artifact]) -> list[Term]:
-        return [t for t in (self._yank_term(artifacts), self._cooldown_term(artifacts)) if t is not None]
+    def spare(self, pinned: Mapping[str, str]) -> None:
+        """Releases the existing lock pins (name -> version): a cooldown never takes them away, so
+        a re-lock over a lock made elsewhere (pipenv's) never downgrades for want of age."""
+        self.spared.update((canonicalize_name(n), v.lstrip("=")) for n, v in pinned.items())
+
+    def _release_terms(self, artifacts: Sequence[Artifact], key: tuple[NormalizedName, str] = (NormalizedName(""), "")) -> list[Term]:
+        return [t for t in (self._yank_term(artifacts), self._cooldown_term(artifacts, key in self.spared)) if t is not None]
 
     def _yank_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
         if not artifacts or any(a.yanked is None for a in artifacts):
@@ -170,7 +176,7 @@ class GuidancePolicy:
         way_out = f"the '{self.recommendation.type}' type takes no yanked release; `--recommendation-type latest` takes it when pinned with =="
         return Term(False, 0.0, Justification("WARNING", f"refused: the release is yanked ({reason}); {way_out}"))
 
-    def _cooldown_term(self, artifacts: Sequence[Artifact]) -> Optional[Term]:
+    def _cooldown_term(self, artifacts: Sequence[Artifact], spared: bool = False) -> Optional[Term]:
         cooldown = self.recommendation.min_release_age
         times = [t for t in (parse_upload_time(a.upload_time) for a in artifacts) if t is not None]
         if cooldown and artifacts and not times:
@@ -180,12 +186,11 @@ class GuidancePolicy:
         age = (self.now - max(times)).total_seconds()
         if age >= cooldown.total_seconds():
             return None
-        message = (
-            f"refused: newest file uploaded {describe_duration(timedelta(seconds=max(age, 0)))} before "
-            f"{self.now:%Y-%m-%d %H:%M} UTC, within the {describe_duration(cooldown)} cooldown of the "
-            f"'{self.recommendation.type}' type"
-        )
-        return Term(False, 0.0, Justification("WARNING", message, link="cooldown"))
+        uploaded = f"uploaded {describe_duration(timedelta(seconds=max(age, 0)))} ago, {self.recommendation.type} waits {describe_duration(cooldown)} (cooldown)"
+        if spared:
+            return Term(True, 0.0, Justification("INFO", f"kept: {uploaded}, but the existing lock pins it (a cooldown never downgrades)", link="cooldown"))
+        way_out = "`--recommendation-type latest` takes it" if self.recommendation.type != "latest" else "`--min-release-age 0` takes it"
+        return Term(False, 0.0, Justification("WARNING", f"refused: {uploaded}; {way_out}", link="cooldown"))
 
     # -- prescription terms -------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
 from ..errors import UsageError
-from ..models import RECOMMENDATION_TYPES
+from ..models import DEFAULT_RECOMMENDATION_TYPE, RECOMMENDATION_TYPES
 
 VulnerabilityMode = Literal["report", "penalise", "remove"]
 
-DEFAULT_TYPE = "stable"
+DEFAULT_TYPE = DEFAULT_RECOMMENDATION_TYPE
 DEFAULT_COOLDOWN = timedelta(days=7)
 VULNERABILITY_PENALTY = -0.5
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from ..models import Justification
 from ..settings import Settings
 
@@ -62,6 +65,27 @@ def guidance_warnings(outcome: Any) -> list[Justification]:
     return list(dict.fromkeys(j for j in said if j.type != "INFO"))
 
 
+def held_back(outcome: Any) -> list[str]:
+    """Every release newer than the one locked that guidance refused, with why and the way out
+    (``idna 3.21 held back: uploaded 2 days ago, stable waits 7 days; ...``)."""
+    report = getattr(outcome, "report", None)
+    chosen = {key: pin.version for r in outcome.resolutions.values() for key, pin in r.pins.items()}
+    lines = []
+    for refusal in getattr(report, "refused", ()) if report is not None else ():
+        locked = chosen.get(canonicalize_name(refusal.name))
+        if locked is not None and _newer(refusal.version, locked):
+            why = "; ".join(j.message.removeprefix("refused: ") for j in refusal.reasons)
+            lines.append(f"{refusal.name} {refusal.version} held back: {why}")
+    return list(dict.fromkeys(lines))
+
+
+def _newer(version: str, than: str) -> bool:
+    try:
+        return Version(version) > Version(than)
+    except InvalidVersion:
+        return False
+
+
 def typo_lines(outcome: Any) -> list[str]:
     """Requested names that look like typos of popular projects."""
     from .guidance import typo_warnings
@@ -84,6 +108,7 @@ def _lock_dict(outcome: Any) -> dict[str, Any]:
         "justifications": [j.to_dict() for r in outcome.resolutions.values() for j in r.justifications],
         "warnings": [j.to_dict() for j in guidance_warnings(outcome)],
         "typos": typo_lines(outcome),
+        "held_back": held_back(outcome),
     }
 
 
@@ -103,6 +128,8 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any, *, warnings: bo
             console.info(f"  + {name} {new}")
         else:
             console.info(f"  - {name} {old}")
+    for line in held_back(outcome):
+        console.info(f"  {line}")
     for justification in guidance_warnings(outcome) if warnings else ():
         console.warn(_said(justification))
     for line in typo_lines(outcome):

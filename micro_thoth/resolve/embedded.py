@@ -229,6 +229,7 @@ class EmbeddedResolver:
         source = self._source_for(project.sources, project.pinned_indexes, policy.exclude_newer)
         with self._open_policy(policy, project.sources) as guide:
             guide.check_boots(d.name for deps in project.categories.values() for d in deps)
+            guide.spare({name: version for pins in project.preferences().values() for name, version in pins.items()})
             resolutions = self._categories(project, source, target, policy, guide)
             report = build_report(
                 guide,

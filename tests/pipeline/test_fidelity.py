@@ -255,3 +255,46 @@ def test_unsupported_option_in_requirements_in_is_refused_naming_the_line(index,
     result = _compile(thoth, tmp_path, index.url, "b\n--use-feature truststore\n")
     assert result.code != 0
     assert "--use-feature" in result.err and "line 2" in result.err and "not supported" in result.err
+
+
+# --- item 1: the default cooldown says what it holds back; never downgrades an existing pin --------
+
+
+def _fresh(days: float) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def test_cooldown_names_each_release_held_back(index, tmp_path, thoth) -> None:
+    index.add(Dist("idna", "3.20"), upload_time=_fresh(30))
+    index.add(Dist("idna", "3.21"), upload_time=_fresh(2))
+    _pipfile(tmp_path, index.url, 'idna = "*"')
+    result = thoth("lock", "-C", str(tmp_path))  # stable, the default
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"idna": "==3.20"}
+    assert "idna 3.21 held back: uploaded 2 days ago, stable waits 7 days (cooldown); `--recommendation-type latest` takes it" in result.err
+    assert thoth("lock", "--json", "-C", str(tmp_path)).json()["held_back"] == [  # type: ignore[index]
+        "idna 3.21 held back: uploaded 2 days ago, stable waits 7 days (cooldown); `--recommendation-type latest` takes it"]
+
+
+def test_cooldown_never_downgrades_what_the_existing_lock_pins(index, tmp_path, thoth) -> None:
+    index.add(Dist("idna", "3.20"), upload_time=_fresh(30))
+    index.add(Dist("idna", "3.21"), upload_time=_fresh(2))
+    _pipfile(tmp_path, index.url, 'idna = "*"')
+    assert thoth("lock", "--recommendation-type", "latest", "-C", str(tmp_path)).code == 0  # as pipenv would
+    before = (tmp_path / "Pipfile.lock").read_text()
+    assert _locked(tmp_path) == {"idna": "==3.21"}
+    result = thoth("lock", "-C", str(tmp_path))  # stable over the existing lock: nothing moves
+    assert result.code == 0, result.err
+    assert (tmp_path / "Pipfile.lock").read_text() == before and "held back" not in result.err
+    result = thoth("update", "--lock-only", "-C", str(tmp_path))  # not even an update goes down for a cooldown
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"idna": "==3.21"}
+
+
+def test_env_shows_the_recommendation_type_in_force(tmp_path, thoth) -> None:
+    result = thoth("env", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    line = next(line for line in (result.out + result.err).splitlines() if line.startswith("recommendation_type"))
+    assert line.split()[1:] == ["stable", "default"]
