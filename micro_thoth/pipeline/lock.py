@@ -23,7 +23,7 @@ from ..errors import InputFileError, ThothPipError
 from ..formats import pipfile_lock, requirements
 from ..formats.pipfile import section_name
 from ..fs import atomic_write
-from ..models import Lock, Pipfile, Source, Target
+from ..models import Justification, Lock, Pipfile, Source, Target
 from ..reporting import Reporter
 from ..resolve import Resolution
 from ..resolve.resolver import LockPolicy, Resolver, Search, StackReport, Upgrade
@@ -50,6 +50,7 @@ class LockOutcome:
     seconds: float = 0.0
     written: bool = True
     report: Optional[StackReport] = None
+    notes: tuple[Justification, ...] = ()  # about the lock as a whole (the target it was made for)
 
     @property
     def package_count(self) -> int:
@@ -112,7 +113,26 @@ def run_lock(project: ProjectInput, services: Services, request: LockRequest) ->
     target = project.target_for(target)
     policy = lock_policy(services.settings, request, selected.environment)
     outcome = lock(project, services.resolver, target, policy, write=request.write and not services.settings.dry_run)
-    return _since(outcome, started)
+    return replace(_since(outcome, started), notes=target_notes(request.overrides, selected.environment, project.requires))
+
+
+_TARGET_FLAGS = ("python_version", "platform", "os", "libc", "cuda_version")
+
+
+def target_notes(overrides: Mapping[str, Any], environment: RuntimeEnvironment, requires: Mapping[str, str]) -> tuple[Justification, ...]:
+    """A lock made for another machine than this one (--python-version, --platform...) says so, and
+    what pipenv will make of the Pipfile's ``[requires]`` it keeps."""
+    given = [key for key in _TARGET_FLAGS if overrides.get(key)]
+    if not given:
+        return ()
+    flags = ", ".join(f"--{key.replace('_', '-')} {overrides[key]}" for key in given)
+    made = f"locked for Python {environment.python_version} on {environment.platform} ({flags}), not for this machine"
+    kept = requires.get("python_full_version") or requires.get("python_version")
+    python = str(environment.python_version or "")
+    if kept and not python.startswith(kept) and not kept.startswith(python):
+        made += (f"; the lock keeps the Pipfile's python_version {kept} in _meta.requires, which `pipenv install --deploy` "
+                 f"checks: install it with Python {kept}, or set python_version = \"{python}\" under [requires]")
+    return (Justification("WARNING", made, "target"),)
 
 
 def _since(outcome: LockOutcome, started: float) -> LockOutcome:

@@ -62,6 +62,7 @@ def guidance_warnings(outcome: Any) -> list[Justification]:
         )
     else:
         said = (j for r in outcome.resolutions.values() for pin in r.pins.values() for j in pin.justifications)
+    said = (*getattr(outcome, "notes", ()), *said)
     return list(dict.fromkeys(j for j in said if j.type != "INFO"))
 
 
@@ -77,6 +78,14 @@ def held_back(outcome: Any) -> list[str]:
             why = "; ".join(j.message.removeprefix("refused: ") for j in refusal.reasons)
             lines.append(f"{refusal.name} {refusal.version} held back: {why}")
     return list(dict.fromkeys(lines))
+
+
+def kept_pins(outcome: Any) -> list[str]:
+    """Pins the existing lock kept though a newer acceptable release exists (``pipenv lock`` would
+    take it): named, with the way to move (docs/differences.md)."""
+    kept = {(pin.name, pin.version, pin.newer) for r in outcome.resolutions.values() for pin in r.pins.values() if pin.newer}
+    return [f"{name} {version} kept from the existing lock ({newer} is newer; `thoth-pip update {name}` takes it)"
+            for name, version, newer in sorted(kept)]
 
 
 def _newer(version: str, than: str) -> bool:
@@ -109,6 +118,7 @@ def _lock_dict(outcome: Any) -> dict[str, Any]:
         "warnings": [j.to_dict() for j in guidance_warnings(outcome)],
         "typos": typo_lines(outcome),
         "held_back": held_back(outcome),
+        "kept": kept_pins(outcome),
     }
 
 
@@ -128,7 +138,7 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any, *, warnings: bo
             console.info(f"  + {name} {new}")
         else:
             console.info(f"  - {name} {old}")
-    for line in held_back(outcome):
+    for line in (*held_back(outcome), *kept_pins(outcome)):
         console.info(f"  {line}")
     for justification in guidance_warnings(outcome) if warnings else ():
         console.warn(_said(justification))

@@ -237,6 +237,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.verdicts: dict[tuple[str, Version, str], Verdict] = {}
         self.refusals: list[Justification] = []
         self.requested: dict[str, list[Requirement]] = {}
+        self.kept: dict[NormalizedName, tuple[Version, Version]] = {}  # name -> (previous pin kept, newer one passed over)
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
         self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
         self._asked: set[tuple[str, Version, str]] = set()
@@ -408,6 +409,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         preferred = self.preferences.get(releases[0].name) if releases else None
         if preferred is not None:
             first = [r for r in releases if str(r.version) == preferred or r.version == _version(preferred)]
+            if first and releases[0] not in first and releases[0].version > first[0].version:
+                self.kept[releases[0].name] = (first[0].version, releases[0].version)
             releases = first + [r for r in releases if r not in first]
         return releases
 

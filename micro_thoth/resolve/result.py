@@ -37,6 +37,7 @@ class ResolvedPin:
     score: float = 0.0
     justifications: tuple[Justification, ...] = ()
     path_markers: Optional[str] = None  # ``markers`` without the Requires-Python fallback
+    newer: Optional[str] = None  # a newer acceptable release passed over to keep the previous lock's pin
 
     @property
     def key(self) -> NormalizedName:
@@ -186,7 +187,13 @@ def _pin(
         score=verdict.score if verdict else 0.0,
         justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates),
         path_markers=path_markers,
+        newer=_passed_over(base, provider),
     )
+
+
+def _passed_over(candidate: Candidate, provider: Provider) -> Optional[str]:
+    kept = provider.kept.get(candidate.name)
+    return str(kept[1]) if kept is not None and kept[0] == candidate.version else None
 
 
 def _stand_in_reasons(candidates: Sequence[Candidate]) -> tuple[Justification, ...]:

@@ -298,3 +298,36 @@ def test_env_shows_the_recommendation_type_in_force(tmp_path, thoth) -> None:
     assert result.code == 0, result.err
     line = next(line for line in (result.out + result.err).splitlines() if line.startswith("recommendation_type"))
     assert line.split()[1:] == ["stable", "default"]
+
+
+# --- item 11: a lock made for another target says so ----------------------------------------------
+
+
+def test_lock_for_another_python_says_which_target_it_was_made_for(index, tmp_path, thoth) -> None:
+    index.add(Dist("app", "1.0"))
+    _pipfile(tmp_path, index.url, 'app = "*"', '\n[requires]\npython_version = "3.11"\n')
+    result = thoth("lock", "--python-version", "3.9", "--platform", "linux-aarch64", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "locked for Python 3.9 on linux-aarch64 (--python-version 3.9, --platform linux-aarch64), not for this machine" in result.err
+    assert "keeps the Pipfile's python_version 3.11" in result.err and "pipenv install --deploy" in result.err
+    warnings = thoth("lock", "--json", "--python-version", "3.9", "-C", str(tmp_path)).json()["warnings"]  # type: ignore[index]
+    assert any("locked for Python 3.9" in w["message"] for w in warnings)
+    assert "not for this machine" not in thoth("lock", "-C", str(tmp_path)).err  # an ordinary lock says nothing
+
+
+# --- item 10: lock keeps the existing pins (and names what it kept); update re-resolves as pipenv lock ---
+
+
+def test_lock_keeps_existing_pins_and_names_them_update_moves_them(index, tmp_path, thoth) -> None:
+    index.add(Dist("idna", "3.20"))
+    _pipfile(tmp_path, index.url, 'idna = "*"')
+    assert thoth("lock", "-C", str(tmp_path)).code == 0
+    index.add(Dist("idna", "3.21"))
+    result = thoth("lock", "--refresh", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"idna": "==3.20"}  # pipenv lock would move; we keep (docs/differences.md)
+    assert "idna 3.20 kept from the existing lock (3.21 is newer; `thoth-pip update idna` takes it)" in result.err
+    result = thoth("update", "--lock-only", "--refresh", "-C", str(tmp_path))  # pipenv lock's answer
+    assert result.code == 0, result.err
+    assert _locked(tmp_path) == {"idna": "==3.21"} and "idna 3.20 -> 3.21" in result.err
+    assert "kept from the existing lock" not in thoth("lock", "-C", str(tmp_path)).err
