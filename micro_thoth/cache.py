@@ -221,6 +221,12 @@ class Cache:
         fsync_dir(final.parent)
         return final
 
+    def discard_unpacked(self, wheel_sha256: str) -> None:
+        """Drop a tree (renamed away first: a reader sees the whole tree or none)."""
+        final = self.root / UNPACKED / _check_sha256(wheel_sha256)
+        with self.temp_dir() as trash, contextlib.suppress(FileNotFoundError):
+            os.rename(final, trash / "tree")
+
     # -- temporary files -----------------------------------------------------
     @contextlib.contextmanager
     def temp_file(self, suffix: str = "") -> Iterator[Path]:

@@ -44,6 +44,19 @@ def env_float(environ: Mapping[str, str], name: str, default: float) -> float:
         raise UsageError(f"{name}={value!r} is not a number") from None
 
 
+LINK_MODES = ("clone", "copy", "hardlink", "symlink")  # uv's --link-mode values (install/linking.py)
+DEFAULT_LINK_MODE = "clone"
+
+
+def link_mode(given: Optional[str], environ: Mapping[str, str]) -> str:
+    """``--link-mode``, else THOTH_PIP_LINK_MODE, else clone; anything else is a UsageError."""
+    value = (given or environ.get("THOTH_PIP_LINK_MODE") or DEFAULT_LINK_MODE).strip().lower()
+    if value not in LINK_MODES:
+        where = "--link-mode" if given else "THOTH_PIP_LINK_MODE"
+        raise UsageError(f"{where}={value!r} is not a link mode", hint=f"use one of {', '.join(LINK_MODES)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a pipeline action needs to know about how it was asked to run."""
@@ -58,6 +71,7 @@ class Settings:
     categories: tuple[str, ...] = ()
     dry_run: bool = False
     compile_bytecode: bool = True
+    link_mode: str = DEFAULT_LINK_MODE  # how installed files come from the cache (install/linking.py)
     verbosity: int = 0
     json_output: bool = False
     clear: bool = False
@@ -94,6 +108,7 @@ class Settings:
             categories=categories,
             dry_run=bool(args.get("dry_run")),
             compile_bytecode=not args.get("no_compile") and not env_flag(environ, "PIP_NO_COMPILE"),
+            link_mode=link_mode(args.get("link_mode"), environ),
             verbosity=int(args.get("verbose") or 0) - int(args.get("quiet") or 0),
             json_output=bool(args.get("json")),
             clear=bool(args.get("clear")),
@@ -155,7 +170,7 @@ def _formats(args: Mapping[str, Any], environ: Mapping[str, str]) -> Formats:
 _KNOWN = {
     "directory", "categories", "cache_dir", "python", "system", "deploy", "dev", "dry_run",
     "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "offline", "backend",
-    "runtime_environment", "no_binary", "only_binary", "prefer_binary",
+    "runtime_environment", "no_binary", "only_binary", "prefer_binary", "link_mode",
 }
 
 

@@ -107,3 +107,17 @@ def test_error_data_travels_in_json() -> None:
     keyed = InputFileError("bad key", path="Pipfile", key_path="packages.foo.indx").to_dict()
     assert keyed["path"] == "Pipfile" and keyed["key_path"] == "packages.foo.indx" and keyed["kind"] == "input_file_error"
     json.dumps(data)
+
+
+def test_every_error_kind_is_documented() -> None:
+    from micro_thoth import errors
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text(encoding="utf-8")
+    bases = {errors.ThothPipError, errors.IntegrityError, errors.PackageIndexError, errors.ResolutionError}
+    kinds = [
+        cls.__new__(cls).kind
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.ThothPipError) and cls not in bases
+    ]
+    missing = [kind for kind in kinds if f"`{kind}`" not in text]
+    assert not missing, missing

@@ -28,6 +28,7 @@ from micro_thoth.install import (
     ensure_venv,
     execute,
     installed_distributions,
+    linking,
     plan,
     safety,
     transaction,
@@ -173,8 +174,8 @@ def test_rollback_after_a_failure_during_install(env: TargetEnvironment, tmp_pat
     before = sorted(str(p.relative_to(env.prefix)) for p in env.prefix.rglob("*") if "__pycache__" not in p.parts)
     real = actions._install_one
 
-    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool) -> None:
-        real(wanted, wheel, env_, tx, bytecode)
+    def flaky(wanted: WantedPackage, wheel: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool, *rest: object) -> None:
+        real(wanted, wheel, env_, tx, bytecode, *rest)  # type: ignore[arg-type]
         if wanted.name == "third":
             raise InstallError("disk full", distribution="third")
 
@@ -381,7 +382,7 @@ def test_install_from_unpacked_tree_links_files(env: TargetEnvironment, tmp_path
     dist = Dist("linked", "1.0", files={"linked/core.py": "Z = 3\n", "linked-1.0.data/scripts/linked-tool": "#!python\nprint('tool')\n"},
                 console_scripts={"linked-cli": "linked:main"})
     tree = _tree(tmp_path, dist)
-    result = execute(plan([WantedPackage("linked", "1.0")], env), {"linked": tree}, env)
+    result = execute(plan([WantedPackage("linked", "1.0")], env), {"linked": tree}, env, link_mode="hardlink")
     assert result.installed == ("linked==1.0",)
     site = Path(env.paths["purelib"])
     assert (site / "linked" / "core.py").stat().st_ino == (tree / "linked" / "core.py").stat().st_ino
@@ -456,7 +457,7 @@ def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
 def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tree = _tree(tmp_path, Dist("quick", "1.0", files={"quick/x.py": "X = 1\n"}))
     one = ensure_venv(tmp_path / "one", sys.executable)
-    assert execute(plan([WantedPackage("quick", "1.0")], one), {"quick": tree}, one).compiled == 2
+    assert execute(plan([WantedPackage("quick", "1.0")], one), {"quick": tree}, one, link_mode="hardlink").compiled == 2
     tag = one.interpreter.cache_tag
     cached = tree / "quick" / "__pycache__" / f"x.{tag}.pyc"
     assert cached.exists()
@@ -472,7 +473,7 @@ def test_tree_bytecode_is_compiled_once_and_linked(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(trees, "compile_bytecode", counting)
     monkeypatch.setattr(bytecode, "compile_bytecode", counting)
     two = ensure_venv(tmp_path / "two", sys.executable)
-    assert execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two).compiled == 0
+    assert execute(plan([WantedPackage("quick", "1.0")], two), {"quick": tree}, two, link_mode="hardlink").compiled == 0
     assert calls == [0, 0]  # nothing left to compile: the tree had it, the links brought it
     out = _run(two, "import quick.x, sys; print(quick.x.__file__, quick.x.__cached__)")
     assert out.startswith(str(two.prefix))
@@ -530,8 +531,8 @@ def test_a_file_shipped_twice_is_not_left_behind_by_rollback(
     two = Dist("twin-two", "1.0", files={"common/__init__.py": "TWO = 2\n"})
     real = actions._install_one
 
-    def failing_last(wanted: WantedPackage, source: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool) -> None:
-        real(wanted, source, env_, tx, bytecode)
+    def failing_last(wanted: WantedPackage, source: Path, env_: TargetEnvironment, tx: transaction.Transaction, bytecode: bool, *rest: object) -> None:
+        real(wanted, source, env_, tx, bytecode, *rest)  # type: ignore[arg-type]
         if wanted.name == "twin-two":
             raise InstallError("boom", distribution="twin-two")
 
@@ -550,9 +551,9 @@ def test_copies_when_links_are_impossible(env: TargetEnvironment, tmp_path: Path
         calls.append(target)
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(trees.os, "link", no_links)
+    monkeypatch.setattr(linking.os, "link", no_links)
     tree = _tree(tmp_path, Dist("copied", "1.0", files={"copied/a.py": "", "copied/b.py": ""}))
-    execute(plan([WantedPackage("copied", "1.0")], env), {"copied": tree}, env)
+    execute(plan([WantedPackage("copied", "1.0")], env), {"copied": tree}, env, link_mode="hardlink")
     installed = Path(env.paths["purelib"]) / "copied" / "a.py"
     assert installed.exists() and installed.stat().st_ino != (tree / "copied" / "a.py").stat().st_ino
     assert len(calls) == 1  # gave up linking after the first failure

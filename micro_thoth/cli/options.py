@@ -58,6 +58,10 @@ def target(func: F) -> F:
             click.option("--python", help="Target interpreter: a version (3.11) or a path."),
             click.option("--dry-run", is_flag=True, help="Print the plan; change nothing."),
             click.option("--no-compile", is_flag=True, help="Do not compile bytecode."),
+            click.option(
+                "--link-mode", type=click.Choice(["clone", "copy", "hardlink", "symlink"]), default=None,
+                help="How installed files come from the cache (THOTH_PIP_LINK_MODE; default clone, else copy).",
+            ),
         ],
         binary(func),
     )

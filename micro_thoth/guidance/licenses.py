@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..models import CoreMetadata
+from .spdx import spdx_id
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
@@ -29,25 +30,31 @@ class LicensePolicy:
 
     @classmethod
     def deny(cls, names: Iterable[str]) -> LicensePolicy:
-        return cls(frozenset(n.strip().lower() for n in names if n.strip()))
+        """The names as given, and their SPDX ids (``GPLv3`` denies the GPLv3 classifier too)."""
+        given = [n.strip() for n in names if n.strip()]
+        return cls(frozenset(n.lower() for n in given) | frozenset(s.lower() for n in given if (s := spdx_id(n))))
 
     def __bool__(self) -> bool:
         return bool(self.denied)
 
     def denied_by(self, metadata: CoreMetadata) -> Optional[str]:
-        """The licence text that is denied, or None if the distribution is acceptable."""
+        """The licence that is denied (its SPDX id when it has one), or None if the distribution is acceptable."""
         if metadata.license_expression:
             return metadata.license_expression if not self._expression_allowed(metadata.license_expression) else None
-        if metadata.license and metadata.license.strip().lower() in self.denied:
-            return metadata.license
+        if metadata.license and self._name_denied(metadata.license):
+            return spdx_id(metadata.license) or metadata.license
         for classifier in metadata.classifiers:
             if classifier.startswith("License ::") and self._classifier_denied(classifier):
-                return classifier
+                return spdx_id(classifier) or classifier
         return None
 
+    def _name_denied(self, name: str) -> bool:
+        spdx = spdx_id(name)
+        return name.strip().lower() in self.denied or (spdx is not None and spdx.lower() in self.denied)
+
     def _classifier_denied(self, classifier: str) -> bool:
-        last = classifier.rsplit("::", 1)[-1].strip().lower()
-        return classifier.lower() in self.denied or last in self.denied
+        last = classifier.rsplit("::", 1)[-1].strip()
+        return classifier.lower() in self.denied or self._name_denied(last)
 
     def _expression_allowed(self, expression: str) -> bool:
         tokens = _TOKEN.findall(expression)

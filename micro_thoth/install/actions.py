@@ -14,9 +14,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import InstallError
 from ..reporting import NULL_REPORTER, Reporter
+from ..settings import DEFAULT_LINK_MODE
 from .bytecode import compile_written
 from .contents import check_contents
 from .installed import installed_distributions
+from .linking import Placer
 from .planning import Plan, WantedPackage, plan
 from .removal import remove_distribution
 from .safety import check_wheel
@@ -48,6 +50,7 @@ def execute(
     reporter: Reporter = NULL_REPORTER,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     workers: Optional[int] = None,
+    link_mode: str = DEFAULT_LINK_MODE,
 ) -> InstallResult:
     """Carry out ``plan`` all-or-nothing; every wheel is checked before anything is touched.
 
@@ -63,7 +66,7 @@ def execute(
         jobs = _jobs(plan, wheels)
         for dist in plan.to_remove:
             remove_distribution(dist, env, transaction)
-        _install_all(jobs, env, transaction, reporter, workers, compile_bytecode)
+        _install_all(jobs, env, transaction, reporter, workers, compile_bytecode, Placer(link_mode))
         compiled = precompiled + (compile_written(transaction, env, reporter) if compile_bytecode else 0)
     return InstallResult(
         installed=tuple(wanted.describe() for wanted, _ in jobs),
@@ -124,13 +127,14 @@ def _install_all(
     reporter: Reporter,
     workers: Optional[int],
     bytecode: bool,
+    placer: Placer,
 ) -> None:
     if not jobs:
         return
     reporter.task_started("install", len(jobs))
     with _pool(len(jobs), workers) as pool:
         futures = [
-            (wanted, pool.submit(_install_one, wanted, source, env, transaction, bytecode)) for wanted, source in jobs
+            (wanted, pool.submit(_install_one, wanted, source, env, transaction, bytecode, placer)) for wanted, source in jobs
         ]
         errors = [exc for _, future in futures if (exc := future.exception()) is not None]
         for wanted, future in futures:
@@ -142,11 +146,12 @@ def _install_all(
 
 
 def _install_one(
-    wanted: WantedPackage, source: Path, env: TargetEnvironment, transaction: Transaction, bytecode: bool = True
+    wanted: WantedPackage, source: Path, env: TargetEnvironment, transaction: Transaction, bytecode: bool = True,
+    placer: Optional[Placer] = None,
 ) -> None:
-    """Install from an unpacked tree (hard links, with its cached bytecode) or from a wheel file (installer)."""
+    """Install from an unpacked tree (placed by the link mode, with its cached bytecode) or from a wheel file (installer)."""
     if source.is_dir():
-        link_tree(wanted, source, env, transaction, bytecode)
+        link_tree(wanted, source, env, transaction, bytecode, placer)
     else:
         install_wheel(wanted, source, env, transaction)
 

@@ -16,6 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..models import DirectReference, strip_credentials
 from .installed import InstalledDistribution, installed_distributions
+from .integrity import damaged_files
 from .target import TargetEnvironment
 
 PROTECTED = frozenset({"pip", "setuptools", "wheel", "distribute", "micro-thoth"})
@@ -50,6 +51,7 @@ class Plan:
     extraneous: tuple[InstalledDistribution, ...] = ()
     clean: bool = False
     reinstall: bool = False
+    damaged: tuple[NormalizedName, ...] = ()  # installed at the wanted version, but files edited or missing
 
     @property
     def wheels_needed(self) -> tuple[WantedPackage, ...]:
@@ -77,7 +79,11 @@ class Plan:
 
     def describe(self) -> list[str]:
         lines = [f"install {wanted.describe()}" for wanted in self.to_install]
-        lines += [f"replace {old.name}=={old.version} by {new.describe()}" for new, old in self.to_replace]
+        lines += [
+            f"repair {new.describe()} (installed files edited or missing)" if new.key in self.damaged
+            else f"replace {old.name}=={old.version} by {new.describe()}"
+            for new, old in self.to_replace
+        ]
         verb = "remove" if self.clean else "extraneous (kept)"
         lines += [f"{verb} {dist.name}=={dist.version}" for dist in self.extraneous]
         lines.append(f"{len(self.unchanged)} already installed")
@@ -101,16 +107,21 @@ def plan(
     unchanged: list[WantedPackage] = []
     new: list[WantedPackage] = []
     replace: list[tuple[WantedPackage, InstalledDistribution]] = []
+    damaged: list[NormalizedName] = []
     for package in wanted:
         current = have.pop(package.key, None)
         if current is None:
             new.append(package)
         elif not reinstall and _satisfies(current, package):
-            unchanged.append(package)
+            if not damaged_files(current.dist_info, current.dist_info.parent):
+                unchanged.append(package)
+                continue
+            damaged.append(package.key)
+            replace.append((package, current))
         else:
             replace.append((package, current))
     extraneous = tuple(d for key, d in sorted(have.items()) if key not in PROTECTED)
-    return Plan(tuple(unchanged), tuple(new), tuple(replace), extraneous, clean, reinstall)
+    return Plan(tuple(unchanged), tuple(new), tuple(replace), extraneous, clean, reinstall, tuple(damaged))
 
 
 def _satisfies(current: InstalledDistribution, wanted: WantedPackage) -> bool:

@@ -109,6 +109,7 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
             for member in members:
                 if not member.filename.endswith("/"):
                     _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
+            _touch_record(into, rows)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
 
@@ -151,8 +152,14 @@ def _extract_checked(
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
             refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
-    if (member.external_attr >> 16) & 0o111:
-        os.chmod(target, 0o755)
+    os.chmod(target, 0o555 if (member.external_attr >> 16) & 0o111 else 0o444)  # the cache is read-only
+
+
+def _touch_record(into: Path, rows: Mapping[str, RecordEntry]) -> None:
+    """RECORD is the newest file of a tree (integrity.py compares every file's time with it)."""
+    record = next((path for path in rows if path.endswith(".dist-info/RECORD")), None)
+    if record is not None:
+        os.utime(inside(str(into), record))
 
 
 def inside(root: str, path: str) -> str:

@@ -1,9 +1,10 @@
-"""Unpacked wheel trees (the cache's ``unpacked-v1``): checked once, then hard-linked into environments.
+"""Unpacked wheel trees (the cache's ``unpacked-v1``): checked once, then placed into environments.
 
-Like uv's installs from its unpacked-wheel cache: no byte is copied or hashed
-again; RECORD rows come from the tree, and only scripts, the additional
-metadata and RECORD are written. Bytecode is compiled into the tree once per
-interpreter cache tag and linked along with the sources.
+Like uv's installs from its unpacked-wheel cache: nothing is hashed again; RECORD
+rows come from the tree, files are cloned, copied or linked by the link mode
+(linking.py), and only scripts, the additional metadata and RECORD are written.
+Bytecode is compiled into the tree once per interpreter cache tag and placed along
+with the sources. A tree whose files changed since it was unpacked is unpacked again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import csv
 import io
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +28,8 @@ from ..cache import Cache
 from ..digests import sha256_file
 from ..errors import InstallError, UnsafeWheel
 from .bytecode import compile_bytecode, pyc_path
+from .integrity import tree_damaged
+from .linking import Placer
 from .planning import WantedPackage
 from .safety import inside, unpack_wheel
 from .target import TargetEnvironment
@@ -41,7 +43,11 @@ def unpacked_tree(wheel: Path, cache: Cache, sha256: Optional[str] = None) -> Pa
     ``sha256`` is the wheel's verified digest when the caller has it; else it is computed.
     """
     digest = sha256 or sha256_file(wheel)
-    return cache.unpacked(digest) or cache.add_unpacked(digest, lambda into: unpack_wheel(wheel, into))
+    tree = cache.unpacked(digest)
+    if tree is not None and tree_damaged(tree):  # edited through a hard link: unpack it afresh
+        cache.discard_unpacked(digest)
+        tree = None
+    return tree or cache.add_unpacked(digest, lambda into: unpack_wheel(wheel, into))
 
 
 def unpacked_trees(
@@ -131,12 +137,14 @@ def _wants_bytecode(tree: Tree, path: str) -> bool:
 
 
 def link_tree(
-    wanted: WantedPackage, root: Path, env: TargetEnvironment, transaction: Transaction, bytecode: bool
+    wanted: WantedPackage, root: Path, env: TargetEnvironment, transaction: Transaction, bytecode: bool,
+    placer: Optional[Placer] = None,
 ) -> None:
     try:
         tree = open_tree(root)
         destination = destination_for(env, tree.distribution, transaction)
-        records = _link_files(tree, destination, transaction, env.interpreter.cache_tag if bytecode else None)
+        linker = Linker(transaction, placer or Placer())
+        records = _link_files(tree, destination, linker, env.interpreter.cache_tag if bytecode else None)
         records += _write_scripts(tree, destination)
         records += _write_metadata(tree, destination, wanted)
         record_path = f"{tree.dist_info}/RECORD"
@@ -147,10 +155,9 @@ def link_tree(
 
 
 def _link_files(
-    tree: Tree, destination: RecordingDestination, transaction: Transaction, bytecode_tag: Optional[str]
+    tree: Tree, destination: RecordingDestination, linker: Linker, bytecode_tag: Optional[str]
 ) -> list[tuple[Scheme, RecordEntry]]:
     records: list[tuple[Scheme, RecordEntry]] = []
-    linker = Linker(transaction)
     root = str(tree.root)
     for path, digest, size in tree.rows:
         if skipped(tree, path):
@@ -177,12 +184,12 @@ def _link_bytecode(source: str, target: str, tag: str, linker: Linker) -> None:
 
 
 class Linker:
-    """Hard-links files into place (copies once links fail), creating each directory once."""
+    """Places a tree's files by the placer's link mode, creating each directory once."""
 
-    def __init__(self, transaction: Transaction) -> None:
+    def __init__(self, transaction: Transaction, placer: Placer) -> None:
         self.transaction = transaction
+        self.placer = placer
         self.made: set[str] = set()
-        self.can_link = True
 
     def place(self, source: str, target: str) -> None:
         parent = os.path.dirname(target)
@@ -190,16 +197,10 @@ class Linker:
             os.makedirs(parent, exist_ok=True)
             self.made.add(parent)
         if os.path.lexists(target):
-            self.transaction.will_write(target)
+            self.transaction.will_write(target)  # moved aside: never written through (it may be a link)
         else:
             self.transaction.wrote(target)
-        if self.can_link:
-            try:
-                os.link(source, target)
-                return
-            except OSError:  # another filesystem, or links not allowed: copy from now on
-                self.can_link = False
-        shutil.copy2(source, target)
+        self.placer.place(source, target)
 
 
 def _write_scripts(tree: Tree, destination: RecordingDestination) -> list[tuple[Scheme, RecordEntry]]:

@@ -40,6 +40,8 @@ def sync_outcome(outcome: Any, settings: Settings, console: Any) -> int:
         count = len(plan.unchanged)
         console.success(f"Nothing to do: {count} package{'s' if count != 1 else ''} already installed ({outcome.seconds:.2f}s)")
         return 0
+    for name in plan.damaged:
+        console.info(f"Repaired {name}: its installed files were edited or missing (reinstalled from the cache)")
     for name in result.removed:
         console.debug(f" - {name}")
     for name in result.installed:
@@ -96,10 +98,19 @@ def _newer(version: str, than: str) -> bool:
 
 
 def typo_lines(outcome: Any) -> list[str]:
-    """Requested names that look like typos of popular projects."""
+    """Requested names that look like typos of popular projects, among those resolved from the
+    project's first (public) index: a name found on another source, or pinned to it, is private."""
     from .guidance import typo_warnings
 
-    return typo_warnings(dict.fromkeys(n for r in outcome.resolutions.values() for n in r.roots))
+    sources = outcome.lock.sources if outcome.lock is not None else ()
+    public = sources[0].name if sources else None
+    names = (
+        name
+        for resolution in outcome.resolutions.values()
+        for name in resolution.roots
+        if (pin := resolution.pins.get(name)) is None or pin.index is None or public is None or pin.index.name == public
+    )
+    return typo_warnings(dict.fromkeys(names))
 
 
 def _said(justification: Justification) -> str:

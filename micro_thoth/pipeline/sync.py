@@ -89,6 +89,7 @@ def install_lock(
             reporter=services.reporter,
             lock_timeout=settings.install_timeout,
             workers=settings.workers,
+            link_mode=settings.link_mode,
         )
         _install_editables(plan, pins, lock, env, services)
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))

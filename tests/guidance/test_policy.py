@@ -391,3 +391,31 @@ units:
     (note,) = pol.judge_stack({"widget": "1.4", "six": "1.16.0"}).justifications
     assert note.link == "https://github.com/widget-org/widget/releases/tag/v1.4" and note.package == "widget"
     assert pol.judge_stack({"six": "1.16.0"}).justifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        ("License :: OSI Approved :: MIT License", "MIT"),
+        ("License :: OSI Approved :: GNU General Public License v3 (GPLv3)", "GPL-3.0-only"),
+        ("License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)", "LGPL-3.0-or-later"),
+        ("License :: OSI Approved :: Apache Software License 2.0", "Apache-2.0"),
+        ("Apache License, Version 2.0", "Apache-2.0"),
+        ("new bsd", "BSD-3-Clause"),
+        ("mit", "MIT"),
+        ("License :: OSI Approved :: BSD License", None),  # names no one licence
+        ("my own licence", None),
+    ],
+)
+def test_licence_names_map_to_spdx_ids(text: str, spdx: str | None) -> None:
+    from micro_thoth.guidance.spdx import spdx_id
+
+    assert spdx_id(text) == spdx
+
+
+def test_a_denied_classifier_is_reported_by_its_spdx_id() -> None:
+    metadata = CoreMetadata("a", "1", classifiers=("License :: OSI Approved :: GNU General Public License v3 (GPLv3)",))
+    assert LicensePolicy.deny(["GPL-3.0-only"]).denied_by(metadata) == "GPL-3.0-only"
+    assert LicensePolicy.deny(["GPLv3"]).denied_by(metadata) == "GPL-3.0-only"
+    assert LicensePolicy.deny(["GPL-3.0-or-later"]).denied_by(metadata) is None
+    assert LicensePolicy.deny(["gplv3"]).denied_by(CoreMetadata("a", "1", license="GNU GPL v3")) is None  # not a known spelling
