@@ -21,7 +21,7 @@ from micro_thoth.install import (
     plan,
     unpacked_tree,
 )
-from micro_thoth.install.integrity import damaged_files, tree_damaged
+from micro_thoth.integrity import damaged_files, tree_damaged
 from micro_thoth.settings import Settings
 from tests.support.builder import Dist, build_wheel
 

@@ -14,9 +14,9 @@ from typing import Any, Optional
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..integrity import damaged_files
 from ..models import DirectReference, strip_credentials
 from .installed import InstalledDistribution, installed_distributions
-from .integrity import damaged_files
 from .target import TargetEnvironment
 
 PROTECTED = frozenset({"pip", "setuptools", "wheel", "distribute", "micro-thoth"})

@@ -27,8 +27,8 @@ from packaging.utils import NormalizedName
 from ..cache import Cache
 from ..digests import sha256_file
 from ..errors import InstallError, UnsafeWheel
+from ..integrity import tree_damaged
 from .bytecode import compile_bytecode, pyc_path
-from .integrity import tree_damaged
 from .linking import Placer
 from .planning import WantedPackage
 from .safety import inside, unpack_wheel

@@ -5,7 +5,8 @@ After a sync of the project's ``.venv`` succeeds, the environment keeps a stamp
 Pipfile bytes, the settings, this tool's version) and the stat of what makes the
 environment what it is -- the interpreter and ``pyvenv.cfg``, each site-packages
 directory, and every ``*.dist-info``'s ``RECORD`` and ``INSTALLER``. A later sync
-asking the same of an environment whose stamps all hold has nothing to do, and
+asking the same of an environment whose stamps all hold, and whose installed files are
+all as their RECORD left them (integrity.py: one stat per file), has nothing to do, and
 says so without reading the lock or importing the planner, the resolver or the
 HTTP stack. Whatever changes the environment (this tool, pip, an uninstall, a
 new interpreter) changes a stamp, and the full path runs: an install's first step
@@ -27,6 +28,7 @@ from typing import Optional
 
 from .. import __version__
 from ..fs import atomic_write
+from ..integrity import damaged_files
 from ..settings import Settings
 from .project import ProjectFiles, discover
 
@@ -118,4 +120,9 @@ def nothing_to_do(prefix: Path, digest: Optional[str]) -> Optional[int]:
         packages = int(state["packages"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return packages if environment_stamps(prefix, site_dirs) == state["stamps"] else None
+    if environment_stamps(prefix, site_dirs) != state["stamps"]:
+        return None
+    records = [Path(path) for path in state["stamps"] if path.endswith(f".dist-info{os.sep}RECORD")]
+    if any(damaged_files(record.parent, record.parent.parent) for record in records):
+        return None  # an installed file was edited or deleted: the full path repairs it
+    return packages
