@@ -8,7 +8,7 @@ functions, so a bad value always raises ``InputFileError`` naming the file
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from micro_thoth.errors import InputFileError
@@ -34,6 +34,25 @@ def fail(message: str, path: Optional[str], key_path: Optional[str]) -> InputFil
     return InputFileError(message, path=path, key_path=key_path or None)
 
 
+_EXPECTED = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "an object"}
+
+
+def optional(value: Any, kinds: tuple[type, ...], path: Optional[str], key_path: str) -> Any:
+    """``value`` if it is None or one of ``kinds`` (a boolean only when ``bool`` is one of them)."""
+    if value is None:
+        return None
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        expected = " or ".join(_EXPECTED.get(k, k.__name__) for k in kinds)
+        raise fail(f"expected {expected}, got {kind(value)}", path, key_path)
+    return value
+
+
+def choice(value: str, choices: Sequence[str], path: Optional[str], key_path: str) -> str:
+    if value not in choices:
+        raise fail(f"{value!r} is not one of {', '.join(choices)}", path, key_path)
+    return value
+
+
 def string(value: Any, path: Optional[str], key_path: str, *, mapping: str = "an object") -> str:
     if not isinstance(value, str):
         raise fail(f"expected a string, got {kind(value, mapping=mapping)}", path, key_path)
@@ -46,11 +65,7 @@ def optional_string(value: Any, path: Optional[str], key_path: str, *, mapping: 
 
 def optional_integer(value: Any, path: Optional[str], key_path: str) -> Optional[int]:
     """An integer or None; a boolean is not an integer here."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(f"expected an integer, got {kind(value)}", path, key_path)
-    return value
+    return optional(value, (int,), path, key_path)  # type: ignore[no-any-return]
 
 
 def mapping_of(value: Any, path: Optional[str], key_path: Optional[str], *, mapping: str = "an object") -> dict[str, Any]:
@@ -76,3 +91,15 @@ def string_list(value: Any, path: Optional[str], key_path: str) -> list[str]:
     for i, item in enumerate(value):
         string(item, path, f"{key_path}[{i}]")
     return value
+
+
+def text_mapping(value: Any, path: Optional[str], key_path: str, *, mapping: str = "an object") -> dict[str, str]:
+    """Names to scalar values, as text (YAML's ``1`` is ``"1"``, null is ``""``); a nested value is refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail(f"expected {mapping}, got {kind(value, mapping=mapping)}", path, key_path)
+    for key, item in value.items():
+        if isinstance(item, (Mapping, list)):
+            raise fail(f"expected a string, got {kind(item, mapping=mapping)}", path, join(key_path, key))
+    return {str(key): "" if item is None else str(item) for key, item in value.items()}

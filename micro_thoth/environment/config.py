@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .. import values as read
 from ..errors import InputFileError, UsageError
 from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
 from ..settings import CONFIG_NAME as CONFIG_NAME  # re-exported: the file this module reads
@@ -177,7 +178,7 @@ class _Parser:
         self.warnings: list[str] = []
 
     def fail(self, key_path: str, message: str) -> InputFileError:
-        return InputFileError(message, path=self.path, key_path=key_path)
+        return read.fail(message, self.path, key_path)
 
     def unknown(self, data: Mapping[str, Any], known: Sequence[str], prefix: str) -> None:
         for key in data:
@@ -196,10 +197,7 @@ class _Parser:
             managers=self.managers(data.get("managers")), warnings=tuple(self.warnings))
 
     def optional_str(self, data: Mapping[str, Any], key: str, key_path: str) -> Optional[str]:
-        value = data.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        raise self.fail(key_path, f"expected a string, got {value!r}")
+        return read.optional_string(data.get(key), self.path, key_path, mapping="a mapping")
 
     def version(self, data: Mapping[str, Any], key: str, key_path: str) -> Optional[str]:
         """Versions may be written unquoted (``cuda_version: 11.8``); YAML reads those as numbers."""
@@ -209,19 +207,13 @@ class _Parser:
         return self.optional_str(data, key, key_path)
 
     def boolean(self, data: Mapping[str, Any], key: str, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
+        value = read.optional(data.get(key), (bool,), self.path, key)
+        return default if value is None else bool(value)
 
     def choice(self, data: Mapping[str, Any], key: str, allowed: Sequence[str], default: Optional[str],
                prefix: str = "") -> Any:
         value = data.get(key)
-        if value is None:
-            return default
-        if value not in allowed:
-            raise self.fail(prefix + key, f"expected one of {', '.join(allowed)}, got {value!r}")
-        return value
+        return default if value is None else read.choice(value, allowed, self.path, prefix + key)
 
     def managers(self, value: Any) -> tuple[Mapping[str, Any], ...]:
         if value is None:
@@ -250,8 +242,7 @@ class _Parser:
                 seen.add(entry.name)
 
     def entry(self, data: Any, at: str) -> RuntimeEnvironmentEntry:
-        if not isinstance(data, dict):
-            raise self.fail(at, "expected a mapping")
+        data = read.mapping_of(data, self.path, at, mapping="a mapping")
         self.unknown(data, _ENTRY_KEYS, at + ".")
         versions = {key: self.version(data, key, f"{at}.{key}") for key in _VERSION_KEYS}
         return RuntimeEnvironmentEntry(
@@ -280,8 +271,7 @@ class _Parser:
     def operating_system(self, data: Any, at: str) -> OperatingSystem:
         if data is None:
             return OperatingSystem()
-        if not isinstance(data, dict):
-            raise self.fail(f"{at}.operating_system", "expected a mapping with name and version")
+        data = read.mapping_of(data, self.path, f"{at}.operating_system", mapping="a mapping")
         self.unknown(data, ("name", "version"), f"{at}.operating_system.")
         return OperatingSystem(name=self.optional_str(data, "name", f"{at}.operating_system.name"),
                                version=self.version(data, "version", f"{at}.operating_system.version"))
@@ -289,8 +279,7 @@ class _Parser:
     def hardware(self, data: Any, at: str) -> Hardware:
         if data is None:
             return Hardware()
-        if not isinstance(data, dict):
-            raise self.fail(f"{at}.hardware", "expected a mapping")
+        data = read.mapping_of(data, self.path, f"{at}.hardware", mapping="a mapping")
         self.unknown(data, ("cpu_family", "cpu_model", "gpu_model"), f"{at}.hardware.")
         return Hardware(cpu_family=self.cpu_number(data, "cpu_family", at),
                         cpu_model=self.cpu_number(data, "cpu_model", at),
@@ -301,21 +290,10 @@ class _Parser:
         value = data.get(key)
         if value is None or (isinstance(value, str) and value.strip().lower() in ("unknown", "null", "")):
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise self.fail(f"{at}.hardware.{key}", f"expected an integer, got {value!r}")
+        return read.optional_integer(value, self.path, f"{at}.hardware.{key}")
 
     def labels(self, value: Any, at: str) -> Mapping[str, str]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(at, "expected a mapping of label names to values")
-        out = {}
-        for key, item in value.items():
-            if isinstance(item, (dict, list)):
-                raise self.fail(f"{at}.{key}", f"expected a string, got {item!r}")
-            out[str(key)] = "" if item is None else str(item)
-        return out
+        return read.text_mapping(value, self.path, at, mapping="a mapping")
 
 
 def _stated(data: Mapping[str, Any]) -> frozenset[str]:

@@ -349,7 +349,7 @@ def _from_thoth(data: Mapping[str, Any], path: Optional[str], prefix: str) -> Ru
         cpu_model=read.optional_integer(hardware.get("cpu_model"), path, read.join(at, "cpu_model")),
         cpu_flags=tuple(read.string_list(flags, path, read.join(at, "cpu_flags"))) if flags is not None else (),
         gpu_model=text("gpu_model", hardware, at),
-        labels=_labels(data.get("labels"), path, read.join(prefix, "labels")),
+        labels=read.text_mapping(data.get("labels"), path, read.join(prefix, "labels")),
     )
 
 
@@ -370,17 +370,6 @@ def _platform(value: Any, path: Optional[str], key_path: str) -> Optional[str]:
         platforms = read.string_list(value, path, key_path)
         return platforms[0] if platforms else None
     return read.optional_string(value, path, key_path)
-
-
-def _labels(value: Any, path: Optional[str], key_path: str) -> Mapping[str, str]:
-    """Label values as text (Thamos sends a YAML ``1`` as a number); a nested value is refused."""
-    if value is None:
-        return {}
-    labels = read.object_of(value, path, key_path)
-    for key, item in labels.items():
-        if isinstance(item, (Mapping, list)):
-            raise read.fail(f"expected a string, got {read.kind(item)}", path, read.join(key_path, key))
-    return {key: "" if item is None else str(item) for key, item in labels.items()}
 
 
 # -- showing -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
+from .. import values as read
 from ..errors import InputFileError, UsageError
 from ..models import RECOMMENDATION_TYPES, Justification
 from .selection import MachineFacts, UnitContext, runtime_matches, select_units, should_include
@@ -74,14 +75,14 @@ class _At:
     unit: Optional[str] = None
 
     def key(self, name: object) -> _At:
-        return replace(self, keys=f"{self.keys}.{name}" if self.keys else str(name))
+        return replace(self, keys=read.join(self.keys, name))
 
     def item(self, index: int) -> _At:
         return replace(self, keys=f"{self.keys}[{index}]")
 
     def fail(self, message: str) -> NoReturn:
         text = f"prescription unit '{self.unit}': {message}" if self.unit else message
-        raise InputFileError(text, path=self.path, key_path=self.keys or None)
+        raise read.fail(text, self.path, self.keys)
 
 
 def _mapping(at: _At, value: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def _mapping(at: _At, value: Any, allowed: Sequence[str], required: Sequence[str
 
 
 def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+    return read.kind(value, mapping="a mapping")
 
 
 def _list(at: _At, value: Any, *, allow_single: bool = False) -> list[Any]:

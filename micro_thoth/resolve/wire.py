@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Optional
 
 from .. import errors
+from .. import values as read
 from ..environment.runtime import THOTH_STRINGS, RuntimeEnvironment
 from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
 
@@ -55,60 +56,37 @@ def url_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _fail(key_path: str, message: str) -> errors.InputFileError:
-    return errors.InputFileError(message, path=REQUEST_SOURCE, key_path=key_path)
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+    return read.fail(message, REQUEST_SOURCE, key_path)
 
 
 def _mapping(data: object, key_path: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _fail(key_path or "(root)", f"expected an object, got {type(data).__name__}")
-    for key in data:
-        if not isinstance(key, str):
-            raise _fail(key_path or "(root)", f"keys must be strings, got {key!r}")
-    return data
+    return read.object_of(data, REQUEST_SOURCE, key_path)
 
 
 def _optional(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], prefix: str = "") -> Any:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) and bool not in kinds:
-        raise _fail(_join(prefix, key), f"expected {_names(kinds)}, got a boolean")
-    if not isinstance(value, kinds):
-        raise _fail(_join(prefix, key), f"expected {_names(kinds)}, got {type(value).__name__}")
-    return value
-
-
-def _names(kinds: tuple[type, ...]) -> str:
-    words = {str: "a string", int: "an integer", bool: "a boolean", list: "a list", dict: "an object"}
-    return " or ".join(words.get(kind, kind.__name__) for kind in kinds)
+    return read.optional(data.get(key), kinds, REQUEST_SOURCE, read.join(prefix, key))
 
 
 def _string(data: Mapping[str, Any], key: str, *, default: Optional[str] = None, prefix: str = "") -> str:
-    value = _optional(data, key, (str,), prefix)
+    value = read.optional_string(data.get(key), REQUEST_SOURCE, read.join(prefix, key))
     if value is None:
         if default is None:
-            raise _fail(_join(prefix, key), "is required")
+            raise _fail(read.join(prefix, key), "is required")
         return default
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _flag(data: Mapping[str, Any], key: str) -> bool:
     value = data.get(key, False)
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
-    if not isinstance(value, bool):
-        raise _fail(key, f"expected a boolean, got {type(value).__name__}")
-    return value
+    if value is None:
+        raise _fail(key, "expected a boolean, got null")
+    return read.optional(value, (bool,), REQUEST_SOURCE, key) is True
 
 
 def _choice(value: str, choices: Sequence[str], key_path: str) -> str:
-    if value not in choices:
-        raise _fail(key_path, f"{value!r} is not one of {', '.join(choices)}")
-    return value
+    return read.choice(value, choices, REQUEST_SOURCE, key_path)
 
 
 def _frozen(value: Any) -> Any:
@@ -135,7 +113,7 @@ def _json_value(value: Any, key_path: str) -> None:
         return
     if isinstance(value, Mapping):
         for key, item in _mapping(value, key_path).items():
-            _json_value(item, _join(key_path, key))
+            _json_value(item, read.join(key_path, key))
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             _json_value(item, f"{key_path}[{i}]")
@@ -412,8 +390,8 @@ class AdviseResult:
     @classmethod
     def from_dict(cls, data: object, *, prefix: str = "") -> AdviseResult:
         data = _mapping(data, prefix)
-        report = _mapping(data.get("report") or {}, _join(prefix, "report"))
-        _json_value(report, _join(prefix, "report"))
+        report = _mapping(data.get("report") or {}, read.join(prefix, "report"))
+        _json_value(report, read.join(prefix, "report"))
         return cls(
             lock=_string(data, "lock", prefix=prefix),
             report=_frozen(report),
