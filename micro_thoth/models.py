@@ -1,7 +1,7 @@
-"""Frozen values that flow between the stages, and the PackageSource protocol.
+"""Frozen values that flow between the stages, and the vocabulary they share.
 
-Everything here is parsed once at a boundary (formats/, index.py) and then
-passed around as immutable data: no raw dicts of a lock file travel further.
+Everything here is parsed once at a boundary (formats/, index/) and then passed around as
+immutable data. What the resolver consumes (PackageSource, CandidatePolicy): resolve/protocols.py.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
-from typing import Literal, Optional, Protocol
+from typing import Literal, Optional
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
@@ -573,52 +573,3 @@ class Substitute:
     index: Optional[str] = None
     reason: str = ""
     link: Optional[str] = None
-
-
-class CandidatePolicy(Protocol):
-    """Guidance as the resolver consumes it (``guidance/`` implements it).
-
-    ``judge`` is called once per (name, version) considered; ``metadata`` is a
-    thunk because fetching metadata costs a request; call it only when a rule
-    needs it (licences, say). ``override_requirements`` lets prescriptions
-    replace a package's declared requirements (over/under-pinning fixes).
-    A policy may also offer ``alternatives(name, version, artifacts) ->
-    Sequence[Substitute]`` (pseudonyms); the provider asks for it when present.
-    """
-
-    def judge(
-        self,
-        name: NormalizedName,
-        version: Version,
-        artifacts: Sequence[Artifact],
-        metadata: Callable[[], CoreMetadata],
-    ) -> Verdict:
-        ...
-
-    def override_requirements(
-        self, name: NormalizedName, version: Version, requirements: Sequence[str]
-    ) -> Sequence[str]:
-        ...
-
-
-class PackageSource(Protocol):
-    """What the resolver needs from the world; ``index.py`` implements it over HTTP."""
-
-    def project(self, name: NormalizedName, *, index: Optional[str] = None) -> ProjectPage:
-        """The project's files: from ``index`` only when given, else the first index that has it."""
-        ...
-
-    def metadata(self, artifact: Artifact) -> CoreMetadata:
-        """The core metadata of one file (cached by the file's digest)."""
-        ...
-
-    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
-        """Metadata of a URL / path / VCS requirement, and the reference to lock.
-
-        A VCS reference comes back with ``ref`` set to the commit it resolved to.
-        """
-        ...
-
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        """A hint: these projects will likely be asked for soon."""
-        ...

@@ -23,9 +23,10 @@ from ..errors import ResolutionError, ResolutionTooDeep
 from ..guidance.justification import build_report
 from ..guidance.policy import GuidancePolicy
 from ..guidance.stack import honour_stack_rules
-from ..models import DEFAULT_CATEGORY, CandidatePolicy, Dependency, PackageSource, Source, Target
+from ..models import DEFAULT_CATEGORY, Dependency, Source, Target
 from .explain import explain
 from .markers import evaluate
+from .protocols import CandidatePolicy, PackageSource
 from .provider import Provider, Requirement, from_dependency
 from .reporter import ReporterAdapter, ResolverReporter
 from .resolver import LockPolicy, Resolved, ResolverInput, Upgrade

@@ -19,7 +19,8 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from ..errors import PackageNotFound
-from ..models import Artifact, PackageSource, ProjectPage, Source, Target
+from ..models import Artifact, ProjectPage, Source, Target
+from .protocols import PackageSource
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,10 @@ from resolvelib import AbstractProvider
 from ..errors import ResolutionImpossible, UsageError
 from ..models import (
     Artifact,
-    CandidatePolicy,
     CoreMetadata,
     Dependency,
     DirectReference,
     Justification,
-    PackageSource,
     Source,
     Substitute,
     Target,
@@ -40,6 +38,7 @@ from ..models import (
 )
 from .finder import Finder, Release, best_artifact, binary_first, matching, python_admits
 from .markers import evaluate
+from .protocols import CandidatePolicy, PackageSource
 
 PYTHON = NormalizedName("<python>")
 PREFERENCE_COUNT_CAP = 100

@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 import httpx
 import pytest
 
-from micro_thoth.models import Dependency, PackageSource, Source
+from micro_thoth.models import Dependency, Source
 from micro_thoth.resolve import resolve
+from micro_thoth.resolve.protocols import PackageSource
 from tests.resolve.support import make_target
 from tests.support.builder import Dist
 from tests.support.index_server import LocalIndex

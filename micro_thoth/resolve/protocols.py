@@ -1,0 +1,65 @@
+"""What resolution consumes: the PackageSource protocol (packages) and the CandidatePolicy protocol (guidance).
+
+``index/`` implements PackageSource over HTTP (tests hand the resolver an
+in-memory one); ``guidance/`` implements CandidatePolicy. Both are structural:
+the implementations never import this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Optional, Protocol
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from ..models import Artifact, CoreMetadata, DirectReference, ProjectPage, Verdict
+
+
+class CandidatePolicy(Protocol):
+    """Guidance as the resolver consumes it (``guidance/`` implements it).
+
+    ``judge`` is called once per (name, version) considered; ``metadata`` is a
+    thunk because fetching metadata costs a request; call it only when a rule
+    needs it (licences, say). ``override_requirements`` lets prescriptions
+    replace a package's declared requirements (over/under-pinning fixes).
+    A policy may also offer ``alternatives(name, version, artifacts) ->
+    Sequence[Substitute]`` (pseudonyms); the provider asks for it when present.
+    """
+
+    def judge(
+        self,
+        name: NormalizedName,
+        version: Version,
+        artifacts: Sequence[Artifact],
+        metadata: Callable[[], CoreMetadata],
+    ) -> Verdict:
+        ...
+
+    def override_requirements(
+        self, name: NormalizedName, version: Version, requirements: Sequence[str]
+    ) -> Sequence[str]:
+        ...
+
+
+class PackageSource(Protocol):
+    """What the resolver needs from the world; ``index.py`` implements it over HTTP."""
+
+    def project(self, name: NormalizedName, *, index: Optional[str] = None) -> ProjectPage:
+        """The project's files: from ``index`` only when given, else the first index that has it."""
+        ...
+
+    def metadata(self, artifact: Artifact) -> CoreMetadata:
+        """The core metadata of one file (cached by the file's digest)."""
+        ...
+
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
+        """Metadata of a URL / path / VCS requirement, and the reference to lock.
+
+        A VCS reference comes back with ``ref`` set to the commit it resolved to.
+        """
+        ...
+
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        """A hint: these projects will likely be asked for soon."""
+        ...
