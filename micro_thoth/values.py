@@ -8,7 +8,9 @@ functions, so a bad value always raises ``InputFileError`` naming the file
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Optional
 
 from micro_thoth.errors import InputFileError
@@ -103,3 +105,35 @@ def text_mapping(value: Any, path: Optional[str], key_path: str, *, mapping: str
         if isinstance(item, (Mapping, list)):
             raise fail(f"expected a string, got {kind(item, mapping=mapping)}", path, join(key_path, key))
     return {str(key): "" if item is None else str(item) for key, item in value.items()}
+
+
+def frozen(value: Any) -> Any:
+    """A read-only deep copy of JSON data (mappings become mapping proxies, lists tuples)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain, mutable JSON data from a value made by ``frozen`` (or any JSON-like value)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return copy.copy(value)
+
+
+def json_value(value: Any, path: Optional[str], key_path: str) -> None:
+    """Refuse anything JSON cannot carry (data that must survive a round trip)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, Mapping):
+        for key, item in object_of(value, path, key_path).items():
+            json_value(item, path, join(key_path, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            json_value(item, path, f"{key_path}[{i}]")
+    else:
+        raise fail(f"not a JSON value: {type(value).__name__}", path, key_path)

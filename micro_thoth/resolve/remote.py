@@ -25,8 +25,10 @@ from .. import errors, net
 from ..guidance.justification import PackageReport, Refusal
 from ..models import Justification, Target, redact_url
 from ..reporting import NULL_REPORTER, Reporter
+from ..values import thaw
+from .problem import Problem
 from .resolver import LockPolicy, Resolved, ResolverInput
-from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, Problem, thaw
+from .wire import AdviseRequest, AdviseResult, JobView, Knowledge
 
 DEFAULT_TIMEOUT = 2700.0  # thamos' default wait for an analysis
 DEFAULT_RETRIES = 3

@@ -8,12 +8,11 @@ a precise 4xx and the client can show the same message.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Optional
@@ -22,38 +21,12 @@ from .. import errors
 from .. import values as read
 from ..environment.runtime import THOTH_STRINGS, RuntimeEnvironment
 from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
+from .problem import Problem
+from .scrub import credential_urls, scrub
 
 API_VERSION = 2
 REQUEST_SOURCE = "advise request"
 JOB_STATES = ("queued", "running", "succeeded", "failed")
-
-_SCHEME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-"
-_NOT_FIRST = "0123456789+.-"  # scheme characters a scheme cannot start with
-_URL_REST = re.compile(r"[^\s\"'<>]+")  # anchored at one place: linear in what it matches
-# The userinfo of a URL: after "://", up to the netloc's last "@" (each netloc is read once).
-_USERINFO = re.compile(r"(?<=://)[^\s\"'<>/?#]*@")
-
-
-def url_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Where URLs (``scheme://rest``) are in a text, in one linear pass.
-
-    The same matches as ``[A-Za-z][A-Za-z0-9+.-]*://[^\\s"'<>]+`` scanned left
-    to right, without its quadratic backtracking over long runs of letters:
-    each ``://`` is found once; its scheme is read backwards no further than
-    the previous ``://`` or match (``:`` and ``/`` end a scheme), so no
-    character is read twice; its rest is matched forwards once.
-    """
-    done = search = 0
-    while (mark := text.find("://", search)) >= 0:
-        run = text[max(done, search - 1 if search else 0) : mark]
-        scheme = run[len(run.rstrip(_SCHEME_CHARS)) :].lstrip(_NOT_FIRST)
-        rest = _URL_REST.match(text, mark + 3) if scheme else None
-        if rest is None:
-            search = mark + 1
-            continue
-        yield mark - len(scheme), rest.end()
-        done = search = rest.end()
-
 
 def _fail(key_path: str, message: str) -> errors.InputFileError:
     return read.fail(message, REQUEST_SOURCE, key_path)
@@ -89,44 +62,12 @@ def _choice(value: str, choices: Sequence[str], key_path: str) -> str:
     return read.choice(value, choices, REQUEST_SOURCE, key_path)
 
 
-def _frozen(value: Any) -> Any:
-    """A read-only deep copy of JSON data (mappings become mapping proxies, lists tuples)."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """Plain, mutable JSON data from a value made by ``_frozen`` (or any JSON-like value)."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(v) for v in value]
-    return copy.copy(value)
-
-
-def _json_value(value: Any, key_path: str) -> None:
-    """Refuse anything JSON cannot carry (a request must survive a round trip)."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return
-    if isinstance(value, Mapping):
-        for key, item in _mapping(value, key_path).items():
-            _json_value(item, read.join(key_path, key))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _json_value(item, f"{key_path}[{i}]")
-    else:
-        raise _fail(key_path, f"not a JSON value: {type(value).__name__}")
-
-
 # -- runtime environment --------------------------------------------------------
 
 def validate_runtime_environment(data: object, prefix: str = "runtime_environment") -> dict[str, Any]:
     """Check a Thoth-shaped runtime environment (``RuntimeEnvironment.from_thoth_dict``); unknown members are kept."""
     env = dict(_mapping(data, prefix))
-    _json_value(env, prefix)
+    read.json_value(env, REQUEST_SOURCE, prefix)
     RuntimeEnvironment.from_thoth_dict(env, path=REQUEST_SOURCE, prefix=prefix)
     return env
 
@@ -234,7 +175,7 @@ class AdviseRequest:
             requirements=requirements,
             requirements_format=_requirements_format(data),
             requirements_lock=_optional(data, "requirements_lock", (str,)) or None,
-            runtime_environment=_frozen(validate_runtime_environment(data.get("runtime_environment") or {})),
+            runtime_environment=read.frozen(validate_runtime_environment(data.get("runtime_environment") or {})),
             recommendation_type=_choice(recommendation, RECOMMENDATION_TYPES, "recommendation_type"),
             labels=_labels(data),
             exclude_newer=_exclude_newer(_optional(data, "exclude_newer", (str,))),
@@ -255,7 +196,7 @@ class AdviseRequest:
             "requirements": self.requirements,
             "requirements_format": self.requirements_format,
             "requirements_lock": self.requirements_lock,
-            "runtime_environment": thaw(self.runtime_environment),
+            "runtime_environment": read.thaw(self.runtime_environment),
             "recommendation_type": self.recommendation_type,
             "labels": dict(self.labels),
             "exclude_newer": self.exclude_newer,
@@ -280,42 +221,7 @@ class AdviseRequest:
 
     def credential_urls(self) -> dict[str, str]:
         """URLs of the request that carry credentials, keyed by their scrubbed form."""
-        found: dict[str, str] = {}
-        for text in _texts(self.to_dict()):
-            if "@" not in text:
-                continue
-            for url in (text[a:b] for a, b in url_spans(text)):
-                if "@" in url and scrub_text(url) != url:
-                    found[scrub_text(url)] = url
-        return found
-
-
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _texts(v)]
-    return []
-
-
-def scrub_text(text: str) -> str:
-    """Remove the userinfo (user, password, token) of every URL in a text, in linear time."""
-    if "@" not in text or "://" not in text:
-        return text
-    return _USERINFO.sub("", text)
-
-
-def scrub(value: Any) -> Any:
-    """``scrub_text`` applied to every string of JSON data (keys included)."""
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, Mapping):
-        return {scrub_text(k): scrub(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
-    return value
+        return credential_urls(self.to_dict())
 
 
 def _normalised_text(text: Optional[str]) -> Optional[str]:
@@ -391,15 +297,15 @@ class AdviseResult:
     def from_dict(cls, data: object, *, prefix: str = "") -> AdviseResult:
         data = _mapping(data, prefix)
         report = _mapping(data.get("report") or {}, read.join(prefix, "report"))
-        _json_value(report, read.join(prefix, "report"))
+        read.json_value(report, REQUEST_SOURCE, read.join(prefix, "report"))
         return cls(
             lock=_string(data, "lock", prefix=prefix),
-            report=_frozen(report),
+            report=read.frozen(report),
             knowledge_version=_string(data, "knowledge_version", default="", prefix=prefix),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lock": self.lock, "report": thaw(self.report), "knowledge_version": self.knowledge_version}
+        return {"lock": self.lock, "report": read.thaw(self.report), "knowledge_version": self.knowledge_version}
 
     def scrubbed(self) -> AdviseResult:
         return AdviseResult.from_dict(scrub(self.to_dict()))
@@ -411,100 +317,6 @@ class AdviseResult:
         pattern = re.compile("|".join(re.escape(u) for u in sorted(urls, key=len, reverse=True)))
         lock = pattern.sub(lambda m: urls[m.group(0)], self.lock)
         return AdviseResult(lock=lock, report=self.report, knowledge_version=self.knowledge_version)
-
-
-# -- problems (RFC 9457) ----------------------------------------------------------
-
-PROBLEM_TYPE_PREFIX = "urn:micro-thoth:problem:"
-_EXTRA_ATTRIBUTES = (
-    "path", "key_path", "reason", "expected", "actual", "status", "index", "name",
-    "suggestions", "version", "target", "url", "package", "filename", "distribution", "output",
-)  # fmt: skip
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name.rstrip("_")).lower()
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An RFC 9457 problem body; ``error_class`` names the ``errors`` class to raise again."""
-
-    status: int
-    title: str
-    detail: str
-    error_class: str = "RemoteResolutionError"
-    hint: Optional[str] = None
-    type: str = ""
-    extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    @classmethod
-    def from_error(cls, exc: errors.ThothPipError, status: int) -> Problem:
-        name = type(exc).__name__
-        extra: dict[str, Any] = {}
-        for attribute in _EXTRA_ATTRIBUTES:
-            value = getattr(exc, attribute, None)
-            if value is not None and attribute != "status":
-                extra[attribute] = list(value) if isinstance(value, tuple) else value
-        causes = getattr(exc, "causes", None)
-        if causes:
-            extra["causes"] = [{"requirement": c.requirement, "chain": list(c.chain)} for c in causes]
-        return cls(
-            status=status,
-            title=_slug(name).replace("-", " ").capitalize(),
-            detail=scrub_text(exc.message),
-            error_class=name,
-            hint=exc.hint,
-            type=PROBLEM_TYPE_PREFIX + _slug(name),
-            extensions=_frozen(scrub(extra)),
-        )
-
-    @classmethod
-    def from_dict(cls, data: object) -> Problem:
-        data = _mapping(data, "problem")
-        known = ("status", "title", "detail", "error_class", "hint", "type")
-        status = data.get("status")
-        return cls(
-            status=status if isinstance(status, int) and not isinstance(status, bool) else 500,
-            title=str(data.get("title") or ""),
-            detail=str(data.get("detail") or data.get("title") or "the backend reported an error"),
-            error_class=str(data.get("error_class") or "RemoteResolutionError"),
-            hint=data.get("hint") if isinstance(data.get("hint"), str) else None,
-            type=str(data.get("type") or "about:blank"),
-            extensions=_frozen({k: v for k, v in data.items() if k not in known}),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": self.type or "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "error_class": self.error_class,
-        }
-        if self.hint:
-            body["hint"] = self.hint
-        body.update(thaw(self.extensions))
-        return body
-
-    def to_error(self) -> errors.ThothPipError:
-        """The exception this problem stands for, of the same ``errors`` class when known."""
-        cls = getattr(errors, self.error_class, None)
-        if not (isinstance(cls, type) and issubclass(cls, errors.ThothPipError)):
-            return errors.RemoteResolutionError(self.detail, status=self.status, hint=self.hint)
-        exc = cls.__new__(cls)
-        errors.ThothPipError.__init__(exc, self.detail, hint=self.hint)
-        for key, value in self.extensions.items():
-            if key in _EXTRA_ATTRIBUTES:
-                setattr(exc, key, tuple(value) if isinstance(value, tuple) else value)
-        if issubclass(cls, errors.ResolutionImpossible):
-            exc.causes = tuple(  # type: ignore[attr-defined]
-                errors.ConflictCause(str(c.get("requirement", "")), tuple(c.get("chain", ())))
-                for c in self.extensions.get("causes", ())
-            )
-        if issubclass(cls, errors.RemoteResolutionError):
-            exc.status = self.status  # type: ignore[attr-defined]
-        return exc
 
 
 # -- jobs ---------------------------------------------------------------------------

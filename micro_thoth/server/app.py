@@ -29,7 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
 from ..pipeline.provenance import check_request
-from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, Problem, request_schema
+from ..resolve.problem import Problem
+from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
 from . import problems, thoth_v1
 from .config import ServerSettings
 from .intake import check_files

@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..resolve.wire import AdviseRequest, AdviseResult, JobView, Problem, digest, scrub_text
+from ..resolve.problem import Problem
+from ..resolve.scrub import scrub_text
+from ..resolve.wire import AdviseRequest, AdviseResult, JobView, digest
 from . import problems
 from .config import ServerSettings
 from .runners import LogSink, ProcessRunner, Resolver, Tasks, ThreadRunner

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import errors
-from ..resolve.wire import PROBLEM_TYPE_PREFIX, Problem
+from ..resolve.problem import PROBLEM_TYPE_PREFIX, Problem
 
 PROBLEM_JSON = "application/problem+json"
 

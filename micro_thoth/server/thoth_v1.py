@@ -22,7 +22,9 @@ from packaging.utils import canonicalize_name
 
 from .. import __version__, errors
 from ..formats import pipfile_lock, requirements
-from ..resolve.wire import AdviseRequest, JobView, scrub, thaw
+from ..resolve.scrub import scrub
+from ..resolve.wire import AdviseRequest, JobView
+from ..values import thaw
 from .intake import toml_data
 from .storage import JobRecord
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from micro_thoth import errors
-from micro_thoth.resolve.wire import AdviseRequest, digest, scrub_text, url_spans
+from micro_thoth.resolve.scrub import scrub_text, url_spans
+from micro_thoth.resolve.wire import AdviseRequest, digest
 from micro_thoth.server import thoth_v1
 from micro_thoth.server.intake import check_files
 from tests.server.conftest import Backend

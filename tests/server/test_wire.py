@@ -7,13 +7,13 @@ import json
 import pytest
 
 from micro_thoth import errors
+from micro_thoth.resolve.problem import Problem
+from micro_thoth.resolve.scrub import scrub_text
 from micro_thoth.resolve.wire import (
     AdviseRequest,
     AdviseResult,
     JobView,
-    Problem,
     digest,
-    scrub_text,
 )
 
 PIPFILE = '[[source]]\nurl = "https://bob:tok3n@private.example/simple"\nname = "p"\n\n[packages]\nrequests = "*"\n'
