@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import importlib.util
 import netrc
 import os
 import re
@@ -150,6 +151,9 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=verify)
 
 
+HTTP2 = importlib.util.find_spec("h2") is not None  # httpx speaks HTTP/2 only with h2 installed
+
+
 def make_client(
     *,
     timeout: float = 15.0,
@@ -159,7 +163,11 @@ def make_client(
     auth: Optional[IndexAuth] = None,
     trusted_hosts: Iterable[str] = (),
 ) -> httpx.Client:
-    """The one keep-alive HTTP/1.1 client of a run (thread-safe; proxies and SSL_CERT_FILE from env).
+    """The one keep-alive client of a run (thread-safe; proxies and SSL_CERT_FILE from env).
+
+    HTTP/2 (every request to a host multiplexed on one connection) when the optional
+    ``h2`` package is installed (``pip install 'httpx[http2]'``), else HTTP/1.1 over a
+    pool of ``max_connections`` kept-alive connections.
 
     ``trusted_hosts`` (``host`` or ``host:port``, pip's ``--trusted-host``, a source's
     ``verify_ssl = false``) are reached over HTTPS without certificate verification.
@@ -168,6 +176,7 @@ def make_client(
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         limits=limits,
+        http2=HTTP2,
         verify=_ssl_context(verify),
         follow_redirects=True,
         trust_env=True,
@@ -183,7 +192,7 @@ def _insecure_transport(host: str, limits: httpx.Limits) -> httpx.HTTPTransport:
     proxy = urllib.request.getproxies_environment().get("https")
     if proxy and urllib.request.proxy_bypass(hostname):
         proxy = None
-    return httpx.HTTPTransport(verify=False, limits=limits, proxy=proxy)
+    return httpx.HTTPTransport(verify=False, limits=limits, proxy=proxy, http2=HTTP2)
 
 
 def trusted_hosts_of(sources: Iterable[Source], environ: Optional[Mapping[str, str]] = None) -> tuple[str, ...]:
