@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.conftest import FIXTURES, _MAKE
+from tests.pipeline.conftest import _MAKE, FIXTURES
 
 CASES = sorted(p.parent.name for p in (FIXTURES / "pipenv-made").glob("cmp-*/Pipfile.lock"))
 
