@@ -714,3 +714,23 @@ def test_default_index_pages_and_range_read_metadata(http: httpx.Client) -> None
     ranged = IndexClient([page.index], client=http, environ={}, store=store)
     metadata = ranged.metadata(dataclasses.replace(wheel, metadata_hashes=None))
     assert (metadata.name, metadata.version, metadata.requires_python) == ("idna", "3.7", ">=3.5")
+
+
+# -- an install's look at a page: the locked files only -------------------------------
+
+@pytest.mark.parametrize("json_api", [True, False], ids=["json", "html"])
+def test_locked_files_builds_only_the_locked_files_and_keeps_no_partial_page(
+    index_factory: type[LocalIndex], http: httpx.Client, json_api: bool
+) -> None:
+    index = index_factory(json_api=json_api)
+    files = [f for version in ("1.0", "2.0", "3.0") for f in index.add(Dist("alpha", version), sdist=True)]
+    wanted = [f for f in files if "2.0" in f.filename]
+    digests = frozenset(hashlib.sha256(f.data).hexdigest() for f in wanted)
+    store = Store(":memory:")
+    client = _client([Source("main", index.url)], http, store=store)
+    page = client.locked_files("alpha", digests)
+    assert sorted(a.filename for a in page.artifacts) == sorted(f.filename for f in wanted)
+    assert {a.sha256 for a in page.artifacts} == digests
+    later = _client([Source("main", index.url)], http, store=store)  # a lock after the install
+    assert len(later.project("alpha").artifacts) == len(files)  # the whole page, from the kept body
+    assert index.requested("/simple/alpha/") == ["GET /simple/alpha/"]

@@ -107,6 +107,23 @@ class IndexClient:
             raise PackageNotFound(str(name), index=where, suggestions=suggest(key))
         return page
 
+    def locked_files(self, name: NormalizedName | str, sha256s: frozenset[str]) -> ProjectPage:
+        """The project's page (as ``project()`` finds it) with only the files of these digests,
+        or of no sha256 at all: an install of a lock reads no more of a page than it needs."""
+        key = canonicalize_name(name)
+        index = self.pinned.get(key)
+        sources = [self.source_named(index)] if index is not None else list(self.sources)
+        for source in sources:
+            page = self._locked_page(source, key, sha256s)
+            if page is not None:
+                return page
+        return self.project(key)  # raises PackageNotFound, naming where it looked
+
+    def prefetch_locked(self, wanted: Mapping[NormalizedName, frozenset[str]]) -> None:
+        """Start ``locked_files()`` of these projects in the background."""
+        for name, sha256s in wanted.items():
+            self._prefetcher.submit(lambda item: self.locked_files(*item), (name, sha256s))
+
     def metadata(self, artifact: Artifact) -> CoreMetadata:
         """Core metadata of one file; fetched once per digest, ever (the store keeps it)."""
         return self._metadata_memo.get(artifact.sha256 or artifact.url, lambda: self._metadata.load(artifact))
@@ -160,6 +177,9 @@ class IndexClient:
             if page is not None:
                 return page
         return None
+
+    def _locked_page(self, source: Source, name: NormalizedName, sha256s: frozenset[str]) -> Optional[ProjectPage]:
+        return self._page_memo.get((source.name, name, sha256s), lambda: self._pages.load(source, name, sha256s))
 
     def _page(self, source: Source, name: NormalizedName) -> Optional[ProjectPage]:
         return self._page_memo.get((source.name, name), lambda: self._pages.load(source, name))

@@ -30,16 +30,24 @@ class InvalidPage(ValueError):
     """A project page we cannot read (bad JSON, wrong shape)."""
 
 
-def parse_page(body: bytes, content_type: str, page_url: str, source: Source) -> tuple[Artifact, ...]:
-    """The files a page lists, whatever its format (decided by the Content-Type)."""
+def parse_page(
+    body: bytes, content_type: str, page_url: str, source: Source, *, sha256s: Optional[frozenset[str]] = None
+) -> tuple[Artifact, ...]:
+    """The files a page lists, whatever its format (decided by the Content-Type).
+
+    ``sha256s``: only the files with one of these digests, or with no sha256 at all (an
+    install looks for the locked files only; the rest of a JSON page is never built)."""
     if content_type.split(";")[0].strip().lower() == JSON_TYPE:
-        return parse_json(body, page_url, source)
-    return parse_html(body, page_url, source)
+        return parse_json(body, page_url, source, sha256s=sha256s)
+    found = parse_html(body, page_url, source)
+    return found if sha256s is None else tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
 
 
 # -- PEP 691 ---------------------------------------------------------------
 
-def parse_json(body: bytes, page_url: str, source: Source) -> tuple[Artifact, ...]:
+def parse_json(
+    body: bytes, page_url: str, source: Source, *, sha256s: Optional[frozenset[str]] = None
+) -> tuple[Artifact, ...]:
     try:
         data = json.loads(body)
         files = data["files"]
@@ -48,10 +56,18 @@ def parse_json(body: bytes, page_url: str, source: Source) -> tuple[Artifact, ..
         raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
     if version.split(".")[0] != "1":
         raise InvalidPage(f"simple API version {version} is not supported (1.x is)")
+    if sha256s is not None:
+        files = [item for item in files if _json_sha256(item) in sha256s or _json_sha256(item) is None]
     try:
         return tuple(_json_artifact(item, page_url, source) for item in files)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
+
+
+def _json_sha256(item: object) -> Optional[str]:
+    hashes = item.get("hashes") if isinstance(item, Mapping) else None
+    value = hashes.get("sha256") if isinstance(hashes, Mapping) else None
+    return str(value).lower() if value else None
 
 
 def _json_artifact(item: Mapping[str, object], page_url: str, source: Source) -> Artifact:

@@ -57,15 +57,20 @@ class ProjectPages:
         self._register = register
         self._offline = offline
 
-    def load(self, source: Source, name: NormalizedName) -> Optional[ProjectPage]:
-        """The project's files on ``source`` (only files of that name), or None if it has none."""
+    def load(self, source: Source, name: NormalizedName, sha256s: Optional[frozenset[str]] = None) -> Optional[ProjectPage]:
+        """The project's files on ``source`` (only files of that name), or None if it has none.
+
+        ``sha256s``: only the files with one of these digests (or none at all): what an install
+        of a lock looks for. Such a partial page is never kept as the page's parsed files."""
         base = strip_credentials(source.expanded_url(self._environ))
         if base.startswith("file:"):
             found = self._file_page(base, name, source)
         else:
-            found = self._http_page(base + f"{name}/", source)
+            found = self._http_page(base + f"{name}/", source, sha256s)
         if found is None:
             return None
+        if sha256s is not None:
+            found = tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
         artifacts = tuple(self._clean(a) for a in found if a.name == name)
         if self._exclude_newer is not None:
             artifacts = pages.uploaded_by(artifacts, self._exclude_newer)
@@ -91,7 +96,7 @@ class ProjectPages:
         found = pages.directory_artifacts(root, name, source)
         return found or None
 
-    def _http_page(self, url: str, source: Source) -> Optional[tuple[Artifact, ...]]:
+    def _http_page(self, url: str, source: Source, sha256s: Optional[frozenset[str]] = None) -> Optional[tuple[Artifact, ...]]:
         info = self._store.get_page_info(url) if self._store is not None else None
         if info is not None and not self._refresh and info.is_fresh(self._ttl):
             parsed = self._stored_rows(url, info.fetched_at, source)
@@ -101,7 +106,7 @@ class ProjectPages:
             return self._offline_page(url, info, source)
         cached = self._store.get_page(url) if self._store is not None and info is not None else None
         if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
-            return self._parse_page(cached, source)
+            return self._parse_page(cached, source, sha256s)
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
@@ -114,7 +119,7 @@ class ProjectPages:
             page = _cached_page(url, response)
         else:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
-        artifacts = self._parse_page(page, source)  # a page we cannot read is not kept
+        artifacts = self._parse_page(page, source, sha256s)  # a page we cannot read is not kept
         if self._store is not None:
             self._store.put_page(page)
         return artifacts
@@ -142,15 +147,18 @@ class ProjectPages:
         _digest, stamp, rows = value.split("\n", 2)
         return pages.artifacts_from_rows(rows, source) if stamp == repr(fetched_at) else None
 
-    def _parse_page(self, page: CachedPage, source: Source) -> tuple[Artifact, ...]:
+    def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]:
         """The page's files; kept in the store with the body's digest and fetch time, so the
         next run reads neither the body nor parses it, and a re-fetched identical page is not
-        parsed again."""
+        parsed again. With ``sha256s`` only those files are built, and nothing is kept (the
+        body is: a later lock parses it without asking the index)."""
         digest = hashlib.sha1(page.body).hexdigest()
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         if stored is not None and stored.split("\n", 1)[0] == digest:
             rows = stored.split("\n", 2)[2]
             artifacts = pages.artifacts_from_rows(rows, source)
+        elif sha256s is not None:
+            return _parse_fresh(page, source, sha256s)
         else:
             artifacts = _parse_fresh(page, source)
             rows = pages.artifacts_to_rows(artifacts)
@@ -159,9 +167,9 @@ class ProjectPages:
         return artifacts
 
 
-def _parse_fresh(page: CachedPage, source: Source) -> tuple[Artifact, ...]:
+def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]:
     try:
-        return pages.parse_page(page.body, page.content_type, page.base, source)
+        return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
     except pages.InvalidPage as exc:
         raise PackageIndexError(
             f"{redact_url(page.url)} is not a valid project page: {exc}", index=source.redacted_url

@@ -345,17 +345,25 @@ def _from_indexes(
             )
     pinned = {p.key: p.index for p in pins if p.index}
     client = services.index_client(sources, pinned=pinned)
-    client.prefetch([p.key for p in pins])
+    locked = {p.key: _sha256s(p) for p in pins}
+    client.prefetch_locked({key: digests for key, digests in locked.items() if digests})
+    client.prefetch([key for key, digests in locked.items() if not digests])
     requests = {}
     for pin in pins:
+        page = client.locked_files(pin.key, locked[pin.key]) if locked[pin.key] else client.project(pin.key)
         try:
-            artifact = download.choose_artifact(pin, client.project(pin.key).artifacts, target)
+            artifact = download.choose_artifact(pin, page.artifacts, target)
         except NoCompatibleArtifact:
             # A page from our cache may predate the locked file: ask the index once more.
             fresh = services.index_client(sources, pinned=pinned, refresh=True)
             artifact = download.choose_artifact(pin, fresh.project(pin.key).artifacts, target)
         requests[pin.key] = download.DownloadRequest(pin.name, artifact, pin.hashes)
     return requests
+
+
+def _sha256s(pin: Pin) -> frozenset[str]:
+    """The locked sha256 digests: the files an install looks for on the pin's page."""
+    return frozenset(h.value for h in pin.hashes if h.algorithm == "sha256")
 
 
 def _file_request(pin: Pin) -> download.DownloadRequest:
