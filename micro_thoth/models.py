@@ -500,11 +500,13 @@ class Target:
     file each project may use (``formats``: pip's binary options).
 
     ``tags`` are ordered most preferred first, as ``packaging.tags.sys_tags()``.
+    ``abi_symbols``: the symbol versions its system libraries define (empty: unknown).
     """
 
     markers: Mapping[str, str]
     tags: tuple[Tag, ...]
     formats: Formats = ANY_FORMAT
+    abi_symbols: frozenset[str] = frozenset()
 
     @property
     def python_version(self) -> str:

@@ -32,6 +32,7 @@ CONFINED = {
     "installer": ("install",),
     "httpx": ("index", "net", "download", "resolve", "server", "cli"),
     "rapidfuzz": ("guidance", "index"),
+    "elftools": ("knowledge",),
     "pip": (),
 }
 

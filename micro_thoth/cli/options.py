@@ -131,6 +131,8 @@ def runtime_options(func: Any) -> Any:
         click.option("--base-image", help="Container base image the application runs in."),
         click.option("--recommendation-type", help="latest, stable, performance, security or testing."),
         click.option("--labels", metavar="K=V;K2=V2", help="Labels for prescriptions, merged over the config's."),
+        click.option("--target-root", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+                     help="A container image's root: its OS and system libraries' symbol versions are the target's."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -139,7 +141,7 @@ def runtime_options(func: Any) -> Any:
 
 RUNTIME_KEYS = frozenset({
     "python_version", "platform", "os", "libc", "cuda_version", "cudnn_version", "cpu_family", "cpu_model",
-    "gpu_model", "base_image", "recommendation_type", "labels",
+    "gpu_model", "base_image", "recommendation_type", "labels", "target_root",
 })
 GUIDANCE_KEYS = frozenset({
     "min_release_age", "prescription_paths", "deny_licenses", "allow_vulnerabilities", "limit", "search_timeout", "seed",

@@ -31,7 +31,7 @@ _TOP_KEYS = ("host", "tls_verify", "requirements_format", "overlays_dir", "virtu
              "managers")
 _ENTRY_KEYS = ("name", "operating_system", "hardware", "python_version", "cuda_version", "cudnn_version",
                "mkl_version", "openblas_version", "openmpi_version", "base_image", "platform",
-               "recommendation_type", "labels")
+               "recommendation_type", "labels", "abi_symbols")
 _VERSION_KEYS = ("cuda_version", "cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
 
 
@@ -65,6 +65,7 @@ class RuntimeEnvironmentEntry:
     platform: Optional[str] = None
     recommendation_type: Optional[str] = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    abi_symbols: Optional[tuple[str, ...]] = None  # symbol versions its system libraries define (GLIBCXX_3.4.30...)
     stated: frozenset[str] = frozenset()  # keys written in the file, null or not ("hardware.gpu_model")
 
     def environment(self) -> RuntimeEnvironment:
@@ -75,7 +76,7 @@ class RuntimeEnvironmentEntry:
             cpu_model=self.hardware.cpu_model, gpu_model=self.hardware.gpu_model, cuda_version=self.cuda_version,
             cudnn_version=self.cudnn_version, mkl_version=self.mkl_version, openblas_version=self.openblas_version,
             openmpi_version=self.openmpi_version, base_image=self.base_image,
-            recommendation_type=self.recommendation_type, labels=dict(self.labels),
+            recommendation_type=self.recommendation_type, labels=dict(self.labels), abi_symbols=self.abi_symbols or (),
             origins={key: CONFIG_NAME for key, stated in NULL_MEANS_NONE.items() if stated in self.stated},
         )
 
@@ -251,7 +252,15 @@ class _Parser:
             base_image=self.optional_str(data, "base_image", f"{at}.base_image"),
             platform=self.optional_str(data, "platform", f"{at}.platform"),
             recommendation_type=self.choice(data, "recommendation_type", RECOMMENDATION_TYPES, None, f"{at}."),
-            labels=self.labels(data.get("labels"), f"{at}.labels"), stated=_stated(data), **versions)
+            labels=self.labels(data.get("labels"), f"{at}.labels"), stated=_stated(data),
+            abi_symbols=self.symbols(data.get("abi_symbols"), f"{at}.abi_symbols"), **versions)
+
+    def symbols(self, value: Any, at: str) -> Optional[tuple[str, ...]]:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(at, "expected a list of symbol versions like GLIBCXX_3.4.30")
+        return tuple(v.strip() for v in value)
 
     def name(self, data: Mapping[str, Any], at: str) -> Optional[str]:
         value = self.version(data, "name", f"{at}.name")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
+from ..knowledge import abi
 from .runtime import DETECTED, RuntimeEnvironment, map_os_name, normalize_os_version
 
 COMMAND_TIMEOUT = 3.0
@@ -169,6 +170,17 @@ def _musl_version(machine: Machine, loader: str) -> Optional[str]:
     banner = result.stderr if result else ""
     match = re.search(r"Version\s+(\d+\.\d+)", banner)
     return match.group(1) if match else None
+
+
+def probe_abi(machine: Machine) -> tuple[tuple[str, ...], str]:
+    """Symbol versions libc, libm, libstdc++, libgcc_s define, and which libraries were read."""
+    found = {}
+    for name in abi.SYSTEM_LIBRARIES:
+        paths = [machine.path(p) for d in abi.LIBRARY_DIRS for p in machine.glob(f"{d}/{name}")]
+        if paths:  # an absolute symlink in a container root points inside that root
+            link = os.readlink(paths[0]) if paths[0].is_symlink() else ""
+            found[name] = (machine.path(link) if os.path.isabs(link) else paths[0]).read_bytes()
+    return abi.defined_by(found)
 
 
 def probe_python(machine: Machine, interpreter: Any = None) -> dict[str, Optional[str]]:
@@ -427,14 +439,15 @@ def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> Run
     os_name, os_version = _safely(probe_os, (None, None), machine)
     gpus, gpu_source = _safely(probe_gpus, ((), ""), machine)
     cuda, cuda_source = _safely(probe_cuda, (None, ""), machine)
-    sources = {"gpu_model": gpu_source, "cuda_version": cuda_source}
+    symbols, abi_source = _safely(probe_abi, ((), ""), machine)
+    sources = {"gpu_model": gpu_source, "cuda_version": cuda_source, "abi_symbols": abi_source}
     found = RuntimeEnvironment(
         os_name=os_name, os_version=os_version,
         **_safely(probe_python, {}, machine, interpreter), **_safely(probe_cpu, {}, machine),
         gpu_models=gpus, cuda_version=cuda, cudnn_version=_safely(probe_cudnn, None, machine),
         rocm_version=_safely(probe_rocm, None, machine), mkl_version=_safely(probe_mkl, None, machine),
         openblas_version=_safely(probe_openblas, None, machine),
-        base_image=_safely(probe_base_image, None, machine.environ),
+        base_image=_safely(probe_base_image, None, machine.environ), abi_symbols=symbols,
         sources={k: v for k, v in sources.items() if v},
     )
     return found.labelled(DETECTED)

@@ -23,6 +23,7 @@ from typing import Any, Optional, Protocol
 
 from .. import values as read
 from ..errors import EnvironmentError_, UsageError
+from ..guidance.abi import summarize
 from ..models import DEFAULT_RECOMMENDATION_TYPE, RECOMMENDATION_TYPES, Target
 from .target import (
     compatible_tags,
@@ -65,7 +66,7 @@ KEYS = (
     "name", "os_name", "os_version", "python_version", "python_full_version", "implementation", "platform",
     "machine", "libc_family", "libc_version", "cpu_family", "cpu_model", "cpu_model_name", "cpu_flags",
     "gpu_model", "cuda_version", "cudnn_version", "rocm_version", "mkl_version", "openblas_version", "openmpi_version",
-    "base_image", "recommendation_type", "labels",
+    "base_image", "recommendation_type", "labels", "abi_symbols",
 )
 
 
@@ -141,6 +142,7 @@ class RuntimeEnvironment:
     base_image: Optional[str] = None
     recommendation_type: Optional[str] = None  # DEFAULT_RECOMMENDATION_TYPE (stable) once merged
     labels: Mapping[str, str] = field(default_factory=dict)
+    abi_symbols: tuple[str, ...] = ()  # symbol versions libc, libstdc++, libgcc_s define (empty: unknown)
     origins: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # how discovery found a value ("nvcc --version")
 
@@ -208,15 +210,17 @@ class RuntimeEnvironment:
         values are used as they are.
         """
         shaping = ("python_version", "implementation", "platform", "machine", "libc_family", "libc_version")
+        symbols = frozenset(self.abi_symbols)
         if interpreter is not None and all(self.origin(k) in (DETECTED, DEFAULT, "") for k in shaping):
-            return target_for_interpreter(interpreter)
+            return replace(target_for_interpreter(interpreter), abi_symbols=symbols)
         if not self.python_version or not self.platform:
             raise EnvironmentError_("the target needs a Python version and a platform",
                                     hint="set python_version and platform in .thoth.yaml or pass "
                                          "--python-version and --platform")
-        return make_target(python_version=self.python_full_version or self.python_version,
-                           implementation=self.implementation or "cpython", platform=self.platform,
-                           libc=self.libc, machine=self.machine or platform_arch(self.platform) or "")
+        target = make_target(python_version=self.python_full_version or self.python_version,
+                             implementation=self.implementation or "cpython", platform=self.platform,
+                             libc=self.libc, machine=self.machine or platform_arch(self.platform) or "")
+        return replace(target, abi_symbols=symbols)
 
     def to_thoth_dict(self) -> dict[str, Any]:
         """The shape of Thoth's ``runtime_environment`` (thoth-common's RuntimeEnvironment.to_dict)."""
@@ -228,6 +232,7 @@ class RuntimeEnvironment:
             "openmpi_version": self.openmpi_version, "cudnn_version": self.cudnn_version,
             "mkl_version": self.mkl_version, "labels": dict(self.labels) or None, "base_image": self.base_image,
             "name": self.name, "platform": self.platform, "recommendation_type": self.recommendation_type,
+            "abi_symbols": list(self.abi_symbols) or None,  # ours: what the system libraries define
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,7 +241,8 @@ class RuntimeEnvironment:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(key, value, origin) rows for ``thoth-pip env``."""
-        return [(key, _text(getattr(self, key)), self.explain(key) or "-") for key in KEYS]
+        return [(key, _symbols_text(self.abi_symbols) if key == "abi_symbols" else _text(getattr(self, key)),
+                 self.explain(key) or "-") for key in KEYS]
 
 
 # -- merging -----------------------------------------------------------------------
@@ -306,7 +312,19 @@ def _derive(env: RuntimeEnvironment, detected: Optional[RuntimeEnvironment]) -> 
         changes["machine"] = platform_arch(env.platform)
         origins["machine"] = env.origin("platform")
     changes.update(_derived_libc(replace(env, **changes), detected, origins))
+    if env.origin("abi_symbols") == DETECTED and _elsewhere(replace(env, **changes), detected):
+        changes["abi_symbols"] = ()
+        origins.pop("abi_symbols", None)
     return replace(env, **changes, origins=origins)
+
+
+def _elsewhere(env: RuntimeEnvironment, detected: Optional[RuntimeEnvironment]) -> bool:
+    """The target is another OS or platform than the one detected: its libraries are not these."""
+    if detected is None:
+        return True
+    return (env.os_name, env.os_version, env.platform) != (
+        map_os_name(detected.os_name), normalize_os_version(map_os_name(detected.os_name), detected.os_version),
+        detected.platform)
 
 
 def _derived_libc(env: RuntimeEnvironment, detected: Optional[RuntimeEnvironment],
@@ -336,7 +354,7 @@ def _from_thoth(data: Mapping[str, Any], path: Optional[str], prefix: str) -> Ru
 
     system, hardware = _section(data, "operating_system", path, prefix), _section(data, "hardware", path, prefix)
     at = read.join(prefix, "hardware")
-    flags = hardware.get("cpu_flags")
+    flags, symbols = hardware.get("cpu_flags"), data.get("abi_symbols")
     return RuntimeEnvironment(
         name=text("name"), python_version=_python_version(text("python_version"), path, prefix),
         cuda_version=text("cuda_version"), cudnn_version=text("cudnn_version"), mkl_version=text("mkl_version"),
@@ -350,6 +368,7 @@ def _from_thoth(data: Mapping[str, Any], path: Optional[str], prefix: str) -> Ru
         cpu_flags=tuple(read.string_list(flags, path, read.join(at, "cpu_flags"))) if flags is not None else (),
         gpu_model=text("gpu_model", hardware, at),
         labels=read.text_mapping(data.get("labels"), path, read.join(prefix, "labels")),
+        abi_symbols=tuple(read.string_list(symbols, path, read.join(prefix, "abi_symbols"))) if symbols is not None else (),
     )
 
 
@@ -373,6 +392,10 @@ def _platform(value: Any, path: Optional[str], key_path: str) -> Optional[str]:
 
 
 # -- showing -------------------------------------------------------------------------
+
+
+def _symbols_text(symbols: tuple[str, ...]) -> str:
+    return f"{summarize(symbols)} ({len(symbols)} symbol versions)" if symbols else "-"
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from micro_thoth import net
 from micro_thoth.cache import Cache
 from micro_thoth.errors import PackageNotFound, UsageError
+from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.models import (
     Artifact,
     CoreMetadata,
@@ -86,6 +87,7 @@ class IndexClient:
         )
         self._page_memo = Memo()
         self._metadata_memo = Memo()
+        self._abi_memo = Memo()
         self._prefetcher = Prefetcher(workers)
         for source in self.sources:
             self._register(source.expanded_url(environ))
@@ -127,6 +129,10 @@ class IndexClient:
     def metadata(self, artifact: Artifact) -> CoreMetadata:
         """Core metadata of one file; fetched once per digest, ever (the store keeps it)."""
         return self._metadata_memo.get(artifact.sha256 or artifact.url, lambda: self._metadata.load(artifact))
+
+    def wheel_abi(self, artifact: Artifact) -> WheelAbi:
+        """What the wheel's ELF members need (symbol versions, libraries); once per digest, ever."""
+        return self._abi_memo.get(artifact.sha256 or artifact.url, lambda: self._metadata.wheel_abi(artifact))
 
     def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
         """Metadata of a URL / path / VCS requirement and the reference to lock."""

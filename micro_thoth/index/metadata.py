@@ -15,9 +15,9 @@ import re
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any, Optional, TypeVar
 
 import httpx
 from packaging.utils import canonicalize_name
@@ -26,6 +26,8 @@ from packaging.version import InvalidVersion, Version
 from micro_thoth import build, net
 from micro_thoth.cache import Cache
 from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
+from micro_thoth.guidance.abi import WheelAbi
+from micro_thoth.knowledge import abi
 from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, Source, redact_url
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import KnowledgeStore
@@ -35,6 +37,9 @@ from . import fetch, pages, wheelzip
 SPOOL_BYTES = 32 * 1024 * 1024
 METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (serves unadvertised .metadata)
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+T = TypeVar("T")
 
 
 class _RangesUnsupported(Exception):
@@ -154,6 +159,10 @@ class MetadataFetcher:
 
     # -- wheels: range reads, else the whole file -------------------------------------
     def _wheel(self, artifact: Artifact) -> bytes:
+        return self.read_wheel(artifact, lambda fileobj: _wheel_member(fileobj, artifact))
+
+    def read_wheel(self, artifact: Artifact, read: Callable[[IO[bytes]], T]) -> T:
+        """``read`` over the remote wheel: by range requests when served, else over the whole (verified) file."""
         headers = {"Range": f"bytes=-{wheelzip.TAIL_BYTES}", **fetch.RAW}
         response: Optional[httpx.Response] = net.request(
             self._client, "GET", artifact.url, headers=headers, stream=True
@@ -161,22 +170,37 @@ class MetadataFetcher:
         try:
             if response is not None and response.status_code == 206:
                 try:
-                    return self._by_ranges(artifact, response)
+                    return self._by_ranges(artifact, response, read)
                 except _RangesUnsupported:
                     response.close()
                     response = None  # ask again, for the whole file
             with self._download(artifact, response) as spooled:  # a 200 is the whole file already
-                return _wheel_member(spooled, artifact)
+                return read(spooled)
         finally:
             if response is not None:
                 response.close()
 
-    def _by_ranges(self, artifact: Artifact, response: httpx.Response) -> bytes:
+    def _by_ranges(self, artifact: Artifact, response: httpx.Response, read: Callable[[IO[bytes]], T]) -> T:
         start, _end, total = _content_range(response)
         with net.translate_errors(artifact.url):
             tail = response.read()
         remote = wheelzip.RangeFile(lambda a, b: self._range(artifact, a, b), total, known=(start, tail))
-        return _wheel_member(remote, artifact)  # type: ignore[arg-type]
+        return read(remote)  # type: ignore[arg-type]
+
+    def wheel_abi(self, artifact: Artifact) -> WheelAbi:
+        """What the wheel's ELF members need: the store by digest, else the cached file, else range reads."""
+        known = abi.remembered(self._store, artifact.sha256)
+        if known is not None:
+            return known
+        cached = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache is not None else None
+        if cached is not None or artifact.url.startswith("file:"):
+            with open(cached or pages.file_url_path(artifact.url), "rb") as handle:
+                found = _abi_of(handle, artifact)
+        else:
+            self._debug(f"ABI of {artifact.filename}: reading its ELF members (range requests if served)")
+            found = self.read_wheel(artifact, lambda fileobj: _abi_of(fileobj, artifact))
+        abi.remember(self._store, artifact.sha256, found)
+        return found
 
     def _range(self, artifact: Artifact, first: int, last: int) -> bytes:
         headers = {"Range": f"bytes={first}-{last}"}
@@ -298,6 +322,13 @@ def _check_digests(data: bytes, expected: Sequence[object], artifact: Artifact, 
                 package=artifact.name, filename=filename, index=_index_of(artifact),
                 expected=[f"{algorithm}:{value}"], actual=f"{algorithm}:{actual}",
             )
+
+
+def _abi_of(fileobj: IO[bytes], artifact: Artifact) -> WheelAbi:
+    try:
+        return abi.wheel_abi(fileobj)
+    except abi.NotElf as exc:
+        raise PackageIndexError(f"{artifact.filename} of {artifact.name}: {exc}", index=_index_of(artifact)) from exc
 
 
 def _wheel_member(fileobj: IO[bytes], artifact: Artifact) -> bytes:

@@ -54,6 +54,11 @@ class RangeFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def prefetch(self, start: int, length: int) -> None:
+        """Fetch ``length`` bytes from ``start`` in one request (a member about to be read whole)."""
+        if 0 <= start < self._size and length > 0:
+            self._bytes(start, min(length, self._size - start))
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         length = min(len(buffer), self._size - self._pos)
         if length <= 0:

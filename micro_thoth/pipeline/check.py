@@ -3,7 +3,8 @@
 Three kinds of finding: a locked package missing or at another version; an
 installed file that differs from its ``RECORD`` (or a missing ``RECORD``); a
 requirement of an installed package that nothing satisfies (what ``pip check``
-reports). Packages the lock does not name, and packages another installer
+reports); a native file that needs a symbol version the target's system
+libraries lack (``abi``). Packages the lock does not name, and packages another installer
 wrote, are warnings (problems with ``strict``).
 """
 
@@ -23,8 +24,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .. import install
+from ..guidance.abi import WheelAbi, missing_symbols, refusal_message
+from ..knowledge import abi
 from ..models import CoreMetadata, Pin, Target
 from ..settings import Settings
+from .environment import runtime_environment
 from .everyday import IGNORED, existing_environment, load_project_lock, plain_pipfile
 from .project import discover
 from .sync import select_pins
@@ -51,7 +55,7 @@ class CheckOutcome:
         return not self.problems
 
 
-def check(settings: Settings, *, strict: bool = False) -> CheckOutcome:
+def check(settings: Settings, *, strict: bool = False, environ: Mapping[str, str] = {}) -> CheckOutcome:
     """Compare the project's environment with its lock (the categories selected by the settings)."""
     files = discover(settings)
     lock = load_project_lock(files)
@@ -60,6 +64,8 @@ def check(settings: Settings, *, strict: bool = False) -> CheckOutcome:
     pins = select_pins(lock, settings.selected_categories(), target, plain_pipfile(files))
     installed = install.installed_distributions(env)
     findings = [*_pin_findings(pins, installed), *_dependency_findings(installed, pins, target.markers)]
+    symbols = _target_symbols(settings, environ, env.interpreter)
+    findings += [f for pin in pins if (dist := installed.get(pin.key)) is not None for f in _abi_findings(dist, symbols)]
     locked = {canonicalize_name(p.name) for pins_ in lock.categories.values() for p in pins_}
     soft = [*_extraneous(installed, locked), *_installer_findings(pins, installed)]
     problems = findings + (soft if strict else [])
@@ -75,6 +81,37 @@ def _pin_findings(pins: Sequence[Pin], installed: Mapping[NormalizedName, instal
         if pin.direct is None and pin.version not in (None, "*") and not _same(dist.version, pin.version or ""):
             yield Finding("version", pin.name, f"{pin.name} {dist.version} is installed, the lock pins {pin.version}")
         yield from _record_findings(dist)
+
+
+def _target_symbols(settings: Settings, environ: Mapping[str, str], interpreter: object) -> frozenset[str]:
+    """What the environment's system libraries define (detected, or ``.thoth.yaml``'s ``abi_symbols``)."""
+    selected = runtime_environment(settings.project_dir, environ=environ, interpreter=interpreter)
+    return frozenset(selected.environment.abi_symbols)
+
+
+def _abi_findings(dist: install.InstalledDistribution, symbols: frozenset[str]) -> Iterator[Finding]:
+    """Each installed shared object whose needed symbol versions the target lacks."""
+    if not symbols:
+        return
+    site = dist.dist_info.parent
+    for relative in _recorded_files(dist):
+        if not abi.looks_native(relative):
+            continue
+        try:
+            needs = abi.elf_needs((site / relative).read_bytes(), relative)
+        except (OSError, abi.NotElf):
+            continue
+        missing = missing_symbols(WheelAbi((needs,)), symbols)
+        if missing:
+            yield Finding("abi", dist.name, f"{dist.name} {dist.version}: {refusal_message(relative, missing)}")
+
+
+def _recorded_files(dist: install.InstalledDistribution) -> list[str]:
+    try:
+        with open(dist.record_path, newline="", encoding="utf-8") as handle:
+            return [row[0] for row in csv.reader(handle) if row]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def _same(left: str, right: str) -> bool:

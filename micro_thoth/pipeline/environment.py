@@ -64,7 +64,11 @@ def runtime_environment(
     interpreter: Any = None,
     reporter: Optional[Reporter] = None,
 ) -> SelectedEnvironment:
-    """Detect, load ``.thoth.yaml``, select an entry, merge flags."""
+    """Detect (under ``overrides["target_root"]`` when given), load ``.thoth.yaml``, select an entry, merge flags."""
+    overrides = dict(overrides)
+    root = overrides.pop("target_root", None)
+    if root is not None:
+        machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
     detected = detect(machine or Machine.local(environ), interpreter=interpreter)
     config = load_project_config(project_dir, environ, reporter)
     wanted = name or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None

@@ -5,6 +5,10 @@ target supports or an sdist, whose ``Requires-Python`` admits the target's
 Python, and which is not yanked (PEP 592) -- yanked files count only for a
 requirement that pins ``==`` that version. Every file of the version is kept
 too, because the lock carries the hash of each.
+
+When the target says which symbol versions its system libraries define, a
+release is refused if the wheel the installer would pick needs one it lacks
+(``abi_refusal``: asked lazily, only of releases the resolver is about to try).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from ..errors import PackageNotFound
-from ..models import Artifact, ProjectPage, Source, Target
+from ..errors import PackageIndexError, PackageNotFound
+from ..guidance.abi import missing_symbols, refusal_message, summarize
+from ..models import Artifact, Justification, ProjectPage, Source, Target
 from .protocols import PackageSource
 
 
@@ -95,6 +100,7 @@ class Finder:
         self.target = target
         self._releases: dict[tuple[NormalizedName, Optional[str]], tuple[Release, ...]] = {}
         self.missing: dict[NormalizedName, PackageNotFound] = {}
+        self._abi: dict[tuple[NormalizedName, Version, str], Optional[Justification]] = {}
 
     @property
     def skipped(self) -> dict[NormalizedName, dict[str, str]]:
@@ -121,6 +127,31 @@ class Finder:
                 page = None
             self._releases[key] = self._judge(page) if page is not None else ()
         return self._releases[key]
+
+    def abi_refusal(self, release: Release) -> Optional[Justification]:
+        """Why the target cannot run the release's best wheel (a missing symbol version), or None."""
+        key = (release.name, release.version, release.index.url)
+        if key not in self._abi:
+            self._abi[key] = self._judge_abi(release)
+        return self._abi[key]
+
+    def _judge_abi(self, release: Release) -> Optional[Justification]:
+        read = getattr(self.source, "wheel_abi", None)
+        wheels = [a for a in release.installable(allow_yanked=True) if a.is_wheel and self.target.tag_rank(a.tags) is not None]
+        if not self.target.abi_symbols or read is None or not wheels:
+            return None
+        wheel = best_artifact(wheels, self.target)
+        if all(t.platform == "any" for t in wheel.tags):
+            return None
+        try:
+            missing = missing_symbols(read(wheel), self.target.abi_symbols)
+        except PackageIndexError:
+            return None  # unreadable: the installer will say so if it matters
+        if not missing:
+            return None
+        message = (f"refused: {refusal_message(wheel.filename, missing)} (target: {summarize(self.target.abi_symbols)}); "
+                   "another release is used. `thoth-pip env` shows where the target's symbols come from")
+        return Justification("WARNING", message, None, release.name, str(release.version))
 
     def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
         return tuple(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import urllib.parse
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -201,7 +201,7 @@ def _direct_satisfies(wanted: DirectReference, candidate: Candidate) -> bool:
     return wanted.ref in (requested.ref, locked)
 
 
-Matches = Union[Sequence[Candidate], Iterator[Candidate]]
+Matches = Union[Sequence[Candidate], Iterator[Candidate], Callable[[], Iterator[Candidate]]]
 
 
 class Provider(AbstractProvider):  # type: ignore[type-arg]
@@ -235,6 +235,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
         self.verdicts: dict[tuple[str, Version, str], Verdict] = {}
         self.refusals: list[Justification] = []
+        self.abi_refusals: dict[NormalizedName, list[Justification]] = {}  # said on the chosen pin
         self.requested: dict[str, list[Requirement]] = {}
         self.kept: dict[NormalizedName, tuple[Version, Version]] = {}  # name -> (previous pin kept, newer one passed over)
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
@@ -275,7 +276,18 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
         found = self._matches(identifier, reqs) if reqs else ()
-        return [c for c in found if c not in bad] if bad else list(found)
+        kept = [c for c in found if c not in bad] if bad else list(found)
+        if not self.target.abi_symbols:
+            return kept
+        return lambda: (c for c in kept if self._runs_on_target(c))  # lazy: only candidates tried are read
+
+    def _runs_on_target(self, candidate: Candidate) -> bool:
+        """False (and the refusal noted once) when the target lacks a symbol version its wheel needs."""
+        refusal = self.finder.abi_refusal(candidate.release) if candidate.release is not None else None
+        if refusal is not None and refusal not in self.refusals:
+            self.refusals.append(refusal)
+            self.abi_refusals.setdefault(candidate.name, []).append(refusal)
+        return refusal is None
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if requirement.direct is not None:

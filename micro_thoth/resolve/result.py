@@ -185,7 +185,8 @@ def _pin(
         requires_python=requires_python,
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
-        justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates),
+        justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates)
+        + tuple(provider.abi_refusals.get(base.name, ())),
         path_markers=path_markers,
         newer=_passed_over(base, provider),
     )

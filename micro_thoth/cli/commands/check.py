@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ from ...pipeline import check as check_pipeline
 from .. import options
 
 
-@click.command("check", help="Check that the environment matches the lock: versions, files (RECORD), dependencies.")
+@click.command("check", help="Check that the environment matches the lock: versions, files (RECORD), dependencies, native symbol versions.")
 @options.project
 @click.option("-d", "--dev", is_flag=True, help="Also the develop packages.")
 @click.option("--categories", multiple=True, help="Lock categories to check.")
@@ -20,7 +21,7 @@ from .. import options
 @click.option("--strict", is_flag=True, help="Packages not in the lock, or not installed by thoth-pip, are problems too.")
 def command(strict: bool, **kwargs: Any) -> int:
     settings, console = options.settings_from(kwargs)
-    outcome = check_pipeline.check(settings, strict=strict)
+    outcome = check_pipeline.check(settings, strict=strict, environ=os.environ)
     if settings.json_output:
         console.json({
             "environment": str(outcome.environment),

@@ -1,0 +1,141 @@
+"""Per-wheel ABI facts, bytes in: symbol versions ELF files need (.gnu.version_r) and define (.gnu.version_d).
+
+``pyelftools`` does the parsing. ``wheel_abi`` opens a wheel (any seekable
+file: a local file, or ``index/wheelzip.RangeFile`` so only the ELF members
+travel over HTTP) and reads the members named like shared objects only.
+``remembered``/``remember`` keep the facts in the knowledge store under the
+wheel's sha256: computed once, ever.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import zipfile
+from collections.abc import Mapping
+from typing import IO, Optional
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+
+from ..guidance.abi import ElfNeeds, WheelAbi
+from ..store import KnowledgeStore
+
+ELF_MAGIC = b"\x7fELF"
+MAX_MEMBER_BYTES = 1 << 30
+WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
+LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
+VER_FLG_BASE = 0x1
+SYSTEM_LIBRARIES = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1")  # what a target's ABI is
+LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib/*-linux-gnu", "/usr/lib/*-linux-gnu", "/lib", "/usr/lib")  # a verdef entry that names the file itself, not a version
+
+
+class NotElf(ValueError):
+    """The bytes are not a readable ELF file."""
+
+
+def _elf(data: bytes) -> ELFFile:
+    if not data.startswith(ELF_MAGIC):
+        raise NotElf("no ELF magic")
+    try:
+        return ELFFile(io.BytesIO(data))
+    except (ELFError, ValueError, OSError) as exc:
+        raise NotElf(str(exc)) from exc
+
+
+def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
+    """DT_NEEDED and the (library, version) pairs of ``.gnu.version_r``."""
+    elf = _elf(data)
+    needed: list[str] = []
+    versions: list[tuple[str, str]] = []
+    try:
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                needed += [str(getattr(tag, "needed", "")) for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
+            elif isinstance(section, GNUVerNeedSection):
+                versions += [(str(need.name), str(aux.name)) for need, auxes in section.iter_versions() for aux in auxes]
+    except (ELFError, ValueError, KeyError, OSError) as exc:
+        raise NotElf(str(exc)) from exc
+    return ElfNeeds(member, tuple(dict.fromkeys(needed)), tuple(dict.fromkeys(versions)))
+
+
+def elf_defines(data: bytes) -> frozenset[str]:
+    """The symbol versions a shared library defines (``.gnu.version_d``), its own file name left out."""
+    elf = _elf(data)
+    out: set[str] = set()
+    try:
+        for section in elf.iter_sections():
+            if isinstance(section, GNUVerDefSection):
+                for verdef, auxes in section.iter_versions():
+                    if not verdef["vd_flags"] & VER_FLG_BASE:
+                        out.add(next(iter(auxes)).name)
+    except (ELFError, ValueError, KeyError, OSError, StopIteration) as exc:
+        raise NotElf(str(exc)) from exc
+    return frozenset(out)
+
+
+def defined_by(libraries: Mapping[str, bytes]) -> tuple[tuple[str, ...], str]:
+    """The versions the libraries (file name -> bytes) define, sorted, and which of them were ELF."""
+    found: set[str] = set()
+    read: list[str] = []
+    for name, data in libraries.items():
+        try:
+            found |= elf_defines(data)
+        except NotElf:
+            continue
+        read.append(name)
+    return tuple(sorted(found)), (", ".join(read) + " (.gnu.version_d)") if read else ""
+
+
+def looks_native(name: str) -> bool:
+    """A member named like a shared object (``x.so``, ``libfoo-1a2b.so.1.2``)."""
+    base = posixpath.basename(name)
+    return base.endswith(".so") or ".so." in base
+
+
+def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
+    """What every ELF member of the wheel in ``fileobj`` needs; reads those members only."""
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            members = [i for i in archive.infolist() if looks_native(i.filename) and 4 <= i.file_size <= MAX_MEMBER_BYTES]
+            prefetch = getattr(fileobj, "prefetch", None)  # a RangeFile: one request per member
+            found = []
+            for info in members:
+                if prefetch is not None:
+                    prefetch(info.header_offset, LOCAL_HEADER + len(info.filename.encode()) + info.compress_size + 1024)
+                found.append(_member_needs(archive, info))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise NotElf(f"not a readable wheel: {exc}") from exc
+    return WheelAbi(tuple(f for f in found if f is not None))
+
+
+def _member_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Optional[ElfNeeds]:
+    with archive.open(info) as member:
+        if member.read(4) != ELF_MAGIC:
+            return None
+        data = ELF_MAGIC + member.read()
+    try:
+        return elf_needs(data, info.filename)
+    except NotElf:
+        return None
+
+
+def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Optional[WheelAbi]:
+    """The facts kept for the wheel with this digest, if any."""
+    if store is None or not sha256:
+        return None
+    text = store.get_value(WHEEL_ABI, sha256.lower())
+    if text is None:
+        return None
+    try:
+        return WheelAbi.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def remember(store: Optional[KnowledgeStore], sha256: Optional[str], abi: WheelAbi) -> None:
+    if store is not None and sha256:
+        store.put_value(WHEEL_ABI, sha256.lower(), json.dumps(abi.to_dict(), sort_keys=True))

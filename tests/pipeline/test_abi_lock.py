@@ -1,0 +1,95 @@
+"""ABI at lock and check time: a release whose wheel needs a symbol version the target lacks is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from packaging import tags
+
+from tests.support.builder import Dist
+from tests.support.elf import ElfKit
+from tests.support.index_server import LocalIndex
+
+NEW = {"GLIBCXX_3.4": ["old_fn"], "GLIBCXX_3.4.30": ["new_fn"]}
+TAG = str(next(iter(tags.sys_tags())))  # a platform tag this interpreter installs: the wheels must fit it
+
+
+@pytest.fixture
+def native(tmp_path: Path, index: LocalIndex) -> tuple[LocalIndex, Path]:
+    """``native`` 1.0 needs GLIBCXX_3.4, 2.0 needs GLIBCXX_3.4.30; a target root whose libstdc++ has only the first."""
+    kit = ElfKit(tmp_path / "elf")
+    new = kit.library("libstdc++.so.6", NEW)
+    index.add(Dist("native", "1.0", tag=TAG, files={"native/_ext.so": kit.user("old.so", new, ["old_fn"])}))
+    index.add(Dist("native", "2.0", tag=TAG, files={"native/_ext.so": kit.user("new.so", new, ["new_fn"])}))
+    root = tmp_path / "image"
+    kit.library("libstdc++.so.6", {"GLIBCXX_3.4": ["old_fn"]}, subdir=str(root / "usr/lib64"))
+    return index, root
+
+
+def _project(tmp_path: Path, index: LocalIndex, thoth_yaml: str = "") -> Path:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nnative = "*"\n'
+    )
+    if thoth_yaml:
+        (app / ".thoth.yaml").write_text(thoth_yaml)
+    return app
+
+
+def _locked(app: Path) -> str:
+    return str(json.loads((app / "Pipfile.lock").read_text())["default"]["native"]["version"])
+
+
+def test_lock_for_a_target_root_refuses_the_newest_and_says_why(native, tmp_path, thoth) -> None:
+    index, root = native
+    app = _project(tmp_path, index)
+    result = thoth("lock", "-C", str(app), "--target-root", str(root))
+    assert result.code == 0, result.err
+    assert _locked(app) == "==1.0"
+    assert "native 2.0: refused" in result.err and "GLIBCXX_3.4.30" in result.err
+    assert "newest GLIBCXX is GLIBCXX_3.4" in result.err and TAG in result.err  # names the wheel and what the target has
+    assert any("Range" in r or "GET /files" in r for r in index.requests)
+
+
+def test_facts_are_read_once_by_digest(native, tmp_path, thoth) -> None:
+    index, root = native
+    app = _project(tmp_path, index)
+    assert thoth("lock", "-C", str(app), "--target-root", str(root)).code == 0
+    wheel = f"native-2.0-{TAG}.whl"
+    first = len(index.requested(wheel))
+    assert first > 0
+    (app / "Pipfile.lock").unlink()
+    assert thoth("lock", "-C", str(app), "--target-root", str(root), "--json").code == 0
+    assert len(index.requested(wheel)) == first  # the second lock asked the store, not the index
+
+
+def test_thoth_yaml_states_the_symbols(native, tmp_path, thoth) -> None:
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    result = thoth("lock", "-C", str(app), "--json")
+    assert result.code == 0, result.err
+    assert _locked(app) == "==1.0"
+    said = [j["message"] for j in result.json()["justifications"]]
+    assert any("GLIBCXX_3.4.30" in m for m in said)
+
+
+def test_a_target_with_the_symbols_gets_the_newest(native, tmp_path, thoth) -> None:
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: new-image\n  abi_symbols: [GLIBCXX_3.4, GLIBCXX_3.4.30]\n")
+    assert thoth("lock", "-C", str(app)).code == 0
+    assert _locked(app) == "==2.0"
+
+
+def test_check_flags_an_installed_wheel_needing_a_missing_symbol(native, tmp_path, thoth) -> None:
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: new-image\n  abi_symbols: [GLIBCXX_3.4, GLIBCXX_3.4.30]\n")
+    assert thoth("install", "-C", str(app)).code == 0
+    assert thoth("check", "-C", str(app)).code == 0
+    (app / ".thoth.yaml").write_text("runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4]\n")
+    result = thoth("check", "-C", str(app), "--json")
+    assert result.code == 1
+    (problem,) = [p for p in result.json()["problems"] if p["kind"] == "abi"]
+    assert "native/_ext.so" in problem["message"] and "GLIBCXX_3.4.30" in problem["message"]
