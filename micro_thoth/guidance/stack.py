@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, Protocol, TypeVar
 
+from packaging.utils import canonicalize_name
+
 from ..errors import ResolutionError, ResolutionImpossible
-from ..models import Dependency
+from ..models import Dependency, Justification
 from .policy import GuidancePolicy
 
 
@@ -32,6 +34,7 @@ def honour_stack_rules(
     queue: list[tuple[Dependency, ...]] = [()]
     seen: set[frozenset[tuple[str, str]]] = {frozenset()}
     said: list[str] = []
+    refused: list[tuple[str, Any, Justification]] = []
     failure: Optional[ResolutionError] = None
     for _ in range(limit):
         if not queue:
@@ -44,11 +47,22 @@ def honour_stack_rules(
             continue
         violations = policy.stack_violations(stack.versions())
         if not violations:
+            _say_left_out(policy, refused, stack.versions())
             return stack
         for name, version, why in violations:
             said.append(why.message)
+            refused.append((name, version, why))
             _enqueue(queue, seen, excluded, Dependency(name, f"!={version}"))
     raise _impossible(said, failure)
+
+
+def _say_left_out(policy: GuidancePolicy, refused: Sequence[tuple[str, Any, Justification]], final: Mapping[Any, str]) -> None:
+    """A warning for each refused pin the returned stack does not hold: the lock changed the user's versions."""
+    chosen = {canonicalize_name(str(k)): str(v) for k, v in final.items()}
+    for name, version, why in refused:
+        if chosen.get(canonicalize_name(name)) != str(version):
+            message = f"left out of the stack: {why.message}"
+            policy.stack_info[("left-out", f"{name}=={version}")] = Justification("WARNING", message, why.link, name, str(version))
 
 
 def _enqueue(
