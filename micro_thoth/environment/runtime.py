@@ -232,8 +232,7 @@ class RuntimeEnvironment:
             "openmpi_version": self.openmpi_version, "cudnn_version": self.cudnn_version,
             "mkl_version": self.mkl_version, "labels": dict(self.labels) or None, "base_image": self.base_image,
             "name": self.name, "platform": self.platform, "recommendation_type": self.recommendation_type,
-            "abi_symbols": list(self.abi_symbols) or None,  # ours: what the system libraries define
-        }
+        } | ({"abi_symbols": list(self.abi_symbols)} if self.abi_symbols else {})  # ours, when known
 
     def to_dict(self) -> dict[str, Any]:
         """Every value with its origin (``thoth-pip env --json``)."""

@@ -111,6 +111,7 @@ def _overrides(runtime: Mapping[str, Any]) -> dict[str, Any]:
         "cuda_version": _text(runtime.get("cuda_version")),
         "cudnn_version": _text(runtime.get("cudnn_version")),
         "base_image": runtime.get("base_image"),
+        "abi_symbols": tuple(str(v) for v in runtime.get("abi_symbols") or ()) or None,  # the client's system libraries
     }
     return {key: value for key, value in values.items() if value not in (None, "")}
 

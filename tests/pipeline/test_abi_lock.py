@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from packaging import tags
 
+from tests.server.conftest import Backend, backend_factory, free_port, tls  # noqa: F401 - fixtures
 from tests.support.builder import Dist
 from tests.support.elf import ElfKit
 from tests.support.index_server import LocalIndex
@@ -93,3 +94,16 @@ def test_check_flags_an_installed_wheel_needing_a_missing_symbol(native, tmp_pat
     assert result.code == 1
     (problem,) = [p for p in result.json()["problems"] if p["kind"] == "abi"]
     assert "native/_ext.so" in problem["message"] and "GLIBCXX_3.4.30" in problem["message"]
+
+
+@pytest.fixture
+def backend(backend_factory) -> Backend:  # noqa: F811 - the imported fixture
+    return backend_factory("--resolver", "micro_thoth.pipeline.advise:advise_request")  # type: ignore[no-any-return]
+
+
+def test_a_backend_judges_with_the_clients_symbols(native, backend, tmp_path, thoth) -> None:
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4]\n")
+    result = thoth("lock", "--backend", backend.url, "-C", str(app))
+    assert result.code == 0, result.err
+    assert _locked(app) == "==1.0"  # the backend's own libstdc++ would have allowed 2.0
