@@ -375,6 +375,22 @@ def git_checkout(reference: DirectReference, *, environ: Mapping[str, str]) -> I
         yield (checkout / reference.subdirectory if reference.subdirectory else checkout), commit
 
 
+def git_shallow_clone(url: str, destination: Path, *, environ: Mapping[str, str]) -> str:
+    """Make ``destination`` a depth-1 checkout of ``url``'s default branch (cloned, or fetched and reset
+    when it already is one, so unchanged files keep their stamps); returns the commit sha."""
+    url = url.removeprefix("git+")
+    parts = urllib.parse.urlsplit(url)
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-git-") as tmp:
+        git = _GitRunner(_git_environment(environ, parts, Path(tmp)), _secrets([url]), url)
+        if (destination / ".git").is_dir():
+            git.run("-C", str(destination), "fetch", "--quiet", "--depth", "1", strip_credentials(url), "HEAD")
+            git.run("-C", str(destination), "reset", "--quiet", "--hard", "FETCH_HEAD")
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            git.run("clone", "--quiet", "--depth", "1", strip_credentials(url), str(destination))
+        return git.run("-C", str(destination), "rev-parse", "HEAD")
+
+
 def _git_environment(environ: Mapping[str, str], parts: urllib.parse.SplitResult, tmp: Path) -> dict[str, str]:
     env = dict(environ)
     env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
@@ -421,6 +437,7 @@ __all__ = [
     "build_wheel",
     "build_wheel_for",
     "git_checkout",
+    "git_shallow_clone",
     "install_editable",
     "metadata_text",
     "pip_environment",

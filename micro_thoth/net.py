@@ -27,6 +27,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Optional, Union
 
 import httpx
@@ -347,3 +348,24 @@ def request(
         response.close()
         raise _refused(response, url)
     return response
+
+
+def fetch_file(url: str, destination: Path, *, client: Optional[httpx.Client] = None) -> None:
+    """GET ``url`` (with retries) into ``destination``; IndexUnreachable names the redacted URL on failure."""
+    own = client is None
+    client = client or make_client(timeout=60.0)
+    try:
+        response = request(client, "GET", url, stream=True)
+        try:
+            if response.status_code != 200:
+                raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            with open(destination, "wb") as fh:
+                for chunk in response.iter_bytes():
+                    fh.write(chunk)
+        except httpx.HTTPError as exc:
+            raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
+        finally:
+            response.close()
+    finally:
+        if own:
+            client.close()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 import click
 
 from ..console import Console
+from ..knowledge.locations import KNOWLEDGE_DIR_ENV
 from ..settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,11 +87,40 @@ def backend(func: F) -> F:
     )(func)
 
 
+KNOWLEDGE_DIR_HELP = "Use the knowledge (synced units, advisories, your own units) in this directory (THOTH_PIP_KNOWLEDGE_DIR)."
+
+
+def knowledge_dir(func: F) -> F:
+    """--knowledge-dir DIR: pin this run to one knowledge store instead of the user data dir's."""
+    return click.option("--knowledge-dir", type=click.Path(file_okay=False), help=KNOWLEDGE_DIR_HELP)(func)
+
+
+def apply_knowledge_dir(kwargs: dict[str, Any]) -> None:
+    """``--knowledge-dir`` becomes THOTH_PIP_KNOWLEDGE_DIR for this process (as .env values do), so every
+    stage, the remote client included, reads the same store."""
+    chosen = kwargs.pop("knowledge_dir", None)
+    if not chosen:
+        return
+    before = os.environ.get(KNOWLEDGE_DIR_ENV)
+    os.environ[KNOWLEDGE_DIR_ENV] = os.path.abspath(os.path.expanduser(str(chosen)))
+    context = click.get_current_context(silent=True)
+    if context is not None:  # an in-process caller of main() gets its environment back
+        context.call_on_close(lambda: _restore(KNOWLEDGE_DIR_ENV, before))
+
+
+def _restore(key: str, value: Optional[str]) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
+
+
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
     from ..pipeline.project import apply_overlay
     from ..pipeline.project_env import dotenv_values
 
+    apply_knowledge_dir(kwargs)
     settings = Settings.from_sources(kwargs, os.environ)
     console = Console(verbosity=settings.verbosity)
     settings = apply_overlay(settings, os.environ)
@@ -109,6 +139,7 @@ def guidance(func: F) -> F:
             click.option("--limit", type=int, default=None, help="Improvement search: at most this many re-resolutions."),
             click.option("--timeout", "search_timeout", type=float, default=30.0, show_default=True, help="Improvement search time limit (seconds)."),
             click.option("--seed", type=int, default=0, show_default=True, help="Improvement search seed (deterministic)."),
+            click.option("--knowledge-dir", type=click.Path(file_okay=False), help=KNOWLEDGE_DIR_HELP),
         ],
         func,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Optional, Union
 
@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..models import Justification, Pin, Verdict
+from .knowledge import held_back, knowledge_section
 from .policy import GuidancePolicy
 from .recommendation import describe_duration
 
@@ -74,6 +75,7 @@ class Report:
     requirements_locked: Mapping[str, Any] = field(default_factory=dict)
     runtime_environment: Mapping[str, Any] = field(default_factory=dict)
     advised_runtime_environment: Optional[Mapping[str, Any]] = None
+    knowledge: Mapping[str, Any] = field(default_factory=dict)  # what was known, what it said per package
 
     def all_justifications(self) -> list[Justification]:
         chosen = [j for p in self.packages for j in p.justifications]
@@ -99,6 +101,7 @@ class Report:
             "score": self.score,
             "packages": [p.to_dict() for p in self.packages],
             "refused": [r.to_dict() for r in self.refused],
+            "knowledge": dict(self.knowledge),
         }
 
     @property
@@ -144,6 +147,7 @@ def build_report(
     said = _said_by_resolver(stack)
     packages = tuple(_package(policy, name, version, index, said.get(name, ())) for name, version, index in sorted(chosen))
     whole = policy.judge_stack({name: version for name, version, _ in chosen})
+    packages = tuple(replace(p, justifications=p.justifications + held_back(policy, p.name, p.version)) for p in packages)
     return Report(
         recommendation_type=policy.recommendation.type,
         score=round(sum(p.score for p in packages) + whole.score, 6),
@@ -154,6 +158,7 @@ def build_report(
         requirements=requirements or {},
         requirements_locked=requirements_locked or {},
         runtime_environment=runtime_environment or {},
+        knowledge=knowledge_section(policy, [*whole.justifications, *(j for p in packages for j in p.justifications)]),
     )
 
 

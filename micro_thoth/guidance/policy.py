@@ -18,16 +18,18 @@ from typing import Optional
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..errors import ResolutionError
 from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict, parse_upload_time
 from ..reporting import NULL_REPORTER, Reporter
 from .advisories import Advisory, AdvisoryLookup
+from .catalog import UnitCatalog, UnitLookup
 from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
-from .selection import UnitContext, select_units
-from .units import MatchEntry, Override, PackageMatch, Unit, normalize_index_url
+from .selection import UnitContext
+from .state import offenders, parse_stack, state_holds
+from .units import Override, Unit, normalize_index_url
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class GuidancePolicy:
         now: datetime,
         units: Iterable[Unit] = (),
         context: Optional[UnitContext] = None,
+        knowledge: Optional[UnitLookup] = None,
+        knowledge_info: Optional[Mapping[str, object]] = None,
         advisories: Optional[AdvisoryLookup] = None,
         licenses: Optional[LicensePolicy] = None,
         allow_vulnerabilities: Iterable[str] = (),
@@ -79,7 +83,9 @@ class GuidancePolicy:
         self.recommendation = recommendation
         self.now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
         self.context = replace(context or UnitContext(), recommendation_type=recommendation.type)
-        self.units = select_units(units, self.context)
+        self.catalog = UnitCatalog(units, self.context, knowledge)
+        self.knowledge_info = dict(knowledge_info or {})  # where the store's knowledge came from (for the report)
+        self.applied: dict[str, Unit] = {}  # name -> every unit that spoke in this run
         self.advisories = advisories
         self.licenses = licenses or LicensePolicy.deny(())
         self.allowed_ids = frozenset(i.upper() for i in allow_vulnerabilities)
@@ -92,8 +98,6 @@ class GuidancePolicy:
         self._logged: set[str] = set()
         self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
         self.spared: set[tuple[NormalizedName, str]] = set()  # pinned by the existing lock: no cooldown
-        self._by_kind = {kind: [u for u in self.units if u.kind == kind] for kind in {u.kind for u in self.units}}
-        self._by_package = _index_by_package(self.units)
 
     @property
     def allow_prereleases(self) -> bool:
@@ -112,8 +116,12 @@ class GuidancePolicy:
             "cooldown",
         )]
 
+    @property
+    def units(self) -> list[Unit]:  # a compiled store's units join as their packages are considered
+        return self.catalog.units
+
     def of_kind(self, kind: str) -> list[Unit]:
-        return self._by_kind.get(kind, [])
+        return self.catalog.of_kind(kind)
 
     def enforced(self, unit: Unit) -> bool:
         return self.recommendation.enforce_prescriptions or unit.enforced_always
@@ -146,6 +154,7 @@ class GuidancePolicy:
         self, name: NormalizedName, version: Version, requirements: Sequence[str]
     ) -> Sequence[str]:
         key = (canonicalize_name(name), str(version))
+        self.catalog.consider_requirements(requirements)
         overrides = self._overrides_for(key[0], version, self._index_of.get(key))
         skipped = self._skipped_packages()
         if not overrides and not skipped:
@@ -196,11 +205,12 @@ class GuidancePolicy:
 
     def _matching(self, kind: str, name: NormalizedName, version: Version, index: Optional[str]) -> list[Unit]:
         """Units of ``kind`` whose state-free ``package_version`` matches (looked up by name, then any-name)."""
-        found = [*self._by_package.get((kind, name), ()), *self._by_package.get((kind, None), ())]
+        self.catalog.consider((name,))
+        found = [*self.catalog.for_package(kind, name), *self.catalog.for_package(kind, None)]
         candidates = [u for i, u in enumerate(found) if all(u is not other for other in found[:i])]
         return [
             u for u in candidates
-            if any(e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)
+            if any(e.package is not None and e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)
         ]
 
     def _unit_terms(self, name: NormalizedName, version: Version, index: Optional[str]) -> list[Term]:
@@ -214,6 +224,7 @@ class GuidancePolicy:
         return terms
 
     def _noticed(self, unit: Unit) -> None:
+        self.applied[unit.name] = unit
         for info in unit.run.stack_info:
             self.stack_info.setdefault((info.message, unit.name), info)
         if unit.run.log is not None and unit.name not in self._logged:
@@ -349,13 +360,14 @@ class GuidancePolicy:
 
     def judge_stack(self, resolved: Mapping[str, object], indexes: Optional[Mapping[str, Optional[str]]] = None) -> Verdict:
         """Strides, steps with ``state`` and wraps, over a complete stack ``{name: version}``."""
-        stack = _parse_stack(resolved)
+        stack = parse_stack(resolved)
+        self.catalog.consider(stack)
         index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
         terms: list[Term] = []
         for unit in self.of_kind("step"):
             terms += self._stateful_step_terms(unit, stack, index_of)
         for unit in self.of_kind("stride") + self.of_kind("wrap"):
-            if not unit.match or any(_state_holds(e.resolved, stack, index_of) for e in unit.match):
+            if not unit.match or any(state_holds(e.resolved, stack, index_of) for e in unit.match):
                 terms += self._stack_unit_terms(unit)
                 terms += _release_notes_terms(unit, stack, index_of)
         return combine(terms)
@@ -366,7 +378,7 @@ class GuidancePolicy:
             if not entry.resolved or entry.package is None:
                 continue
             for name, version in stack.items():
-                if entry.package.matches(name, version, index_of.get(name)) and _state_holds(entry.resolved, stack, index_of, skip=name):
+                if entry.package.matches(name, version, index_of.get(name)) and state_holds(entry.resolved, stack, index_of, skip=name):
                     terms += [replace(t, justification=_about(t.justification, (name, str(version)))) for t in self._step_terms(unit)]
         return terms
 
@@ -383,14 +395,15 @@ class GuidancePolicy:
         self, resolved: Mapping[str, object], indexes: Optional[Mapping[str, Optional[str]]] = None
     ) -> list[tuple[NormalizedName, Version, Justification]]:
         """The pins that make a stack unacceptable (refusing steps with ``state``, strides), for re-resolution."""
-        stack = _parse_stack(resolved)
+        stack = parse_stack(resolved)
+        self.catalog.consider(stack)
         index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
         out: list[tuple[NormalizedName, Version, Justification]] = []
         for unit in self._refusing("step") + self._refusing("stride"):
             refusal = Justification("ERROR", f"{unit.run.not_acceptable or unit.run.eager_stop_pipeline} [prescription {unit.name}]")
             for entry in unit.match:
                 if entry.resolved:
-                    out += [(n, stack[n], _about(refusal, (n, str(stack[n])))) for n in _offenders(unit, entry, stack, index_of)]
+                    out += [(n, stack[n], _about(refusal, (n, str(stack[n])))) for n in offenders(unit, entry, stack, index_of)]
         return out
 
     def _refusing(self, kind: str) -> list[Unit]:
@@ -400,6 +413,7 @@ class GuidancePolicy:
         """Pairwise incompatibilities (steps whose state names one package) as exclusions the resolver can apply."""
         out = []
         index = self._index_of.get((canonicalize_name(name), str(version)))
+        self.catalog.consider((name,))
         for unit in self.of_kind("step"):
             refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
             if not refusal or not self.enforced(unit):
@@ -414,6 +428,7 @@ class GuidancePolicy:
     def check_boots(self, direct: Iterable[str] = ()) -> None:
         """Run boot units for the direct requirements: note their stack_info, stop on ``not_acceptable``."""
         names = {canonicalize_name(n) for n in direct}
+        self.catalog.consider(names)
         for unit in self.of_kind("boot"):
             if unit.match and not any(e.package_name in names for e in unit.match):
                 continue
@@ -421,15 +436,6 @@ class GuidancePolicy:
             refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
             if refusal and self.enforced(unit):
                 raise ResolutionError(f"{refusal} [prescription {unit.name}]")
-
-
-def _index_by_package(units: Iterable[Unit]) -> dict[tuple[str, Optional[str]], list[Unit]]:
-    """(kind, package name or None for "any package") -> units, in load order."""
-    out: dict[tuple[str, Optional[str]], list[Unit]] = {}
-    for unit in units:
-        for name in dict.fromkeys(e.package.name for e in unit.package_entries()):  # type: ignore[union-attr]
-            out.setdefault((unit.kind, name), []).append(unit)
-    return out
 
 
 def _unit_link(unit: Unit) -> Optional[str]:
@@ -448,16 +454,6 @@ def _about(justification: Justification, key: tuple[str, str]) -> Justification:
     return replace(justification, package=justification.package or key[0], version=justification.version or key[1])
 
 
-def _parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version]:
-    out: dict[NormalizedName, Version] = {}
-    for name, version in resolved.items():
-        try:
-            out[canonicalize_name(name)] = version if isinstance(version, Version) else Version(str(version).lstrip("="))
-        except InvalidVersion:
-            continue
-    return out
-
-
 def _release_notes_terms(
     unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
 ) -> list[Term]:
@@ -470,27 +466,3 @@ def _release_notes_terms(
         Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]}", notes.link(str(stack[n])), package=n, version=str(stack[n])))
         for n in sorted(names)
     ]
-
-
-def _offenders(
-    unit: Unit, entry: MatchEntry, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
-) -> list[NormalizedName]:
-    """Pins taking part in a violated state rule: the matched package (steps), or every resolved one (strides)."""
-    if entry.package is not None:
-        hits = [n for n, v in stack.items() if entry.package.matches(n, v, index_of.get(n))]
-        return [n for n in hits if _state_holds(entry.resolved, stack, index_of, skip=n)]
-    if not _state_holds(entry.resolved, stack, index_of):
-        return []
-    return [n for n, v in stack.items() if any(w.matches(n, v, index_of.get(n)) for w in entry.resolved)]
-
-
-def _state_holds(
-    resolved: Sequence[PackageMatch], stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]], skip: Optional[str] = None
-) -> bool:
-    if not resolved:
-        return False
-    for wanted in resolved:
-        hits = [n for n, v in stack.items() if n != skip and wanted.matches(n, v, index_of.get(n))]
-        if not hits:
-            return False
-    return True

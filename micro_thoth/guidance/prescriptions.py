@@ -74,11 +74,11 @@ class _At:
     keys: str = ""
     unit: Optional[str] = None
 
-    def key(self, name: object) -> _At:
-        return replace(self, keys=read.join(self.keys, name))
+    def key(self, name: object) -> _At:  # _At(...) rather than replace(): a sync builds a million of these
+        return _At(self.path, read.join(self.keys, name), self.unit)
 
     def item(self, index: int) -> _At:
-        return replace(self, keys=f"{self.keys}[{index}]")
+        return _At(self.path, f"{self.keys}[{index}]", self.unit)
 
     def fail(self, message: str) -> NoReturn:
         text = f"prescription unit '{self.unit}': {message}" if self.unit else message
@@ -465,17 +465,40 @@ def parse_units(text: str, *, path: str, origin: str = "path") -> tuple[Unit, ..
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputFileError(f"invalid YAML: {exc}", path=path) from exc
+    units = [parse_unit(section, raw, path=path, origin=origin, index=i) for section, i, raw in unit_entries(document, path=path)]
+    _check_unique(_At(path), units)
+    return tuple(units)
+
+
+def unit_entries(document: Any, *, path: str) -> list[tuple[str, int, Any]]:
+    """(section, index, raw unit) of every unit in a loaded YAML document; InputFileError if it holds no ``units:``."""
     at = _At(path)
     if document is None:
-        return ()
+        return []
     data = _mapping(at, document, ("units",), ("units",))
     sections = _mapping(at.key("units"), data["units"] or {}, tuple(_SECTIONS))
-    units: list[Unit] = []
-    for section, entries in sections.items():
-        where = at.key("units").key(section)
-        units.extend(_unit(where.item(i), section, e, origin) for i, e in enumerate(_list(where, entries)))
-    _check_unique(at, units)
-    return tuple(units)
+    return [(section, i, raw) for section, entries in sections.items() for i, raw in enumerate(_list(at.key("units").key(section), entries))]
+
+
+def parse_unit(section: str, raw: Any, *, path: str, origin: str = "path", index: int = 0) -> Unit:
+    """One unit of a file's ``units.<section>`` list (its raw mapping), checked as ``parse_units`` checks it."""
+    return _unit(_At(path).key("units").key(section).item(index), section, raw, origin)
+
+
+def unit_name(raw: Any) -> Optional[str]:
+    """The name a raw unit gives itself, if any (to name it in a warning before it parses)."""
+    return raw["name"] if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+
+
+def package_names(unit: Unit) -> frozenset[str]:
+    """Every package name ``unit`` can speak about; empty when it may apply to any package (package-independent)."""
+    names: set[str] = set()
+    for entry in unit.match:
+        found = {n for n in (entry.package.name if entry.package else None, entry.package_name, *(w.name for w in entry.resolved)) if n}
+        if not found:
+            return frozenset()
+        names |= found
+    return frozenset(names)
 
 
 def _check_unique(at: _At, units: Sequence[Unit]) -> None:

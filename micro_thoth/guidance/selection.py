@@ -74,15 +74,16 @@ def _major_minor(value: Optional[str]) -> Optional[str]:
     return None if value is None else ".".join(value.split(".")[:2])
 
 
-def select_units(units: Iterable[Unit], context: UnitContext) -> tuple[Unit, ...]:
-    """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in)."""
+def select_units(units: Iterable[Unit], context: UnitContext, *, known: Iterable[str] = ()) -> tuple[Unit, ...]:
+    """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in, or ``known``)."""
     chosen = [unit for unit in units if should_include(unit.should_include, context)]
-    names = {unit.name for unit in chosen}
+    already = set(known)
+    names = {unit.name for unit in chosen} | already
     while True:
         kept = [u for u in chosen if all(dep in names for dep in u.should_include.dependencies)]
         if len(kept) == len(chosen):
             return tuple(kept)
-        chosen, names = kept, {u.name for u in kept}
+        chosen, names = kept, {u.name for u in kept} | already
 
 
 def should_include(rule: ShouldInclude, context: UnitContext) -> bool:

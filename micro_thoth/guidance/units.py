@@ -175,7 +175,7 @@ class Unit:
     def enforced_always(self) -> bool:
         """Units the user wrote (user, project, explicit paths) apply under every recommendation type;
         shared knowledge (bundled, synced from a backend) only under the types that apply prescriptions."""
-        return self.origin not in ("bundled", "backend")
+        return self.origin not in ("bundled", "backend", "synced")
 
     def package_entries(self) -> Iterable[MatchEntry]:
         return (entry for entry in self.match if entry.package is not None)

@@ -1,12 +1,15 @@
 """Advisories on disk: OSV records read from files, kept in the ``osv_advisories`` table of SQLite.
 
-Records come from a directory of ``*.json`` files or a zip of them, as published
-for the PyPI ecosystem. Only ``PyPI`` entries of ``affected`` are kept, one row
-per (advisory, package).
+Records are OSV JSON (``*.json``, as OSV publishes them, e.g. its per-ecosystem
+``all.zip``) or OSV in YAML (``*.yaml``/``*.yml``, the PyPA advisory database's
+``vulns/<package>/PYSEC-*.yaml`` layout), in a directory (recursively; hidden
+entries skipped, only ``vulns/`` when there is one) or a zip of them. Only
+``PyPI`` entries of ``affected`` are kept, one row per (advisory, package).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -16,36 +19,57 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import InputFileError
 from ..guidance.advisories import Advisory, affecting, parse_osv
 
-__all__ = ["AdvisoryDB", "ImportSummary", "read_records"]
+__all__ = ["LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_records"]
+
+RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+LOOKED_FOR = "OSV records: *.json, *.yaml or *.yml files (recursively; under vulns/ when there is one), or a .zip of them"
+_YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string: versions like 1.10 stay "1.10"
 
 
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(file name, decoded JSON) of every ``*.json`` in a directory (recursively) or a zip."""
+    """(where, decoded record) of every OSV record under a directory, in a zip, or in one file."""
     if path.is_dir():
-        for file in sorted(path.rglob("*.json")):
+        for file in record_files(path):
             yield str(file), _decode(file.read_bytes(), str(file))
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            for member in sorted(n for n in archive.namelist() if n.endswith(".json")):
+            for member in sorted(n for n in archive.namelist() if n.endswith(RECORD_SUFFIXES) and not _hidden(n.split("/"))):
                 where = f"{path}!{member}"
                 yield where, _decode(archive.read(member), where)
-    elif path.is_file() and path.suffix == ".json":
+    elif path.is_file() and path.suffix in RECORD_SUFFIXES:
         yield str(path), _decode(path.read_bytes(), str(path))
     else:
-        raise InputFileError("expected a directory of OSV *.json files, a zip of them, or one .json", path=str(path))
+        raise InputFileError(f"expected {LOOKED_FOR}", path=str(path))
+
+
+def record_files(directory: Path) -> list[Path]:
+    """The record files under ``directory`` (its ``vulns/`` when it has one: the PyPA layout)."""
+    root = directory / "vulns" if (directory / "vulns").is_dir() else directory
+    found = [p for p in root.rglob("*") if p.suffix in RECORD_SUFFIXES and not _hidden(p.relative_to(root).parts) and p.is_file()]
+    return sorted(found)
+
+
+def _hidden(parts: Iterable[str]) -> bool:
+    return any(part.startswith(".") for part in parts)
 
 
 def _decode(data: bytes, where: str) -> Any:
+    if where.endswith(".json"):
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputFileError(f"not valid JSON: {exc}", path=where) from exc
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputFileError(f"not valid JSON: {exc}", path=where) from exc
+        return yaml.load(data, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"not valid YAML: {str(exc).splitlines()[0]}", path=where) from exc
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,8 @@ class AdvisoryDB:
             skipped += not found
             self._forget(record.get("id"))
             advisories += found
+        if not files:
+            raise InputFileError(f"no OSV records found: looked for {LOOKED_FOR}", path=str(path))
         self.add(advisories)
         return ImportSummary(files, len(advisories), len({a.package for a in advisories}), skipped)
 
@@ -120,6 +146,17 @@ class AdvisoryDB:
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
         return affecting(self.for_package(name), version)
+
+    def all(self) -> list[Advisory]:
+        rows = self.connection.execute("SELECT record FROM osv_advisories ORDER BY id, package")
+        return [Advisory.from_dict(json.loads(row[0])) for row in rows]
+
+    def fingerprint(self) -> str:
+        """A digest of what is imported (ids, packages, modification times): changes whenever an import changes anything."""
+        hasher = hashlib.sha256()
+        for row in self.connection.execute("SELECT id, package, modified FROM osv_advisories ORDER BY id, package"):
+            hasher.update("\0".join(str(v) for v in row).encode() + b"\n")
+        return hasher.hexdigest()
 
     def count(self) -> int:
         return int(self.connection.execute("SELECT COUNT(DISTINCT id) FROM osv_advisories").fetchone()[0])

@@ -1,4 +1,10 @@
-"""Where knowledge lives on this machine: the user data dir, or a project's own knowledge dir."""
+"""Where knowledge lives on this machine: the user data dir, or a knowledge dir a project or CI job pins.
+
+``THOTH_PIP_KNOWLEDGE_DIR`` (``--knowledge-dir``) names the directory holding the
+compiled store (``knowledge-v1.sqlite3``: synced units and imported advisories)
+and the user's own units (``prescriptions/``); without it, the user data dir
+(``THOTH_PIP_DATA_DIR``, else the platform's) holds them, shared by every project.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import platformdirs
 
 APP_NAME = "thoth-pip"
 PRESCRIPTIONS = "prescriptions"  # under the knowledge dir: the user's own unit files
+KNOWLEDGE_DIR_ENV = "THOTH_PIP_KNOWLEDGE_DIR"
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:
@@ -18,9 +25,15 @@ def data_dir(environ: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def knowledge_dir(environ: Mapping[str, str]) -> Path:
+    """THOTH_PIP_KNOWLEDGE_DIR when set, else the data dir."""
+    pinned = environ.get(KNOWLEDGE_DIR_ENV)
+    return Path(pinned).expanduser() if pinned else data_dir(environ)
+
+
 def user_prescriptions_dir(environ: Mapping[str, str]) -> Path:
     """Where ``thoth-pip prescription add`` records a user's own units."""
-    return data_dir(environ) / PRESCRIPTIONS
+    return knowledge_dir(environ) / PRESCRIPTIONS
 
 
 def bundled_dir() -> Path:

@@ -2,9 +2,9 @@
 
 ``guidance_policy`` is what lock / advise call to get the CandidatePolicy for a
 run; ``show_report`` prints a guidance report (table or Thoth-shaped JSON).
-Advisories live in ``advisories-v1.sqlite3`` under the user data directory
-(``THOTH_PIP_DATA_DIR`` overrides it): imported knowledge, unlike the metadata
-cache, must survive ``--clear``.
+Advisories and synced units live in the knowledge store of the knowledge dir
+(``pipeline/knowledge.py``): imported knowledge, unlike the metadata cache,
+must survive ``--clear``.
 """
 
 from __future__ import annotations
@@ -25,29 +25,24 @@ from ..guidance.selection import UnitContext
 from ..guidance.typosquat import looks_like_typosquat
 from ..guidance.units import Unit
 from ..knowledge import prescriptions as rx
-from ..knowledge.advisories import AdvisoryDB, ImportSummary
-from ..knowledge.locations import bundled_dir, data_dir, user_prescriptions_dir
+from ..knowledge.advisories import AdvisoryDB
+from ..knowledge.locations import bundled_dir, user_prescriptions_dir
+from ..knowledge.lookup import StoreUnits
+from ..knowledge.store import STORE_FILE
 from ..models import Lock, Source
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.resolver import StackReport
 from ..settings import Settings
+from .knowledge import import_advisories as import_advisories
+from .knowledge import knowledge_info, open_store
 from .project import discover, read_text
 
-ADVISORIES_DB = "advisories-v1.sqlite3"
+ADVISORIES_DB = STORE_FILE  # the advisories are a table of the knowledge store
 
 
 def open_advisories(environ: Mapping[str, str]) -> AdvisoryDB:
-    return AdvisoryDB.open(data_dir(environ) / ADVISORIES_DB)
-
-
-def import_advisories(path: Path, environ: Mapping[str, str]) -> tuple[ImportSummary, int]:
-    """Import OSV records from a directory or zip; returns what was read and the advisories now known."""
-    db = open_advisories(environ)
-    try:
-        summary = db.import_path(path)
-        return summary, db.count()
-    finally:
-        db.close()
+    """The advisories of the knowledge dir (closing them closes the store)."""
+    return open_store(environ).advisories
 
 
 # -- audit --------------------------------------------------------------------------------------
@@ -200,12 +195,15 @@ def guidance_policy(
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
     context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
+    store = open_store(environ)
     return GuidancePolicy(
         recommendation,
         now=reference_time(now or datetime.now(timezone.utc), exclude_newer),
         units=load_units(settings, environ, prescriptions),
         context=context,
-        advisories=open_advisories(environ),
+        knowledge=StoreUnits(store),
+        knowledge_info=knowledge_info(store, environ),
+        advisories=store.advisories,
         licenses=LicensePolicy.deny(deny_licenses),
         allow_vulnerabilities=allow_vulnerabilities,
         indexes={source.expanded_url(environ): source.name for source in sources},
@@ -242,7 +240,34 @@ def show_report(report: StackReport, console: Any, *, json_output: bool) -> None
         console.info(f"refused {refusal.name} {refusal.version}: {refusal.reasons[0].message}")
     for item in (*report.justification, *report.stack_info):
         (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
+    for line, warning in knowledge_lines(report.knowledge, printed={j.message for j in (*report.justification, *report.stack_info)}):
+        (console.warn if warning else console.info)(line)
     console.success(f"stack score {report.score:+.2f} ({report.recommendation_type})")
+
+
+def knowledge_lines(knowledge: Mapping[str, Any], printed: Iterable[str] = ()) -> list[tuple[str, bool]]:
+    """The report's knowledge for a terminal: what was used, counts by type, every warning in full (bar ``printed`` ones)."""
+    shown = set(printed)
+    if not knowledge:
+        return []
+    sources = ", ".join(f"{s['name']} {str(s.get('revision') or 'unversioned')[:19]}" for s in knowledge.get("sources", ()))
+    lines = [(
+        f"knowledge: {knowledge.get('units_read', 0)} of {knowledge.get('units_available', 0)} synced units read for "
+        f"{knowledge.get('packages_considered', 0)} packages, {knowledge.get('advisories', 0)} advisories "
+        f"({sources or 'no synced sources'}; digest {str(knowledge.get('digest', ''))[:12]})",
+        False,
+    )]
+    entries = [(name, e) for name, found in knowledge.get("by_package", {}).items() for e in found]
+    counts = ", ".join(f"{n} {t}" for t, n in knowledge.get("counts", {}).items())
+    if entries:
+        units = len({e.get("unit") for _n, e in entries})
+        lines.append((f"knowledge said {len(entries)} things ({counts}) from {units} units and advisories about "
+                      f"{len({n for n, _e in entries})} packages; `thoth-pip advise --json` lists them", False))
+    for name, entry in entries:
+        if entry["type"] != "INFO" and entry["message"] not in shown:
+            where = f"{entry.get('origin')} {entry.get('path') or entry.get('unit')}"
+            lines.append((f"{name or 'stack'}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})", True))
+    return lines
 
 
 def _first(justifications: Sequence[Any]) -> str:

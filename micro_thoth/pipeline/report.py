@@ -130,6 +130,7 @@ def _lock_dict(outcome: Any) -> dict[str, Any]:
         "typos": typo_lines(outcome),
         "held_back": held_back(outcome),
         "kept": kept_pins(outcome),
+        "knowledge": dict(outcome.report.knowledge) if getattr(outcome, "report", None) is not None else None,
     }
 
 

@@ -321,16 +321,13 @@ def knowledge_digest() -> str:
     now = time.monotonic()
     if now - _knowledge_memo[0] < _KNOWLEDGE_TTL and _knowledge_memo[1]:
         return str(_knowledge_memo[1])
-    from ..knowledge.locations import data_dir
-    from ..pipeline.guidance import ADVISORIES_DB, knowledge_files
+    from ..pipeline.guidance import knowledge_files
+    from ..pipeline.knowledge import open_store
 
     hasher = hashlib.sha256()
     for name, text in sorted(knowledge_files(os.environ).items()):
         hasher.update(f"{name}\0{text}\0".encode())
-    database = data_dir(os.environ) / ADVISORIES_DB
-    for path in (database, database.with_name(database.name + "-wal")):  # imports may sit in the WAL
-        if path.exists():
-            stat = path.stat()
-            hasher.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    with open_store(os.environ) as store:  # synced units and advisories
+        hasher.update(store.digest().encode())
     _knowledge_memo[:] = [now, hasher.hexdigest()[:16]]
     return str(_knowledge_memo[1])

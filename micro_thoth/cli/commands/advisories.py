@@ -1,14 +1,15 @@
-"""``thoth-pip advisories import PATH``: load OSV vulnerability records (a directory or a zip of JSON)."""
+"""``thoth-pip advisories import SOURCE``: load OSV vulnerability records (JSON or PyPA YAML; directory, archive or git)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import Optional
 
 import click
 
 from ...console import Console
-from ...pipeline import guidance
+from ...pipeline import knowledge
+from .. import options
 
 
 @click.group("advisories")
@@ -17,11 +18,17 @@ def command() -> None:
 
 
 @command.command("import")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("source")
+@options.knowledge_dir
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
-def import_(path: Path, json_output: bool) -> int:
-    """Import OSV records from PATH: a directory of *.json files or a zip of them."""
-    summary, known = guidance.import_advisories(path, os.environ)
+def import_(source: str, knowledge_dir: Optional[str], json_output: bool) -> int:
+    """Import OSV records from SOURCE into the knowledge store.
+
+    SOURCE is a directory of *.json or *.yaml records (the PyPA advisory database's layout:
+    vulns/<package>/*.yaml), a .zip of them (OSV's per-ecosystem all.zip), a .tar.gz, or a git URL.
+    """
+    options.apply_knowledge_dir({"knowledge_dir": knowledge_dir})
+    summary, known = knowledge.import_advisories(source, os.environ)
     console = Console()
     if json_output:
         console.json({"files": summary.files, "advisories": summary.advisories, "packages": summary.packages,

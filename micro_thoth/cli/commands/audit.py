@@ -13,6 +13,7 @@ from .. import options
 
 @click.command("audit")
 @options.common
+@options.knowledge_dir
 @click.option("--categories", multiple=True, help="Only these lock categories (default: all).")
 def command(**kwargs: Any) -> int:
     """Report locked packages with known vulnerabilities; exit 1 if there are any."""

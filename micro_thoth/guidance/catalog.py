@@ -1,0 +1,111 @@
+"""UnitCatalog: the units a run may apply, the small sets held in memory plus a compiled store read by package name.
+
+The bundled, user, project and explicit units are few and given whole. A
+compiled store (``UnitLookup``, implemented in ``knowledge/``) may hold a
+hundred thousand: its package-independent units are read at the start, the
+units for a package only when the resolver first considers that package
+(``consider``). Names decide precedence as ``load_prescriptions`` does:
+bundled < store < user < project < explicit paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Optional, Protocol
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from .selection import UnitContext, select_units
+from .units import Unit
+
+
+class UnitLookup(Protocol):
+    """Units kept outside memory, asked for by the package names they speak about."""
+
+    def units_for(self, names: Iterable[str]) -> Sequence[Unit]:
+        """Units keyed by any of ``names``."""
+        ...
+
+    def independent(self) -> Sequence[Unit]:
+        """Units that may apply to any package (no package name in their match)."""
+        ...
+
+    def units_named(self, names: Iterable[str]) -> Sequence[Unit]:
+        """Units called by one of ``names``."""
+        ...
+
+
+class UnitCatalog:
+    """The selected units of one run, by kind and by (kind, package name), grown as packages are considered."""
+
+    def __init__(self, units: Iterable[Unit], context: UnitContext, lookup: Optional[UnitLookup] = None) -> None:
+        self.context = context
+        self.lookup = lookup
+        given = list(units)
+        self._local = {u.name for u in given if u.origin != "bundled"}  # these win over the store's units by name
+        if lookup is not None:
+            stored = {u.name for u in lookup.units_named(u.name for u in given if u.origin == "bundled")}
+            given = [u for u in given if u.origin != "bundled" or u.name not in stored]
+            given = [*given[: self._bundled_end(given)], *self._fresh(lookup.independent()), *given[self._bundled_end(given):]]
+        self.units: list[Unit] = list(select_units(given, context))
+        self._names = {u.name for u in self.units}
+        self._seen: set[str] = set()
+        self._by_kind: dict[str, list[Unit]] = {}
+        self._by_package: dict[tuple[str, Optional[str]], list[Unit]] = {}
+        self._index(self.units)
+
+    @staticmethod
+    def _bundled_end(units: Sequence[Unit]) -> int:
+        return next((i for i, u in enumerate(units) if u.origin != "bundled"), len(units))
+
+    def _fresh(self, units: Iterable[Unit]) -> list[Unit]:
+        return [u for u in units if u.name not in self._local]
+
+    def consider(self, names: Iterable[str]) -> None:
+        """Read the store's units for packages not considered yet (a no-op without a store)."""
+        if self.lookup is None:
+            return
+        new = {canonicalize_name(n) for n in names} - self._seen
+        if not new:
+            return
+        self._seen |= new
+        batch = [u for u in self._fresh(self.lookup.units_for(sorted(new))) if u.name not in self._names]
+        wanted = {d for u in batch for d in u.should_include.dependencies} - self._names - {u.name for u in batch}
+        if wanted:
+            batch += [u for u in self._fresh(self.lookup.units_named(wanted)) if u.name not in self._names]
+        chosen = list(select_units(batch, self.context, known=self._names))
+        self.units += chosen
+        self._names |= {u.name for u in chosen}
+        self._index(chosen)
+
+    def consider_requirements(self, requirements: Iterable[str]) -> None:
+        """``consider`` the packages that requirement strings name (unparsable ones are left to their owner)."""
+        names = []
+        for text in requirements:
+            try:
+                names.append(Requirement(text).name)
+            except InvalidRequirement:
+                continue
+        self.consider(names)
+
+    def _index(self, units: Iterable[Unit]) -> None:
+        for unit in units:
+            self._by_kind.setdefault(unit.kind, []).append(unit)
+            for name in dict.fromkeys(e.package.name for e in unit.package_entries()):  # type: ignore[union-attr]
+                self._by_package.setdefault((unit.kind, name), []).append(unit)
+
+    @property
+    def considered(self) -> frozenset[str]:
+        """The package names the store was asked about so far."""
+        return frozenset(self._seen)
+
+    def of_kind(self, kind: str) -> list[Unit]:
+        return self._by_kind.get(kind, [])
+
+    def for_package(self, kind: str, name: Optional[str]) -> list[Unit]:
+        """Units of ``kind`` whose ``package_version`` names ``name`` (None: those naming no package)."""
+        return self._by_package.get((kind, name), [])
+
+
+__all__ = ["UnitCatalog", "UnitLookup"]

@@ -1,0 +1,47 @@
+"""``state`` conditions over a resolved stack: which pins a stateful rule speaks about, whether its state holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .units import MatchEntry, PackageMatch, Unit
+
+__all__ = ["offenders", "parse_stack", "state_holds"]
+
+
+def parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version]:
+    out: dict[NormalizedName, Version] = {}
+    for name, version in resolved.items():
+        try:
+            out[canonicalize_name(name)] = version if isinstance(version, Version) else Version(str(version).lstrip("="))
+        except InvalidVersion:
+            continue
+    return out
+
+
+def offenders(
+    unit: Unit, entry: MatchEntry, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
+) -> list[NormalizedName]:
+    """Pins taking part in a violated state rule: the matched package (steps), or every resolved one (strides)."""
+    if entry.package is not None:
+        hits = [n for n, v in stack.items() if entry.package.matches(n, v, index_of.get(n))]
+        return [n for n in hits if state_holds(entry.resolved, stack, index_of, skip=n)]
+    if not state_holds(entry.resolved, stack, index_of):
+        return []
+    return [n for n, v in stack.items() if any(w.matches(n, v, index_of.get(n)) for w in entry.resolved)]
+
+
+def state_holds(
+    resolved: Sequence[PackageMatch], stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]], skip: Optional[str] = None
+) -> bool:
+    if not resolved:
+        return False
+    for wanted in resolved:
+        hits = [n for n, v in stack.items() if n != skip and wanted.matches(n, v, index_of.get(n))]
+        if not hits:
+            return False
+    return True

@@ -1,0 +1,123 @@
+"""Knowledge bundles: one portable zip of a store (compiled units, advisories, the user's own units, sources).
+
+A bundle holds ``knowledge.json`` (format ``thoth-pip-knowledge``, version 1)
+and ``NOTICE.md``, the attribution its content needs when redistributed:
+advisories from the PyPA advisory database / OSV are CC-BY 4.0, Thoth's
+prescriptions are AGPL-3.0 (docs/knowledge.md). Importing one replaces the
+sources it carries, adds its advisories and writes its user units beside the
+ones already recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError
+from ..fs import atomic_write
+from ..guidance.advisories import Advisory
+from .store import CompiledFile, CompiledUnit, KnowledgeStore, SourceRecord, now_text
+
+FORMAT = "thoth-pip-knowledge"
+VERSION = 1
+MEMBER = "knowledge.json"
+NOTICE = """# Attribution for this thoth-pip knowledge bundle
+
+This bundle may contain data from:
+
+- Thoth's prescriptions (https://github.com/thoth-station/prescriptions), licensed under the
+  GNU Affero General Public License v3.0. Redistributing this bundle means redistributing
+  that content under the same licence, with its source available.
+- The PyPA advisory database (https://github.com/pypa/advisory-database) and other OSV
+  sources, licensed under Creative Commons Attribution 4.0 International (CC-BY 4.0):
+  credit the source, link the licence and say whether you changed the data.
+
+The sources and revisions it was built from are listed under "sources" in knowledge.json.
+"""
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """What a bundle holds (export) or what importing it changed."""
+
+    sources: tuple[str, ...]
+    units: int
+    advisories: int
+    user_units: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "units": self.units, "advisories": self.advisories, "user_units": self.user_units}
+
+
+def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destination: Path) -> BundleSummary:
+    """Write the store and ``user_files`` (name -> YAML text) to ``destination`` as one zip, atomically."""
+    sources = [s.to_dict() for s in store.sources()]
+    keys = store.unit_keys()
+    units = [
+        {"source": u.source, "path": u.path, "name": u.name, "section": u.section, "position": u.position,
+         "document": u.document, "packages": sorted(k for k in keys.get(u.id, ()) if k)}
+        for u in store.all_units()
+    ]
+    advisories = [a.to_dict() for a in store.advisories.all()]
+    document = {
+        "format": FORMAT, "version": VERSION, "created": now_text(), "sources": sources, "units": units,
+        "files": store.file_digests(), "advisories": advisories, "user_prescriptions": dict(sorted(user_files.items())),
+    }
+    staging = destination.with_name(f".{destination.name}.zip")
+    with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MEMBER, json.dumps(document, sort_keys=True, default=str))
+        zf.writestr("NOTICE.md", NOTICE)
+    atomic_write(destination, staging.read_bytes())
+    staging.unlink()
+    return BundleSummary(tuple(s["name"] for s in sources), len(units), len(advisories), len(user_files))
+
+
+def read_bundle(path: Path) -> dict[str, Any]:
+    """The bundle's document, checked for its format and version."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            document = json.loads(zf.read(MEMBER))
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+        raise InputFileError(f"not a thoth-pip knowledge bundle ({exc})", path=str(path)) from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputFileError(f"not a thoth-pip knowledge bundle (no format '{FORMAT}')", path=str(path))
+    if document.get("version") != VERSION:
+        raise InputFileError(f"bundle version {document.get('version')!r} is not supported (this thoth-pip reads {VERSION})", path=str(path))
+    return document
+
+
+def import_bundle(store: KnowledgeStore, document: Mapping[str, Any], *, where: str) -> BundleSummary:
+    """Replace the bundle's sources in ``store`` with its units, add its advisories; returns what it held."""
+    try:
+        sources = [SourceRecord(s["name"], s["kind"], s["location"], s.get("revision"), s.get("digest"), s.get("synced_at"),
+                                {k: v for k, v in s.items() if k not in ("name", "kind", "location", "revision", "digest", "synced_at")})
+                   for s in document.get("sources", [])]
+        files = _files(document)
+        advisories = [Advisory.from_dict(a) for a in document.get("advisories", [])]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputFileError(f"malformed knowledge bundle: {exc!r}", path=where) from exc
+    for record in sources:
+        store.forget_source(record.name)
+        store.update_files(record.name, files.get(record.name, {}).values(), ())
+        store.set_source(record)
+    store.advisories.add(advisories)
+    units = sum(len(f.units) for per in files.values() for f in per.values())
+    return BundleSummary(tuple(s.name for s in sources), units, len(advisories), len(document.get("user_prescriptions") or {}))
+
+
+def _files(document: Mapping[str, Any]) -> dict[str, dict[str, CompiledFile]]:
+    digests = {(f["source"], f["path"]): f["sha256"] for f in document.get("files", [])}
+    grouped: dict[str, dict[str, list[CompiledUnit]]] = {}
+    for unit in document.get("units", []):
+        compiled = CompiledUnit(str(unit["name"]), str(unit["section"]), int(unit["position"]), unit["document"], frozenset(map(str, unit["packages"])))
+        grouped.setdefault(unit["source"], {}).setdefault(unit["path"], []).append(compiled)
+    for source, path in digests:
+        grouped.setdefault(source, {}).setdefault(path, [])
+    return {
+        source: {path: CompiledFile(path, "bundle", digests.get((source, path), ""), tuple(units)) for path, units in per.items()}
+        for source, per in grouped.items()
+    }

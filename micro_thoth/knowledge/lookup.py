@@ -1,0 +1,51 @@
+"""StoreUnits: the compiled store as a ``guidance.catalog.UnitLookup``, each unit parsed once when first asked for."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+from ..errors import InputFileError
+from ..guidance.prescriptions import parse_unit
+from ..guidance.units import Unit
+from .store import ANY_PACKAGE, KnowledgeStore, StoredUnit
+from .sync import ORIGIN
+
+
+class StoreUnits:
+    """Units of a ``KnowledgeStore`` by package name; counts what was read, for the report."""
+
+    def __init__(self, store: KnowledgeStore) -> None:
+        self.store = store
+        self._parsed: dict[int, Unit] = {}
+        self._lock = threading.Lock()
+        self.packages_asked: set[str] = set()
+
+    def units_for(self, names: Iterable[str]) -> Sequence[Unit]:
+        wanted = [n for n in names if n != ANY_PACKAGE]
+        with self._lock:
+            self.packages_asked.update(wanted)
+            return self._parse(self.store.units_for(wanted))
+
+    def independent(self) -> Sequence[Unit]:
+        with self._lock:
+            return self._parse(self.store.units_for([ANY_PACKAGE]))
+
+    def units_named(self, names: Iterable[str]) -> Sequence[Unit]:
+        with self._lock:
+            return self._parse(self.store.units_named(names))
+
+    @property
+    def units_read(self) -> int:
+        return len(self._parsed)
+
+    def _parse(self, rows: Iterable[StoredUnit]) -> list[Unit]:
+        out = []
+        for row in rows:
+            if row.id not in self._parsed:
+                try:
+                    self._parsed[row.id] = parse_unit(row.section, row.document, path=row.path, origin=ORIGIN, index=row.position)
+                except InputFileError:
+                    continue  # compiled by another version of thoth-pip; the next sync recompiles it
+            out.append(self._parsed[row.id])
+        return out

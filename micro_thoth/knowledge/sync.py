@@ -1,0 +1,233 @@
+"""Compile a prescriptions tree into the store: only files that changed, a bad unit skipped and named, never blocking.
+
+The tree is a checkout of Thoth's prescriptions repository (units under
+``prescriptions/``) or any directory of unit files. Files are compared with
+what the store recorded by stamp (mtime and size); new and changed files are
+parsed (YAML with libyaml when present, in a process pool for large batches)
+and every unit is checked as ``guidance.prescriptions`` checks it. A unit that
+cannot be used (a version that is not PEP 440, a key we do not support...) is
+skipped with a warning naming file, unit and reason; the repository's
+``_prescription_metadata.yaml`` is read as the source's metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ..errors import InputFileError
+from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
+from .sources import Tree
+from .store import CompiledFile, CompiledUnit, KnowledgeStore, Problem, SourceRecord
+
+PRESCRIPTIONS_SOURCE = "prescriptions"
+METADATA_FILE = "_prescription_metadata.yaml"
+ORIGIN = "synced"
+_CHUNK = 400
+_POOL_FROM = 2000  # files: below this, compile in this process
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What one sync did: files seen and compiled, units loaded / skipped (by reason) / removed."""
+
+    source: SourceRecord
+    files: int
+    compiled_files: int
+    removed_files: int
+    loaded: int
+    removed: int
+    units: int
+    skipped: tuple[Problem, ...] = ()
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        return dict(Counter(p.category for p in self.skipped).most_common())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source.to_dict(), "files": self.files, "compiled_files": self.compiled_files,
+            "removed_files": self.removed_files, "loaded": self.loaded, "removed": self.removed, "units": self.units,
+            "skipped": len(self.skipped), "skipped_by_reason": self.skipped_by_reason(),
+            "skipped_units": [p.to_dict() for p in self.skipped], "seconds": round(self.seconds, 2),
+        }
+
+
+def unit_root(tree: Path) -> Path:
+    """Where the unit files are: ``prescriptions/`` in the repository's layout, else the tree itself."""
+    inner = tree / "prescriptions"
+    return inner if inner.is_dir() else tree
+
+
+def scan(root: Path) -> dict[str, str]:
+    """relative path -> stamp (``mtime_ns:size``) of every ``*.yaml``/``*.yml`` under ``root``, hidden entries skipped."""
+    found: dict[str, str] = {}
+    pending = [(root, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif entry.name.endswith((".yaml", ".yml")) and entry.is_file():
+                    info = entry.stat()
+                    found[prefix + entry.name] = f"{info.st_mtime_ns}:{info.st_size}"
+    return found
+
+
+def sync_tree(
+    store: KnowledgeStore,
+    tree: Tree,
+    *,
+    source: str = PRESCRIPTIONS_SOURCE,
+    warn: Callable[[Problem], None] = lambda problem: None,
+    clock: Callable[[], float] = lambda: 0.0,
+) -> SyncSummary:
+    """Bring ``source`` in the store up to date with ``tree``; ``warn`` hears about every unit skipped."""
+    started = clock()
+    root = unit_root(tree.root)
+    seen = scan(root)
+    known = store.stamps(source) if _same_source(store.source(source), tree) else {}
+    if not known and store.source(source) is not None:
+        store.forget_source(source)
+    changed = sorted(p for p, stamp in seen.items() if known.get(p) != stamp)
+    removed = sorted(set(known) - set(seen))
+    compiled, problems, metadata = compile_files(root, [(p, seen[p]) for p in changed])
+    for problem in problems:
+        warn(problem)
+    dropped, added = store.update_files(source, compiled, removed, problems)
+    details = {"files": len(seen), "metadata": metadata} if metadata else {"files": len(seen)}
+    record = SourceRecord(source, tree.kind, tree.location, tree.revision, store.content_digest(source), details=details)
+    store.set_source(record)
+    units = store.counts()["units_by_source"].get(source, 0)
+    record = SourceRecord(record.name, record.kind, record.location, record.revision, record.digest, details={**details, "units": units})
+    store.set_source(record)
+    return SyncSummary(record, len(seen), len(changed), len(removed), added, dropped, units, tuple(problems), clock() - started, metadata)
+
+
+def _same_source(previous: Optional[SourceRecord], tree: Tree) -> bool:
+    """Stamps carry over when the same place is synced again (else every file is compiled afresh)."""
+    return previous is not None and previous.location == tree.location and previous.kind == tree.kind
+
+
+def compile_files(root: Path, files: Sequence[tuple[str, str]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
+    """Compile ``(relative path, stamp)`` files under ``root``; a process pool for large batches."""
+    chunks = [list(files[i : i + _CHUNK]) for i in range(0, len(files), _CHUNK)]
+    workers = min(os.cpu_count() or 1, 4)
+    if len(files) < _POOL_FROM or workers < 2:
+        results = [compile_chunk(str(root), chunk) for chunk in chunks]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(compile_chunk, [str(root)] * len(chunks), chunks))
+    compiled = [f for files_, _p, _m in results for f in files_]
+    problems = [p for _f, problems_, _m in results for p in problems_]
+    metadata: dict[str, Any] = {}
+    for _f, _p, found in results:
+        metadata.update(found)
+    return compiled, problems, metadata
+
+
+def compile_chunk(root: str, files: Sequence[tuple[str, str]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
+    """Worker: read, load and check a batch of files (one YAML stream for the batch when it splits cleanly)."""
+    raw = [(path, stamp, _read(Path(root, path))) for path, stamp in files]
+    documents = _load_batch([text for _p, _s, text in raw])
+    compiled: list[CompiledFile] = []
+    problems: list[Problem] = []
+    metadata: dict[str, Any] = {}
+    for (path, stamp, text), document in zip(raw, documents):
+        digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+        if path.rsplit("/", 1)[-1] == METADATA_FILE:
+            metadata = _metadata(document)
+            compiled.append(CompiledFile(path, stamp, digest))
+            continue
+        units, found = _compile_document(path, document)
+        compiled.append(CompiledFile(path, stamp, digest, tuple(units)))
+        problems += found
+    return compiled, problems, metadata
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        return f"\0unreadable: {exc.strerror or exc}"
+
+
+class _Failed:
+    """A document that did not load: why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _load_batch(texts: Sequence[str]) -> list[Any]:
+    """One YAML stream for many small files (libyaml's per-stream cost dominates otherwise); per file on any doubt."""
+    plain = [t for t in texts if not t.lstrip().startswith(("%", "---", "\0")) and "\n---" not in t and "\n..." not in t]
+    if len(plain) == len(texts) and texts:
+        try:
+            documents = list(yaml.load_all("\n---\n".join(texts), Loader=_LOADER))
+            if len(documents) == len(texts):
+                return documents
+        except yaml.YAMLError:
+            pass
+    return [_load_one(t) for t in texts]
+
+
+def _load_one(text: str) -> Any:
+    if text.startswith("\0"):
+        return _Failed(text[1:])
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        return _Failed(f"invalid YAML: {str(exc).splitlines()[0]}")
+
+
+def _metadata(document: Any) -> dict[str, Any]:
+    data = document.get("prescription") if isinstance(document, dict) else None
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, (str, int, float))} if isinstance(data, dict) else {}
+
+
+def _compile_document(path: str, document: Any) -> tuple[list[CompiledUnit], list[Problem]]:
+    if isinstance(document, _Failed):
+        return [], [Problem(path, None, document.reason)]
+    try:
+        entries = unit_entries(document, path=path)
+    except InputFileError as exc:
+        return [], [Problem(path, None, _reason(exc))]
+    units: list[CompiledUnit] = []
+    problems: list[Problem] = []
+    names: set[str] = set()
+    for section, index, raw in entries:
+        try:
+            unit = parse_unit(section, raw, path=path, origin=ORIGIN, index=index)
+        except InputFileError as exc:
+            problems.append(Problem(path, unit_name(raw), _reason(exc)))
+            continue
+        if unit.name in names:
+            problems.append(Problem(path, unit.name, "two units in one file have this name"))
+            continue
+        names.add(unit.name)
+        units.append(CompiledUnit(unit.name, section, index, raw, package_names(unit)))
+    return units, problems
+
+
+def _reason(exc: InputFileError) -> str:
+    reason = re.sub(r"^prescription unit '[^']*': ", "", exc.reason)
+    return f"{reason} (at {exc.key_path})" if exc.key_path else reason
+
+
+def count_units(files: Iterable[CompiledFile]) -> int:
+    return sum(len(f.units) for f in files)

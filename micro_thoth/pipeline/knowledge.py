@@ -1,0 +1,117 @@
+"""User actions about knowledge: sync prescriptions from a SOURCE, import advisories, status, export and import bundles.
+
+Everything lands in the knowledge dir (``--knowledge-dir`` / THOTH_PIP_KNOWLEDGE_DIR,
+else the user data dir): the compiled store ``knowledge-v1.sqlite3`` and the
+user's own units under ``prescriptions/``. ``knowledge_info`` is what a lock's
+report says about the knowledge it used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Union
+
+from ..errors import UsageError
+from ..fs import atomic_write
+from ..knowledge.advisories import ImportSummary
+from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
+from ..knowledge.locations import bundled_dir, knowledge_dir, user_prescriptions_dir
+from ..knowledge.prescriptions import unit_files
+from ..knowledge.sources import kind_of, open_tree
+from ..knowledge.store import KnowledgeStore, Problem, SourceRecord
+from ..knowledge.sync import SyncSummary, sync_tree
+from ..models import redact_url
+from .project import read_text
+
+ADVISORIES_SOURCE = "advisories"
+
+
+def open_store(environ: Mapping[str, str]) -> KnowledgeStore:
+    """The compiled store of this run's knowledge dir (created empty when there is none)."""
+    return KnowledgeStore.open(knowledge_dir(environ))
+
+
+def sync_source(source: str, environ: Mapping[str, str], warn: Callable[[Problem], None]) -> SyncSummary:
+    """Compile the prescriptions at ``source`` (directory, git URL, archive) into the store, incrementally."""
+    if kind_of(source) == "backend":
+        raise UsageError(f"{redact_url(source)} is a backend URL", hint="sync a backend with `thoth-pip prescription sync URL` (it is fetched whole)")
+    directory = knowledge_dir(environ)
+    with open_store(environ) as store, open_tree(source, directory, environ) as tree:
+        return sync_tree(store, tree, warn=warn, clock=time.monotonic)
+
+
+def import_advisories(source: Union[str, Path], environ: Mapping[str, str]) -> tuple[ImportSummary, int]:
+    """Import OSV records (JSON or YAML) from a directory, a zip (OSV's all.zip), a .tar.gz or a git URL."""
+    text = str(source)
+    local = "://" not in text and not text.startswith("git@")
+    with open_store(environ) as store:
+        if local and (Path(text).is_dir() or not text.lower().endswith((".tar.gz", ".tgz"))):
+            summary = store.advisories.import_path(Path(text))
+            location, revision = str(Path(text).resolve()), None
+        else:
+            with open_tree(text, knowledge_dir(environ), environ) as tree:
+                summary = store.advisories.import_path(tree.root)
+                location, revision = tree.location, tree.revision
+        details = {"files": summary.files, "advisories": summary.advisories, "packages": summary.packages}
+        store.set_source(SourceRecord(ADVISORIES_SOURCE, "osv", location, revision, store.advisories.fingerprint(), details=details))
+        return summary, store.advisories.count()
+
+
+def user_units(environ: Mapping[str, str]) -> dict[str, str]:
+    """The user's own unit files (recorded incompatibilities...), name -> text."""
+    root = user_prescriptions_dir(environ)
+    if not root.is_dir():
+        return {}
+    return {path.relative_to(root).as_posix(): read_text(path) for path in unit_files(root, skip=("backend",))}
+
+
+def status(environ: Mapping[str, str]) -> dict[str, Any]:
+    """What is installed and from where: sources with revisions, counts, skipped units by reason, the digest."""
+    with open_store(environ) as store:
+        problems = store.problems()
+        by_reason: dict[str, int] = {}
+        for problem in problems:
+            by_reason[problem.category] = by_reason.get(problem.category, 0) + 1
+        return {
+            "knowledge_dir": str(knowledge_dir(environ)),
+            "store": str(store.path),
+            "sources": [s.to_dict() for s in store.sources()],
+            **store.counts(),
+            "skipped_units": len(problems),
+            "skipped_by_reason": by_reason,
+            "user_units": len(user_units(environ)),
+            "bundled_files": len(unit_files(bundled_dir())),
+            "digest": store.digest(),
+        }
+
+
+def export_knowledge(destination: Path, environ: Mapping[str, str]) -> BundleSummary:
+    with open_store(environ) as store:
+        return export_bundle(store, user_units(environ), destination)
+
+
+def import_knowledge(path: Path, environ: Mapping[str, str]) -> BundleSummary:
+    """Load a bundle: its sources replace ours of the same name, its advisories and user units are added."""
+    document = read_bundle(path)
+    with open_store(environ) as store:
+        summary = import_bundle(store, document, where=str(path))
+    root = user_prescriptions_dir(environ)
+    for name, text in (document.get("user_prescriptions") or {}).items():
+        safe = Path(str(name)).name
+        if safe.endswith((".yaml", ".yml")) and not safe.startswith(".") and isinstance(text, str):
+            atomic_write(root / safe, text)
+    return summary
+
+
+def knowledge_info(store: KnowledgeStore, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What a report says about the knowledge a run used: where, which sources at which revisions, counts, digest."""
+    counts = store.counts()
+    return {
+        "knowledge_dir": str(knowledge_dir(environ)),
+        "sources": [{k: s.to_dict()[k] for k in ("name", "kind", "location", "revision")} for s in store.sources()],
+        "units_available": counts["units"],
+        "advisories": counts["advisories"],
+        "digest": store.digest(),
+    }

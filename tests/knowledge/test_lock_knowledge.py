@@ -1,0 +1,115 @@
+"""Knowledge at lock time: read by package name, shown per package with unit and origin, pinned per project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.builder import Dist
+
+from .repos import osv_all_zip, prescriptions_repo
+
+
+def _project(path: Path, index, packages: str) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "Pipfile").write_text(f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}\n')
+    return path
+
+
+def _locked(app: Path) -> dict[str, str]:
+    return {n: e["version"].lstrip("=") for n, e in json.loads((app / "Pipfile.lock").read_text())["default"].items()}
+
+
+def _synced(thoth, tmp_path: Path) -> Path:
+    kd = tmp_path / "kd"
+    synced = thoth("prescription", "sync", str(prescriptions_repo(tmp_path / "repo")), "--knowledge-dir", str(kd), "--json")
+    assert synced.code == 0, synced.err
+    assert "GizmoGitUnknownSizeWrap" in synced.err  # the skipped unit is named
+    return kd
+
+
+def test_lock_reads_only_the_units_of_the_packages_it_considers_and_says_what_they_said(index, tmp_path, thoth) -> None:
+    for version in ("1.0", "2.0"):
+        index.add(Dist("widget", version))
+    index.add(Dist("gadget", "1.0"))
+    index.add(Dist("gizmo", "1.0"))
+    kd = _synced(thoth, tmp_path)
+    app = _project(tmp_path / "app", index, 'widget = "*"\ngadget = "*"')
+    locked = thoth("lock", "--json", "-C", str(app), "--knowledge-dir", str(kd))
+    assert locked.code == 0, locked.err
+    assert _locked(app) == {"widget": "1.0", "gadget": "1.0"}
+    knowledge = locked.json()["knowledge"]
+    assert knowledge["units_available"] == 6
+    assert knowledge["units_read"] == 5  # gizmo is never considered: its wrap stays in the store
+    assert knowledge["sources"][0]["name"] == "prescriptions" and knowledge["digest"]
+    widget = knowledge["by_package"]["widget"]
+    held = [e for e in widget if e["message"].startswith("held back from newer releases: 2.0: refused: widget 2.0 loses data")]
+    assert held and held[0]["unit"] == "WidgetTwoLosesDataSieve" and held[0]["origin"] == "synced"
+    assert held[0]["path"] == "wi_/widget/sieve.yaml"
+    gadget = {e["unit"]: e for e in knowledge["by_package"]["gadget"]}
+    assert gadget["GadgetHostedWrap"]["link"] == "https://forge.example.invalid/gadget"
+    assert gadget["GadgetOldWarningWrap"]["type"] == "WARNING"
+
+
+def test_advise_prints_the_knowledge_summary_and_its_warnings_in_full(index, tmp_path, thoth) -> None:
+    index.add(Dist("gadget", "1.0"))
+    kd = _synced(thoth, tmp_path)
+    app = _project(tmp_path / "app", index, 'gadget = "*"')
+    advised = thoth("advise", "-C", str(app), "--knowledge-dir", str(kd))
+    assert advised.code == 0, advised.err
+    assert "knowledge: 4 of 6 synced units read for 1 packages, 0 advisories (prescriptions unversioned; digest" in advised.err
+    assert "knowledge said 2 things (1 INFO, 1 WARNING) from 2 units and advisories about 1 packages" in advised.err
+    assert advised.err.count("gadget before 9 is unmaintained [prescription GadgetOldWarningWrap]") == 1  # in full, once
+
+
+def test_an_advisory_in_the_shared_store_does_not_reach_a_project_pinned_to_its_own(index, tmp_path, thoth) -> None:
+    index.add(Dist("widget", "1.0"))
+    index.add(Dist("widget", "2.1"))  # PYSEC-9999-1 affects 2.0 up to 2.10
+    assert thoth("advisories", "import", str(osv_all_zip(tmp_path / "all.zip"))).code == 0  # the shared user data dir
+    shared = _project(tmp_path / "experiment", index, 'widget = "*"')
+    pinned = _project(tmp_path / "service", index, 'widget = "*"')
+
+    own = thoth("lock", "--json", "--recommendation-type", "security", "-C", str(pinned), "--knowledge-dir", str(tmp_path / "service-kd"))
+    assert own.code == 0, own.err
+    assert _locked(pinned) == {"widget": "2.1"}  # unchanged by knowledge the project did not choose
+    assert own.json()["knowledge"]["advisories"] == 0
+
+    affected = thoth("lock", "--json", "--recommendation-type", "security", "-C", str(shared))
+    assert affected.code == 0, affected.err
+    assert _locked(shared) == {"widget": "1.0"}
+    [held] = [e for e in affected.json()["knowledge"]["by_package"]["widget"] if e["message"].startswith("held back")]
+    assert "PYSEC-9999-1" in held["message"] and held["origin"] == "advisories"
+
+
+def test_the_environment_variable_pins_the_store_too(index, tmp_path, thoth, monkeypatch) -> None:
+    index.add(Dist("widget", "1.0"))
+    index.add(Dist("widget", "2.1"))
+    assert thoth("advisories", "import", str(osv_all_zip(tmp_path / "all.zip"))).code == 0
+    monkeypatch.setenv("THOTH_PIP_KNOWLEDGE_DIR", str(tmp_path / "ci-kd"))
+    app = _project(tmp_path / "app", index, 'widget = "*"')
+    assert thoth("lock", "--recommendation-type", "security", "-C", str(app)).code == 0
+    assert _locked(app) == {"widget": "2.1"}
+
+
+def test_export_then_import_carries_the_whole_store(index, tmp_path, thoth) -> None:
+    kd = _synced(thoth, tmp_path)
+    assert thoth("advisories", "import", str(osv_all_zip(tmp_path / "all.zip")), "--knowledge-dir", str(kd)).code == 0
+    assert thoth("prescription", "add", "--incompatible", "widget==1.0", "gadget<2", "--reason", "r", "--knowledge-dir", str(kd)).code == 0
+    bundle = tmp_path / "knowledge.zip"
+    exported = thoth("knowledge", "export", str(bundle), "--knowledge-dir", str(kd), "--json")
+    assert exported.code == 0, exported.err
+    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 6, "advisories": 1, "user_units": 1}
+    other = tmp_path / "other-kd"
+    imported = thoth("knowledge", "import", str(bundle), "--knowledge-dir", str(other), "--json")
+    assert imported.code == 0, imported.err
+    before = thoth("knowledge", "status", "--json", "--knowledge-dir", str(kd)).json()
+    after = thoth("knowledge", "status", "--json", "--knowledge-dir", str(other)).json()
+    for key in ("units", "packages", "package_independent_units", "advisories", "user_units", "digest"):
+        assert before[key] == after[key], key
+    assert [s["revision"] for s in before["sources"]] == [s["revision"] for s in after["sources"]]
+
+
+def test_a_bundle_that_is_not_one_is_refused(tmp_path, thoth) -> None:
+    (tmp_path / "x.zip").write_bytes(b"not a zip")
+    refused = thoth("knowledge", "import", str(tmp_path / "x.zip"), "--knowledge-dir", str(tmp_path / "kd"))
+    assert refused.code != 0 and "not a thoth-pip knowledge bundle" in refused.err

@@ -1,0 +1,111 @@
+"""Sync: a prescriptions tree compiled into the store once, incrementally after; bad units skipped and named."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from micro_thoth.errors import ThothPipError
+from micro_thoth.knowledge.lookup import StoreUnits
+from micro_thoth.knowledge.sources import open_tree
+from micro_thoth.knowledge.store import ANY_PACKAGE, KnowledgeStore
+from micro_thoth.knowledge.sync import sync_tree
+
+from .repos import git_repo, prescriptions_repo, tar_gz, zip_of
+
+
+def _sync(store: KnowledgeStore, source: str, knowledge: Path):
+    warned = []
+    with open_tree(source, knowledge, os.environ) as tree:
+        summary = sync_tree(store, tree, warn=warned.append)
+    return summary, warned
+
+
+def test_a_tree_is_compiled_and_every_skipped_unit_is_named(tmp_path: Path) -> None:
+    repo = prescriptions_repo(tmp_path / "repo")
+    with KnowledgeStore.open(tmp_path / "kd") as store:
+        summary, warned = _sync(store, str(repo), tmp_path / "kd")
+        assert summary.files == 6 and summary.compiled_files == 6
+        assert summary.loaded == summary.units == 6  # sieve, 2 wraps, step, the good gizmo wrap, boot
+        assert summary.metadata == {"name": "test-knowledge", "release": "2099.1"}
+        assert summary.skipped_by_reason() == {"version is not PEP 440": 1}
+        [problem] = warned
+        assert problem.path == "gi_/gizmo/size.yaml" and problem.unit == "GizmoGitUnknownSizeWrap"
+        assert "'==git-unknown'" in problem.message and "GizmoGitUnknownSizeWrap" in problem.message
+        assert store.problems() == warned
+
+
+def test_units_are_keyed_by_the_packages_they_speak_about(tmp_path: Path) -> None:
+    repo = prescriptions_repo(tmp_path / "repo")
+    with KnowledgeStore.open(tmp_path / "kd") as store:
+        _sync(store, str(repo), tmp_path / "kd")
+        lookup = StoreUnits(store)
+        assert [u.name for u in lookup.units_for(["widget"])] == ["WidgetTwoLosesDataSieve"]
+        assert {u.name for u in lookup.units_for(["gadget"])} == {"GadgetHostedWrap", "GadgetOldWarningWrap", "GadgetWithoutGizmoStep"}
+        assert {u.name for u in lookup.units_for(["gizmo"])} == {"GizmoFineWrap", "GadgetWithoutGizmoStep"}  # the step's state names gizmo
+        assert [u.name for u in lookup.independent()] == ["EveryStackBoot"]
+        assert lookup.units_for(["nothing-known"]) == []
+        assert all(u.origin == "synced" for u in lookup.units_for(["gadget"]))
+        assert [row.name for row in store.units_for([ANY_PACKAGE])] == ["EveryStackBoot"]
+
+
+def test_a_resync_compiles_only_what_changed_and_counts_what_went(tmp_path: Path) -> None:
+    repo = prescriptions_repo(tmp_path / "repo")
+    kd = tmp_path / "kd"
+    with KnowledgeStore.open(kd) as store:
+        first, _ = _sync(store, str(repo), kd)
+        again, warned = _sync(store, str(repo), kd)
+        assert (again.compiled_files, again.loaded, again.removed, again.units) == (0, 0, 0, 6)
+        assert warned == [] and store.problems() != []  # the skipped unit is still on record
+        assert again.source.digest == first.source.digest
+
+        sieve = repo / "prescriptions" / "wi_" / "widget" / "sieve.yaml"
+        sieve.write_text(sieve.read_text().replace("WidgetTwoLosesDataSieve", "WidgetRenamedSieve"))
+        os.utime(sieve, ns=(1, 1))  # a new stamp whatever the clock's resolution
+        (repo / "prescriptions" / "ga_" / "gadget" / "step.yaml").unlink()
+        changed, _ = _sync(store, str(repo), kd)
+        assert (changed.compiled_files, changed.removed_files) == (1, 1)
+        assert (changed.loaded, changed.removed, changed.units) == (1, 2, 5)
+        assert changed.source.digest != first.source.digest
+        assert [u.name for u in StoreUnits(store).units_for(["widget"])] == ["WidgetRenamedSieve"]
+
+
+def test_a_git_url_is_cloned_shallow_and_its_commit_recorded(tmp_path: Path) -> None:
+    repo = prescriptions_repo(tmp_path / "repo")
+    commit = git_repo(repo)
+    with KnowledgeStore.open(tmp_path / "kd") as store:
+        summary, _ = _sync(store, f"file://{repo}", tmp_path / "kd")
+        assert summary.source.kind == "git" and summary.source.revision == commit
+        assert summary.units == 6
+        again, _ = _sync(store, f"file://{repo}", tmp_path / "kd")  # fetched into the kept clone: nothing changed
+        assert again.compiled_files == 0 and again.units == 6
+
+
+def test_a_git_url_with_credentials_never_shows_them(tmp_path: Path) -> None:
+    with KnowledgeStore.open(tmp_path / "kd") as store, pytest.raises(ThothPipError) as caught:
+        _sync(store, "https://knowledge-user:s3cr3t-token@127.0.0.1:9/prescriptions.git", tmp_path / "kd")
+    said = f"{caught.value.message} {caught.value.hint}"
+    assert "s3cr3t-token" not in said and "127.0.0.1:9/prescriptions.git" in said
+
+
+@pytest.mark.parametrize("pack", [tar_gz, zip_of], ids=["tar.gz", "zip"])
+def test_an_archive_is_unpacked_and_its_digest_recorded(tmp_path: Path, pack) -> None:
+    repo = prescriptions_repo(tmp_path / "prescriptions-main")
+    archive = pack(repo, tmp_path / ("knowledge.tar.gz" if pack is tar_gz else "knowledge.zip"))
+    with KnowledgeStore.open(tmp_path / "kd") as store:
+        summary, _ = _sync(store, str(archive), tmp_path / "kd")
+    assert summary.source.kind == "archive" and summary.source.revision.startswith("sha256:")
+    assert summary.units == 6
+
+
+def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escape.yaml", "units: {}\n")
+    with KnowledgeStore.open(tmp_path / "kd") as store, pytest.raises(ThothPipError, match="outside"):
+        _sync(store, str(archive), tmp_path / "kd")
+    assert not (tmp_path / "escape.yaml").exists()
