@@ -34,7 +34,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.resolver import StackReport
 from ..settings import Settings
 from .knowledge import import_advisories as import_advisories
-from .knowledge import knowledge_info, open_store
+from .knowledge import import_knowledge_bytes, knowledge_info, open_store
 from .project import discover, read_text
 
 ADVISORIES_DB = STORE_FILE  # the advisories are a table of the knowledge store
@@ -147,6 +147,7 @@ def sync_prescriptions(
     resolver = RemoteResolver(backend, token=token, verify=verify, environ=environ, client=client)
     try:
         knowledge = resolver.prescriptions()
+        bundle = resolver.knowledge_bundle()
     finally:
         if client is None:
             resolver.close()
@@ -155,6 +156,8 @@ def sync_prescriptions(
     manifest = {"backend": redact_url(resolver.url), "knowledge_version": knowledge.knowledge_version, "digest": knowledge.digest}
     rx.replace_backend_units(knowledge.files, manifest, directory=directory)
     units = len(rx.load_path(directory / rx.BACKEND_DIR, "backend"))
+    if bundle is not None:  # the backend's compiled store (synced repositories, advisories) in one download
+        units += import_knowledge_bytes(bundle, environ, where=manifest["backend"]).units
     return SyncOutcome(
         manifest["backend"], directory / rx.BACKEND_DIR, knowledge.knowledge_version, knowledge.digest,
         len(knowledge.files), units, before.get("digest") != knowledge.digest,

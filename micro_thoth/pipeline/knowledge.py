@@ -8,6 +8,7 @@ report says about the knowledge it used.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -103,6 +104,24 @@ def import_knowledge(path: Path, environ: Mapping[str, str]) -> BundleSummary:
         if safe.endswith((".yaml", ".yml")) and not safe.startswith(".") and isinstance(text, str):
             atomic_write(root / safe, text)
     return summary
+
+
+def bundle_bytes(environ: Mapping[str, str]) -> bytes:
+    """The knowledge dir's bundle, in memory (what a backend serves)."""
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-bundle-") as tmp:
+        path = Path(tmp) / "knowledge.zip"
+        export_knowledge(path, environ)
+        return path.read_bytes()
+
+
+def import_knowledge_bytes(data: bytes, environ: Mapping[str, str], *, where: str) -> BundleSummary:
+    """Load a bundle received over the network (a backend's)."""
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-bundle-") as tmp:
+        path = Path(tmp) / "knowledge.zip"
+        path.write_bytes(data)
+        document = read_bundle(path)
+    with open_store(environ) as store:
+        return import_bundle(store, document, where=where)
 
 
 def knowledge_info(store: KnowledgeStore, environ: Mapping[str, str]) -> dict[str, Any]:

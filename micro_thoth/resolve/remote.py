@@ -123,6 +123,18 @@ class RemoteResolver:
                 f"the backend at {redact_url(self.url)} sent prescriptions that cannot be used: {exc.key_path}: {exc.reason}"
             ) from exc
 
+    def knowledge_bundle(self) -> Optional[bytes]:
+        """The backend's compiled knowledge as one bundle (``GET /api/v2/knowledge/bundle``); None if it serves none."""
+        try:
+            response = self._client.get(self.url + "/api/v2/knowledge/bundle", headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise errors.RemoteResolutionError(f"cannot reach the backend at {redact_url(self.url)}: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _error_of(response)
+        return response.content
+
     def job(self, job_id: str) -> JobView:
         return JobView.from_dict(self._call("GET", f"/api/v2/advise/{job_id}", time.monotonic() + self.timeout))
 

@@ -23,11 +23,12 @@ from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
+from ..pipeline.knowledge import bundle_bytes
 from ..pipeline.provenance import check_request
 from ..resolve.problem import Problem
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
@@ -307,6 +308,12 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
 
         _check_token(settings, request)
         return Knowledge(settings.knowledge_version, knowledge_files(os.environ)).to_dict()
+
+    @app.get("/api/v2/knowledge/bundle")
+    async def knowledge_bundle(request: Request) -> Response:
+        """The compiled knowledge resolutions here use, as one bundle (``thoth-pip prescription sync URL`` loads it)."""
+        _check_token(settings, request)
+        return Response(await run_in_threadpool(bundle_bytes, os.environ), media_type="application/zip")
 
     @app.post("/api/v2/advise", status_code=202, openapi_extra=_body(request_schema()))
     async def submit(request: Request) -> JSONResponse:
