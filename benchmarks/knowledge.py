@@ -1,0 +1,116 @@
+"""What Thoth's knowledge costs: sync time, store size, and a warm lock with and without it, side by side.
+
+Takes paths to checkouts of the prescriptions repository and the PyPA advisory
+database (docs/knowledge.md says how to get them; nothing of either is in this
+repository), then in one run:
+
+- ``sync``     ``thoth-pip prescription sync PATH`` into a fresh knowledge dir (wall time),
+               then again with nothing changed, and ``advisories import PATH``;
+- ``store``    the size of ``knowledge-v1.sqlite3`` (with its WAL);
+- ``lock``     a warm ``thoth-pip lock`` of a project (default: benchmarks/projects/service,
+               about 57 packages) with an empty knowledge dir and with the full one,
+               interleaved (empty, full, empty, full ...), the lock removed before every run
+               and one untimed warm-up each; wall time and peak RSS, medians of ``--runs``.
+
+Each thoth-pip runs in a subprocess with a private HOME, ``PIP_CONFIG_FILE=/dev/null`` and
+one shared cache dir (so "warm" means the index pages and metadata are cached).
+
+    python benchmarks/knowledge.py --prescriptions /tmp/prescriptions --advisories /tmp/advisory-database
+        [--project benchmarks/projects/service] [--runs 3] [--work-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(work: Path) -> dict[str, str]:
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PIPENV_", "THOTH_PIP_"))}
+    env.update(
+        HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), XDG_CONFIG_HOME=str(home / ".config"),
+        PIP_CONFIG_FILE=os.devnull, THOTH_PIP_CACHE_DIR=str(work / "cache"), NO_COLOR="1",
+    )
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS in MB, stderr) of one ``thoth-pip`` process; exits on failure."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "micro_thoth", *args], env=env, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"thoth-pip {' '.join(args)} failed:\n{err}")
+    return seconds, usage.ru_maxrss // 1024, err
+
+
+def _size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.glob("knowledge-v1.sqlite3*"))
+
+
+def _lock(project: Path, knowledge: Path, env: dict[str, str]) -> tuple[float, int]:
+    (project / "Pipfile.lock").unlink(missing_ok=True)
+    seconds, rss, _err = _run(["lock", "-C", str(project), "--knowledge-dir", str(knowledge)], env)
+    return seconds, rss
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prescriptions", type=Path, required=True, help="A checkout of the prescriptions repository.")
+    parser.add_argument("--advisories", type=Path, required=True, help="A checkout of the PyPA advisory database.")
+    parser.add_argument("--project", type=Path, default=ROOT / "benchmarks" / "projects" / "service")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--work-dir", type=Path)
+    options = parser.parse_args(argv)
+    work = options.work_dir or Path(tempfile.mkdtemp(prefix="thoth-pip-knowledge-bench-"))
+    env = _env(work)
+    full, empty = work / "knowledge-full", work / "knowledge-empty"
+    shutil.rmtree(full, ignore_errors=True)
+    shutil.rmtree(empty, ignore_errors=True)
+    empty.mkdir(parents=True)
+
+    sync, sync_rss, said = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
+    resync, _rss, _ = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
+    imported, _rss, _ = _run(["advisories", "import", str(options.advisories), "--knowledge-dir", str(full)], env)
+    print(f"sync (full)          {sync:8.1f} s   peak RSS {sync_rss} MB   {said.strip().splitlines()[-1]}")
+    print(f"re-sync (unchanged)  {resync:8.1f} s")
+    print(f"advisories import    {imported:8.1f} s")
+    print(f"store size           {_size(full) / 1e6:8.1f} MB")
+
+    project = work / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir()
+    shutil.copy(options.project / "Pipfile", project / "Pipfile")
+    _lock(project, empty, env)  # warm-up: fills the cache
+    _lock(project, full, env)
+    times: dict[str, list[tuple[float, int]]] = {"without": [], "with": []}
+    for _ in range(options.runs):
+        times["without"].append(_lock(project, empty, env))
+        times["with"].append(_lock(project, full, env))
+    median = {k: statistics.median(s for s, _r in v) for k, v in times.items()}
+    rss = {k: statistics.median(r for _s, r in v) for k, v in times.items()}
+    for key in ("without", "with"):
+        runs = ", ".join(f"{s:.2f}" for s, _r in times[key])
+        print(f"warm lock {key:8} knowledge  median {median[key]:6.2f} s  ({runs})  peak RSS {rss[key]:.0f} MB")
+    print(f"overhead: {median['with'] / median['without']:.3f}x wall, {rss['with'] - rss['without']:+.0f} MB RSS "
+          f"(project {options.project.name}, {options.runs} interleaved runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
