@@ -156,7 +156,7 @@ class GuidancePolicy:
         key = (canonicalize_name(name), str(version))
         self.catalog.consider_requirements(requirements)
         overrides = self._overrides_for(key[0], version, self._index_of.get(key))
-        skipped = self._skipped_packages()
+        skipped = self._skipped_packages(key[0], version)
         if not overrides and not skipped:
             return requirements
         out: list[str] = []
@@ -318,13 +318,14 @@ class GuidancePolicy:
         units = [u for u in self._matching("dependency_override", name, version, index) if self.enforced(u)]
         return [(u, op) for u in units for op in u.run.overrides]
 
-    def _skipped_packages(self) -> dict[NormalizedName, Unit]:
+    def _skipped_packages(self, parent: NormalizedName, version: Version) -> dict[NormalizedName, Unit]:
+        """Packages not to install when ``parent`` ``version`` requires them (a SkipPackage may name who introduces them)."""
         out: dict[NormalizedName, Unit] = {}
         for unit in self.of_kind("skip_package"):
             if self.enforced(unit):
                 for entry in unit.match:
                     skipped = entry.package_name or (entry.package.name if entry.package else None)
-                    if skipped:
+                    if skipped and (not entry.introduced_by or any(w.matches(parent, version) for w in entry.introduced_by)):
                         out[skipped] = unit
         return out
 

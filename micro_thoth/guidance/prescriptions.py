@@ -192,10 +192,10 @@ def parse_package(at: _At, value: Any, *, name_required: bool = False) -> Packag
     )
 
 
-def _state(at: _At, value: Any, allowed: Sequence[str]) -> tuple[PackageMatch, ...]:
-    data = _mapping(at, value, allowed, ("resolved_dependencies",))
-    at = at.key("resolved_dependencies")
-    entries = _list(at, data["resolved_dependencies"], allow_single=True)
+def _state(at: _At, value: Any, key: str = "resolved_dependencies") -> tuple[PackageMatch, ...]:
+    data = _mapping(at, value, (key,), (key,))
+    at = at.key(key)
+    entries = _list(at, data[key], allow_single=True)
     return tuple(parse_package(at.item(i), e, name_required=True) for i, e in enumerate(entries))
 
 
@@ -203,7 +203,7 @@ _MATCH_KEYS = {
     "boot": ("package_name",),
     "pseudonym": ("package_version",),
     "sieve": ("package_version",),
-    "skip_package": ("package_name", "package_version"),
+    "skip_package": ("package_name", "package_version", "state"),
     "step": ("package_version", "state"),
     "stride": ("state",),
     "wrap": ("state",),
@@ -217,8 +217,9 @@ def _match_entry(at: _At, kind: str, value: Any) -> MatchEntry:
     if "package_version" in data:
         package = parse_package(at.key("package_version"), data["package_version"], name_required=kind != "sieve" and kind != "step")
     name = _name(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
-    resolved = _state(at.key("state"), data["state"], ("resolved_dependencies",)) if "state" in data else ()
-    entry = MatchEntry(package=package, package_name=name, resolved=resolved)
+    skip = kind == "skip_package"  # its state names who introduces the package: package_version_from
+    state = _state(at.key("state"), data["state"], "package_version_from" if skip else "resolved_dependencies") if "state" in data else ()
+    entry = MatchEntry(package=package, package_name=name, resolved=() if skip else state, introduced_by=state if skip else ())
     _check_entry(at, kind, entry, data)
     return entry
 
@@ -233,7 +234,7 @@ def _check_entry(at: _At, kind: str, entry: MatchEntry, data: Mapping[str, Any])
         if entry.package_name is None and (pkg is None or pkg.name is None):
             at.fail("a skip-package unit needs package_name (or package_version.name)")
         if entry.resolved or (pkg is not None and (pkg.version or pkg.index_url or pkg.develop is not None)):
-            at.fail("thoth-pip skips a package by name only; drop version, index_url, develop and state")
+            at.fail("thoth-pip skips a package by name only; drop version, index_url and develop (state names who introduces it)")
 
 
 def _matches(at: _At, kind: str, value: Any) -> tuple[MatchEntry, ...]:
@@ -494,7 +495,8 @@ def package_names(unit: Unit) -> frozenset[str]:
     """Every package name ``unit`` can speak about; empty when it may apply to any package (package-independent)."""
     names: set[str] = set()
     for entry in unit.match:
-        found = {n for n in (entry.package.name if entry.package else None, entry.package_name, *(w.name for w in entry.resolved)) if n}
+        named = (entry.package.name if entry.package else None, entry.package_name, *(w.name for w in (*entry.resolved, *entry.introduced_by)))
+        found = {n for n in named if n}
         if not found:
             return frozenset()
         names |= found

@@ -72,6 +72,7 @@ class MatchEntry:
     package: Optional[PackageMatch] = None
     package_name: Optional[NormalizedName] = None
     resolved: tuple[PackageMatch, ...] = ()
+    introduced_by: tuple[PackageMatch, ...] = ()  # step.SkipPackage: only when one of these requires the package
 
 
 @dataclass(frozen=True)

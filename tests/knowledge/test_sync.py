@@ -109,3 +109,36 @@ def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
     with KnowledgeStore.open(tmp_path / "kd") as store, pytest.raises(ThothPipError, match="outside"):
         _sync(store, str(archive), tmp_path / "kd")
     assert not (tmp_path / "escape.yaml").exists()
+
+
+SKIP_WHEN_INTRODUCED = """units:
+  steps:
+  - name: BigFrameworkDropsSciLibStep
+    type: step.SkipPackage
+    should_include:
+      adviser_pipeline: true
+    match:
+      package_version:
+        name: scilib
+      state:
+        package_version_from:
+        - name: bigframework
+          version: ">2.1,<=2.3"
+    run:
+      stack_info:
+      - type: WARNING
+        message: bigframework 2.2 and 2.3 list scilib but never import it
+"""
+
+
+def test_a_skip_package_step_with_a_state_skips_only_when_its_introducer_matches(tmp_path: Path) -> None:
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from tests.guidance.helpers import policy
+
+    judged = policy("stable", SKIP_WHEN_INTRODUCED)
+    name = canonicalize_name("bigframework")
+    assert judged.override_requirements(name, Version("2.2"), ["scilib>=1", "other"]) == ["other"]
+    assert judged.override_requirements(name, Version("2.4"), ["scilib>=1", "other"]) == ["scilib>=1", "other"]
+    assert judged.override_requirements(canonicalize_name("else"), Version("2.2"), ["scilib>=1"]) == ["scilib>=1"]
