@@ -27,8 +27,8 @@ class UnitLookup(Protocol):
         """Units keyed by any of ``names``."""
         ...
 
-    def independent(self) -> Sequence[Unit]:
-        """Units that may apply to any package (no package name in their match)."""
+    def independent(self, base_image: Optional[str] = None) -> Sequence[Unit]:
+        """Units that may apply to any package (no package name in their match), for this base image."""
         ...
 
     def units_named(self, names: Iterable[str]) -> Sequence[Unit]:
@@ -47,7 +47,7 @@ class UnitCatalog:
         if lookup is not None:
             stored = {u.name for u in lookup.units_named(u.name for u in given if u.origin == "bundled")}
             given = [u for u in given if u.origin != "bundled" or u.name not in stored]
-            given = [*given[: self._bundled_end(given)], *self._fresh(lookup.independent()), *given[self._bundled_end(given):]]
+            given = [*given[: self._bundled_end(given)], *self._fresh(lookup.independent(context.facts.base_image)), *given[self._bundled_end(given):]]
         self.units: list[Unit] = list(select_units(given, context))
         self._names = {u.name for u in self.units}
         self._seen: set[str] = set()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Optional
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
 from ..guidance.units import Unit
 from .store import ANY_PACKAGE, KnowledgeStore, StoredUnit
-from .sync import ORIGIN
+from .sync import ORIGIN, image_key
 
 
 class StoreUnits:
@@ -22,14 +23,18 @@ class StoreUnits:
         self.packages_asked: set[str] = set()
 
     def units_for(self, names: Iterable[str]) -> Sequence[Unit]:
-        wanted = [n for n in names if n != ANY_PACKAGE]
+        wanted = [n for n in names if n != ANY_PACKAGE and not n.startswith("@")]
         with self._lock:
             self.packages_asked.update(wanted)
             return self._parse(self.store.units_for(wanted))
 
-    def independent(self) -> Sequence[Unit]:
+    def independent(self, base_image: Optional[str] = None) -> Sequence[Unit]:
+        keys = [ANY_PACKAGE]
+        if base_image:
+            untagged = base_image.rsplit(":", 1)[0] if ":" in base_image.rsplit("/", 1)[-1] else base_image
+            keys += [image_key(base_image), image_key(untagged)]
         with self._lock:
-            return self._parse(self.store.units_for([ANY_PACKAGE]))
+            return self._parse(self.store.units_for(keys))
 
     def units_named(self, names: Iterable[str]) -> Sequence[Unit]:
         with self._lock:

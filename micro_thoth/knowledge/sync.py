@@ -26,8 +26,9 @@ import yaml
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
+from ..guidance.units import Unit
 from .sources import Tree
-from .store import CompiledFile, CompiledUnit, KnowledgeStore, Problem, SourceRecord
+from .store import ANY_PACKAGE, CompiledFile, CompiledUnit, KnowledgeStore, Problem, SourceRecord
 
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
@@ -220,13 +221,28 @@ def _compile_document(path: str, document: Any) -> tuple[list[CompiledUnit], lis
             problems.append(Problem(path, unit.name, "two units in one file have this name"))
             continue
         names.add(unit.name)
-        units.append(CompiledUnit(unit.name, section, index, raw, package_names(unit)))
+        units.append(CompiledUnit(unit.name, section, index, raw, unit_keys(unit)))
     return units, problems
 
 
 def _reason(exc: InputFileError) -> str:
     reason = re.sub(r"^prescription unit '[^']*': ", "", exc.reason)
     return f"{reason} (at {exc.key_path})" if exc.key_path else reason
+
+
+def unit_keys(unit: Unit) -> frozenset[str]:
+    """What a unit is looked up by: the packages it speaks about; else the base images it is limited to; else any."""
+    names = package_names(unit)
+    if names:
+        return names
+    images = unit.should_include.runtime.base_images
+    if images is not None and not images.negate and images.values and all(isinstance(v, str) for v in images.values):
+        return frozenset(image_key(str(v)) for v in images.values)
+    return frozenset((ANY_PACKAGE,))
+
+
+def image_key(image: str) -> str:
+    return f"@image:{image}"
 
 
 def count_units(files: Iterable[CompiledFile]) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Union
 
 from ..errors import UsageError
 from ..fs import atomic_write
-from ..knowledge.advisories import ImportSummary
+from ..knowledge.advisories import RECORD_SUFFIXES, ImportSummary
 from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
 from ..knowledge.locations import bundled_dir, knowledge_dir, user_prescriptions_dir
 from ..knowledge.prescriptions import unit_files
@@ -46,12 +46,11 @@ def sync_source(source: str, environ: Mapping[str, str], warn: Callable[[Problem
 def import_advisories(source: Union[str, Path], environ: Mapping[str, str]) -> tuple[ImportSummary, int]:
     """Import OSV records (JSON or YAML) from a directory, a zip (OSV's all.zip), a .tar.gz or a git URL."""
     text = str(source)
-    local = "://" not in text and not text.startswith("git@")
     with open_store(environ) as store:
-        if local and (Path(text).is_dir() or not text.lower().endswith((".tar.gz", ".tgz"))):
+        if Path(text).is_file() and text.endswith(RECORD_SUFFIXES):  # one record
             summary = store.advisories.import_path(Path(text))
             location, revision = str(Path(text).resolve()), None
-        else:
+        else:  # a directory (its git commit, if a checkout), an archive (its sha256), a git URL
             with open_tree(text, knowledge_dir(environ), environ) as tree:
                 summary = store.advisories.import_path(tree.root)
                 location, revision = tree.location, tree.revision

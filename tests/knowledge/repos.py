@@ -119,6 +119,21 @@ ANY_PACKAGE_BOOT = """units:
         link: https://knowledge.example.invalid/
 """
 
+IMAGE_BOOT = """units:
+  boots:
+  - name: AppImageCveBoot
+    type: boot
+    should_include:
+      adviser_pipeline: true
+      runtime_environments:
+        base_images:
+        - images.example.invalid/app:v1
+    run:
+      stack_info:
+      - type: WARNING
+        message: the app:v1 base image has a known CVE
+"""
+
 METADATA = "prescription:\n  name: test-knowledge\n  release: '2099.1'\n"
 
 
@@ -132,6 +147,7 @@ def prescriptions_repo(root: Path) -> Path:
         "ga_/gadget/step.yaml": STATE_STEP,
         "gi_/gizmo/size.yaml": BAD_VERSION,
         "_generic/boot.yaml": ANY_PACKAGE_BOOT,
+        "_containers/app/boot.yaml": IMAGE_BOOT,
     }
     for relative, text in files.items():
         path = units / relative

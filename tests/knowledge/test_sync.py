@@ -27,8 +27,8 @@ def test_a_tree_is_compiled_and_every_skipped_unit_is_named(tmp_path: Path) -> N
     repo = prescriptions_repo(tmp_path / "repo")
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, warned = _sync(store, str(repo), tmp_path / "kd")
-        assert summary.files == 6 and summary.compiled_files == 6
-        assert summary.loaded == summary.units == 6  # sieve, 2 wraps, step, the good gizmo wrap, boot
+        assert summary.files == 7 and summary.compiled_files == 7
+        assert summary.loaded == summary.units == 7  # sieve, 2 wraps, step, the good gizmo wrap, 2 boots
         assert summary.metadata == {"name": "test-knowledge", "release": "2099.1"}
         assert summary.skipped_by_reason() == {"version is not PEP 440": 1}
         [problem] = warned
@@ -46,6 +46,8 @@ def test_units_are_keyed_by_the_packages_they_speak_about(tmp_path: Path) -> Non
         assert {u.name for u in lookup.units_for(["gadget"])} == {"GadgetHostedWrap", "GadgetOldWarningWrap", "GadgetWithoutGizmoStep"}
         assert {u.name for u in lookup.units_for(["gizmo"])} == {"GizmoFineWrap", "GadgetWithoutGizmoStep"}  # the step's state names gizmo
         assert [u.name for u in lookup.independent()] == ["EveryStackBoot"]
+        assert {u.name for u in lookup.independent("images.example.invalid/app:v1")} == {"EveryStackBoot", "AppImageCveBoot"}
+        assert [u.name for u in lookup.independent("images.example.invalid/other:v1")] == ["EveryStackBoot"]
         assert lookup.units_for(["nothing-known"]) == []
         assert all(u.origin == "synced" for u in lookup.units_for(["gadget"]))
         assert [row.name for row in store.units_for([ANY_PACKAGE])] == ["EveryStackBoot"]
@@ -57,7 +59,7 @@ def test_a_resync_compiles_only_what_changed_and_counts_what_went(tmp_path: Path
     with KnowledgeStore.open(kd) as store:
         first, _ = _sync(store, str(repo), kd)
         again, warned = _sync(store, str(repo), kd)
-        assert (again.compiled_files, again.loaded, again.removed, again.units) == (0, 0, 0, 6)
+        assert (again.compiled_files, again.loaded, again.removed, again.units) == (0, 0, 0, 7)
         assert warned == [] and store.problems() != []  # the skipped unit is still on record
         assert again.source.digest == first.source.digest
 
@@ -67,7 +69,7 @@ def test_a_resync_compiles_only_what_changed_and_counts_what_went(tmp_path: Path
         (repo / "prescriptions" / "ga_" / "gadget" / "step.yaml").unlink()
         changed, _ = _sync(store, str(repo), kd)
         assert (changed.compiled_files, changed.removed_files) == (1, 1)
-        assert (changed.loaded, changed.removed, changed.units) == (1, 2, 5)
+        assert (changed.loaded, changed.removed, changed.units) == (1, 2, 6)
         assert changed.source.digest != first.source.digest
         assert [u.name for u in StoreUnits(store).units_for(["widget"])] == ["WidgetRenamedSieve"]
 
@@ -78,9 +80,9 @@ def test_a_git_url_is_cloned_shallow_and_its_commit_recorded(tmp_path: Path) -> 
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, _ = _sync(store, f"file://{repo}", tmp_path / "kd")
         assert summary.source.kind == "git" and summary.source.revision == commit
-        assert summary.units == 6
+        assert summary.units == 7
         again, _ = _sync(store, f"file://{repo}", tmp_path / "kd")  # fetched into the kept clone: nothing changed
-        assert again.compiled_files == 0 and again.units == 6
+        assert again.compiled_files == 0 and again.units == 7
 
 
 def test_a_git_url_with_credentials_never_shows_them(tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def test_an_archive_is_unpacked_and_its_digest_recorded(tmp_path: Path, pack) ->
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, _ = _sync(store, str(archive), tmp_path / "kd")
     assert summary.source.kind == "archive" and summary.source.revision.startswith("sha256:")
-    assert summary.units == 6
+    assert summary.units == 7
 
 
 def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
