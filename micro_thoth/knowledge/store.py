@@ -14,10 +14,11 @@ parsed from their stored document when first asked for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,6 +141,7 @@ class KnowledgeStore:
     def __init__(self, connection: sqlite3.Connection, path: Optional[Path] = None) -> None:
         self.connection = connection
         self.path = path
+        self._depth = 0
         with connection:
             connection.executescript(_SCHEMA)
         self.advisories = AdvisoryDB(connection)
@@ -191,7 +193,7 @@ class KnowledgeStore:
         Returns (units removed, units added).
         """
         dropped = added = 0
-        with self.connection:
+        with self.batch():
             for path in removed:
                 dropped += self._drop_file(source, path)
                 self.connection.execute("DELETE FROM unit_files WHERE source = ? AND path = ?", (source, path))
@@ -202,6 +204,23 @@ class KnowledgeStore:
             rows = [(source, p.path, p.unit, p.reason) for p in problems]
             self.connection.executemany("INSERT INTO unit_problems VALUES (?, ?, ?, ?)", rows)
         return dropped, added
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around everything inside (nested batches join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with self.connection:
+                yield
+        finally:
+            self._depth = 0
 
     def problems(self, source: Optional[str] = None) -> list[Problem]:
         """Units skipped at the syncs that compiled the files now recorded."""

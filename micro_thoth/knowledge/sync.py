@@ -16,11 +16,11 @@ import hashlib
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -33,6 +33,7 @@ from .store import ANY_PACKAGE, CompiledFile, CompiledUnit, KnowledgeStore, Prob
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
 ORIGIN = "synced"
+COMPILER = 2  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -74,7 +75,7 @@ def unit_root(tree: Path) -> Path:
 def scan(root: Path) -> dict[str, str]:
     """relative path -> stamp (``mtime_ns:size``) of every ``*.yaml``/``*.yml`` under ``root``, hidden entries skipped."""
     found: dict[str, str] = {}
-    pending = [(root, "")]
+    pending = [(str(root), "")]
     while pending:
         directory, prefix = pending.pop()
         with os.scandir(directory) as entries:
@@ -82,7 +83,7 @@ def scan(root: Path) -> dict[str, str]:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
                 elif entry.name.endswith((".yaml", ".yml")) and entry.is_file():
                     info = entry.stat()
                     found[prefix + entry.name] = f"{info.st_mtime_ns}:{info.st_size}"
@@ -97,48 +98,57 @@ def sync_tree(
     warn: Callable[[Problem], None] = lambda problem: None,
     clock: Callable[[], float] = lambda: 0.0,
 ) -> SyncSummary:
-    """Bring ``source`` in the store up to date with ``tree``; ``warn`` hears about every unit skipped."""
+    """Bring ``source`` in the store up to date with ``tree``; ``warn`` hears about every unit skipped.
+
+    A git clone or an archive at the revision recorded last time is not even scanned.
+    """
     started = clock()
+    previous = store.source(source)
+    if previous is not None and _same_source(previous, tree) and tree.kind != "directory" and tree.revision == previous.revision:
+        units = store.counts()["units_by_source"].get(source, 0)
+        return SyncSummary(previous, int(previous.details.get("files", 0)), 0, 0, 0, 0, units, (), clock() - started)
     root = unit_root(tree.root)
     seen = scan(root)
-    known = store.stamps(source) if _same_source(store.source(source), tree) else {}
-    if not known and store.source(source) is not None:
+    known = store.stamps(source) if previous is not None and _same_source(previous, tree) else {}
+    if not known and previous is not None:
         store.forget_source(source)
     changed = sorted(p for p, stamp in seen.items() if known.get(p) != stamp)
     removed = sorted(set(known) - set(seen))
-    compiled, problems, metadata = compile_files(root, [(p, seen[p]) for p in changed])
-    for problem in problems:
-        warn(problem)
-    dropped, added = store.update_files(source, compiled, removed, problems)
-    details = {"files": len(seen), "metadata": metadata} if metadata else {"files": len(seen)}
-    record = SourceRecord(source, tree.kind, tree.location, tree.revision, store.content_digest(source), details=details)
-    store.set_source(record)
+    problems: list[Problem] = []
+    metadata: dict[str, Any] = {}
+    with store.batch():  # one transaction: a lock running meanwhile sees the old set or the new one
+        dropped, added = store.update_files(source, (), removed)
+        for files, found, about in compile_files(root, [(p, seen[p]) for p in changed]):
+            for problem in found:
+                warn(problem)
+            problems += found
+            metadata.update(about)
+            more_dropped, more_added = store.update_files(source, files, (), found)
+            dropped, added = dropped + more_dropped, added + more_added
     units = store.counts()["units_by_source"].get(source, 0)
-    record = SourceRecord(record.name, record.kind, record.location, record.revision, record.digest, details={**details, "units": units})
+    details = {"files": len(seen), "units": units, "compiler": COMPILER, **({"metadata": metadata} if metadata else {})}
+    record = SourceRecord(source, tree.kind, tree.location, tree.revision, store.content_digest(source), details=details)
     store.set_source(record)
     return SyncSummary(record, len(seen), len(changed), len(removed), added, dropped, units, tuple(problems), clock() - started, metadata)
 
 
-def _same_source(previous: Optional[SourceRecord], tree: Tree) -> bool:
-    """Stamps carry over when the same place is synced again (else every file is compiled afresh)."""
-    return previous is not None and previous.location == tree.location and previous.kind == tree.kind
+def _same_source(previous: SourceRecord, tree: Tree) -> bool:
+    """Stamps carry over when the same place is synced again by the same compiler (else every file is compiled afresh)."""
+    return previous.location == tree.location and previous.kind == tree.kind and previous.details.get("compiler") == COMPILER
 
 
-def compile_files(root: Path, files: Sequence[tuple[str, str]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
-    """Compile ``(relative path, stamp)`` files under ``root``; a process pool for large batches."""
+Compiled = tuple[list[CompiledFile], list[Problem], dict[str, Any]]
+
+
+def compile_files(root: Path, files: Sequence[tuple[str, str]]) -> Iterator[Compiled]:
+    """Compile ``(relative path, stamp)`` files under ``root`` batch by batch; a process pool for large batches."""
     chunks = [list(files[i : i + _CHUNK]) for i in range(0, len(files), _CHUNK)]
     workers = min(os.cpu_count() or 1, 4)
     if len(files) < _POOL_FROM or workers < 2:
-        results = [compile_chunk(str(root), chunk) for chunk in chunks]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(compile_chunk, [str(root)] * len(chunks), chunks))
-    compiled = [f for files_, _p, _m in results for f in files_]
-    problems = [p for _f, problems_, _m in results for p in problems_]
-    metadata: dict[str, Any] = {}
-    for _f, _p, found in results:
-        metadata.update(found)
-    return compiled, problems, metadata
+        yield from (compile_chunk(str(root), chunk) for chunk in chunks)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(compile_chunk, [str(root)] * len(chunks), chunks)
 
 
 def compile_chunk(root: str, files: Sequence[tuple[str, str]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
