@@ -464,6 +464,6 @@ def _release_notes_terms(
         return []
     names = {n for e in unit.match for w in e.resolved for n, v in stack.items() if w.matches(n, v, index_of.get(n))}
     return [
-        Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]}", notes.link(str(stack[n])), package=n, version=str(stack[n])))
+        Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]} [prescription {unit.name}]", notes.link(str(stack[n])), package=n, version=str(stack[n])))
         for n in sorted(names)
     ]

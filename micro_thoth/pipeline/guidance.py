@@ -241,9 +241,11 @@ def show_report(report: StackReport, console: Any, *, json_output: bool) -> None
     console.table(["package", "version", "score", "why"], rows)
     for refusal in report.refused:
         console.info(f"refused {refusal.name} {refusal.version}: {refusal.reasons[0].message}")
+    known = {e["message"] for found in report.knowledge.get("by_package", {}).values() for e in found}
     for item in (*report.justification, *report.stack_info):
-        (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
-    for line, warning in knowledge_lines(report.knowledge, printed={j.message for j in (*report.justification, *report.stack_info)}):
+        if item.message not in known:  # what knowledge said is summarised below, its warnings in full
+            (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
+    for line, warning in knowledge_lines(report.knowledge, printed={j.message for j in report.stack_info}):
         (console.warn if warning else console.info)(line)
     console.success(f"stack score {report.score:+.2f} ({report.recommendation_type})")
 

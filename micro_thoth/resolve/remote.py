@@ -296,6 +296,12 @@ class RemoteReport:
     def has_errors(self) -> bool:
         return any(j.type == "ERROR" for j in (*self.justification, *self.stack_info))
 
+    @property
+    def knowledge(self) -> Mapping[str, Any]:
+        """What the backend's knowledge was and said (sources, revisions, counts, by package)."""
+        value = self.data.get("knowledge")
+        return value if isinstance(value, Mapping) else {}
+
 
 def remote_report(data: Mapping[str, Any]) -> Optional[RemoteReport]:
     """The report of an ``AdviseResult``, or None when the backend sent none."""

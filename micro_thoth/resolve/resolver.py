@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Optional, Protocol, Union
+from typing import Any, Optional, Protocol, Union
 
 from packaging.utils import NormalizedName
 
@@ -112,6 +112,9 @@ class StackReport(Protocol):
 
     @property
     def has_errors(self) -> bool: ...
+
+    @property
+    def knowledge(self) -> Mapping[str, Any]: ...
 
     def to_thoth_json(self) -> dict[str, object]: ...
 
