@@ -48,12 +48,14 @@ def _env(work: Path) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in MB, stderr) of one ``thoth-pip`` process; exits on failure."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "micro_thoth", *args], env=env, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    err = proc.stderr.read() if proc.stderr else ""
+    with tempfile.TemporaryFile("w+") as said:  # a file, not a pipe: a long report must not block the child
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "micro_thoth", *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=said)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        said.seek(0)
+        err = said.read()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"thoth-pip {' '.join(args)} failed:\n{err}")
     return seconds, usage.ru_maxrss // 1024, err
@@ -69,6 +71,15 @@ def _lock(project: Path, knowledge: Path, env: dict[str, str]) -> tuple[float, i
     return seconds, rss
 
 
+def _sync(options: argparse.Namespace, full: Path, env: dict[str, str]) -> None:
+    sync, sync_rss, said = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
+    print(f"sync (full)          {sync:8.1f} s   peak RSS {sync_rss} MB   {said.strip().splitlines()[-1]}", flush=True)
+    resync, _rss, _ = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
+    print(f"re-sync (unchanged)  {resync:8.1f} s", flush=True)
+    imported, _rss, _ = _run(["advisories", "import", str(options.advisories), "--knowledge-dir", str(full)], env)
+    print(f"advisories import    {imported:8.1f} s", flush=True)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prescriptions", type=Path, required=True, help="A checkout of the prescriptions repository.")
@@ -76,21 +87,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--project", type=Path, default=ROOT / "benchmarks" / "projects" / "service")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work-dir", type=Path)
+    parser.add_argument("--skip-sync", action="store_true", help="Reuse the work dir's synced knowledge (lock timings only).")
     options = parser.parse_args(argv)
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="thoth-pip-knowledge-bench-"))
     env = _env(work)
     full, empty = work / "knowledge-full", work / "knowledge-empty"
-    shutil.rmtree(full, ignore_errors=True)
     shutil.rmtree(empty, ignore_errors=True)
     empty.mkdir(parents=True)
-
-    sync, sync_rss, said = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
-    resync, _rss, _ = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
-    imported, _rss, _ = _run(["advisories", "import", str(options.advisories), "--knowledge-dir", str(full)], env)
-    print(f"sync (full)          {sync:8.1f} s   peak RSS {sync_rss} MB   {said.strip().splitlines()[-1]}")
-    print(f"re-sync (unchanged)  {resync:8.1f} s")
-    print(f"advisories import    {imported:8.1f} s")
-    print(f"store size           {_size(full) / 1e6:8.1f} MB")
+    if not options.skip_sync:
+        shutil.rmtree(full, ignore_errors=True)
+        _sync(options, full, env)
+    print(f"store size           {_size(full) / 1e6:8.1f} MB", flush=True)
 
     project = work / "project"
     shutil.rmtree(project, ignore_errors=True)

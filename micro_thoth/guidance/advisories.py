@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional, Protocol
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -40,9 +41,18 @@ class Advisory:
     modified: Optional[str] = None
 
     def affects(self, version: Version) -> bool:
-        if any(_same_version(version, v) for v in self.versions):
+        if version in self._listed or str(version) in self.versions:
             return True
-        return any(_in_range(version, events) for events in self.ranges)
+        return any(_walk(version, events) for events in self._bounds)
+
+    @cached_property
+    def _listed(self) -> frozenset[Version]:
+        """``versions`` parsed once (a record may list hundreds; a lock asks about thousands of releases)."""
+        return frozenset(v for v in map(_version, self.versions) if v is not None)
+
+    @cached_property
+    def _bounds(self) -> tuple[tuple[tuple[str, Version], ...], ...]:
+        return tuple(_sorted_bounds(events) for events in self.ranges)
 
     @property
     def cve_ids(self) -> tuple[str, ...]:
@@ -91,11 +101,6 @@ def _version(text: str) -> Optional[Version]:
         return None
 
 
-def _same_version(version: Version, text: str) -> bool:
-    other = _version(text)
-    return other == version if other is not None else str(version) == text
-
-
 def _event_key(event: Event) -> tuple[int, Version]:
     kind, text = event
     if kind == "introduced" and text == "0":
@@ -107,13 +112,20 @@ def _event_key(event: Event) -> tuple[int, Version]:
 _CLOSES = {"fixed": operator.ge, "limit": operator.ge, "last_affected": operator.gt}
 
 
-def _in_range(version: Version, events: Sequence[Event]) -> bool:
-    """The OSV evaluation: walk the sorted events, switching "affected" on and off."""
-    affected = False
+def _sorted_bounds(events: Sequence[Event]) -> tuple[tuple[str, Version], ...]:
+    """The events in OSV order with their versions parsed (events whose version is not PEP 440 left out)."""
+    out = []
     for kind, text in sorted(events, key=_event_key):
         bound = Version("0") if (kind == "introduced" and text == "0") else _version(text)
-        if bound is None:
-            continue
+        if bound is not None:
+            out.append((kind, bound))
+    return tuple(out)
+
+
+def _walk(version: Version, bounds: Sequence[tuple[str, Version]]) -> bool:
+    """The OSV evaluation: walk the sorted events, switching "affected" on and off."""
+    affected = False
+    for kind, bound in bounds:
         if kind == "introduced" and version >= bound:
             affected = True
         elif kind in _CLOSES and _CLOSES[kind](version, bound):
