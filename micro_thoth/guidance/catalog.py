@@ -10,11 +10,12 @@ bundled < store < user < project < explicit paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from .selection import UnitContext, select_units
 from .units import Unit
@@ -35,6 +36,10 @@ class UnitLookup(Protocol):
         """Units called by one of ``names``."""
         ...
 
+    def units_pinned(self, pins: Iterable[tuple[str, str]]) -> Sequence[Unit]:
+        """Units about these exact releases only ((name, version) pairs: a wrap on ``flask==2.0.2``)."""
+        ...
+
 
 class UnitCatalog:
     """The selected units of one run, by kind and by (kind, package name), grown as packages are considered."""
@@ -51,6 +56,7 @@ class UnitCatalog:
         self.units: list[Unit] = list(select_units(given, context))
         self._names = {u.name for u in self.units}
         self._seen: set[str] = set()
+        self._pins_seen: set[tuple[str, str]] = set()
         self._by_kind: dict[str, list[Unit]] = {}
         self._by_package: dict[tuple[str, Optional[str]], list[Unit]] = {}
         self._index(self.units)
@@ -70,7 +76,21 @@ class UnitCatalog:
         if not new:
             return
         self._seen |= new
-        batch = [u for u in self._fresh(self.lookup.units_for(sorted(new))) if u.name not in self._names]
+        self._add(self.lookup.units_for(sorted(new)))
+
+    def consider_stack(self, stack: Mapping[NormalizedName, Version]) -> None:
+        """``consider`` a finished stack's packages, and read the units about its exact releases."""
+        self.consider(stack)
+        if self.lookup is None:
+            return
+        pins = {(str(n), str(v)) for n, v in stack.items()} - self._pins_seen
+        if pins:
+            self._pins_seen |= pins
+            self._add(self.lookup.units_pinned(sorted(pins)))
+
+    def _add(self, found: Sequence[Unit]) -> None:
+        assert self.lookup is not None
+        batch = [u for u in self._fresh(found) if u.name not in self._names]
         wanted = {d for u in batch for d in u.should_include.dependencies} - self._names - {u.name for u in batch}
         if wanted:
             batch += [u for u in self._fresh(self.lookup.units_named(wanted)) if u.name not in self._names]

@@ -362,7 +362,7 @@ class GuidancePolicy:
     def judge_stack(self, resolved: Mapping[str, object], indexes: Optional[Mapping[str, Optional[str]]] = None) -> Verdict:
         """Strides, steps with ``state`` and wraps, over a complete stack ``{name: version}``."""
         stack = parse_stack(resolved)
-        self.catalog.consider(stack)
+        self.catalog.consider_stack(stack)
         index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
         terms: list[Term] = []
         for unit in self.of_kind("step"):
@@ -397,7 +397,7 @@ class GuidancePolicy:
     ) -> list[tuple[NormalizedName, Version, Justification]]:
         """The pins that make a stack unacceptable (refusing steps with ``state``, strides), for re-resolution."""
         stack = parse_stack(resolved)
-        self.catalog.consider(stack)
+        self.catalog.consider_stack(stack)
         index_of = {canonicalize_name(k): v for k, v in (indexes or {}).items()}
         out: list[tuple[NormalizedName, Version, Justification]] = []
         for unit in self._refusing("step") + self._refusing("stride"):

@@ -10,7 +10,7 @@ from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
 from ..guidance.units import Unit
 from .store import ANY_PACKAGE, KnowledgeStore, StoredUnit
-from .sync import ORIGIN, image_key
+from .sync import ORIGIN, image_key, pin_key
 
 
 class StoreUnits:
@@ -23,7 +23,7 @@ class StoreUnits:
         self.packages_asked: set[str] = set()
 
     def units_for(self, names: Iterable[str]) -> Sequence[Unit]:
-        wanted = [n for n in names if n != ANY_PACKAGE and not n.startswith("@")]
+        wanted = [n for n in names if n != ANY_PACKAGE and not n.startswith("@") and "==" not in n]
         with self._lock:
             self.packages_asked.update(wanted)
             return self._parse(self.store.units_for(wanted))
@@ -33,6 +33,11 @@ class StoreUnits:
         if base_image:
             untagged = base_image.rsplit(":", 1)[0] if ":" in base_image.rsplit("/", 1)[-1] else base_image
             keys += [image_key(base_image), image_key(untagged)]
+        with self._lock:
+            return self._parse(self.store.units_for(keys))
+
+    def units_pinned(self, pins: Iterable[tuple[str, str]]) -> Sequence[Unit]:
+        keys = [pin_key(name, version) for name, version in pins]
         with self._lock:
             return self._parse(self.store.units_for(keys))
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
+from packaging.utils import canonicalize_name, canonicalize_version
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
@@ -33,7 +34,7 @@ from .store import ANY_PACKAGE, CompiledFile, CompiledUnit, KnowledgeStore, Prob
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
 ORIGIN = "synced"
-COMPILER = 2  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
+COMPILER = 3  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -241,7 +242,11 @@ def _reason(exc: InputFileError) -> str:
 
 
 def unit_keys(unit: Unit) -> frozenset[str]:
-    """What a unit is looked up by: the packages it speaks about; else the base images it is limited to; else any."""
+    """What a unit is looked up by: a pinned release for a wrap about one (``flask==2.0.2``, read only when the
+    final stack has it); else the packages it speaks about; else the base images it is limited to; else any."""
+    pinned = _pinned_keys(unit) if unit.kind == "wrap" else None
+    if pinned:
+        return pinned
     names = package_names(unit)
     if names:
         return names
@@ -249,6 +254,24 @@ def unit_keys(unit: Unit) -> frozenset[str]:
     if images is not None and not images.negate and images.values and all(isinstance(v, str) for v in images.values):
         return frozenset(image_key(str(v)) for v in images.values)
     return frozenset((ANY_PACKAGE,))
+
+
+def _pinned_keys(unit: Unit) -> Optional[frozenset[str]]:
+    """One ``name==version`` per match entry, when every entry's state pins a release (else None)."""
+    keys = set()
+    for entry in unit.match:
+        pins = [pin_key(w.name, str(next(iter(w.version))).removeprefix("==")) for w in entry.resolved
+                if w.name and w.version is not None and len(w.version) == 1 and next(iter(w.version)).operator == "=="
+                and "*" not in str(w.version)]
+        if entry.package is not None or not pins:
+            return None
+        keys.add(pins[0])
+    return frozenset(keys) or None
+
+
+def pin_key(name: str, version: str) -> str:
+    """The key of a pinned release: ``flask==2.0.2`` (name and version in canonical form)."""
+    return f"{canonicalize_name(name)}=={canonicalize_version(version, strip_trailing_zero=True)}"
 
 
 def image_key(image: str) -> str:

@@ -119,6 +119,24 @@ ANY_PACKAGE_BOOT = """units:
         link: https://knowledge.example.invalid/
 """
 
+GADGET_SIZE = """units:
+  wraps:
+  - name: GadgetOneSizeWrap
+    type: wrap
+    should_include:
+      adviser_pipeline: true
+    match:
+      state:
+        resolved_dependencies:
+        - name: gadget
+          version: ==1.0
+    run:
+      justification:
+      - type: INFO
+        message: gadget 1.0 installs up to 12 KiB
+        package_name: gadget
+"""
+
 IMAGE_BOOT = """units:
   boots:
   - name: AppImageCveBoot
@@ -145,6 +163,7 @@ def prescriptions_repo(root: Path) -> Path:
         "wi_/widget/sieve.yaml": WIDGET_SIEVE,
         "ga_/gadget/wraps.yaml": GADGET_WRAPS,
         "ga_/gadget/step.yaml": STATE_STEP,
+        "ga_/gadget/size.yaml": GADGET_SIZE,
         "gi_/gizmo/size.yaml": BAD_VERSION,
         "_generic/boot.yaml": ANY_PACKAGE_BOOT,
         "_containers/app/boot.yaml": IMAGE_BOOT,

@@ -39,8 +39,8 @@ def test_lock_reads_only_the_units_of_the_packages_it_considers_and_says_what_th
     assert locked.code == 0, locked.err
     assert _locked(app) == {"widget": "1.0", "gadget": "1.0"}
     knowledge = locked.json()["knowledge"]
-    assert knowledge["units_available"] == 7
-    assert knowledge["units_read"] == 5  # gizmo is never considered: its wrap stays in the store
+    assert knowledge["units_available"] == 8
+    assert knowledge["units_read"] == 6  # gizmo is never considered, nor the image: their units stay in the store
     assert knowledge["sources"][0]["name"] == "prescriptions" and knowledge["digest"]
     widget = knowledge["by_package"]["widget"]
     held = [e for e in widget if e["message"].startswith("held back from newer releases: 2.0: refused: widget 2.0 loses data")]
@@ -49,6 +49,7 @@ def test_lock_reads_only_the_units_of_the_packages_it_considers_and_says_what_th
     gadget = {e["unit"]: e for e in knowledge["by_package"]["gadget"]}
     assert gadget["GadgetHostedWrap"]["link"] == "https://forge.example.invalid/gadget"
     assert gadget["GadgetOldWarningWrap"]["type"] == "WARNING"
+    assert gadget["GadgetOneSizeWrap"]["message"].startswith("gadget 1.0 installs up to 12 KiB")  # read for the pinned 1.0
 
 
 def test_advise_prints_the_knowledge_summary_and_its_warnings_in_full(index, tmp_path, thoth) -> None:
@@ -57,8 +58,8 @@ def test_advise_prints_the_knowledge_summary_and_its_warnings_in_full(index, tmp
     app = _project(tmp_path / "app", index, 'gadget = "*"')
     advised = thoth("advise", "-C", str(app), "--knowledge-dir", str(kd))
     assert advised.code == 0, advised.err
-    assert "knowledge: 4 of 7 synced units read for 1 packages, 0 advisories (prescriptions unversioned; digest" in advised.err
-    assert "knowledge said 2 things (1 INFO, 1 WARNING) from 2 units and advisories about 1 packages" in advised.err
+    assert "knowledge: 5 of 8 synced units read for 1 packages, 0 advisories (prescriptions unversioned; digest" in advised.err
+    assert "knowledge said 3 things (2 INFO, 1 WARNING) from 3 units and advisories about 1 packages" in advised.err
     assert advised.err.count("gadget before 9 is unmaintained [prescription GadgetOldWarningWrap]") == 1  # in full, once
 
 
@@ -98,7 +99,7 @@ def test_export_then_import_carries_the_whole_store(index, tmp_path, thoth) -> N
     bundle = tmp_path / "knowledge.zip"
     exported = thoth("knowledge", "export", str(bundle), "--knowledge-dir", str(kd), "--json")
     assert exported.code == 0, exported.err
-    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 7, "advisories": 1, "user_units": 1}
+    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 8, "advisories": 1, "user_units": 1}
     other = tmp_path / "other-kd"
     imported = thoth("knowledge", "import", str(bundle), "--knowledge-dir", str(other), "--json")
     assert imported.code == 0, imported.err

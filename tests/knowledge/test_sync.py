@@ -27,8 +27,8 @@ def test_a_tree_is_compiled_and_every_skipped_unit_is_named(tmp_path: Path) -> N
     repo = prescriptions_repo(tmp_path / "repo")
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, warned = _sync(store, str(repo), tmp_path / "kd")
-        assert summary.files == 7 and summary.compiled_files == 7
-        assert summary.loaded == summary.units == 7  # sieve, 2 wraps, step, the good gizmo wrap, 2 boots
+        assert summary.files == 8 and summary.compiled_files == 8
+        assert summary.loaded == summary.units == 8  # sieve, 3 wraps, step, the good gizmo wrap, 2 boots
         assert summary.metadata == {"name": "test-knowledge", "release": "2099.1"}
         assert summary.skipped_by_reason() == {"version is not PEP 440": 1}
         [problem] = warned
@@ -46,6 +46,8 @@ def test_units_are_keyed_by_the_packages_they_speak_about(tmp_path: Path) -> Non
         assert {u.name for u in lookup.units_for(["gadget"])} == {"GadgetHostedWrap", "GadgetOldWarningWrap", "GadgetWithoutGizmoStep"}
         assert {u.name for u in lookup.units_for(["gizmo"])} == {"GizmoFineWrap", "GadgetWithoutGizmoStep"}  # the step's state names gizmo
         assert [u.name for u in lookup.independent()] == ["EveryStackBoot"]
+        assert [u.name for u in lookup.units_pinned([("Gadget", "1")])] == ["GadgetOneSizeWrap"]  # a wrap on one release
+        assert lookup.units_pinned([("gadget", "1.1")]) == []
         assert {u.name for u in lookup.independent("images.example.invalid/app:v1")} == {"EveryStackBoot", "AppImageCveBoot"}
         assert [u.name for u in lookup.independent("images.example.invalid/other:v1")] == ["EveryStackBoot"]
         assert lookup.units_for(["nothing-known"]) == []
@@ -59,7 +61,7 @@ def test_a_resync_compiles_only_what_changed_and_counts_what_went(tmp_path: Path
     with KnowledgeStore.open(kd) as store:
         first, _ = _sync(store, str(repo), kd)
         again, warned = _sync(store, str(repo), kd)
-        assert (again.compiled_files, again.loaded, again.removed, again.units) == (0, 0, 0, 7)
+        assert (again.compiled_files, again.loaded, again.removed, again.units) == (0, 0, 0, 8)
         assert warned == [] and store.problems() != []  # the skipped unit is still on record
         assert again.source.digest == first.source.digest
 
@@ -69,7 +71,7 @@ def test_a_resync_compiles_only_what_changed_and_counts_what_went(tmp_path: Path
         (repo / "prescriptions" / "ga_" / "gadget" / "step.yaml").unlink()
         changed, _ = _sync(store, str(repo), kd)
         assert (changed.compiled_files, changed.removed_files) == (1, 1)
-        assert (changed.loaded, changed.removed, changed.units) == (1, 2, 6)
+        assert (changed.loaded, changed.removed, changed.units) == (1, 2, 7)
         assert changed.source.digest != first.source.digest
         assert [u.name for u in StoreUnits(store).units_for(["widget"])] == ["WidgetRenamedSieve"]
 
@@ -80,9 +82,9 @@ def test_a_git_url_is_cloned_shallow_and_its_commit_recorded(tmp_path: Path) -> 
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, _ = _sync(store, f"file://{repo}", tmp_path / "kd")
         assert summary.source.kind == "git" and summary.source.revision == commit
-        assert summary.units == 7
+        assert summary.units == 8
         again, _ = _sync(store, f"file://{repo}", tmp_path / "kd")  # fetched into the kept clone: nothing changed
-        assert again.compiled_files == 0 and again.units == 7
+        assert again.compiled_files == 0 and again.units == 8
 
 
 def test_a_git_url_with_credentials_never_shows_them(tmp_path: Path) -> None:
@@ -99,7 +101,7 @@ def test_an_archive_is_unpacked_and_its_digest_recorded(tmp_path: Path, pack) ->
     with KnowledgeStore.open(tmp_path / "kd") as store:
         summary, _ = _sync(store, str(archive), tmp_path / "kd")
     assert summary.source.kind == "archive" and summary.source.revision.startswith("sha256:")
-    assert summary.units == 7
+    assert summary.units == 8
 
 
 def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_sync_from_a_backend_loads_its_compiled_store(backend_factory, tmp_path:
     monkeypatch.setenv("THOTH_PIP_DATA_DIR", str(tmp_path / "client-data"))
     code, out, err = _run(capsys, "prescription", "sync", server.url, "--json")
     assert code == 0, err
-    assert json.loads(out)["units"] >= 7
+    assert json.loads(out)["units"] >= 8
     status = json.loads(_run(capsys, "knowledge", "status", "--json")[1])
-    assert status["units"] == 7 and status["advisories"] == 1
+    assert status["units"] == 8 and status["advisories"] == 1
     assert {s["name"] for s in status["sources"]} == {"prescriptions", "advisories"}
