@@ -144,6 +144,14 @@ def test_editable_path_only_pipfile_installs_it(index, tmp_path, thoth, monkeypa
     assert str(tmp_path / "app") in out.stdout, out.stderr
     result = thoth("install", "--deploy", "-C", str(tmp_path))  # already there: nothing left to do
     assert result.code == 0, result.err
+    import shutil
+
+    shutil.rmtree(tmp_path / ".venv")
+    result = thoth("install", "--deploy", "-C", str(tmp_path))  # a fresh checkout with the lock
+    assert result.code == 0, result.err
+    assert "Installed 1 package" in result.err
+    out = subprocess.run([str(python), "-c", "import localapp; print(localapp.__file__)"], capture_output=True, text=True)
+    assert str(tmp_path / "app") in out.stdout, out.stderr
 
 
 def test_summary_counts_editables_beside_registry_packages(index, tmp_path, thoth, monkeypatch) -> None:
