@@ -183,7 +183,7 @@ def _sources(
     data: Mapping[str, Any], path: Optional[str], default_index_url: Optional[str]
 ) -> tuple[Source, ...]:
     raw = data.get("source")
-    if raw is None:
+    if raw is None or raw == []:  # thamos writes ``source = []`` for "the default index"
         if default_index_url is None:
             return ()
         return (Source(DEFAULT_SOURCE_NAME, default_index_url, True),)

@@ -112,3 +112,12 @@ def test_a_large_request_does_not_stall_other_requests(backend_factory) -> None:
             assert client.get("/health", timeout=5).status_code == 200
     sender.join(60)
     assert answers == [202]
+
+
+def test_the_empty_source_list_thamos_writes_means_the_default_index() -> None:
+    from micro_thoth.formats.pipfile import parse_pipfile
+
+    text = 'source = []\n\n[packages]\nsix = "*"\n'
+    parsed = parse_pipfile(text, "Pipfile", default_index_url="https://index.invalid/simple")
+    assert [source.url for source in parsed.sources] == ["https://index.invalid/simple"]
+    assert parse_pipfile(text, "Pipfile").sources == ()
