@@ -8,13 +8,16 @@ phases:
 
 - ``distinct/sync``   every request different, ``POST /api/v2/advise/sync``
 - ``cached/sync``     the same requests again: answered from the result cache
+- ``identical/sync``  every client sends one and the same request (from storage)
 - ``distinct/async``  new requests through RemoteResolver (submit + poll), as
                       ``thoth-pip --backend`` does
 
-and prints throughput and p50/p99 latency per phase.
+and prints throughput and p50/p99 latency per phase. ``--real`` runs the
+embedded guided resolver instead, against a local index of built wheels on
+loopback (tests/support), each request a distinct small Pipfile stack.
 
     python benchmarks/load_backend.py [--clients 50] [--requests 10] [--workers 2]
-        [--database-url postgresql://...] [--work 5]
+        [--database-url postgresql://...] [--work 5] [--real]
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from micro_thoth.resolve.remote import RemoteResolver  # noqa: E402
 from micro_thoth.resolve.wire import AdviseRequest, AdviseResult  # noqa: E402
+from tests.support.builder import Dist  # noqa: E402
+from tests.support.index_server import LocalIndex  # noqa: E402
 
 WORK_MS = float(os.environ.get("LOAD_BACKEND_WORK_MS", "5"))
 
@@ -66,8 +71,10 @@ def start_server(args: argparse.Namespace, data_dir: str) -> tuple[subprocess.Po
     command = [
         sys.executable, "-m", "micro_thoth", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(args.workers), "--max-jobs", str(max(64, args.clients * 2)), "--timeout", "60",
-        "--resolver", "benchmarks.load_backend:synthetic_resolve", "--log-level", "warning",
+        "--log-level", "warning",
     ]  # fmt: skip
+    if not args.real:
+        command += ["--resolver", "benchmarks.load_backend:synthetic_resolve"]
     command += ["--database-url", args.database_url] if args.database_url else ["--data-dir", data_dir]
     env = dict(os.environ, LOAD_BACKEND_WORK_MS=str(args.work), PYTHONPATH=str(ROOT))
     process = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -129,20 +136,25 @@ def main() -> int:
     parser.add_argument("--work", type=float, default=WORK_MS, help="CPU milliseconds per synthetic resolution")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--real", action="store_true", help="the embedded resolver against a local index")
     args = parser.parse_args()
+    index = _local_index() if args.real else None
     with tempfile.TemporaryDirectory(prefix="load-backend-") as data_dir:
         process, url = start_server(args, data_dir)
         http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=args.clients))
         try:
-            results = _phases(args, url, http)
+            results = _real_phases(args, url, http, index.url) if index is not None else _phases(args, url, http)
         finally:
             http.close()
             process.terminate()
             process.wait(30)
+            if index is not None:
+                index.close()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"{args.clients} clients x {args.requests} requests, {args.workers} workers, {args.work:g} ms/resolution, "
+        work = "embedded resolver, local index" if args.real else f"{args.work:g} ms/resolution"
+        print(f"{args.clients} clients x {args.requests} requests, {args.workers} workers, {work}, "
               f"{'PostgreSQL' if args.database_url else 'SQLite'}")  # fmt: skip
         for row in results:
             print("  {phase:<15} {requests:>5} req  {failures} failed  {seconds:>6}s  {throughput_rps:>7} req/s  "
@@ -164,10 +176,49 @@ def _phases(args: argparse.Namespace, url: str, http: httpx.Client) -> list[dict
     def via_remote(c: int, n: int) -> None:
         remote.advise(AdviseRequest(requirements=_requirements(c, n, "async"), requirements_format="pip"))
 
+    def identical(c: int, n: int) -> None:
+        response = http.post(f"{url}/api/v2/advise/sync", json={"requirements": "same-a\nsame-b\n", "requirements_format": "pip"})
+        if response.status_code != 200 or response.json()["state"] != "succeeded":
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    identical(0, 0)  # the first answer is computed; the phase measures answers from storage
     return [
         run_phase("distinct/sync", args.clients, args.requests, sync("sync")),
         run_phase("cached/sync", args.clients, args.requests, sync("sync")),
+        run_phase("identical/sync", args.clients, args.requests, identical),
         run_phase("distinct/async", args.clients, args.requests, via_remote),
+    ]
+
+
+PACKAGES = 24
+
+
+def _local_index() -> LocalIndex:
+    """A loopback index of built wheels: pkg-0..pkg-23, two releases each, each needing a shared base."""
+    index = LocalIndex()
+    index.add(Dist("base", "1.0"))
+    index.add(Dist("base", "1.1"))
+    for i in range(PACKAGES):
+        for version in ("1.0", "1.1"):
+            index.add(Dist(f"pkg-{i}", version, requires_dist=["base>=1"]))
+    return index
+
+
+def _real_phases(args: argparse.Namespace, url: str, http: httpx.Client, index_url: str) -> list[dict[str, object]]:
+    def pipfile(c: int, n: int) -> str:
+        k = c * args.requests + n
+        picks = sorted({k % PACKAGES, (k // PACKAGES) % PACKAGES, (k // PACKAGES**2 + 7) % PACKAGES})
+        packages = "".join(f'pkg-{p} = "*"\n' for p in picks)
+        return f'[[source]]\nurl = "{index_url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}'
+
+    def one(c: int, n: int) -> None:
+        response = http.post(f"{url}/api/v2/advise/sync", json={"requirements": pipfile(c, n), "search_limit": 0})
+        if response.status_code != 200 or response.json()["state"] != "succeeded":
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+
+    return [
+        run_phase("distinct/real", args.clients, args.requests, one),
+        run_phase("cached/real", args.clients, args.requests, one),
     ]
 
 

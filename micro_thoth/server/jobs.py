@@ -75,6 +75,7 @@ class Jobs:
         self._stopping = threading.Event()
         self._wake = threading.Semaphore(0)
         self._pruned = 0.0
+        self._touched: dict[str, float] = {}
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
         self._runners = [make_runner(self.tasks) for _ in range(settings.workers)]
         self._threads = [
@@ -134,20 +135,15 @@ class Jobs:
         return job, False
 
     def _cached(self, key: str, request: AdviseRequest, task: str) -> Optional[JobRecord]:
-        active = self.store.find_active(key)
-        if active is not None:
-            return active
-        if self.store.result(key) is None:
-            return None
-        now = self.clock()
-        self.store.touch_result(key, now)
-        job = JobRecord(
-            id=new_job_id(task), digest=key, state="succeeded", request=request.scrubbed().to_dict(),
-            created_at=now, started_at=now, finished_at=now, cached=True, owner=self.owner, kind=task,
-        )  # fmt: skip
-        self.store.create(job)
-        self._log(job.id, "answered from the cache")
-        return job
+        """The job already answering this request (as Thoth, its id is the answer): no write,
+        bar marking a cached result used (at most hourly), so pruning keeps it."""
+        found = self.store.find_answer(key)
+        if found is not None and found.state == "succeeded":
+            now = self.clock()
+            if now - self._touched.get(key, 0.0) > 3600:
+                self._touched[key] = now
+                self.store.touch_result(key, now)
+        return found
 
     # -- looking up ------------------------------------------------------------
     def record(self, job_id: str) -> Optional[JobRecord]:

@@ -245,6 +245,16 @@ class SqlJobStore(abc.ABC):
         )
         return JobRecord.from_row(rows[0]) if rows else None
 
+    def find_answer(self, digest: str) -> Optional[JobRecord]:
+        """The job that answers a request of this digest: one still queued or running, else the
+        newest that succeeded (its result is the cached one)."""
+        rows = self._fetch(
+            f"SELECT {_JOB_COLUMNS} FROM mt_jobs WHERE digest = ? AND state IN ('queued', 'running', 'succeeded') "
+            "ORDER BY CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END, created_at DESC LIMIT 1",
+            (digest,),
+        )
+        return JobRecord.from_row(rows[0]) if rows else None
+
     def mark_running(self, job_id: str, at: float) -> None:
         self._execute("UPDATE mt_jobs SET state = 'running', started_at = ? WHERE id = ?", (at, job_id))
 

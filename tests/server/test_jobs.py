@@ -51,7 +51,7 @@ def test_submit_wait_then_cache(jobs: Jobs) -> None:
     view = jobs.wait(job.id, 5)
     assert view.state == "succeeded" and view.result.lock == "ALPHA\n"
     again, cached = jobs.submit(req())
-    assert cached and again.id != job.id and jobs.view(again.id).result == view.result
+    assert cached and again.id == job.id and jobs.view(again.id).result == view.result
     forced, cached = jobs.submit(req(force=True))
     assert not cached and jobs.wait(forced.id, 5).state == "succeeded"
     assert calls == ["alpha\n", "alpha\n"]
