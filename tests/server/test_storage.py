@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from micro_thoth.errors import UsageError
 from micro_thoth.server.storage import (
+    MIGRATIONS,
     JobRecord,
     PostgresJobStore,
     SqliteJobStore,
@@ -181,3 +183,51 @@ def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> 
             store.get("adviser-1")
         assert store.get("adviser-1") is not None
         store.close()
+
+
+def test_a_store_made_before_versioning_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for statement in MIGRATIONS[0][1]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO mt_jobs (id, digest, state, request, cached, created_at) VALUES "
+            "('adviser-old', 'd', 'queued', '{}', 0, 1.0)"
+        )
+    store = SqliteJobStore(path)
+    try:
+        assert store.schema_version == MIGRATIONS[-1][0]
+        old = store.get("adviser-old")
+        assert old is not None and old.kind == "advise" and not old.pinned and old.attempts == 0
+        assert store.claim("replica-a", 2.0, 32.0, 3).id == "adviser-old"
+    finally:
+        store.close()
+    assert SqliteJobStore(path).schema_version == MIGRATIONS[-1][0]  # applied once
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    SqliteJobStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO mt_schema (version) VALUES (99)")
+    with pytest.raises(UsageError, match="schema version 99"):
+        SqliteJobStore(path)
+
+
+def test_claim_takes_each_queued_job_once(store: SqlJobStore) -> None:
+    for n in range(6):
+        store.create(job(f"adviser-{n}", f"d{n}", "queued"))
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def worker(owner: str) -> None:
+        while (claimed := store.claim(owner, 10.0, 40.0, 3)) is not None:
+            with lock:
+                taken.append(claimed.id)
+
+    threads = [threading.Thread(target=worker, args=(f"replica-{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(taken) == [f"adviser-{n}" for n in range(6)]
