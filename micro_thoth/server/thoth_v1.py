@@ -147,7 +147,7 @@ def requirements_dict(request: Mapping[str, Any], lock: Mapping[str, Any]) -> di
     either way); the text was parsed when the request was accepted.
     """
     if request.get("requirements_format") != "pipenv":
-        return _pipfile_of_lock(lock)
+        return _pipfile_of_requirements(request.get("requirements") or "", lock)
     data = toml_data(request.get("requirements") or "")
     meta = _meta(lock)
     if "source" not in data:
@@ -163,15 +163,24 @@ def _meta(lock: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def _pipfile_of_lock(lock: Mapping[str, Any]) -> dict[str, Any]:
-    """requirements.in stacks: the Pipfile-shaped listing of the pinned packages."""
+def _pipfile_of_requirements(text: str, lock: Mapping[str, Any]) -> dict[str, Any]:
+    """A requirements.in as the Pipfile table thamos turns back into a requirements.in."""
     meta = _meta(lock)
-
-    def section(name: str) -> dict[str, Any]:
-        return {k: v.get("version", "*") for k, v in (lock.get(name) or {}).items()}
-
-    return {"source": list(meta.get("sources") or []), "packages": section("default"),
-            "dev-packages": section("develop"), "requires": dict(meta.get("requires") or {})}  # fmt: skip
+    try:
+        lines = requirements.parse_requirements(text, "requirements.in").requirements
+    except errors.ThothPipError:  # checked at submission; a stored request parses
+        lines = ()
+    packages: dict[str, Any] = {}
+    for line in lines:
+        dep = line.dependency
+        entry: dict[str, Any] = {"version": dep.specifier or "*"}
+        if dep.extras:
+            entry["extras"] = list(dep.extras)
+        if dep.markers:
+            entry["markers"] = dep.markers
+        packages[dep.name] = entry if len(entry) > 1 else entry["version"]
+    return {"source": list(meta.get("sources") or []), "packages": packages, "dev-packages": {},
+            "requires": dict(meta.get("requires") or {})}  # fmt: skip
 
 
 def locked_dict(request: Mapping[str, Any], text: str) -> dict[str, Any]:

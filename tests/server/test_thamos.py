@@ -181,3 +181,19 @@ def test_v1_errors(backend_factory: object, tmp_path: Path) -> None:
     assert "conflict-a" in failed_doc.json()["result"]["error_msg"]
     assert wrong_id.status_code == 400 and unknown.status_code == 404 and "error" in unknown.json()
     assert bad_input.status_code == 400 and bad_input.json()["key_path"] == "application_stack"
+
+
+def test_v1_requirements_in_answers_in_pipfile_shape(backend: Backend) -> None:
+    body = {
+        "application_stack": {"requirements": "six\nrequests==2.31.0\n", "requirements_format": ["pip-tools"]},
+        "runtime_environment": {"python_version": "3.11", "cuda_version": None},
+    }
+    with backend.client() as client:
+        submitted = client.post(f"/api/v1/advise/python?{THAMOS_QUERY}", json=body)
+        assert submitted.status_code == 202, submitted.text
+        document = poll_v1(client, submitted.json()["analysis_id"]).json()
+    project = document["result"]["report"]["products"][0]["project"]
+    assert project["requirements"]["packages"] == {"six": "*", "requests": "==2.31.0"}
+    assert project["requirements_locked"]["default"]["requests"]["version"] == "==2.31.0"
+    assert project["requirements_locked"]["default"]["requests"]["hashes"]
+    assert project["runtime_environment"] == {"python_version": "3.11", "cuda_version": None}
