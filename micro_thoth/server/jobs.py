@@ -129,8 +129,7 @@ class Jobs:
         if pinned:
             with self._lock:
                 self._held[job.id] = request
-        self.store.create(job)
-        self._log(job.id, "queued")
+        self.store.create(job, [(now, "queued")])
         self._wake.release()
         return job, False
 
@@ -235,7 +234,10 @@ class Jobs:
                 if job is None:
                     self._wake.acquire(timeout=self.settings.poll)
                     continue
-                self._run(runner, job)
+                try:
+                    self._run(runner, job)
+                except Exception as exc:  # the store failed us: the job must not stay ours for ever
+                    self._abandon(job, exc)
         finally:
             runner.stop()
 
@@ -284,6 +286,14 @@ class Jobs:
             running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
             self.store.complete(job.id, job.digest, finished, problem=value, lines=self._take_log(running))
 
+    def _abandon(self, job: JobRecord, exc: Exception) -> None:
+        """After a store error while finishing: fail the job, or, failing that, let its lease lapse."""
+        problem = problems.crashed(f"the backend could not record the outcome: {type(exc).__name__}: {exc}")
+        try:
+            self.store.complete(job.id, job.digest, self.clock(), problem=problem.to_dict())
+        except Exception:
+            pass  # not running here any more: its lease lapses and a replica takes it again
+
     def _expire(self) -> None:
         self.store.expire(
             self.clock(), self.settings.max_attempts, problems.lost().to_dict(),
@@ -298,7 +308,9 @@ class Jobs:
         while not self._stopping.wait(self.settings.lease / 3):
             try:
                 now = self.clock()
-                self.store.renew(self.owner, now + self.settings.lease)
+                with self._lock:
+                    running = list(self._running)
+                self.store.renew(self.owner, now + self.settings.lease, running)
                 self.store.heartbeat(self.owner, now)
                 self._expire()
                 if now - self._pruned > 3600:

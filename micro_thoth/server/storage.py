@@ -229,20 +229,15 @@ class SqlJobStore(abc.ABC):
         return int(self._fetch("SELECT MAX(version) FROM mt_schema")[0][0] or 0)
 
     # -- jobs ------------------------------------------------------------------
-    def create(self, job: JobRecord) -> None:
+    def create(self, job: JobRecord, lines: Sequence[tuple[float, str]] = ()) -> None:
+        """A new job and its first log lines, in one transaction (a worker may take it at once)."""
         marks = ", ".join("?" * 14)
-        self._execute(f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})", job.as_row())
+        with self._cursor() as cursor:
+            cursor.execute(self._sql(f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})"), job.as_row())
+            self._insert_logs(cursor, job.id, lines)
 
     def get(self, job_id: str) -> Optional[JobRecord]:
         rows = self._fetch(f"SELECT {_JOB_COLUMNS} FROM mt_jobs WHERE id = ?", (job_id,))
-        return JobRecord.from_row(rows[0]) if rows else None
-
-    def find_active(self, digest: str) -> Optional[JobRecord]:
-        rows = self._fetch(
-            f"SELECT {_JOB_COLUMNS} FROM mt_jobs WHERE digest = ? AND state IN (?, ?) "
-            "ORDER BY created_at LIMIT 1",
-            (digest, *_ACTIVE),
-        )
         return JobRecord.from_row(rows[0]) if rows else None
 
     def find_answer(self, digest: str) -> Optional[JobRecord]:
@@ -264,12 +259,6 @@ class SqlJobStore(abc.ABC):
             "UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ? WHERE id = ?",
             (state, at, body, job_id),
         )
-
-    def start(self, job_id: str, at: float, lines: Sequence[tuple[float, str]] = ()) -> None:
-        """Mark the job running and write its first log lines, in one transaction."""
-        with self._cursor() as cursor:
-            cursor.execute(self._sql("UPDATE mt_jobs SET state = 'running', started_at = ? WHERE id = ?"), (at, job_id))
-            self._insert_logs(cursor, job_id, lines)
 
     def complete(
         self,
@@ -294,13 +283,6 @@ class SqlJobStore(abc.ABC):
                 (state, at, body, job_id),
             )
 
-    def fail_unfinished(self, problem: dict[str, Any], at: float) -> int:
-        """Jobs left queued or running by a previous process of a single-replica store."""
-        return self._execute(
-            "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE state IN (?, ?)",
-            (at, json.dumps(problem), *_ACTIVE),
-        )
-
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
 
@@ -318,10 +300,12 @@ class SqlJobStore(abc.ABC):
         )
         return JobRecord.from_row(rows[0]) if rows else None
 
-    def renew(self, owner: str, lease_until: float) -> int:
-        """Extend the lease of every unfinished job of ``owner`` (its heartbeat)."""
+    def renew(self, owner: str, lease_until: float, running: Sequence[str] = ()) -> int:
+        """Extend the leases of ``owner``'s queued (pinned) jobs and of the ``running`` ones it still runs."""
+        ids = f" OR id IN ({', '.join('?' * len(running))})" if running else ""
         return self._execute(
-            "UPDATE mt_jobs SET lease_until = ? WHERE owner = ? AND state IN (?, ?)", (lease_until, owner, *_ACTIVE)
+            f"UPDATE mt_jobs SET lease_until = ? WHERE owner = ? AND (state = 'queued'{ids})",
+            (lease_until, owner, *running),
         )
 
     def release(self, job_id: str, owner: str, lines: Sequence[tuple[float, str]] = ()) -> bool:

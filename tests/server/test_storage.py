@@ -55,11 +55,14 @@ def test_lifecycle_running_then_failed(store: SqlJobStore) -> None:
     assert found.problem == {"status": 409, "detail": "conflict"}
 
 
-def test_find_active_only_sees_unfinished_jobs_of_that_digest(store: SqlJobStore) -> None:
+def test_find_answer_prefers_an_unfinished_job_then_the_newest_success(store: SqlJobStore) -> None:
     store.create(job("adviser-1", "d1", "succeeded"))
     store.create(job("adviser-2", "d2", "running"))
-    assert store.find_active("d1") is None
-    assert store.find_active("d2").id == "adviser-2"
+    store.create(job("adviser-3", "d2", "succeeded"))
+    store.create(job("adviser-4", "d3", "failed"))
+    assert store.find_answer("d1").id == "adviser-1"
+    assert store.find_answer("d2").id == "adviser-2"
+    assert store.find_answer("d3") is None
 
 
 def test_results_are_upserted_by_digest(store: SqlJobStore) -> None:
@@ -76,14 +79,6 @@ def test_log_keeps_order_per_job(store: SqlJobStore) -> None:
     assert store.log("adviser-1") == [f"line {i}" for i in range(5)]
     assert store.log("adviser-2") == ["other"]
     assert store.log("adviser-3") == []
-
-
-def test_fail_unfinished_marks_queued_and_running(store: SqlJobStore) -> None:
-    store.create(job("adviser-1", state="queued"))
-    store.create(job("adviser-2", state="running"))
-    store.create(job("adviser-3", state="succeeded"))
-    assert store.fail_unfinished({"detail": "restarted"}, 9.0) == 2
-    assert [store.get(f"adviser-{i}").state for i in (1, 2, 3)] == ["failed", "failed", "succeeded"]
 
 
 def test_heartbeat(store: SqlJobStore) -> None:
@@ -159,9 +154,8 @@ def test_prune_forgets_old_finished_jobs_and_unused_results(store: SqlJobStore) 
     assert store.result("d-old") is None and store.result("d-used") == {"lock": "used"}
 
 
-def test_start_and_complete_are_single_transactions(store: SqlJobStore) -> None:
-    store.create(job())
-    store.start("adviser-1", 2.0, [(2.0, "started")])
+def test_create_and_complete_are_single_transactions(store: SqlJobStore) -> None:
+    store.create(job(), [(1.0, "started")])
     store.complete("adviser-1", "d1", 3.0, result={"lock": "L"}, lines=[(3.0, "done")])
     assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
     assert store.log("adviser-1") == ["started", "done"]
