@@ -345,20 +345,25 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
 
 
 async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
-    """The job once finished (or at ``timeout``), without holding a thread while waiting."""
+    """The job once finished (or at ``timeout``), without holding a thread while waiting: woken when
+    this replica finishes it, looking at the shared store every ``poll`` seconds otherwise."""
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     deadline = loop.time() + timeout
+
     def wake() -> None:
         loop.call_soon_threadsafe(finished.set)
 
-    if jobs.on_done(job_id, wake):
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(finished.wait(), timeout)
-    view = await run_in_threadpool(jobs.view, job_id)
-    while view is not None and not view.done and loop.time() < deadline:
-        await asyncio.sleep(0.1)  # a job of another replica: poll the shared store
+    jobs.on_done(job_id, wake)
+    try:
         view = await run_in_threadpool(jobs.view, job_id)
+        while view is not None and not view.done and loop.time() < deadline:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(finished.wait(), max(0.0, min(jobs.settings.poll, deadline - loop.time())))
+            finished.clear()
+            view = await run_in_threadpool(jobs.view, job_id)
+    finally:
+        jobs.forget(job_id, wake)
     if view is None:
         raise _Refused(problems.not_found(job_id))
     return view

@@ -45,10 +45,9 @@ def new_job_id(task: str = "advise") -> str:
 
 @dataclass
 class _Running:
-    """A job this replica runs now: who waits for it, and its log lines not yet written."""
+    """A job this replica runs now, and its log lines not yet written."""
 
     job: JobRecord
-    callbacks: list[Callable[[], None]] = field(default_factory=list)
     log: list[tuple[float, str]] = field(default_factory=list)
     done: bool = False
 
@@ -71,6 +70,7 @@ class Jobs:
         self.tasks: Tasks = dict(tasks) if isinstance(tasks, Mapping) else {"advise": tasks}
         self._held: dict[str, AdviseRequest] = {}  # pinned jobs' requests, with their credentials
         self._running: dict[str, _Running] = {}
+        self._waiters: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Semaphore(0)
@@ -162,30 +162,34 @@ class Jobs:
             problem=Problem.from_dict(job.problem) if job.problem else None,
         )  # fmt: skip
 
-    def on_done(self, job_id: str, callback: Callable[[], None]) -> bool:
-        """Call ``callback`` (from a worker thread) when this replica finishes the job.
-
-        False when the job is not running here: then the caller polls the store.
-        """
+    def on_done(self, job_id: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from a worker thread) when this replica finishes the job; a job another
+        replica runs never calls it: waiters also look at the store now and then (``forget`` after)."""
         with self._lock:
-            running = self._running.get(job_id)
-            if running is None or running.done:
-                return False
-            running.callbacks.append(callback)
-            return True
+            self._waiters.setdefault(job_id, []).append(callback)
+
+    def forget(self, job_id: str, callback: Callable[[], None]) -> None:
+        with self._lock:
+            waiting = self._waiters.get(job_id, [])
+            if callback in waiting:
+                waiting.remove(callback)
+            if not waiting:
+                self._waiters.pop(job_id, None)
 
     def wait(self, job_id: str, timeout: float) -> Optional[JobView]:
         """The job once finished, or as it stands when ``timeout`` runs out (blocking)."""
         deadline = time.monotonic() + timeout
-        view = self.view(job_id)
-        while view is not None and not view.done and time.monotonic() < deadline:
-            event = threading.Event()
-            if self.on_done(job_id, event.set):
-                event.wait(max(0.0, deadline - time.monotonic()))
-            else:
-                time.sleep(0.05)
+        event = threading.Event()
+        self.on_done(job_id, event.set)
+        try:
             view = self.view(job_id)
-        return view
+            while view is not None and not view.done and time.monotonic() < deadline:
+                event.wait(min(self.settings.poll, max(0.0, deadline - time.monotonic())))
+                event.clear()
+                view = self.view(job_id)
+            return view
+        finally:
+            self.forget(job_id, event.set)
 
     def log(self, job_id: str) -> list[str]:
         return self.store.log(job_id)
@@ -266,7 +270,8 @@ class Jobs:
             with self._lock:
                 running.done = True
                 self._running.pop(job.id, None)
-            for callback in running.callbacks:
+                waiting = self._waiters.pop(job.id, [])
+            for callback in waiting:
                 callback()
 
     def _finish(self, running: _Running, outcome: tuple[str, Any], started: float) -> None:
