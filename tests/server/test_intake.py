@@ -1,8 +1,8 @@
 """Requests are checked before any job exists, and no request text can stall the server.
 
-The 1 MiB adversarial texts are bounded at one second per stage: a
+The 1 MiB adversarial texts are bounded at one second of CPU per stage: a
 correctness bound (the quadratic URL scan took minutes on these), with a wide
-margin for a loaded machine, not a benchmark.
+margin, not a benchmark.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ OLD_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
 
 
 def _within_a_second(stage: Callable[[], object]) -> None:
-    started = time.perf_counter()
+    """CPU time of this process, not wall time: the bound must hold on a machine busy with others."""
+    started = time.process_time()
     stage()
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
