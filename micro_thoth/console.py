@@ -1,10 +1,16 @@
-"""The only module that writes to the terminal: messages, errors, progress, tables, JSON."""
+"""The only module that writes to the terminal: messages, errors, progress, tables, JSON.
+
+Progress on a terminal is one rich live region (a row per running task) that lines
+print above and that is cleared when its last task ends; elsewhere (a pipe, CI,
+THAMOS_NO_PROGRESSBAR) there are plain lines only. NO_COLOR is honoured.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -44,13 +50,23 @@ class Console(Reporter):
         tty = self.stream.isatty() and not os.environ.get("THAMOS_NO_PROGRESSBAR") and not os.environ.get("CI")
         self.progress = tty and verbosity >= 0 if progress is None else progress
         self._tasks: dict[str, list[Any]] = {}
+        self._live: Optional[_Region] = None
+        self._lock = threading.RLock()  # downloads report from worker threads
+
+    def configure(self, *, verbosity: int) -> None:
+        """The command's verbosity (-v/-q), once it is parsed: the handler's console is the command's."""
+        self.verbosity = verbosity
+        self.progress = self.progress and verbosity >= 0
 
     # -- lines -----------------------------------------------------------------
     def _write(self, text: str, level: str) -> None:
         style = _STYLES.get(level)
+        with self._lock:
+            if self._live is not None:  # above the live region, which stays below
+                self._live.print(text, style if self.color else None)
+                return
         if self.color and style:
             text = click.style(text, fg=style)
-        self._clear_bar()
         print(text, file=self.stream, flush=True)
 
     def info(self, text: str) -> None:
@@ -94,46 +110,104 @@ class Console(Reporter):
         {"debug": self.debug, "warning": self.warn}.get(level, self.info)(text)
 
     def task_started(self, kind: str, total: int, unit: str = "items") -> None:
-        self._tasks[kind] = [0, total, unit, time.monotonic(), ""]
-        self._draw(kind)
+        with self._lock:
+            self._tasks[kind] = [0, total, unit, time.monotonic(), ""]
+            if self.progress:
+                if self._live is None:
+                    self._live = _Region(self.stream, self.color)
+                self._live.add(kind, total, unit)
 
     def task_advanced(self, kind: str, amount: int, label: str = "") -> None:
-        task = self._tasks.get(kind)
-        if task is None:
-            return
-        task[0] += amount
-        task[4] = label or task[4]
+        with self._lock:
+            task = self._tasks.get(kind)
+            if task is None:
+                return
+            task[0] += amount
+            task[4] = label or task[4]
+            if self._live is not None:
+                self._live.advance(kind, task[0], task[4])
         if not self.progress and label and task[2] == "items":
             self.debug(f"{kind}: {label}")
-        self._draw(kind)
 
     def task_finished(self, kind: str) -> None:
-        self._tasks.pop(kind, None)
-        self._clear_bar()
-
-    def _draw(self, kind: str) -> None:
-        if not self.progress:
-            return
-        done, total, unit, _start, label = self._tasks[kind]
-        width = 24
-        filled = int(width * done / total) if total else width
-        if unit == "bytes":
-            amount = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
-        else:
-            amount = f"{done}/{total}"
-        line = f"{kind} [{'#' * filled}{'.' * (width - filled)}] {amount} {label}"[:100]
-        self.stream.write("\r\x1b[2K" + line)
-        self.stream.flush()
+        with self._lock:
+            self._tasks.pop(kind, None)
+            if self._live is not None and self._live.remove(kind):
+                self._live = None
 
     def finish(self) -> None:
         """Abandon every running task (an error ends them) and clear the live region."""
-        self._clear_bar()
-        self._tasks.clear()
+        with self._lock:
+            self._tasks.clear()
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
 
-    def _clear_bar(self) -> None:
-        if self.progress and self._tasks:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+
+class _Region:
+    """The one live region on a terminal (rich): a row per running task, drawn in place, width-aware,
+    lines printed meanwhile go above it; cleared from the screen when its last task ends."""
+
+    REFRESH = 0.1  # seconds between redraws (each row also redraws when it starts and ends)
+
+    def __init__(self, stream: IO[str], color: bool) -> None:
+        from rich.console import Console as RichConsole
+        from rich.progress import BarColumn, Progress, TextColumn
+        from rich.table import Column
+
+        self.console = RichConsole(file=stream, force_terminal=True, no_color=not color, highlight=False)
+        self.bars = Progress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[amount]}", table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[label]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+            console=self.console, transient=True, auto_refresh=False, expand=True,
+        )
+        self.rows: dict[str, Any] = {}
+        self.units: dict[str, str] = {}
+        self.drawn = 0.0
+        self.bars.start()
+
+    def add(self, kind: str, total: int, unit: str) -> None:
+        self.units[kind] = unit
+        self.rows[kind] = self.bars.add_task(kind, total=total or None, amount=_amount(0, total, unit), label="")
+        self._draw(force=True)
+
+    def advance(self, kind: str, done: int, label: str) -> None:
+        row = self.rows.get(kind)
+        if row is not None:
+            total = self.bars.tasks[self.bars.task_ids.index(row)].total or 0
+            self.bars.update(row, completed=done, amount=_amount(done, int(total), self.units[kind]), label=label)
+            self._draw()
+
+    def remove(self, kind: str) -> bool:
+        """Drop the row of ``kind``; True when it was the last (the region is then gone)."""
+        row = self.rows.pop(kind, None)
+        if row is not None:
+            self.bars.remove_task(row)
+        if self.rows:
+            self._draw(force=True)
+            return False
+        self.stop()
+        return True
+
+    def print(self, text: str, style: Optional[str]) -> None:
+        self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        self.bars.stop()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.drawn >= self.REFRESH:
+            self.drawn = now
+            self.bars.refresh()
+
+
+def _amount(done: int, total: int, unit: str) -> str:
+    if unit == "bytes":
+        return f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+    return f"{done}/{total}"
 
 
 def _internal(exc: BaseException) -> ThothPipError:

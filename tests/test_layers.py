@@ -33,6 +33,7 @@ CONFINED = {
     "httpx": ("index", "net", "download", "resolve", "server", "cli"),
     "rapidfuzz": ("guidance", "index"),
     "elftools": ("knowledge",),
+    "rich": ("console",),
     "pip": (),
 }
 

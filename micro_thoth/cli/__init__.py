@@ -106,8 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     args = list(argv) if argv is not None else sys.argv[1:]
     json_output, verbosity = _global_flags(args)
+    console = Console(verbosity=verbosity)  # the commands report through it too (ctx.obj): one live region
     return run_guarded(
-        lambda: cli.main(args=args, prog_name="thoth-pip", standalone_mode=False),
-        Console(verbosity=verbosity),
+        lambda: cli.main(args=args, prog_name="thoth-pip", standalone_mode=False, obj=console),
+        console,
         json_output=json_output,
     )

@@ -122,7 +122,12 @@ def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
 
     apply_knowledge_dir(kwargs)
     settings = Settings.from_sources(kwargs, os.environ)
-    console = Console(verbosity=settings.verbosity)
+    context = click.get_current_context(silent=True)
+    console = context.find_object(Console) if context is not None else None
+    if console is None:
+        console = Console(verbosity=settings.verbosity)
+    else:
+        console.configure(verbosity=settings.verbosity)
     settings = apply_overlay(settings, os.environ)
     os.environ.update(dotenv_values(settings, os.environ, console))  # pipenv loads .env for every command
     return settings, console

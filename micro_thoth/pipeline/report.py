@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -162,12 +162,20 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any, *, warnings: bo
     return 0
 
 
-def install_outcome(outcome: Any, settings: Settings, console: Any) -> int:
-    """The lock's lines (when one was made), then the sync's; with --json one object with both."""
+def install_outcome(outcome: Any, settings: Settings, console: Any, *, lock_told: bool = False) -> int:
+    """The lock's lines (when one was made and not ``lock_told`` already), then the sync's;
+    with --json one object with both."""
     if settings.json_output:
         locked = _lock_dict(outcome.locked) if outcome.locked is not None else None
         console.json({**_sync_dict(outcome.synced), "lock": locked})
         return 0
-    if outcome.locked is not None:
+    if outcome.locked is not None and not lock_told:
         lock_outcome(outcome.locked, settings, console)
     return sync_outcome(outcome.synced, settings, console)
+
+
+def lock_teller(settings: Settings, console: Any) -> Callable[[Any], object]:
+    """What ``install`` calls as soon as it has locked: the lock's lines, before the sync's bars."""
+    if settings.json_output:
+        return lambda locked: None
+    return lambda locked: lock_outcome(locked, settings, console)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,25 +54,33 @@ def install(
     packages: Sequence[str] = (),
     index: Optional[str] = None,
     request: LockRequest = DEFAULT_REQUEST,
+    on_locked: Callable[[LockOutcome], object] = lambda locked: None,
 ) -> InstallOutcome:
-    """pipenv install: add ``packages`` to the Pipfile; lock if the lock is missing or stale; sync."""
+    """pipenv install: add ``packages`` to the Pipfile; lock if the lock is missing or stale; sync.
+    ``on_locked`` hears of a lock as soon as it is made, before the sync starts (its lines first)."""
     started = time.monotonic()
     files = discover(settings)
     with open_services(settings, environ, reporter) as services:
         if packages:
             with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)) as files:
-                locked = _relock(files, services, request)
+                locked = _told(on_locked, _relock(files, services, request))
                 return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
         if settings.deploy or (files.pipfile is None and files.lock is not None and files.requirements_in is None):
             return InstallOutcome(None, _sync_existing(files, settings, services, started))
         if files.pipfile is None and files.requirements_in is not None:
-            locked = run_lock(requirements_input(services, CompileRequest(src=files.requirements_in), request), services, request)
+            compiled = requirements_input(services, CompileRequest(src=files.requirements_in), request)
+            locked = _told(on_locked, run_lock(compiled, services, request))
             return InstallOutcome(locked, _sync_requirements(locked, files, settings, services, started))
         current = _current_lock(files, services)
         if current is not None:
             return InstallOutcome(None, install_lock(*current, files, settings, services, started))
-        locked = _relock(files, services, request)
+        locked = _told(on_locked, _relock(files, services, request))
         return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
+
+
+def _told(on_locked: Callable[[LockOutcome], object], locked: LockOutcome) -> LockOutcome:
+    on_locked(locked)
+    return locked
 
 
 def update(

@@ -35,5 +35,8 @@ def command(packages: tuple[str, ...], index: Optional[str], runtime_environment
     from ...pipeline import report, workflow
 
     request = options.lock_request(kwargs, runtime_environment)
-    outcome = workflow.install(settings, os.environ, console, packages=packages, index=index, request=request)
-    return report.install_outcome(outcome, settings, console)
+    outcome = workflow.install(
+        settings, os.environ, console, packages=packages, index=index, request=request,
+        on_locked=report.lock_teller(settings, console),
+    )
+    return report.install_outcome(outcome, settings, console, lock_told=True)
