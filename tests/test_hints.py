@@ -50,22 +50,15 @@ def _strings() -> list[tuple[str, str, bool]]:
         tree = ast.parse(path.read_text(), str(path))
         skip = _docstring_nodes(tree)
         hints = {id(k.value) for n in ast.walk(tree) if isinstance(n, ast.Call) for k in n.keywords if k.arg == "hint"}
+        parts = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # read with their f-string
         for node in ast.walk(tree):
             text = _text(node)
-            if text is None or id(node) in skip or (isinstance(node, ast.Constant) and _inside_fstring(tree, node)):
+            if text is None or id(node) in skip or id(node) in parts:
                 continue
             where = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}"
             if "`thoth-pip " in text or id(node) in hints:
                 found.append((where, text, id(node) in hints))
     return found
-
-
-def _inside_fstring(tree: ast.AST, node: ast.AST) -> bool:
-    parents = getattr(_inside_fstring, "cache", {})
-    if id(tree) not in parents:
-        parents[id(tree)] = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
-        _inside_fstring.cache = parents  # type: ignore[attr-defined]
-    return id(node) in parents[id(tree)]
 
 
 STRINGS = _strings()
