@@ -1,7 +1,8 @@
 """User actions about guidance: import advisories, audit a lock, record and list prescriptions, build the policy.
 
-``guidance_policy`` is what lock / advise call to get the CandidatePolicy for a
-run; ``show_report`` prints a guidance report (table or Thoth-shaped JSON).
+A run's policy is built in ``policy.py`` (re-exported here for callers of
+``guidance_policy``); ``show_report`` prints a guidance report (table or
+Thoth-shaped JSON).
 Advisories and synced units live in the knowledge store of the knowledge dir
 (``pipeline/knowledge.py``): imported knowledge, unlike the metadata cache,
 must survive ``--clear``.
@@ -11,41 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError
 from ..guidance.advisories import Finding, audit
-from ..guidance.licenses import LicensePolicy
-from ..guidance.policy import GuidancePolicy
-from ..guidance.recommendation import Recommendation, parse_duration, reference_time
-from ..guidance.selection import UnitContext
 from ..guidance.typosquat import looks_like_typosquat
-from ..guidance.units import Unit
 from ..knowledge import prescriptions as rx
-from ..knowledge.advisories import AdvisoryDB
 from ..knowledge.locations import bundled_dir, user_prescriptions_dir
-from ..knowledge.lookup import StoreUnits
-from ..knowledge.store import STORE_FILE
-from ..models import Lock, Source
-from ..reporting import NULL_REPORTER, Reporter
+from ..models import Lock
 from ..resolve.resolver import StackReport
 from ..settings import Settings
 from .knowledge import import_advisories as import_advisories
-from .knowledge import import_knowledge_bytes, knowledge_info, open_store
+from .knowledge import import_knowledge_bytes
+from .policy import ADVISORIES_DB as ADVISORIES_DB
+from .policy import close_policy as close_policy
+from .policy import guidance_policy as guidance_policy
+from .policy import load_units as load_units
+from .policy import open_advisories as open_advisories
 from .project import discover, read_text
-
-ADVISORIES_DB = STORE_FILE  # the advisories are a table of the knowledge store
-
-
-def open_advisories(environ: Mapping[str, str]) -> AdvisoryDB:
-    """The advisories of the knowledge dir (closing them closes the store)."""
-    return open_store(environ).advisories
-
-
-# -- audit --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -162,61 +147,6 @@ def sync_prescriptions(
         manifest["backend"], directory / rx.BACKEND_DIR, knowledge.knowledge_version, knowledge.digest,
         len(knowledge.files), units, before.get("digest") != knowledge.digest,
     )
-
-
-def load_units(settings: Settings, environ: Mapping[str, str], paths: Sequence[Path] = ()) -> tuple[Unit, ...]:
-    """Bundled, user, project (``.thoth/prescriptions``) and explicit units; later ones win by name."""
-    return rx.load_prescriptions(
-        project_root=settings.project_dir, paths=paths, user_directory=user_prescriptions_dir(environ)
-    )
-
-
-# -- the policy for a run -----------------------------------------------------------------------
-
-
-def guidance_policy(
-    settings: Settings,
-    environ: Mapping[str, str],
-    *,
-    recommendation_type: Optional[str] = None,
-    min_release_age: Optional[str] = None,
-    runtime_environment: Optional[RuntimeEnvironment] = None,
-    labels: Optional[Mapping[str, str]] = None,
-    prescriptions: Sequence[Path] = (),
-    deny_licenses: Iterable[str] = (),
-    allow_vulnerabilities: Iterable[str] = (),
-    now: Optional[datetime] = None,
-    exclude_newer: Optional[datetime] = None,
-    sources: Sequence[Source] = (),
-    reporter: Reporter = NULL_REPORTER,
-) -> GuidancePolicy:
-    """The CandidatePolicy for one lock/advise run (close ``policy.advisories`` with ``close_policy``).
-
-    ``sources`` are the run's indexes: a pseudonym may offer builds from one of them only.
-    """
-    rtype = recommendation_type or (runtime_environment.recommendation_type if runtime_environment else None)
-    age = parse_duration(min_release_age) if min_release_age else None
-    recommendation = Recommendation.for_type(rtype, min_release_age=age)
-    context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
-    store = open_store(environ)
-    return GuidancePolicy(
-        recommendation,
-        now=reference_time(now or datetime.now(timezone.utc), exclude_newer),
-        units=load_units(settings, environ, prescriptions),
-        context=context,
-        knowledge=StoreUnits(store),
-        knowledge_info=knowledge_info(store, environ),
-        advisories=store.advisories,
-        licenses=LicensePolicy.deny(deny_licenses),
-        allow_vulnerabilities=allow_vulnerabilities,
-        indexes={source.expanded_url(environ): source.name for source in sources},
-        reporter=reporter,
-    )
-
-
-def close_policy(policy: GuidancePolicy) -> None:
-    if isinstance(policy.advisories, AdvisoryDB):
-        policy.advisories.close()
 
 
 def typo_warnings(names: Iterable[str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -23,7 +23,7 @@ from ..resolve.reporter import ProgressLines
 from ..resolve.resolver import LockPolicy, Resolver
 from ..settings import Settings
 from .backend import Backend, configured_backend, prescription_texts
-from .guidance import close_policy, guidance_policy
+from .policy import open_policy
 
 
 @dataclass
@@ -61,20 +61,8 @@ class Services:
 
         return EmbeddedResolver(source_for, self._open_policy, ProgressLines(self.reporter))
 
-    @contextmanager
-    def _open_policy(self, policy: LockPolicy, sources: Sequence[Source]) -> Iterator[GuidancePolicy]:
-        """The live guidance policy of ``policy`` (prescriptions, advisories, cooldown, licences), closed after."""
-        live = guidance_policy(
-            self.settings, self.environ, recommendation_type=policy.recommendation_type,
-            min_release_age=policy.min_release_age, runtime_environment=policy.environment, labels=policy.labels,
-            prescriptions=policy.prescriptions, deny_licenses=policy.deny_licenses,
-            allow_vulnerabilities=policy.allow_vulnerabilities, exclude_newer=policy.exclude_newer, sources=sources,
-            reporter=self.reporter,
-        )
-        try:
-            yield live
-        finally:
-            close_policy(live)
+    def _open_policy(self, policy: LockPolicy, sources: Sequence[Source]) -> AbstractContextManager[GuidancePolicy]:
+        return open_policy(self.settings, self.environ, policy, sources, self.reporter)
 
     def use_sources(self, sources: Sequence[Source]) -> None:
         """Sources this run talks to: their ``verify_ssl = false`` hosts become trusted hosts."""
