@@ -65,7 +65,7 @@ def _locate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     import os
 
     from ..console import Console
-    from ..pipeline.everyday import locate
+    from ..pipeline.where import locate
     from ..settings import Settings
 
     Console().output(str(locate(Settings.from_sources({}, os.environ), param.name)))  # type: ignore[arg-type]

@@ -29,9 +29,10 @@ from ..knowledge import abi
 from ..models import CoreMetadata, Pin, Target
 from ..settings import Settings
 from .environment import runtime_environment
-from .everyday import IGNORED, existing_environment, load_project_lock, plain_pipfile
+from .inputs import load_project_lock, plain_pipfile
 from .project import discover
 from .sync import select_pins
+from .where import IGNORED, existing_environment
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from .. import install
 from ..models import CoreMetadata
 from ..settings import Settings
-from .everyday import IGNORED, existing_environment
+from .where import IGNORED, existing_environment
 
 
 @dataclass(frozen=True)

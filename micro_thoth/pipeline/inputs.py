@@ -1,14 +1,17 @@
-"""Reading the project's inputs into models: the lock to install, the Pipfile, their sources."""
+"""Reading the project's inputs into models: the lock to install, the Pipfile, their sources, staleness."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 from ..errors import InputFileError, UsageError
 from ..formats import pipfile as pipfile_format
-from ..formats import pipfile_lock
+from ..formats import pipfile_lock, poetry_lock, requirements
 from ..models import Lock, Pipfile, Source, Target
+from ..reporting import Reporter
 from ..settings import Settings
+from .export import load_any_lock
 from .project import ProjectFiles, read_text
 from .services import Services
 
@@ -35,8 +38,6 @@ def load_lock(files: ProjectFiles, settings: Settings, services: Services) -> tu
             pipfile_lock.check_lock_current(lock, pipfile)
         return lock, pipfile
     if files.poetry_lock is not None:
-        from ..formats import poetry_lock
-
         return poetry_lock.parse_poetry_lock(read_text(files.poetry_lock), str(files.poetry_lock)), None
     if files.requirements_txt is not None:
         return load_requirements_lock(files.requirements_txt), None
@@ -49,10 +50,6 @@ def load_lock(files: ProjectFiles, settings: Settings, services: Services) -> tu
 
 def load_requirements_lock(path: object) -> Lock:
     """A requirements.txt that is fully pinned and hashed, as a Lock (else NotLockedError)."""
-    from pathlib import Path
-
-    from ..formats import requirements
-
     file = Path(str(path))
     parsed = requirements.parse_requirements(read_text(file), str(file), read=lambda p: read_text(Path(p)))
     return requirements.to_lock(parsed)
@@ -71,3 +68,30 @@ def sources_for(lock: Lock, services: Services) -> tuple[Source, ...]:
     if not sources:
         raise UsageError("no package index is configured (pip's config says --no-index) and the lock names none")
     return sources
+
+
+def load_project_lock(files: ProjectFiles) -> Lock:
+    """Pipfile.lock, poetry.lock or a hashed requirements.txt, by that priority."""
+    lock = load_any_lock(files)
+    if lock is not None:
+        return lock
+    if files.requirements_txt is not None:
+        return load_requirements_lock(files.requirements_txt)
+    raise InputFileError(
+        "no lock found (looked for Pipfile.lock, poetry.lock, requirements.txt)",
+        path=str(files.directory), hint="run `thoth-pip lock` first",
+    )
+
+
+def plain_pipfile(files: ProjectFiles) -> Optional[Pipfile]:
+    """The Pipfile for its names and markers (no default index needed), or None."""
+    if files.pipfile is None:
+        return None
+    return pipfile_format.parse_pipfile(read_text(files.pipfile), str(files.pipfile))
+
+
+def warn_if_stale(files: ProjectFiles, lock: Lock, reporter: Reporter) -> None:
+    pipfile = plain_pipfile(files) if lock.kind == "pipfile" else None
+    if pipfile is not None and pipfile.sources and lock.pipfile_hash not in pipfile.hashes:
+        reporter.message(f"Pipfile.lock ({(lock.pipfile_hash or '')[-6:]}) out of date. Run `thoth-pip lock` to update.",
+                         "warning")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ...pipeline import everyday
+from ...pipeline import clean as clean_pipeline
 from .. import options
 
 
@@ -18,7 +18,7 @@ from .. import options
 @click.option("--python", help="With --system: the interpreter (a version or a path).")
 def command(bare: bool, **kwargs: Any) -> int:
     settings, console = options.settings_from(kwargs)
-    outcome = everyday.clean(settings, console)
+    outcome = clean_pipeline.clean(settings, console)
     if settings.json_output:
         console.json({"environment": str(outcome.environment), "dry_run": outcome.dry_run,
                       "extraneous": list(outcome.extraneous), "removed": list(outcome.removed)})

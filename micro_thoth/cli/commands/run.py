@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ...errors import ThothPipError
-from ...pipeline import everyday
+from ...pipeline import run as run_pipeline
 from .. import options
 
 
@@ -22,7 +22,7 @@ from .. import options
 @click.argument("command_args", nargs=-1, type=click.UNPROCESSED)
 def command(command_args: tuple[str, ...], **kwargs: Any) -> int:
     settings, console = options.settings_from(kwargs)
-    plan = everyday.prepare_run(settings, os.environ, command_args, console)
+    plan = run_pipeline.prepare_run(settings, os.environ, command_args, console)
     try:
         os.execve(plan.argv[0], list(plan.argv), dict(plan.environ))
     except OSError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ...errors import ThothPipError
-from ...pipeline import everyday
+from ...pipeline import verify as verify_pipeline
 from .. import options
 
 
@@ -16,7 +16,7 @@ from .. import options
 @options.common
 def command(**kwargs: Any) -> int:
     settings, console = options.settings_from(kwargs)
-    outcome = everyday.verify(settings, os.environ, console)
+    outcome = verify_pipeline.verify(settings, os.environ, console)
     if settings.json_output:
         console.json({"up_to_date": outcome.up_to_date, "lock_hash": outcome.lock_hash,
                       "pipfile_hash": outcome.pipfile_hash, "lock": str(outcome.lock_path)})
