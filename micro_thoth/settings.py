@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -88,7 +88,6 @@ class Settings:
     runtime_environment: Optional[str] = None  # the .thoth.yaml entry (THAMOS_RUNTIME_ENVIRONMENT)
     input_dir: Optional[Path] = None  # the selected entry's overlay directory, when .thoth.yaml has overlays_dir
     formats: Formats = ANY_FORMAT  # --no-binary / --only-binary / --prefer-binary (and PIP_*)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_sources(cls, args: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
@@ -124,7 +123,6 @@ class Settings:
             backend_url=args.get("backend") or environ.get("THOTH_HOST") or None,
             runtime_environment=args.get("runtime_environment") or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None,
             formats=_formats(args, environ),
-            extra={k: v for k, v in args.items() if k not in _KNOWN and v is not None},
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -165,13 +163,6 @@ def _formats(args: Mapping[str, Any], environ: Mapping[str, str]) -> Formats:
             formats = formats.with_option(option, value)
     prefer = bool(args.get("prefer_binary")) or env_flag(environ, "PIP_PREFER_BINARY")
     return replace(formats, prefer_binary=prefer)
-
-
-_KNOWN = {
-    "directory", "categories", "cache_dir", "python", "system", "deploy", "dev", "dry_run",
-    "no_compile", "verbose", "quiet", "json", "clear", "pre", "exclude_newer", "refresh", "offline", "backend",
-    "runtime_environment", "no_binary", "only_binary", "prefer_binary", "link_mode",
-}
 
 
 def _project_location(directory: Optional[str], environ: Mapping[str, str]) -> tuple[Path, Optional[Path]]:

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 from .actions import MAX_WORKERS, InstallResult, execute, uninstall
 from .bytecode import compile_bytecode
+from .environment import (
+    LOCK_NAME,
+    TargetEnvironment,
+    ensure_venv,
+    environment_for,
+    system_environment,
+)
 from .installed import InstalledDistribution, installed_distributions
 from .planning import PROTECTED, Plan, WantedPackage, direct_url_data, plan
 from .safety import BOMB_FLOOR, BOMB_RATIO, check_wheel, unpack_wheel
-from .target import LOCK_NAME, TargetEnvironment, ensure_venv, environment_for, system_environment
 from .transaction import DEFAULT_LOCK_TIMEOUT, environment_lock
 from .trees import unpacked_tree, unpacked_trees
 from .wheels import INSTALLER_NAME

@@ -17,12 +17,12 @@ from ..reporting import NULL_REPORTER, Reporter
 from ..settings import DEFAULT_LINK_MODE
 from .bytecode import compile_written
 from .contents import check_contents
+from .environment import TargetEnvironment
 from .installed import installed_distributions
 from .linking import Placer
 from .planning import Plan, WantedPackage, plan
 from .removal import remove_distribution
 from .safety import check_wheel
-from .target import TargetEnvironment
 from .transaction import DEFAULT_LOCK_TIMEOUT, Transaction, environment_lock, open_transaction
 from .trees import link_tree, open_tree, precompile_trees
 from .wheels import install_wheel

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..reporting import Reporter
-from .target import TargetEnvironment
+from .environment import TargetEnvironment
 from .transaction import Transaction
 
 _COMPILE = """

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .target import TargetEnvironment
+from .environment import TargetEnvironment
 
 
 @dataclass(frozen=True)

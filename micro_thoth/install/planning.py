@@ -16,8 +16,8 @@ from packaging.version import InvalidVersion, Version
 
 from ..integrity import damaged_files
 from ..models import DirectReference, strip_credentials
+from .environment import TargetEnvironment
 from .installed import InstalledDistribution, installed_distributions
-from .target import TargetEnvironment
 
 PROTECTED = frozenset({"pip", "setuptools", "wheel", "distribute", "micro-thoth"})
 

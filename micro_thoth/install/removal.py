@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InstallError
+from .environment import TargetEnvironment
 from .installed import InstalledDistribution
-from .target import TargetEnvironment
 from .transaction import Transaction, prune_dirs
 
 

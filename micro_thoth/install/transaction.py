@@ -15,7 +15,7 @@ from typing import BinaryIO, Union
 
 from ..errors import EnvironmentBusy
 from ..reporting import NULL_REPORTER, Reporter
-from .target import TargetEnvironment
+from .environment import TargetEnvironment
 
 DEFAULT_LOCK_TIMEOUT = 900.0
 

@@ -29,10 +29,10 @@ from ..digests import sha256_file
 from ..errors import InstallError, UnsafeWheel
 from ..integrity import tree_damaged
 from .bytecode import compile_bytecode, pyc_path
+from .environment import TargetEnvironment
 from .linking import Placer
 from .planning import WantedPackage
 from .safety import inside, unpack_wheel
-from .target import TargetEnvironment
 from .transaction import Transaction
 from .wheels import RecordingDestination, additional_metadata, destination_for
 

@@ -16,9 +16,9 @@ from installer.sources import WheelFile
 from installer.utils import Scheme
 
 from ..errors import InstallError
+from .environment import TargetEnvironment
 from .planning import WantedPackage, direct_url_data
 from .safety import inside
-from .target import TargetEnvironment
 from .transaction import Transaction
 
 INSTALLER_NAME = b"thoth-pip\n"
