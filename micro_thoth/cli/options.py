@@ -21,21 +21,6 @@ def _apply(options: list[Callable[[F], F]], func: F) -> F:
     return func
 
 
-def common(func: F) -> F:
-    """-C, -v/-q, --json, --cache-dir, --clear: every project command has them."""
-    return _apply(
-        [
-            click.option("-C", "--directory", type=click.Path(file_okay=False), help="Project directory (default: cwd, or PIPENV_PIPFILE's)."),
-            click.option("-v", "--verbose", count=True, help="More output."),
-            click.option("-q", "--quiet", count=True, help="Less output."),
-            click.option("--json", "json", is_flag=True, help="Machine-readable output on stdout."),
-            click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache directory (THOTH_PIP_CACHE_DIR)."),
-            click.option("--clear", is_flag=True, help="Drop the caches first."),
-        ],
-        func,
-    )
-
-
 def project(func: F) -> F:
     """-C, -v/-q, --json: commands that read the project but use no cache or index."""
     return _apply(
@@ -47,6 +32,17 @@ def project(func: F) -> F:
         ],
         func,
     )
+
+
+def common(func: F) -> F:
+    """``project``'s options and --cache-dir, --clear: every project command that talks to an index has them."""
+    return project(_apply(
+        [
+            click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache directory (THOTH_PIP_CACHE_DIR)."),
+            click.option("--clear", is_flag=True, help="Drop the caches first."),
+        ],
+        func,
+    ))
 
 
 def target(func: F) -> F:

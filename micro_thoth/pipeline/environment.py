@@ -81,20 +81,6 @@ def runtime_environment(
     return SelectedEnvironment(environment, config, overlay, detected)
 
 
-def show_environment(
-    project_dir: Path,
-    *,
-    environ: Mapping[str, str],
-    name: Optional[str] = None,
-    overrides: Mapping[str, Any] = {},
-    machine: Optional[Machine] = None,
-    reporter: Optional[Reporter] = None,
-) -> SelectedEnvironment:
-    """What ``thoth-pip env`` shows (the console does the showing)."""
-    return runtime_environment(project_dir, environ=environ, name=name, overrides=overrides, machine=machine,
-                               reporter=reporter)
-
-
 def write_config(
     project_dir: Path,
     *,

@@ -2,7 +2,8 @@
 
 ``resolve`` gives one stack; ``resolve_categories`` resolves pipenv categories
 (``default`` first, its pins constraining the others); ``improve`` searches,
-within a bound, for a stack the policy scores higher.
+within a bound, for a stack the policy scores higher; ``EmbeddedResolver`` is
+the ``Resolver`` of a guided lock made here.
 """
 
 from __future__ import annotations

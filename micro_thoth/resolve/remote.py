@@ -1,4 +1,4 @@
-"""The client of the resolver backend: submit a request, poll with backoff, return the result or raise.
+"""The resolver backend, seen from here: its client (submit, poll with backoff, result or error) and the backend Resolver.
 
 Behaves like thamos where it overlaps: ``THAMOS_TIMEOUT`` (seconds to wait for
 a result), ``THAMOS_RETRY_ON_ERROR_COUNT`` / ``THAMOS_RETRY_ON_ERROR_SLEEP``
@@ -25,6 +25,7 @@ from .. import errors, net
 from ..guidance.justification import PackageReport, Refusal
 from ..models import Justification, Target, redact_url
 from ..reporting import NULL_REPORTER, Reporter
+from ..settings import env_float
 from ..values import thaw
 from .problem import Problem
 from .resolver import LockPolicy, Resolved, ResolverInput
@@ -35,16 +36,6 @@ DEFAULT_RETRIES = 3
 DEFAULT_RETRY_SLEEP = 3.0
 _POLL_FIRST, _POLL_FACTOR, _POLL_MAX = 0.1, 1.6, 4.0
 _MAX_RETRY_AFTER = 60.0
-
-
-def _env_number(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise errors.UsageError(f"{name}={raw!r} is not a number") from exc
 
 
 def base_url(url: str) -> str:
@@ -83,9 +74,9 @@ class RemoteResolver:
         env = os.environ if environ is None else environ
         self.url = base_url(url)
         self.token = token if token is not None else (env.get("THAMOS_TOKEN") or None)
-        self.timeout = timeout if timeout is not None else _env_number(env, "THAMOS_TIMEOUT", DEFAULT_TIMEOUT)
-        self.retries = int(retries if retries is not None else _env_number(env, "THAMOS_RETRY_ON_ERROR_COUNT", DEFAULT_RETRIES))
-        self.retry_sleep = retry_sleep if retry_sleep is not None else _env_number(env, "THAMOS_RETRY_ON_ERROR_SLEEP", DEFAULT_RETRY_SLEEP)
+        self.timeout = timeout if timeout is not None else env_float(env, "THAMOS_TIMEOUT", DEFAULT_TIMEOUT)
+        self.retries = int(retries if retries is not None else env_float(env, "THAMOS_RETRY_ON_ERROR_COUNT", DEFAULT_RETRIES))
+        self.retry_sleep = retry_sleep if retry_sleep is not None else env_float(env, "THAMOS_RETRY_ON_ERROR_SLEEP", DEFAULT_RETRY_SLEEP)
         self.sleep = sleep
         headers = {"Accept": "application/json, application/problem+json"}
         if self.token:

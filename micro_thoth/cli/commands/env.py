@@ -9,7 +9,7 @@ import click
 
 from ...console import Console
 from ...errors import UsageError
-from ...pipeline.environment import show_environment
+from ...pipeline import environment as environment_pipeline
 from ...settings import Settings
 from ..options import runtime_options
 
@@ -44,8 +44,9 @@ def command(directory: Optional[str], as_json: bool, runtime_environment: Option
     """Show the runtime environment: detected, overlaid by .thoth.yaml, overlaid by flags."""
     console = Console()
     settings = Settings.from_sources({"directory": directory, "json": as_json}, os.environ)
-    selected = show_environment(settings.project_dir, environ=os.environ, name=runtime_environment,
-                                overrides=overrides_from_options(options), reporter=console)
+    selected = environment_pipeline.runtime_environment(
+        settings.project_dir, environ=os.environ, name=runtime_environment, overrides=overrides_from_options(options), reporter=console,
+    )
     if as_json:
         console.json(selected.to_dict())
         return
