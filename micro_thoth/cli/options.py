@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, Optional, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import click
 
 from ..console import Console
+from ..errors import UsageError
 from ..knowledge.locations import KNOWLEDGE_DIR_ENV
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..pipeline.lock import LockRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,6 +176,28 @@ def runtime_options(func: Any) -> Any:
     return func
 
 
+def _pair(text: Optional[str], flag: str) -> tuple[Optional[str], Optional[str]]:
+    """``NAME:VERSION`` (version optional)."""
+    if not text:
+        return (None, None)
+    name, _, version = text.partition(":")
+    if not name:
+        raise UsageError(f"{flag} {text!r} is not NAME[:VERSION]")
+    return (name, version or None)
+
+
+def overrides_from_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The flags given, as RuntimeEnvironment keys (None: not given)."""
+    from ..environment.config import parse_labels
+
+    os_name, os_version = _pair(options.pop("os"), "--os")
+    libc_family, libc_version = _pair(options.pop("libc"), "--libc")
+    labels = options.pop("labels")
+    values = dict(options, os_name=os_name, os_version=os_version, libc_family=libc_family,
+                  libc_version=libc_version, labels=parse_labels(labels) if labels else None)
+    return {key: value for key, value in values.items() if value is not None}
+
+
 RUNTIME_KEYS = frozenset({
     "python_version", "platform", "os", "libc", "cuda_version", "cudnn_version", "cpu_family", "cpu_model",
     "gpu_model", "base_image", "recommendation_type", "labels", "target_root",
@@ -180,12 +207,12 @@ GUIDANCE_KEYS = frozenset({
 })
 
 
-def lock_request(kwargs: dict[str, Any], runtime_environment: Any, **changes: Any) -> Any:
+def lock_request(kwargs: dict[str, Any], runtime_environment: Optional[str], **changes: Any) -> LockRequest:
     """Pop the runtime and guidance flags out of ``kwargs`` into a LockRequest."""
-    from pathlib import Path
-
-    from ..pipeline.lock import GuidanceOptions, LockRequest
-    from .commands.env import overrides_from_options
+    from ..pipeline.lock import (  # the lock pipeline loads only for commands that lock
+        GuidanceOptions,
+        LockRequest,
+    )
 
     runtime = {k: kwargs.pop(k) for k in list(kwargs) if k in RUNTIME_KEYS}
     knobs = {k: kwargs.pop(k) for k in list(kwargs) if k in GUIDANCE_KEYS}

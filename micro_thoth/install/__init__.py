@@ -1,6 +1,6 @@
 """Installing into an environment: plan first (data, printable), then act with pypa/installer.
 
-    target.py       the environment: interpreter, scheme paths, lock file; venv creation
+    environment.py  the environment: interpreter, scheme paths, lock file; venv creation
     installed.py    its ``*.dist-info`` directories as frozen values
     planning.py     wanted pins vs installed -> Plan (unchanged / new / replaced / extraneous)
     safety.py       refusing hostile wheels; checked one-pass unpacking

@@ -8,32 +8,9 @@ from typing import Any, Optional
 import click
 
 from ...console import Console
-from ...errors import UsageError
 from ...pipeline import environment as environment_pipeline
 from ...settings import Settings
-from ..options import runtime_options
-
-
-def _pair(text: Optional[str], flag: str) -> tuple[Optional[str], Optional[str]]:
-    """``NAME:VERSION`` (version optional)."""
-    if not text:
-        return (None, None)
-    name, _, version = text.partition(":")
-    if not name:
-        raise UsageError(f"{flag} {text!r} is not NAME[:VERSION]")
-    return (name, version or None)
-
-
-def overrides_from_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The flags given, as RuntimeEnvironment keys (None: not given)."""
-    from ...environment.config import parse_labels
-
-    os_name, os_version = _pair(options.pop("os"), "--os")
-    libc_family, libc_version = _pair(options.pop("libc"), "--libc")
-    labels = options.pop("labels")
-    values = dict(options, os_name=os_name, os_version=os_version, libc_family=libc_family,
-                  libc_version=libc_version, labels=parse_labels(labels) if labels else None)
-    return {key: value for key, value in values.items() if value is not None}
+from ..options import overrides_from_options, runtime_options
 
 
 @click.command("env")
