@@ -302,12 +302,13 @@ class KnowledgeStore:
     def counts(self) -> dict[str, Any]:
         """Units per source, package names keyed, package-independent units, advisories."""
         per_source = dict(self.connection.execute("SELECT source, COUNT(*) FROM units GROUP BY source").fetchall())
-        packages = self.connection.execute("SELECT COUNT(DISTINCT package) FROM unit_keys WHERE package != '' AND package NOT LIKE '@%'").fetchone()[0]
+        packages = self.connection.execute("SELECT COUNT(DISTINCT package) FROM unit_keys WHERE package != '' AND package NOT LIKE '@%' AND package NOT LIKE '%==%'").fetchone()[0]
         independent = self.connection.execute("SELECT COUNT(*) FROM unit_keys WHERE package = ''").fetchone()[0]
         images = self.connection.execute("SELECT COUNT(DISTINCT unit) FROM unit_keys WHERE package LIKE '@image:%'").fetchone()[0]
+        releases = self.connection.execute("SELECT COUNT(DISTINCT unit) FROM unit_keys WHERE package LIKE '%==%'").fetchone()[0]
         return {
             "units": sum(per_source.values()), "units_by_source": per_source, "packages": int(packages),
-            "package_independent_units": int(independent), "base_image_units": int(images), "advisories": self.advisories.count(),
+            "package_independent_units": int(independent), "base_image_units": int(images), "release_units": int(releases), "advisories": self.advisories.count(),
         }
 
     def digest(self) -> str:

@@ -35,8 +35,8 @@ def status(knowledge_dir: Optional[str], json_output: bool) -> int:
     console.table(["source", "kind", "from", "revision", "units/records", "synced"], rows)
     skipped = ", ".join(f"{n} {reason}" for reason, n in found["skipped_by_reason"].items())
     console.info(
-        f"{found['units']} synced units for {found['packages']} packages (+{found['package_independent_units']} for any package, "
-        f"{found['base_image_units']} for given base images), "
+        f"{found['units']} synced units for {found['packages']} packages ({found['release_units']} about one release; "
+        f"+{found['package_independent_units']} for any package, {found['base_image_units']} for given base images), "
         f"{found['advisories']} advisories, {found['user_units']} of your own unit files; "
         f"{found['skipped_units']} units skipped at sync" + (f" ({skipped})" if skipped else "")
     )
