@@ -41,7 +41,7 @@ class Advisory:
     modified: Optional[str] = None
 
     def affects(self, version: Version) -> bool:
-        if version in self._listed or str(version) in self.versions:
+        if version in self._listed or str(version) in self._listed_text:
             return True
         return any(_walk(version, events) for events in self._bounds)
 
@@ -49,6 +49,10 @@ class Advisory:
     def _listed(self) -> frozenset[Version]:
         """``versions`` parsed once (a record may list hundreds; a lock asks about thousands of releases)."""
         return frozenset(v for v in map(_version, self.versions) if v is not None)
+
+    @cached_property
+    def _listed_text(self) -> frozenset[str]:
+        return frozenset(self.versions)
 
     @cached_property
     def _bounds(self) -> tuple[tuple[tuple[str, Version], ...], ...]:

@@ -41,7 +41,10 @@ def state_holds(
     if not resolved:
         return False
     for wanted in resolved:
-        hits = [n for n, v in stack.items() if n != skip and wanted.matches(n, v, index_of.get(n))]
-        if not hits:
+        if wanted.name is not None:  # by name: one look-up, not a walk of the stack (a run checks thousands of wraps)
+            version = stack.get(wanted.name)
+            if wanted.name == skip or version is None or not wanted.matches(wanted.name, version, index_of.get(wanted.name)):
+                return False
+        elif not any(n != skip and wanted.matches(n, v, index_of.get(n)) for n, v in stack.items()):
             return False
     return True
