@@ -37,10 +37,10 @@ from packaging.version import InvalidVersion, Version
 from .errors import BuildError
 from .fs import publish
 from .models import DirectReference, redact_url, strip_credentials
+from .urls import url_spans
 
 BUILD_TIMEOUT = 1800.0
 OUTPUT_TAIL = 40
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 # --- secrets out of command lines and output --------------------------------------------------
@@ -48,11 +48,21 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     """``text`` with the password of every URL redacted and every known secret masked."""
-    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _redact_urls(text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "****")
     return text
+
+
+def _redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it redacted (one linear scan)."""
+    parts: list[str] = []
+    done = 0
+    for start, end in url_spans(text):
+        parts += [text[done:start], redact_url(text[start:end])]
+        done = end
+    return "".join([*parts, text[done:]])
 
 
 def _secrets(urls: Sequence[str]) -> list[str]:
