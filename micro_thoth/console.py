@@ -256,8 +256,18 @@ def run_guarded(
     console.finish()
     if trace and console.verbosity > 0:
         console._write(trace, "debug")
-    if json_output:
-        console.json({"error": error.to_dict()})
-    else:
-        console.error(error)
+    try:
+        if json_output:
+            console.json({"error": error.to_dict()})
+        else:
+            console.error(error)
+    except BrokenPipeError:  # the reader went away (`| head`): the exit code still says it
+        _quiet_closed_stdout()
     return error.exit_code
+
+
+def _quiet_closed_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

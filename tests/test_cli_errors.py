@@ -121,3 +121,17 @@ def test_every_error_kind_is_documented() -> None:
     ]
     missing = [kind for kind in kinds if f"`{kind}`" not in text]
     assert not missing, missing
+
+
+def test_a_json_error_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "micro_thoth", "sync", "--json", "--bogus"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written (`| head -0`)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 2
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
