@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
@@ -295,17 +295,17 @@ def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
     match = _ISO.match(text.strip()) if text else None
     if match is None:
         return None
-    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    year, month, day = match["date"].split("-")
+    hour, minute, second = (match["time"] + ":00").split(":")[:3]
     micro = int(((match["frac"] or "") + "000000")[:6])
     zone = timezone.utc
     if match["sign"]:
         offset = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
         zone = timezone(offset if match["sign"] == "+" else -offset)
-    try:
-        naive = datetime.strptime(f"{match['date']}T{clock}", "%Y-%m-%dT%H:%M:%S")
+    try:  # the constructor checks the ranges as strptime did, at a tenth of its cost
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=zone)
     except ValueError:
         return None
-    return naive.replace(microsecond=micro, tzinfo=zone)
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,14 @@ class ProjectPage:
                 by_version.setdefault(artifact.version, []).append(artifact)
         return by_version
 
+    def version_files(self) -> list[tuple[Version, Callable[[], tuple[Artifact, ...]]]]:
+        """Each version with a way to get its files (a stored page builds them only when asked)."""
+        return [(version, _constant(tuple(files))) for version, files in self.versions().items()]
+
+
+def _constant(files: tuple[Artifact, ...]) -> Callable[[], tuple[Artifact, ...]]:
+    return lambda: files
+
 
 @dataclass(frozen=True)
 class CoreMetadata:
@@ -456,6 +464,8 @@ class Formats:
 
     def allows(self, name: str, *, wheel: bool) -> bool:
         """May ``name`` use a wheel (``wheel``) or an sdist? pip's FormatControl order."""
+        if not (self.only_binary or self.no_binary):
+            return True  # no option given: asked of every file of a page, keep it cheap
         key = _canonical(name)
         if key in self.only_binary:
             return wheel

@@ -187,10 +187,12 @@ class GuidancePolicy:
 
     def _cooldown_term(self, artifacts: Sequence[Artifact], spared: bool = False) -> Optional[Term]:
         cooldown = self.recommendation.min_release_age
+        if not cooldown:
+            return None  # no upload time is read: most releases of most locks
         times = [t for t in (parse_upload_time(a.upload_time) for a in artifacts) if t is not None]
-        if cooldown and artifacts and not times:
+        if artifacts and not times:
             self.undated.add(artifacts[0].filename)
-        if not cooldown or not times:
+        if not times:
             return None
         age = (self.now - max(times)).total_seconds()
         if age >= cooldown.total_seconds():

@@ -9,16 +9,17 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from micro_thoth.digests import file_digests
-from micro_thoth.models import Artifact, Hash, Source, parse_upload_time
+from micro_thoth.models import Artifact, Hash, ProjectPage, Source, parse_upload_time
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -257,22 +258,102 @@ def artifacts_to_rows(artifacts: Sequence[Artifact]) -> str:
 
 
 def artifacts_from_rows(text: str, source: Source) -> tuple[Artifact, ...]:
-    return tuple(
-        Artifact(
-            filename=filename,
-            url=url,
-            hashes=tuple(_hash(h) for h in hashes),
-            requires_python=requires_python,
-            yanked=yanked,
-            metadata_hashes=None if metadata is None else tuple(_hash(h) for h in metadata),
-            upload_time=upload_time,
-            size=size,
-            index=source,
-        )
-        for filename, url, hashes, requires_python, yanked, metadata, upload_time, size in json.loads(text)
+    return tuple(_from_row(row, source) for row in json.loads(text))
+
+
+def _from_row(row: Sequence, source: Source) -> Artifact:  # type: ignore[type-arg]
+    filename, url, hashes, requires_python, yanked, metadata, upload_time, size = row
+    return Artifact(
+        filename=filename,
+        url=url,
+        hashes=tuple(_hash(h) for h in hashes),
+        requires_python=requires_python,
+        yanked=yanked,
+        metadata_hashes=None if metadata is None else tuple(_hash(h) for h in metadata),
+        upload_time=upload_time,
+        size=size,
+        index=source,
     )
+
+
+def artifacts_to_groups(artifacts: Sequence[Artifact]) -> str:
+    """Artifacts as compact rows grouped by (project, version), groups in order of first
+    appearance: a warm run builds the files of a version only when the resolver reaches it.
+    One line per group: ``name<TAB>version<TAB>json rows`` (version empty when unparsable)."""
+    groups: dict[tuple[str, str], list[Artifact]] = {}
+    for artifact in artifacts:
+        version = artifact.version
+        groups.setdefault((artifact.name, "" if version is None else str(version)), []).append(artifact)
+    return "\n".join(f"{name}\t{version}\t{artifacts_to_rows(group)}" for (name, version), group in groups.items())
+
+
+def groups_from_text(text: str) -> list[tuple[str, str, str]]:
+    """``artifacts_to_groups``' lines as (name, version text, json rows), nothing decoded yet."""
+    return [tuple(line.split("\t", 2)) for line in text.split("\n") if line]  # type: ignore[misc]
+
+
+def artifacts_from_group(name: NormalizedName, version: Optional[Version], rows: str, source: Source) -> tuple[Artifact, ...]:
+    """The files of one stored group, their name and version known (no file name is parsed)."""
+    artifacts = artifacts_from_rows(rows, source)
+    for artifact in artifacts:
+        artifact.__dict__["_parts"] = (name, version)  # Artifact._parts, a cached_property
+    return artifacts
 
 
 def _hash(text: str) -> Hash:
     algorithm, _, value = text.partition(":")
     return Hash(algorithm, value)
+
+
+class StoredPage(ProjectPage):
+    """A page read back from the store: each version's files are built when first asked
+    (``version_files``), all of them only when ``artifacts`` is read."""
+
+    _groups: tuple[tuple[str, str, str], ...]
+    _clean: Callable[[Artifact], Artifact]
+
+    def __init__(self, name: NormalizedName, index: Source, groups: Sequence[tuple[str, str, str]],
+                 clean: Callable[[Artifact], Artifact]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "_groups", tuple(g for g in groups if g[0] == name))
+        object.__setattr__(self, "_clean", clean)
+
+    @functools.cached_property
+    def artifacts(self) -> tuple[Artifact, ...]:
+        return tuple(a for _version, load in self._loaders for a in load())
+
+    def version_files(self) -> list[tuple[Version, Callable[[], tuple[Artifact, ...]]]]:
+        return [(version, load) for version, load in self._loaders if version is not None]
+
+    @functools.cached_property
+    def _loaders(self) -> list[tuple[Optional[Version], Callable[[], tuple[Artifact, ...]]]]:
+        merged: dict[Optional[Version], list[str]] = {}  # "1.0" and "1.0.0" are one version
+        for _name, text, rows in self._groups:
+            merged.setdefault(_parse_version(text), []).append(rows)
+        return [(version, _Loader(self, version, rows)) for version, rows in merged.items()]
+
+
+class _Loader:
+    """Builds (once) the files of one version of a StoredPage."""
+
+    def __init__(self, page: StoredPage, version: Optional[Version], rows: list[str]) -> None:
+        self._page, self._version, self._rows = page, version, rows
+        self._built: Optional[tuple[Artifact, ...]] = None
+
+    def __call__(self) -> tuple[Artifact, ...]:
+        if self._built is None:
+            page = self._page
+            self._built = tuple(
+                page._clean(a)
+                for rows in self._rows
+                for a in artifacts_from_group(page.name, self._version, rows, page.index)
+            )
+        return self._built
+
+
+def _parse_version(text: str) -> Optional[Version]:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None

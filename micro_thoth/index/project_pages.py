@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Optional
+from typing import Optional, Union
 
 import httpx
 from packaging.utils import NormalizedName
@@ -28,7 +28,10 @@ from micro_thoth.store import CachedPage, KnowledgeStore
 
 from . import pages
 
-PARSED_PAGES = "parsed-pages-v2"  # store namespace: page URL -> body digest, fetch time, compact rows
+Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
+Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
+
+PARSED_PAGES = "parsed-pages-v3"  # store namespace: page URL -> body digest, fetch time, rows grouped by version
 
 
 class ProjectPages:
@@ -63,12 +66,17 @@ class ProjectPages:
         ``sha256s``: only the files with one of these digests (or none at all): what an install
         of a lock looks for. Such a partial page is never kept as the page's parsed files."""
         base = strip_credentials(source.expanded_url(self._environ))
+        found: Optional[Files]
         if base.startswith("file:"):
             found = self._file_page(base, name, source)
         else:
             found = self._http_page(base + f"{name}/", source, sha256s)
         if found is None:
             return None
+        if isinstance(found, list):  # rows from the store, grouped by version
+            if sha256s is None and self._exclude_newer is None:
+                return pages.StoredPage(name, source, found, self._clean)
+            found = tuple(a for _name, _version, rows in found for a in pages.artifacts_from_rows(rows, source))
         if sha256s is not None:
             found = tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
         artifacts = tuple(self._clean(a) for a in found if a.name == name)
@@ -96,7 +104,7 @@ class ProjectPages:
         found = pages.directory_artifacts(root, name, source)
         return found or None
 
-    def _http_page(self, url: str, source: Source, sha256s: Optional[frozenset[str]] = None) -> Optional[tuple[Artifact, ...]]:
+    def _http_page(self, url: str, source: Source, sha256s: Optional[frozenset[str]] = None) -> Optional[Files]:
         info = self._store.get_page_info(url) if self._store is not None else None
         if info is not None and not self._refresh and info.is_fresh(self._ttl):
             parsed = self._stored_rows(url, info.fetched_at, source)
@@ -124,7 +132,7 @@ class ProjectPages:
             self._store.put_page(page)
         return artifacts
 
-    def _offline_page(self, url: str, info: Optional[CachedPage], source: Source) -> tuple[Artifact, ...]:
+    def _offline_page(self, url: str, info: Optional[CachedPage], source: Source) -> Files:
         """The page as last fetched, however old; an error naming it when it never was."""
         if info is not None and self._store is not None:
             parsed = self._stored_rows(url, info.fetched_at, source)
@@ -138,16 +146,16 @@ class ProjectPages:
             hint="run once without --offline (the page is kept for the next offline run)",
         )
 
-    def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[tuple[Artifact, ...]]:
-        """The parsed files of the page as fetched at ``fetched_at``, if they were kept."""
+    def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[Groups]:
+        """The parsed files of the page as fetched at ``fetched_at`` (grouped, not built), if they were kept."""
         assert self._store is not None
         value = self._store.get_value(PARSED_PAGES, url)
         if value is None:
             return None
         _digest, stamp, rows = value.split("\n", 2)
-        return pages.artifacts_from_rows(rows, source) if stamp == repr(fetched_at) else None
+        return pages.groups_from_text(rows) if stamp == repr(fetched_at) else None
 
-    def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]:
+    def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> Files:
         """The page's files; kept in the store with the body's digest and fetch time, so the
         next run reads neither the body nor parses it, and a re-fetched identical page is not
         parsed again. With ``sha256s`` only those files are built, and nothing is kept (the
@@ -156,12 +164,12 @@ class ProjectPages:
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         if stored is not None and stored.split("\n", 1)[0] == digest:
             rows = stored.split("\n", 2)[2]
-            artifacts = pages.artifacts_from_rows(rows, source)
+            artifacts: Files = pages.groups_from_text(rows)
         elif sha256s is not None:
             return _parse_fresh(page, source, sha256s)
         else:
             artifacts = _parse_fresh(page, source)
-            rows = pages.artifacts_to_rows(artifacts)
+            rows = pages.artifacts_to_groups(artifacts)
         if self._store is not None:
             self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
         return artifacts

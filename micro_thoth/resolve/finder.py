@@ -39,8 +39,13 @@ class Release:
     name: NormalizedName
     version: Version
     index: Source
-    artifacts: tuple[Artifact, ...]  # every file of the version on its index
+    files: Callable[[], tuple[Artifact, ...]] = field(compare=False, repr=False)  # built when first asked
     fits: Callable[[Artifact], bool] = field(default=lambda artifact: True, compare=False, repr=False)
+
+    @cached_property
+    def artifacts(self) -> tuple[Artifact, ...]:
+        """Every file of the version on its index."""
+        return self.files()
 
     @cached_property
     def _judged(self) -> tuple[tuple[Artifact, ...], tuple[Artifact, ...]]:
@@ -155,8 +160,8 @@ class Finder:
 
     def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
         return tuple(
-            Release(page.name, version, page.index, tuple(artifacts), self._fits)
-            for version, artifacts in sorted(page.versions().items(), reverse=True)
+            Release(page.name, version, page.index, files, self._fits)
+            for version, files in sorted(page.version_files(), key=lambda vf: vf[0], reverse=True)
         )
 
     def _fits(self, artifact: Artifact) -> bool:
