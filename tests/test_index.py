@@ -279,6 +279,26 @@ def test_store_ttl_and_etag_revalidation(index: LocalIndex, http: httpx.Client, 
     assert len(index.requests) == 3
 
 
+def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    for version in ("1.0", "1.0.1", "2.0"):
+        index.add(Dist("alpha", version), sdist=True)
+    index.add(Dist("alpha", "3.0"), yanked="broken")
+    source = Source("main", index.url)
+    with Store(tmp_path / "s.sqlite") as store:
+        parsed = _client([source], http, store=store).project("alpha")
+        stored = _client([source], http, store=store, page_ttl=600).project("alpha")
+    assert len(index.requests) == 1  # the second page came from the store
+    files = dict(stored.version_files())
+    assert sorted(str(v) for v in files) == ["1.0", "1.0.1", "2.0", "3.0"]
+    assert [str(v) for v in files] == [str(v) for v in parsed.versions()]
+    assert "artifacts" not in vars(stored)  # nothing built yet
+    for version, artifacts in parsed.versions().items():
+        built = files[version]()
+        assert built == tuple(artifacts) and built is files[version]()  # built once, the same files
+        assert all(a.name == "alpha" and a.version == version and a.index == source for a in built)
+    assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
+
+
 def test_revalidation_gets_304(index: LocalIndex, tmp_path: Path) -> None:
     index.add(Dist("alpha", "1.0"))
     statuses: list[int] = []
