@@ -331,6 +331,7 @@ class StoredPage(ProjectPage):
         merged: dict[Optional[Version], list[str]] = {}  # "1.0" and "1.0.0" are one version
         for _name, text, rows in self._groups:
             merged.setdefault(_parse_version(text), []).append(rows)
+        object.__setattr__(self, "_groups", ())  # the loaders hold the rows now, each until it builds
         return [(version, _Loader(self, version, rows)) for version, rows in merged.items()]
 
 
@@ -349,6 +350,7 @@ class _Loader:
                 for rows in self._rows
                 for a in artifacts_from_group(page.name, self._version, rows, page.index)
             )
+            self._rows = []  # built: their text is no longer needed
         return self._built
 
 
