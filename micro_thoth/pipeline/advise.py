@@ -12,9 +12,10 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .. import __version__
+from ..environment.runtime import RuntimeEnvironment
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.wire import DEFAULT_SEARCH_LIMIT
 from ..settings import Settings
@@ -44,7 +45,7 @@ def advise_request(request: Any) -> Any:
         _write_project(project, request)
         settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre)
         lock_request = LockRequest(
-            overrides=_overrides(request.runtime_environment),
+            overrides=_overrides(request.environment),
             guidance=GuidanceOptions(
                 recommendation_type=request.recommendation_type,
                 min_release_age=request.min_release_age,
@@ -96,25 +97,11 @@ def _prescription_files(project: Path, texts: tuple[str, ...]) -> tuple[Path, ..
     return tuple(paths)
 
 
-def _overrides(runtime: Mapping[str, Any]) -> dict[str, Any]:
-    """Thoth's ``runtime_environment`` shape -> RuntimeEnvironment flag values."""
-    hardware = runtime.get("hardware") or {}
-    system = runtime.get("operating_system") or {}
-    values: dict[str, Optional[Any]] = {
-        "python_version": runtime.get("python_version"),
-        "platform": runtime.get("platform"),
-        "os_name": system.get("name"),
-        "os_version": _text(system.get("version")),
-        "cpu_family": hardware.get("cpu_family"),
-        "cpu_model": hardware.get("cpu_model"),
-        "gpu_model": hardware.get("gpu_model"),
-        "cuda_version": _text(runtime.get("cuda_version")),
-        "cudnn_version": _text(runtime.get("cudnn_version")),
-        "base_image": runtime.get("base_image"),
-        "abi_symbols": tuple(str(v) for v in runtime.get("abi_symbols") or ()) or None,  # the client's system libraries
-    }
-    return {key: value for key, value in values.items() if value not in (None, "")}
+# What a request's runtime environment may set of the lock's target (as flags would).
+_REQUEST_KEYS = ("python_version", "platform", "os_name", "os_version", "cpu_family", "cpu_model", "gpu_model",
+                 "cuda_version", "cudnn_version", "base_image", "abi_symbols")  # abi_symbols: the client's libraries
 
 
-def _text(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
+def _overrides(environment: RuntimeEnvironment) -> dict[str, Any]:
+    """The values the request states (typed, from ``AdviseRequest.environment``), as flag values."""
+    return {key: value for key in _REQUEST_KEYS if (value := getattr(environment, key)) not in (None, "", ())}
