@@ -213,7 +213,7 @@ class AdviseRequest:
     @property
     def environment(self) -> RuntimeEnvironment:
         """The runtime environment asked for, typed; what the request leaves out stays unknown (None)."""
-        return RuntimeEnvironment.from_thoth_dict(self.runtime_environment, path=REQUEST_SOURCE)
+        return RuntimeEnvironment.from_thoth_dict(read.thaw(self.runtime_environment), path=REQUEST_SOURCE)
 
     def scrubbed(self) -> AdviseRequest:
         """The same request with the userinfo of every URL removed: what may be stored or logged."""

@@ -146,3 +146,9 @@ def test_job_view_round_trip_and_validation() -> None:
     with pytest.raises(errors.InputFileError) as info:
         JobView.from_dict({"id": "x", "state": "exploded"})
     assert info.value.key_path == "job.state"
+
+
+def test_the_typed_environment_of_a_parsed_request() -> None:
+    env = {"platform": ["linux-x86_64"], "abi_symbols": ["GLIBC_2.17"], "hardware": {"cpu_family": 6}}
+    typed = AdviseRequest.from_dict(request(runtime_environment=env)).environment
+    assert (typed.platform, typed.abi_symbols, typed.cpu_family, typed.os_name) == ("linux-x86_64", ("GLIBC_2.17",), 6, None)
