@@ -131,7 +131,7 @@ def _run(
 
 
 def build_wheel(
-    source: Union[Path, str],
+    source: Union[Path, str, DirectReference],
     out_dir: Path,
     *,
     python: str,
@@ -139,46 +139,44 @@ def build_wheel(
     index_urls: Sequence[str] = (),
     package: Optional[str] = None,
 ) -> Path:
-    """Build one wheel of ``source`` (sdist, directory or URL) for ``python``; its path in ``out_dir``."""
-    name = package or _display_name(source)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    secrets = _secrets([*index_urls, os.fspath(source)])
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp, _pip_source(source) as args:
-        command = [*_pip(python), "wheel", "--no-deps", "--no-input", "-w", tmp, *args]
-        _run(command, env=pip_environment(environ, index_urls), package=name, secrets=secrets, what="building a wheel")
-        built = sorted(Path(tmp).glob("*.whl"))
-        if len(built) != 1:
-            raise BuildError(f"building a wheel for {name} produced {len(built)} wheels", distribution=name)
-        final = out_dir / built[0].name
-        publish(built[0], final)
+    """Build one wheel of ``source`` (sdist, directory, URL or direct reference) for ``python``.
+
+    A git reference is checked out at its ``ref`` with git first; the wheel's path in ``out_dir``.
+    """
+    with _buildable(source, environ) as where:
+        name = package or _display_name(where)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        secrets = _secrets([*index_urls, os.fspath(where)])
+        with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp, _pip_source(where) as args:
+            command = [*_pip(python), "wheel", "--no-deps", "--no-input", "-w", tmp, *args]
+            _run(command, env=pip_environment(environ, index_urls), package=name, secrets=secrets,
+                 what="building a wheel")
+            built = sorted(Path(tmp).glob("*.whl"))
+            if len(built) != 1:
+                raise BuildError(f"building a wheel for {name} produced {len(built)} wheels", distribution=name)
+            final = out_dir / built[0].name
+            publish(built[0], final)
     return final
 
 
-def build_wheel_for(
-    reference: DirectReference,
-    out_dir: Path,
-    *,
-    python: str,
-    environ: Mapping[str, str],
-    index_urls: Sequence[str] = (),
-    package: Optional[str] = None,
-) -> Path:
-    """Build a direct reference; a git reference is checked out at its ``ref`` with git first."""
-    if reference.kind != "git":
-        return build_wheel(_reference_source(reference), out_dir, python=python, environ=environ,
-                           index_urls=index_urls, package=package)
-    with git_checkout(reference, environ=environ) as (checkout, _commit):
-        return build_wheel(checkout, out_dir, python=python, environ=environ, index_urls=index_urls,
-                           package=package)
+build_wheel_for = build_wheel  # a direct reference is one more kind of source
+
+
+@contextmanager
+def _buildable(source: Union[Path, str, DirectReference], environ: Mapping[str, str]) -> Iterator[Union[Path, str]]:
+    """What pip builds from: the source itself, a reference's location, or a git checkout."""
+    if not isinstance(source, DirectReference):
+        yield source
+    elif source.kind != "git":
+        yield _reference_source(source)
+    else:
+        with git_checkout(source, environ=environ) as (checkout, _commit):
+            yield checkout
 
 
 def install_editable(
-    reference: DirectReference,
-    *,
-    python: str,
-    environ: Mapping[str, str],
-    index_urls: Sequence[str] = (),
-    package: Optional[str] = None,
+    reference: DirectReference, *, python: str, environ: Mapping[str, str],
+    index_urls: Sequence[str] = (), package: Optional[str] = None,
 ) -> None:
     """Install an editable reference into ``python``'s environment with pip (PEP 660 hooks).
 
@@ -302,12 +300,8 @@ def metadata_text(data: Mapping[str, Any]) -> str:
 
 
 def prepare_metadata_for(
-    reference: DirectReference,
-    *,
-    python: str,
-    environ: Mapping[str, str],
-    index_urls: Sequence[str] = (),
-    package: Optional[str] = None,
+    reference: DirectReference, *, python: str, environ: Mapping[str, str],
+    index_urls: Sequence[str] = (), package: Optional[str] = None,
 ) -> tuple[str, DirectReference]:
     """METADATA of a path / file URL / VCS reference, and the reference to lock.
 

@@ -257,11 +257,7 @@ class Cache:
         for entry in self.root.iterdir():
             if not _OWNED.fullmatch(entry.name):
                 continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    entry.unlink()
+            _remove(entry)
 
     def size(self) -> int:
         """Bytes used by the files under the root (symlinks are not followed)."""
@@ -304,11 +300,16 @@ def _sweep_stale(tmp: Path, cutoff: float) -> None:
                 continue
         except FileNotFoundError:
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
+        _remove(entry)
+
+
+def _remove(entry: Path) -> None:
+    """Remove a file, symlink or directory tree; one already gone is fine."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
 
 
 def _wheel_rank(path: Path, target: Target) -> Optional[int]:

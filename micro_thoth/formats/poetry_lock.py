@@ -23,12 +23,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from micro_thoth import values
+from micro_thoth import models, values
 from micro_thoth.errors import InputFileError
 from micro_thoth.formats.pipfile import parse_toml
 from micro_thoth.models import (
-    DEFAULT_CATEGORY,
-    DEVELOP_CATEGORY,
     DirectReference,
     Hash,
     Lock,
@@ -53,7 +51,7 @@ def parse_poetry_lock(
             "expected an array of tables ([[package]])", path=path, key_path="package"
         )
     shared_files = _table(metadata.get("files", metadata.get("hashes", {})), path, "metadata.files")
-    categories: dict[str, list[Pin]] = {DEFAULT_CATEGORY: [], DEVELOP_CATEGORY: []}
+    categories: dict[str, list[Pin]] = {models.DEFAULT_CATEGORY: [], models.DEVELOP_CATEGORY: []}
     sources: dict[str, Source] = {}
     for i, raw in enumerate(packages):
         package = _table(raw, path, f"package[{i}]")
@@ -105,10 +103,10 @@ def _placements(
     markers = package.get("markers")
     placed: list[tuple[str, Optional[str]]] = []
     if MAIN_GROUP in groups:
-        placed.append((DEFAULT_CATEGORY, _markers_for(markers, [MAIN_GROUP], path, key_path)))
+        placed.append((models.DEFAULT_CATEGORY, _markers_for(markers, [MAIN_GROUP], path, key_path)))
     others = [group for group in groups if group != MAIN_GROUP]
     if others:
-        placed.append((DEVELOP_CATEGORY, _markers_for(markers, others, path, key_path)))
+        placed.append((models.DEVELOP_CATEGORY, _markers_for(markers, others, path, key_path)))
     return placed
 
 

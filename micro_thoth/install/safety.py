@@ -8,7 +8,8 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -67,17 +68,30 @@ def check_size(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
 
 
 def _check_record(path: Path, archive: zipfile.ZipFile) -> None:
-    try:
+    _validated(path, archive, contents=True)
+
+
+def _validated(path: Path, archive: zipfile.ZipFile, *, contents: bool) -> WheelFile:
+    """The wheel's installer view once its .dist-info, WHEEL and RECORD (names or ``contents``) hold."""
+    with _refusing_bad_record(path):
         source = WheelFile(archive)
         source.dist_info_dir  # noqa: B018 - validates exactly one matching .dist-info
         wheel = source.read_dist_info("WHEEL")
-        source.validate_record(validate_contents=True)
+        source.validate_record(validate_contents=contents)
+    if "Wheel-Version: 1." not in wheel:
+        refuse(path, "is not a version 1.x wheel")
+    return source
+
+
+@contextmanager
+def _refusing_bad_record(path: Path) -> Iterator[None]:
+    """Turn installer's complaints about a wheel's dist-info into a refusal naming ``path``."""
+    try:
+        yield
     except KeyError as exc:
         refuse(path, f"lacks a required file: {exc}", exc)
     except (ValueError, InstallerError, UnicodeDecodeError) as exc:
         refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
-    if "Wheel-Version: 1." not in wheel:
-        refuse(path, "is not a version 1.x wheel")
 
 
 def issues(exc: Exception) -> str:
@@ -116,19 +130,11 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
 
 def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
     """RECORD entries by path, after installer's name-level validation (contents come later)."""
-    try:
-        source = WheelFile(archive)
-        wheel = source.read_dist_info("WHEEL")
-        source.validate_record(validate_contents=False)
+    source = _validated(path, archive, contents=False)
+    with _refusing_bad_record(path):
         rows = parse_record_file(source.read_dist_info("RECORD").splitlines())
-        entries = {row[0]: RecordEntry.from_elements(*row) for row in rows}
-    except KeyError as exc:
-        refuse(path, f"lacks a required file: {exc}", exc)
-    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
-        refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
-    if "Wheel-Version: 1." not in wheel:
-        refuse(path, "is not a version 1.x wheel")
-    return entries
+        return {row[0]: RecordEntry.from_elements(*row) for row in rows}
+    raise AssertionError("unreachable: a bad RECORD is refused")  # pragma: no cover
 
 
 def _extract_checked(

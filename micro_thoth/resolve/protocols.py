@@ -28,10 +28,7 @@ class CandidatePolicy(Protocol):
     """
 
     def judge(
-        self,
-        name: NormalizedName,
-        version: Version,
-        artifacts: Sequence[Artifact],
+        self, name: NormalizedName, version: Version, artifacts: Sequence[Artifact],
         metadata: Callable[[], CoreMetadata],
     ) -> Verdict:
         ...

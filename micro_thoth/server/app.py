@@ -283,6 +283,13 @@ _V1_BODY = {
 
 
 def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
+    """The v2 API: what this service offers, then advise jobs."""
+    _install_v2_service(app, settings, jobs)
+    _install_v2_advise(app, settings, jobs)
+
+
+def _install_v2_service(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
+    """Health, the environments served and the knowledge resolutions here use."""
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {
@@ -315,6 +322,9 @@ def _install_v2(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
         _check_token(settings, request)
         return Response(await run_in_threadpool(bundle_bytes, os.environ), media_type="application/zip")
 
+
+def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:
+    """Advise jobs: submit (queued or waited for), their status and their log."""
     @app.post("/api/v2/advise", status_code=202, openapi_extra=_body(request_schema()))
     async def submit(request: Request) -> JSONResponse:
         _check_token(settings, request)
