@@ -13,21 +13,30 @@ re-exported here). docs/prescriptions.md is the reference.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, NoReturn, Optional
+from dataclasses import replace
+from typing import Any, Optional
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
-from .. import values as read
 from ..errors import InputFileError, UsageError
 from ..models import RECOMMENDATION_TYPES, Justification
+from .reading import (
+    At,
+    bool_at,
+    int_at,
+    list_at,
+    mapping_at,
+    name_at,
+    selector_at,
+    specifier_at,
+    string_at,
+)
 from .selection import MachineFacts, UnitContext, runtime_matches, select_units, should_include
 from .units import (
     Alternative,
@@ -66,136 +75,47 @@ _LEVELS = ("INFO", "WARNING", "ERROR")
 # -- parsing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _At:
-    """Where in which file the parser is, to name it in errors."""
-
-    path: str
-    keys: str = ""
-    unit: Optional[str] = None
-
-    def key(self, name: object) -> _At:  # _At(...) rather than replace(): a sync builds a million of these
-        return _At(self.path, read.join(self.keys, name), self.unit)
-
-    def item(self, index: int) -> _At:
-        return _At(self.path, f"{self.keys}[{index}]", self.unit)
-
-    def fail(self, message: str) -> NoReturn:
-        text = f"prescription unit '{self.unit}': {message}" if self.unit else message
-        raise read.fail(text, self.path, self.keys)
-
-
-def _mapping(at: _At, value: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        at.fail(f"expected a mapping, got {_kind(value)}")
-    for key in value:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            at.key(key).fail(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    for key in required:
-        if key not in value:
-            at.key(key).fail("this key is required")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return read.kind(value, mapping="a mapping")
-
-
-def _list(at: _At, value: Any, *, allow_single: bool = False) -> list[Any]:
-    if isinstance(value, list) and value:
-        return value
-    if allow_single and isinstance(value, dict):
-        return [value]
-    at.fail(f"expected a non-empty list, got {_kind(value)}")
-
-
-def _string(at: _At, value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        at.fail(f"expected a non-empty string, got {_kind(value)}")
-    return value.strip()
-
-
-def _bool(at: _At, value: Any) -> bool:
-    if not isinstance(value, bool):
-        at.fail(f"expected true or false, got {_kind(value)}")
-    return value
-
-
-def _name(at: _At, value: Any) -> NormalizedName:
-    text = _string(at, value)
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
-        at.fail(f"'{text}' is not a valid package name")
-    return canonicalize_name(text)
-
-
-def _specifier(at: _At, value: Any) -> SpecifierSet:
-    text = _string(at, value)
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier as exc:
-        at.fail(f"'{text}' is not a version specifier (example: '>=1.0,<2')")
-        raise AssertionError from exc  # unreachable; keeps the chain for type checkers
-
-
-def _selector(at: _At, value: Any, item: Any) -> Selector:
-    negate = isinstance(value, dict)
-    if negate:
-        value = _mapping(at, value, ("not",), ("not",))["not"]
-        at = at.key("not")
-    items = _list(at, value)
-    return Selector(tuple(None if v is None else item(at.item(i), v) for i, v in enumerate(items)), negate)
-
-
-def _int_value(at: _At, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        at.fail(f"expected an integer, got {_kind(value)}")
-    return value
-
-
-def _messages(at: _At, value: Any, *, extra: Sequence[str] = ()) -> tuple[Justification, ...]:
+def _messages(at: At, value: Any, *, extra: Sequence[str] = ()) -> tuple[Justification, ...]:
     keys = ("type", "message", "link", *extra)
     out = []
-    for i, entry in enumerate(_list(at, value, allow_single=True)):
-        out.append(_message(at.item(i), _mapping(at.item(i), entry, keys, ("type", "message"))))
+    for i, entry in enumerate(list_at(at, value, allow_single=True)):
+        out.append(_message(at.item(i), mapping_at(at.item(i), entry, keys, ("type", "message"))))
     return tuple(out)
 
 
-def _message(at: _At, data: dict[str, Any]) -> Justification:
-    level = _string(at.key("type"), data["type"]).upper()
+def _message(at: At, data: dict[str, Any]) -> Justification:
+    level = string_at(at.key("type"), data["type"]).upper()
     if level not in _LEVELS:
         at.key("type").fail(f"'{data['type']}' is not one of INFO, WARNING, ERROR")
-    link = _string(at.key("link"), data["link"]) if data.get("link") is not None else None
-    package = _name(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
-    return Justification(level, _string(at.key("message"), data["message"]), link=link, package=package)  # type: ignore[arg-type]
+    link = string_at(at.key("link"), data["link"]) if data.get("link") is not None else None
+    package = name_at(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
+    return Justification(level, string_at(at.key("message"), data["message"]), link=link, package=package)  # type: ignore[arg-type]
 
 
 _JUSTIFICATION_EXTRA = ("package_name", "advisory", "cve_id", "cve_name", "version_range")
 
 
-def parse_package(at: _At, value: Any, *, name_required: bool = False) -> PackageMatch:
-    data = _mapping(at, value, ("name", "version", "index_url", "develop"), ("name",) if name_required else ())
+def parse_package(at: At, value: Any, *, name_required: bool = False) -> PackageMatch:
+    data = mapping_at(at, value, ("name", "version", "index_url", "develop"), ("name",) if name_required else ())
     index_url, negate = None, False
     if data.get("index_url") is not None:
         raw = data["index_url"]
         if isinstance(raw, dict):
-            raw, negate = _mapping(at.key("index_url"), raw, ("not",), ("not",))["not"], True
-        index_url = normalize_index_url(_string(at.key("index_url"), raw))
+            raw, negate = mapping_at(at.key("index_url"), raw, ("not",), ("not",))["not"], True
+        index_url = normalize_index_url(string_at(at.key("index_url"), raw))
     return PackageMatch(
-        name=_name(at.key("name"), data["name"]) if data.get("name") is not None else None,
-        version=_specifier(at.key("version"), data["version"]) if "version" in data else None,
+        name=name_at(at.key("name"), data["name"]) if data.get("name") is not None else None,
+        version=specifier_at(at.key("version"), data["version"]) if "version" in data else None,
         index_url=index_url,
         index_negate=negate,
-        develop=_bool(at.key("develop"), data["develop"]) if "develop" in data else None,
+        develop=bool_at(at.key("develop"), data["develop"]) if "develop" in data else None,
     )
 
 
-def _state(at: _At, value: Any, key: str = "resolved_dependencies") -> tuple[PackageMatch, ...]:
-    data = _mapping(at, value, (key,), (key,))
+def _state(at: At, value: Any, key: str = "resolved_dependencies") -> tuple[PackageMatch, ...]:
+    data = mapping_at(at, value, (key,), (key,))
     at = at.key(key)
-    entries = _list(at, data[key], allow_single=True)
+    entries = list_at(at, data[key], allow_single=True)
     return tuple(parse_package(at.item(i), e, name_required=True) for i, e in enumerate(entries))
 
 
@@ -211,12 +131,12 @@ _MATCH_KEYS = {
 }
 
 
-def _match_entry(at: _At, kind: str, value: Any) -> MatchEntry:
-    data = _mapping(at, value, _MATCH_KEYS[kind])
+def _match_entry(at: At, kind: str, value: Any) -> MatchEntry:
+    data = mapping_at(at, value, _MATCH_KEYS[kind])
     package = None
     if "package_version" in data:
         package = parse_package(at.key("package_version"), data["package_version"], name_required=kind != "sieve" and kind != "step")
-    name = _name(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
+    name = name_at(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
     skip = kind == "skip_package"  # its state names who introduces the package: package_version_from
     state = _state(at.key("state"), data["state"], "package_version_from" if skip else "resolved_dependencies") if "state" in data else ()
     entry = MatchEntry(package=package, package_name=name, resolved=() if skip else state, introduced_by=state if skip else ())
@@ -224,7 +144,7 @@ def _match_entry(at: _At, kind: str, value: Any) -> MatchEntry:
     return entry
 
 
-def _check_entry(at: _At, kind: str, entry: MatchEntry, data: Mapping[str, Any]) -> None:
+def _check_entry(at: At, kind: str, entry: MatchEntry, data: Mapping[str, Any]) -> None:
     if kind in ("sieve", "step", "pseudonym", "dependency_override") and entry.package is None:
         at.key("package_version").fail("this key is required")
     if kind == "stride" and not entry.resolved:
@@ -237,26 +157,26 @@ def _check_entry(at: _At, kind: str, entry: MatchEntry, data: Mapping[str, Any])
             at.fail("thoth-pip skips a package by name only; drop version, index_url and develop (state names who introduces it)")
 
 
-def _matches(at: _At, kind: str, value: Any) -> tuple[MatchEntry, ...]:
+def _matches(at: At, kind: str, value: Any) -> tuple[MatchEntry, ...]:
     if value is None:
         return ()
-    entries = _list(at, value, allow_single=True)
+    entries = list_at(at, value, allow_single=True)
     return tuple(_match_entry(at if isinstance(value, dict) else at.item(i), kind, e) for i, e in enumerate(entries))
 
 
-def _group_matches(at: _At, value: Any) -> tuple[MatchEntry, ...]:
+def _group_matches(at: At, value: Any) -> tuple[MatchEntry, ...]:
     """``step.Group``: each member matches when all the other members are in the resolved state."""
     if value is None:
         at.fail("this key is required")
     out: list[MatchEntry] = []
-    for i, entry in enumerate(_list(at, value, allow_single=True)):
+    for i, entry in enumerate(list_at(at, value, allow_single=True)):
         where = at if isinstance(value, dict) else at.item(i)
         group = where.key("group")
-        members = _list(group, _mapping(where, entry, ("group",), ("group",))["group"])
+        members = list_at(group, mapping_at(where, entry, ("group",), ("group",))["group"])
         if len(members) < 2:
             group.fail("a group names at least two packages")
         packages = [
-            parse_package(group.item(j).key("package_version"), _mapping(group.item(j), m, ("package_version",), ("package_version",))["package_version"], name_required=True)
+            parse_package(group.item(j).key("package_version"), mapping_at(group.item(j), m, ("package_version",), ("package_version",))["package_version"], name_required=True)
             for j, m in enumerate(members)
         ]
         out += [MatchEntry(package=p, resolved=tuple(o for o in packages if o is not p)) for p in packages]
@@ -275,8 +195,8 @@ _RUN_KEYS = {
 }
 
 
-def _run(at: _At, kind: str, value: Any) -> Run:
-    data = _mapping(at, {} if value is None else value, (*_RUN_KEYS[kind], "stack_info", "log"))
+def _run(at: At, kind: str, value: Any) -> Run:
+    data = mapping_at(at, {} if value is None else value, (*_RUN_KEYS[kind], "stack_info", "log"))
     if kind == "pseudonym" and "yield" not in data:
         at.key("yield").fail("this key is required")
     if kind == "dependency_override" and "override" not in data:
@@ -297,54 +217,54 @@ def _run(at: _At, kind: str, value: Any) -> Run:
     )
 
 
-def _release_notes(at: _At, value: Any) -> ReleaseNotes:
-    data = _mapping(at, value, ("organization", "repository", "tag_version_prefix"), ("organization", "repository"))
+def _release_notes(at: At, value: Any) -> ReleaseNotes:
+    data = mapping_at(at, value, ("organization", "repository", "tag_version_prefix"), ("organization", "repository"))
     prefix = _opt_text(at.key("tag_version_prefix"), data.get("tag_version_prefix")) or ""
-    return ReleaseNotes(_string(at.key("organization"), data["organization"]), _string(at.key("repository"), data["repository"]), prefix)
+    return ReleaseNotes(string_at(at.key("organization"), data["organization"]), string_at(at.key("repository"), data["repository"]), prefix)
 
 
-def _opt_text(at: _At, value: Any) -> Optional[str]:
-    return None if value is None else _string(at, value)
+def _opt_text(at: At, value: Any) -> Optional[str]:
+    return None if value is None else string_at(at, value)
 
 
-def _score(at: _At, value: Any) -> float:
+def _score(at: At, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
         at.fail(f"a score is a number from -1 to 1, got {value!r}")
     return float(value)
 
 
-def _log(at: _At, value: Any) -> Justification:
-    return _message(at, _mapping(at, value, ("type", "message"), ("type", "message")))
+def _log(at: At, value: Any) -> Justification:
+    return _message(at, mapping_at(at, value, ("type", "message"), ("type", "message")))
 
 
-def _alternative(at: _At, value: Any) -> Alternative:
-    data = _mapping(at, value, ("yield_matched_version", "package_version"), ("package_version",))
+def _alternative(at: At, value: Any) -> Alternative:
+    data = mapping_at(at, value, ("yield_matched_version", "package_version"), ("package_version",))
     pat = at.key("package_version")
-    pkg = _mapping(pat, data["package_version"], ("name", "locked_version", "index_url"), ("name",))
+    pkg = mapping_at(pat, data["package_version"], ("name", "locked_version", "index_url"), ("name",))
     locked = _opt_text(pat.key("locked_version"), pkg.get("locked_version"))
     if locked is not None and not locked.startswith("=="):
         pat.key("locked_version").fail(f"'{locked}' is not a locked version (example: '==1.0.0')")
     index = _opt_text(pat.key("index_url"), pkg.get("index_url"))
     return Alternative(
-        name=_name(pat.key("name"), pkg["name"]),
+        name=name_at(pat.key("name"), pkg["name"]),
         locked_version=locked,
         index_url=normalize_index_url(index) if index else None,
-        yield_matched_version=_bool(at.key("yield_matched_version"), data.get("yield_matched_version", False)),
+        yield_matched_version=bool_at(at.key("yield_matched_version"), data.get("yield_matched_version", False)),
     )
 
 
-def _overrides(at: _At, value: Any) -> tuple[Override, ...]:
-    entries = _list(at, value, allow_single=True)
+def _overrides(at: At, value: Any) -> tuple[Override, ...]:
+    entries = list_at(at, value, allow_single=True)
     out = []
     for i, entry in enumerate(entries):
         where = at if isinstance(value, dict) else at.item(i)
-        data = _mapping(where, entry, ("name", "specifier", "drop"), ("name",))
-        drop = _bool(where.key("drop"), data.get("drop", False))
+        data = mapping_at(where, entry, ("name", "specifier", "drop"), ("name",))
+        drop = bool_at(where.key("drop"), data.get("drop", False))
         if drop == ("specifier" in data):
             where.fail("an override has either a specifier or drop: true")
         spec = data.get("specifier")
-        specifier = SpecifierSet() if spec in ("", "*") else _specifier(where.key("specifier"), spec) if spec is not None else None
-        out.append(Override(_name(where.key("name"), data["name"]), specifier, drop))
+        specifier = SpecifierSet() if spec in ("", "*") else specifier_at(where.key("specifier"), spec) if spec is not None else None
+        out.append(Override(name_at(where.key("name"), data["name"]), specifier, drop))
     return tuple(out)
 
 
@@ -354,91 +274,91 @@ _SHOULD_INCLUDE_KEYS = (
 )
 
 
-def _should_include(at: _At, value: Any) -> ShouldInclude:
-    data = _mapping(at, {} if value is None else value, _SHOULD_INCLUDE_KEYS)
-    times = _int_value(at.key("times"), data.get("times", 1))
+def _should_include(at: At, value: Any) -> ShouldInclude:
+    data = mapping_at(at, {} if value is None else value, _SHOULD_INCLUDE_KEYS)
+    times = int_at(at.key("times"), data.get("times", 1))
     if times not in (0, 1):
         at.key("times").fail("times is 0 or 1")
     return ShouldInclude(
         times=times,
-        adviser_pipeline=_bool(at.key("adviser_pipeline"), data["adviser_pipeline"]) if "adviser_pipeline" in data else None,
-        dependency_monkey_pipeline=_bool(at.key("dependency_monkey_pipeline"), data["dependency_monkey_pipeline"])
+        adviser_pipeline=bool_at(at.key("adviser_pipeline"), data["adviser_pipeline"]) if "adviser_pipeline" in data else None,
+        dependency_monkey_pipeline=bool_at(at.key("dependency_monkey_pipeline"), data["dependency_monkey_pipeline"])
         if "dependency_monkey_pipeline" in data
         else None,
-        recommendation_types=_selector(at.key("recommendation_types"), data["recommendation_types"], _recommendation_type)
+        recommendation_types=selector_at(at.key("recommendation_types"), data["recommendation_types"], _recommendation_type)
         if "recommendation_types" in data
         else None,
         runtime=_runtime(at.key("runtime_environments"), data.get("runtime_environments")),
         labels=_labels(at.key("labels"), data.get("labels")),
         dependencies=_dependencies(at.key("dependencies"), data.get("dependencies")),
         library_usage=bool(data.get("library_usage")),
-        authenticated=_bool(at.key("authenticated"), data["authenticated"]) if "authenticated" in data else None,
+        authenticated=bool_at(at.key("authenticated"), data["authenticated"]) if "authenticated" in data else None,
     )
 
 
-def _recommendation_type(at: _At, value: Any) -> str:
-    text = _string(at, value).lower()
+def _recommendation_type(at: At, value: Any) -> str:
+    text = string_at(at, value).lower()
     if text not in RECOMMENDATION_TYPES:
         at.fail(f"'{value}' is not a recommendation type ({', '.join(RECOMMENDATION_TYPES)})")
     return text
 
 
-def _labels(at: _At, value: Any) -> dict[str, str]:
+def _labels(at: At, value: Any) -> dict[str, str]:
     if value is None:
         return {}
-    data = _mapping(at, value, tuple(str(k) for k in value) if isinstance(value, dict) else ())
-    return {str(k): _string(at.key(k), v) for k, v in data.items()}
+    data = mapping_at(at, value, tuple(str(k) for k in value) if isinstance(value, dict) else ())
+    return {str(k): string_at(at.key(k), v) for k, v in data.items()}
 
 
-def _dependencies(at: _At, value: Any) -> tuple[str, ...]:
+def _dependencies(at: At, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    data = _mapping(at, value, tuple(_SECTIONS))
-    return tuple(_string(at.key(k).item(i), n) for k, names in data.items() for i, n in enumerate(_list(at.key(k), names)))
+    data = mapping_at(at, value, tuple(_SECTIONS))
+    return tuple(string_at(at.key(k).item(i), n) for k, names in data.items() for i, n in enumerate(list_at(at.key(k), names)))
 
 
 _RUNTIME_VERSIONS = ("python_version", "cuda_version", "cudnn_version", "mkl_version", "openblas_version", "openmpi_version")
 _RUNTIME_KEYS = (*_RUNTIME_VERSIONS, "operating_systems", "hardware", "platforms", "base_images", "abi", "rpm_packages", "python_packages")
 
 
-def _runtime(at: _At, value: Any) -> RuntimeCondition:
-    data = _mapping(at, {} if value is None else value, _RUNTIME_KEYS)
-    versions = {k: _specifier(at.key(k), data[k]) for k in _RUNTIME_VERSIONS if data.get(k) is not None}
+def _runtime(at: At, value: Any) -> RuntimeCondition:
+    data = mapping_at(at, {} if value is None else value, _RUNTIME_KEYS)
+    versions = {k: specifier_at(at.key(k), data[k]) for k in _RUNTIME_VERSIONS if data.get(k) is not None}
     return RuntimeCondition(
-        operating_systems=_selector(at.key("operating_systems"), data["operating_systems"], _os_entry)
+        operating_systems=selector_at(at.key("operating_systems"), data["operating_systems"], _os_entry)
         if "operating_systems" in data
         else None,
         hardware=_hardware_list(at.key("hardware"), data["hardware"]) if "hardware" in data else (),
         versions=versions,
-        platforms=_selector(at.key("platforms"), data["platforms"], _string) if "platforms" in data else None,
-        base_images=_selector(at.key("base_images"), data["base_images"], _string) if "base_images" in data else None,
+        platforms=selector_at(at.key("platforms"), data["platforms"], string_at) if "platforms" in data else None,
+        base_images=selector_at(at.key("base_images"), data["base_images"], string_at) if "base_images" in data else None,
         needs_image_analysis=any(k in data for k in ("abi", "rpm_packages", "python_packages")),
     )
 
 
-def _os_entry(at: _At, value: Any) -> tuple[Optional[str], Optional[str]]:
-    data = _mapping(at, value, ("name", "version"))
-    name = _string(at.key("name"), data["name"]).lower() if data.get("name") is not None else None
-    version = _string(at.key("version"), data["version"]) if data.get("version") is not None else None
+def _os_entry(at: At, value: Any) -> tuple[Optional[str], Optional[str]]:
+    data = mapping_at(at, value, ("name", "version"))
+    name = string_at(at.key("name"), data["name"]).lower() if data.get("name") is not None else None
+    version = string_at(at.key("version"), data["version"]) if data.get("version") is not None else None
     return (name, version)
 
 
-def _hardware_list(at: _At, value: Any) -> tuple[Hardware, ...]:
-    entries = _list(at, value, allow_single=True)
+def _hardware_list(at: At, value: Any) -> tuple[Hardware, ...]:
+    entries = list_at(at, value, allow_single=True)
     return tuple(_hardware(at if isinstance(value, dict) else at.item(i), e) for i, e in enumerate(entries))
 
 
-def _hardware(at: _At, value: Any) -> Hardware:
-    data = _mapping(at, value, ("cpu_families", "cpu_models", "cpu_flags", "gpu_models"))
-    sel = {k: _selector(at.key(k), data[k], _int_value if k.startswith("cpu_") and k != "cpu_flags" else _string) for k in data}
+def _hardware(at: At, value: Any) -> Hardware:
+    data = mapping_at(at, value, ("cpu_families", "cpu_models", "cpu_flags", "gpu_models"))
+    sel = {k: selector_at(at.key(k), data[k], int_at if k.startswith("cpu_") and k != "cpu_flags" else string_at) for k in data}
     return Hardware(**sel)
 
 
-def _unit(at: _At, section: str, value: Any, origin: str) -> Unit:
+def _unit(at: At, section: str, value: Any, origin: str) -> Unit:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         at = replace(at, unit=value["name"])
     keys = ("name", "type", "should_include", "match", "run", "metadata")  # metadata: free-form, unused
-    data = _mapping(at, value, keys, ("name", "type"))
+    data = mapping_at(at, value, keys, ("name", "type"))
     kind = _SECTIONS[section].get(str(data["type"]))
     if kind is None:
         at.key("type").fail(f"type '{data['type']}' is not supported in {section} (use {', '.join(_SECTIONS[section])})")
@@ -449,7 +369,7 @@ def _unit(at: _At, section: str, value: Any, origin: str) -> Unit:
     if not match and kind not in ("boot", "wrap"):
         at.key("match").fail("this key is required")
     return Unit(
-        name=_string(at.key("name"), data["name"]),
+        name=string_at(at.key("name"), data["name"]),
         kind=kind,
         type=str(data["type"]),
         should_include=_should_include(at.key("should_include"), data.get("should_include")),
@@ -467,23 +387,23 @@ def parse_units(text: str, *, path: str, origin: str = "path") -> tuple[Unit, ..
     except yaml.YAMLError as exc:
         raise InputFileError(f"invalid YAML: {exc}", path=path) from exc
     units = [parse_unit(section, raw, path=path, origin=origin, index=i) for section, i, raw in unit_entries(document, path=path)]
-    _check_unique(_At(path), units)
+    _check_unique(At(path), units)
     return tuple(units)
 
 
 def unit_entries(document: Any, *, path: str) -> list[tuple[str, int, Any]]:
     """(section, index, raw unit) of every unit in a loaded YAML document; InputFileError if it holds no ``units:``."""
-    at = _At(path)
+    at = At(path)
     if document is None:
         return []
-    data = _mapping(at, document, ("units",), ("units",))
-    sections = _mapping(at.key("units"), data["units"] or {}, tuple(_SECTIONS))
-    return [(section, i, raw) for section, entries in sections.items() for i, raw in enumerate(_list(at.key("units").key(section), entries))]
+    data = mapping_at(at, document, ("units",), ("units",))
+    sections = mapping_at(at.key("units"), data["units"] or {}, tuple(_SECTIONS))
+    return [(section, i, raw) for section, entries in sections.items() for i, raw in enumerate(list_at(at.key("units").key(section), entries))]
 
 
 def parse_unit(section: str, raw: Any, *, path: str, origin: str = "path", index: int = 0) -> Unit:
     """One unit of a file's ``units.<section>`` list (its raw mapping), checked as ``parse_units`` checks it."""
-    return _unit(_At(path).key("units").key(section).item(index), section, raw, origin)
+    return _unit(At(path).key("units").key(section).item(index), section, raw, origin)
 
 
 def unit_name(raw: Any) -> Optional[str]:
@@ -503,7 +423,7 @@ def package_names(unit: Unit) -> frozenset[str]:
     return frozenset(names)
 
 
-def _check_unique(at: _At, units: Sequence[Unit]) -> None:
+def _check_unique(at: At, units: Sequence[Unit]) -> None:
     seen: set[str] = set()
     for unit in units:
         if unit.name in seen:

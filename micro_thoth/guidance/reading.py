@@ -1,0 +1,109 @@
+"""Strict reads of prescription YAML values; a failure names the file, the unit and the key path (pure).
+
+``prescriptions.py`` builds units from these: each reader takes the ``At``
+where the value stands and either returns it typed or raises ``InputFileError``
+(``units.sieves[0].match.package_version.nme: unknown key ...``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, Optional
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+
+from .. import values as read
+from .units import Selector
+
+
+@dataclass(frozen=True)
+class At:
+    """Where in which file the parser is, to name it in errors."""
+
+    path: str
+    keys: str = ""
+    unit: Optional[str] = None
+
+    def key(self, name: object) -> At:  # At(...) rather than replace(): a sync builds a million of these
+        return At(self.path, read.join(self.keys, name), self.unit)
+
+    def item(self, index: int) -> At:
+        return At(self.path, f"{self.keys}[{index}]", self.unit)
+
+    def fail(self, message: str) -> NoReturn:
+        text = f"prescription unit '{self.unit}': {message}" if self.unit else message
+        raise read.fail(text, self.path, self.keys)
+
+
+def mapping_at(at: At, value: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        at.fail(f"expected a mapping, got {kind_of(value)}")
+    for key in value:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            at.key(key).fail(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    for key in required:
+        if key not in value:
+            at.key(key).fail("this key is required")
+    return value
+
+
+def kind_of(value: Any) -> str:
+    return read.kind(value, mapping="a mapping")
+
+
+def list_at(at: At, value: Any, *, allow_single: bool = False) -> list[Any]:
+    if isinstance(value, list) and value:
+        return value
+    if allow_single and isinstance(value, dict):
+        return [value]
+    at.fail(f"expected a non-empty list, got {kind_of(value)}")
+
+
+def string_at(at: At, value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        at.fail(f"expected a non-empty string, got {kind_of(value)}")
+    return value.strip()
+
+
+def bool_at(at: At, value: Any) -> bool:
+    if not isinstance(value, bool):
+        at.fail(f"expected true or false, got {kind_of(value)}")
+    return value
+
+
+def name_at(at: At, value: Any) -> NormalizedName:
+    text = string_at(at, value)
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
+        at.fail(f"'{text}' is not a valid package name")
+    return canonicalize_name(text)
+
+
+def specifier_at(at: At, value: Any) -> SpecifierSet:
+    text = string_at(at, value)
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        at.fail(f"'{text}' is not a version specifier (example: '>=1.0,<2')")
+        raise AssertionError from exc  # unreachable; keeps the chain for type checkers
+
+
+def selector_at(at: At, value: Any, item: Any) -> Selector:
+    negate = isinstance(value, dict)
+    if negate:
+        value = mapping_at(at, value, ("not",), ("not",))["not"]
+        at = at.key("not")
+    items = list_at(at, value)
+    return Selector(tuple(None if v is None else item(at.item(i), v) for i, v in enumerate(items)), negate)
+
+
+def int_at(at: At, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        at.fail(f"expected an integer, got {kind_of(value)}")
+    return value
