@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.markers import Marker
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 
 from micro_thoth.errors import InputFileError, NotLockedError
+from micro_thoth.formats.requirement_line import (
+    FILE_OPTIONS_WITH_VALUE,
+    is_editable,
+    option_name_value,
+    parse_requirement_line,
+    split_line,
+    unknown_option,
+)
 from micro_thoth.models import (
     ANY_FORMAT,
     DEFAULT_CATEGORY,
@@ -42,31 +44,12 @@ from micro_thoth.models import (
 )
 
 Read = Callable[[str], str]
-VCS_SCHEMES = ("git", "hg", "svn", "bzr")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
-_WITH_VALUE = {
-    "-r": "requirement", "--requirement": "requirement",
-    "-c": "constraint", "--constraint": "constraint",
-    "-i": "index_url", "--index-url": "index_url",
-    "--extra-index-url": "extra_index_url",
-    "-f": "find_links", "--find-links": "find_links",
-    "--trusted-host": "trusted_host",
-    "--no-binary": "--no-binary", "--only-binary": "--only-binary",
-}  # fmt: skip
 _FLAGS = {
     "--pre": "pre",
     "--no-index": "no_index",
     "--require-hashes": "require_hashes",
     "--prefer-binary": "prefer_binary",
-}
-_REQ_OPTIONS_WITH_VALUE = ("--hash", "--config-settings", "-C", "--global-option", "--install-option")
-# pip's requirements-file options thoth-pip does not implement: refused by name, never ignored
-_UNSUPPORTED = {
-    "--use-feature": "thoth-pip has no pip features to switch on",
-    "--config-settings": "build backends get no config settings from thoth-pip",
-    "-C": "build backends get no config settings from thoth-pip",
-    "--global-option": "setup.py options are not passed on (pip deprecated them)",
-    "--install-option": "setup.py options are not passed on (pip removed them)",
 }
 
 
@@ -178,7 +161,7 @@ def parse_requirements(
 def _parse_into(collector: _Collector, text: str, frame: _Frame) -> None:
     for lineno, line in logical_lines(text):
         where = f"line {lineno}"
-        if line.startswith("-") and not _is_editable(line):
+        if line.startswith("-") and not is_editable(line):
             _option_line(collector, line, frame, where)
         else:
             entry = RequirementLine(
@@ -212,12 +195,8 @@ def _joined(text: str) -> Iterator[tuple[int, str]]:
         yield start, "".join(pending)
 
 
-def _is_editable(line: str) -> bool:
-    return line.startswith(("-e", "--editable"))
-
-
 def _option_line(collector: _Collector, line: str, frame: _Frame, where: str) -> None:
-    for option, value in _options(_split(line, frame.path, where), frame.path, where):
+    for option, value in _options(split_line(line, frame.path, where), frame.path, where):
         if option in ("requirement", "constraint") and value is not None:
             _include(
                 collector,
@@ -235,13 +214,6 @@ def _option_line(collector: _Collector, line: str, frame: _Frame, where: str) ->
             collector.options.setdefault(option, []).append(value)
 
 
-def _split(line: str, path: Optional[str], where: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError as exc:
-        raise InputFileError(f"cannot split options: {exc}", path=path, key_path=where) from exc
-
-
 def _options(
     tokens: list[str], path: Optional[str], where: str
 ) -> Iterator[tuple[str, Optional[str]]]:
@@ -249,42 +221,23 @@ def _options(
     tokens = list(tokens)
     while tokens:
         token = tokens.pop(0)
-        name, value = _option_name_value(token)
+        name, value = option_name_value(token)
         if name in _FLAGS and value is None:
             yield _FLAGS[name], None
-        elif name in _WITH_VALUE:
+        elif name in FILE_OPTIONS_WITH_VALUE:
             if value is None:
                 if not tokens:
                     raise InputFileError(f"{name} needs a value", path=path, key_path=where)
                 value = tokens.pop(0)
-            yield _WITH_VALUE[name], value
+            yield FILE_OPTIONS_WITH_VALUE[name], value
         else:
-            raise _unknown(name, token, path, where)
-
-
-def _unknown(name: str, token: str, path: Optional[str], where: Optional[str]) -> InputFileError:
-    """An option we do not take: pip's own (named, with why) or none at all."""
-    if name in _UNSUPPORTED:
-        return InputFileError(
-            f"pip's option {name} is not supported: {_UNSUPPORTED[name]}",
-            path=path, key_path=where, hint="remove it from the file (thoth-pip never ignores an option silently)",
-        )
-    return InputFileError(f"unknown option {token!r}", path=path, key_path=where)
+            raise unknown_option(name, token, path, where)
 
 
 def _check_binary_value(value: str, path: Optional[str], where: str) -> None:
     if value.startswith("-") or not value.strip():
         raise InputFileError(f"--no-binary/--only-binary needs project names, :all: or :none:, not {value!r}",
                              path=path, key_path=where)
-
-
-def _option_name_value(token: str) -> tuple[str, Optional[str]]:
-    if token.startswith("--"):
-        name, sep, value = token.partition("=")
-        return name, value if sep else None
-    if len(token) > 2 and token[:2] in _WITH_VALUE:
-        return token[:2], token[2:].lstrip("=")
-    return token, None
 
 
 def _include(
@@ -314,198 +267,6 @@ def nested_path(parent: Optional[str], target: str) -> str:
     if "://" in parent:
         return parent.rsplit("/", 1)[0] + "/" + target
     return posixpath.normpath(posixpath.join(posixpath.dirname(parent), target))
-
-
-# -- one requirement line ----------------------------------------------------------------------
-
-
-def parse_requirement_line(
-    line: str, path: Optional[str] = None, where: Optional[str] = None
-) -> Dependency:
-    """A requirement line (``name[x]==1 ; markers --hash=...``, ``-e url``, a URL or a path)."""
-    editable = _is_editable(line)
-    if editable:
-        line = re.sub(r"^(-e|--editable)(=|\s+)?", "", line, count=1)
-    args, options = _args_and_options(line)
-    if not args:
-        raise InputFileError("-e needs a URL or a path", path=path, key_path=where)
-    hashes = _hashes(options, path, where)
-    try:
-        dependency = _dependency(args, editable)
-    except (InvalidRequirement, InvalidMarker, ValueError) as exc:
-        raise InputFileError(
-            f"not a valid requirement: {args!r} ({exc})", path=path, key_path=where
-        ) from exc
-    if hashes:
-        dependency = _with_hashes(dependency, hashes)
-    return dependency
-
-
-def _args_and_options(line: str) -> tuple[str, list[str]]:
-    """Split off the per-requirement options, as pip's break_args_options does."""
-    tokens = line.split(" ")
-    for i, token in enumerate(tokens):
-        if token.startswith("-"):
-            return " ".join(tokens[:i]).strip(), tokens[i:]
-    return line.strip(), []
-
-
-def _hashes(tokens: list[str], path: Optional[str], where: Optional[str]) -> tuple[Hash, ...]:
-    words = _split(" ".join(tokens), path, where or "") if tokens else []
-    found: list[Hash] = []
-    while words:
-        name, value = _option_name_value(words.pop(0))
-        if name not in _REQ_OPTIONS_WITH_VALUE or name in _UNSUPPORTED:
-            raise _unknown(name, name, path, where)
-        value = value if value is not None else (words.pop(0) if words else None)
-        if value is None:
-            raise InputFileError(f"{name} needs a value", path=path, key_path=where)
-        if name == "--hash":
-            found.append(_hash(value, path, where))
-    return tuple(found)
-
-
-def _hash(text: str, path: Optional[str], where: Optional[str]) -> Hash:
-    try:
-        digest = Hash.parse(text)
-    except ValueError as exc:
-        raise InputFileError(
-            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where
-        ) from exc
-    if ":" not in text or digest.algorithm not in ("sha256", "sha384", "sha512"):
-        raise InputFileError(
-            f"not a hash: {text!r} (expected 'sha256:<hex>')", path=path, key_path=where
-        )
-    return digest
-
-
-def _with_hashes(dependency: Dependency, hashes: tuple[Hash, ...]) -> Dependency:
-    return Dependency(
-        name=dependency.name,
-        specifier=dependency.specifier,
-        extras=dependency.extras,
-        markers=dependency.markers,
-        index=dependency.index,
-        direct=dependency.direct,
-        hashes=tuple(dict.fromkeys((*dependency.hashes, *hashes))),
-    )
-
-
-def _dependency(args: str, editable: bool) -> Dependency:
-    if editable or _is_url(args) or _looks_like_path(args):
-        return _direct_dependency(args, editable)
-    requirement = Requirement(args)
-    markers = str(requirement.marker) if requirement.marker else None
-    extras = tuple(sorted(requirement.extras))
-    if requirement.url and not _is_url(requirement.url):
-        reference = _path_reference(requirement.url, editable=False)[0]
-        return Dependency(requirement.name, "", extras, markers, direct=reference)
-    if requirement.url:
-        reference, _name, hashes = _reference(requirement.url, editable=False)
-        return Dependency(requirement.name, "", extras, markers, direct=reference, hashes=hashes)
-    return Dependency(requirement.name, str(requirement.specifier), extras, markers)
-
-
-def _is_url(text: str) -> bool:
-    scheme = text.split("://", 1)[0] if "://" in text else ""
-    return bool(scheme) and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) is not None
-
-
-def _looks_like_path(text: str) -> bool:
-    head = text.split(";", 1)[0].strip()
-    if head.startswith((".", "/", "~")):
-        return True
-    return (
-        ("/" in head or "\\" in head)
-        and "@" not in head
-        and not re.match(r"^[A-Za-z0-9._-]+\s*[\[(<>=!~]", head)
-    )
-
-
-def _direct_dependency(args: str, editable: bool) -> Dependency:
-    separator = "; " if _is_url(args) else ";"
-    target, _sep, marker_text = args.partition(separator)
-    markers = str(Marker(marker_text.strip())) if marker_text.strip() else None
-    target, extras = _split_extras(target.strip())
-    if _is_url(target):
-        reference, name, hashes = _reference(target, editable)
-    else:
-        reference, name = _path_reference(target, editable)
-        hashes = ()
-    name, egg_extras = _split_extras(name or "")
-    return Dependency(name, "", extras or egg_extras, markers, direct=reference, hashes=hashes)
-
-
-def _path_reference(target: str, editable: bool) -> tuple[DirectReference, str]:
-    """A local path (``./pkg#egg=name``) and its name if the ``egg=`` or the file name tells it."""
-    location, _sep, fragment = target.partition("#")
-    params = _fragment_params(fragment)
-    reference = DirectReference(
-        "path", location, None, params.get("subdirectory") or None, editable
-    )
-    return reference, params.get("egg") or _path_name(location)
-
-
-def _fragment_params(fragment: str) -> dict[str, str]:
-    return dict(part.partition("=")[::2] for part in fragment.split("&") if part)
-
-
-def _split_extras(text: str) -> tuple[str, tuple[str, ...]]:
-    match = re.fullmatch(r"(.*?)\[([^\]]*)\]", text)
-    if not match or "://" in match.group(2):
-        return text, ()
-    extras = tuple(sorted(e.strip() for e in match.group(2).split(",") if e.strip()))
-    return match.group(1), extras
-
-
-def _reference(url: str, editable: bool) -> tuple[DirectReference, Optional[str], tuple[Hash, ...]]:
-    """A URL as a DirectReference, the ``egg=`` (or file) name, and any ``#sha256=`` hash."""
-    base, _sep, fragment = url.partition("#")
-    params = _fragment_params(fragment)
-    hashes = tuple(
-        Hash(a, params[a].lower()) for a in ("sha256", "sha384", "sha512") if a in params
-    )
-    subdirectory = params.get("subdirectory") or None
-    scheme = base.split("+", 1)[0] if "+" in base.split("://", 1)[0] else ""
-    if scheme in VCS_SCHEMES:
-        location, ref = _vcs_location_ref(base.split("+", 1)[1])
-        reference = DirectReference(scheme, location, ref, subdirectory, editable)  # type: ignore[arg-type]
-        return reference, params.get("egg"), hashes
-    if base.startswith("file:") and not _archive_name(base):
-        return (
-            DirectReference("path", base, None, subdirectory, editable),
-            params.get("egg"),
-            hashes,
-        )
-    return (
-        DirectReference("file", base, None, subdirectory, editable),
-        params.get("egg") or _archive_name(base),
-        hashes,
-    )
-
-
-def _vcs_location_ref(url: str) -> tuple[str, Optional[str]]:
-    scheme, _sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    if "@" in path:
-        path, ref = path.rsplit("@", 1)
-        return f"{scheme}://{netloc}{slash}{path}", ref or None
-    return url, None
-
-
-def _archive_name(url: str) -> Optional[str]:
-    filename = url.rstrip("/").rsplit("/", 1)[-1]
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[0]
-        return parse_sdist_filename(filename)[0]
-    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-        return None
-
-
-def _path_name(path: str) -> str:
-    """A path's project name when its file name tells it; else "" (known only after a build)."""
-    return _archive_name(path) or ""
 
 
 # -- to a lock ------------------------------------------------------------------------------
