@@ -25,10 +25,11 @@ from ..guidance.justification import build_report
 from ..guidance.policy import GuidancePolicy
 from ..guidance.stack import honour_stack_rules
 from ..models import DEFAULT_CATEGORY, Dependency, Source, Target
+from .candidates import Requirement, from_dependency
 from .explain import explain
 from .markers import evaluate
 from .protocols import CandidatePolicy, PackageSource
-from .provider import Provider, Requirement, from_dependency
+from .provider import Provider
 from .reporter import ReporterAdapter, ResolverReporter
 from .resolver import LockPolicy, Resolved, ResolverInput, Upgrade
 from .result import Resolution, ResolvedPin, assemble

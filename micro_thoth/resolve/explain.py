@@ -13,7 +13,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from ..errors import ConflictCause, ResolutionImpossible
-from .provider import PYTHON, Candidate, Provider
+from .candidates import PYTHON, Candidate
+from .provider import Provider
 
 ROOT = "requested"
 CONSTRAINT = "constraints"

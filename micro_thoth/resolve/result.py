@@ -18,7 +18,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from ..models import Artifact, DirectReference, Justification, Source
 from . import markers as mk
-from .provider import PYTHON, Candidate, Provider, Requirement, release_artifacts
+from .candidates import PYTHON, Candidate, Requirement
+from .provider import Provider, release_artifacts
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 
 from micro_thoth import errors
 from micro_thoth.models import Dependency, DirectReference
-from micro_thoth.resolve.provider import _direct_from_url, from_dependency, identifier
+from micro_thoth.resolve.candidates import _direct_from_url, from_dependency, identifier
 
 
 def test_identifiers_are_canonical_with_sorted_extras() -> None:
