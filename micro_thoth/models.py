@@ -11,7 +11,6 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from typing import Literal, Optional
 
@@ -25,6 +24,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+
+from .format_control import ANY_FORMAT, Formats
 
 DEFAULT_CATEGORY = "default"
 DEVELOP_CATEGORY = "develop"
@@ -280,34 +281,6 @@ def _wheel_tags(tag_text: str) -> frozenset[Tag]:
     return frozenset(parse_tag(tag_text))
 
 
-_ISO = re.compile(
-    r"(?P<date>\d{4}-\d\d-\d\d)[T ](?P<time>\d\d:\d\d(?::\d\d)?)(?:\.(?P<frac>\d+))?"
-    r"(?:(?P<utc>Z)|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d))?$"
-)
-
-
-def parse_upload_time(text: Optional[str]) -> Optional[datetime]:
-    """An ISO 8601 upload time as an aware datetime (UTC when no zone is given); None if unreadable.
-
-    Indexes write ``2024-05-20T19:01:02.12Z``: a ``Z`` and any number of fraction
-    digits, which ``datetime.fromisoformat`` refuses before Python 3.11.
-    """
-    match = _ISO.match(text.strip()) if text else None
-    if match is None:
-        return None
-    year, month, day = match["date"].split("-")
-    hour, minute, second = (match["time"] + ":00").split(":")[:3]
-    micro = int(((match["frac"] or "") + "000000")[:6])
-    zone = timezone.utc
-    if match["sign"]:
-        offset = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
-        zone = timezone(offset if match["sign"] == "+" else -offset)
-    try:  # the constructor checks the ranges as strptime did, at a tenth of its cost
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=zone)
-    except ValueError:
-        return None
-
-
 @dataclass(frozen=True)
 class Artifact:
     """One file of a project on an index (or a direct URL), as the index describes it."""
@@ -430,78 +403,6 @@ class CoreMetadata:
             else None,
             classifiers=tuple(str(v).strip() for v in msg.get_all("Classifier") or ()),
         )
-
-
-ALL_PROJECTS = ":all:"
-
-
-@dataclass(frozen=True)
-class Formats:
-    """pip's ``--no-binary`` / ``--only-binary`` / ``--prefer-binary``: the kinds of file each
-    project may be installed from. Names are canonical; ``:all:`` stands for every project."""
-
-    no_binary: frozenset[str] = frozenset()
-    only_binary: frozenset[str] = frozenset()
-    prefer_binary: bool = False
-
-    def with_option(self, option: str, value: str) -> Formats:
-        """One ``--no-binary``/``--only-binary`` value added with pip's rules: ``:all:`` clears
-        the names, ``:none:`` empties the option, a name leaves the other option."""
-        mine, other = (self.no_binary, self.only_binary) if option == "--no-binary" else (self.only_binary, self.no_binary)
-        items = [v.strip() for v in value.split(",") if v.strip()]
-        for i, item in enumerate(items):
-            if item == ALL_PROJECTS:
-                mine, other = frozenset({ALL_PROJECTS}), frozenset()
-                if ":none:" not in items[i + 1:]:
-                    break  # as pip: the names after :all: are covered by it
-            elif item == ":none:":
-                mine = frozenset()
-            else:
-                key = _canonical(item)
-                mine, other = mine | {key}, other - {key}
-        pair = (mine, other) if option == "--no-binary" else (other, mine)
-        return Formats(pair[0], pair[1], self.prefer_binary)
-
-    def allows(self, name: str, *, wheel: bool) -> bool:
-        """May ``name`` use a wheel (``wheel``) or an sdist? pip's FormatControl order."""
-        if not (self.only_binary or self.no_binary):
-            return True  # no option given: asked of every file of a page, keep it cheap
-        key = _canonical(name)
-        if key in self.only_binary:
-            return wheel
-        if key in self.no_binary:
-            return not wheel
-        if ALL_PROJECTS in self.only_binary:
-            return wheel
-        if ALL_PROJECTS in self.no_binary:
-            return not wheel
-        return True
-
-    def then(self, later: Formats) -> Formats:
-        """These options, then ``later``'s (a requirements file's after the command line's)."""
-        formats = self
-        for line in later.option_lines():
-            option, value = line.split(" ", 1)
-            formats = formats.with_option(option, value)
-        return Formats(formats.no_binary, formats.only_binary, self.prefer_binary or later.prefer_binary)
-
-    @property
-    def restricted(self) -> bool:
-        return bool(self.no_binary or self.only_binary)
-
-    def option_lines(self) -> list[str]:
-        """The options as pip-compile writes them: ``:all:`` first, then names (pip reads them in
-        order, and a name beats ``:all:``); ``--prefer-binary`` is not written (the pins are made)."""
-        lines = [f"--{kind} {ALL_PROJECTS}" for kind, names in (("no-binary", self.no_binary), ("only-binary", self.only_binary)) if ALL_PROJECTS in names]
-        lines += [f"--no-binary {name}" for name in sorted(self.no_binary - {ALL_PROJECTS})]
-        return lines + [f"--only-binary {name}" for name in sorted(self.only_binary - {ALL_PROJECTS})]
-
-
-ANY_FORMAT = Formats()
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)

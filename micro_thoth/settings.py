@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import UsageError
-from .models import ANY_FORMAT, DEFAULT_CATEGORY, DEVELOP_CATEGORY, Formats
+from .format_control import ANY_FORMAT, Formats
+from .models import DEFAULT_CATEGORY, DEVELOP_CATEGORY
 
 CONFIG_NAME = ".thoth.yaml"  # the project's Thamos configuration
 

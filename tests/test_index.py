@@ -24,11 +24,12 @@ from micro_thoth.errors import (
     UsageError,
 )
 from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
-from micro_thoth.index.pages import directory_artifacts, parse_upload_time
+from micro_thoth.index.pages import directory_artifacts
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import Artifact, DirectReference, Hash, Source
 from micro_thoth.net import make_client
 from micro_thoth.store import Store
+from micro_thoth.timestamps import parse_upload_time
 from tests.support.builder import Dist, build_sdist, build_wheel
 from tests.support.index_server import LocalIndex
 

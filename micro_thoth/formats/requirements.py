@@ -23,6 +23,7 @@ from packaging.utils import (
 )
 
 from micro_thoth.errors import InputFileError, NotLockedError
+from micro_thoth.format_control import ANY_FORMAT, Formats
 from micro_thoth.formats.requirement_line import (
     FILE_OPTIONS_WITH_VALUE,
     is_editable,
@@ -32,11 +33,9 @@ from micro_thoth.formats.requirement_line import (
     unknown_option,
 )
 from micro_thoth.models import (
-    ANY_FORMAT,
     DEFAULT_CATEGORY,
     Dependency,
     DirectReference,
-    Formats,
     Hash,
     Lock,
     Pin,

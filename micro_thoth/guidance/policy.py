@@ -21,8 +21,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import ResolutionError
-from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict, parse_upload_time
+from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict
 from ..reporting import NULL_REPORTER, Reporter
+from ..timestamps import parse_upload_time
 from .advisories import Advisory, AdvisoryLookup
 from .catalog import UnitCatalog, UnitLookup
 from .licenses import LicensePolicy

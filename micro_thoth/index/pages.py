@@ -19,7 +19,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from micro_thoth.digests import file_digests
-from micro_thoth.models import Artifact, Hash, ProjectPage, Source, parse_upload_time
+from micro_thoth.models import Artifact, Hash, ProjectPage, Source
+from micro_thoth.timestamps import parse_upload_time
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"

@@ -10,6 +10,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from micro_thoth.errors import InputFileError, NotLockedError
+from micro_thoth.format_control import Formats
 from micro_thoth.formats.requirements import (
     RequirementLine,
     RequirementsFile,
@@ -21,7 +22,7 @@ from micro_thoth.formats.requirements import (
     parse_requirements,
     to_lock,
 )
-from micro_thoth.models import DirectReference, Formats, Hash, Pin, Source
+from micro_thoth.models import DirectReference, Hash, Pin, Source
 
 from .conftest import DATA
 
