@@ -108,11 +108,16 @@ def _abi_findings(dist: install.InstalledDistribution, symbols: frozenset[str]) 
 
 
 def _recorded_files(dist: install.InstalledDistribution) -> list[str]:
+    return [row[0] for row in _record_rows(dist) or []]
+
+
+def _record_rows(dist: install.InstalledDistribution) -> Optional[list[list[str]]]:
+    """The rows of the distribution's RECORD; None when it cannot be read."""
     try:
         with open(dist.record_path, newline="", encoding="utf-8") as handle:
-            return [row[0] for row in csv.reader(handle) if row]
+            return [row for row in csv.reader(handle) if row]
     except (OSError, UnicodeDecodeError, csv.Error):
-        return []
+        return None
 
 
 def _same(left: str, right: str) -> bool:
@@ -124,10 +129,8 @@ def _same(left: str, right: str) -> bool:
 
 def _record_findings(dist: install.InstalledDistribution) -> Iterator[Finding]:
     """Every file RECORD lists with a digest must exist with that digest."""
-    try:
-        with open(dist.record_path, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
-    except (OSError, UnicodeDecodeError, csv.Error):
+    rows = _record_rows(dist)
+    if rows is None:
         yield Finding("record", dist.name, f"{dist.name} {dist.version} has no readable RECORD")
         return
     site = dist.dist_info.parent
