@@ -88,12 +88,12 @@ def backend(func: F) -> F:
     )(func)
 
 
-KNOWLEDGE_DIR_HELP = "Use the knowledge (synced units, advisories, your own units) in this directory (THOTH_PIP_KNOWLEDGE_DIR)."
-
-
 def knowledge_dir(func: F) -> F:
     """--knowledge-dir DIR: pin this run to one knowledge store instead of the user data dir's."""
-    return click.option("--knowledge-dir", type=click.Path(file_okay=False), help=KNOWLEDGE_DIR_HELP)(func)
+    return click.option(
+        "--knowledge-dir", type=click.Path(file_okay=False),
+        help="Use the knowledge (synced units, advisories, your own units) in this directory (THOTH_PIP_KNOWLEDGE_DIR).",
+    )(func)
 
 
 def apply_knowledge_dir(kwargs: dict[str, Any]) -> None:
@@ -145,7 +145,7 @@ def guidance(func: F) -> F:
             click.option("--limit", type=int, default=None, help="Improvement search: at most this many re-resolutions."),
             click.option("--timeout", "search_timeout", type=float, default=30.0, show_default=True, help="Improvement search time limit (seconds)."),
             click.option("--seed", type=int, default=0, show_default=True, help="Improvement search seed (deterministic)."),
-            click.option("--knowledge-dir", type=click.Path(file_okay=False), help=KNOWLEDGE_DIR_HELP),
+            knowledge_dir,
         ],
         func,
     )
