@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
+from ..pipeline.guidance import knowledge_files
 from ..pipeline.knowledge import bundle_bytes
 from ..pipeline.provenance import check_request
 from ..resolve.problem import Problem
@@ -311,8 +312,6 @@ def _install_v2_service(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> N
     @app.get("/api/v2/prescriptions")
     def prescriptions(request: Request) -> dict[str, Any]:
         """The prescription files resolutions here use (clients store them with ``prescription sync``)."""
-        from ..pipeline.guidance import knowledge_files
-
         _check_token(settings, request)
         return Knowledge(settings.knowledge_version, knowledge_files(os.environ)).to_dict()
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..pipeline.guidance import knowledge_files
+from ..pipeline.knowledge import open_store as open_knowledge
 from ..resolve.problem import Problem
 from ..resolve.scrub import scrub_text
 from ..resolve.wire import AdviseRequest, AdviseResult, JobView, digest
@@ -334,13 +336,10 @@ def knowledge_digest() -> str:
     now = time.monotonic()
     if now - _knowledge_memo[0] < _KNOWLEDGE_TTL and _knowledge_memo[1]:
         return str(_knowledge_memo[1])
-    from ..pipeline.guidance import knowledge_files
-    from ..pipeline.knowledge import open_store
-
     hasher = hashlib.sha256()
     for name, text in sorted(knowledge_files(os.environ).items()):
         hasher.update(f"{name}\0{text}\0".encode())
-    with open_store(os.environ) as store:  # synced units and advisories
+    with open_knowledge(os.environ) as store:  # synced units and advisories
         hasher.update(store.digest().encode())
     _knowledge_memo[:] = [now, hasher.hexdigest()[:16]]
     return str(_knowledge_memo[1])
