@@ -133,6 +133,10 @@ class Cache:
         sha256 = _check_sha256(sha256)
         return self.root / ARTIFACTS / sha256[:2] / sha256
 
+    def artifact_digest(self, path: Path) -> Optional[str]:
+        """The sha256 of a verified file of the cache (its directory's name); None for any other path."""
+        return path.parent.name if self.root / ARTIFACTS in path.parents else None
+
     def _ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         tag = self.root / TAG_FILE

@@ -115,8 +115,8 @@ def _same_path(a: Path, b: Path) -> bool:
 
 def _verified_digests(wheels: Mapping[NormalizedName, Path], services: Services) -> dict[NormalizedName, str]:
     """Digests already known for downloaded wheels (``artifacts-v1/<aa>/<sha256>/<file>``): no re-hash."""
-    bucket = services.cache.root / "artifacts-v1"
-    return {key: path.parent.name for key, path in wheels.items() if bucket in path.parents}
+    digests = {key: services.cache.artifact_digest(path) for key, path in wheels.items()}
+    return {key: digest for key, digest in digests.items() if digest is not None}
 
 
 def _install_editables(plan: install.Plan, pins: Sequence[Pin], lock: Lock, env: install.TargetEnvironment, services: Services) -> None:

@@ -27,18 +27,18 @@ class EarlyUnpacker:
 
     def __init__(self, cache: Cache, workers: int) -> None:
         self._cache = cache
-        self._bucket = cache.root / "artifacts-v1"
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="unpack")
         self._started: dict[Path, Future[Path]] = {}
         self._lock = threading.Lock()
 
     def ready(self, path: Path) -> None:
         """A verified file is in the cache: unpack it now if it is a wheel (its digest is its directory)."""
-        if not path.name.endswith(".whl") or self._bucket not in path.parents:
+        digest = self._cache.artifact_digest(path)
+        if not path.name.endswith(".whl") or digest is None:
             return
         with self._lock:
             if path not in self._started:
-                self._started[path] = self._pool.submit(install.unpacked_tree, path, self._cache, path.parent.name)
+                self._started[path] = self._pool.submit(install.unpacked_tree, path, self._cache, digest)
 
     def trees(self, wheels: Mapping[NormalizedName, Path], digests: Mapping[NormalizedName, str]) -> dict[NormalizedName, Path]:
         """The unpacked tree of each wheel: those started early joined, the others (built ones) unpacked now."""
