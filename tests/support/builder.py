@@ -139,9 +139,13 @@ _BACKEND = textwrap.dedent(
         return spec["dist_info"]
 
 
-    def _write_wheel(wheel_directory, spec, members):
-        """Zip ``members`` plus METADATA, WHEEL and RECORD as the spec's pure wheel; its file name."""
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        spec = _spec()
         name = spec["dist_info"][: -len(".dist-info")] + "-py3-none-any.whl"
+        members = {}
+        for rel in spec["files"]:
+            with open(os.path.join(ROOT, rel), "rb") as fh:
+                members[rel] = fh.read()
         members[spec["dist_info"] + "/METADATA"] = spec["metadata"].encode()
         members[spec["dist_info"] + "/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n"
         rows = []
@@ -152,15 +156,6 @@ _BACKEND = textwrap.dedent(
             rows.append(spec["dist_info"] + "/RECORD,,")
             zf.writestr(spec["dist_info"] + "/RECORD", "\\n".join(rows) + "\\n")
         return name
-
-
-    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-        spec = _spec()
-        members = {}
-        for rel in spec["files"]:
-            with open(os.path.join(ROOT, rel), "rb") as fh:
-                members[rel] = fh.read()
-        return _write_wheel(wheel_directory, spec, members)
 
 
     def build_sdist(sdist_directory, config_settings=None):
@@ -178,8 +173,20 @@ _EDITABLE_HOOKS = textwrap.dedent(
     def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
         """PEP 660: a wheel whose .pth puts the source tree on sys.path."""
         spec = _spec()
-        pth = "_editable_" + spec["dist_info"].split("-")[0] + ".pth"
-        return _write_wheel(wheel_directory, spec, {pth: (ROOT + "\\n").encode()})
+        name = spec["dist_info"][: -len(".dist-info")] + "-py3-none-any.whl"
+        members = {
+            "_editable_" + spec["dist_info"].split("-")[0] + ".pth": (ROOT + "\\n").encode(),
+            spec["dist_info"] + "/METADATA": spec["metadata"].encode(),
+            spec["dist_info"] + "/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n",
+        }
+        rows = []
+        with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+            for rel, data in members.items():
+                zf.writestr(rel, data)
+                rows.append("%s,%s,%d" % (rel, _h(data), len(data)))
+            rows.append(spec["dist_info"] + "/RECORD,,")
+            zf.writestr(spec["dist_info"] + "/RECORD", "\\n".join(rows) + "\\n")
+        return name
     '''
 )
 
