@@ -10,7 +10,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Literal, Optional
 
@@ -124,6 +124,16 @@ class DirectReference:
     def is_vcs(self) -> bool:
         return self.kind in ("git", "hg", "svn", "bzr")
 
+    def anchored(self, base: str) -> DirectReference:
+        """This reference with a relative local path made relative to ``base`` (a Pipfile's directory).
+
+        URLs, VCS locations, absolute and ``~`` paths are returned as they are.
+        """
+        local = self.kind == "path" or (self.kind == "file" and "://" not in self.location)
+        if not local or self.location.startswith(("file:", "/", "~")):
+            return self
+        return replace(self, location=os.path.normpath(os.path.join(base, self.location)))
+
     def pip_url(self) -> str:
         """The location as pip takes it (``git+https://...@ref#subdirectory=...``)."""
         if self.kind == "file" or self.kind == "path":
@@ -217,6 +227,16 @@ class Lock:
             if source.name == name:
                 return source
         return None
+
+    def anchored(self, base: str) -> Lock:
+        """This lock with relative local paths made relative to ``base`` (see DirectReference.anchored)."""
+        categories = {
+            category: tuple(
+                replace(pin, direct=pin.direct.anchored(base)) if pin.direct is not None else pin for pin in pins
+            )
+            for category, pins in self.categories.items()
+        }
+        return replace(self, categories=categories)
 
     def select(self, categories: Sequence[str]) -> list[tuple[str, Pin]]:
         """Pins of the given categories; a package in several keeps its first entry."""

@@ -67,6 +67,7 @@ class IndexClient:
         pinned: Optional[Mapping[str, str]] = None,
         cache: Optional[Cache] = None,
         offline: bool = False,
+        base: Optional[str] = None,
     ) -> None:
         self.sources = tuple(sources)
         # name -> index name: a pinned project is looked up on its index only, even when
@@ -83,7 +84,7 @@ class IndexClient:
         )
         self._metadata = MetadataFetcher(
             client=client, store=store, cache=cache, environ=environ, sources=self.sources,
-            python=python, refresh=refresh, reporter=reporter, offline=offline,
+            python=python, refresh=refresh, reporter=reporter, offline=offline, base=base,
         )
         self._page_memo = Memo()
         self._metadata_memo = Memo()

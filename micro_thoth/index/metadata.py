@@ -61,8 +61,10 @@ class MetadataFetcher:
         refresh: bool,
         reporter: Reporter,
         offline: bool = False,
+        base: Optional[str] = None,
     ) -> None:
         self._client = client
+        self._base = base  # where relative paths point from (the Pipfile's directory); None: the cwd
         self._store = store
         self._cache = cache
         self._environ = environ
@@ -99,9 +101,10 @@ class MetadataFetcher:
             artifact = _direct_artifact(location)
             metadata = self._parse(self._fetch(artifact), artifact)
             return _same_name(name, metadata, reference), reference
-        text, resolved = build.prepare_metadata_for(reference, package=name, **self._build_options())
+        anchored = reference if self._base is None else reference.anchored(self._base)
+        text, resolved = build.prepare_metadata_for(anchored, package=name, **self._build_options())
         metadata = _parse_text(text, f"{name} @ {redact_url(reference.location)}", None)
-        return _same_name(name, metadata, reference), resolved
+        return _same_name(name, metadata, reference), (reference if resolved == anchored else resolved)
 
     def _debug(self, text: str) -> None:
         self._reporter.message(text, level="debug")

@@ -115,6 +115,7 @@ class Services:
             reporter=self.reporter,
             workers=self.settings.workers,
             pinned=pinned,
+            base=str(self.settings.pipfile_path.parent),
         )
 
     def pip_sources(self) -> tuple[Source, ...]:

@@ -60,6 +60,7 @@ def install_lock(
     started: float,
 ) -> SyncOutcome:
     """The shared tail of sync and install: target, plan, fetch, verify, install."""
+    lock = _anchored(lock, settings)
     services.use_sources(lock.sources)
     env = select_environment(settings, files, lock, services)
     target = replace(env.interpreter.target(), formats=settings.formats.then(lock.formats))
@@ -95,6 +96,12 @@ def install_lock(
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
     _stamp(settings, env, plan)
     return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
+
+
+def _anchored(lock: Lock, settings: Settings) -> Lock:
+    """A lock's relative paths point from its directory (the Pipfile's, as pipenv has it), whatever
+    the current directory is (``-C DIR``, ``PIPENV_PIPFILE``)."""
+    return lock.anchored(str(Path(lock.path).parent if lock.path else settings.pipfile_path.parent))
 
 
 def _stamp(settings: Settings, env: install.TargetEnvironment, plan: install.Plan) -> None:

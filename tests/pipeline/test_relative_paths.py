@@ -1,0 +1,73 @@
+"""A Pipfile's relative ``path =`` is relative to the Pipfile's directory, as pipenv has it.
+
+The process runs from another directory (``-C DIR`` and ``PIPENV_PIPFILE``); the lock keeps the
+path as written, and lock and install read the project's copy, never the current directory's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.builder import Dist, build_sdist
+
+
+def _local_project(parent: Path, dist: Dist, where: str = "app") -> None:
+    with tarfile.open(fileobj=io.BytesIO(build_sdist(dist, editable=True)), mode="r:gz") as tf:
+        tf.extractall(parent / "_unpacked")
+    (parent / "_unpacked" / f"{dist.dist_name}-{dist.version}").rename(parent / where)
+
+
+def _project(tmp_path: Path, url: str, entry: str) -> tuple[Path, Path]:
+    """``proj/`` with ``proj/app`` (localapp 0.1, needs beta) and a decoy ``elsewhere/app`` (9.9, needs nothing)."""
+    project, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    _local_project(project, Dist("localapp", "0.1", requires_dist=("beta",)))
+    _local_project(elsewhere, Dist("localapp", "9.9"))
+    (project / "Pipfile").write_text(
+        f'[[source]]\nurl = "{url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nlocalapp = {entry}\n'
+    )
+    return project, elsewhere
+
+
+def _installed_version(project: Path) -> str:
+    python = project / ".venv" / "bin" / "python"
+    code = "import importlib.metadata as m, localapp; print(m.version('localapp'), localapp.__file__)"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.parametrize("entry", ['{path = "./app"}', '{path = "app", editable = true}'])
+def test_lock_and_install_read_paths_from_the_pipfile_directory(index, tmp_path, thoth, monkeypatch, entry) -> None:
+    index.add(Dist("beta", "1.0"))
+    project, elsewhere = _project(tmp_path, index.url, entry)
+    monkeypatch.chdir(elsewhere)
+    result = thoth("lock", "-C", str(project))
+    assert result.code == 0, result.err
+    default = json.loads((project / "Pipfile.lock").read_text())["default"]
+    assert default["localapp"]["path"] == entry.split('"')[1]  # as written, like pipenv
+    assert "beta" in default  # the project's app was read, not the decoy
+    result = thoth("install", "--deploy", "-C", str(project))
+    assert result.code == 0, result.err
+    installed = _installed_version(project)
+    assert installed.startswith("0.1 "), installed
+    if "editable" in entry:
+        assert str(project / "app") in installed
+
+
+def test_pipenv_pipfile_elsewhere_anchors_paths_at_the_pipfile(index, tmp_path, thoth, monkeypatch) -> None:
+    index.add(Dist("beta", "1.0"))
+    project, elsewhere = _project(tmp_path, index.url, '{path = "./app"}')
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PIPENV_PIPFILE", str(project / "Pipfile"))
+    result = thoth("lock")
+    assert result.code == 0, result.err
+    default = json.loads((project / "Pipfile.lock").read_text())["default"]
+    assert default["localapp"]["path"] == "./app" and "beta" in default
