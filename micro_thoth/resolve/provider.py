@@ -86,6 +86,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._asked: set[tuple[str, Version, str]] = set()
         self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], tuple[Candidate, ...]] = {}
         self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
+        self._counts: dict[tuple[str, tuple[int, ...]], int] = {}  # (identifier, requirement ids) -> count before ABI checks
         for root in roots:
             self.requested.setdefault(root.key, []).append(root)
 
@@ -106,9 +107,18 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         pinned = any(i.requirement.direct or i.requirement.pinned_versions() for i in infos)
         causes = {c.requirement.key for c in backtrack_causes}
         causes.update(c.parent.key for c in backtrack_causes if c.parent is not None)
-        count = sum(1 for _ in itertools.islice(candidates[identifier], PREFERENCE_COUNT_CAP))
+        count = self._candidate_count(identifier, infos, candidates)
         is_root = any(i.parent is None for i in infos)
         return (identifier != PYTHON, not pinned, identifier not in causes, count, not is_root, identifier)
+
+    def _candidate_count(self, identifier: str, infos: Sequence[Any], candidates: Mapping[str, Iterator[Candidate]]) -> int:
+        """How many candidates (up to the cap) the identifier has. With ABI checks the count is the
+        one find_matches saw before them: counting through the lazy filter would read the ELF members
+        of up to a hundred wheels per project that the resolver never tries."""
+        known = self._counts.get((identifier, tuple(id(i.requirement) for i in infos)))
+        if known is not None:
+            return known
+        return sum(1 for _ in itertools.islice(candidates[identifier], PREFERENCE_COUNT_CAP))
 
     def find_matches(
         self,
@@ -122,6 +132,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         kept = [c for c in found if c not in bad] if bad else list(found)
         if not self.target.abi_symbols:
             return kept
+        self._counts[(identifier, tuple(id(r) for r in reqs))] = min(len(kept), PREFERENCE_COUNT_CAP)
         return lambda: (c for c in kept if self._runs_on_target(c))  # lazy: only candidates tried are read
 
     def _runs_on_target(self, candidate: Candidate) -> bool:

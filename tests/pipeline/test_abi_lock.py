@@ -84,6 +84,18 @@ def test_a_target_with_the_symbols_gets_the_newest(native, tmp_path, thoth) -> N
     assert _locked(app) == "==2.0"
 
 
+def test_only_the_release_tried_is_read(native, tmp_path, thoth) -> None:
+    """Ordering the projects (how many candidates each has) reads no wheel: 1.0 is never tried."""
+    index, _root = native
+    index.add(Dist("pure", "1.0"))
+    app = _project(tmp_path, index, "runtime_environments:\n- name: new-image\n  abi_symbols: [GLIBCXX_3.4, GLIBCXX_3.4.30]\n")
+    (app / "Pipfile").write_text((app / "Pipfile").read_text() + 'pure = "*"\n')
+    assert thoth("lock", "-C", str(app)).code == 0
+    assert _locked(app) == "==2.0"
+    assert index.requested(f"native-2.0-{TAG}.whl")
+    assert not index.requested(f"native-1.0-{TAG}.whl")
+
+
 def test_check_flags_an_installed_wheel_needing_a_missing_symbol(native, tmp_path, thoth) -> None:
     index, _root = native
     app = _project(tmp_path, index, "runtime_environments:\n- name: new-image\n  abi_symbols: [GLIBCXX_3.4, GLIBCXX_3.4.30]\n")
