@@ -43,7 +43,8 @@ def advise_request(request: Any) -> Any:
     with tempfile.TemporaryDirectory(prefix="thoth-pip-advise-") as scratch:
         project = Path(scratch)
         _write_project(project, request)
-        settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre)
+        settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre,
+                            formats=request.formats)
         lock_request = LockRequest(
             overrides=_overrides(request.environment),
             guidance=GuidanceOptions(

@@ -29,7 +29,7 @@ from ..settings import env_float
 from ..values import thaw
 from .problem import Problem
 from .resolver import LockPolicy, Resolved, ResolverInput
-from .wire import AdviseRequest, AdviseResult, JobView, Knowledge
+from .wire import AdviseRequest, AdviseResult, JobView, Knowledge, formats_fields
 
 DEFAULT_TIMEOUT = 2700.0  # thamos' default wait for an analysis
 DEFAULT_RETRIES = 3
@@ -236,7 +236,8 @@ class BackendResolver:
 
     def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
         files = project.wire_files(self._environ)
-        request = AdviseRequest.from_dict({**self._common(policy), **dataclasses.asdict(files)})
+        fields = {**self._common(policy), **formats_fields(target.formats), **dataclasses.asdict(files)}
+        request = AdviseRequest.from_dict(fields)
         self._reporter.message(f"resolving on the backend at {redact_url(self.url)}", "info")
         with RemoteResolver(self.url, token=self.token, verify=self.verify, environ=self._environ) as remote:
             result = remote.advise(request)

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Optional
 
+from packaging.utils import canonicalize_name
+
 from .. import errors
 from .. import values as read
 from ..environment.runtime import THOTH_STRINGS, RuntimeEnvironment
+from ..format_control import ALL_PROJECTS, ANY_FORMAT, Formats
 from ..models import RECOMMENDATION_TYPES, REQUIREMENTS_FORMAT_ALIASES, REQUIREMENTS_FORMATS
 from .problem import Problem
 from .scrub import credential_urls, scrub
@@ -125,6 +128,40 @@ def _prescriptions(data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(raw)
 
 
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _binary_names(data: Mapping[str, Any], key: str) -> frozenset[str]:
+    names = read.string_list(data.get(key) or [], REQUEST_SOURCE, key)
+    for i, name in enumerate(names):
+        if name != ALL_PROJECTS and not _PROJECT_NAME.fullmatch(name):
+            raise _fail(f"{key}[{i}]", f"{name!r} is neither a project name nor {ALL_PROJECTS}")
+    return frozenset(name if name == ALL_PROJECTS else canonicalize_name(name) for name in names)
+
+
+def _formats(data: Mapping[str, Any]) -> Formats:
+    """pip's ``--no-binary`` / ``--only-binary`` / ``--prefer-binary`` as the client's target had them."""
+    no_binary, only_binary = _binary_names(data, "no_binary"), _binary_names(data, "only_binary")
+    if ALL_PROJECTS in no_binary and ALL_PROJECTS in only_binary:
+        raise _fail("only_binary", f"{ALL_PROJECTS} is in no_binary too")
+    if no_binary & only_binary:
+        raise _fail("only_binary", f"{', '.join(sorted(no_binary & only_binary))} also in no_binary")
+    return Formats(no_binary, only_binary, _flag(data, "prefer_binary"))
+
+
+def formats_fields(formats: Formats) -> dict[str, Any]:
+    """The request members for ``formats``: none when pip's defaults hold (requests and their digests
+    stay those of a client that knows no binary options)."""
+    fields: dict[str, Any] = {}
+    if formats.no_binary:
+        fields["no_binary"] = sorted(formats.no_binary)
+    if formats.only_binary:
+        fields["only_binary"] = sorted(formats.only_binary)
+    if formats.prefer_binary:
+        fields["prefer_binary"] = True
+    return fields
+
+
 def _api_version(data: Mapping[str, Any]) -> int:
     value = data.get("api_version", API_VERSION)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
@@ -163,6 +200,7 @@ class AdviseRequest:
     min_release_age: Optional[str] = None
     deny_licenses: tuple[str, ...] = ()
     allow_vulnerabilities: tuple[str, ...] = ()
+    formats: Formats = ANY_FORMAT  # the client's --no-binary / --only-binary / --prefer-binary (and PIP_*)
 
     @classmethod
     def from_dict(cls, data: object) -> AdviseRequest:
@@ -188,6 +226,7 @@ class AdviseRequest:
             min_release_age=_optional(data, "min_release_age", (str,)) or None,
             deny_licenses=_strings(data, "deny_licenses"),
             allow_vulnerabilities=_strings(data, "allow_vulnerabilities"),
+            formats=_formats(data),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +247,7 @@ class AdviseRequest:
             "min_release_age": self.min_release_age,
             "deny_licenses": list(self.deny_licenses),
             "allow_vulnerabilities": list(self.allow_vulnerabilities),
+            **formats_fields(self.formats),
         }
 
     @property
@@ -278,6 +318,9 @@ def request_schema() -> dict[str, Any]:
             "prescriptions": {"type": "array", "items": {"type": "string"}, "description": "YAML texts"},
             "dev": {"type": "boolean"},
             "force": {"type": "boolean", "description": "skip the result cache"},
+            "no_binary": {"type": "array", "items": {"type": "string"}, "description": "pip's --no-binary: names or :all:"},
+            "only_binary": {"type": "array", "items": {"type": "string"}, "description": "pip's --only-binary: names or :all:"},
+            "prefer_binary": {"type": "boolean", "description": "pip's --prefer-binary"},
         },
     }  # fmt: skip
 

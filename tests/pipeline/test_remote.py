@@ -212,6 +212,27 @@ def test_search_and_policy_options_travel_to_the_backend(stack, backend, tmp_pat
     assert (remote / "Pipfile.lock").read_text() == (here / "Pipfile.lock").read_text()
 
 
+def test_binary_options_travel_to_the_backend(stack, backend, tmp_path, thoth, monkeypatch) -> None:
+    stack.add(Dist("docopt", "0.6.2"), wheel=False, sdist=True)
+    _wheel, sdist = stack.add(Dist("beta", "2.6"), sdist=True)
+    pipfile = _pipfile(stack.url, 'alpha = "*"\ndocopt = "*"')
+    for flags in (("--only-binary", ":all:"), ("--only-binary", "docopt")):
+        local = thoth("lock", *flags, "-C", str(_project(tmp_path, f"embedded{flags[1]}", pipfile)))
+        remote = thoth("lock", *flags, "--backend", backend.url, "-C", str(_project(tmp_path, f"remote{flags[1]}", pipfile)))
+        assert local.code == remote.code == 1, remote.err
+        assert "0.6.2 has no wheel for the target (--only-binary refuses its sdist)" in _error_line(remote.err)
+        assert _error_line(remote.err) == _error_line(local.err)
+    monkeypatch.setenv("PIP_NO_BINARY", "beta")  # pip's variable, read here and sent
+    here = _project(tmp_path, "here", _pipfile(stack.url))
+    remote = _project(tmp_path, "remote", _pipfile(stack.url))
+    assert thoth("lock", "-C", str(here)).code == 0
+    result = thoth("lock", "--backend", backend.url, "-C", str(remote))
+    assert result.code == 0, result.err
+    assert (remote / "Pipfile.lock").read_text() == (here / "Pipfile.lock").read_text()
+    hashes = json.loads((remote / "Pipfile.lock").read_text())["default"]["beta"]["hashes"]
+    assert hashes == [f"sha256:{sdist.sha256}"]
+
+
 def test_thamos_default_host_in_thoth_yaml_still_resolves_here(stack, tmp_path, thoth) -> None:
     app = _project(tmp_path, "migrated", _pipfile(stack.url))
     (app / ".thoth.yaml").write_text("host: khemenu.thoth-station.ninja\ntls_verify: true\n")

@@ -49,6 +49,11 @@ def test_defaults_and_round_trip() -> None:
         ({"runtime_environment": {"python_version": "three"}}, "runtime_environment.python_version"),
         ({"runtime_environment": {"operating_system": []}}, "runtime_environment.operating_system"),
         ({"runtime_environment": {"platform": ["linux", 1]}}, "runtime_environment.platform[1]"),
+        ({"no_binary": "numpy"}, "no_binary"),
+        ({"only_binary": ["ok", "not a name"]}, "only_binary[1]"),
+        ({"only_binary": ["numpy"], "no_binary": ["NumPy"]}, "only_binary"),
+        ({"only_binary": [":all:"], "no_binary": [":all:"]}, "only_binary"),
+        ({"prefer_binary": "often"}, "prefer_binary"),
     ],
 )
 def test_invalid_input_names_the_key_path(changes: dict, key_path: str) -> None:
@@ -152,3 +157,16 @@ def test_the_typed_environment_of_a_parsed_request() -> None:
     env = {"platform": ["linux-x86_64"], "abi_symbols": ["GLIBC_2.17"], "hardware": {"cpu_family": 6}}
     typed = AdviseRequest.from_dict(request(runtime_environment=env)).environment
     assert (typed.platform, typed.abi_symbols, typed.cpu_family, typed.os_name) == ("linux-x86_64", ("GLIBC_2.17",), 6, None)
+
+
+def test_binary_options_travel_as_pip_means_them_and_are_absent_by_default() -> None:
+    from micro_thoth.format_control import Formats
+
+    plain = AdviseRequest.from_dict(request())
+    assert plain.formats == Formats()
+    assert not {"no_binary", "only_binary", "prefer_binary"} & set(plain.to_dict())  # old digests hold
+    given = AdviseRequest.from_dict(request(no_binary=[":all:"], only_binary=["Zope.Interface"], prefer_binary=True))
+    assert given.formats == Formats(frozenset({":all:"}), frozenset({"zope-interface"}), True)
+    assert not given.formats.allows("other", wheel=True) and given.formats.allows("zope_interface", wheel=True)
+    assert AdviseRequest.from_dict(json.loads(json.dumps(given.to_dict()))) == given
+    assert digest(given) != digest(plain)
