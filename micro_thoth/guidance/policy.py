@@ -105,6 +105,19 @@ class GuidancePolicy:
         """Whether the finder should offer pre-releases (the ``testing`` type)."""
         return self.recommendation.allow_prereleases
 
+    def ranks(self, name: str, versions: Sequence[Version]) -> bool:
+        """Whether judging may score some of these releases of ``name`` apart, or offer a stand-in
+        for one (a step or pseudonym unit about it, a penalised vulnerability): the resolver then
+        judges them all up front to order them. Otherwise it judges them newest first, only as far
+        as it goes: the yank, cooldown, sieve, refusing-advisory and licence rules only refuse."""
+        key = canonicalize_name(name)
+        self.catalog.consider((key,))
+        if any(self.catalog.for_package(kind, n) for kind in ("step", "pseudonym") for n in (key, None)):
+            return True
+        if self.advisories is None or not self.recommendation.penalises_vulnerabilities:
+            return False
+        return any(self.advisories.affected(key, v) for v in versions)
+
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""
         if not self.undated:

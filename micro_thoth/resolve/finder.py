@@ -13,7 +13,7 @@ release is refused if the wheel the installer would pick needs one it lacks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Optional
@@ -196,16 +196,38 @@ def matching(
     Pre-releases are kept when allowed, when a specifier names one, or when
     nothing else matches. Yanked-only releases are kept only if ``pinned``.
     """
+    return list(matching_lazily(releases, specifiers, prereleases=prereleases, pinned=pinned))
+
+
+def admitted(releases: Sequence[Release], specifiers: Sequence[SpecifierSet]) -> list[Release]:
+    """Releases every specifier admits (cheap: the version only, no file is judged)."""
+    return [r for r in releases if all(s.contains(r.version, prereleases=True) for s in specifiers)]
+
+
+def matching_lazily(
+    releases: Sequence[Release],
+    specifiers: Sequence[SpecifierSet],
+    *,
+    prereleases: bool,
+    pinned: Iterable[Version] = (),
+) -> Iterator[Release]:
+    """``matching``, one release at a time: a release's files are judged only when it is reached."""
     pinned = set(pinned)
-    found = [
-        r
-        for r in releases
-        if all(s.contains(r.version, prereleases=True) for s in specifiers)  # cheap: the version only
-        and r.installable(allow_yanked=r.version in pinned)  # judges the release's files
-    ]
-    if not (prereleases or any(s.prereleases for s in specifiers)):
-        found = [r for r in found if not r.version.is_prerelease] or found
-    return found
+    found = admitted(releases, specifiers)
+
+    def usable(release: Release) -> bool:
+        return bool(release.installable(allow_yanked=release.version in pinned))  # judges the release's files
+
+    if prereleases or any(s.prereleases for s in specifiers):
+        yield from (r for r in found if usable(r))
+        return
+    final = False
+    for release in found:
+        if not release.version.is_prerelease and usable(release):
+            final = True
+            yield release
+    if not final:  # nothing else matches: the pre-releases (the only usable ones left)
+        yield from (r for r in found if usable(r))
 
 
 def binary_first(releases: Sequence[Release]) -> list[Release]:

@@ -25,6 +25,9 @@ class CandidatePolicy(Protocol):
     replace a package's declared requirements (over/under-pinning fixes).
     A policy may also offer ``alternatives(name, version, artifacts) ->
     Sequence[Substitute]`` (pseudonyms); the provider asks for it when present.
+    And ``ranks(name, versions) -> bool``: False when no release of ``name`` can
+    score apart from the others nor have a stand-in, so the provider may judge
+    them newest first and lazily; without it every admitted release is judged.
     """
 
     def judge(

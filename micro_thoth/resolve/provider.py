@@ -36,7 +36,17 @@ from .candidates import (
     _direct_satisfies,
     from_pep508,
 )
-from .finder import Finder, Release, best_artifact, binary_first, matching, python_admits
+from .finder import (
+    Finder,
+    Release,
+    admitted,
+    best_artifact,
+    binary_first,
+    matching,
+    matching_lazily,
+    python_admits,
+)
+from .lazy import Lazy
 from .markers import evaluate
 from .protocols import CandidatePolicy, PackageSource
 
@@ -84,7 +94,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._dependencies: dict[Candidate, tuple[Requirement, ...]] = {}
         self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
         self._asked: set[tuple[str, Version, str]] = set()
-        self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], tuple[Candidate, ...]] = {}
+        self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], Union[tuple[Candidate, ...], Lazy[Candidate]]] = {}
         self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
         self._counts: dict[tuple[str, tuple[int, ...]], int] = {}  # (identifier, requirement ids) -> count before ABI checks
         for root in roots:
@@ -129,10 +139,15 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
         found = self._matches(identifier, reqs) if reqs else ()
+        ids = (identifier, tuple(id(r) for r in reqs))
+        if isinstance(found, Lazy):  # judged as far as the resolver goes; counted before judging
+            self._counts[ids] = min(max(found.estimate - len(bad), 0), PREFERENCE_COUNT_CAP)
+            lazy = found
+            return lambda: (c for c in lazy if c not in bad and (not self.target.abi_symbols or self._runs_on_target(c)))
         kept = [c for c in found if c not in bad] if bad else list(found)
         if not self.target.abi_symbols:
             return kept
-        self._counts[(identifier, tuple(id(r) for r in reqs))] = min(len(kept), PREFERENCE_COUNT_CAP)
+        self._counts[ids] = min(len(kept), PREFERENCE_COUNT_CAP)
         return lambda: (c for c in kept if self._runs_on_target(c))  # lazy: only candidates tried are read
 
     def _runs_on_target(self, candidate: Candidate) -> bool:
@@ -170,7 +185,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     # candidates -------------------------------------------------------------
 
-    def _matches(self, identifier: str, reqs: Sequence[Requirement]) -> Sequence[Candidate]:
+    def _matches(self, identifier: str, reqs: Sequence[Requirement]) -> Union[Sequence[Candidate], Lazy[Candidate]]:
         everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
         direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(reqs[0].name))
         if identifier == PYTHON:
@@ -181,7 +196,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             return self._from_index(reqs, everything)
         return [one] if all(self.is_satisfied_by(r, one) for r in everything) else []
 
-    def _from_index(self, reqs: Sequence[Requirement], everything: Sequence[Requirement]) -> Sequence[Candidate]:
+    def _from_index(self, reqs: Sequence[Requirement], everything: Sequence[Requirement]) -> Union[Sequence[Candidate], Lazy[Candidate]]:
         """Releases every requirement and constraint admits, in preference order (memoised)."""
         first = reqs[0]
         index = self.index_pins.get(first.name) or next((r.index for r in reqs if r.index), None)
@@ -193,14 +208,51 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         pinned = frozenset(v for r in everything if _users_choice(r) for v in r.pinned_versions())
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
-            fitting = matching(releases, [r.specifier for r in everything], prereleases=allowed, pinned=pinned)
-            fitting = binary_first(fitting) if self.target.formats.prefer_binary else fitting
-            found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
-            if not first.extras and self.policy is not None:
-                found = self._with_stand_ins(found, everything, allowed)
-            self._found[key] = tuple(found)
-            self._prefetch_metadata(self._found[key][:1])
+            specifiers = [r.specifier for r in everything]
+            if self._judged_up_front(first.name, admitted(releases, specifiers)):
+                fitting = matching(releases, specifiers, prereleases=allowed, pinned=pinned)
+                fitting = binary_first(fitting) if self.target.formats.prefer_binary else fitting
+                found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
+                if not first.extras and self.policy is not None:
+                    found = self._with_stand_ins(found, everything, allowed)
+                self._found[key] = tuple(found)
+            else:
+                fits = matching_lazily(releases, specifiers, prereleases=allowed, pinned=pinned)
+                ordered = self._preferred_first(first.name, (r for r in fits if self.verdict(r).acceptable))
+                self._found[key] = Lazy((self._release_candidate(r, first.extras) for r in ordered),
+                                        len(admitted(releases, specifiers)))
+            self._prefetch_metadata(list(itertools.islice(self._found[key], 1)))
         return self._found[key]
+
+    def _judged_up_front(self, name: NormalizedName, releases: Sequence[Release]) -> bool:
+        """Whether every admitted release must be judged before the first is tried: to order them
+        (--prefer-binary; a policy that may score some of them or offer stand-ins) or to find a
+        previous pin that is no PEP 440 version. Otherwise they are judged newest first, lazily."""
+        preferred = self.preferences.get(name)
+        if self.target.formats.prefer_binary or (preferred is not None and _version(preferred) is None):
+            return True
+        ranks = getattr(self.policy, "ranks", None) if self.policy is not None else None
+        return self.policy is not None and (ranks is None or bool(ranks(name, [r.version for r in releases])))
+
+    def _preferred_first(self, name: NormalizedName, releases: Iterator[Release]) -> Iterator[Release]:
+        """``_ordered``'s previous pin first, lazily: the releases come newest first, so only
+        those newer than the pin are judged before it is offered."""
+        preferred = self.preferences.get(name)
+        wanted = _version(preferred) if preferred is not None else None
+        if wanted is None:
+            yield from releases
+            return
+        head: list[Release] = []
+        for release in releases:
+            head.append(release)
+            if release.version <= wanted:
+                break
+        first = [r for r in head if r.version == wanted]
+        if first and head[0] not in first and head[0].version > first[0].version:
+            self.kept[name] = (first[0].version, head[0].version)
+        yield from first
+        yield from (r for r in head if r not in first)
+        yield from releases
 
     def _prefetch_metadata(self, candidates: Sequence[Candidate]) -> None:
         """Ask the source (if it can) to fetch the metadata of the likely next pin in the background."""

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from micro_thoth.errors import ResolutionError
+from micro_thoth.guidance.advisories import Advisory, MemoryAdvisories
 from micro_thoth.guidance.justification import build_report
 from micro_thoth.guidance.policy import GuidancePolicy
 from micro_thoth.guidance.prescriptions import (
@@ -245,3 +248,16 @@ def test_pseudonym_is_not_applied_elsewhere() -> None:
     bundled = parse_units(PSEUDONYM, path="b.yaml", origin="bundled")
     latest = GuidancePolicy(Recommendation.for_type("latest"), now=NOW, units=bundled, context=AVX512, indexes=INTEL)
     assert _resolve(["app"], latest, MemorySource(TF_INDEXES)).versions()["tensorflow"] == "2.1"  # reported only
+
+
+def test_ranks_says_when_releases_may_score_apart() -> None:
+    """Only a scoring unit or a penalised vulnerability makes the resolver judge every release up front."""
+    step = ("units:\n  steps:\n  - name: SlowWidget\n    type: step\n"
+            "    match: {package_version: {name: widget, version: '>=1.3'}}\n    run: {score: -0.4}\n")
+    versions = [Version("1.3"), Version("1.2")]
+    assert not _policy("stable").ranks("widget", versions)
+    assert _policy("stable", step).ranks("Widget", versions) and not _policy("stable", step).ranks("other", versions)
+    flawed = MemoryAdvisories((Advisory("OSV-1", canonicalize_name("widget"), versions=("1.2",)),))
+    assert _policy("stable", advisories=flawed).ranks("widget", versions)  # stable penalises
+    assert not _policy("stable", advisories=flawed).ranks("widget", [Version("1.3")])
+    assert not _policy("security", advisories=flawed).ranks("widget", versions)  # security only refuses

@@ -155,3 +155,55 @@ def test_metadata_of_the_likely_next_pin_is_prefetched_when_the_source_can() -> 
     )
     resolve([Dependency("a")], source=source, target=TARGET)
     assert source.metadata_prefetched == ["a-1.0-py3-none-any.whl", "b-2.0-py3-none-any.whl"]
+
+
+class BuildCounting(MemorySource):
+    """Records which versions' files the resolver built (a stored page builds them on demand)."""
+
+    def __init__(self, **projects: list[dict[str, object]]) -> None:
+        super().__init__({"main": projects})
+        self.built: list[str] = []
+
+    def project(self, name, *, index=None):  # type: ignore[no-untyped-def]
+        page = super().project(name, index=index)
+        counting = self.built
+
+        class Counted(type(page)):  # type: ignore[misc]
+            def version_files(self):  # type: ignore[no-untyped-def]
+                def built(version, files):  # type: ignore[no-untyped-def]
+                    return lambda: (counting.append(f"{name}=={version}"), files())[1]
+                return [(v, built(v, f)) for v, f in super().version_files()]
+
+        return Counted(name=page.name, index=page.index, artifacts=page.artifacts)
+
+
+class RefusingPolicy(ScorePolicy):
+    """Refuses without ranking: the provider may judge lazily, newest first."""
+
+    def ranks(self, name: str, versions: Sequence[object]) -> bool:
+        return any(key.split("==")[0] == name for key in self.scores) or name in self.offers
+
+
+def test_releases_are_judged_newest_first_only_as_far_as_the_resolver_goes() -> None:
+    source = BuildCounting(a=[{"version": f"1.{v}"} for v in range(10)])
+    policy = RefusingPolicy(refuse=["a==1.9"])
+    resolution = resolve([Dependency("a")], source=source, target=TARGET, policy=policy)
+    assert resolution.pins["a"].version == "1.8"
+    assert policy.judged == ["a==1.9", "a==1.8"]
+    assert source.built == ["a==1.9", "a==1.8"]
+
+
+def test_a_policy_that_scores_a_project_judges_all_its_releases() -> None:
+    source = BuildCounting(a=[{"version": f"1.{v}"} for v in range(4)])
+    policy = RefusingPolicy(scores={"a==1.1": 0.5})
+    resolution = resolve([Dependency("a")], source=source, target=TARGET, policy=policy)
+    assert resolution.pins["a"].version == "1.1"
+    assert sorted(policy.judged) == ["a==1.0", "a==1.1", "a==1.2", "a==1.3"]
+
+
+def test_a_previous_pin_is_found_lazily_and_the_newer_one_named() -> None:
+    source = BuildCounting(a=[{"version": f"1.{v}"} for v in range(10)])
+    policy = RefusingPolicy(refuse=["a==1.9"])
+    resolution = resolve([Dependency("a")], source=source, target=TARGET, policy=policy, preferences={"a": "==1.5"})
+    assert (resolution.pins["a"].version, resolution.pins["a"].newer) == ("1.5", "1.8")
+    assert policy.judged == ["a==1.9", "a==1.8", "a==1.7", "a==1.6", "a==1.5"]
