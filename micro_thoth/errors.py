@@ -282,7 +282,15 @@ class InstallError(ThothPipError):
 
 
 class UnsafeWheel(InstallError):
-    """A wheel that tries to escape its target, lies in its RECORD, or is a zip bomb."""
+    """A wheel that tries to escape its target, lies in its RECORD, or is a zip bomb.
+
+    ``url`` is where it came from (credentials hidden), once the pipeline knows it."""
+
+    def __init__(
+        self, message: str, *, distribution: str | None = None, hint: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(message, distribution=distribution, hint=hint)
+        self.url = url
 
 
 class BuildError(InstallError):

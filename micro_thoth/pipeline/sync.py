@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -20,9 +21,10 @@ from ..errors import (
     InstallError,
     NoCompatibleArtifact,
     TargetInterpreterError,
+    UnsafeWheel,
     UsageError,
 )
-from ..models import Artifact, Lock, Pin, Pipfile, Target
+from ..models import Artifact, Lock, Pin, Pipfile, Target, redact_url
 from ..reporting import Reporter
 from ..settings import Settings
 from . import inputs, sync_state
@@ -79,19 +81,21 @@ def install_lock(
     _refuse_externally_managed(env, settings, services)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
         with EarlyUnpacker(services.cache, settings.workers) as unpacker:
-            wheels = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch),
-                                  on_ready=unpacker.ready)
-            trees = unpacker.trees(wheels, _verified_digests(wheels, services))
-        result = install.execute(
-            plan,
-            trees,
-            env,
-            compile_bytecode=settings.compile_bytecode,
-            reporter=services.reporter,
-            lock_timeout=settings.install_timeout,
-            workers=settings.workers,
-            link_mode=settings.link_mode,
-        )
+            fetched = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch),
+                                   on_ready=unpacker.ready)
+            with _naming_the_origin(fetched, pins):
+                trees = unpacker.trees(fetched.wheels, _verified_digests(fetched.wheels, services))
+        with _naming_the_origin(fetched, pins):
+            result = install.execute(
+                plan,
+                trees,
+                env,
+                compile_bytecode=settings.compile_bytecode,
+                reporter=services.reporter,
+                lock_timeout=settings.install_timeout,
+                workers=settings.workers,
+                link_mode=settings.link_mode,
+            )
         _install_editables(plan, pins, lock, env, services)
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
     _stamp(settings, env, plan)
@@ -118,6 +122,22 @@ def _same_path(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+@contextmanager
+def _naming_the_origin(fetched: Fetched, pins: Sequence[Pin]) -> Iterator[None]:
+    """A refused wheel is named with its package, version and where it came from (credentials hidden)."""
+    try:
+        yield
+    except UnsafeWheel as exc:
+        wheels = fetched.wheels
+        pin = next((p for p in pins if p.key in wheels and exc.distribution in (p.name, wheels[p.key].name)), None)
+        if pin is None or exc.url is not None:
+            raise
+        origin = redact_url(fetched.origins[pin.key])
+        what = pin.describe() if pin.direct is None else pin.name
+        told = f"from {origin}" if f" for {what}" in exc.message else f"{what} from {origin}"
+        raise UnsafeWheel(f"{exc.message} ({told})", distribution=pin.name, hint=exc.hint, url=origin) from exc
 
 
 def _verified_digests(wheels: Mapping[NormalizedName, Path], services: Services) -> dict[NormalizedName, str]:
@@ -279,6 +299,14 @@ def _applies(markers: Optional[str], target: Target, path: Optional[str], key_pa
 # --- getting the wheels ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """The verified wheel of each pin, and where each came from (its file's URL, or what it was built from)."""
+
+    wheels: dict[NormalizedName, Path]
+    origins: dict[NormalizedName, str]
+
+
 def fetch_wheels(
     pins: Sequence[Pin],
     lock: Lock,
@@ -287,7 +315,7 @@ def fetch_wheels(
     services: Services,
     scratch: Path,
     on_ready: Callable[[Path], object] = lambda path: None,
-) -> dict[NormalizedName, Path]:
+) -> Fetched:
     """A verified wheel for every pin: cache first, then the pin's index, then builds.
 
     ``on_ready`` hears of each downloaded file as soon as it is verified in the cache."""
@@ -310,7 +338,8 @@ def fetch_wheels(
         wheels[pin.key] = build.build_wheel_for(
             pin.direct, scratch, python=env.python, environ=services.environ, index_urls=index_urls, package=pin.name
         )
-    return wheels
+    origins = {key: request.artifact.url for key, request in requests.items()}
+    return Fetched(wheels, {**origins, **{p.key: p.direct.pip_url() for p in built if p.direct is not None}})
 
 
 def _download_requests(

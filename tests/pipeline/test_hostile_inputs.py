@@ -223,3 +223,41 @@ def test_hostile_input_under_json(case: Case, thoth: Callable[..., Run], index: 
     assert run.code == case.code
     error = run.json()["error"]  # type: ignore[index]
     assert error["kind"] and error["message"] and "Traceback" not in run.err
+
+
+_ON_SYNC = {"whl-not-a-zip": "fake", "whl-bad-crc": "crc", "whl-member-escapes": "evil", "metadata-name-differs": "liar"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in _ON_SYNC], ids=lambda c: c.id)
+def test_bad_wheel_on_sync_names_package_version_and_url(case: Case, thoth: Callable[..., Run], tmp_path: Path) -> None:
+    index = LocalIndex(username="alice", password="s3cret")
+    try:
+        _add(index, GOOD, build_wheel(GOOD))
+        project = Project(tmp_path / "project", index)
+        project.root.mkdir()
+        case.setup(project)
+        for path in (project.root / "Pipfile", project.root / "Pipfile.lock"):  # the index wants credentials
+            path.write_text(path.read_text().replace(index.url, index.url_with_auth()))
+        run = thoth("sync", "-C", str(project.root))
+        said = run.err + run.out
+        assert run.code == 1, said
+        name = _ON_SYNC[case.id]
+        assert f"{name}==1.0" in said and f"{index.root}/files/{name}-1.0-py3-none-any.whl" in said, said
+        assert "s3cret" not in said and said.count("error:") == 1, said
+    finally:
+        index.close()
+
+
+def test_bad_wheel_from_a_direct_url_names_it_without_the_secret(thoth: Callable[..., Run], index: LocalIndex, tmp_path: Path) -> None:
+    _add(index, GOOD, build_wheel(GOOD))
+    fake = Dist("fake", "1.0")
+    _add(index, fake, b"this is not a zip archive")
+    project = Project(tmp_path / "project", index)
+    project.root.mkdir()
+    url = index.root.replace("http://", "http://alice:s3cret@") + f"/files/{fake.wheel_filename}"
+    entry = {"file": url, "hashes": [f"sha256:{index.find(fake.wheel_filename).sha256}"]}
+    project.write(f'good = "*"\nfake = {{file = "{url}"}}\n', {"fake": entry})
+    run = thoth("sync", "-C", str(project.root))
+    said = run.err + run.out
+    assert run.code == 1 and "not a readable zip" in said, said
+    assert f"(fake from {url.replace('s3cret', '****')})" in said and "s3cret" not in said, said
