@@ -9,6 +9,7 @@ Reading records from files and keeping them in SQLite is
 
 from __future__ import annotations
 
+import bisect
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,18 +207,82 @@ def _severity(record: Mapping[str, Any]) -> tuple[str, ...]:
 # -- the database ---------------------------------------------------------------------------
 
 
+class PackageAdvisories:
+    """The advisories of one package, compiled so that a release is judged by one bisection among all their bounds.
+
+    A lock judges hundreds of releases of a package against up to a hundred advisories
+    (a web framework's): walking every advisory's events with version comparisons per
+    release was most of what knowledge cost a lock. Here every bound of every advisory
+    is ranked once; a release's place among them (``_position``) decides every
+    comparison an OSV walk makes, so the walk runs on integers and its answer is
+    shared by the releases in the same place. Same answers as ``Advisory.affects``.
+    """
+
+    def __init__(self, advisories: Iterable[Advisory]) -> None:
+        self.advisories = tuple(advisories)
+        self._bounds = sorted({bound for a in self.advisories for events in a._bounds for _kind, bound in events})
+        rank = {bound: i for i, bound in enumerate(self._bounds)}
+        self._ranges = [
+            tuple(tuple((kind, 2 * rank[bound] + (2 if kind == "last_affected" else 1)) for kind, bound in events) for events in a._bounds)
+            for a in self.advisories
+        ]
+        self._listed: dict[Version, set[int]] = {}
+        for i, advisory in enumerate(self.advisories):
+            for listed in advisory._listed:
+                self._listed.setdefault(listed, set()).add(i)
+        self._by_position: dict[int, tuple[int, ...]] = {}
+
+    def affecting(self, version: Version | str) -> list[Advisory]:
+        """Those of the advisories that affect ``version`` (a version that is not PEP 440 only by its listed text), in their order."""
+        parsed = version if isinstance(version, Version) else _version(str(version))
+        if parsed is None:
+            return [a for a in self.advisories if str(version) in a.versions]
+        ranged = self._in_ranges(self._position(parsed))
+        listed = self._listed.get(parsed)
+        if not listed:
+            return [self.advisories[i] for i in ranged]
+        return [self.advisories[i] for i in sorted(listed.union(ranged))]
+
+    def _position(self, version: Version) -> int:
+        """``2k + 1`` when ``version`` equals the k-th bound, ``2k`` when it lies just below it: ``version >= bound k``
+        is ``position >= 2k + 1`` and ``version > bound k`` is ``position >= 2k + 2``."""
+        k = bisect.bisect_left(self._bounds, version)
+        return 2 * k + (1 if k < len(self._bounds) and self._bounds[k] == version else 0)
+
+    def _in_ranges(self, position: int) -> tuple[int, ...]:
+        found = self._by_position.get(position)
+        if found is None:
+            found = self._by_position[position] = tuple(
+                i for i, ranges in enumerate(self._ranges) if any(_walk_ranked(position, events) for events in ranges)
+            )
+        return found
+
+
+def _walk_ranked(position: int, events: Sequence[tuple[str, int]]) -> bool:
+    """``_walk`` over ranked bounds: each event's threshold is the least position that trips it."""
+    affected = False
+    for kind, threshold in events:
+        if position >= threshold:
+            affected = kind == "introduced"
+    return affected
+
+
 def affecting(advisories: Iterable[Advisory], version: Version | str) -> list[Advisory]:
     """Those of ``advisories`` that affect ``version`` (a version that is not PEP 440 only by its listed text)."""
-    parsed = version if isinstance(version, Version) else _version(str(version))
-    if parsed is None:
-        return [a for a in advisories if str(version) in a.versions]
-    return [a for a in advisories if a.affects(parsed)]
+    return PackageAdvisories(advisories).affecting(version)
+
+
+_NONE = PackageAdvisories(())
 
 
 class AdvisoryLookup(Protocol):
     """What the policy and the audit need: the advisories affecting one release."""
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
+        ...
+
+    def concerning(self, name: str) -> PackageAdvisories:
+        """Every advisory about ``name``, ready to be asked about its releases."""
         ...
 
 
@@ -228,8 +293,17 @@ class MemoryAdvisories:
     advisories: tuple[Advisory, ...] = field(default_factory=tuple)
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
-        key, parsed = canonicalize_name(name), Version(str(version))
-        return [a for a in self.advisories if a.package == key and a.affects(parsed)]
+        return self.concerning(name).affecting(Version(str(version)))
+
+    def concerning(self, name: str) -> PackageAdvisories:
+        return self._by_package.get(canonicalize_name(name)) or _NONE
+
+    @cached_property
+    def _by_package(self) -> dict[NormalizedName, PackageAdvisories]:
+        grouped: dict[NormalizedName, list[Advisory]] = {}
+        for advisory in self.advisories:
+            grouped.setdefault(advisory.package, []).append(advisory)
+        return {name: PackageAdvisories(found) for name, found in grouped.items()}
 
 
 # -- audit ----------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class UnitCatalog:
         self._pins_seen: set[tuple[str, str]] = set()
         self._by_kind: dict[str, list[Unit]] = {}
         self._by_package: dict[tuple[str, Optional[str]], list[Unit]] = {}
+        self.generation = 0  # grows with every unit added: what was derived from the units so far is stale
         self._index(self.units)
 
     @staticmethod
@@ -72,7 +73,7 @@ class UnitCatalog:
         """Read the store's units for packages not considered yet (a no-op without a store)."""
         if self.lookup is None:
             return
-        new = {canonicalize_name(n) for n in names} - self._seen
+        new = {canonicalize_name(n) for n in names if n not in self._seen} - self._seen  # most names come canonical and known
         if not new:
             return
         self._seen |= new
@@ -110,6 +111,7 @@ class UnitCatalog:
         self.consider(names)
 
     def _index(self, units: Iterable[Unit]) -> None:
+        self.generation += 1
         for unit in units:
             self._by_kind.setdefault(unit.kind, []).append(unit)
             for name in dict.fromkeys(e.package.name for e in unit.package_entries()):  # type: ignore[union-attr]

@@ -99,6 +99,9 @@ class GuidancePolicy:
         self._logged: set[str] = set()
         self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
         self.spared: set[tuple[NormalizedName, str]] = set()  # pinned by the existing lock: no cooldown
+        self._generation = -1  # the catalog state _candidates_of was derived from
+        self._candidates_of: dict[tuple[str, NormalizedName], list[Unit]] = {}
+        self._advisory_said: dict[tuple[str, str], Term] = {}
 
     @property
     def allow_prereleases(self) -> bool:
@@ -154,15 +157,18 @@ class GuidancePolicy:
         if key in self.verdicts and self._index_of.get(key) == index:
             return self.verdicts[key]
         self._index_of[key] = index
-        terms = [
-            *self._release_terms(artifacts, key),
-            *self._unit_terms(key[0], version, index),
-            *self._advisory_terms(key[0], version),
-            *self._license_terms(metadata),
-        ]
-        verdict = combine([replace(t, justification=_about(t.justification, key)) for t in terms])
+        terms = self._release_terms(artifacts, key)
+        if self._may_speak(key[0]):  # most packages of a lock: no unit, advisory or licence rule is about them
+            terms += [*self._unit_terms(key[0], version, index), *self._advisory_terms(key[0], version), *self._license_terms(metadata)]
+        verdict = combine([Term(t.acceptable, t.score, _about(t.justification, key)) for t in terms])
         self.verdicts[key] = verdict
         return verdict
+
+    def _may_speak(self, name: NormalizedName) -> bool:
+        """Whether a unit, an advisory or the licence policy may say anything about releases of ``name``."""
+        if self.licenses or (self.advisories is not None and self.advisories.concerning(name).advisories):
+            return True
+        return any(self._candidates(kind, name) for kind in ("sieve", "step", "pseudonym"))
 
     def override_requirements(
         self, name: NormalizedName, version: Version, requirements: Sequence[str]
@@ -219,13 +225,21 @@ class GuidancePolicy:
 
     # -- prescription terms -------------------------------------------------------------------
 
+    def _candidates(self, kind: str, name: NormalizedName) -> list[Unit]:
+        """Units of ``kind`` that may match releases of ``name`` (by name, then any-name), derived once per catalog state."""
+        found = self._candidates_of.get((kind, name)) if self._generation == self.catalog.generation else None
+        if found is None:
+            self.catalog.consider((name,))
+            if self._generation != self.catalog.generation:
+                self._generation, self._candidates_of = self.catalog.generation, {}  # units were added
+            both = [*self.catalog.for_package(kind, name), *self.catalog.for_package(kind, None)]
+            found = self._candidates_of[(kind, name)] = [u for i, u in enumerate(both) if all(u is not other for other in both[:i])]
+        return found
+
     def _matching(self, kind: str, name: NormalizedName, version: Version, index: Optional[str]) -> list[Unit]:
         """Units of ``kind`` whose state-free ``package_version`` matches (looked up by name, then any-name)."""
-        self.catalog.consider((name,))
-        found = [*self.catalog.for_package(kind, name), *self.catalog.for_package(kind, None)]
-        candidates = [u for i, u in enumerate(found) if all(u is not other for other in found[:i])]
         return [
-            u for u in candidates
+            u for u in self._candidates(kind, name)
             if any(e.package is not None and e.package.matches(name, version, index) for e in u.package_entries() if not e.resolved)
         ]
 
@@ -305,9 +319,16 @@ class GuidancePolicy:
     def _advisory_terms(self, name: NormalizedName, version: Version) -> list[Term]:
         if self.advisories is None:
             return []
-        return [self._advisory_term(a) for a in self.advisories.affected(name, version)]
+        return [self._advisory_term(a) for a in self.advisories.concerning(name).affecting(version)]
 
     def _advisory_term(self, advisory: Advisory) -> Term:
+        """What ``advisory`` says of every release it affects (the same words each time: said once)."""
+        key = (advisory.id, advisory.package)
+        if key not in self._advisory_said:
+            self._advisory_said[key] = self._advisory_words(advisory)
+        return self._advisory_said[key]
+
+    def _advisory_words(self, advisory: Advisory) -> Term:
         mode = self.recommendation.vulnerabilities
         fixed = f"; fixed in {', '.join(advisory.fixed_versions)}" if advisory.fixed_versions else ""
         text = f"{advisory.title()}: {advisory.summary or 'known vulnerability'}{fixed}"
@@ -468,7 +489,10 @@ def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:
 
 
 def _about(justification: Justification, key: tuple[str, str]) -> Justification:
-    return replace(justification, package=justification.package or key[0], version=justification.version or key[1])
+    if justification.package and justification.version:
+        return justification
+    j = justification  # built, not replace()d: a lock says this of thousands of releases
+    return Justification(j.type, j.message, j.link, j.package or key[0], j.version or key[1])
 
 
 def _release_notes_terms(

@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import InputFileError
-from ..guidance.advisories import Advisory, affecting, parse_osv
+from ..guidance.advisories import Advisory, PackageAdvisories, parse_osv
 
 __all__ = ["LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_records"]
 
@@ -100,7 +100,7 @@ class AdvisoryDB:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self.connection.executescript(_SCHEMA)
-        self._memo: dict[NormalizedName, list[Advisory]] = {}
+        self._memo: dict[NormalizedName, PackageAdvisories] = {}
         self._lock = threading.Lock()  # a policy may be asked from a worker thread (the backend)
 
     @classmethod
@@ -137,15 +137,18 @@ class AdvisoryDB:
             self._memo.clear()
 
     def for_package(self, name: str) -> list[Advisory]:
+        return list(self.concerning(name).advisories)
+
+    def concerning(self, name: str) -> PackageAdvisories:
         key = canonicalize_name(name)
         with self._lock:
             if key not in self._memo:
                 cursor = self.connection.execute("SELECT record FROM osv_advisories WHERE package = ? ORDER BY id", (key,))
-                self._memo[key] = [Advisory.from_dict(json.loads(row[0])) for row in cursor]
+                self._memo[key] = PackageAdvisories(Advisory.from_dict(json.loads(row[0])) for row in cursor)
             return self._memo[key]
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
-        return affecting(self.for_package(name), version)
+        return self.concerning(name).affecting(version)
 
     def all(self) -> list[Advisory]:
         rows = self.connection.execute("SELECT record FROM osv_advisories ORDER BY id, package")

@@ -10,7 +10,7 @@ import pytest
 from packaging.version import Version
 
 from micro_thoth.errors import InputFileError
-from micro_thoth.guidance.advisories import Advisory, audit, parse_osv
+from micro_thoth.guidance.advisories import Advisory, PackageAdvisories, audit, parse_osv
 from micro_thoth.knowledge.advisories import AdvisoryDB
 from micro_thoth.models import Lock, Pin
 
@@ -115,3 +115,30 @@ def test_audit_reports_vulnerable_pins(db: AdvisoryDB) -> None:
     assert findings[0].to_dict()["fixed_in"] == ["1.4.2"]
     develop_only = audit(lock, db, categories=["develop"])
     assert [f.advisory.id for f in develop_only] == ["PYSEC-test-0002"]
+
+
+def _ranged(ident: str, *ranges: tuple[tuple[str, str], ...], versions: tuple[str, ...] = ()) -> Advisory:
+    return Advisory(id=ident, package="fictional-http", ranges=ranges, versions=versions)  # type: ignore[arg-type]
+
+
+def test_package_advisories_answer_as_each_advisory_walks_its_events() -> None:
+    """The ranked evaluation of a package's advisories agrees with each advisory's own OSV walk, bound by bound."""
+    advisories = [
+        _ranged("A", (("introduced", "0"), ("fixed", "1.2"))),
+        _ranged("B", (("introduced", "1.0"), ("last_affected", "1.4.1")), (("introduced", "2.0rc1"), ("limit", "2.1"))),
+        _ranged("C", (("introduced", "1.2"),), versions=("0.5", "3.0.post1")),
+        _ranged("D", (("introduced", "1.4.1"), ("fixed", "1.4.1.post1"), ("introduced", "1.5"), ("fixed", "1.6.dev0"))),
+        _ranged("E", (("fixed", "1.0"), ("introduced", "1.1.0")), versions=("not-pep-440",)),
+        _ranged("F", (("introduced", "1.1.0"), ("fixed", "1.1"))),  # the same version written twice
+    ]
+    compiled = PackageAdvisories(advisories)
+    texts = ["0", "0.5", "0.9", "1.0", "1.0.0", "1.1", "1.2.dev1", "1.2", "1.3", "1.4.1", "1.4.1.post1", "1.4.2",
+             "1.5", "1.6.dev0", "1.6", "2.0a1", "2.0rc1", "2.0", "2.1", "3.0", "3.0.post1", "9"]
+    for text in texts:
+        version = Version(text)
+        expected = [a.id for a in advisories if a.affects(version)]
+        assert [a.id for a in compiled.affecting(version)] == expected, text
+        assert [a.id for a in compiled.affecting(text)] == expected, text  # asked again (and by text): the same answer
+    assert [a.id for a in compiled.affecting("not-pep-440")] == ["E"]
+    assert [a.id for a in compiled.affecting(Version("1.4.1"))] == ["B", "C", "D", "E"]  # a hand-checked answer
+    assert PackageAdvisories(()).affecting("1.0") == []
