@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,15 @@ from typing import Any
 from ..errors import InputFileError
 from ..fs import atomic_write
 from ..guidance.advisories import Advisory
-from .store import CompiledFile, CompiledUnit, KnowledgeStore, SourceRecord, now_text
+from .store import (
+    STACK_PREFIX,
+    CompiledFile,
+    CompiledUnit,
+    KnowledgeStore,
+    SourceRecord,
+    StoredUnit,
+    now_text,
+)
 
 FORMAT = "thoth-pip-knowledge"
 VERSION = 1
@@ -57,11 +65,7 @@ def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destinat
     """Write the store and ``user_files`` (name -> YAML text) to ``destination`` as one zip, atomically."""
     sources = [s.to_dict() for s in store.sources()]
     keys = store.unit_keys()
-    units = [
-        {"source": u.source, "path": u.path, "name": u.name, "section": u.section, "position": u.position,
-         "document": u.document, "packages": sorted(k for k in keys.get(u.id, ()) if k)}
-        for u in store.all_units()
-    ]
+    units = [_unit_entry(u, keys.get(u.id, ())) for u in store.all_units()]
     advisories = [a.to_dict() for a in store.advisories.all()]
     document = {
         "format": FORMAT, "version": VERSION, "created": now_text(), "sources": sources, "units": units,
@@ -74,6 +78,20 @@ def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destinat
     atomic_write(destination, staging.read_bytes())
     staging.unlink()
     return BundleSummary(tuple(s["name"] for s in sources), len(units), len(advisories), len(user_files))
+
+
+def _unit_entry(unit: StoredUnit, keys: Iterable[str]) -> dict[str, Any]:
+    """A unit in a bundle: ``packages`` names what it speaks about; ``stack_only`` (absent from older bundles, ignored
+    by older readers) says it is read only when a finished stack holds one of them."""
+    stack_only = [k.removeprefix(STACK_PREFIX) for k in keys if k.startswith(STACK_PREFIX)]
+    entry = {"source": unit.source, "path": unit.path, "name": unit.name, "section": unit.section, "position": unit.position,
+             "document": unit.document, "packages": sorted(stack_only or [k for k in keys if k])}
+    return {**entry, "stack_only": True} if stack_only else entry
+
+
+def _keys(unit: Mapping[str, Any]) -> frozenset[str]:
+    names = frozenset(map(str, unit["packages"]))
+    return frozenset(STACK_PREFIX + n for n in names) if unit.get("stack_only") is True else names
 
 
 def read_bundle(path: Path) -> dict[str, Any]:
@@ -113,7 +131,7 @@ def _files(document: Mapping[str, Any]) -> dict[str, dict[str, CompiledFile]]:
     digests = {(f["source"], f["path"]): f["sha256"] for f in document.get("files", [])}
     grouped: dict[str, dict[str, list[CompiledUnit]]] = {}
     for unit in document.get("units", []):
-        compiled = CompiledUnit(str(unit["name"]), str(unit["section"]), int(unit["position"]), unit["document"], frozenset(map(str, unit["packages"])))
+        compiled = CompiledUnit(str(unit["name"]), str(unit["section"]), int(unit["position"]), unit["document"], _keys(unit))
         grouped.setdefault(unit["source"], {}).setdefault(unit["path"], []).append(compiled)
     for source, path in digests:
         grouped.setdefault(source, {}).setdefault(path, [])

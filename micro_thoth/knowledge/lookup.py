@@ -10,7 +10,7 @@ from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
 from ..guidance.units import Unit
 from .store import ANY_PACKAGE, KnowledgeStore, StoredUnit
-from .sync import ORIGIN, image_key, pin_key
+from .sync import ORIGIN, image_key, pin_key, stack_key
 
 
 class StoreUnits:
@@ -27,6 +27,10 @@ class StoreUnits:
         with self._lock:
             self.packages_asked.update(wanted)
             return self._parse(self.store.units_for(wanted))
+
+    def units_in_stack(self, names: Iterable[str]) -> Sequence[Unit]:
+        with self._lock:
+            return self._parse(self.store.units_for(stack_key(n) for n in names))
 
     def independent(self, base_image: Optional[str] = None) -> Sequence[Unit]:
         keys = [ANY_PACKAGE]

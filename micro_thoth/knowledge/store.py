@@ -5,11 +5,13 @@ One file, ``knowledge-v1.sqlite3`` in the knowledge dir, holds::
     sources     name, kind, location (credentials stripped), revision, digest, synced_at, counts
     unit_files  (source, path) -> stamp (mtime+size or member stamp) and sha256, for incremental re-syncs
     units       one row per compiled unit: its file, name, section and raw document (JSON)
-    unit_keys   package name -> unit ('' for units that may apply to any package)
+    unit_keys   package name -> unit ('' for units that may apply to any package, '@stack:NAME' for wraps and
+                strides about NAME, '@image:IMAGE' for units limited to a base image, 'NAME==VERSION' for one release)
     osv_advisories   the advisories (knowledge/advisories.py owns that table)
 
-A lock reads ``unit_keys`` for the names the resolver considers only; units are
-parsed from their stored document when first asked for.
+A lock reads ``unit_keys`` for the names the resolver considers only (and the
+stack's wraps once it has a stack); units are parsed from their stored document
+when first asked for.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .advisories import AdvisoryDB
 
 STORE_FILE = "knowledge-v1.sqlite3"
 ANY_PACKAGE = ""  # the unit_keys row of a package-independent unit
+STACK_PREFIX = "@stack:"  # '@stack:NAME': a unit read only when a finished stack holds NAME (wraps, strides)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -299,10 +302,19 @@ class KnowledgeStore:
         rows = self.connection.execute("SELECT source, path, sha256 FROM unit_files ORDER BY source, path")
         return [{"source": s, "path": p, "sha256": d} for s, p, d in rows]
 
+    def totals(self) -> tuple[int, int]:
+        """(units, advisories): what a lock's report names, without ``counts``' scans of every key."""
+        units = self.connection.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+        return int(units), self.advisories.count()
+
     def counts(self) -> dict[str, Any]:
         """Units per source, package names keyed, package-independent units, advisories."""
         per_source = dict(self.connection.execute("SELECT source, COUNT(*) FROM units GROUP BY source").fetchall())
-        packages = self.connection.execute("SELECT COUNT(DISTINCT package) FROM unit_keys WHERE package != '' AND package NOT LIKE '@%' AND package NOT LIKE '%==%'").fetchone()[0]
+        packages = self.connection.execute(
+            "SELECT COUNT(DISTINCT CASE WHEN package LIKE ? THEN substr(package, ?) ELSE package END) FROM unit_keys "
+            "WHERE package != '' AND (package NOT LIKE '@%' OR package LIKE ?) AND package NOT LIKE '%==%'",
+            (f"{STACK_PREFIX}%", len(STACK_PREFIX) + 1, f"{STACK_PREFIX}%"),
+        ).fetchone()[0]
         independent = self.connection.execute("SELECT COUNT(*) FROM unit_keys WHERE package = ''").fetchone()[0]
         images = self.connection.execute("SELECT COUNT(DISTINCT unit) FROM unit_keys WHERE package LIKE '@image:%'").fetchone()[0]
         releases = self.connection.execute("SELECT COUNT(DISTINCT unit) FROM unit_keys WHERE package LIKE '%==%'").fetchone()[0]

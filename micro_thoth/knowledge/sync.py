@@ -29,12 +29,21 @@ from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
 from ..guidance.units import Unit
 from .sources import Tree
-from .store import ANY_PACKAGE, CompiledFile, CompiledUnit, KnowledgeStore, Problem, SourceRecord
+from .store import (
+    ANY_PACKAGE,
+    STACK_PREFIX,
+    CompiledFile,
+    CompiledUnit,
+    KnowledgeStore,
+    Problem,
+    SourceRecord,
+)
 
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
 ORIGIN = "synced"
-COMPILER = 3  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
+COMPILER = 4  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
+STACK_KINDS = ("wrap", "stride")  # units whose every keyed condition is on the finished stack (their match is state only)
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -243,13 +252,14 @@ def _reason(exc: InputFileError) -> str:
 
 def unit_keys(unit: Unit) -> frozenset[str]:
     """What a unit is looked up by: a pinned release for a wrap about one (``flask==2.0.2``, read only when the
-    final stack has it); else the packages it speaks about; else the base images it is limited to; else any."""
+    final stack has it); else the packages it speaks about (``@stack:NAME`` for a wrap or a stride: read only when
+    a finished stack holds NAME); else the base images it is limited to; else any."""
     pinned = _pinned_keys(unit) if unit.kind == "wrap" else None
     if pinned:
         return pinned
     names = package_names(unit)
     if names:
-        return names
+        return frozenset(map(stack_key, names)) if unit.kind in STACK_KINDS else names
     images = unit.should_include.runtime.base_images
     if images is not None and not images.negate and images.values and all(isinstance(v, str) for v in images.values):
         return frozenset(image_key(str(v)) for v in images.values)
@@ -272,6 +282,11 @@ def _pinned_keys(unit: Unit) -> Optional[frozenset[str]]:
 def pin_key(name: str, version: str) -> str:
     """The key of a pinned release: ``flask==2.0.2`` (name and version in canonical form)."""
     return f"{canonicalize_name(name)}=={canonicalize_version(version, strip_trailing_zero=True)}"
+
+
+def stack_key(name: str) -> str:
+    """The key of a unit that speaks only about a finished stack holding ``name`` (a wrap's or a stride's ``state``)."""
+    return f"{STACK_PREFIX}{name}"
 
 
 def image_key(image: str) -> str:

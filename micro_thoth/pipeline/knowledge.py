@@ -125,11 +125,11 @@ def import_knowledge_bytes(data: bytes, environ: Mapping[str, str], *, where: st
 
 def knowledge_info(store: KnowledgeStore, environ: Mapping[str, str]) -> dict[str, Any]:
     """What a report says about the knowledge a run used: where, which sources at which revisions, counts, digest."""
-    counts = store.counts()
+    units, advisories = store.totals()
     return {
         "knowledge_dir": str(knowledge_dir(environ)),
         "sources": [{k: s.to_dict()[k] for k in ("name", "kind", "location", "revision")} for s in store.sources()],
-        "units_available": counts["units"],
-        "advisories": counts["advisories"],
+        "units_available": units,
+        "advisories": advisories,
         "digest": store.digest(),
     }

@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from micro_thoth.errors import ThothPipError
+from micro_thoth.guidance.catalog import UnitCatalog
+from micro_thoth.guidance.selection import UnitContext
+from micro_thoth.knowledge.bundle import export_bundle, import_bundle, read_bundle
 from micro_thoth.knowledge.lookup import StoreUnits
 from micro_thoth.knowledge.sources import open_tree
 from micro_thoth.knowledge.store import ANY_PACKAGE, KnowledgeStore
@@ -43,15 +48,18 @@ def test_units_are_keyed_by_the_packages_they_speak_about(tmp_path: Path) -> Non
         _sync(store, str(repo), tmp_path / "kd")
         lookup = StoreUnits(store)
         assert [u.name for u in lookup.units_for(["widget"])] == ["WidgetTwoLosesDataSieve"]
-        assert {u.name for u in lookup.units_for(["gadget"])} == {"GadgetHostedWrap", "GadgetOldWarningWrap", "GadgetWithoutGizmoStep"}
-        assert {u.name for u in lookup.units_for(["gizmo"])} == {"GizmoFineWrap", "GadgetWithoutGizmoStep"}  # the step's state names gizmo
+        assert {u.name for u in lookup.units_for(["gadget"])} == {"GadgetWithoutGizmoStep"}
+        assert {u.name for u in lookup.units_for(["gizmo"])} == {"GadgetWithoutGizmoStep"}  # the step's state names gizmo
+        # wraps speak only about a finished stack: read when one holds their package, not when it is considered
+        assert {u.name for u in lookup.units_in_stack(["gadget"])} == {"GadgetHostedWrap", "GadgetOldWarningWrap"}
+        assert {u.name for u in lookup.units_in_stack(["gizmo", "widget"])} == {"GizmoFineWrap"}
         assert [u.name for u in lookup.independent()] == ["EveryStackBoot"]
         assert [u.name for u in lookup.units_pinned([("Gadget", "1")])] == ["GadgetOneSizeWrap"]  # a wrap on one release
         assert lookup.units_pinned([("gadget", "1.1")]) == []
         assert {u.name for u in lookup.independent("images.example.invalid/app:v1")} == {"EveryStackBoot", "AppImageCveBoot"}
         assert [u.name for u in lookup.independent("images.example.invalid/other:v1")] == ["EveryStackBoot"]
         assert lookup.units_for(["nothing-known"]) == []
-        assert all(u.origin == "synced" for u in lookup.units_for(["gadget"]))
+        assert all(u.origin == "synced" for u in (*lookup.units_for(["gadget"]), *lookup.units_in_stack(["gadget"])))
         assert [row.name for row in store.units_for([ANY_PACKAGE])] == ["EveryStackBoot"]
 
 
@@ -146,3 +154,36 @@ def test_a_skip_package_step_with_a_state_skips_only_when_its_introducer_matches
     assert judged.override_requirements(name, Version("2.2"), ["scilib>=1", "other"]) == ["other"]
     assert judged.override_requirements(name, Version("2.4"), ["scilib>=1", "other"]) == ["scilib>=1", "other"]
     assert judged.override_requirements(canonicalize_name("else"), Version("2.2"), ["scilib>=1"]) == ["scilib>=1"]
+
+
+def _wraps_after(store: KnowledgeStore, considered: list[list[str]], stack: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(wraps before the stack is finished, wraps after) of a catalog that considers ``considered`` in that order."""
+    catalog = UnitCatalog((), UnitContext(), StoreUnits(store))
+    for names in considered:
+        catalog.consider(names)
+    before = [u.name for u in catalog.of_kind("wrap")]
+    catalog.consider_stack({canonicalize_name(n): Version(v) for n, v in stack.items()})
+    return before, [u.name for u in catalog.of_kind("wrap")]
+
+
+def test_wraps_are_read_with_the_finished_stack_in_the_order_reading_them_with_their_package_gave(tmp_path: Path) -> None:
+    """A wrap speaks only about a finished stack: it is read once a stack holds its package, not when the package is
+    considered, and takes the place it had when it was read with its package (an older bundle keys it that way)."""
+    repo = prescriptions_repo(tmp_path / "repo")
+    with KnowledgeStore.open(tmp_path / "kd") as store, KnowledgeStore.open(tmp_path / "older") as older:
+        _sync(store, str(repo), tmp_path / "kd")
+        export_bundle(store, {}, tmp_path / "bundle.zip")
+        document = read_bundle(tmp_path / "bundle.zip")
+        assert {u["name"] for u in document["units"] if u.get("stack_only")} >= {"GadgetHostedWrap", "GizmoFineWrap"}
+        for unit in document["units"]:
+            unit.pop("stack_only", None)  # what a bundle made before stack-only keys says
+        import_bundle(older, document, where="older bundle")
+
+        considered, stack = [["gizmo"], ["gadget", "widget"]], {"gizmo": "1.0", "gadget": "1.0"}
+        before, after = _wraps_after(store, considered, stack)
+        old_before, old_after = _wraps_after(older, considered, stack)
+        assert before == [] and old_before == ["GizmoFineWrap", "GadgetHostedWrap", "GadgetOldWarningWrap"]
+        assert after == old_after == ["GizmoFineWrap", "GadgetHostedWrap", "GadgetOldWarningWrap", "GadgetOneSizeWrap"]
+        # considered, but not in the stack: its wraps are never read
+        assert _wraps_after(store, [["gizmo", "gadget"]], {"gadget": "2.0"})[1] == ["GadgetHostedWrap", "GadgetOldWarningWrap"]
+        assert store.counts()["packages"] == older.counts()["packages"]
