@@ -13,7 +13,7 @@ import bisect
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Optional, Protocol
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -99,6 +99,7 @@ class Advisory:
         )
 
 
+@lru_cache(maxsize=1 << 14)  # advisories of one package list the same releases again and again
 def _version(text: str) -> Optional[Version]:
     try:
         return Version(text)

@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..models import Justification, Pin, Verdict
-from .knowledge import held_back, knowledge_section
+from .knowledge import held_back, judged_releases, knowledge_section
 from .policy import GuidancePolicy
 from .recommendation import describe_duration
 
@@ -147,7 +147,8 @@ def build_report(
     said = _said_by_resolver(stack)
     packages = tuple(_package(policy, name, version, index, said.get(name, ())) for name, version, index in sorted(chosen))
     whole = policy.judge_stack({name: version for name, version, _ in chosen})
-    packages = tuple(replace(p, justifications=p.justifications + held_back(policy, p.name, p.version)) for p in packages)
+    judged = judged_releases(policy)
+    packages = tuple(replace(p, justifications=p.justifications + held_back(judged, p.name, p.version)) for p in packages)
     return Report(
         recommendation_type=policy.recommendation.type,
         score=round(sum(p.score for p in packages) + whole.score, 6),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 from packaging.utils import canonicalize_name
@@ -63,17 +63,23 @@ def _entry(policy: GuidancePolicy, justification: Justification) -> Optional[dic
     return None
 
 
-def held_back(policy: GuidancePolicy, name: str, version: str) -> tuple[Justification, ...]:
+def judged_releases(policy: GuidancePolicy) -> dict[str, list[tuple[Version, Verdict]]]:
+    """name -> (version, verdict) of every release the policy judged (what ``held_back`` looks through)."""
+    out: dict[str, list[tuple[Version, Verdict]]] = {}
+    for (name, text), verdict in policy.verdicts.items():
+        version = _version(text)
+        if version is not None:
+            out.setdefault(name, []).append((version, verdict))
+    return out
+
+
+def held_back(judged: Mapping[str, Sequence[tuple[Version, Verdict]]], name: str, version: str) -> tuple[Justification, ...]:
     """One justification naming what kept each newer judged release of ``name`` out (none when ``version`` is the newest)."""
     chosen = _version(version)
     key = canonicalize_name(name)
     if chosen is None:
         return ()
-    newer = sorted(
-        ((v, verdict) for (n, text), verdict in policy.verdicts.items() if n == key and (v := _version(text)) is not None and v > chosen),
-        key=lambda item: item[0],
-        reverse=True,
-    )
+    newer = sorted(((v, verdict) for v, verdict in judged.get(key, ()) if v > chosen), key=lambda item: item[0], reverse=True)
     if not newer:
         return ()
     parts = [f"{v}: {_why(verdict)}" for v, verdict in newer[:3]]

@@ -11,7 +11,7 @@ kept, so the report can say what was chosen, what was refused and why.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
@@ -24,43 +24,14 @@ from ..errors import ResolutionError
 from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from ..timestamps import parse_upload_time
-from .advisories import Advisory, AdvisoryLookup
+from .advisories import Advisory, AdvisoryLookup, PackageAdvisories
 from .catalog import UnitCatalog, UnitLookup
 from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext
 from .state import offenders, parse_stack, state_holds
+from .terms import Exclusion, Term, about, advisory_term, combine, release_notes_terms
 from .units import Override, Unit, normalize_index_url
-
-
-@dataclass(frozen=True)
-class Term:
-    """What one rule says of one release."""
-
-    acceptable: bool
-    score: float
-    justification: Justification
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """If the judged release is pinned, releases of ``name`` in ``specifier`` must not be."""
-
-    name: NormalizedName
-    specifier: SpecifierSet
-    justification: Justification
-
-
-def clamp(score: float) -> float:
-    return max(-1.0, min(1.0, score))
-
-
-def combine(terms: Sequence[Term]) -> Verdict:
-    return Verdict(
-        acceptable=all(t.acceptable for t in terms),
-        score=clamp(sum(t.score for t in terms)),
-        justifications=tuple(t.justification for t in terms),
-    )
 
 
 class GuidancePolicy:
@@ -102,6 +73,7 @@ class GuidancePolicy:
         self._generation = -1  # the catalog state _candidates_of was derived from
         self._candidates_of: dict[tuple[str, NormalizedName], list[Unit]] = {}
         self._advisory_said: dict[tuple[str, str], Term] = {}
+        self._advised_of: dict[NormalizedName, PackageAdvisories] = {}
 
     @property
     def allow_prereleases(self) -> bool:
@@ -160,13 +132,13 @@ class GuidancePolicy:
         terms = self._release_terms(artifacts, key)
         if self._may_speak(key[0]):  # most packages of a lock: no unit, advisory or licence rule is about them
             terms += [*self._unit_terms(key[0], version, index), *self._advisory_terms(key[0], version), *self._license_terms(metadata)]
-        verdict = combine([Term(t.acceptable, t.score, _about(t.justification, key)) for t in terms])
+        verdict = combine([Term(t.acceptable, t.score, about(t.justification, key)) for t in terms])
         self.verdicts[key] = verdict
         return verdict
 
     def _may_speak(self, name: NormalizedName) -> bool:
         """Whether a unit, an advisory or the licence policy may say anything about releases of ``name``."""
-        if self.licenses or (self.advisories is not None and self.advisories.concerning(name).advisories):
+        if self.licenses or self._advised(name).advisories:
             return True
         return any(self._candidates(kind, name) for kind in ("sieve", "step", "pseudonym"))
 
@@ -316,30 +288,21 @@ class GuidancePolicy:
 
     # -- advisories and licences --------------------------------------------------------------
 
+    def _advised(self, name: NormalizedName) -> PackageAdvisories:
+        found = self._advised_of.get(name)
+        if found is None:
+            found = self._advised_of[name] = self.advisories.concerning(name) if self.advisories is not None else PackageAdvisories(())
+        return found
+
     def _advisory_terms(self, name: NormalizedName, version: Version) -> list[Term]:
-        if self.advisories is None:
-            return []
-        return [self._advisory_term(a) for a in self.advisories.concerning(name).affecting(version)]
+        return [self._advisory_term(a) for a in self._advised(name).affecting(version)]
 
     def _advisory_term(self, advisory: Advisory) -> Term:
         """What ``advisory`` says of every release it affects (the same words each time: said once)."""
         key = (advisory.id, advisory.package)
         if key not in self._advisory_said:
-            self._advisory_said[key] = self._advisory_words(advisory)
+            self._advisory_said[key] = advisory_term(advisory, self.recommendation, self.allowed_ids)
         return self._advisory_said[key]
-
-    def _advisory_words(self, advisory: Advisory) -> Term:
-        mode = self.recommendation.vulnerabilities
-        fixed = f"; fixed in {', '.join(advisory.fixed_versions)}" if advisory.fixed_versions else ""
-        text = f"{advisory.title()}: {advisory.summary or 'known vulnerability'}{fixed}"
-        if mode == "remove" and not self.allowed_ids.intersection(i.upper() for i in advisory.ids):
-            way_out = f"; `--allow-vulnerability {advisory.id}` accepts it"
-            return Term(False, 0.0, Justification("ERROR", f"refused: vulnerable, {text}{way_out}", advisory.link))
-        if mode == "penalise":
-            penalty = self.recommendation.vulnerability_penalty
-            return Term(True, penalty, Justification("WARNING", f"vulnerable ({penalty:+g}), {text}", advisory.link))
-        allowed = " (allowed by id)" if mode == "remove" else ""
-        return Term(True, 0.0, Justification("WARNING", f"vulnerable{allowed}, {text}", advisory.link))
 
     def _license_terms(self, metadata: Callable[[], CoreMetadata]) -> list[Term]:
         if not self.licenses:
@@ -407,7 +370,7 @@ class GuidancePolicy:
         for unit in self.of_kind("stride") + self.of_kind("wrap"):
             if not unit.match or any(state_holds(e.resolved, stack, index_of) for e in unit.match):
                 terms += self._stack_unit_terms(unit)
-                terms += _release_notes_terms(unit, stack, index_of)
+                terms += release_notes_terms(unit, stack, index_of)
         return combine(terms)
 
     def _stateful_step_terms(self, unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]) -> list[Term]:
@@ -417,7 +380,7 @@ class GuidancePolicy:
                 continue
             for name, version in stack.items():
                 if entry.package.matches(name, version, index_of.get(name)) and state_holds(entry.resolved, stack, index_of, skip=name):
-                    terms += [replace(t, justification=_about(t.justification, (name, str(version)))) for t in self._step_terms(unit)]
+                    terms += [replace(t, justification=about(t.justification, (name, str(version)))) for t in self._step_terms(unit)]
         return terms
 
     def _stack_unit_terms(self, unit: Unit) -> list[Term]:
@@ -441,7 +404,7 @@ class GuidancePolicy:
             refusal = Justification("ERROR", f"{unit.run.not_acceptable or unit.run.eager_stop_pipeline} [prescription {unit.name}]")
             for entry in unit.match:
                 if entry.resolved:
-                    out += [(n, stack[n], _about(refusal, (n, str(stack[n])))) for n in offenders(unit, entry, stack, index_of)]
+                    out += [(n, stack[n], about(refusal, (n, str(stack[n])))) for n in offenders(unit, entry, stack, index_of)]
         return out
 
     def _refusing(self, kind: str) -> list[Unit]:
@@ -486,24 +449,3 @@ def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:
         if artifact.index is not None:
             return artifact.index.url
     return None
-
-
-def _about(justification: Justification, key: tuple[str, str]) -> Justification:
-    if justification.package and justification.version:
-        return justification
-    j = justification  # built, not replace()d: a lock says this of thousands of releases
-    return Justification(j.type, j.message, j.link, j.package or key[0], j.version or key[1])
-
-
-def _release_notes_terms(
-    unit: Unit, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
-) -> list[Term]:
-    """``wrap.GHReleaseNotes``: a link to the release notes of each matched, resolved package."""
-    notes = unit.run.release_notes
-    if notes is None:
-        return []
-    names = {n for e in unit.match for w in e.resolved for n, v in stack.items() if w.matches(n, v, index_of.get(n))}
-    return [
-        Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]} [prescription {unit.name}]", notes.link(str(stack[n])), package=n, version=str(stack[n])))
-        for n in sorted(names)
-    ]
