@@ -91,7 +91,8 @@ class GuidancePolicy:
             return True
         if self.advisories is None or not self.recommendation.penalises_vulnerabilities:
             return False
-        return any(self.advisories.affected(key, v) for v in versions)
+        advised = self._advised(key)
+        return bool(advised.advisories) and any(advised.affecting(v) for v in versions)
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""
