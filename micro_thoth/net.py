@@ -273,29 +273,45 @@ def send_with_retries(
     sleep: Optional[Callable[[float], None]] = None,
     headers: Optional[Mapping[str, str]] = None,
     stream: bool = False,
+    read: Optional[Callable[[httpx.Response], object]] = None,
+    first: Optional[httpx.Response] = None,
     **body: Any,
 ) -> httpx.Response:
     """The one request-with-retries: send, and while ``wait(response or error, attempt)`` names a pause, retry.
 
     ``wait`` returns the seconds to pause before the next attempt, or None to stop
     there; after ``retries`` retries the last answer is returned (or its error raised).
+    ``read`` consumes the body of the answer kept (``stream=True``) inside the same
+    attempts: a connection lost mid-body is retried like one lost before the answer
+    (``read`` starts over each time). ``first`` is an answer already in hand for the
+    first attempt (a range request answered with the whole file).
     """
     pause = sleep or time.sleep
     for attempt in range(retries + 1):
         try:
-            response = client.send(client.build_request(method, url, headers=dict(headers or {}), **body), stream=stream)
+            response = first if attempt == 0 and first is not None else client.send(
+                client.build_request(method, url, headers=dict(headers or {}), **body), stream=stream
+            )
+            delay = wait(response, attempt) if attempt < retries else None
+            if delay is None:
+                if read is not None:
+                    _read(response, read)
+                return response
+            response.close()
         except httpx.HTTPError as exc:
             delay = wait(exc, attempt) if attempt < retries else None
             if delay is None:
                 raise
-            pause(delay)
-            continue
-        delay = wait(response, attempt) if attempt < retries else None
-        if delay is None:
-            return response
-        response.close()
         pause(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read(response: httpx.Response, read: Callable[[httpx.Response], object]) -> None:
+    try:
+        read(response)
+    except BaseException:
+        response.close()
+        raise
 
 
 def _index_wait(backoff: float) -> Wait:
@@ -328,26 +344,35 @@ def request(
     retries: int = 3,
     backoff: float = 0.25,
     stream: bool = False,
+    read: Optional[Callable[[httpx.Response], object]] = None,
+    first: Optional[httpx.Response] = None,
 ) -> httpx.Response:
     """Send one request, retrying network errors and 5xx/429 with backoff.
 
     Returns every other response (2xx, 3xx, 404, 416 ...): the caller decides
     what a missing page means. Raises IndexUnreachable (redacted URL) for
     network failures and for 401/403/407 and 5xx/429 once retries are spent.
+    ``read`` and ``first``: as ``send_with_retries`` (``read`` never sees a refusal).
     """
     safe_url = _register(client, url)
+    reader = None if read is None else (lambda response: None if _refusal(response) else read(response))
     try:
         response = send_with_retries(
-            client, method, safe_url, retries=retries, wait=_index_wait(backoff), headers=headers, stream=stream
+            client, method, safe_url, retries=retries, wait=_index_wait(backoff), headers=headers, stream=stream,
+            read=reader, first=first,
         )
     except httpx.TransportError as exc:
         raise IndexUnreachable(redact_url(url), _reason(exc), hint=TLS_HINT if _tls_failure(exc) else None) from exc
     except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError) as exc:
         raise IndexUnreachable(redact_url(url), _reason(exc)) from exc
-    if response.status_code in RETRY_STATUSES or response.status_code in REFUSED_STATUSES:
+    if _refusal(response):
         response.close()
         raise _refused(response, url)
     return response
+
+
+def _refusal(response: httpx.Response) -> bool:
+    return response.status_code in RETRY_STATUSES or response.status_code in REFUSED_STATUSES
 
 
 def fetch_file(url: str, destination: Path, *, client: Optional[httpx.Client] = None) -> None:

@@ -254,3 +254,60 @@ def test_trusted_hosts_of_sources() -> None:
         Source("c", "https://plain.example/simple", verify_ssl=False),
     ]
     assert trusted_hosts_of(sources, {"HOST": "private.example"}) == ("private.example:8443", "plain.example")
+
+
+class _BreaksMidBody(httpx.SyncByteStream):
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield b"half of the file"
+        raise httpx.ReadError("connection reset mid-body")
+
+
+class _Whole(httpx.SyncByteStream):
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield b"whole"
+
+
+def test_one_retry_budget_covers_failed_answers_and_bodies_lost_mid_way() -> None:
+    """net.py owns retries: 503s and bodies cut mid-way share the same ``retries`` attempts."""
+    from micro_thoth.index.fetch import fetch_verified
+
+    hits: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hits.append(1)
+        return httpx.Response(503) if len(hits) % 2 else httpx.Response(200, stream=_BreaksMidBody())
+
+    class Sink:
+        def restart(self) -> None:
+            self.data = b""
+
+        def write(self, chunk: bytes) -> None:
+            self.data += chunk
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client, pytest.raises(IndexUnreachable) as info:
+        fetch_verified(client, "http://u:pw@h/files/x.whl", Sink(), allowed=(), package="x", filename="x.whl",
+                       index=None, retries=3, backoff=0.0)
+    assert len(hits) == 4  # retries + 1, not (retries + 1) per body attempt
+    assert "mid-body" in info.value.reason and info.value.url == "http://u:****@h/files/x.whl"
+
+
+def test_a_body_lost_mid_way_starts_over_and_succeeds() -> None:
+    from micro_thoth.index.fetch import fetch_verified
+
+    hits: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hits.append(1)
+        return httpx.Response(200, stream=_BreaksMidBody() if len(hits) == 1 else _Whole())
+
+    class Sink:
+        def restart(self) -> None:
+            self.data = b""
+
+        def write(self, chunk: bytes) -> None:
+            self.data += chunk
+
+    sink = Sink()
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        hasher = fetch_verified(client, "http://h/x", sink, allowed=(), package="x", filename="x", index=None, backoff=0.0)
+    assert sink.data == b"whole" and hasher.size == 5 and len(hits) == 2

@@ -9,9 +9,7 @@ the caller sees a byte.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -124,29 +122,17 @@ def _copy_local(url: str, restart: Callable[[], None], write: Callable[[bytes], 
             write(chunk)
 
 
-def _stream_once(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
-                 retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
-    response = opened or net.request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True)
-    try:
+def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
+            retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
+    """GET ``url`` into the sink; a connection lost mid-body starts the file over (``net.request``'s retries)."""
+
+    def body(response: httpx.Response) -> None:
         if response.status_code != 200:
-            raise IndexUnreachable(
-                redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip()
-            )
+            raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip())
         restart()
         for chunk in response.iter_raw(CHUNK):
             write(chunk)
-    finally:
-        response.close()
 
-
-def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
-            retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
-    """GET ``url`` into the sink; a connection lost mid-body starts the file over."""
-    for attempt in range(retries + 1):
-        guard = net.translate_errors(url) if attempt == retries else contextlib.nullcontext()
-        try:
-            with guard:
-                _stream_once(client, url, restart, write, retries, backoff, opened if attempt == 0 else None)
-            return
-        except httpx.TransportError:
-            time.sleep(net.retry_delay(None, attempt, backoff))
+    response = net.request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True,
+                           read=body, first=opened)
+    response.close()
