@@ -68,7 +68,8 @@ def _locate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     from ..pipeline.where import locate
     from ..settings import Settings
 
-    Console().output(str(locate(Settings.from_sources({}, os.environ), param.name)))  # type: ignore[arg-type]
+    console = ctx.find_object(Console) or Console()  # the run's console (ctx.obj)
+    console.output(str(locate(Settings.from_sources({}, os.environ), param.name)))  # type: ignore[arg-type]
     ctx.exit(0)
 
 

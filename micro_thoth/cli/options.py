@@ -116,6 +116,14 @@ def _restore(key: str, value: Optional[str]) -> None:
         os.environ[key] = value
 
 
+def run_console() -> Console:
+    """The run's console (click's ``ctx.obj``, made by ``cli.main``): one live region, one set of
+    choices (verbosity, NO_COLOR); a fresh one only outside ``main`` (click's own test runner)."""
+    context = click.get_current_context(silent=True)
+    found = context.find_object(Console) if context is not None else None
+    return found if found is not None else Console()
+
+
 def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
     """The frozen Settings for this invocation, and the console to report through."""
     from ..pipeline.project import apply_overlay
@@ -123,15 +131,11 @@ def settings_from(kwargs: dict[str, Any]) -> tuple[Settings, Console]:
 
     apply_knowledge_dir(kwargs)
     settings = Settings.from_sources(kwargs, os.environ)
-    context = click.get_current_context(silent=True)
-    console = context.find_object(Console) if context is not None else None
-    if console is None:
-        console = Console(verbosity=settings.verbosity)
-    else:
-        console.configure(verbosity=settings.verbosity)
+    reporter = run_console()
+    reporter.configure(verbosity=settings.verbosity)
     settings = apply_overlay(settings, os.environ)
-    os.environ.update(dotenv_values(settings, os.environ, console))  # pipenv loads .env for every command
-    return settings, console
+    os.environ.update(dotenv_values(settings, os.environ, reporter))  # pipenv loads .env for every command
+    return settings, reporter
 
 
 def guidance(func: F) -> F:

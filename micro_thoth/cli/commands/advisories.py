@@ -7,7 +7,6 @@ from typing import Optional
 
 import click
 
-from ...console import Console
 from ...pipeline import knowledge
 from .. import options
 
@@ -29,7 +28,7 @@ def import_(source: str, knowledge_dir: Optional[str], json_output: bool) -> int
     """
     options.apply_knowledge_dir({"knowledge_dir": knowledge_dir})
     summary, known = knowledge.import_advisories(source, os.environ)
-    console = Console()
+    console = options.run_console()
     if json_output:
         console.json({"files": summary.files, "advisories": summary.advisories, "packages": summary.packages,
                       "skipped": summary.skipped, "known": known})

@@ -8,9 +8,9 @@ from typing import Optional
 
 import click
 
-from ...console import Console
 from ...pipeline.environment import write_config
 from ...settings import Settings
+from .. import options
 
 
 @click.command("config")
@@ -22,4 +22,4 @@ def command(directory: Optional[str], template: Optional[Path], force: bool) -> 
     """Write .thoth.yaml from what this machine is (OS, Python, CPU, GPU, CUDA...)."""
     settings = Settings.from_sources({"directory": directory}, os.environ)
     path = write_config(settings.project_dir, environ=os.environ, template=template, force=force)
-    Console().success(f"wrote {path}")
+    options.run_console().success(f"wrote {path}")

@@ -7,10 +7,9 @@ from typing import Any, Optional
 
 import click
 
-from ...console import Console
 from ...pipeline import environment as environment_pipeline
 from ...settings import Settings
-from ..options import overrides_from_options, runtime_options
+from ..options import overrides_from_options, run_console, runtime_options
 
 
 @click.command("env")
@@ -19,7 +18,7 @@ from ..options import overrides_from_options, runtime_options
 @runtime_options
 def command(directory: Optional[str], as_json: bool, runtime_environment: Optional[str], **options: Any) -> None:
     """Show the runtime environment: detected, overlaid by .thoth.yaml, overlaid by flags."""
-    console = Console()
+    console = run_console()
     settings = Settings.from_sources({"directory": directory, "json": as_json}, os.environ)
     selected = environment_pipeline.runtime_environment(
         settings.project_dir, environ=os.environ, name=runtime_environment, overrides=overrides_from_options(options), reporter=console,

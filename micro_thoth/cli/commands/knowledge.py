@@ -8,7 +8,6 @@ from typing import Any, Optional
 
 import click
 
-from ...console import Console
 from ...pipeline import knowledge
 from .. import options
 
@@ -25,7 +24,7 @@ def status(knowledge_dir: Optional[str], json_output: bool) -> int:
     """List what is installed and from where (sources, revisions, counts, skipped units, digest)."""
     options.apply_knowledge_dir({"knowledge_dir": knowledge_dir})
     found = knowledge.status(os.environ)
-    console = Console()
+    console = options.run_console()
     if json_output:
         console.json(found)
         return 0
@@ -64,7 +63,7 @@ def import_(file: Path, knowledge_dir: Optional[str], json_output: bool) -> int:
 
 
 def _show(summary: dict[str, Any], what: str, json_output: bool) -> int:
-    console = Console()
+    console = options.run_console()
     if json_output:
         console.json(summary)
         return 0

@@ -33,7 +33,7 @@ def add(incompatible: Optional[tuple[str, str]], reason: str, knowledge_dir: Opt
     if not incompatible:
         raise UsageError("say what to record: --incompatible A B --reason '...'")
     path, _text = guidance.add_incompatibility(incompatible[0], incompatible[1], reason, os.environ)
-    Console().success(f"recorded: {incompatible[0]} is incompatible with {incompatible[1]} ({path})")
+    options.run_console().success(f"recorded: {incompatible[0]} is incompatible with {incompatible[1]} ({path})")
     return 0
 
 
@@ -48,7 +48,7 @@ def list_(directory: Optional[str], paths: tuple[Path, ...], knowledge_dir: Opti
     options.apply_knowledge_dir({"knowledge_dir": knowledge_dir})
     settings = Settings.from_sources({"directory": directory}, os.environ)
     units = guidance.load_units(settings, os.environ, paths)
-    console = Console()
+    console = options.run_console()
     if json_output:
         console.json([{"name": u.name, "type": u.type, "origin": u.origin, "path": u.path} for u in units])
         return 0
@@ -71,7 +71,7 @@ def sync(source: Optional[str], backend: Optional[str], directory: Optional[str]
     and named. Without SOURCE: the backend (--backend, THOTH_HOST, .thoth.yaml's host).
     """
     options.apply_knowledge_dir({"knowledge_dir": knowledge_dir})
-    console = Console()
+    console = options.run_console()
     if source is not None and backend is None and kind_of(source) != "backend":
         summary = knowledge.sync_source(source, os.environ, warn=lambda problem: console.warn(problem.message))
         return _show_sync(summary, console, json_output)

@@ -7,8 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from ...console import Console
 from ...pipeline import shims
+from .. import options
 
 
 @click.group("shim", help="Drop-in `pipenv` and `micropipenv` commands that run thoth-pip.")
@@ -21,7 +21,7 @@ def command() -> None:
 @click.option("--force", is_flag=True, help="Replace files that are not our shims (a real pipenv).")
 @click.option("--only", type=click.Choice(shims.SHIMS), multiple=True, help="Install only this shim.")
 def install(directory: Optional[Path], force: bool, only: tuple[str, ...], **_: Any) -> int:
-    console = Console()
+    console = options.run_console()
     outcome = shims.install_shims(directory, force=force, names=only or shims.SHIMS)
     for path in outcome.written:
         console.success(f"installed {path}")
