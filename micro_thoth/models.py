@@ -271,7 +271,7 @@ class Pipfile:
         return self.hashes[0]
 
 
-def _filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
+def filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
     """Project name and version of a file name (a page lists thousands: keep this cheap)."""
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
@@ -317,7 +317,7 @@ class Artifact:
 
     @cached_property
     def _parts(self) -> tuple[NormalizedName, Optional[Version]]:
-        return _filename_parts(self.filename)
+        return filename_parts(self.filename)
 
     @property
     def name(self) -> NormalizedName:

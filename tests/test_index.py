@@ -24,7 +24,7 @@ from micro_thoth.errors import (
     UsageError,
 )
 from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
-from micro_thoth.index.pages import directory_artifacts
+from micro_thoth.index.pages import artifacts_to_groups, directory_artifacts, groups_from_text, json_groups
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import Artifact, DirectReference, Hash, Source
 from micro_thoth.net import make_client
@@ -298,6 +298,29 @@ def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, 
         assert built == tuple(artifacts) and built is files[version]()  # built once, the same files
         assert all(a.name == "alpha" and a.version == version and a.index == source for a in built)
     assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
+
+
+def test_a_json_page_goes_straight_to_the_rows_a_parse_gives() -> None:
+    """A fresh PEP 691 page is kept as rows by version without building every file: the same rows,
+    and so the same files, as parsing it and grouping the files."""
+    files = [
+        {"filename": "Alpha-1.0.tar.gz", "url": "../../files/Alpha-1.0.tar.gz", "hashes": {"SHA256": "AB12"},
+         "requires-python": " >=3.8 ", "upload-time": "2024-01-01T00:00:00Z", "size": 10},
+        {"filename": "alpha-1.0-py3-none-any.whl", "url": "https://files.example.invalid/alpha-1.0-py3-none-any.whl",
+         "hashes": {"sha256": "cd34", "md5": "ef"}, "core-metadata": {"sha256": "99"}, "yanked": "broken", "size": True},
+        {"filename": "alpha-1.0.0-py3-none-any.whl", "url": "x/alpha-1.0.0-py3-none-any.whl", "hashes": {},
+         "dist-info-metadata": True, "yanked": True},
+        {"filename": "alpha-2.0rc1.zip", "url": "/f/alpha-2.0rc1.zip", "hashes": {"sha256": "00"}, "yanked": False},
+        {"filename": "alpha-notaversion.tar.gz", "url": "/f/alpha-notaversion.tar.gz", "hashes": {}},
+        {"filename": "beta-1.0.tar.gz", "url": "/f/beta-1.0.tar.gz", "hashes": {"sha256": "11"}},
+    ]
+    body = json.dumps({"meta": {"api-version": "1.1"}, "files": files}).encode()
+    page_url = "https://index.example.invalid/simple/alpha/"
+    source = Source("main", "https://index.example.invalid/simple")
+    rows = json_groups(body, page_url)
+    assert rows == artifacts_to_groups(parse_json(body, page_url, source))
+    assert [(name, version) for name, version, _rows in groups_from_text(rows)] == [
+        ("alpha", "1.0"), ("alpha", "1.0.0"), ("alpha", "2.0rc1"), ("alpha-notaversion-tar-gz", ""), ("beta", "1.0")]
 
 
 def test_revalidation_gets_304(index: LocalIndex, tmp_path: Path) -> None:

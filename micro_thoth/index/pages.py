@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from micro_thoth.digests import file_digests
-from micro_thoth.models import Artifact, Hash, ProjectPage, Source
+from micro_thoth.models import Artifact, Hash, ProjectPage, Source, filename_parts
 from micro_thoth.timestamps import parse_upload_time
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -39,7 +39,7 @@ def parse_page(
 
     ``sha256s``: only the files with one of these digests, or with no sha256 at all (an
     install looks for the locked files only; the rest of a JSON page is never built)."""
-    if content_type.split(";")[0].strip().lower() == JSON_TYPE:
+    if is_json(content_type):
         return parse_json(body, page_url, source, sha256s=sha256s)
     found = parse_html(body, page_url, source)
     return found if sha256s is None else tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
@@ -47,9 +47,24 @@ def parse_page(
 
 # -- PEP 691 ---------------------------------------------------------------
 
+def is_json(content_type: str) -> bool:
+    """Is this a PEP 691 page's Content-Type?"""
+    return content_type.split(";")[0].strip().lower() == JSON_TYPE
+
+
 def parse_json(
     body: bytes, page_url: str, source: Source, *, sha256s: Optional[frozenset[str]] = None
 ) -> tuple[Artifact, ...]:
+    files = _json_files(body)
+    if sha256s is not None:
+        files = [item for item in files if _json_sha256(item) in sha256s or _json_sha256(item) is None]
+    try:
+        return tuple(_json_artifact(item, page_url, source) for item in files)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
+
+
+def _json_files(body: bytes) -> list[Mapping[str, object]]:
     try:
         data = json.loads(body)
         files = data["files"]
@@ -58,12 +73,7 @@ def parse_json(
         raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
     if version.split(".")[0] != "1":
         raise InvalidPage(f"simple API version {version} is not supported (1.x is)")
-    if sha256s is not None:
-        files = [item for item in files if _json_sha256(item) in sha256s or _json_sha256(item) is None]
-    try:
-        return tuple(_json_artifact(item, page_url, source) for item in files)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
+    return files  # type: ignore[no-any-return]
 
 
 def _json_sha256(item: object) -> Optional[str]:
@@ -73,21 +83,39 @@ def _json_sha256(item: object) -> Optional[str]:
 
 
 def _json_artifact(item: Mapping[str, object], page_url: str, source: Source) -> Artifact:
+    return _from_row(_json_row(item, page_url), source)
+
+
+def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
+    """One file of a PEP 691 page as a stored row (``artifacts_to_rows``' shape), nothing built."""
     hashes = item.get("hashes") or {}
     assert isinstance(hashes, Mapping)
-    metadata = item.get("core-metadata", item.get("dist-info-metadata"))
+    metadata = _json_metadata(item.get("core-metadata", item.get("dist-info-metadata")))
     size = item.get("size")
-    return Artifact(
-        filename=str(item["filename"]),
-        url=resolve_url(page_url, str(item["url"])),
-        hashes=tuple(Hash(str(alg).lower(), str(value).lower()) for alg, value in hashes.items()),
-        requires_python=(str(item.get("requires-python") or "").strip() or None),
-        yanked=_json_yanked(item.get("yanked")),
-        metadata_hashes=_json_metadata(metadata),
-        upload_time=str(item["upload-time"]) if item.get("upload-time") else None,
-        size=size if isinstance(size, int) else None,
-        index=source,
-    )
+    return [
+        str(item["filename"]),
+        resolve_url(page_url, str(item["url"])),
+        [f"{str(alg).lower()}:{str(value).lower()}" for alg, value in hashes.items()],
+        (str(item.get("requires-python") or "").strip() or None),
+        _json_yanked(item.get("yanked")),
+        None if metadata is None else [str(h) for h in metadata],
+        str(item["upload-time"]) if item.get("upload-time") else None,
+        size if isinstance(size, int) else None,
+    ]
+
+
+def json_groups(body: bytes, page_url: str) -> str:
+    """A PEP 691 page straight to ``artifacts_to_groups``' text (the same rows a parse gives),
+    no Artifact built: the files of a version are built when the resolver reaches it."""
+    files = _json_files(body)
+    groups: dict[tuple[str, str], list[list[object]]] = {}
+    try:
+        for item in files:
+            name, version = filename_parts(str(item["filename"]))
+            groups.setdefault((name, "" if version is None else str(version)), []).append(_json_row(item, page_url))
+    except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
+        raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
+    return "\n".join(f"{name}\t{version}\t{json.dumps(rows, separators=(',', ':'))}" for (name, version), rows in groups.items())
 
 
 def _json_yanked(value: object) -> Optional[str]:

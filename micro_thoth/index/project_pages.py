@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Optional, Union
+from typing import Literal, Optional, Union, overload
 
 import httpx
 from packaging.utils import NormalizedName
@@ -167,6 +167,9 @@ class ProjectPages:
             artifacts: Files = pages.groups_from_text(rows)
         elif sha256s is not None:
             return _parse_fresh(page, source, sha256s)
+        elif pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
+            rows = _parse_fresh(page, source, as_groups=True)
+            artifacts = pages.groups_from_text(rows)
         else:
             artifacts = _parse_fresh(page, source)
             rows = pages.artifacts_to_groups(artifacts)
@@ -175,8 +178,17 @@ class ProjectPages:
         return artifacts
 
 
-def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]:
+@overload
+def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]: ...
+@overload
+def _parse_fresh(page: CachedPage, source: Source, *, as_groups: Literal[True]) -> str: ...
+
+
+def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
+                 as_groups: bool = False) -> Union[tuple[Artifact, ...], str]:
     try:
+        if as_groups:
+            return pages.json_groups(page.body, page.base)
         return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
     except pages.InvalidPage as exc:
         raise PackageIndexError(

@@ -196,7 +196,7 @@ def matching(
     Pre-releases are kept when allowed, when a specifier names one, or when
     nothing else matches. Yanked-only releases are kept only if ``pinned``.
     """
-    return list(matching_lazily(releases, specifiers, prereleases=prereleases, pinned=pinned))
+    return list(matching_lazily(admitted(releases, specifiers), specifiers, prereleases=prereleases, pinned=pinned))
 
 
 def admitted(releases: Sequence[Release], specifiers: Sequence[SpecifierSet]) -> list[Release]:
@@ -205,15 +205,15 @@ def admitted(releases: Sequence[Release], specifiers: Sequence[SpecifierSet]) ->
 
 
 def matching_lazily(
-    releases: Sequence[Release],
+    found: Sequence[Release],
     specifiers: Sequence[SpecifierSet],
     *,
     prereleases: bool,
     pinned: Iterable[Version] = (),
 ) -> Iterator[Release]:
-    """``matching``, one release at a time: a release's files are judged only when it is reached."""
+    """``matching`` of releases the specifiers admit (``admitted``), one at a time: a release's
+    files are judged only when it is reached."""
     pinned = set(pinned)
-    found = admitted(releases, specifiers)
 
     def usable(release: Release) -> bool:
         return bool(release.installable(allow_yanked=release.version in pinned))  # judges the release's files

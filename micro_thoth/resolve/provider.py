@@ -209,7 +209,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
             specifiers = [r.specifier for r in everything]
-            if self._judged_up_front(first.name, admitted(releases, specifiers)):
+            admits = admitted(releases, specifiers)
+            if self._judged_up_front(first.name, admits):
                 fitting = matching(releases, specifiers, prereleases=allowed, pinned=pinned)
                 fitting = binary_first(fitting) if self.target.formats.prefer_binary else fitting
                 found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
@@ -217,10 +218,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                     found = self._with_stand_ins(found, everything, allowed)
                 self._found[key] = tuple(found)
             else:
-                fits = matching_lazily(releases, specifiers, prereleases=allowed, pinned=pinned)
+                fits = matching_lazily(admits, specifiers, prereleases=allowed, pinned=pinned)
                 ordered = self._preferred_first(first.name, (r for r in fits if self.verdict(r).acceptable))
-                self._found[key] = Lazy((self._release_candidate(r, first.extras) for r in ordered),
-                                        len(admitted(releases, specifiers)))
+                self._found[key] = Lazy((self._release_candidate(r, first.extras) for r in ordered), len(admits))
             self._prefetch_metadata(list(itertools.islice(self._found[key], 1)))
         return self._found[key]
 
