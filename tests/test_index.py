@@ -24,7 +24,12 @@ from micro_thoth.errors import (
     UsageError,
 )
 from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
-from micro_thoth.index.pages import artifacts_to_groups, directory_artifacts, groups_from_text, json_groups
+from micro_thoth.index.pages import (
+    artifacts_to_groups,
+    directory_artifacts,
+    groups_from_text,
+    json_groups,
+)
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import Artifact, DirectReference, Hash, Source
 from micro_thoth.net import make_client
