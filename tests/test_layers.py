@@ -22,7 +22,7 @@ MODULE_LAYER = {
     "formats": "stages", "resolve": "stages", "download": "stages", "install": "stages",
     "index": "services", "cache": "services", "store": "services", "guidance": "services",
     "environment": "services", "settings": "services", "pipconf": "services",
-    "net": "services", "build": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core",
+    "net": "services", "build": "services", "closest": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core",
     "models": "core", "values": "core", "format_control": "core", "timestamps": "core", "digests": "core", "reporting": "core", "errors": "core", "__init__": "core", "data": "core",
 }
 # Third-party libraries and the modules allowed to import them (DESIGN.md).
@@ -31,7 +31,8 @@ CONFINED = {
     "tomlkit": ("formats",),
     "installer": ("install",),
     "httpx": ("index", "net", "download", "resolve", "server", "cli"),
-    "rapidfuzz": ("guidance", "index"),
+    "rapidfuzz": ("closest", "guidance"),  # closest.py: every did-you-mean; guidance/typosquat.py: OSA distance
+    "difflib": (),  # one fuzzy matcher: closest.py's
     "elftools": ("knowledge",),
     "rich": ("console",),
     "pip": (),

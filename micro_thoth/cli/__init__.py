@@ -8,7 +8,6 @@ never pays for the resolver backend's imports.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import importlib
 import pkgutil
@@ -19,6 +18,7 @@ from typing import Any, Optional, TypeVar
 import click
 
 from .. import __version__
+from ..closest import closest
 from ..errors import UsageError
 from . import commands as _commands
 
@@ -42,7 +42,7 @@ class LazyGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Optional[str], Optional[click.Command], list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            close = difflib.get_close_matches(name, [*_command_names(), *ALIASES], n=1)
+            close = closest(name, [*_command_names(), *ALIASES])
             hint = f"did you mean `thoth-pip {close[0]}`?" if close else "`thoth-pip --help` lists the commands"
             raise UsageError(f"no such command '{name}'", hint=hint)
         return super().resolve_command(ctx, args)

@@ -10,7 +10,6 @@ it, so the caller passes that URL (read from pip at run time).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -23,6 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from micro_thoth import values
+from micro_thoth.closest import closest
 from micro_thoth.errors import InputFileError
 from micro_thoth.models import (
     DEFAULT_CATEGORY,
@@ -273,7 +273,7 @@ def _known_keys(name: str, table: Mapping[str, Any], path: Optional[str], key_pa
     """Refuse a key pipenv does not know, with the closest known one."""
     for key in table:
         if key not in PACKAGE_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(PACKAGE_KEYS), n=1)
+            close = closest(str(key), sorted(PACKAGE_KEYS))
             raise InputFileError(
                 f"unknown key {key!r} in the entry of {name}",
                 path=path,

@@ -7,7 +7,6 @@ where the value stands and either returns it typed or raises ``InputFileError``
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .. import values as read
+from ..closest import closest
 from .units import Selector
 
 
@@ -44,7 +44,7 @@ def mapping_at(at: At, value: Any, allowed: Sequence[str], required: Sequence[st
         at.fail(f"expected a mapping, got {kind_of(value)}")
     for key in value:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            close = closest(str(key), allowed)
             at.key(key).fail(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     for key in required:
         if key not in value:

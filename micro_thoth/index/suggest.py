@@ -6,7 +6,8 @@ import functools
 from importlib import resources
 
 from packaging.utils import canonicalize_name
-from rapidfuzz import fuzz, process
+
+from ..closest import closest
 
 POPULAR_RESOURCE = "popular-packages.txt"
 SCORE_CUTOFF = 80.0
@@ -24,6 +25,4 @@ def suggest(name: str, *, limit: int = 3, candidates: tuple[str, ...] | None = N
     """Up to ``limit`` close, popular names (best match first; ties keep popularity order)."""
     wanted = canonicalize_name(name)
     pool = popular_names() if candidates is None else candidates
-    matches = process.extract(wanted, pool, scorer=fuzz.ratio, limit=limit + 1, score_cutoff=SCORE_CUTOFF)
-    ranked = sorted(matches, key=lambda m: (-m[1], m[2]))
-    return tuple(match[0] for match in ranked if match[0] != wanted)[:limit]
+    return closest(wanted, (name for name in pool if name != wanted), limit=limit, cutoff=SCORE_CUTOFF)
