@@ -258,9 +258,10 @@ class _Parser:
     def symbols(self, value: Any, at: str) -> Optional[tuple[str, ...]]:
         if value is None:
             return None
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(at, "expected a list of symbol versions like GLIBCXX_3.4.30")
-        return tuple(v.strip() for v in value)
+        symbols = tuple(v.strip() for v in read.string_list(value, self.path, at))
+        if "" in symbols:
+            raise self.fail(f"{at}[{symbols.index('')}]", "expected a symbol version like GLIBCXX_3.4.30, got an empty string")
+        return symbols
 
     def name(self, data: Mapping[str, Any], at: str) -> Optional[str]:
         value = self.version(data, "name", f"{at}.name")

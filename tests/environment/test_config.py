@@ -89,6 +89,9 @@ def test_unknown_keys_are_warnings() -> None:
         ("requirements_format: poetry\n", "requirements_format"),
         ("tls_verify: maybe\n", "tls_verify"),
         ("runtime_environments: {name: a}\n", "runtime_environments"),
+        ("runtime_environments:\n  - abi_symbols: GLIBC_2.34\n", "runtime_environments[0].abi_symbols"),
+        ("runtime_environments:\n  - abi_symbols: [GLIBC_2.34, 3]\n", "runtime_environments[0].abi_symbols[1]"),
+        ("runtime_environments:\n  - abi_symbols: [GLIBC_2.34, ' ']\n", "runtime_environments[0].abi_symbols[1]"),
     ],
 )
 def test_bad_values_name_their_key_path(text: str, key_path: str) -> None:
