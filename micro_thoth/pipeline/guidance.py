@@ -31,6 +31,7 @@ from .policy import guidance_policy as guidance_policy
 from .policy import load_units as load_units
 from .policy import open_advisories as open_advisories
 from .project import discover, read_text
+from .report import knowledge_lines, not_from_knowledge
 
 
 @dataclass(frozen=True)
@@ -171,38 +172,11 @@ def show_report(report: StackReport, console: Any, *, json_output: bool) -> None
     console.table(["package", "version", "score", "why"], rows)
     for refusal in report.refused:
         console.info(f"refused {refusal.name} {refusal.version}: {refusal.reasons[0].message}")
-    known = {e["message"] for found in report.knowledge.get("by_package", {}).values() for e in found}
-    for item in (*report.justification, *report.stack_info):
-        if item.message not in known:  # what knowledge said is summarised below, its warnings in full
-            (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
+    for item in not_from_knowledge(report.knowledge, (*report.justification, *report.stack_info)):
+        (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
     for line, warning in knowledge_lines(report.knowledge, printed={j.message for j in report.stack_info}):
         (console.warn if warning else console.info)(line)
     console.success(f"stack score {report.score:+.2f} ({report.recommendation_type})")
-
-
-def knowledge_lines(knowledge: Mapping[str, Any], printed: Iterable[str] = ()) -> list[tuple[str, bool]]:
-    """The report's knowledge for a terminal: what was used, counts by type, every warning in full (bar ``printed`` ones)."""
-    shown = set(printed)
-    if not knowledge:
-        return []
-    sources = ", ".join(f"{s['name']} {str(s.get('revision') or 'unversioned')[:19]}" for s in knowledge.get("sources", ()))
-    lines = [(
-        f"knowledge: {knowledge.get('units_read', 0)} of {knowledge.get('units_available', 0)} synced units read for "
-        f"{knowledge.get('packages_considered', 0)} packages, {knowledge.get('advisories', 0)} advisories "
-        f"({sources or 'no synced sources'}; digest {str(knowledge.get('digest', ''))[:12]})",
-        False,
-    )]
-    entries = [(name, e) for name, found in knowledge.get("by_package", {}).items() for e in found]
-    counts = ", ".join(f"{n} {t}" for t, n in knowledge.get("counts", {}).items())
-    if entries:
-        units = len({e.get("unit") for _n, e in entries})
-        lines.append((f"knowledge said {len(entries)} things ({counts}) from {units} units and advisories about "
-                      f"{len({n for n, _e in entries})} packages; `thoth-pip advise --json` lists them", False))
-    for name, entry in entries:
-        if entry["type"] != "INFO" and entry["message"] not in shown:
-            where = f"{entry.get('origin')} {entry.get('path') or entry.get('unit')}"
-            lines.append((f"{name or 'stack'}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})", True))
-    return lines
 
 
 def _first(justifications: Sequence[Any]) -> str:

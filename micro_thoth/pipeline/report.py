@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -118,6 +118,40 @@ def _said(justification: Justification) -> str:
     return f"{about}{justification.message}" + (f" ({justification.link})" if justification.link else "")
 
 
+def knowledge_lines(knowledge: Mapping[str, Any], printed: Iterable[str] = ()) -> list[tuple[str, bool]]:
+    """The report's knowledge for a terminal: what was used, counts by type, every warning in full (bar ``printed`` ones)."""
+    shown = set(printed)  # messages, then whole lines: the same warning about two releases is told once
+    if not knowledge:
+        return []
+    sources = ", ".join(f"{s['name']} {str(s.get('revision') or 'unversioned')[:19]}" for s in knowledge.get("sources", ()))
+    lines = [(
+        f"knowledge: {knowledge.get('units_read', 0)} of {knowledge.get('units_available', 0)} synced units read for "
+        f"{knowledge.get('packages_considered', 0)} packages, {knowledge.get('advisories', 0)} advisories "
+        f"({sources or 'no synced sources'}; digest {str(knowledge.get('digest', ''))[:12]})",
+        False,
+    )]
+    entries = [(name, e) for name, found in knowledge.get("by_package", {}).items() for e in found]
+    counts = ", ".join(f"{n} {t}" for t, n in knowledge.get("counts", {}).items())
+    if entries:
+        units = len({e.get("unit") for _n, e in entries})
+        lines.append((f"knowledge said {len(entries)} things ({counts}) from {units} units and advisories about "
+                      f"{len({n for n, _e in entries})} packages; `thoth-pip advise --json` lists them", False))
+    for name, entry in entries:
+        where = f"{entry.get('origin')} {entry.get('path') or entry.get('unit')}"
+        line = f"{name or 'stack'}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})"
+        if entry["type"] != "INFO" and entry["message"] not in shown and line not in shown:
+            shown.add(line)
+            lines.append((line, True))
+    return lines
+
+
+def not_from_knowledge(knowledge: Mapping[str, Any], said: Iterable[Justification]) -> list[Justification]:
+    """What ``said`` holds beyond what knowledge said (``knowledge_lines`` tells that), once each."""
+    known = {e["message"] for found in knowledge.get("by_package", {}).values() for e in found}
+    return [j for j in dict.fromkeys(said) if j.message not in known]
+
+
+
 def _lock_dict(outcome: Any) -> dict[str, Any]:
     return {
         "path": str(outcome.path) if outcome.path else None,
@@ -152,8 +186,12 @@ def lock_outcome(outcome: Any, settings: Settings, console: Any, *, warnings: bo
             console.info(f"  - {name} {old}")
     for line in (*held_back(outcome), *kept_pins(outcome)):
         console.info(f"  {line}")
-    for justification in guidance_warnings(outcome) if warnings else ():
+    knowledge = outcome.report.knowledge if getattr(outcome, "report", None) is not None else {}
+    for justification in not_from_knowledge(knowledge, guidance_warnings(outcome)) if warnings else ():
         console.warn(_said(justification))
+    told = knowledge_lines(knowledge) if warnings and knowledge.get("by_package") else []  # advise's summary, when knowledge spoke
+    for line, warning in told:
+        (console.warn if warning else console.info)(line)
     for line in typo_lines(outcome):
         console.warn(line)
     where = outcome.path.name if outcome.path else "stdout"

@@ -63,6 +63,23 @@ def test_advise_prints_the_knowledge_summary_and_its_warnings_in_full(index, tmp
     assert advised.err.count("gadget before 9 is unmaintained [prescription GadgetOldWarningWrap]") == 1  # in full, once
 
 
+def test_plain_lock_prints_the_same_knowledge_summary_as_advise(index, tmp_path, thoth) -> None:
+    index.add(Dist("gadget", "1.0"))
+    kd = _synced(thoth, tmp_path)
+    app = _project(tmp_path / "app", index, 'gadget = "*"')
+    advised = thoth("advise", "-C", str(app), "--knowledge-dir", str(kd))
+    (app / "Pipfile.lock").unlink()
+    locked = thoth("lock", "-C", str(app), "--knowledge-dir", str(kd))
+    assert locked.code == 0, locked.err
+    summary = [line for line in advised.err.splitlines() if line.startswith(("knowledge:", "knowledge said", "warning: gadget:"))]
+    assert len(summary) == 3 and summary == [line for line in locked.err.splitlines() if line.startswith(("knowledge:", "knowledge said", "warning: gadget:"))]
+    assert locked.err.count("gadget before 9 is unmaintained") == 1  # summarised, its warning in full, once
+    assert "Package 'gadget' is hosted on a forge" not in locked.err  # an INFO: counted, listed by advise --json
+    plain = _project(tmp_path / "plain", index, 'gadget = "*"')
+    quiet = thoth("lock", "-C", str(plain), "--knowledge-dir", str(tmp_path / "empty-kd"))
+    assert quiet.code == 0 and "knowledge" not in quiet.err  # nothing known, nothing said
+
+
 def test_an_advisory_in_the_shared_store_does_not_reach_a_project_pinned_to_its_own(index, tmp_path, thoth) -> None:
     index.add(Dist("widget", "1.0"))
     index.add(Dist("widget", "2.1"))  # PYSEC-9999-1 affects 2.0 up to 2.10
