@@ -53,6 +53,8 @@ def knowledge_section(policy: GuidancePolicy, justifications: Iterable[Justifica
 
 def _entry(policy: GuidancePolicy, justification: Justification) -> Optional[dict[str, Any]]:
     out: dict[str, Any] = {"type": justification.type, "message": justification.message}
+    if justification.version and justification.package:
+        out["version"] = justification.version  # the release it was said of (a wrap speaks of the package)
     if justification.link:
         out["link"] = justification.link
     unit = unit_of(policy, justification)

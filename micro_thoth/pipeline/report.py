@@ -138,7 +138,8 @@ def knowledge_lines(knowledge: Mapping[str, Any], printed: Iterable[str] = ()) -
                       f"{len({n for n, _e in entries})} packages; `thoth-pip advise --json` lists them", False))
     for name, entry in entries:
         where = f"{entry.get('origin')} {entry.get('path') or entry.get('unit')}"
-        line = f"{name or 'stack'}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})"
+        about = f"{name} {entry['version']}" if name and entry.get("version") else name or "stack"
+        line = f"{about}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})"
         if entry["type"] != "INFO" and entry["message"] not in shown and line not in shown:
             shown.add(line)
             lines.append((line, True))
