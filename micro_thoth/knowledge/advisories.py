@@ -26,9 +26,10 @@ from packaging.version import Version
 from ..errors import InputFileError
 from ..guidance.advisories import Advisory, PackageAdvisories, parse_osv
 
-__all__ = ["LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_records"]
+__all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_legacy", "read_records"]
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+LEGACY_FILE = "advisories-v1.sqlite3"  # where advisories lived, in the user data dir, before the compiled store
 LOOKED_FOR = "OSV records: *.json, *.yaml or *.yml files (recursively; under vulns/ when there is one), or a .zip of them"
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string: versions like 1.10 stay "1.10"
 
@@ -70,6 +71,16 @@ def _decode(data: bytes, where: str) -> Any:
         return yaml.load(data, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise InputFileError(f"not valid YAML: {str(exc).splitlines()[0]}", path=where) from exc
+
+
+def read_legacy(path: Path) -> list[Advisory]:
+    """The advisories of a database from before the compiled store (``advisories-v1.sqlite3``: the same table), read only."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT record FROM osv_advisories ORDER BY id, package").fetchall()
+    finally:
+        connection.close()
+    return [Advisory.from_dict(json.loads(row[0])) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,10 @@ class AdvisoryDB:
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
         return self.concerning(name).affecting(version)
+
+    def ids(self) -> set[tuple[str, str]]:
+        """(id, package) of every advisory held."""
+        return {(row[0], row[1]) for row in self.connection.execute("SELECT id, package FROM osv_advisories")}
 
     def all(self) -> list[Advisory]:
         rows = self.connection.execute("SELECT record FROM osv_advisories ORDER BY id, package")

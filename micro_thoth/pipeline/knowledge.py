@@ -8,6 +8,7 @@ report says about the knowledge it used.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -16,9 +17,9 @@ from typing import Any, Union
 
 from ..errors import UsageError
 from ..fs import atomic_write
-from ..knowledge.advisories import RECORD_SUFFIXES, ImportSummary
+from ..knowledge.advisories import LEGACY_FILE, RECORD_SUFFIXES, ImportSummary, read_legacy
 from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
-from ..knowledge.locations import bundled_dir, knowledge_dir, user_prescriptions_dir
+from ..knowledge.locations import bundled_dir, data_dir, knowledge_dir, user_prescriptions_dir
 from ..knowledge.prescriptions import unit_files
 from ..knowledge.sources import kind_of, open_tree
 from ..knowledge.store import KnowledgeStore, Problem, SourceRecord
@@ -29,9 +30,36 @@ from .project import read_text
 ADVISORIES_SOURCE = "advisories"
 
 
-def open_store(environ: Mapping[str, str]) -> KnowledgeStore:
-    """The compiled store of this run's knowledge dir (created empty when there is none)."""
-    return KnowledgeStore.open(knowledge_dir(environ))
+def open_store(environ: Mapping[str, str], say: Callable[[str], None] = lambda text: None) -> KnowledgeStore:
+    """The compiled store of this run's knowledge dir (created empty when there is none); the shared one first takes
+    in the advisories of an ``advisories-v1.sqlite3`` left in the data dir by an older thoth-pip (``say`` tells how)."""
+    store = KnowledgeStore.open(knowledge_dir(environ))
+    legacy = data_dir(environ) / LEGACY_FILE
+    if knowledge_dir(environ) == data_dir(environ) and legacy.is_file():  # a pinned knowledge dir takes only what it is given
+        say(_migrate_advisories(store, legacy))
+    return store
+
+
+def _migrate_advisories(store: KnowledgeStore, legacy: Path) -> str:
+    """Import the advisories of ``legacy`` (those the store does not hold already) once, then set the file aside."""
+    kept = legacy.with_name(legacy.name + ".migrated")
+    try:
+        found = read_legacy(legacy)
+    except sqlite3.DatabaseError as exc:
+        return (f"{legacy} (advisories kept by an older thoth-pip) could not be read ({exc}): "
+                f"import your advisories again with `thoth-pip advisories import PATH`, then remove it")
+    held = store.advisories.ids()
+    fresh = [a for a in found if (a.id, a.package) not in held]
+    store.advisories.add(fresh)
+    if store.source(ADVISORIES_SOURCE) is None:
+        details = {"advisories": len(found), "packages": len({a.package for a in found}), "migrated_from": str(legacy)}
+        store.set_source(SourceRecord(ADVISORIES_SOURCE, "osv", str(legacy), None, store.advisories.fingerprint(), details=details))
+    said = f"imported {len(fresh)} advisories from {legacy} (kept by an older thoth-pip) into {store.path}"
+    try:
+        legacy.replace(kept)
+    except OSError as exc:
+        return f"{said}; {legacy} could not be set aside ({exc.strerror}): remove it, or this is said again"
+    return f"{said}, once; the old file is now {kept.name} (remove it when you like)"
 
 
 def sync_source(source: str, environ: Mapping[str, str], warn: Callable[[Problem], None]) -> SyncSummary:

@@ -74,7 +74,7 @@ def guidance_policy(
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
     context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
-    store = open_store(environ)
+    store = open_store(environ, say=reporter.message)
     return GuidancePolicy(
         recommendation,
         now=reference_time(now or datetime.now(timezone.utc), exclude_newer),

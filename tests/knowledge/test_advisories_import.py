@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from micro_thoth.knowledge.advisories import LEGACY_FILE, AdvisoryDB
+from micro_thoth.pipeline.knowledge import open_store
+from tests.support.builder import Dist
+
 from .repos import git_repo, osv_all_zip, pypa_database, tar_gz
+
+OSV = Path(__file__).resolve().parent.parent / "guidance" / "fixtures" / "osv"
 
 
 def _known(thoth, *args: str) -> dict:
@@ -49,3 +55,51 @@ def test_zero_records_is_an_error_saying_what_was_looked_for(tmp_path: Path, tho
     imported = thoth("advisories", "import", str(tmp_path / "empty"), "--knowledge-dir", str(tmp_path / "kd"))
     assert imported.code != 0
     assert "no OSV records found" in imported.err and "*.yaml" in imported.err and "*.json" in imported.err
+
+
+def _legacy(data: Path) -> Path:
+    """An ``advisories-v1.sqlite3`` as thoth-pip kept it in the data dir before the compiled store (the same table)."""
+    legacy = data / LEGACY_FILE
+    database = AdvisoryDB.open(legacy)
+    database.import_path(OSV)
+    database.close()
+    return legacy
+
+
+def test_advisories_of_an_older_thoth_pip_join_the_shared_store_once(index, tmp_path: Path, thoth, monkeypatch) -> None:
+    data = tmp_path / "data"
+    monkeypatch.setenv("THOTH_PIP_DATA_DIR", str(data))
+    legacy = _legacy(data)
+    index.add(Dist("fictional-parser", "2.0.1"))  # PYSEC-test-0002: 2.0 up to 2.0.5 is affected
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Pipfile").write_text(f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nfictional-parser = "*"\n')
+
+    first = thoth("lock", "--recommendation-type", "latest", "-C", str(app))
+    assert first.code == 0, first.err
+    assert f"imported 2 advisories from {legacy}" in first.err and "advisories-v1.sqlite3.migrated" in first.err
+    assert "fictional-parser 2.0.1: vulnerable, PYSEC-test-0002" in first.err  # the old advisories speak again
+    assert not legacy.exists() and (data / "advisories-v1.sqlite3.migrated").is_file()
+    again = thoth("lock", "--recommendation-type", "latest", "-C", str(app))
+    assert again.code == 0 and "imported" not in again.err and "PYSEC-test-0002" in again.err  # once
+    [source] = thoth("knowledge", "status", "--json").json()["sources"]
+    assert source["name"] == "advisories" and source["migrated_from"] == str(legacy)
+
+
+def test_a_pinned_knowledge_dir_never_takes_the_old_shared_advisories(tmp_path: Path, thoth, monkeypatch) -> None:
+    data = tmp_path / "data"
+    monkeypatch.setenv("THOTH_PIP_DATA_DIR", str(data))
+    legacy = _legacy(data)
+    status = thoth("knowledge", "status", "--json", "--knowledge-dir", str(tmp_path / "kd")).json()
+    assert status["advisories"] == 0 and legacy.is_file()  # left for the shared store
+    assert thoth("knowledge", "status", "--json").json()["advisories"] == 2 and not legacy.exists()
+
+
+def test_an_unreadable_old_database_is_named_with_the_way_out(tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / LEGACY_FILE).write_bytes(b"not a database, but a file an older thoth-pip might have left half-written")
+    said: list[str] = []
+    with open_store({"THOTH_PIP_DATA_DIR": str(data)}, say=said.append) as store:
+        assert store.advisories.count() == 0
+    assert "could not be read" in said[0] and "thoth-pip advisories import PATH" in said[0]
