@@ -730,6 +730,23 @@ def test_zip64_wheel() -> None:
     assert b"Name: alpha" in read_metadata(remote, "alpha")  # type: ignore[arg-type]
 
 
+def corrupt_deflate(member: str, content: bytes) -> bytes:
+    """A zip whose ``member`` is deflated and its compressed bytes damaged (zlib fails, not the CRC)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, content)
+    data = bytearray(buf.getvalue())
+    start = 30 + len(member.encode())  # the member's data follows its local header
+    data[start : start + 8] = b"\xff" * 8
+    return bytes(data)
+
+
+def test_a_corrupt_deflate_stream_is_not_a_wheel() -> None:
+    data = corrupt_deflate("alpha-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: alpha\n" * 50)
+    with pytest.raises(NotAWheel, match="not a readable wheel"):
+        read_metadata(io.BytesIO(data), "alpha")
+
+
 def test_not_a_wheel() -> None:
     with pytest.raises(NotAWheel):
         read_metadata(io.BytesIO(b"garbage" * 100))

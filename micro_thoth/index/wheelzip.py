@@ -17,6 +17,8 @@ from typing import IO, Optional
 
 from packaging.utils import canonicalize_name
 
+from micro_thoth import zips
+
 TAIL_BYTES = 64 * 1024
 READ_AHEAD = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024 * 1024
@@ -94,11 +96,8 @@ def metadata_member(names: list[str], project: Optional[str] = None) -> str:
 
 def read_metadata(fileobj: IO[bytes], project: Optional[str] = None) -> bytes:
     """The METADATA bytes of the wheel in ``fileobj`` (seekable); NotAWheel if unusable."""
-    try:
-        with zipfile.ZipFile(fileobj) as archive:
-            info = archive.getinfo(metadata_member(archive.namelist(), project))
-            if info.file_size > MAX_METADATA_BYTES:
-                raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")
-            return archive.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, KeyError) as exc:
-        raise NotAWheel(f"not a readable wheel: {exc}") from exc
+    with zips.unreadable_as(NotAWheel, KeyError), zipfile.ZipFile(fileobj) as archive:
+        info = archive.getinfo(metadata_member(archive.namelist(), project))
+        if info.file_size > MAX_METADATA_BYTES:
+            raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")
+        return archive.read(info)

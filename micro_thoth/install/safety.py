@@ -7,7 +7,6 @@ import hashlib
 import os
 import stat
 import zipfile
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +17,11 @@ from installer.records import RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
+from .. import zips
 from ..errors import UnsafeWheel
 
 BOMB_RATIO = 100
+_UNREADABLE_FILE: tuple[type[Exception], ...] = (*zips.UNREADABLE, OSError)
 
 
 BOMB_FLOOR = 1 << 30
@@ -33,7 +34,7 @@ def check_wheel(path: Path) -> None:
             check_members(path, archive.infolist())
             check_size(path, archive.infolist())
             _check_record(path, archive)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+    except _UNREADABLE_FILE as exc:
         raise UnsafeWheel(f"refusing {path.name}: it is not a readable zip archive ({exc})", distribution=path.name) from exc
 
 
@@ -124,7 +125,7 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
                 if not member.filename.endswith("/"):
                     _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
             _touch_record(into, rows)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
 
 

@@ -21,6 +21,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
+from .. import zips
 from ..guidance.abi import ElfNeeds, WheelAbi
 from ..store import KnowledgeStore
 
@@ -98,17 +99,14 @@ def looks_native(name: str) -> bool:
 
 def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
     """What every ELF member of the wheel in ``fileobj`` needs; reads those members only."""
-    try:
-        with zipfile.ZipFile(fileobj) as archive:
-            members = [i for i in archive.infolist() if looks_native(i.filename) and 4 <= i.file_size <= MAX_MEMBER_BYTES]
-            prefetch = getattr(fileobj, "prefetch", None)  # a RangeFile: one request per member
-            found = []
-            for info in members:
-                if prefetch is not None:
-                    prefetch(info.header_offset, LOCAL_HEADER + len(info.filename.encode()) + info.compress_size + 1024)
-                found.append(_member_needs(archive, info))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise NotElf(f"not a readable wheel: {exc}") from exc
+    with zips.unreadable_as(NotElf), zipfile.ZipFile(fileobj) as archive:
+        members = [i for i in archive.infolist() if looks_native(i.filename) and 4 <= i.file_size <= MAX_MEMBER_BYTES]
+        prefetch = getattr(fileobj, "prefetch", None)  # a RangeFile: one request per member
+        found = []
+        for info in members:
+            if prefetch is not None:
+                prefetch(info.header_offset, LOCAL_HEADER + len(info.filename.encode()) + info.compress_size + 1024)
+            found.append(_member_needs(archive, info))
     return WheelAbi(tuple(f for f in found if f is not None))
 
 

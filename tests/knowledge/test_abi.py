@@ -46,6 +46,13 @@ def test_not_elf_is_refused() -> None:
         abi.elf_needs(abi.ELF_MAGIC + b"\x00" * 8)
 
 
+def test_a_wheel_with_a_corrupt_native_member_is_refused() -> None:
+    from tests.test_index import corrupt_deflate
+
+    with pytest.raises(abi.NotElf, match="not a readable wheel"):
+        abi.wheel_abi(io.BytesIO(corrupt_deflate("native/_ext.so", abi.ELF_MAGIC + b"\x00" * 4000)))
+
+
 def test_wheel_abi_reads_only_shared_objects(kit: ElfKit) -> None:
     new = kit.library("libstdc++.so.6", NEW)
     ext = kit.user("ext.so", new, ["new_fn"])
