@@ -6,9 +6,12 @@ Python, and which is not yanked (PEP 592) -- yanked files count only for a
 requirement that pins ``==`` that version. Every file of the version is kept
 too, because the lock carries the hash of each.
 
-When the target says which symbol versions its system libraries define, a
-release is refused if the wheel the installer would pick needs one it lacks
-(``abi_refusal``: asked lazily, only of releases the resolver is about to try).
+When the target says which symbol versions its system libraries define, its
+wheels are judged file by file, as pip judges tags: the best-ranked wheel that
+needs no missing version is the one used, the better-ranked ones that do are
+left out of the lock (``AbiVerdict.skipped``), and a release is refused only
+when none of its wheels runs (``abi_verdict``: asked lazily, only of releases
+the resolver is about to try; the next wheel is read only if the best fails).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from ..errors import PackageIndexError, PackageNotFound
-from ..guidance.abi import missing_symbols, refusal_message, summarize
+from ..guidance.abi import MissingSymbol, WheelAbi, missing_symbols, refusal_message, summarize
 from ..models import Artifact, Justification, ProjectPage, Source, Target
 from .protocols import PackageSource
 
@@ -89,6 +92,18 @@ def _admits(requires_python: str, python_full_version: str) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class AbiVerdict:
+    """What the target's symbol versions say of a release's wheels."""
+
+    refusal: Optional[Justification] = None  # none of its wheels runs: the release is refused
+    skipped: frozenset[str] = frozenset()  # better-ranked wheels that do not run: not locked, never installed
+    note: Optional[Justification] = None  # says which wheel is used instead of the skipped ones
+
+
+RUNS = AbiVerdict()
+
+
 def best_artifact(artifacts: Sequence[Artifact], target: Target) -> Artifact:
     """The file to read metadata from: the best-ranked wheel for the target, else an sdist."""
     wheels = [a for a in artifacts if a.is_wheel and target.tag_rank(a.tags) is not None]
@@ -105,7 +120,7 @@ class Finder:
         self.target = target
         self._releases: dict[tuple[NormalizedName, Optional[str]], tuple[Release, ...]] = {}
         self.missing: dict[NormalizedName, PackageNotFound] = {}
-        self._abi: dict[tuple[NormalizedName, Version, str], Optional[Justification]] = {}
+        self._abi: dict[tuple[NormalizedName, Version, str], AbiVerdict] = {}
 
     @property
     def skipped(self) -> dict[NormalizedName, dict[str, str]]:
@@ -134,29 +149,48 @@ class Finder:
         return self._releases[key]
 
     def abi_refusal(self, release: Release) -> Optional[Justification]:
-        """Why the target cannot run the release's best wheel (a missing symbol version), or None."""
+        """Why the target can run none of the release's wheels (a missing symbol version), or None."""
+        return self.abi_verdict(release).refusal
+
+    def abi_verdict(self, release: Release) -> AbiVerdict:
+        """The release's wheels judged by the target's symbol versions, best-ranked first (once)."""
         key = (release.name, release.version, release.index.url)
         if key not in self._abi:
             self._abi[key] = self._judge_abi(release)
         return self._abi[key]
 
-    def _judge_abi(self, release: Release) -> Optional[Justification]:
+    def _judge_abi(self, release: Release) -> AbiVerdict:
         read = getattr(self.source, "wheel_abi", None)
         wheels = [a for a in release.installable(allow_yanked=True) if a.is_wheel and self.target.tag_rank(a.tags) is not None]
         if not self.target.abi_symbols or read is None or not wheels:
-            return None
-        wheel = best_artifact(wheels, self.target)
-        if all(t.platform == "any" for t in wheel.tags):
-            return None
-        try:
-            missing = missing_symbols(read(wheel), self.target.abi_symbols)
-        except PackageIndexError:
-            return None  # unreadable: the installer will say so if it matters
-        if not missing:
-            return None
-        message = (f"refused: {refusal_message(wheel.filename, missing)} (target: {summarize(self.target.abi_symbols)}); "
+            return RUNS
+        failed: list[tuple[Artifact, tuple[MissingSymbol, ...]]] = []
+        for wheel in sorted(wheels, key=lambda a: (self.target.tag_rank(a.tags), not a.has_metadata_file)):
+            missing = self._missing(read, wheel)
+            if not missing:
+                return self._skipping(release, failed, wheel) if failed else RUNS
+            failed.append((wheel, missing))
+        best, missing = failed[0]
+        message = (f"refused: {refusal_message(best.filename, missing)} (target: {summarize(self.target.abi_symbols)}); "
                    "another release is used. `thoth-pip env` shows where the target's symbols come from")
-        return Justification("WARNING", message, None, release.name, str(release.version))
+        return AbiVerdict(refusal=Justification("WARNING", message, None, release.name, str(release.version)))
+
+    def _missing(self, read: Callable[[Artifact], WheelAbi], wheel: Artifact) -> tuple[MissingSymbol, ...]:
+        if all(t.platform == "any" for t in wheel.tags):
+            return ()
+        try:
+            return missing_symbols(read(wheel), self.target.abi_symbols)
+        except PackageIndexError:
+            return ()  # unreadable: the installer will say so if it matters
+
+    def _skipping(self, release: Release, failed: Sequence[tuple[Artifact, tuple[MissingSymbol, ...]]],
+                  used: Artifact) -> AbiVerdict:
+        names = [wheel.filename for wheel, _ in failed]
+        best, missing = failed[0]
+        message = (f"{refusal_message(best.filename, missing)} (target: {summarize(self.target.abi_symbols)}); the lock leaves out "
+                   f"{', '.join(names)}, so pip and thoth-pip install {used.filename}")
+        note = Justification("WARNING", message, None, release.name, str(release.version))
+        return AbiVerdict(skipped=frozenset(names), note=note)
 
     def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
         return tuple(

@@ -472,10 +472,13 @@ def _index_pins(requirements: Iterable[Requirement]) -> dict[str, str]:
     return pins
 
 
-def release_artifacts(candidate: Candidate, target: Target) -> tuple[Artifact, ...]:
+def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[str] = frozenset()) -> tuple[Artifact, ...]:
     """Every file of the candidate's version on its index that the target's binary options allow
-    (none for a direct reference): with ``--no-binary :all:`` no wheel hash, as pip-compile."""
+    (none for a direct reference): with ``--no-binary :all:`` no wheel hash, as pip-compile; nor
+    the ``skipped`` wheels the target cannot run (``finder.AbiVerdict``)."""
     if candidate.release is None:
         return ()
     formats = target.formats
-    return tuple(a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel))
+    return tuple(
+        a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel) and a.filename not in skipped
+    )

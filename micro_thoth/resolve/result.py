@@ -19,6 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..models import Artifact, DirectReference, Justification, Source
 from . import markers as mk
 from .candidates import PYTHON, Candidate, Requirement
+from .finder import RUNS
 from .provider import Provider, release_artifacts
 
 
@@ -175,11 +176,12 @@ def _pin(
     condition = mk.simplify(_condition_of(candidates, conditions))
     markers = _markers(condition, roots)
     path_markers = _path_markers(condition, roots, provider)
+    abi = provider.finder.abi_verdict(base.release) if base.release is not None and provider.target.abi_symbols else RUNS
     return ResolvedPin(
         name=metadata.name,
         version=str(base.version) if base.direct is None else metadata.version,
         index=base.index,
-        artifacts=release_artifacts(base, provider.target),
+        artifacts=release_artifacts(base, provider.target, abi.skipped),
         direct=base.direct,
         extras=tuple(sorted({e for c in candidates for e in c.extras})),
         markers=markers or mk.requires_python_marker(requires_python),
@@ -187,7 +189,7 @@ def _pin(
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
         justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates)
-        + tuple(provider.abi_refusals.get(base.name, ())),
+        + tuple(provider.abi_refusals.get(base.name, ())) + ((abi.note,) if abi.note is not None else ()),
         path_markers=path_markers,
         newer=_passed_over(base, provider),
     )

@@ -96,6 +96,28 @@ def test_only_the_release_tried_is_read(native, tmp_path, thoth) -> None:
     assert not index.requested(f"native-1.0-{TAG}.whl")
 
 
+def test_only_the_wheels_that_cannot_run_are_left_out(tmp_path, index, thoth) -> None:
+    """As pip judges tags, file by file: 2.0's best wheel needs GLIBCXX_3.4.30, its next one does not,
+    so 2.0 is locked without the first wheel's hash and installed from the second."""
+    kit = ElfKit(tmp_path / "elf")
+    new = kit.library("libstdc++.so.6", NEW)
+    second = str(list(tags.sys_tags())[1])
+    old_ext = kit.user("old.so", new, ["old_fn"])
+    index.add(Dist("native", "1.0", tag=TAG, files={"native/_ext.so": old_ext}))
+    (best,) = index.add(Dist("native", "2.0", tag=TAG, files={"native/_ext.so": kit.user("new.so", new, ["new_fn"])}))
+    (runs,) = index.add(Dist("native", "2.0", tag=second, files={"native/_ext.so": old_ext}))
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    result = thoth("lock", "-C", str(app))
+    assert result.code == 0, result.err
+    entry = json.loads((app / "Pipfile.lock").read_text())["default"]["native"]
+    assert entry["version"] == "==2.0"
+    assert entry["hashes"] == [f"sha256:{runs.sha256}"]  # not best's
+    assert "GLIBCXX_3.4.30" in result.err and f"leaves out {best.filename}" in result.err and runs.filename in result.err
+    assert thoth("install", "--deploy", "-C", str(app)).code == 0
+    wheel = next((app / ".venv").glob("lib/python*/site-packages/native-2.0.dist-info/WHEEL")).read_text()
+    assert f"Tag: {second}" in wheel
+
+
 def test_check_flags_an_installed_wheel_needing_a_missing_symbol(native, tmp_path, thoth) -> None:
     index, _root = native
     app = _project(tmp_path, index, "runtime_environments:\n- name: new-image\n  abi_symbols: [GLIBCXX_3.4, GLIBCXX_3.4.30]\n")
