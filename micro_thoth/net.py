@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import httpx
 
@@ -153,6 +153,22 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
 
 
 HTTP2 = importlib.util.find_spec("h2") is not None  # httpx speaks HTTP/2 only with h2 installed
+
+
+class _Deferred:
+    """Stands for an httpx.Client made by ``make`` when first used (``deferred_client``)."""
+
+    def __init__(self, make: Callable[[], httpx.Client]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+
+def deferred_client(make: Callable[[], httpx.Client]) -> httpx.Client:
+    """The run's client, made (SSL context, CA bundle) on the first request: a warm lock whose
+    pages are fresh and whose metadata is stored asks nothing of the network."""
+    return cast(httpx.Client, _Deferred(make))
 
 
 def make_client(

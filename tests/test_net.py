@@ -13,6 +13,7 @@ from micro_thoth.errors import IndexUnreachable
 from micro_thoth.models import Source
 from micro_thoth.net import (
     IndexAuth,
+    deferred_client,
     make_client,
     request,
     retry_delay,
@@ -311,3 +312,17 @@ def test_a_body_lost_mid_way_starts_over_and_succeeds() -> None:
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         hasher = fetch_verified(client, "http://h/x", sink, allowed=(), package="x", filename="x", index=None, backoff=0.0)
     assert sink.data == b"whole" and hasher.size == 5 and len(hits) == 2
+
+
+def test_a_deferred_client_is_made_on_first_use_only() -> None:
+    made: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        if not made:
+            made.append(httpx.Client())
+        return made[0]
+
+    client = deferred_client(make)
+    assert made == []  # no SSL context, no CA bundle read yet
+    assert client.timeout == made[0].timeout
+    made[0].close()

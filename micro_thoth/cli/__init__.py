@@ -21,6 +21,7 @@ from .. import __version__
 from ..closest import closest
 from ..errors import UsageError
 from . import commands as _commands
+from . import lean_imports
 
 ALIASES = {"upgrade": "update"}
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -105,6 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ..console import Console, run_guarded
 
     gc.set_threshold(*GC_THRESHOLDS)
+    lean_imports.install()
     args = list(argv) if argv is not None else sys.argv[1:]
     json_output, verbosity = _global_flags(args)
     console = Console(verbosity=verbosity)  # the commands report through it too (ctx.obj): one live region

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -31,7 +32,8 @@ from . import pages
 Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
 
-PARSED_PAGES = "parsed-pages-v3"  # store namespace: page URL -> body digest, fetch time, rows grouped by version
+PARSED_PAGES = "parsed-pages-v3"
+_PARSING = threading.Semaphore(1)  # store namespace: page URL -> body digest, fetch time, rows grouped by version
 
 
 class ProjectPages:
@@ -168,7 +170,8 @@ class ProjectPages:
         elif sha256s is not None:
             return _parse_fresh(page, source, sha256s)
         elif pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
-            rows = _parse_fresh(page, source, as_groups=True)
+            with _PARSING:
+                rows = _parse_fresh(page, source, as_groups=True)
             artifacts = pages.groups_from_text(rows)
         else:
             artifacts = _parse_fresh(page, source)

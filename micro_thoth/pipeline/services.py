@@ -105,7 +105,7 @@ class Services:
         self.use_sources(sources)
         return IndexClient(
             sources,
-            client=self.client,
+            client=net.deferred_client(lambda: self.client),  # made on the first request
             cache=self.cache,
             store=self.store,
             environ=self.environ,
