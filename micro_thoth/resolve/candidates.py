@@ -11,6 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional
 
 from packaging.markers import InvalidMarker, Marker
@@ -155,19 +156,30 @@ def from_dependency(dep: Dependency, *, allow_prereleases: bool = False) -> Requ
 
 def from_pep508(text: str, parent: Candidate) -> Optional[Requirement]:
     """A dependency from Requires-Dist, or None if it cannot be parsed."""
+    parsed = _pep508(text)
+    if parsed is None:
+        return None
+    name, specifier, extras, markers, url = parsed
+    return Requirement(
+        name=name,
+        specifier=specifier,
+        text=text.split(";")[0].strip(),
+        extras=extras,
+        markers=markers,
+        direct=_direct_from_url(url) if url else None,
+        parent=parent,
+    )
+
+
+@lru_cache(maxsize=8192)
+def _pep508(text: str) -> Optional[tuple[NormalizedName, SpecifierSet, frozenset[str], Optional[str], Optional[str]]]:
+    """A Requires-Dist line's parts, parsed once per run (a lock reads each line twice or more)."""
     try:
         req = Pep508(text)
     except InvalidRequirement:
         return None
-    return Requirement(
-        name=canonicalize_name(req.name),
-        specifier=req.specifier,
-        text=text.split(";")[0].strip(),
-        extras=frozenset(canonicalize_name(e) for e in req.extras),
-        markers=str(req.marker) if req.marker else None,
-        direct=_direct_from_url(req.url) if req.url else None,
-        parent=parent,
-    )
+    extras = frozenset(canonicalize_name(e) for e in req.extras)
+    return canonicalize_name(req.name), req.specifier, extras, str(req.marker) if req.marker else None, req.url
 
 
 def _same_place(a: DirectReference, b: DirectReference) -> bool:
