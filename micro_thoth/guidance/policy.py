@@ -30,7 +30,7 @@ from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext
 from .state import offenders, parse_stack, state_holds
-from .terms import Exclusion, Term, about, advisory_term, combine, release_notes_terms
+from .terms import Exclusion, Term, about, advisory_term, clamp, combine, release_notes_terms
 from .units import Override, Unit, normalize_index_url
 
 
@@ -93,6 +93,20 @@ class GuidancePolicy:
             return False
         advised = self._advised(key)
         return bool(advised.advisories) and any(advised.affecting(v) for v in versions)
+
+    def version_scores(self, name: str, versions: Sequence[Version], indexes: Sequence[Optional[str]]) -> Optional[list[float]]:
+        """The score judging will give each of these releases of ``name`` (from the index URLs ``indexes``) when
+        their versions alone decide it, as when a penalised vulnerability is the only rule scoring them: the
+        resolver judges them lazily in that order. None when only judging tells (a step or pseudonym matches one)."""
+        key, reached = canonicalize_name(name), {*indexes, None}
+        entries = (e for kind in ("step", "pseudonym") for u in self._candidates(kind, key) for e in u.package_entries() if not e.resolved)
+        for package in (e.package for e in entries if e.package is not None and any(e.package.index_matches(url) for url in reached)):
+            if package.version is None or any(package.version.contains(v, prereleases=True) for v in versions):
+                return None  # a step or pseudonym may match one of them: judge them all
+        advised = self._advised(key) if self.recommendation.penalises_vulnerabilities else PackageAdvisories(())
+        if not advised.advisories:
+            return [0.0] * len(versions)
+        return [clamp(sum(self._advisory_term(a).score for a in advised.affecting(v))) for v in versions]
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""

@@ -50,9 +50,10 @@ class PackageMatch:
             return False
         if self.develop is not None and develop is not None and develop != self.develop:
             return False
-        return self._index_matches(index_url)
+        return self.index_matches(index_url)
 
-    def _index_matches(self, index_url: Optional[str]) -> bool:
+    def index_matches(self, index_url: Optional[str]) -> bool:
+        """Whether a release from ``index_url`` (None: not from an index) meets the ``index_url`` condition."""
         if self.index_url is None:
             return True
         same = index_url is not None and normalize_index_url(index_url) == self.index_url

@@ -7,7 +7,7 @@ of releases costs the judging of a few.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, Optional, TypeVar
 
 T = TypeVar("T")
@@ -43,3 +43,22 @@ class Lazy(Generic[T]):
 
     def first(self) -> Optional[T]:
         return next(iter(self), None)
+
+
+def newer_touched_first(items: Iterable[T], newest_first: Iterable[T], not_older: Callable[[T, T], bool], touch: Callable[[T], object]) -> Iterator[T]:
+    """``items`` in their own order, each once ``touch`` has seen every item of ``newest_first`` not older than it, in
+    that order: releases offered by score are judged as offering them newest first would have (what a report says
+    held a pin back is judged) — only ever a prefix of ``newest_first``."""
+    source = iter(newest_first)
+    pending: list[T] = []
+    for item in items:
+        while True:
+            if not pending:
+                nxt = next(source, None)
+                if nxt is None:
+                    break
+                pending.append(nxt)
+            if not not_older(pending[0], item):
+                break
+            touch(pending.pop())
+        yield item

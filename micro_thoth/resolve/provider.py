@@ -46,7 +46,7 @@ from .finder import (
     matching_lazily,
     python_admits,
 )
-from .lazy import Lazy
+from .lazy import Lazy, newer_touched_first
 from .markers import evaluate
 from .protocols import CandidatePolicy, PackageSource
 
@@ -210,7 +210,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if key not in self._found:
             specifiers = [r.specifier for r in everything]
             admits = admitted(releases, specifiers)
-            if self._judged_up_front(first.name, admits):
+            order = self._lazy_order(first.name, admits)
+            if order is None:
                 fitting = matching(releases, specifiers, prereleases=allowed, pinned=pinned)
                 fitting = binary_first(fitting) if self.target.formats.prefer_binary else fitting
                 found = [self._release_candidate(r, first.extras) for r in self._ordered(fitting)]
@@ -218,25 +219,36 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                     found = self._with_stand_ins(found, everything, allowed)
                 self._found[key] = tuple(found)
             else:
-                fits = matching_lazily(admits, specifiers, prereleases=allowed, pinned=pinned)
-                ordered = self._preferred_first(first.name, (r for r in fits if self.verdict(r).acceptable))
+                fits = matching_lazily(order, specifiers, prereleases=allowed, pinned=pinned)
+                if order is not admits:  # by score: what newest-first judging would have judged before each is judged first
+                    fits = newer_touched_first(fits, matching_lazily(admits, specifiers, prereleases=allowed, pinned=pinned),
+                                               lambda r, than: r.version >= than.version, self.verdict)
+                ordered = self._preferred_first(first.name, (r for r in fits if self.verdict(r).acceptable), order is admits)
                 self._found[key] = Lazy((self._release_candidate(r, first.extras) for r in ordered), len(admits))
             self._prefetch_metadata(list(itertools.islice(self._found[key], 1)))
         return self._found[key]
 
-    def _judged_up_front(self, name: NormalizedName, releases: Sequence[Release]) -> bool:
-        """Whether every admitted release must be judged before the first is tried: to order them
-        (--prefer-binary; a policy that may score some of them or offer stand-ins) or to find a
-        previous pin that is no PEP 440 version. Otherwise they are judged newest first, lazily."""
+    def _lazy_order(self, name: NormalizedName, releases: Sequence[Release]) -> Optional[Sequence[Release]]:
+        """The order the admitted releases are judged in lazily: newest first (``releases`` itself), or by the score
+        their versions alone decide (a penalised vulnerability: ``version_scores``), as ``_ordered`` sorts them.
+        None when every one must be judged before the first is tried: to order them (--prefer-binary; a policy
+        that may score them apart or offer stand-ins) or to find a previous pin that is no PEP 440 version."""
         preferred = self.preferences.get(name)
         if self.target.formats.prefer_binary or (preferred is not None and _version(preferred) is None):
-            return True
-        ranks = getattr(self.policy, "ranks", None) if self.policy is not None else None
-        return self.policy is not None and (ranks is None or bool(ranks(name, [r.version for r in releases])))
+            return None
+        if self.policy is None:
+            return releases
+        ranks, scores_of = getattr(self.policy, "ranks", None), getattr(self.policy, "version_scores", None)
+        if ranks is not None and not ranks(name, [r.version for r in releases]):
+            return releases
+        scores = scores_of(name, [r.version for r in releases], [r.index.url for r in releases]) if scores_of is not None else None
+        if scores is None or len(set(scores)) <= 1:
+            return None if scores is None else releases
+        return [r for _s, _i, r in sorted(zip((-s for s in scores), itertools.count(), releases))]
 
-    def _preferred_first(self, name: NormalizedName, releases: Iterator[Release]) -> Iterator[Release]:
-        """``_ordered``'s previous pin first, lazily: the releases come newest first, so only
-        those newer than the pin are judged before it is offered."""
+    def _preferred_first(self, name: NormalizedName, releases: Iterator[Release], newest_first: bool = True) -> Iterator[Release]:
+        """``_ordered``'s previous pin first, lazily: when the releases come newest first, only
+        those newer than the pin are judged before it is offered (else those ordered before it)."""
         preferred = self.preferences.get(name)
         wanted = _version(preferred) if preferred is not None else None
         if wanted is None:
@@ -245,7 +257,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         head: list[Release] = []
         for release in releases:
             head.append(release)
-            if release.version <= wanted:
+            if release.version <= wanted if newest_first else release.version == wanted:
                 break
         first = [r for r in head if r.version == wanted]
         if first and head[0] not in first and head[0].version > first[0].version:

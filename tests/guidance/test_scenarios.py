@@ -261,3 +261,31 @@ def test_ranks_says_when_releases_may_score_apart() -> None:
     assert _policy("stable", advisories=flawed).ranks("widget", versions)  # stable penalises
     assert not _policy("stable", advisories=flawed).ranks("widget", [Version("1.3")])
     assert not _policy("security", advisories=flawed).ranks("widget", versions)  # security only refuses
+
+
+class _JudgesUpFront(GuidancePolicy):
+    """A policy that cannot tell a release's score from its version: the resolver judges every release first."""
+
+    version_scores = None  # type: ignore[assignment]
+
+
+def test_releases_scored_by_their_versions_alone_are_judged_lazily_in_score_order() -> None:
+    """A penalised vulnerability scores by version alone: releases are offered best scored first, as judging them
+    all would order them, and judged only as far as the resolver goes (and every newer one, which the report names)."""
+    widget = canonicalize_name("widget")
+    flawed = MemoryAdvisories((Advisory("OSV-NEW", widget, ranges=((("introduced", "1.4"),),)),
+                               Advisory("OSV-OLD", widget, versions=("1.0", "1.1"))))
+    lazy = _policy("stable", advisories=flawed)
+    eager = _JudgesUpFront(Recommendation.for_type("stable"), now=NOW, advisories=flawed)
+    assert lazy.version_scores("widget", [Version("1.4"), Version("1.3")], [None, None]) == [-0.5, 0.0]
+    chosen, reference = _resolve(["widget"], lazy), _resolve(["widget"], eager)
+    assert chosen.versions() == reference.versions() == {"widget": "1.3"}
+    assert sorted(v for n, v in lazy.verdicts if n == widget) == ["1.3", "1.4"]  # 1.0-1.2 never judged
+    assert len([v for n, v in eager.verdicts if n == widget]) == 5
+    said, expected = build_report(lazy, chosen), build_report(eager, reference)
+    assert said.packages == expected.packages and "held back from newer releases: 1.4" in str(said.packages)
+    step = ("units:\n  steps:\n  - name: SlowWidget\n    type: step\n"
+            "    match: {package_version: {name: widget, version: '>=1.3'}}\n    run: {score: -0.4}\n")
+    assert _policy("stable", step, advisories=flawed).version_scores("widget", [Version("1.4")], [None]) is None
+    elsewhere = step.replace("name: widget,", "name: widget, index_url: 'https://elsewhere.example.invalid/simple',")
+    assert _policy("stable", elsewhere).version_scores("widget", [Version("1.4")], ["https://main.example.invalid/simple"]) == [0.0]
