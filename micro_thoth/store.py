@@ -204,6 +204,12 @@ class Store:
     def put_value(self, namespace: str, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO kv (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, value))
 
+    def values(self, namespace: str) -> dict[str, str]:
+        """Every key of ``namespace`` and its value (what a knowledge export carries of it)."""
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT key, value FROM kv WHERE namespace = ? ORDER BY key", (namespace,)).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import io
 import json
 import posixpath
+import re
 import zipfile
 from collections.abc import Mapping
-from typing import IO, Optional
+from typing import IO, Any, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -22,12 +23,14 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
 from .. import zips
+from ..errors import InputFileError
 from ..guidance.abi import ElfNeeds, WheelAbi
-from ..store import KnowledgeStore
+from ..store import KnowledgeStore, Store
 
 ELF_MAGIC = b"\x7fELF"
 MAX_MEMBER_BYTES = 1 << 30
 WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 VER_FLG_BASE = 0x1
 SYSTEM_LIBRARIES = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1")  # what a target's ABI is
@@ -137,3 +140,29 @@ def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Option
 def remember(store: Optional[KnowledgeStore], sha256: Optional[str], abi: WheelAbi) -> None:
     if store is not None and sha256:
         store.put_value(WHEEL_ABI, sha256.lower(), json.dumps(abi.to_dict(), sort_keys=True))
+
+
+def all_remembered(store: Store) -> dict[str, dict[str, Any]]:
+    """Every wheel's facts the store keeps, by sha256 (what ``knowledge export`` carries)."""
+    found = {}
+    for sha256, text in store.values(WHEEL_ABI).items():
+        try:
+            found[sha256] = WheelAbi.from_dict(json.loads(text)).to_dict()
+        except (ValueError, KeyError, TypeError):
+            continue  # a damaged entry is read again from the wheel when needed
+    return found
+
+
+def parse_facts(data: Any, where: str) -> dict[str, WheelAbi]:
+    """A bundle's ``wheel_abi`` (sha256 -> facts), checked: InputFileError naming the entry."""
+    if not isinstance(data, Mapping):
+        raise InputFileError("expected an object of wheel digests", path=where, key_path="wheel_abi")
+    facts = {}
+    for sha256, value in data.items():
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise InputFileError(f"{sha256!r} is not a sha256 digest", path=where, key_path="wheel_abi")
+        try:
+            facts[sha256.lower()] = WheelAbi.from_dict(value)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputFileError(f"not wheel ABI facts: {exc!r}", path=where, key_path=f"wheel_abi.{sha256}") from exc
+    return facts

@@ -1,6 +1,8 @@
 """Knowledge bundles: one portable zip of a store (compiled units, advisories, the user's own units, sources).
 
-A bundle holds ``knowledge.json`` (format ``thoth-pip-knowledge``, version 1)
+A bundle holds ``knowledge.json`` (format ``thoth-pip-knowledge``, version 1;
+``wheel_abi``, the ABI facts of the wheels read so far by digest, is absent from
+older bundles and ignored by older readers)
 and ``NOTICE.md``, the attribution its content needs when redistributed:
 advisories from the PyPA advisory database / OSV are CC-BY 4.0, Thoth's
 prescriptions are AGPL-3.0 (docs/knowledge.md). Importing one replaces the
@@ -15,6 +17,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InputFileError
@@ -56,13 +59,18 @@ class BundleSummary:
     units: int
     advisories: int
     user_units: int
+    wheel_abi: int = 0  # wheels whose ABI facts it carries
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sources": list(self.sources), "units": self.units, "advisories": self.advisories, "user_units": self.user_units}
+        return {"sources": list(self.sources), "units": self.units, "advisories": self.advisories, "user_units": self.user_units,
+                "wheel_abi": self.wheel_abi}
 
 
-def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destination: Path) -> BundleSummary:
-    """Write the store and ``user_files`` (name -> YAML text) to ``destination`` as one zip, atomically."""
+def export_bundle(
+    store: KnowledgeStore, user_files: Mapping[str, str], destination: Path, wheel_abi: Mapping[str, Any] = MappingProxyType({}),
+) -> BundleSummary:
+    """Write the store, ``user_files`` (name -> YAML text) and ``wheel_abi`` (sha256 -> facts) to ``destination``
+    as one zip, atomically."""
     sources = [s.to_dict() for s in store.sources()]
     keys = store.unit_keys()
     units = [_unit_entry(u, keys.get(u.id, ())) for u in store.all_units()]
@@ -70,6 +78,7 @@ def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destinat
     document = {
         "format": FORMAT, "version": VERSION, "created": now_text(), "sources": sources, "units": units,
         "files": store.file_digests(), "advisories": advisories, "user_prescriptions": dict(sorted(user_files.items())),
+        "wheel_abi": dict(sorted(wheel_abi.items())),
     }
     staging = destination.with_name(f".{destination.name}.zip")
     with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -77,7 +86,7 @@ def export_bundle(store: KnowledgeStore, user_files: Mapping[str, str], destinat
         zf.writestr("NOTICE.md", NOTICE)
     atomic_write(destination, staging.read_bytes())
     staging.unlink()
-    return BundleSummary(tuple(s["name"] for s in sources), len(units), len(advisories), len(user_files))
+    return BundleSummary(tuple(s["name"] for s in sources), len(units), len(advisories), len(user_files), len(wheel_abi))
 
 
 def _unit_entry(unit: StoredUnit, keys: Iterable[str]) -> dict[str, Any]:
@@ -124,7 +133,8 @@ def import_bundle(store: KnowledgeStore, document: Mapping[str, Any], *, where: 
         store.set_source(record)
     store.advisories.add(advisories)
     units = sum(len(f.units) for per in files.values() for f in per.values())
-    return BundleSummary(tuple(s.name for s in sources), units, len(advisories), len(document.get("user_prescriptions") or {}))
+    return BundleSummary(tuple(s.name for s in sources), units, len(advisories), len(document.get("user_prescriptions") or {}),
+                         len(document.get("wheel_abi") or {}))
 
 
 def _files(document: Mapping[str, Any]) -> dict[str, dict[str, CompiledFile]]:

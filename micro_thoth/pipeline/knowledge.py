@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union
 
+from ..cache import METADATA_DB, default_root
 from ..errors import UsageError
 from ..fs import atomic_write
+from ..knowledge import abi
 from ..knowledge.advisories import LEGACY_FILE, RECORD_SUFFIXES, ImportSummary, read_legacy
 from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
 from ..knowledge.locations import bundled_dir, data_dir, knowledge_dir, user_prescriptions_dir
@@ -25,6 +27,7 @@ from ..knowledge.sources import kind_of, open_tree
 from ..knowledge.store import KnowledgeStore, Problem, SourceRecord
 from ..knowledge.sync import SyncSummary, sync_tree
 from ..models import redact_url
+from ..store import open_default
 from .project import read_text
 
 ADVISORIES_SOURCE = "advisories"
@@ -117,12 +120,29 @@ def status(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def export_knowledge(destination: Path, environ: Mapping[str, str]) -> BundleSummary:
     with open_store(environ) as store:
-        return export_bundle(store, user_units(environ), destination)
+        return export_bundle(store, user_units(environ), destination, wheel_abi_facts(environ))
+
+
+def wheel_abi_facts(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ABI facts of every wheel read so far (the metadata store of the cache), by sha256; none without a cache."""
+    if not (default_root(environ) / METADATA_DB).is_file():
+        return {}
+    with open_default(environ) as meta:
+        return abi.all_remembered(meta)
+
+
+def _remember_wheel_abi(document: Mapping[str, Any], environ: Mapping[str, str], where: str) -> None:
+    facts = abi.parse_facts(document.get("wheel_abi") or {}, where)
+    if facts:
+        with open_default(environ) as meta:
+            for sha256, found in facts.items():
+                abi.remember(meta, sha256, found)
 
 
 def import_knowledge(path: Path, environ: Mapping[str, str]) -> BundleSummary:
-    """Load a bundle: its sources replace ours of the same name, its advisories and user units are added."""
+    """Load a bundle: its sources replace ours of the same name, its advisories, user units and wheels' ABI facts are added."""
     document = read_bundle(path)
+    _remember_wheel_abi(document, environ, str(path))
     with open_store(environ) as store:
         summary = import_bundle(store, document, where=str(path))
     root = user_prescriptions_dir(environ)
@@ -147,6 +167,7 @@ def import_knowledge_bytes(data: bytes, environ: Mapping[str, str], *, where: st
         path = Path(tmp) / "knowledge.zip"
         path.write_bytes(data)
         document = read_bundle(path)
+    _remember_wheel_abi(document, environ, where)
     with open_store(environ) as store:
         return import_bundle(store, document, where=where)
 

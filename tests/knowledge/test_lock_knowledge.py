@@ -116,7 +116,7 @@ def test_export_then_import_carries_the_whole_store(index, tmp_path, thoth) -> N
     bundle = tmp_path / "knowledge.zip"
     exported = thoth("knowledge", "export", str(bundle), "--knowledge-dir", str(kd), "--json")
     assert exported.code == 0, exported.err
-    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 8, "advisories": 1, "user_units": 1}
+    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 8, "advisories": 1, "user_units": 1, "wheel_abi": 0}
     other = tmp_path / "other-kd"
     imported = thoth("knowledge", "import", str(bundle), "--knowledge-dir", str(other), "--json")
     assert imported.code == 0, imported.err

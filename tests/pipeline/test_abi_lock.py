@@ -67,6 +67,39 @@ def test_facts_are_read_once_by_digest(native, tmp_path, thoth) -> None:
     assert len(index.requested(wheel)) == first  # the second lock asked the store, not the index
 
 
+def test_knowledge_export_carries_the_facts_to_another_machine(native, tmp_path, thoth, monkeypatch) -> None:
+    index, root = native
+    app = _project(tmp_path, index)
+    assert thoth("lock", "-C", str(app), "--target-root", str(root)).code == 0
+    wheel = f"native-2.0-{TAG}.whl"
+    def wheel_reads() -> int:  # the wheel itself (its ELF members), not its .metadata file
+        return len([r for r in index.requested(wheel) if not r.endswith(".metadata")])
+
+    read = wheel_reads()
+    assert read > 0
+    bundle = tmp_path / "knowledge.zip"
+    exported = thoth("knowledge", "export", str(bundle), "--json")
+    assert exported.code == 0 and exported.json()["wheel_abi"] == 2, exported.err  # 2.0 refused, 1.0 taken
+    monkeypatch.setenv("THOTH_PIP_CACHE_DIR", str(tmp_path / "another-cache"))  # another machine
+    monkeypatch.setenv("THOTH_PIP_KNOWLEDGE_DIR", str(tmp_path / "another-knowledge"))
+    imported = thoth("knowledge", "import", str(bundle))
+    assert imported.code == 0 and "ABI facts of 2 wheels" in imported.err, imported.err
+    (app / "Pipfile.lock").unlink()
+    result = thoth("lock", "-C", str(app), "--target-root", str(root))
+    assert result.code == 0 and _locked(app) == "==1.0" and "GLIBCXX_3.4.30" in result.err, result.err
+    assert wheel_reads() == read  # judged from the imported facts, not the wheel
+
+
+def test_a_bundle_with_bad_abi_facts_is_refused_naming_the_entry(tmp_path, thoth) -> None:
+    import zipfile
+
+    bundle = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("knowledge.json", json.dumps({"format": "thoth-pip-knowledge", "version": 1, "wheel_abi": {"a" * 64: {"members": [1]}}}))
+    result = thoth("knowledge", "import", str(bundle))
+    assert result.code != 0 and f"wheel_abi.{'a' * 64}" in result.err and "Traceback" not in result.err, result.err
+
+
 def test_thoth_yaml_states_the_symbols(native, tmp_path, thoth) -> None:
     index, _root = native
     app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")

@@ -69,6 +69,7 @@ def _show(summary: dict[str, Any], what: str, json_output: bool) -> int:
         return 0
     console.success(
         f"{what}: {summary['units']} units from {', '.join(summary['sources']) or 'no sources'}, "
-        f"{summary['advisories']} advisories, {summary['user_units']} of your own unit files"
+        f"{summary['advisories']} advisories, {summary['user_units']} of your own unit files, "
+        f"ABI facts of {summary['wheel_abi']} wheels"
     )
     return 0
