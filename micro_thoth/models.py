@@ -25,10 +25,12 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from .categories import (
+    DEFAULT_CATEGORY as DEFAULT_CATEGORY,  # re-exported: the vocabulary of every stage
+)
+from .categories import DEVELOP_CATEGORY as DEVELOP_CATEGORY
 from .format_control import ANY_FORMAT, Formats
 
-DEFAULT_CATEGORY = "default"
-DEVELOP_CATEGORY = "develop"
 RECOMMENDATION_TYPES = ("latest", "stable", "security", "performance", "testing")
 DEFAULT_RECOMMENDATION_TYPE = "stable"  # what a lock uses when nothing names a type
 REQUIREMENTS_FORMATS = ("pipenv", "pip", "pip-tools")

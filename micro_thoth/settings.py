@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from .categories import DEFAULT_CATEGORY, DEVELOP_CATEGORY
 from .errors import UsageError
 from .format_control import ANY_FORMAT, Formats
-from .models import DEFAULT_CATEGORY, DEVELOP_CATEGORY
 
 CONFIG_NAME = ".thoth.yaml"  # the project's Thamos configuration
 
