@@ -16,7 +16,7 @@ _PROBE = (
     "import sys\n"
     "from micro_thoth.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'httpcore', 'resolvelib', 'installer'})\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'httpcore', 'resolvelib', 'installer', 'packaging'})\n"
     "print(','.join(heavy) or 'none')\n"
     "sys.exit(code)\n"
 )
