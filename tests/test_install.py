@@ -589,3 +589,26 @@ def test_externally_managed_system_python(env: TargetEnvironment, tmp_path: Path
     assert system.externally_managed is None
     (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError = use apt,\n  not pip\n")
     assert system.externally_managed == "use apt, not pip"
+
+
+def test_compile_pool_compiles_what_it_is_handed(tmp_path: Path) -> None:
+    sources = [tmp_path / f"m{i}.py" for i in range(70)]  # more than one batch
+    for source in sources:
+        source.write_text("VALUE = 1\n")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def (:\n")  # a syntax error is skipped, as pip does, not an error
+    tag = sys.implementation.cache_tag
+    with install.CompilePool(sys.executable, 2) as pool:
+        pool.submit([str(p) for p in [*sources[:10], broken]])
+        pool.submit([str(p) for p in sources[10:]])
+    assert all((tmp_path / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in sources)
+    assert not (tmp_path / "__pycache__" / f"broken.{tag}.pyc").exists()
+    assert pool.submitted == 71
+
+
+def test_compile_pool_without_its_interpreter_compiles_nothing_and_says_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("VALUE = 1\n")
+    with install.CompilePool(str(tmp_path / "no-python"), 1) as pool:
+        pool.submit([str(source)])
+    assert not (tmp_path / "__pycache__").exists()

@@ -8,7 +8,7 @@
     removal.py      removing a distribution through its RECORD
     wheels.py       writing a wheel file with installer
     trees.py        hard-linking unpacked trees from the cache (uv-like warm installs)
-    bytecode.py     compiling with the target interpreter
+    bytecode.py     compiling with the target interpreter (in one batch, or a pool fed tree by tree)
     actions.py      execute() and uninstall(): all or nothing
 
 ``installer`` is imported in this package and nowhere else.
@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from .actions import MAX_WORKERS, InstallResult, execute, uninstall
-from .bytecode import compile_bytecode
+from .bytecode import CompilePool, compile_bytecode, compile_pool
 from .environment import (
     LOCK_NAME,
     TargetEnvironment,
@@ -29,7 +29,7 @@ from .installed import InstalledDistribution, installed_distributions
 from .planning import PROTECTED, Plan, WantedPackage, direct_url_data, plan
 from .safety import BOMB_FLOOR, BOMB_RATIO, check_wheel, unpack_wheel
 from .transaction import DEFAULT_LOCK_TIMEOUT, environment_lock
-from .trees import unpacked_tree, unpacked_trees
+from .trees import missing_bytecode, unpacked_tree, unpacked_trees
 from .wheels import INSTALLER_NAME
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "LOCK_NAME",
     "MAX_WORKERS",
     "PROTECTED",
+    "CompilePool",
     "InstallResult",
     "InstalledDistribution",
     "Plan",
@@ -47,12 +48,14 @@ __all__ = [
     "WantedPackage",
     "check_wheel",
     "compile_bytecode",
+    "compile_pool",
     "direct_url_data",
     "ensure_venv",
     "environment_for",
     "environment_lock",
     "execute",
     "installed_distributions",
+    "missing_bytecode",
     "plan",
     "system_environment",
     "uninstall",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import IO, Optional
 
 from ..reporting import Reporter
 from .environment import TargetEnvironment
@@ -23,6 +27,20 @@ else:
     for name in files:
         compile_one(name)
 """
+
+# A worker of CompilePool: compiles each path it reads; an empty line asks for an empty line back
+# once everything before it is compiled (so the pool hands the next batch to whoever is idle).
+_WORKER = """
+import compileall, sys
+for line in iter(sys.stdin.readline, ""):
+    name = line.rstrip("\\n")
+    if name:
+        compileall.compile_file(name, quiet=2)
+    else:
+        sys.stdout.write("\\n")
+        sys.stdout.flush()
+"""
+BATCH = 32  # files handed to a worker at a time
 
 
 def compile_bytecode(files: Sequence[Path], env: TargetEnvironment) -> int:
@@ -55,3 +73,90 @@ def compile_written(transaction: Transaction, env: TargetEnvironment, reporter: 
     ]
     reporter.message(f"compiling {len(files)} files to bytecode", "debug")
     return compile_bytecode(files, env)
+
+
+class CompilePool:
+    """Workers of the target interpreter (one per core) compiling files as they are handed over:
+    each unpacked tree as soon as it is in the cache, while the others still download and unpack.
+    ``close`` (or leaving the ``with``) waits until every file handed over is compiled."""
+
+    def __init__(self, python: str, workers: int) -> None:
+        self._python = python
+        self._queue: queue.Queue[Optional[list[str]]] = queue.Queue()
+        self._threads = [threading.Thread(target=self._feed, name="compile", daemon=True) for _ in range(max(1, workers))]
+        self.submitted = 0
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, files: Sequence[str]) -> None:
+        sources = [f for f in files if f.endswith(".py") and "\n" not in f]
+        self.submitted += len(sources)
+        for start in range(0, len(sources), BATCH):
+            self._queue.put(sources[start : start + BATCH])
+
+    def close(self, *, cancel: bool = False) -> None:
+        if cancel:  # nothing more worth compiling: drop what waits
+            with self._queue.mutex:
+                self._queue.queue.clear()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _feed(self) -> None:
+        """One worker process, fed a batch at a time; one that cannot start or dies leaves its
+        files uncompiled (bytecode is an optimisation: ``precompile_trees`` tries them again)."""
+        worker: Optional[subprocess.Popen[str]] = None
+        try:
+            worker = subprocess.Popen([self._python, "-I", "-c", _WORKER], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            pass
+        while (batch := self._queue.get()) is not None:
+            if worker is not None and not _compiled(worker, batch):
+                _ended(worker)
+                worker = None
+        if worker is not None:
+            _ended(worker)
+
+    def __enter__(self) -> CompilePool:
+        return self
+
+    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
+                 trace: Optional[TracebackType]) -> None:
+        self.close(cancel=error is not None)
+
+
+def _compiled(worker: subprocess.Popen[str], batch: Sequence[str]) -> bool:
+    """Hand ``batch`` to ``worker`` and wait until it is compiled; False if the worker is gone."""
+    stdin, stdout = worker.stdin, worker.stdout
+    assert stdin is not None and stdout is not None
+    try:
+        stdin.write("\n".join(batch) + "\n\n")
+        stdin.flush()
+        return stdout.readline() == "\n"
+    except (OSError, ValueError):
+        return False
+
+
+def _ended(worker: subprocess.Popen[str]) -> None:
+    for stream in (worker.stdin, worker.stdout):
+        _close_quietly(stream)
+    worker.wait()
+
+
+def _close_quietly(stream: Optional[IO[str]]) -> None:
+    if stream is not None:
+        try:
+            stream.close()
+        except OSError:
+            pass
+
+
+def compile_pool(env: TargetEnvironment, workers: Optional[int] = None) -> Optional[CompilePool]:
+    """A CompilePool for ``env``'s interpreter, one worker per core (at most ``workers``); None when
+    the interpreter writes no bytecode cache."""
+    if not env.interpreter.cache_tag:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return CompilePool(env.python, min(cores, workers or cores))

@@ -121,15 +121,14 @@ def precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> int:
     tag = env.interpreter.cache_tag
     if not trees or not tag:
         return 0
-    missing: list[Path] = []
-    for root in trees:
-        tree = open_tree(root)
-        for path, _, _ in tree.rows:
-            if _wants_bytecode(tree, path):
-                source = inside(str(root), path)
-                if not os.path.exists(pyc_path(source, tag)):
-                    missing.append(Path(source))
-    return compile_bytecode(missing, env)
+    return compile_bytecode([Path(source) for root in trees for source in missing_bytecode(root, tag)], env)
+
+
+def missing_bytecode(root: Path, tag: str) -> list[str]:
+    """The sources of an unpacked tree that have no bytecode for the cache tag ``tag`` yet."""
+    tree = open_tree(root)
+    sources = (inside(str(root), path) for path, _, _ in tree.rows if _wants_bytecode(tree, path))
+    return [source for source in sources if not os.path.exists(pyc_path(source, tag))]
 
 
 def _wants_bytecode(tree: Tree, path: str) -> bool:

@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -80,7 +80,9 @@ def install_lock(
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
     _refuse_externally_managed(env, settings, services)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
-        with EarlyUnpacker(services.cache, settings.workers) as unpacker:
+        compiler = install.compile_pool(env, settings.workers) if settings.compile_bytecode else None
+        with compiler or nullcontext(), \
+                EarlyUnpacker(services.cache, settings.workers, compiler, env.interpreter.cache_tag) as unpacker:
             fetched = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch),
                                    on_ready=unpacker.ready)
             with _naming_the_origin(fetched, pins):

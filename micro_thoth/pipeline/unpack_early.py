@@ -1,9 +1,9 @@
 """Wheels unpacked into the cache as soon as each is verified, while the others still download.
 
-Unpacking writes only into the cache (``unpacked-v1/<sha256>``), never into the
-target environment: nothing is installed until every artifact of the plan is
-verified, and a failed download leaves at most some unpacked trees in the cache
-for the next run.
+Unpacking (and compiling a tree's bytecode, when a compile pool is given) writes only into
+the cache (``unpacked-v1/<sha256>``), never into the target environment: nothing is
+installed until every artifact of the plan is verified, and a failed download leaves at
+most some unpacked trees in the cache for the next run.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from ..cache import Cache
 
 
 class EarlyUnpacker:
-    """A pool that unpacks each verified wheel of the cache as it arrives (``ready``), and
+    """A pool that unpacks each verified wheel of the cache as it arrives (``ready``), hands
+    each new tree's missing bytecode to ``compiler`` (the target's cache tag ``tag``), and
     hands the trees over once every wheel is known (``trees``)."""
 
-    def __init__(self, cache: Cache, workers: int) -> None:
+    def __init__(self, cache: Cache, workers: int, compiler: Optional[install.CompilePool] = None,
+                 tag: Optional[str] = None) -> None:
         self._cache = cache
+        self._compiler = compiler if tag else None
+        self._tag = tag or ""
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="unpack")
         self._started: dict[Path, Future[Path]] = {}
         self._lock = threading.Lock()
@@ -38,16 +42,22 @@ class EarlyUnpacker:
             return
         with self._lock:
             if path not in self._started:
-                self._started[path] = self._pool.submit(install.unpacked_tree, path, self._cache, digest)
+                self._started[path] = self._pool.submit(self._unpack, path, digest)
 
     def trees(self, wheels: Mapping[NormalizedName, Path], digests: Mapping[NormalizedName, str]) -> dict[NormalizedName, Path]:
         """The unpacked tree of each wheel: those started early joined, the others (built ones) unpacked now."""
         with self._lock:
             futures = {
-                key: self._started.get(wheel) or self._pool.submit(install.unpacked_tree, wheel, self._cache, digests.get(key))
+                key: self._started.get(wheel) or self._pool.submit(self._unpack, wheel, digests.get(key))
                 for key, wheel in wheels.items()
             }
         return {key: future.result() for key, future in futures.items()}
+
+    def _unpack(self, wheel: Path, digest: Optional[str]) -> Path:
+        tree = install.unpacked_tree(wheel, self._cache, digest)
+        if self._compiler is not None:
+            self._compiler.submit(install.missing_bytecode(tree, self._tag))
+        return tree
 
     def __enter__(self) -> EarlyUnpacker:
         return self

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.pipeline.conftest import thoth_subprocess, venv_import, venv_python
 
@@ -169,3 +171,15 @@ def test_dotenv_supplies_the_index_url_variable(indexes, project, thoth, monkeyp
     result = thoth("sync", "-C", str(app))
     assert result.code == 0, result.err
     assert venv_import(app, "import alpha; print(alpha.__version__)") == "1.1"
+
+
+def test_bytecode_is_compiled_in_the_cache_trees_and_placed(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app)).code == 0
+    tag = sys.implementation.cache_tag
+    site = next((app / ".venv" / "lib").glob("python*/site-packages"))
+    installed = [p for p in (site / "alpha").rglob("*.py")]
+    assert installed and all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in installed)
+    cache = Path(os.environ["THOTH_PIP_CACHE_DIR"]) / "unpacked-v1"
+    trees = [p for p in cache.glob("*/alpha/*.py")]
+    assert trees and all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in trees)
