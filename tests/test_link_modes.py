@@ -135,3 +135,33 @@ def test_link_mode_settings(tmp_path: Path) -> None:
     assert Settings.from_sources({"directory": str(tmp_path), "link_mode": "copy"}, {"THOTH_PIP_LINK_MODE": "symlink"}).link_mode == "copy"
     with pytest.raises(UsageError, match="THOTH_PIP_LINK_MODE='reflink' is not a link mode"):
         Settings.from_sources({"directory": str(tmp_path)}, {"THOTH_PIP_LINK_MODE": "reflink"})
+
+
+@pytest.mark.parametrize("mode", ["clone", "copy", "hardlink", "symlink"])
+def test_a_placer_never_writes_over_a_file_nor_links_to_nothing(tmp_path: Path, mode: str) -> None:
+    source, there = tmp_path / "source.py", tmp_path / "there.py"
+    source.write_text("NEW = 1\n")
+    there.write_text("OLD = 1\n")
+    placer = linking.Placer(mode)
+    with pytest.raises(FileExistsError):
+        placer.place(str(source), str(there))
+    assert there.read_text() == "OLD = 1\n"
+    with pytest.raises(FileNotFoundError):
+        placer.place(str(tmp_path / "missing.py"), str(tmp_path / "made.py"))
+    assert not os.path.lexists(tmp_path / "made.py")
+    placer.place(str(source), str(tmp_path / "placed.py"))
+    assert (tmp_path / "placed.py").read_text() == "NEW = 1\n"
+
+
+def test_a_copy_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "source.py"
+    source.write_text("NEW = 1\n")
+
+    def full(src: int, dst: int, size: int) -> None:
+        os.write(dst, b"NE")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(linking, "_transfer", full)
+    with pytest.raises(OSError, match="No space"):
+        linking.Placer("copy").place(str(source), str(tmp_path / "half.py"))
+    assert not (tmp_path / "half.py").exists()

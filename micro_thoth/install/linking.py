@@ -34,14 +34,18 @@ class Placer:
         self.can_clone = mode == "clone" and fcntl is not None
 
     def place(self, source: str, target: str) -> None:
-        """``target`` (absent) becomes ``source``'s content, by this placer's mode."""
+        """``target`` (absent) becomes ``source``'s content, by this placer's mode: FileExistsError if
+        it is there, FileNotFoundError (nothing made) if ``source`` is not."""
         if self.mode == "symlink":
+            os.stat(source)  # no dangling link
             os.symlink(source, target)
             return
         if self.can_link:
             try:
                 os.link(source, target)
                 return
+            except (FileExistsError, FileNotFoundError):
+                raise
             except OSError:  # another filesystem, or links not allowed: copy from now on
                 self.can_link = False
         self._copy(source, target)
@@ -57,6 +61,9 @@ class Placer:
                 if not (self.can_clone and self._clone(src, dst)):
                     _transfer(src, dst, st.st_size)
                 os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+            except BaseException:
+                os.unlink(target)  # no half-copied file: the caller records only what was placed
+                raise
             finally:
                 os.close(dst)
         finally:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import stat
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from installer.exceptions import InstallerError
 from installer.records import RecordEntry, parse_record_file
@@ -25,6 +26,7 @@ _UNREADABLE_FILE: tuple[type[Exception], ...] = (*zips.UNREADABLE, OSError)
 
 
 BOMB_FLOOR = 1 << 30
+IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
 
 
 def check_wheel(path: Path) -> None:
@@ -115,7 +117,8 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
     of the cache's ``unpacked-v1/<sha256>/`` bucket, which ``execute`` links from.
     """
     try:
-        with zipfile.ZipFile(wheel) as archive:
+        with zipfile.ZipFile(_whole(wheel)) as archive:
+            archive.filename = str(wheel)  # read from memory, named as the file (installer parses the name)
             members = archive.infolist()
             check_members(wheel, members)
             check_size(wheel, members)
@@ -127,6 +130,12 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
             _touch_record(into, rows)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
+
+
+def _whole(wheel: Path) -> Union[io.BytesIO, Path]:
+    """A wheel of ordinary size read at once: its members are then read from memory, without a
+    seek and a read per member (a large one is read from the file as it goes)."""
+    return io.BytesIO(wheel.read_bytes()) if wheel.stat().st_size <= IN_MEMORY else wheel
 
 
 def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
@@ -149,17 +158,28 @@ def _extract_checked(
     entry = rows.get(member.filename)
     hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
     size = 0
-    with archive.open(member) as src, open(target, "wb") as dst:
-        while chunk := src.read(1 << 20):
-            size += len(chunk)
-            if hasher is not None:
-                hasher.update(chunk)
-            dst.write(chunk)
+    mode = 0o555 if (member.external_attr >> 16) & 0o111 else 0o444  # the cache is read-only
+    with archive.open(member) as src:
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            while chunk := src.read(1 << 20):
+                size += len(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
+                _write_all(dst, chunk)
+            os.fchmod(dst, mode)  # whatever the umask
+        finally:
+            os.close(dst)
     if hasher is not None and entry is not None and entry.hash_ is not None:
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
             refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
-    os.chmod(target, 0o555 if (member.external_attr >> 16) & 0o111 else 0o444)  # the cache is read-only
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _touch_record(into: Path, rows: Mapping[str, RecordEntry]) -> None:

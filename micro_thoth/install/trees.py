@@ -177,9 +177,10 @@ def _link_files(
 
 def _link_bytecode(source: str, target: str, tag: str, linker: Linker) -> None:
     """Link the tree's ``.pyc`` too: it stays valid, the ``.py`` being the same inode (same mtime)."""
-    cached = pyc_path(source, tag)
-    if os.path.exists(cached):
-        linker.place(cached, pyc_path(target, tag))
+    try:
+        linker.place(pyc_path(source, tag), pyc_path(target, tag))
+    except FileNotFoundError:  # not compiled (a syntax error): the target interpreter does without
+        pass
 
 
 class Linker:
@@ -191,15 +192,19 @@ class Linker:
         self.made: set[str] = set()
 
     def place(self, source: str, target: str) -> None:
+        """``target`` becomes ``source``; what was there is moved aside first, never written through
+        (it may be a link). A missing ``source`` raises FileNotFoundError and places nothing."""
         parent = os.path.dirname(target)
         if parent not in self.made:
             os.makedirs(parent, exist_ok=True)
             self.made.add(parent)
-        if os.path.lexists(target):
-            self.transaction.will_write(target)  # moved aside: never written through (it may be a link)
+        try:
+            self.placer.place(source, target)  # never over an existing file (O_EXCL, link, symlink)
+        except FileExistsError:
+            self.transaction.will_write(target)
+            self.placer.place(source, target)
         else:
             self.transaction.wrote(target)
-        self.placer.place(source, target)
 
 
 def _write_scripts(tree: Tree, destination: RecordingDestination) -> list[tuple[Scheme, RecordEntry]]:
