@@ -9,6 +9,7 @@
     wheels.py       writing a wheel file with installer
     trees.py        hard-linking unpacked trees from the cache (uv-like warm installs)
     bytecode.py     compiling with the target interpreter (in one batch, or a pool fed tree by tree)
+    cores.py        the processors the CPU-bound pools may use
     actions.py      execute() and uninstall(): all or nothing
 
 ``installer`` is imported in this package and nowhere else.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from .actions import MAX_WORKERS, InstallResult, execute, uninstall
 from .bytecode import CompilePool, compile_bytecode, compile_pool
+from .cores import cores
 from .environment import (
     LOCK_NAME,
     TargetEnvironment,
@@ -49,6 +51,7 @@ __all__ = [
     "check_wheel",
     "compile_bytecode",
     "compile_pool",
+    "cores",
     "direct_url_data",
     "ensure_venv",
     "environment_for",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from ..settings import DEFAULT_LINK_MODE
 from .bytecode import compile_written
 from .contents import check_contents
+from .cores import cores
 from .environment import TargetEnvironment
 from .installed import installed_distributions
 from .linking import Placer
@@ -97,7 +97,7 @@ def _jobs(plan: Plan, wheels: Mapping[NormalizedName, Path]) -> list[tuple[Wante
 
 
 def _pool(count: int, workers: Optional[int]) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=max(1, min(count, workers or MAX_WORKERS, (os.cpu_count() or 1) * 2)))
+    return ThreadPoolExecutor(max_workers=max(1, min(count, workers or MAX_WORKERS, cores())))
 
 
 def _check_source(job: tuple[WantedPackage, Path]) -> None:

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import IO, Optional
 
 from ..reporting import Reporter
+from .cores import cores
 from .environment import TargetEnvironment
 from .transaction import Transaction
 
@@ -158,5 +159,4 @@ def compile_pool(env: TargetEnvironment, workers: Optional[int] = None) -> Optio
     the interpreter writes no bytecode cache."""
     if not env.interpreter.cache_tag:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return CompilePool(env.python, min(cores, workers or cores))
+    return CompilePool(env.python, min(cores(), workers or cores()))

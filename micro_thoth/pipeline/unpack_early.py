@@ -31,7 +31,7 @@ class EarlyUnpacker:
         self._cache = cache
         self._compiler = compiler if tag else None
         self._tag = tag or ""
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="unpack")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, install.cores())), thread_name_prefix="unpack")
         self._started: dict[Path, Future[Path]] = {}
         self._lock = threading.Lock()
 
