@@ -51,16 +51,22 @@ def execute(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     workers: Optional[int] = None,
     link_mode: str = DEFAULT_LINK_MODE,
+    trees_compiled: Optional[int] = None,
 ) -> InstallResult:
     """Carry out ``plan`` all-or-nothing; every wheel is checked before anything is touched.
 
     ``wheels`` maps each package to a ``.whl`` file or to a tree made by
-    ``unpack_wheel`` (the cache's ``unpacked-v1``), whose files are hard-linked.
+    ``unpack_wheel`` (the cache's ``unpacked-v1``), whose files are placed by the link mode.
+    ``trees_compiled``: the caller already compiled that many files into the trees (a
+    CompilePool fed as they were unpacked); they are not looked over again.
     """
     started = time.monotonic()
     jobs = _jobs(plan, wheels)
     _validate_all(jobs, reporter, workers)
-    precompiled = precompile_trees([s for _, s in jobs if s.is_dir()], env) if compile_bytecode else 0
+    if trees_compiled is not None or not compile_bytecode:
+        precompiled = trees_compiled or 0
+    else:
+        precompiled = precompile_trees([s for _, s in jobs if s.is_dir()], env)
     with environment_lock(env, timeout=lock_timeout, reporter=reporter), open_transaction(env, reporter) as transaction:
         plan = _still_current(plan, env, reporter)
         jobs = _jobs(plan, wheels)

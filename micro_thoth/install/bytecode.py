@@ -86,6 +86,8 @@ class CompilePool:
         self._queue: queue.Queue[Optional[list[str]]] = queue.Queue()
         self._threads = [threading.Thread(target=self._feed, name="compile", daemon=True) for _ in range(max(1, workers))]
         self.submitted = 0
+        self.healthy = True  # every worker started and lived: every file handed over was tried
+        self._closed = False
         for thread in self._threads:
             thread.start()
 
@@ -95,7 +97,12 @@ class CompilePool:
         for start in range(0, len(sources), BATCH):
             self._queue.put(sources[start : start + BATCH])
 
-    def close(self, *, cancel: bool = False) -> None:
+    def close(self, *, cancel: bool = False) -> Optional[int]:
+        """Wait for the workers; how many files they were handed, or None if one failed (the
+        trees then need looking over: ``precompile_trees``)."""
+        if self._closed:
+            return self.submitted if self.healthy else None
+        self._closed = True
         if cancel:  # nothing more worth compiling: drop what waits
             with self._queue.mutex:
                 self._queue.queue.clear()
@@ -103,6 +110,8 @@ class CompilePool:
             self._queue.put(None)
         for thread in self._threads:
             thread.join()
+        self.healthy = self.healthy and not cancel
+        return self.submitted if self.healthy else None
 
     def _feed(self) -> None:
         """One worker process, fed a batch at a time; one that cannot start or dies leaves its
@@ -112,11 +121,11 @@ class CompilePool:
             worker = subprocess.Popen([self._python, "-I", "-c", _WORKER], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         except OSError:
-            pass
+            self.healthy = False
         while (batch := self._queue.get()) is not None:
             if worker is not None and not _compiled(worker, batch):
                 _ended(worker)
-                worker = None
+                worker, self.healthy = None, False
         if worker is not None:
             _ended(worker)
 

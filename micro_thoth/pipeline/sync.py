@@ -87,6 +87,7 @@ def install_lock(
                                    on_ready=unpacker.ready)
             with _naming_the_origin(fetched, pins):
                 trees = unpacker.trees(fetched.wheels, _verified_digests(fetched.wheels, services))
+            compiled = compiler.close() if compiler is not None else None
         with _naming_the_origin(fetched, pins):
             result = install.execute(
                 plan,
@@ -97,6 +98,7 @@ def install_lock(
                 lock_timeout=settings.install_timeout,
                 workers=settings.workers,
                 link_mode=settings.link_mode,
+                trees_compiled=compiled,
             )
         _install_editables(plan, pins, lock, env, services)
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
