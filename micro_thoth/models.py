@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
+from pathlib import PurePath
 from typing import Literal, Optional
 
 from packaging.tags import Tag, parse_tag
@@ -135,6 +136,13 @@ class DirectReference:
         if not local or self.location.startswith(("file:", "/", "~")):
             return self
         return replace(self, location=os.path.normpath(os.path.join(base, self.location)))
+
+    def url(self) -> str:
+        """The location as a URL: a local path (anchored first: see ``anchored``) as a ``file:`` URL."""
+        if "://" in self.location or self.location.startswith("file:"):
+            return self.location
+        path, sep, fragment = self.location.partition("#")
+        return PurePath(os.path.abspath(os.path.expanduser(path))).as_uri() + sep + fragment
 
     def pip_url(self) -> str:
         """The location as pip takes it (``git+https://...@ref#subdirectory=...``)."""

@@ -96,12 +96,11 @@ class MetadataFetcher:
 
     def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
         """Metadata of a URL / path / VCS requirement and the reference to lock."""
-        location = reference.location.split("#", 1)[0]
-        if reference.kind == "file" and location.endswith(".whl") and not reference.subdirectory:
-            artifact = _direct_artifact(location)
+        anchored = reference if self._base is None else reference.anchored(self._base)
+        if reference.kind == "file" and anchored.location.split("#", 1)[0].endswith(".whl") and not reference.subdirectory:
+            artifact = _direct_artifact(anchored.url())
             metadata = self._parse(self._fetch(artifact), artifact)
             return _same_name(name, metadata, reference), reference
-        anchored = reference if self._base is None else reference.anchored(self._base)
         text, resolved = build.prepare_metadata_for(anchored, package=name, **self._build_options())
         metadata = _parse_text(text, f"{name} @ {redact_url(reference.location)}", None)
         return _same_name(name, metadata, reference), (reference if resolved == anchored else resolved)

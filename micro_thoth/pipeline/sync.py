@@ -407,7 +407,7 @@ def _sha256s(pin: Pin) -> frozenset[str]:
 
 
 def _file_request(pin: Pin) -> download.DownloadRequest:
-    location = pin.direct.location  # type: ignore[union-attr]
+    location = pin.direct.url()  # type: ignore[union-attr]  # a local path as a file: URL
     filename = location.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return download.DownloadRequest(pin.name, Artifact(filename=filename, url=location), pin.hashes)
 

@@ -6,6 +6,7 @@ path as written, and lock and install read the project's copy, never the current
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.builder import Dist, build_sdist
+from tests.support.builder import Dist, build_sdist, build_wheel
 
 
 def _local_project(parent: Path, dist: Dist, where: str = "app") -> None:
@@ -71,3 +72,36 @@ def test_pipenv_pipfile_elsewhere_anchors_paths_at_the_pipfile(index, tmp_path, 
     assert result.code == 0, result.err
     default = json.loads((project / "Pipfile.lock").read_text())["default"]
     assert default["localapp"]["path"] == "./app" and "beta" in default
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_a_relative_file_is_read_from_the_pipfile_directory(index, tmp_path, thoth, monkeypatch, kind) -> None:
+    """``file = "./x.whl"`` (a local archive, not a directory) is the project's, not the cwd's namesake."""
+    index.add(Dist("beta", "1.0"))
+    project, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    real, decoy = Dist("localapp", "0.1", requires_dist=("beta",)), Dist("localapp", "0.1")
+    name = real.wheel_filename if kind == "wheel" else real.sdist_filename
+    make = build_wheel if kind == "wheel" else build_sdist
+    (project / name).write_bytes(make(real))
+    (elsewhere / name).write_bytes(make(decoy))  # same name, no dependency
+    (project / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n'
+        f'[packages]\nlocalapp = {{file = "./{name}"}}\n'
+    )
+    monkeypatch.chdir(elsewhere)
+    result = thoth("lock", "-C", str(project))
+    assert result.code == 0, result.err
+    default = json.loads((project / "Pipfile.lock").read_text())["default"]
+    assert default["localapp"]["file"] == f"./{name}"  # as written, like pipenv
+    assert "beta" in default  # the project's archive was read, not the decoy
+    # The lock has no hashes for a direct file yet (a gap of its own): add the project's file's,
+    # which the decoy's would not match.
+    digest = hashlib.sha256((project / name).read_bytes()).hexdigest()
+    lock = json.loads((project / "Pipfile.lock").read_text())
+    lock["default"]["localapp"]["hashes"] = [f"sha256:{digest}"]
+    (project / "Pipfile.lock").write_text(json.dumps(lock))
+    result = thoth("install", "--deploy", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _installed_version(project).startswith("0.1 ")
