@@ -148,7 +148,7 @@ def _with_hashes(dependency: Dependency, hashes: tuple[Hash, ...]) -> Dependency
 
 
 def _dependency(args: str, editable: bool) -> Dependency:
-    if editable or _is_url(args) or _looks_like_path(args):
+    if editable or _is_url(args) or looks_like_path(args):
         return _direct_dependency(args, editable)
     requirement = Requirement(args)
     markers = str(requirement.marker) if requirement.marker else None
@@ -167,7 +167,8 @@ def _is_url(text: str) -> bool:
     return bool(scheme) and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) is not None
 
 
-def _looks_like_path(text: str) -> bool:
+def looks_like_path(text: str) -> bool:
+    """Whether a requirement is a local path (``./pkg``, ``../x.whl``, ``/abs``), as pip tells one."""
     head = text.split(";", 1)[0].strip()
     if head.startswith((".", "/", "~")):
         return True

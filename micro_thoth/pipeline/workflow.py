@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -22,7 +22,7 @@ from ..index.suggest import suggest
 from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock, Pipfile
 from ..reporting import Reporter
 from ..settings import Settings
-from . import inputs, lockfile
+from . import inputs, local_paths, lockfile
 from .lock import (
     DEFAULT_REQUEST,
     LockOutcome,
@@ -62,7 +62,8 @@ def install(
     files = discover(settings)
     with open_services(settings, environ, reporter) as services:
         if packages:
-            with _pipfile_edit(settings, files, _adder(packages, _category(settings), index)) as files:
+            entries = _entries(packages, index, settings, files, services)
+            with _pipfile_edit(settings, files, _adder(entries, _category(settings))) as files:
                 locked = _told(on_locked, _relock(files, services, request))
                 return InstallOutcome(locked, _sync_locked(locked, files, settings, services, started))
         if settings.deploy or (files.pipfile is None and files.lock is not None and files.requirements_in is None):
@@ -173,19 +174,33 @@ def _remover(names: Sequence[str]):  # type: ignore[no-untyped-def]
     return remove
 
 
-def _adder(packages: Sequence[str], category: str, index: Optional[str]):  # type: ignore[no-untyped-def]
-    """A Pipfile text transformation adding each requirement (``name``, ``name>=1``, ``name[extra]==2``)."""
+def _entries(
+    packages: Sequence[str], index: Optional[str], settings: Settings, files: ProjectFiles, services: Services
+) -> list[tuple[str, local_paths.Entry]]:
+    """The Pipfile key and entry of each requirement (``name>=1``, ``name[extra]``) or local path (``./sub``, ``-e ./sub``)."""
+    if not any(local_paths.is_local(spec) for spec in packages):
+        return [_entry(spec, index) for spec in packages]
+    pipfile = inputs.load_pipfile(files, services)
+    index_urls = services.index_urls(pipfile.sources if pipfile is not None else services.pip_sources())
+    return [
+        local_paths.pipfile_entry(spec, settings.pipfile_path.parent, index=index, environ=services.environ, index_urls=index_urls)
+        if local_paths.is_local(spec) else _entry(spec, index)
+        for spec in packages
+    ]
+
+
+def _adder(entries: Sequence[tuple[str, local_paths.Entry]], category: str):  # type: ignore[no-untyped-def]
+    """A Pipfile text transformation adding each entry."""
 
     def add(text: str) -> str:
-        for spec in packages:
-            name, entry = _entry(spec, index)
+        for name, entry in entries:
             text = pipfile_format.add_package(text, category, name, entry)
         return text
 
     return add
 
 
-def _entry(spec: str, index: Optional[str]) -> tuple[str, Union[str, dict[str, object]]]:
+def _entry(spec: str, index: Optional[str]) -> tuple[str, local_paths.Entry]:
     try:
         req = Requirement(spec)
     except InvalidRequirement:

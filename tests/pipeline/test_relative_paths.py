@@ -1,7 +1,9 @@
-"""A Pipfile's relative ``path =`` is relative to the Pipfile's directory, as pipenv has it.
+"""A Pipfile's relative ``path =`` / ``file =`` is relative to the Pipfile's directory, as pipenv has it.
 
 The process runs from another directory (``-C DIR`` and ``PIPENV_PIPFILE``); the lock keeps the
 path as written, and lock and install read the project's copy, never the current directory's.
+A path typed on the command line (``install ./sub``) is the user's, and goes into the Pipfile
+relative to the Pipfile's directory.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from tests.support.builder import Dist, build_sdist, build_wheel
 
@@ -105,3 +108,38 @@ def test_a_relative_file_is_read_from_the_pipfile_directory(index, tmp_path, tho
     result = thoth("install", "--deploy", "-C", str(project))
     assert result.code == 0, result.err
     assert _installed_version(project).startswith("0.1 ")
+
+
+@pytest.mark.parametrize("args", [("./sub",), ("-e", "./sub"), ("--editable=sub",)])
+def test_install_writes_a_typed_path_relative_to_the_pipfile(index, tmp_path, thoth, monkeypatch, args) -> None:
+    """``install -C DIR ./sub``: ``./sub`` is the user's (cwd's); the Pipfile gets it relative to DIR, as pipenv writes it."""
+    index.add(Dist("beta", "1.0"))
+    project, work = tmp_path / "proj", tmp_path / "work"
+    project.mkdir()
+    work.mkdir()
+    _local_project(work, Dist("localapp", "0.1", requires_dist=("beta",)), "sub")
+    _local_project(project, Dist("localapp", "9.9"), "sub")  # what ./sub would be read as from DIR
+    (project / "Pipfile").write_text(f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n')
+    monkeypatch.chdir(work)
+    result = thoth("install", "-C", str(project), *args)
+    assert result.code == 0, result.err
+    entry = tomlkit.parse((project / "Pipfile").read_text()).unwrap()["packages"]["localapp"]
+    editable = args[0] != "./sub"
+    assert entry == ({"path": "../work/sub", "editable": True} if editable else {"path": "../work/sub"})
+    default = json.loads((project / "Pipfile.lock").read_text())["default"]
+    assert default["localapp"]["path"] == "../work/sub" and "beta" in default
+    installed = _installed_version(project)
+    assert installed.startswith("0.1 "), installed
+    if editable:
+        assert str(work / "sub") in installed
+
+
+def test_install_refuses_a_typed_path_that_is_not_there(index, tmp_path, thoth, monkeypatch) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    pipfile = f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n'
+    (project / "Pipfile").write_text(pipfile)
+    monkeypatch.chdir(tmp_path)
+    result = thoth("install", "-C", str(project), "./missing")
+    assert result.code != 0 and "./missing" in result.err and "Traceback" not in result.err
+    assert (project / "Pipfile").read_text() == pipfile

@@ -17,6 +17,8 @@ from .sync import answered_from_stamp
 @options.common
 @options.target
 @click.option("--deploy", is_flag=True, help="Install the lock as is; abort if it is out of date with the Pipfile.")
+@click.option("-e", "--editable", "editables", multiple=True, metavar="PATH",
+              help="A local project to add as editable (its path relative to the Pipfile's directory), as pipenv install -e.")
 @click.option("--index", help="Source name (from the Pipfile) to pin new PACKAGES to.")
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
 @click.option("--exclude-newer", metavar="DATE", help="Lock only with files uploaded before DATE.")
@@ -25,8 +27,11 @@ from .sync import answered_from_stamp
 @options.backend
 @options.runtime_options
 @options.guidance
-def command(packages: tuple[str, ...], index: Optional[str], runtime_environment: Optional[str], **kwargs: Any) -> int:
+def command(
+    packages: tuple[str, ...], editables: tuple[str, ...], index: Optional[str], runtime_environment: Optional[str], **kwargs: Any
+) -> int:
     started = time.monotonic()
+    packages = packages + tuple(f"-e {path}" for path in editables)  # as pipenv lists them
     flags = {k: v for k, v in kwargs.items() if k not in options.RUNTIME_KEYS | options.GUIDANCE_KEYS}
     settings, console = options.settings_from({**flags, "runtime_environment": runtime_environment})
     if settings.deploy and not packages and answered_from_stamp(settings, console, started):
