@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import operator
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -214,9 +215,10 @@ class PackageAdvisories:
     A lock judges hundreds of releases of a package against up to a hundred advisories
     (a web framework's): walking every advisory's events with version comparisons per
     release was most of what knowledge cost a lock. Here every bound of every advisory
-    is ranked once; a release's place among them (``_position``) decides every
-    comparison an OSV walk makes, so the walk runs on integers and its answer is
-    shared by the releases in the same place. Same answers as ``Advisory.affects``.
+    is ranked once; a release's place among them (its position, ``_at``) decides every
+    comparison an OSV walk makes, so the walks run on integers, once per stretch of
+    positions where their answer cannot change (``_segments``), and a release is
+    judged by two bisections. Same answers as ``Advisory.affects``.
     """
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
@@ -231,32 +233,64 @@ class PackageAdvisories:
         for i, advisory in enumerate(self.advisories):
             for listed in advisory._listed:
                 self._listed.setdefault(listed, set()).add(i)
-        self._by_position: dict[int, tuple[int, ...]] = {}
+        self._starts, self._sets = _segments(self._ranges)
 
     def affecting(self, version: Version | str) -> list[Advisory]:
         """Those of the advisories that affect ``version`` (a version that is not PEP 440 only by its listed text), in their order."""
         parsed = version if isinstance(version, Version) else _version(str(version))
         if parsed is None:
             return [a for a in self.advisories if str(version) in a.versions]
-        ranged = self._in_ranges(self._position(parsed))
-        listed = self._listed.get(parsed)
+        return self._at(parsed, bisect.bisect_left(self._bounds, parsed))
+
+    def affecting_each(self, versions: Sequence[Version]) -> list[list[Advisory]]:
+        """``affecting`` of each of ``versions``; newest first (as a project's releases come), one walk down the bounds."""
+        if not self.advisories:
+            return [[] for _ in versions]
+        if any(newer < older for newer, older in zip(versions, versions[1:])):
+            return [self.affecting(v) for v in versions]
+        out, below = [], len(self._bounds)  # bounds below the version: what bisect_left says, found walking down
+        for version in versions:
+            while below and not self._bounds[below - 1] < version:
+                below -= 1
+            out.append(self._at(version, below))
+        return out
+
+    def _at(self, version: Version, below: int) -> list[Advisory]:
+        """The advisories affecting ``version``, which lies above ``below`` of the bounds: its position is ``2k + 1``
+        when it equals the k-th bound, ``2k`` when it lies just under it (``version >= bound k`` is
+        ``position >= 2k + 1``, ``version > bound k`` is ``position >= 2k + 2``)."""
+        position = 2 * below + (1 if below < len(self._bounds) and self._bounds[below] == version else 0)
+        ranged = self._in_ranges(position)
+        listed = self._listed.get(version)
         if not listed:
             return [self.advisories[i] for i in ranged]
         return [self.advisories[i] for i in sorted(listed.union(ranged))]
 
-    def _position(self, version: Version) -> int:
-        """``2k + 1`` when ``version`` equals the k-th bound, ``2k`` when it lies just below it: ``version >= bound k``
-        is ``position >= 2k + 1`` and ``version > bound k`` is ``position >= 2k + 2``."""
-        k = bisect.bisect_left(self._bounds, version)
-        return 2 * k + (1 if k < len(self._bounds) and self._bounds[k] == version else 0)
-
     def _in_ranges(self, position: int) -> tuple[int, ...]:
-        found = self._by_position.get(position)
-        if found is None:
-            found = self._by_position[position] = tuple(
-                i for i, ranges in enumerate(self._ranges) if any(_walk_ranked(position, events) for events in ranges)
-            )
-        return found
+        at = bisect.bisect_right(self._starts, position) - 1
+        return self._sets[at] if at >= 0 else ()
+
+
+def _segments(ranges: Sequence[Sequence[Sequence[tuple[str, int]]]]) -> tuple[list[int], list[tuple[int, ...]]]:
+    """(first positions, advisories whose ranges hold from there): a range's walk can change its answer only at one
+    of its events' thresholds, so it is walked once per stretch between them, and the stretches of every range of
+    every advisory are swept into the sets of advisories in force (indices in order) from each position on."""
+    changes: dict[int, list[tuple[int, int]]] = {}
+    for i, events_of in enumerate(ranges):
+        for events in events_of:
+            cuts = sorted({0, *(threshold for _kind, threshold in events)})
+            for start, end in zip(cuts, [*cuts[1:], None]):
+                if _walk_ranked(start, events):
+                    changes.setdefault(start, []).append((i, 1))
+                    if end is not None:
+                        changes.setdefault(end, []).append((i, -1))
+    starts, sets, active = [], [], Counter[int]()
+    for position in sorted(changes):
+        for i, step in changes[position]:
+            active[i] += step
+        starts.append(position)
+        sets.append(tuple(sorted(i for i, count in active.items() if count > 0)))
+    return starts, sets
 
 
 def _walk_ranked(position: int, events: Sequence[tuple[str, int]]) -> bool:

@@ -106,7 +106,7 @@ class GuidancePolicy:
         advised = self._advised(key) if self.recommendation.penalises_vulnerabilities else PackageAdvisories(())
         if not advised.advisories:
             return [0.0] * len(versions)
-        return [clamp(sum(self._advisory_term(a).score for a in advised.affecting(v))) for v in versions]
+        return [clamp(sum(self._advisory_term(a).score for a in found)) for found in advised.affecting_each(versions)]
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any, Optional
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional, TypeVar, cast
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
@@ -356,7 +355,7 @@ def _hardware(at: At, value: Any) -> Hardware:
 
 def _unit(at: At, section: str, value: Any, origin: str) -> Unit:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
-        at = replace(at, unit=value["name"])
+        at = at.about(value["name"])
     keys = ("name", "type", "should_include", "match", "run", "metadata")  # metadata: free-form, unused
     data = mapping_at(at, value, keys, ("name", "type"))
     kind = _SECTIONS[section].get(str(data["type"]))
@@ -365,19 +364,35 @@ def _unit(at: At, section: str, value: Any, origin: str) -> Unit:
     if data["type"] == "step.Group":
         match = _group_matches(at.key("match"), data.get("match"))
     else:
-        match = _matches(at.key("match"), kind, data.get("match"))
+        match = _once(("match", kind), data.get("match"), lambda: _matches(at.key("match"), kind, data.get("match")))
     if not match and kind not in ("boot", "wrap"):
         at.key("match").fail("this key is required")
     return Unit(
         name=string_at(at.key("name"), data["name"]),
         kind=kind,
         type=str(data["type"]),
-        should_include=_should_include(at.key("should_include"), data.get("should_include")),
+        should_include=_once(("should_include",), data.get("should_include"), lambda: _should_include(at.key("should_include"), data.get("should_include"))),
         match=match,
         run=_run(at.key("run"), kind, data.get("run")),
         origin=origin,
         path=at.path,
     )
+
+
+T = TypeVar("T")
+_PARSED: dict[tuple[Any, ...], Any] = {}  # (what, repr of the raw value) -> the value it parsed to (immutable, shared)
+
+
+def _once(what: tuple[str, ...], raw: Any, parse: Callable[[], T]) -> T:
+    """``parse()``, or what the same raw value parsed to before: a compiled store's wraps repeat their
+    ``should_include`` and ``match`` (every scorecard unit of a package); only values that parsed are kept."""
+    key = (*what, repr(raw))
+    if key in _PARSED:
+        return cast(T, _PARSED[key])
+    value = parse()
+    if len(_PARSED) < 4096:
+        _PARSED[key] = value
+    return value
 
 
 def parse_units(text: str, *, path: str, origin: str = "path") -> tuple[Unit, ...]:
@@ -427,7 +442,7 @@ def _check_unique(at: At, units: Sequence[Unit]) -> None:
     seen: set[str] = set()
     for unit in units:
         if unit.name in seen:
-            replace(at, unit=unit.name).fail("two units in one file have this name")
+            at.about(unit.name).fail("two units in one file have this name")
         seen.add(unit.name)
 
 

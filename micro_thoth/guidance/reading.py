@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, Optional
+from typing import Any, NamedTuple, NoReturn, Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -20,19 +19,22 @@ from ..closest import closest
 from .units import Selector
 
 
-@dataclass(frozen=True)
-class At:
-    """Where in which file the parser is, to name it in errors."""
+class At(NamedTuple):
+    """Where in which file the parser is, to name it in errors (a tuple: a sync builds millions, a lock thousands)."""
 
     path: str
     keys: str = ""
     unit: Optional[str] = None
 
-    def key(self, name: object) -> At:  # At(...) rather than replace(): a sync builds a million of these
-        return At(self.path, read.join(self.keys, name), self.unit)
+    def key(self, name: object) -> At:
+        return At(self.path, f"{self.keys}.{name}" if self.keys else str(name), self.unit)
 
     def item(self, index: int) -> At:
         return At(self.path, f"{self.keys}[{index}]", self.unit)
+
+    def about(self, unit: str) -> At:
+        """The same place, in the unit called ``unit``."""
+        return At(self.path, self.keys, unit)
 
     def fail(self, message: str) -> NoReturn:
         text = f"prescription unit '{self.unit}': {message}" if self.unit else message

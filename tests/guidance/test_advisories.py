@@ -139,6 +139,9 @@ def test_package_advisories_answer_as_each_advisory_walks_its_events() -> None:
         expected = [a.id for a in advisories if a.affects(version)]
         assert [a.id for a in compiled.affecting(version)] == expected, text
         assert [a.id for a in compiled.affecting(text)] == expected, text  # asked again (and by text): the same answer
+    newest_first = sorted((Version(t) for t in texts), reverse=True)
+    for order in (newest_first, newest_first[::-1]):  # one walk down the bounds, or one bisection each
+        assert compiled.affecting_each(order) == [compiled.affecting(v) for v in order]
     assert [a.id for a in compiled.affecting("not-pep-440")] == ["E"]
     assert [a.id for a in compiled.affecting(Version("1.4.1"))] == ["B", "C", "D", "E"]  # a hand-checked answer
     assert PackageAdvisories(()).affecting("1.0") == []
