@@ -12,8 +12,9 @@ repository), then in one run:
                interleaved (empty, full, empty, full ...), the lock removed before every run
                and one untimed warm-up each; wall time and peak RSS, medians of ``--runs``.
 
-Each thoth-pip runs in a subprocess with a private HOME, ``PIP_CONFIG_FILE=/dev/null`` and
-one shared cache dir (so "warm" means the index pages and metadata are cached).
+Each thoth-pip runs in a subprocess with a private HOME, ``PIP_CONFIG_FILE=/dev/null``,
+bytecode written and read as an installed one does, and one shared cache dir (so "warm"
+means the index pages and metadata are cached).
 
     python benchmarks/knowledge.py --prescriptions /tmp/prescriptions --advisories /tmp/advisory-database
         [--project benchmarks/projects/service] [--runs 3] [--work-dir DIR]
@@ -40,6 +41,7 @@ def _env(work: Path) -> dict[str, str]:
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PIPENV_", "THOTH_PIP_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed thoth-pip runs from bytecode: compiling every run would hide what knowledge costs
     env.update(
         HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), XDG_CONFIG_HOME=str(home / ".config"),
         PIP_CONFIG_FILE=os.devnull, THOTH_PIP_CACHE_DIR=str(work / "cache"), NO_COLOR="1",
