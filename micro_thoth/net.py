@@ -156,19 +156,22 @@ HTTP2 = importlib.util.find_spec("h2") is not None  # httpx speaks HTTP/2 only w
 
 
 class _Deferred:
-    """Stands for an httpx.Client made by ``make`` when first used (``deferred_client``)."""
+    """Stands for an httpx.Client made by ``make`` when first used (``deferred_client``); its
+    ``auth`` is known before, so registering an index's credentials makes no client."""
 
-    def __init__(self, make: Callable[[], httpx.Client]) -> None:
+    def __init__(self, make: Callable[[], httpx.Client], auth: IndexAuth) -> None:
         self._make = make
+        self.auth = auth
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._make(), name)
 
 
-def deferred_client(make: Callable[[], httpx.Client]) -> httpx.Client:
-    """The run's client, made (SSL context, CA bundle) on the first request: a warm lock whose
-    pages are fresh and whose metadata is stored asks nothing of the network."""
-    return cast(httpx.Client, _Deferred(make))
+def deferred_client(make: Callable[[], httpx.Client], auth: IndexAuth) -> httpx.Client:
+    """The run's client, made (SSL context, CA bundle, httpcore) on the first request: a warm
+    lock whose pages are fresh and whose metadata is stored asks nothing of the network.
+    ``auth`` is the one ``make`` gives the client."""
+    return cast(httpx.Client, _Deferred(make, auth))
 
 
 def make_client(

@@ -322,7 +322,8 @@ def test_a_deferred_client_is_made_on_first_use_only() -> None:
             made.append(httpx.Client())
         return made[0]
 
-    client = deferred_client(make)
-    assert made == []  # no SSL context, no CA bundle read yet
+    auth = IndexAuth()
+    client = deferred_client(make, auth)
+    assert client.auth is auth and made == []  # no SSL context, no CA bundle read yet
     assert client.timeout == made[0].timeout
     made[0].close()

@@ -36,6 +36,7 @@ class Services:
     reporter: Reporter
     _store: Any = None
     _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
+    _auth: Optional[net.IndexAuth] = None  # the client's; index credentials register here before it exists
     _sources: list[Source] = field(default_factory=list)
     backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
     _resolver: Optional[Resolver] = None
@@ -79,8 +80,16 @@ class Services:
                 max_connections=max(4, self.settings.workers * 2),
                 verify=config.cert or True,
                 trusted_hosts=tuple(dict.fromkeys(trusted)),
+                auth=self.auth,
             )
         return self._client
+
+    @property
+    def auth(self) -> net.IndexAuth:
+        """The client's credentials per host (registered from index URLs, else netrc)."""
+        if self._auth is None:
+            self._auth = net.IndexAuth()
+        return self._auth
 
     @property
     def store(self) -> Any:
@@ -105,7 +114,7 @@ class Services:
         self.use_sources(sources)
         return IndexClient(
             sources,
-            client=net.deferred_client(lambda: self.client),  # made on the first request
+            client=net.deferred_client(lambda: self.client, self.auth),  # made on the first request
             cache=self.cache,
             store=self.store,
             environ=self.environ,
