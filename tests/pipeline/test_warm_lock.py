@@ -4,6 +4,9 @@ freshness window has passed or ``--refresh`` is given; ``--offline`` never asks 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -81,3 +84,28 @@ def test_offline_names_what_is_missing(index, tmp_path, thoth) -> None:
     assert "alpha" in result.err and "--offline" in result.err
     assert "Traceback" not in result.err
     assert not index.requests
+
+
+# Runs the CLI in a fresh interpreter, then lists the modules of the HTTP connection stack it imported.
+_PROBE = (
+    "import sys\n"
+    "from micro_thoth.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'httpcore', 'h11'})) or 'none')\n"
+    "sys.exit(code)\n"
+)
+
+
+def _lock_probe(app: Path) -> str:
+    (app / "Pipfile.lock").unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, "lock", "-C", str(app)], env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_a_warm_lock_makes_no_http_client(index, tmp_path) -> None:
+    index.add(Dist("alpha", "1.0"))
+    app = _app(tmp_path, index)
+    assert _lock_probe(app) != "none"  # cold: pages and metadata asked for, the client made
+    assert _lock_probe(app) == "none"  # warm: fresh pages, stored metadata, no connection stack loaded
