@@ -1,6 +1,7 @@
 """Per-wheel ABI facts, bytes in: symbol versions ELF files need (.gnu.version_r) and define (.gnu.version_d).
 
-``pyelftools`` does the parsing. ``wheel_abi`` opens a wheel (any seekable
+``pyelftools`` does the parsing; it is imported when an ELF file is first read (≈ 25 ms a lock
+whose wheels' facts are all stored never pays), in ``_elftools``. ``wheel_abi`` opens a wheel (any seekable
 file: a local file, or ``index/wheelzip.RangeFile`` so only the ELF members
 travel over HTTP) and reads the members named like shared objects only.
 ``remembered``/``remember`` keep the facts in the knowledge store under the
@@ -9,23 +10,23 @@ wheel's sha256: computed once, ever.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import posixpath
 import re
+import types
 import zipfile
 from collections.abc import Mapping
-from typing import IO, Any, Optional
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+from typing import IO, TYPE_CHECKING, Any, Optional
 
 from .. import zips
 from ..errors import InputFileError
 from ..guidance.abi import ElfNeeds, WheelAbi
 from ..store import KnowledgeStore, Store
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 ELF_MAGIC = b"\x7fELF"
 MAX_MEMBER_BYTES = 1 << 30
@@ -41,27 +42,44 @@ class NotElf(ValueError):
     """The bytes are not a readable ELF file."""
 
 
+@functools.cache
+def _elftools() -> types.SimpleNamespace:
+    """pyelftools' reader and the section kinds read here, imported on first use (see above)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+
+    return types.SimpleNamespace(
+        ELFError=ELFError, DynamicSection=DynamicSection, ELFFile=ELFFile,
+        GNUVerDefSection=GNUVerDefSection, GNUVerNeedSection=GNUVerNeedSection,
+    )
+
+
 def _elf(data: bytes) -> ELFFile:
     if not data.startswith(ELF_MAGIC):
         raise NotElf("no ELF magic")
+    elftools = _elftools()
     try:
-        return ELFFile(io.BytesIO(data))
-    except (ELFError, ValueError, OSError) as exc:
+        elf: ELFFile = elftools.ELFFile(io.BytesIO(data))
+    except (elftools.ELFError, ValueError, OSError) as exc:
         raise NotElf(str(exc)) from exc
+    return elf
 
 
 def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
     """DT_NEEDED and the (library, version) pairs of ``.gnu.version_r``."""
     elf = _elf(data)
+    elftools = _elftools()
     needed: list[str] = []
     versions: list[tuple[str, str]] = []
     try:
         for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
+            if isinstance(section, elftools.DynamicSection):
                 needed += [str(getattr(tag, "needed", "")) for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
-            elif isinstance(section, GNUVerNeedSection):
+            elif isinstance(section, elftools.GNUVerNeedSection):
                 versions += [(str(need.name), str(aux.name)) for need, auxes in section.iter_versions() for aux in auxes]
-    except (ELFError, ValueError, KeyError, OSError) as exc:
+    except (elftools.ELFError, ValueError, KeyError, OSError) as exc:
         raise NotElf(str(exc)) from exc
     return ElfNeeds(member, tuple(dict.fromkeys(needed)), tuple(dict.fromkeys(versions)))
 
@@ -69,14 +87,15 @@ def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
 def elf_defines(data: bytes) -> frozenset[str]:
     """The symbol versions a shared library defines (``.gnu.version_d``), its own file name left out."""
     elf = _elf(data)
+    elftools = _elftools()
     out: set[str] = set()
     try:
         for section in elf.iter_sections():
-            if isinstance(section, GNUVerDefSection):
+            if isinstance(section, elftools.GNUVerDefSection):
                 for verdef, auxes in section.iter_versions():
                     if not verdef["vd_flags"] & VER_FLG_BASE:
                         out.add(next(iter(auxes)).name)
-    except (ELFError, ValueError, KeyError, OSError, StopIteration) as exc:
+    except (elftools.ELFError, ValueError, KeyError, OSError, StopIteration) as exc:
         raise NotElf(str(exc)) from exc
     return frozenset(out)
 
