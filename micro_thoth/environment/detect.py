@@ -172,15 +172,17 @@ def _musl_version(machine: Machine, loader: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def probe_abi(machine: Machine) -> tuple[tuple[str, ...], str]:
-    """Symbol versions libc, libm, libstdc++, libgcc_s define, and which libraries were read."""
+def probe_abi(machine: Machine, cache_dir: Optional[Path] = None) -> tuple[tuple[str, ...], str]:
+    """Symbol versions libc, libm, libstdc++, libgcc_s define, and which libraries were read
+    (remembered under ``cache_dir`` while the files stay the same)."""
+    directories = [d for pattern in abi.LIBRARY_DIRS for d in machine.glob(pattern)]  # each listed once
     found = {}
     for name in abi.SYSTEM_LIBRARIES:
-        paths = [machine.path(p) for d in abi.LIBRARY_DIRS for p in machine.glob(f"{d}/{name}")]
+        paths = [path for d in directories if os.path.lexists(path := machine.path(f"{d}/{name}"))]
         if paths:  # an absolute symlink in a container root points inside that root
             link = os.readlink(paths[0]) if paths[0].is_symlink() else ""
-            found[name] = (machine.path(link) if os.path.isabs(link) else paths[0]).read_bytes()
-    return abi.defined_by(found)
+            found[name] = machine.path(link) if os.path.isabs(link) else paths[0]
+    return abi.defined_by_files(found, cache_dir)
 
 
 def probe_python(machine: Machine, interpreter: Any = None) -> dict[str, Optional[str]]:
@@ -433,13 +435,14 @@ def _safely(probe: Callable[..., Any], default: Any, *args: Any) -> Any:
         return default
 
 
-def detect(machine: Optional[Machine] = None, *, interpreter: Any = None) -> RuntimeEnvironment:
-    """Run every probe: a partial RuntimeEnvironment (what was not found is None); never raises."""
+def detect(machine: Optional[Machine] = None, *, interpreter: Any = None, cache_dir: Optional[Path] = None) -> RuntimeEnvironment:
+    """Run every probe: a partial RuntimeEnvironment (what was not found is None); never raises.
+    ``cache_dir``: where slow probes' answers are remembered while their inputs stay the same."""
     machine = machine or Machine.local()
     os_name, os_version = _safely(probe_os, (None, None), machine)
     gpus, gpu_source = _safely(probe_gpus, ((), ""), machine)
     cuda, cuda_source = _safely(probe_cuda, (None, ""), machine)
-    symbols, abi_source = _safely(probe_abi, ((), ""), machine)
+    symbols, abi_source = _safely(probe_abi, ((), ""), machine, cache_dir)
     sources = {"gpu_model": gpu_source, "cuda_version": cuda_source, "abi_symbols": abi_source}
     found = RuntimeEnvironment(
         os_name=os_name, os_version=os_version,

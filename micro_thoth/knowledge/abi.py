@@ -11,6 +11,7 @@ wheel's sha256: computed once, ever.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import posixpath
@@ -18,10 +19,12 @@ import re
 import types
 import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional
 
 from .. import zips
 from ..errors import InputFileError
+from ..fs import atomic_write
 from ..guidance.abi import ElfNeeds, WheelAbi
 from ..store import KnowledgeStore, Store
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 ELF_MAGIC = b"\x7fELF"
 MAX_MEMBER_BYTES = 1 << 30
 WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
+SYSTEM_ABI = "system-abi-v1"  # cache bucket: what a machine's system libraries define, by their file stats
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 VER_FLG_BASE = 0x1
@@ -111,6 +115,44 @@ def defined_by(libraries: Mapping[str, bytes]) -> tuple[tuple[str, ...], str]:
             continue
         read.append(name)
     return tuple(sorted(found)), (", ".join(read) + " (.gnu.version_d)") if read else ""
+
+
+def defined_by_files(libraries: Mapping[str, Path], cache_dir: Optional[Path] = None) -> tuple[tuple[str, ...], str]:
+    """``defined_by`` of these files (name -> path), remembered under ``cache_dir`` by each file's
+    path, size, mtime and inode: a run on an unchanged machine reads none of them (nor pyelftools)."""
+    key = _files_key(libraries) if cache_dir is not None else None
+    memo = cache_dir / SYSTEM_ABI / f"{key}.json" if cache_dir is not None and key else None
+    remembered = _read_memo(memo) if memo is not None else None
+    if remembered is not None:
+        return remembered
+    found = defined_by({name: path.read_bytes() for name, path in libraries.items()})
+    if memo is not None:
+        try:
+            atomic_write(memo, json.dumps([list(found[0]), found[1]]), durable=False)
+        except OSError:
+            pass  # a memo that cannot be written only costs reading the libraries next time
+    return found
+
+
+def _files_key(libraries: Mapping[str, Path]) -> Optional[str]:
+    parts: list[Any] = []
+    try:
+        for name, path in libraries.items():
+            st = path.stat()
+            parts.append([name, str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev])
+    except OSError:
+        return None
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _read_memo(memo: Path) -> Optional[tuple[tuple[str, ...], str]]:
+    try:
+        symbols, source = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return None  # not remembered, or damaged: the libraries are read again
+    if isinstance(source, str) and isinstance(symbols, list) and all(isinstance(x, str) for x in symbols):
+        return tuple(symbols), source
+    return None
 
 
 def looks_native(name: str) -> bool:

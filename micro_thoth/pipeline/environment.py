@@ -63,13 +63,15 @@ def runtime_environment(
     machine: Optional[Machine] = None,
     interpreter: Any = None,
     reporter: Optional[Reporter] = None,
+    cache_dir: Optional[Path] = None,
 ) -> SelectedEnvironment:
-    """Detect (under ``overrides["target_root"]`` when given), load ``.thoth.yaml``, select an entry, merge flags."""
+    """Detect (under ``overrides["target_root"]`` when given; slow probes remembered under ``cache_dir``),
+    load ``.thoth.yaml``, select an entry, merge flags."""
     overrides = dict(overrides)
     root = overrides.pop("target_root", None)
     if root is not None:
         machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
-    detected = detect(machine or Machine.local(environ), interpreter=interpreter)
+    detected = detect(machine or Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
     config = load_project_config(project_dir, environ, reporter)
     wanted = name or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None
     if config is None and wanted:

@@ -93,6 +93,21 @@ def test_target_root_symbols(kit: ElfKit, tmp_path: Path) -> None:
     assert detect(machine).abi_symbols == ("GLIBCXX_3.4",)
 
 
+def test_target_root_symbols_are_remembered_while_the_libraries_stay(kit: ElfKit, tmp_path: Path, monkeypatch) -> None:
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    kit.library("libstdc++.so.6", {"GLIBCXX_3.4": ["old_fn"]}, subdir=str(root / "usr/lib64"))
+    machine = Machine(root=root, environ={}, run=lambda argv: None)
+    first = probe_abi(machine, cache)
+    assert first[0] == ("GLIBCXX_3.4",)
+    reads = []
+    real = abi.defined_by
+    monkeypatch.setattr(abi, "defined_by", lambda libraries: reads.append(sorted(libraries)) or real(libraries))
+    assert probe_abi(machine, cache) == first and reads == []  # remembered: no library read
+    kit.library("libstdc++.so.6", NEW, subdir=str(root / "usr/lib64"))  # the library changed
+    assert probe_abi(machine, cache)[0] == ("GLIBCXX_3.4", "GLIBCXX_3.4.30") and reads == [["libstdc++.so.6"]]
+    assert detect(machine, cache_dir=cache).abi_symbols == ("GLIBCXX_3.4", "GLIBCXX_3.4.30")
+
+
 def test_over_http_ranges_only_the_elf_members_travel(kit: ElfKit) -> None:
     new = kit.library("libstdc++.so.6", NEW)
     blob = random.Random(0).randbytes(2 * 1024 * 1024)  # incompressible: a wheel's bulk that is not ELF
