@@ -281,23 +281,28 @@ class Jobs:
         finished = self.clock()
         if self._stopping.is_set() and kind != "ok" and not job.pinned:
             running.log.append((finished, "returned to the queue: this replica is stopping"))
-            self.store.release(job.id, self.owner, self._take_log(running))
+            self.store.release(job.id, self.owner, job.attempts, self._take_log(running))
             return
         if kind == "ok":
             result = AdviseResult.from_dict(value).scrubbed().to_dict()
             running.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            self.store.complete(job.id, job.digest, finished, result=result, lines=self._take_log(running))
+            self._record(job, finished, result=result, lines=self._take_log(running))
         else:
             if self._stopping.is_set():
                 value = problems.stopped().to_dict()
             running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
-            self.store.complete(job.id, job.digest, finished, problem=value, lines=self._take_log(running))
+            self._record(job, finished, problem=value, lines=self._take_log(running))
+
+    def _record(self, job: JobRecord, at: float, **outcome: Any) -> None:
+        """Write the outcome unless another replica took the job again meanwhile (this one stalled
+        past its lease): then that replica's run is the one that counts, and ours is dropped."""
+        self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome)
 
     def _abandon(self, job: JobRecord, exc: Exception) -> None:
         """After a store error while finishing: fail the job, or, failing that, let its lease lapse."""
         problem = problems.crashed(f"the backend could not record the outcome: {type(exc).__name__}: {exc}")
         try:
-            self.store.complete(job.id, job.digest, self.clock(), problem=problem.to_dict())
+            self._record(job, self.clock(), problem=problem.to_dict())
         except Exception:
             pass  # not running here any more: its lease lapses and a replica takes it again
 

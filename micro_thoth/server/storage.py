@@ -250,38 +250,35 @@ class SqlJobStore(abc.ABC):
         )
         return JobRecord.from_row(rows[0]) if rows else None
 
-    def mark_running(self, job_id: str, at: float) -> None:
-        self._execute("UPDATE mt_jobs SET state = 'running', started_at = ? WHERE id = ?", (at, job_id))
-
-    def finish(self, job_id: str, state: str, at: float, problem: Optional[dict[str, Any]] = None) -> None:
-        body = json.dumps(problem) if problem is not None else None
-        self._execute(
-            "UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ? WHERE id = ?",
-            (state, at, body, job_id),
-        )
-
     def complete(
         self,
         job_id: str,
         digest: str,
         at: float,
         *,
+        owner: str,
+        attempt: int,
         result: Optional[dict[str, Any]] = None,
         problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
-    ) -> None:
-        """Finish a job in one transaction: its last log lines, its result (cached), its state."""
+    ) -> bool:
+        """Finish a job ``owner`` still holds from its claim number ``attempt``, in one transaction: its
+        state, last log lines and result (cached). False, and nothing written, when the job was taken
+        again meanwhile (this replica stalled past its lease) or already finished."""
+        body = json.dumps(problem) if problem is not None else None
+        state = "succeeded" if result is not None else "failed"
         with self._cursor() as cursor:
+            cursor.execute(
+                self._sql("UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ?, lease_until = NULL "
+                          "WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running'"),
+                (state, at, body, job_id, owner, attempt),
+            )  # fmt: skip
+            if not cursor.rowcount:
+                return False
             self._insert_logs(cursor, job_id, lines)
             if result is not None:
                 cursor.execute(self._sql(_UPSERT_RESULT), (digest, json.dumps(result), at))
-            body = json.dumps(problem) if problem is not None else None
-            state = "succeeded" if result is not None else "failed"
-            cursor.execute(
-                self._sql("UPDATE mt_jobs SET state = ?, finished_at = ?, problem = ?, lease_until = NULL "
-                          "WHERE id = ? AND state IN ('queued', 'running')"),
-                (state, at, body, job_id),
-            )
+            return True
 
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
@@ -308,13 +305,13 @@ class SqlJobStore(abc.ABC):
             (lease_until, owner, *running),
         )
 
-    def release(self, job_id: str, owner: str, lines: Sequence[tuple[float, str]] = ()) -> bool:
-        """Put a job this replica was running back on the queue (it stops before finishing it)."""
+    def release(self, job_id: str, owner: str, attempt: int, lines: Sequence[tuple[float, str]] = ()) -> bool:
+        """Put a job this replica was running (claim number ``attempt``) back on the queue (it stops before finishing it)."""
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql("UPDATE mt_jobs SET state = 'queued', owner = NULL, lease_until = NULL "
-                          "WHERE id = ? AND owner = ? AND state = 'running' AND pinned = 0"),
-                (job_id, owner),
+                          "WHERE id = ? AND owner = ? AND attempts = ? AND state = 'running' AND pinned = 0"),
+                (job_id, owner, attempt),
             )  # fmt: skip
             released = bool(cursor.rowcount)
             if released:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from micro_thoth import errors
 from micro_thoth.resolve.wire import AdviseRequest, AdviseResult
 from micro_thoth.server.config import ServerSettings
 from micro_thoth.server.jobs import Jobs, QueueFull, new_job_id
-from micro_thoth.server.storage import JobRecord, SqliteJobStore
+from micro_thoth.server.storage import JobRecord, PostgresJobStore, SqliteJobStore, SqlJobStore
+from tests.server.conftest import scratch_postgres
 
 gate = threading.Event()
 calls: list[str] = []
@@ -157,6 +159,50 @@ def test_close_returns_the_running_job_to_the_queue(tmp_path: Path) -> None:
         assert second.wait(job.id, 5).state == "succeeded"
     finally:
         second.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
+    if request.param == "sqlite":
+        made: SqlJobStore = SqliteJobStore(tmp_path / "j.sqlite3")
+        yield made
+        made.close()
+        return
+    with scratch_postgres() as url:
+        made = PostgresJobStore(url)
+        yield made
+        made.close()
+
+
+def test_a_stalled_replica_does_not_overwrite_the_run_of_the_replica_that_took_its_job(
+    tmp_path: Path, any_store: SqlJobStore
+) -> None:
+    """Replica A runs a job and stalls past its lease; B takes the job again. When A wakes up and
+    finishes, its outcome is dropped: the job stays B's, running, with no result, until B finishes."""
+    gate.clear()
+    settings = ServerSettings(data_dir=tmp_path, workers=1, isolation="thread", lease=30, poll=0.05)
+    replica_a = Jobs(settings, any_store, gated)
+    replica_a.start()
+    try:
+        job, _ = replica_a.submit(req("stalled\n"))
+        while any_store.get(job.id).state != "running":
+            time.sleep(0.02)
+        any_store._execute("UPDATE mt_jobs SET lease_until = ? WHERE id = ?", (time.time() - 1, job.id))  # A stalls
+        taken = any_store.claim("replica-b", time.time(), time.time() + 30, 3)
+        assert taken is not None and taken.id == job.id and taken.attempts == 2
+        finished = threading.Event()
+        replica_a.on_done(job.id, finished.set)
+        gate.set()  # A wakes up and finishes its (now stale) run
+        assert finished.wait(5)
+        current = any_store.get(job.id)
+        assert (current.state, current.owner, current.finished_at) == ("running", "replica-b", None)
+        assert any_store.result(job.digest) is None
+        assert not any("succeeded" in line for line in any_store.log(job.id))
+        assert any_store.complete(job.id, job.digest, time.time(), owner="replica-b", attempt=2, result={"lock": "B"})
+        assert replica_a.view(job.id).result.lock == "B"
+    finally:
+        gate.set()
+        replica_a.close()
 
 
 def _ids(store: SqliteJobStore) -> list[str]:

@@ -47,9 +47,11 @@ def test_job_round_trip(store: SqlJobStore) -> None:
 
 def test_lifecycle_running_then_failed(store: SqlJobStore) -> None:
     store.create(job())
-    store.mark_running("adviser-1", 2.0)
+    claimed = store.claim("replica-a", 2.0, 32.0, 3)
+    assert claimed is not None and (claimed.state, claimed.owner, claimed.attempts) == ("running", "replica-a", 1)
     assert store.get("adviser-1").state == "running"
-    store.finish("adviser-1", "failed", 3.5, {"status": 409, "detail": "conflict"})
+    done = store.complete("adviser-1", "d1", 3.5, owner="replica-a", attempt=1, problem={"status": 409, "detail": "conflict"})
+    assert done
     found = store.get("adviser-1")
     assert (found.state, found.started_at, found.finished_at) == ("failed", 2.0, 3.5)
     assert found.problem == {"status": 409, "detail": "conflict"}
@@ -156,11 +158,13 @@ def test_prune_forgets_old_finished_jobs_and_unused_results(store: SqlJobStore) 
 
 def test_create_and_complete_are_single_transactions(store: SqlJobStore) -> None:
     store.create(job(), [(1.0, "started")])
-    store.complete("adviser-1", "d1", 3.0, result={"lock": "L"}, lines=[(3.0, "done")])
+    store.claim("replica-a", 2.0, 32.0, 3)
+    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result={"lock": "L"}, lines=[(3.0, "done")])
     assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
     assert store.log("adviser-1") == ["started", "done"]
     store.create(job("adviser-2", "d2"))
-    store.complete("adviser-2", "d2", 4.0, problem={"status": 504})
+    store.claim("replica-a", 3.0, 33.0, 3)
+    assert store.complete("adviser-2", "d2", 4.0, owner="replica-a", attempt=1, problem={"status": 504})
     assert store.get("adviser-2").state == "failed" and store.result("d2") is None
 
 
@@ -225,3 +229,31 @@ def test_claim_takes_each_queued_job_once(store: SqlJobStore) -> None:
     for thread in threads:
         thread.join(30)
     assert sorted(taken) == [f"adviser-{n}" for n in range(6)]
+
+
+def test_a_stalled_replica_cannot_finish_a_job_taken_again(store: SqlJobStore) -> None:
+    """Replica A stalls past its lease, B takes the job again: A's late outcome (and its release) is refused."""
+    store.create(job(), [(1.0, "queued")])
+    first = store.claim("replica-a", 10.0, 40.0, 3)
+    assert first is not None and first.attempts == 1
+    again = store.claim("replica-b", 50.0, 80.0, 3)  # A's lease ran out at 40
+    assert again is not None and (again.id, again.owner, again.attempts) == ("adviser-1", "replica-b", 2)
+    late = store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result={"lock": "A"}, lines=[(60.0, "A done")])
+    assert not late
+    assert not store.release("adviser-1", "replica-a", 1)
+    current = store.get("adviser-1")
+    assert (current.state, current.owner, current.attempts, current.finished_at) == ("running", "replica-b", 2, None)
+    assert store.result("d1") is None and store.log("adviser-1") == ["queued"]
+    assert store.complete("adviser-1", "d1", 70.0, owner="replica-b", attempt=2, result={"lock": "B"}, lines=[(70.0, "B done")])
+    assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "B"}
+    assert store.log("adviser-1") == ["queued", "B done"]
+    assert not store.complete("adviser-1", "d1", 71.0, owner="replica-b", attempt=2, problem={"status": 500})
+
+
+def test_the_same_replica_claiming_again_fences_its_older_claim(store: SqlJobStore) -> None:
+    store.create(job())
+    store.claim("replica-a", 10.0, 40.0, 3)
+    store.claim("replica-a", 50.0, 80.0, 3)  # its own lease ran out; another worker of A took it
+    assert not store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result={"lock": "old"})
+    assert store.complete("adviser-1", "d1", 61.0, owner="replica-a", attempt=2, result={"lock": "new"})
+    assert store.result("d1") == {"lock": "new"}
