@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ import pickle
 import platform
 import re
 import sysconfig
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -35,14 +35,18 @@ from ..resolve.problem import Problem
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
 from . import problems, thoth_v1
 from .config import ServerSettings
+from .fastpath import Answers, FastPath, presented_token, remember, token_matches
 from .intake import check_files
-from .jobs import TASK_PREFIX, Jobs, QueueFull
+from .jobs import TASK_PREFIX, Jobs, QueueFull, knowledge_digest
 from .runners import Resolver
 from .storage import open_store
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+ANSWERS_FOLLOW = 0.25  # seconds: answers in memory follow the shared store this closely
 
 
 class _Refused(Exception):
@@ -109,20 +113,28 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _presented_token(request: Request) -> Optional[str]:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() in ("bearer", "token") and value.strip():
-        return value.strip()
-    return request.query_params.get("token")
+class ThothVersion:
+    """``X-Thoth-Version`` on every answer (``thamos version`` reads it), as a plain ASGI layer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.header = (b"x-thoth-version", __version__.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_version(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        await self.app(scope, receive, with_version if scope["type"] == "http" else send)
 
 
 def _check_token(settings: ServerSettings, request: Request, legacy: Any = None) -> bool:
     """True when the request is authenticated; raises 401 when a token is needed and wrong."""
     if settings.token is None:
         return False
-    presented = _presented_token(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), settings.token.encode()):
+    presented = presented_token(request.headers.get("authorization", ""), request.query_params.get("token"))
+    if not token_matches(settings.token, presented):
         raise _Refused(problems.unauthorized(), {"WWW-Authenticate": 'Bearer realm="micro-thoth"'}, legacy)
     return True
 
@@ -182,14 +194,21 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     settings = _isolation(settings, resolver)
     store = open_store(settings.database_url, settings.data_dir)
     jobs = Jobs(settings, store, {"advise": resolver, "provenance": check_request})
+    answers = Answers()
+    jobs.changed.append(answers.drop)
+    watcher = threading.Thread(
+        target=answers.watch, args=(store.changed, knowledge_digest, ANSWERS_FOLLOW), name="answers", daemon=True
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(RedactTokens())
         jobs.start()
+        watcher.start()
         try:
             yield
         finally:
+            answers.close()
             jobs.close()
             store.close()
 
@@ -201,10 +220,13 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.jobs = jobs
+    app.state.answers = answers
     app.state.settings = settings
     _install_error_handlers(app)
     _install_v2(app, settings, jobs)
     _install_v1(app, settings, jobs)
+    app.add_middleware(ThothVersion)
+    app.add_middleware(FastPath, answers=answers, token=settings.token)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     return app
 
@@ -234,12 +256,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         problem = problems.http_problem(exc.status_code, title, str(exc.detail), slug=f"http-{exc.status_code}")
         return problem_response(problem, getattr(exc, "headers", None))
-
-    @app.middleware("http")
-    async def thoth_headers(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        response = await call_next(request)
-        response.headers["X-Thoth-Version"] = __version__
-        return response
 
 
 def _submit(settings: ServerSettings, jobs: Jobs, request: AdviseRequest, task: str, legacy: Any = None) -> tuple[Any, bool]:
@@ -302,6 +318,8 @@ def _install_v2_service(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> N
             "workers": settings.workers,
             "isolation": settings.isolation,
             "queued": jobs.pending,
+            "answers_in_memory": len(app.state.answers),
+            "answered_from_memory": app.state.answers.hits,
         }
 
     @app.get("/api/v2/environments")
@@ -328,6 +346,8 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
     async def submit(request: Request) -> JSONResponse:
         _check_token(settings, request)
         job, cached = await run_in_threadpool(_accept, settings, jobs, await request.body(), AdviseRequest.from_dict)
+        if cached and job.state == "succeeded":
+            remember(request.scope, job.digest, needs_token=True)
         location = f"/api/v2/advise/{job.id}"
         return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
 
@@ -337,6 +357,8 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
         job, cached = await run_in_threadpool(_accept, settings, jobs, await request.body(), AdviseRequest.from_dict)
         view = await _wait(jobs, job.id, settings.sync_wait)
         view = replace(view, cached=cached or view.cached)
+        if cached and view.state == "succeeded":
+            remember(request.scope, job.digest, needs_token=True)
         if view.state == "failed" and view.problem is not None:
             return problem_response(view.problem, legacy=None)
         return JSONResponse(view.to_dict(), 200 if view.done else 202)
@@ -344,7 +366,10 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
     @app.get("/api/v2/advise/{job_id}")
     def job_status(job_id: str, request: Request) -> dict[str, Any]:
         _check_token(settings, request)
-        return _view(jobs, job_id).to_dict()
+        view, job = _view(jobs, job_id), jobs.record(job_id)
+        if view.state == "succeeded" and job is not None:
+            remember(request.scope, job.digest, needs_token=True)
+        return view.to_dict()
 
     @app.get("/api/v2/advise/{job_id}/log")
     def job_log(job_id: str, request: Request) -> dict[str, Any]:
@@ -408,10 +433,12 @@ def _install_v1_kind(app: FastAPI, settings: ServerSettings, jobs: Jobs, task: s
         )
         body = {"analysis_id": job.id, "parameters": thoth_v1.parameters(job, query), "cached": cached,
                 "authenticated": authenticated}  # fmt: skip
+        if cached and job.state == "succeeded":
+            remember(request.scope, job.digest, needs_token=True)
         return JSONResponse(body, 202)
 
     @app.get(f"/api/v1/{path}/{{analysis_id}}", name=f"v1_{task}_result")
-    def result(analysis_id: str) -> JSONResponse:
+    def result(analysis_id: str, request: Request) -> JSONResponse:
         params = {"analysis_id": analysis_id}
         if not analysis_id.startswith(prefix):
             problem = problems.http_problem(400, "Wrong analysis id", "Wrong analysis id provided", slug="bad-id")
@@ -425,6 +452,8 @@ def _install_v1_kind(app: FastAPI, settings: ServerSettings, jobs: Jobs, task: s
             body = {"error": "Analysis was not successful", "status": thoth_v1.status(job), "parameters": params}
             return JSONResponse(body, 400)
         document = thoth_v1.document if task == "advise" else thoth_v1.provenance_document
+        if view.state == "succeeded":
+            remember(request.scope, job.digest, needs_token=False)
         return JSONResponse(document(job, view), 200)
 
     @app.get(f"/api/v1/{path}/{{analysis_id}}/status", name=f"v1_{task}_status")

@@ -78,6 +78,7 @@ class Jobs:
         self._wake = threading.Semaphore(0)
         self._pruned = 0.0
         self._touched: dict[str, float] = {}
+        self.changed: list[Callable[[list[str]], None]] = []  # told the digests of jobs created or finished here
         make_runner = ProcessRunner if settings.isolation == "process" else ThreadRunner
         self._runners = [make_runner(self.tasks) for _ in range(settings.workers)]
         self._threads = [
@@ -132,6 +133,7 @@ class Jobs:
             with self._lock:
                 self._held[job.id] = request
         self.store.create(job, [(now, "queued")])
+        self._tell(job.digest)
         self._wake.release()
         return job, False
 
@@ -296,7 +298,12 @@ class Jobs:
     def _record(self, job: JobRecord, at: float, **outcome: Any) -> None:
         """Write the outcome unless another replica took the job again meanwhile (this one stalled
         past its lease): then that replica's run is the one that counts, and ours is dropped."""
-        self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome)
+        if self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome):
+            self._tell(job.digest)
+
+    def _tell(self, digest: str) -> None:
+        for listener in self.changed:
+            listener([digest])
 
     def _abandon(self, job: JobRecord, exc: Exception) -> None:
         """After a store error while finishing: fail the job, or, failing that, let its lease lapse."""

@@ -77,6 +77,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE mt_jobs ADD COLUMN lease_until DOUBLE PRECISION",
         "CREATE INDEX IF NOT EXISTS mt_jobs_queue ON mt_jobs (state, created_at)",
     )),
+    (3, (  # what changed lately: the in-memory answers (fastpath.py) follow it
+        "CREATE INDEX IF NOT EXISTS mt_jobs_created ON mt_jobs (created_at)",
+        "CREATE INDEX IF NOT EXISTS mt_jobs_finished ON mt_jobs (finished_at)",
+    )),
 )  # fmt: skip
 _JOB_COLUMNS = (
     "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at, "
@@ -111,21 +115,11 @@ class JobRecord:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> JobRecord:
         return cls(
-            id=row[0],
-            digest=row[1],
-            state=row[2],
-            request=json.loads(row[3]),
-            problem=json.loads(row[4]) if row[4] else None,
-            cached=bool(row[5]),
-            owner=row[6],
-            created_at=row[7],
-            started_at=row[8],
-            finished_at=row[9],
-            kind=row[10],
-            pinned=bool(row[11]),
-            attempts=int(row[12]),
-            lease_until=row[13],
-        )
+            id=row[0], digest=row[1], state=row[2], request=json.loads(row[3]),
+            problem=json.loads(row[4]) if row[4] else None, cached=bool(row[5]), owner=row[6],
+            created_at=row[7], started_at=row[8], finished_at=row[9], kind=row[10], pinned=bool(row[11]),
+            attempts=int(row[12]), lease_until=row[13],
+        )  # fmt: skip
 
     def as_row(self) -> tuple[Any, ...]:
         problem = json.dumps(self.problem) if self.problem is not None else None
@@ -279,6 +273,14 @@ class SqlJobStore(abc.ABC):
             if result is not None:
                 cursor.execute(self._sql(_UPSERT_RESULT), (digest, json.dumps(result), at))
             return True
+
+    def changed(self, since: float) -> list[str]:
+        """Digests of the jobs created or finished after ``since`` (by any replica)."""
+        rows = self._fetch(
+            "SELECT digest FROM mt_jobs WHERE created_at > ? UNION SELECT digest FROM mt_jobs WHERE finished_at > ?",
+            (since, since),
+        )
+        return [row[0] for row in rows]
 
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
