@@ -147,6 +147,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--real", action="store_true", help="the embedded resolver against a local index")
     parser.add_argument("--driver", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--only", default="", help="run only the wrk phases whose names start with one of these (comma-separated)")
     args = parser.parse_args()
     index = _local_index() if args.real else None
     with tempfile.TemporaryDirectory(prefix="load-backend-") as data_dir:
@@ -215,6 +216,9 @@ class Wrk:
 
     def phase(self, name: str, path: str, *, bodies: Sequence[str] = (), template: str | None = None,
               method: str = "POST", expect: int = 200) -> dict[str, object]:  # fmt: skip
+        wanted = [prefix for prefix in self.args.only.split(",") if prefix]
+        if wanted and not any(name.startswith(prefix) for prefix in wanted):
+            return {"phase": name, "requests": 0, "failures": 0, "seconds": 0, "throughput_rps": 0, "p50_ms": 0, "p99_ms": 0}
         script = self.scratch / f"{name.replace('/', '-')}.lua"
         header = [
             f"METHOD = {_lua_string(method)}", f"PATH = {_lua_string(path)}", f"EXPECT = {expect}",
