@@ -141,20 +141,26 @@ class Answers:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def watch(self, changed: Callable[[float], list[str]], knowledge: Callable[[], str], interval: float) -> None:
-        """Follow the store, in a thread, until ``close``: ``changed(since)`` gives the digests of jobs
-        created or finished since then (looking ``_SKEW`` s further back, for replicas' clocks and
-        transactions that took a while), ``knowledge()`` the knowledge digest."""
+    def watch(
+        self, changed: Callable[[float], list[tuple[str, Optional[float]]]], knowledge: Callable[[], str], interval: float
+    ) -> None:
+        """Follow the store, in a thread, until ``close``: ``changed(since)`` gives the digests of
+        unfinished jobs (at None: dropped at every look) and of jobs finished since then (looking
+        ``_SKEW`` s further back, for replicas' clocks and slow transactions; each dropped once),
+        ``knowledge()`` the knowledge digest (a change drops everything)."""
         since, known = time.time(), knowledge()
+        seen: set[tuple[str, float]] = set()
         while not self._stop.wait(interval):
             now = time.time()
             try:
-                self.drop(changed(since - _SKEW))
+                rows = changed(since - _SKEW)
                 now_known = knowledge()
             except Exception:  # the store is unreachable for a moment: serve nothing from memory meanwhile
                 self.clear()
                 continue
-            since = now
+            finished = {(digest, at) for digest, at in rows if at is not None}
+            self.drop({digest for digest, at in rows if at is None or (digest, at) not in seen})
+            since, seen = now, finished
             if now_known != known:
                 known = now_known
                 self.clear()

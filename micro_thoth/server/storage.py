@@ -77,10 +77,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE mt_jobs ADD COLUMN lease_until DOUBLE PRECISION",
         "CREATE INDEX IF NOT EXISTS mt_jobs_queue ON mt_jobs (state, created_at)",
     )),
-    (3, (  # what changed lately: the in-memory answers (fastpath.py) follow it
-        "CREATE INDEX IF NOT EXISTS mt_jobs_created ON mt_jobs (created_at)",
-        "CREATE INDEX IF NOT EXISTS mt_jobs_finished ON mt_jobs (finished_at)",
-    )),
+    # jobs finished lately: the in-memory answers (fastpath.py) follow them. No index on created_at
+    # alone: PostgreSQL would walk it to claim (ORDER BY created_at) instead of the queue index.
+    (3, ("CREATE INDEX IF NOT EXISTS mt_jobs_finished ON mt_jobs (finished_at)",)),
 )  # fmt: skip
 _JOB_COLUMNS = (
     "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at, "
@@ -274,13 +273,15 @@ class SqlJobStore(abc.ABC):
                 cursor.execute(self._sql(_UPSERT_RESULT), (digest, json.dumps(result), at))
             return True
 
-    def changed(self, since: float) -> list[str]:
-        """Digests of the jobs created or finished after ``since`` (by any replica)."""
+    def changed(self, since: float) -> list[tuple[str, Optional[float]]]:
+        """What may change an answer: the digests of unfinished jobs (at ``None``) and of jobs
+        finished after ``since`` (at their ``finished_at``), by any replica."""
         rows = self._fetch(
-            "SELECT digest FROM mt_jobs WHERE created_at > ? UNION SELECT digest FROM mt_jobs WHERE finished_at > ?",
-            (since, since),
+            "SELECT digest, NULL FROM mt_jobs WHERE state IN ('queued', 'running') "
+            "UNION ALL SELECT digest, finished_at FROM mt_jobs WHERE finished_at > ?",
+            (since,),
         )
-        return [row[0] for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"

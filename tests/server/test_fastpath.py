@@ -58,22 +58,26 @@ def test_an_answer_computed_before_its_digest_changed_is_not_kept() -> None:
 
 def test_the_watcher_follows_the_store_and_the_knowledge() -> None:
     answers = Answers()
-    changes: list[list[str]] = [[]]
+    current: list[tuple[str, float | None]] = []  # what the store reports at every look
     knowledge = ["k1"]
     asked: list[float] = []
 
-    def changed(since: float) -> list[str]:
+    def changed(since: float) -> list[tuple[str, float | None]]:
         asked.append(since)
-        return changes.pop() if changes else []
+        return list(current)
 
     watcher = threading.Thread(target=answers.watch, args=(changed, lambda: knowledge[0], 0.01), daemon=True)
-    answers.put(b"a", answer("d1"), answers.mark())
-    answers.put(b"b", answer("d2"), answers.mark())
+    for key, digest in ((b"a", "d1"), (b"b", "d2"), (b"c", "d3")):
+        answers.put(key, answer(digest), answers.mark())
     watcher.start()
     try:
-        changes.insert(0, ["d1"])
+        current[:] = [("d1", 5.0)]  # a job of d1 finished
         _until(lambda: answers.get(b"a") is None)
         assert answers.get(b"b") is not None
+        answers.put(b"a", answer("d1"), answers.mark())  # answered again after that
+        current[:] = [("d1", 5.0), ("d3", None)]  # the same finished job (seen: kept), d3 running
+        _until(lambda: answers.get(b"c") is None)
+        assert answers.get(b"a") is not None
         knowledge[0] = "k2"
         _until(lambda: answers.get(b"b") is None)
     finally:

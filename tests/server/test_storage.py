@@ -259,13 +259,13 @@ def test_the_same_replica_claiming_again_fences_its_older_claim(store: SqlJobSto
     assert store.result("d1") == {"lock": "new"}
 
 
-def test_changed_names_the_digests_of_jobs_created_or_finished_since(store: SqlJobStore) -> None:
+def test_changed_names_unfinished_jobs_and_jobs_finished_since(store: SqlJobStore) -> None:
     store.create(job("adviser-old", "d-old", "succeeded", finished_at=5.0))
     store.create(JobRecord(id="adviser-new", digest="d-new", state="queued", request={}, created_at=20.0))
     store.create(job("adviser-run", "d-run", "queued"))
     store.claim("replica-a", 21.0, 51.0, 3)  # takes adviser-run (created at 1.0)
-    assert store.changed(10.0) == ["d-new"]
+    assert sorted(store.changed(10.0)) == [("d-new", None), ("d-run", None)]
     store.complete("adviser-run", "d-run", 30.0, owner="replica-a", attempt=1, result={"lock": "L"})
-    assert sorted(store.changed(10.0)) == ["d-new", "d-run"]
-    assert sorted(store.changed(1.0)) == ["d-new", "d-old", "d-run"]
-    assert store.changed(40.0) == []
+    assert sorted(store.changed(10.0), key=str) == [("d-new", None), ("d-run", 30.0)]
+    assert sorted(store.changed(1.0), key=str) == [("d-new", None), ("d-old", 5.0), ("d-run", 30.0)]
+    assert store.changed(40.0) == [("d-new", None)]
