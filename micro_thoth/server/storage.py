@@ -30,8 +30,8 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -86,6 +86,10 @@ _JOB_COLUMNS = (
     "kind, pinned, attempts, lease_until"
 )
 _ACTIVE = ("queued", "running")
+_INSERT_LOG = (
+    "INSERT INTO mt_logs (job_id, seq, at, line) VALUES "
+    "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mt_logs WHERE job_id = ?), ?, ?)"
+)
 _UPSERT_RESULT = (
     "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at"
@@ -128,9 +132,6 @@ class JobRecord:
             self.kind, int(self.pinned), self.attempts, self.lease_until,
         )  # fmt: skip
 
-    def failed(self, problem: dict[str, Any], at: float) -> JobRecord:
-        return replace(self, state="failed", problem=problem, finished_at=at)
-
 
 class SqlJobStore(abc.ABC):
     """The JobStore over any DB-API connection; subclasses say how to connect and quote."""
@@ -160,12 +161,18 @@ class SqlJobStore(abc.ABC):
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
+    def _transaction(self, conn: Any, single: bool) -> Any:
+        """What the statements of one ``_cursor`` run in: SQLite's implicit transaction, committed after."""
+        return nullcontext()
+
     @contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def _cursor(self, single: bool = False) -> Iterator[Any]:
+        """A cursor whose statements are one transaction (``single``: there is only one statement)."""
         conn = self._connection()
         cursor = conn.cursor()
         try:
-            yield cursor
+            with self._transaction(conn, single):
+                yield cursor
             conn.commit()
         except BaseException:
             self._recover(conn)
@@ -176,10 +183,8 @@ class SqlJobStore(abc.ABC):
 
     def _recover(self, conn: Any) -> None:
         """Roll back; a connection the database dropped is forgotten so the next call reconnects."""
-        try:
+        with suppress(Exception):
             conn.rollback()
-        except Exception:
-            pass
         if getattr(conn, "broken", False) or getattr(conn, "closed", False):
             self._local.conn = None
             with self._lock:
@@ -187,12 +192,12 @@ class SqlJobStore(abc.ABC):
                     self._connections.remove(conn)
 
     def _execute(self, text: str, params: Sequence[Any] = ()) -> int:
-        with self._cursor() as cursor:
+        with self._cursor(single=True) as cursor:
             cursor.execute(self._sql(text), tuple(params))
             return int(cursor.rowcount or 0)
 
     def _fetch(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._cursor() as cursor:
+        with self._cursor(single=True) as cursor:
             cursor.execute(self._sql(text), tuple(params))
             return list(cursor.fetchall())
 
@@ -226,6 +231,8 @@ class SqlJobStore(abc.ABC):
         """A new job and its first log lines, in one transaction (a worker may take it at once)."""
         marks = ", ".join("?" * 14)
         with self._cursor() as cursor:
+            if self.durable:  # an accepted job survives a crash of the database server
+                cursor.execute(self.durable)
             cursor.execute(self._sql(f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})"), job.as_row())
             self._insert_logs(cursor, job.id, lines)
 
@@ -285,6 +292,7 @@ class SqlJobStore(abc.ABC):
 
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
+    durable = ""  # PostgreSQL: wait for the disk at this commit (the others need not, see the docs)
 
     def claim(self, owner: str, now: float, lease_until: float, max_attempts: int) -> Optional[JobRecord]:
         """Take the oldest job this replica may run: queued (a pinned one only by its owner), or
@@ -303,10 +311,8 @@ class SqlJobStore(abc.ABC):
     def renew(self, owner: str, lease_until: float, running: Sequence[str] = ()) -> int:
         """Extend the leases of ``owner``'s queued (pinned) jobs and of the ``running`` ones it still runs."""
         ids = f" OR id IN ({', '.join('?' * len(running))})" if running else ""
-        return self._execute(
-            f"UPDATE mt_jobs SET lease_until = ? WHERE owner = ? AND (state = 'queued'{ids})",
-            (lease_until, owner, *running),
-        )
+        query = f"UPDATE mt_jobs SET lease_until = ? WHERE owner = ? AND (state = 'queued'{ids})"
+        return self._execute(query, (lease_until, owner, *running))
 
     def release(self, job_id: str, owner: str, attempt: int, lines: Sequence[tuple[float, str]] = ()) -> bool:
         """Put a job this replica was running (claim number ``attempt``) back on the queue (it stops before finishing it)."""
@@ -343,9 +349,8 @@ class SqlJobStore(abc.ABC):
         return int(self._fetch(f"SELECT COUNT(*) FROM mt_jobs WHERE state IN ({marks})", states)[0][0])
 
     # -- results ---------------------------------------------------------------
-    def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:
+    def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:  # tests, operators
         self._execute(_UPSERT_RESULT, (digest, json.dumps(result), at))
-
     def touch_result(self, digest: str, at: float) -> None:
         """Mark a cached result as used, so pruning keeps it as long as the jobs that read it."""
         self._execute("UPDATE mt_results SET created_at = ? WHERE digest = ?", (at, digest))
@@ -356,24 +361,17 @@ class SqlJobStore(abc.ABC):
 
     # -- logs ------------------------------------------------------------------
     def append_log(self, job_id: str, line: str, at: float) -> None:
-        self._execute(
-            "INSERT INTO mt_logs (job_id, seq, at, line) VALUES "
-            "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mt_logs WHERE job_id = ?), ?, ?)",
-            (job_id, job_id, at, line),
-        )
+        self.append_logs(job_id, [(at, line)])
 
     def append_logs(self, job_id: str, lines: Sequence[tuple[float, str]]) -> None:
         """Several lines at once, in one transaction."""
-        with self._cursor() as cursor:
+        with self._cursor(single=len(lines) == 1) as cursor:
             self._insert_logs(cursor, job_id, lines)
 
     def _insert_logs(self, cursor: Any, job_id: str, lines: Sequence[tuple[float, str]]) -> None:
-        if not lines:
-            return
-        cursor.execute(self._sql("SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = ?"), (job_id,))
-        first = int(cursor.fetchone()[0]) + 1
-        rows = [(job_id, first + i, at, line) for i, (at, line) in enumerate(lines)]
-        cursor.executemany(self._sql("INSERT INTO mt_logs (job_id, seq, at, line) VALUES (?, ?, ?, ?)"), rows)
+        """Each line numbered after the job's last one (one round-trip where the driver pipelines)."""
+        if lines:
+            cursor.executemany(self._sql(_INSERT_LOG), [(job_id, job_id, at, line) for at, line in lines])
 
     def log(self, job_id: str) -> list[str]:
         rows = self._fetch("SELECT line FROM mt_logs WHERE job_id = ? ORDER BY seq", (job_id,))
@@ -390,11 +388,8 @@ class SqlJobStore(abc.ABC):
 
     # -- replicas --------------------------------------------------------------
     def heartbeat(self, owner: str, at: float) -> None:
-        self._execute(
-            "INSERT INTO mt_replicas (owner, seen_at) VALUES (?, ?) "
-            "ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
-            (owner, at),
-        )
+        upsert = "ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at"
+        self._execute(f"INSERT INTO mt_replicas (owner, seen_at) VALUES (?, ?) {upsert}", (owner, at))
 
     def last_seen(self, owner: str) -> Optional[float]:
         rows = self._fetch("SELECT seen_at FROM mt_replicas WHERE owner = ?", (owner,))
@@ -403,10 +398,8 @@ class SqlJobStore(abc.ABC):
     def close(self) -> None:
         with self._lock:
             for conn in self._connections:
-                try:
+                with suppress(Exception):  # closing from another thread may be refused; the process ends anyway
                     conn.close()
-                except Exception:  # closing from another thread may be refused; the process ends anyway
-                    pass
             self._connections.clear()
         self._local = threading.local()
 
@@ -466,13 +459,23 @@ class PostgresJobStore(SqlJobStore):
 
     def _connect(self) -> Any:
         try:
-            return self._psycopg.connect(self.url, autocommit=False)
+            conn = self._psycopg.connect(self.url, autocommit=True)
         except self._psycopg.OperationalError as exc:
             from ..models import redact_url
 
             raise UsageError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
+        # Claims, leases, logs, outcomes can be redone (a resolution is a function of its request): their
+        # commits need not wait for the disk (as SQLite's WAL, synchronous=NORMAL). See docs/backend.md.
+        conn.execute("SET synchronous_commit = off")
+        return conn
 
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    durable = "SET LOCAL synchronous_commit = on"
+
+    def _transaction(self, conn: Any, single: bool) -> Any:
+        """The connection is in autocommit: one statement goes alone (one round-trip, not BEGIN, it,
+        COMMIT: three, each a wait for the server); several go in an explicit transaction."""
+        return nullcontext() if single else conn.transaction()
 
     @contextmanager
     def _schema_lock(self) -> Iterator[Any]:
