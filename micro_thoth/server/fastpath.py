@@ -73,6 +73,7 @@ class Answers:
     def __init__(self, size: int = 4096, max_bytes: int = 64 << 20, ttl: float = 30.0) -> None:
         self.size, self.max_bytes, self.ttl = size, max_bytes, ttl
         self._entries: OrderedDict[bytes, Answer] = OrderedDict()
+        self._keys: dict[str, set[bytes]] = {}  # the keys of each digest's answers
         self._bytes = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -106,6 +107,7 @@ class Answers:
                 return  # the store changed while this answer was computed: it may be stale already
             self._remove(key)
             self._entries[key] = answer
+            self._keys.setdefault(answer.digest, set()).add(key)
             self._bytes += len(answer.body)
             while len(self._entries) > self.size or self._bytes > self.max_bytes:
                 self._remove(next(iter(self._entries)))
@@ -114,6 +116,10 @@ class Answers:
         old = self._entries.pop(key, None)
         if old is not None:
             self._bytes -= len(old.body)
+            keys = self._keys.get(old.digest, set())
+            keys.discard(key)
+            if not keys:
+                self._keys.pop(old.digest, None)
 
     def drop(self, digests: Iterable[str]) -> None:
         """Forget the answers about jobs of these digests (one was created or finished)."""
@@ -127,8 +133,9 @@ class Answers:
                 self._dropped.move_to_end(digest)
             while len(self._dropped) > 4 * self.size:
                 self._floor = self._dropped.popitem(last=False)[1]
-            for key in [key for key, answer in self._entries.items() if answer.digest in gone]:
-                self._remove(key)
+            for digest in gone:
+                for key in list(self._keys.get(digest, ())):
+                    self._remove(key)
 
     def clear(self) -> None:
         with self._lock:
@@ -136,6 +143,7 @@ class Answers:
             self._floor = self._seq
             self._dropped.clear()
             self._entries.clear()
+            self._keys.clear()
             self._bytes = 0
 
     def __len__(self) -> int:

@@ -25,6 +25,7 @@ def test_lru_is_bounded_by_count_and_bytes() -> None:
     for n in range(5):
         answers.put(bytes([n]), answer(f"d{n}"), answers.mark())
     assert len(answers) == 3 and answers.get(bytes([0])) is None and answers.get(bytes([4])) is not None
+    assert sorted(answers._keys) == ["d2", "d3", "d4"]  # the digest index follows evictions
     answers.put(b"big", answer("big", b"x" * 1000), answers.mark())  # over max_bytes/16: never kept
     assert answers.get(b"big") is None
     small = Answers(size=100, max_bytes=16 * 100)
@@ -39,8 +40,10 @@ def test_an_answer_expires_and_is_dropped_with_its_digest() -> None:
     answers.put(b"a", answer("d1"), answers.mark())
     answers.put(b"b", answer("d2"), answers.mark())
     assert answers.get(b"old") is None and answers.get(b"a") is not None
+    answers.put(b"a2", answer("d1"), answers.mark())
     answers.drop(["d1"])
-    assert answers.get(b"a") is None and answers.get(b"b") is not None
+    assert answers.get(b"a") is None and answers.get(b"a2") is None and answers.get(b"b") is not None
+    assert list(answers._keys) == ["d2"]
     answers.clear()
     assert answers.get(b"b") is None
 
