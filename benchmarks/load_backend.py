@@ -31,8 +31,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import hashlib
+import itertools
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -262,7 +264,7 @@ class Wrk:
         ]
 
     def real(self, http: httpx.Client, index_url: str) -> list[dict[str, object]]:
-        bodies = [json.dumps({"requirements": _pipfile(index_url, k), "search_limit": 0}) for k in range(2000)]
+        bodies = [json.dumps({"requirements": _pipfile(index_url, k), "search_limit": 0}) for k in range(5000)]
         return [
             self.phase("distinct/real", "/api/v2/advise/sync", bodies=bodies),
             self.phase("cached/real", "/api/v2/advise/sync", bodies=bodies[:200]),
@@ -302,11 +304,11 @@ def _phases(args: argparse.Namespace, url: str, http: httpx.Client) -> list[dict
     ]
 
 
-PACKAGES = 24
+PACKAGES = 40  # 9,880 different stacks of three
 
 
 def _local_index() -> LocalIndex:
-    """A loopback index of built wheels: pkg-0..pkg-23, two releases each, each needing a shared base."""
+    """A loopback index of built wheels: pkg-0..pkg-39, two releases each, each needing a shared base."""
     index = LocalIndex()
     index.add(Dist("base", "1.0"))
     index.add(Dist("base", "1.1"))
@@ -316,10 +318,14 @@ def _local_index() -> LocalIndex:
     return index
 
 
+_STACKS = list(itertools.combinations(range(PACKAGES), 3))
+random.Random(19).shuffle(_STACKS)
+
+
 def _pipfile(index_url: str, k: int) -> str:
-    """The k-th small stack: up to three of the index's packages (all needing ``base``)."""
-    picks = sorted({k % PACKAGES, (k // PACKAGES) % PACKAGES, (k // PACKAGES**2 + 7) % PACKAGES})
-    packages = "".join(f'pkg-{p} = "*"\n' for p in picks)
+    """The k-th small stack: three of the index's packages (all needing ``base``), a different three
+    for each k below len(_STACKS)."""
+    packages = "".join(f'pkg-{p} = "*"\n' for p in _STACKS[k % len(_STACKS)])
     return f'[[source]]\nurl = "{index_url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}'
 
 
