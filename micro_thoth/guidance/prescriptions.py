@@ -78,17 +78,18 @@ def _messages(at: At, value: Any, *, extra: Sequence[str] = ()) -> tuple[Justifi
     keys = ("type", "message", "link", *extra)
     out = []
     for i, entry in enumerate(list_at(at, value, allow_single=True)):
-        out.append(_message(at.item(i), mapping_at(at.item(i), entry, keys, ("type", "message"))))
+        where = at.item(i)
+        out.append(_message(where, mapping_at(where, entry, keys, ("type", "message"))))
     return tuple(out)
 
 
 def _message(at: At, data: dict[str, Any]) -> Justification:
-    level = string_at(at.key("type"), data["type"]).upper()
+    level = string_at(at, data["type"], "type").upper()
     if level not in _LEVELS:
         at.key("type").fail(f"'{data['type']}' is not one of INFO, WARNING, ERROR")
-    link = string_at(at.key("link"), data["link"]) if data.get("link") is not None else None
-    package = name_at(at.key("package_name"), data["package_name"]) if data.get("package_name") else None
-    return Justification(level, string_at(at.key("message"), data["message"]), link=link, package=package)  # type: ignore[arg-type]
+    link = string_at(at, data["link"], "link") if data.get("link") is not None else None
+    package = name_at(at, data["package_name"], "package_name") if data.get("package_name") else None
+    return Justification(level, string_at(at, data["message"], "message"), link=link, package=package)  # type: ignore[arg-type]
 
 
 _JUSTIFICATION_EXTRA = ("package_name", "advisory", "cve_id", "cve_name", "version_range")
@@ -200,9 +201,9 @@ def _run(at: At, kind: str, value: Any) -> Run:
         at.key("yield").fail("this key is required")
     if kind == "dependency_override" and "override" not in data:
         at.key("override").fail("this key is required")
-    return Run(
-        not_acceptable=_opt_text(at.key("not_acceptable"), data.get("not_acceptable")),
-        eager_stop_pipeline=_opt_text(at.key("eager_stop_pipeline"), data.get("eager_stop_pipeline")),
+    return Run(  # a key's place is named (``at.key``) only when it is there: a lock parses hundreds of wraps
+        not_acceptable=_opt_text(at, data, "not_acceptable"),
+        eager_stop_pipeline=_opt_text(at, data, "eager_stop_pipeline"),
         score=_score(at.key("score"), data["score"]) if data.get("score") is not None else None,
         justification=_messages(at.key("justification"), data["justification"], extra=_JUSTIFICATION_EXTRA)
         if "justification" in data
@@ -218,12 +219,13 @@ def _run(at: At, kind: str, value: Any) -> Run:
 
 def _release_notes(at: At, value: Any) -> ReleaseNotes:
     data = mapping_at(at, value, ("organization", "repository", "tag_version_prefix"), ("organization", "repository"))
-    prefix = _opt_text(at.key("tag_version_prefix"), data.get("tag_version_prefix")) or ""
+    prefix = _opt_text(at, data, "tag_version_prefix") or ""
     return ReleaseNotes(string_at(at.key("organization"), data["organization"]), string_at(at.key("repository"), data["repository"]), prefix)
 
 
-def _opt_text(at: At, value: Any) -> Optional[str]:
-    return None if value is None else string_at(at, value)
+def _opt_text(at: At, data: Mapping[str, Any], key: str) -> Optional[str]:
+    value = data.get(key)
+    return None if value is None else string_at(at, value, key)
 
 
 def _score(at: At, value: Any) -> float:
@@ -240,10 +242,10 @@ def _alternative(at: At, value: Any) -> Alternative:
     data = mapping_at(at, value, ("yield_matched_version", "package_version"), ("package_version",))
     pat = at.key("package_version")
     pkg = mapping_at(pat, data["package_version"], ("name", "locked_version", "index_url"), ("name",))
-    locked = _opt_text(pat.key("locked_version"), pkg.get("locked_version"))
+    locked = _opt_text(pat, pkg, "locked_version")
     if locked is not None and not locked.startswith("=="):
         pat.key("locked_version").fail(f"'{locked}' is not a locked version (example: '==1.0.0')")
-    index = _opt_text(pat.key("index_url"), pkg.get("index_url"))
+    index = _opt_text(pat, pkg, "index_url")
     return Alternative(
         name=name_at(pat.key("name"), pkg["name"]),
         locked_version=locked,
@@ -368,7 +370,7 @@ def _unit(at: At, section: str, value: Any, origin: str) -> Unit:
     if not match and kind not in ("boot", "wrap"):
         at.key("match").fail("this key is required")
     return Unit(
-        name=string_at(at.key("name"), data["name"]),
+        name=string_at(at, data["name"], "name"),
         kind=kind,
         type=str(data["type"]),
         should_include=_once(("should_include",), data.get("should_include"), lambda: _should_include(at.key("should_include"), data.get("should_include"))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple, NoReturn, Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -66,12 +67,14 @@ def list_at(at: At, value: Any, *, allow_single: bool = False) -> list[Any]:
     at.fail(f"expected a non-empty list, got {kind_of(value)}")
 
 
-def string_at(at: At, value: Any) -> str:
+def string_at(at: At, value: Any, key: Optional[str] = None) -> str:
+    """``value`` stripped; it stands at ``at``, or under its ``key`` when one is given (named only on failure)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        at.fail(f"expected a non-empty string, got {kind_of(value)}")
-    return value.strip()
+    stripped = value.strip() if isinstance(value, str) else ""
+    if not stripped:
+        (at if key is None else at.key(key)).fail(f"expected a non-empty string, got {kind_of(value)}")
+    return stripped
 
 
 def bool_at(at: At, value: Any) -> bool:
@@ -80,11 +83,22 @@ def bool_at(at: At, value: Any) -> bool:
     return value
 
 
-def name_at(at: At, value: Any) -> NormalizedName:
-    text = string_at(at, value)
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", text):
-        at.fail(f"'{text}' is not a valid package name")
-    return canonicalize_name(text)
+def name_at(at: At, value: Any, key: Optional[str] = None) -> NormalizedName:
+    """``value`` as a canonical package name; placed as ``string_at`` places it."""
+    text = string_at(at, value, key)
+    name = _name(text)
+    if name is None:
+        (at if key is None else at.key(key)).fail(f"'{text}' is not a valid package name")
+    return name
+
+
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+@lru_cache(maxsize=4096)  # a compiled store's wraps name the same few packages again and again
+def _name(text: str) -> Optional[NormalizedName]:
+    """``text`` canonicalized, or None when it is not a valid package name."""
+    return canonicalize_name(text) if _NAME.fullmatch(text) else None
 
 
 def specifier_at(at: At, value: Any) -> SpecifierSet:
