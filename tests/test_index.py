@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from micro_thoth.cache import Cache
 from micro_thoth.errors import (
     DigestMismatch,
     IndexUnreachable,
@@ -513,8 +514,6 @@ def test_sdist_metadata_through_build(index: LocalIndex, http: httpx.Client) -> 
 
 
 def test_sdist_for_metadata_lands_in_the_cache(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
-    from micro_thoth.cache import Cache
-
     (sdist,) = index.add(Dist("alpha", "1.0", requires_dist=["beta<3"]), wheel=False, sdist=True)
     cache = Cache(tmp_path / "cache")
     client = _client([Source("main", index.url)], http, cache=cache)
@@ -683,12 +682,39 @@ def test_missing_file_index_is_unreachable(tmp_path: Path, http: httpx.Client) -
 # -- direct references ------------------------------------------------------------------
 
 def test_direct_wheel_url(index: LocalIndex, http: httpx.Client) -> None:
+    """A URL's ``#sha256=`` is the lock's hash, as pipenv takes it (install checks it when it downloads)."""
     (wheel,) = index.add(Dist("alpha", "1.0", requires_dist=["beta"]))
     reference = DirectReference("file", f"{index.root}/files/{wheel.filename}#sha256={wheel.sha256}")
-    metadata, locked = _client([], http).direct("alpha", reference)
+    metadata, locked, (file,) = _client([], http).direct("alpha", reference)
     assert metadata.requires_dist == ("beta",) and locked == reference
+    assert file.sha256 == wheel.sha256 and file.url == f"{index.root}/files/{wheel.filename}"
     with pytest.raises(PackageIndexError, match="not other"):
         _client([], http).direct("other", reference)
+
+
+def _bodies(index: LocalIndex, filename: str) -> list[str]:
+    return [r for r in index.requested(filename) if r.startswith("GET") and not r.endswith(".metadata")]
+
+
+def test_direct_url_without_digest_is_downloaded_once_into_the_cache(tmp_path: Path, index: LocalIndex, http: httpx.Client) -> None:
+    dist = Dist("alpha", "1.0", requires_dist=["beta"])
+    (wheel, sdist) = index.add(dist, sdist=True)
+    cache = Cache(tmp_path / "cache")
+    client = _client([], http, cache=cache)
+    for entry in (wheel, sdist):
+        reference = DirectReference("file", f"{index.root}/files/{entry.filename}")
+        metadata, _locked, (file,) = client.direct("alpha", reference)
+        assert metadata.requires_dist == ("beta",) and file.hashes == (Hash("sha256", entry.sha256),)
+        assert len(_bodies(index, entry.filename)) == 1, index.requests  # hashed and read from one download
+        assert cache.find_artifact(file.hashes, filename=entry.filename) is not None  # install finds it there
+
+
+def test_direct_url_digest_is_checked_on_download(tmp_path: Path, index: LocalIndex, http: httpx.Client) -> None:
+    (sdist,) = index.add(Dist("alpha", "1.0"), wheel=False, sdist=True)
+    wrong = hashlib.sha256(b"other").hexdigest()
+    reference = DirectReference("file", f"{index.root}/files/{sdist.filename}#sha256={wrong}")
+    with pytest.raises(DigestMismatch):
+        _client([], http, cache=Cache(tmp_path / "cache")).direct("alpha", reference)
 
 
 def test_direct_local_wheel_and_sdist(tmp_path: Path, http: httpx.Client) -> None:
@@ -696,11 +722,21 @@ def test_direct_local_wheel_and_sdist(tmp_path: Path, http: httpx.Client) -> Non
     (tmp_path / dist.wheel_filename).write_bytes(build_wheel(dist))
     (tmp_path / dist.sdist_filename).write_bytes(build_sdist(dist))
     client = _client([], http)
-    wheel_ref = DirectReference("file", _file_url(tmp_path / dist.wheel_filename))
-    assert client.direct("alpha", wheel_ref)[0].requires_dist == ("beta",)
-    sdist_ref = DirectReference("file", _file_url(tmp_path / dist.sdist_filename))
-    metadata, locked = client.direct("alpha", sdist_ref)
-    assert metadata.requires_dist == ("beta",) and locked == sdist_ref
+    for filename in (dist.wheel_filename, dist.sdist_filename):
+        reference = DirectReference("file", _file_url(tmp_path / filename))
+        metadata, locked, (file,) = client.direct("alpha", reference)
+        assert metadata.requires_dist == ("beta",) and locked == reference
+        assert file.hashes == (Hash("sha256", hashlib.sha256((tmp_path / filename).read_bytes()).hexdigest()),)
+
+
+def test_direct_local_file_checks_its_fragment_and_names_a_missing_file(tmp_path: Path, http: httpx.Client) -> None:
+    dist = Dist("alpha", "1.0")
+    (tmp_path / dist.wheel_filename).write_bytes(build_wheel(dist))
+    wrong = hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(DigestMismatch):
+        _client([], http).direct("alpha", DirectReference("file", f"{_file_url(tmp_path / dist.wheel_filename)}#sha256={wrong}"))
+    with pytest.raises(PackageIndexError, match="cannot read"):
+        _client([], http).direct("alpha", DirectReference("file", _file_url(tmp_path / "gone-1.0-py3-none-any.whl")))
 
 
 # -- wheelzip ------------------------------------------------------------------------------

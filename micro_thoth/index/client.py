@@ -135,8 +135,8 @@ class IndexClient:
         """What the wheel's ELF members need (symbol versions, libraries); once per digest, ever."""
         return self._abi_memo.get(artifact.sha256 or artifact.url, lambda: self._metadata.wheel_abi(artifact))
 
-    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
-        """Metadata of a URL / path / VCS requirement and the reference to lock."""
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:
+        """Metadata of a URL / path / VCS requirement, the reference to lock and its archive, hashed."""
         return self._metadata.direct(name, reference)
 
     def prefetch(self, names: Iterable[NormalizedName | str]) -> None:

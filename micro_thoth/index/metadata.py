@@ -16,6 +16,7 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Optional, TypeVar
 
@@ -23,7 +24,7 @@ import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from micro_thoth import build, net
+from micro_thoth import build, digests, net
 from micro_thoth.cache import Cache
 from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
 from micro_thoth.guidance.abi import WheelAbi
@@ -94,16 +95,77 @@ class MetadataFetcher:
             self._store.put_metadata(digest, data.decode("utf-8", errors="replace"))
         return metadata
 
-    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
-        """Metadata of a URL / path / VCS requirement and the reference to lock."""
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:
+        """Metadata of a URL / path / VCS requirement, the reference to lock and, for an archive
+        (a ``file`` that is no directory), the archive with its sha256, which pipenv locks too."""
         anchored = reference if self._base is None else reference.anchored(self._base)
-        if reference.kind == "file" and anchored.location.split("#", 1)[0].endswith(".whl") and not reference.subdirectory:
-            artifact = _direct_artifact(anchored.url())
-            metadata = self._parse(self._fetch(artifact), artifact)
-            return _same_name(name, metadata, reference), reference
+        if reference.kind == "file" and not reference.editable and not _local_directory(anchored):
+            return self._direct_archive(name, reference, anchored)
         text, resolved = build.prepare_metadata_for(anchored, package=name, **self._build_options())
         metadata = _parse_text(text, f"{name} @ {redact_url(reference.location)}", None)
-        return _same_name(name, metadata, reference), (reference if resolved == anchored else resolved)
+        return _same_name(name, metadata, reference), (reference if resolved == anchored else resolved), ()
+
+    def _direct_archive(
+        self, name: str, reference: DirectReference, anchored: DirectReference
+    ) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:
+        """A ``file`` archive hashed first; its metadata then read by that digest (store, local copy)."""
+        artifact, local = self._hashed(_direct_artifact(anchored.url()))
+        readable = artifact if local is None else replace(artifact, url=local.as_uri())
+        if reference.subdirectory:  # a project inside the archive: its build backend tells
+            source = anchored if local is None else replace(anchored, location=readable.url)
+            text, _ = build.prepare_metadata_for(source, package=name, **self._build_options())
+            metadata = _parse_text(text, f"{name} @ {redact_url(reference.location)}", None)
+        else:
+            metadata = self.load(readable)
+        return _same_name(name, metadata, reference), reference, (artifact,)
+
+    def _hashed(self, artifact: Artifact) -> tuple[Artifact, Optional[Path]]:
+        """The archive with its sha256, and a local copy if there is one.
+
+        A local file is hashed where it is; a remote one takes its URL's ``#sha256=`` (checked
+        when it is downloaded), else is downloaded once into the cache, which install then reuses.
+        Either is checked against any digest its URL's fragment gives.
+        """
+        if artifact.url.startswith("file:"):
+            path = Path(pages.file_url_path(artifact.url))
+            return replace(artifact, hashes=self._local_digests(path, artifact)), path
+        if artifact.sha256:
+            found = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache else None
+            return artifact, found
+        if self._offline:
+            raise IndexUnreachable(
+                redact_url(artifact.url), f"{artifact.filename} must be downloaded to be hashed, and --offline forbids it",
+                hint="run once without --offline, or give the URL its digest (#sha256=...)",
+            )
+        path, sha256 = self._download_archive(artifact)
+        return replace(artifact, hashes=(Hash("sha256", sha256),)), path
+
+    def _local_digests(self, path: Path, artifact: Artifact) -> tuple[Hash, ...]:
+        """sha256 (and the fragment's algorithms) of a local archive, streamed; the fragment's digest checked."""
+        given = _computable(artifact.hashes)
+        try:
+            found = digests.file_digests(path, [h.algorithm for h in given])
+        except OSError as exc:
+            raise PackageIndexError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if given:
+            digests.verify(found, given, package=artifact.name, filename=artifact.filename, index=None)
+        return tuple(h for h in found if h.algorithm == "sha256")
+
+    def _download_archive(self, artifact: Artifact) -> tuple[Path, str]:
+        """A remote archive downloaded into the cache (``artifacts-v1/<sha256>/``), verified against its fragment."""
+        self._reporter.message(f"Downloading {artifact.filename} to hash it for the lock", level="info")
+        if self._cache is None:
+            raise PackageIndexError(f"{redact_url(artifact.url)}: no cache to download it into")
+        with self._cache.temp_file(suffix=".part") as temp:
+            sink = fetch.FileSink(temp)
+            try:
+                hasher = fetch.fetch_verified(
+                    self._client, artifact.url, sink, allowed=_computable(artifact.hashes),
+                    package=artifact.name, filename=artifact.filename, index=None,
+                )
+            finally:
+                sink.close()
+            return self._cache.add_artifact(temp, hasher.sha256, artifact.filename), hasher.sha256
 
     def _debug(self, text: str) -> None:
         self._reporter.message(text, level="debug")
@@ -362,6 +424,14 @@ def _same_name(name: str, metadata: CoreMetadata, reference: DirectReference) ->
             f"{redact_url(reference.location)} is {metadata.name} {metadata.version}, not {name}"
         )
     return metadata
+
+
+def _local_directory(reference: DirectReference) -> bool:
+    """A ``file`` reference to a local directory (a project, not an archive: no hash, as pipenv)."""
+    location = reference.location
+    if "://" in location and not location.startswith("file:"):
+        return False
+    return os.path.isdir(pages.file_url_path(location) if location.startswith("file:") else os.path.expanduser(location))
 
 
 def _direct_artifact(location: str) -> Artifact:

@@ -22,7 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import UsageError
-from ..models import CoreMetadata, Dependency, DirectReference, Justification, Source
+from ..models import Artifact, CoreMetadata, Dependency, DirectReference, Justification, Source
 from .finder import Release
 
 PYTHON = NormalizedName("<python>")
@@ -94,6 +94,7 @@ class Candidate:
     release: Optional[Release] = field(default=None, compare=False, repr=False)
     metadata: Optional[CoreMetadata] = field(default=None, compare=False, repr=False)
     reason: Optional[Justification] = field(default=None, compare=False, repr=False)  # why a pseudonym offered it
+    files: tuple[Artifact, ...] = field(default=(), compare=False, repr=False)  # a direct archive, hashed
 
     @property
     def key(self) -> str:

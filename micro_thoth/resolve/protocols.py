@@ -53,10 +53,14 @@ class PackageSource(Protocol):
         """The core metadata of one file (cached by the file's digest)."""
         ...
 
-    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
-        """Metadata of a URL / path / VCS requirement, and the reference to lock.
+    def direct(
+        self, name: str, reference: DirectReference
+    ) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:
+        """Metadata of a URL / path / VCS requirement, the reference to lock, and its files.
 
-        A VCS reference comes back with ``ref`` set to the commit it resolved to.
+        A VCS reference comes back with ``ref`` set to the commit it resolved to. The files
+        are the archive a ``file`` reference names, with its sha256 (what the lock's ``hashes``
+        hold, as pipenv writes them); none for a directory or a VCS reference.
         """
         ...
 

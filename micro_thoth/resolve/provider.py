@@ -95,7 +95,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._metadata: dict[tuple[str, Version, str], CoreMetadata] = {}
         self._asked: set[tuple[str, Version, str]] = set()
         self._found: dict[tuple[str, frozenset[str], bool, frozenset[Version]], Union[tuple[Candidate, ...], Lazy[Candidate]]] = {}
-        self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference]] = {}
+        self._direct: dict[tuple[str, DirectReference], tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]] = {}
         self._counts: dict[tuple[str, tuple[int, ...]], int] = {}  # (identifier, requirement ids) -> count before ABI checks
         for root in roots:
             self.requested.setdefault(root.key, []).append(root)
@@ -320,7 +320,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         key = (name, reference)
         if key not in self._direct:
             self._direct[key] = self.source.direct(name, reference)
-        metadata, locked = self._direct[key]
+        metadata, locked, files = self._direct[key]
         return Candidate(
             canonicalize_name(name),
             Version(metadata.version),
@@ -328,6 +328,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             direct=locked,
             requested=reference,
             metadata=metadata,
+            files=files,
         )
 
     def _ordered(self, releases: list[Release]) -> list[Release]:
@@ -486,10 +487,10 @@ def _index_pins(requirements: Iterable[Requirement]) -> dict[str, str]:
 
 def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[str] = frozenset()) -> tuple[Artifact, ...]:
     """Every file of the candidate's version on its index that the target's binary options allow
-    (none for a direct reference): with ``--no-binary :all:`` no wheel hash, as pip-compile; nor
-    the ``skipped`` wheels the target cannot run (``finder.AbiVerdict``)."""
+    (a direct reference's own archive, if any): with ``--no-binary :all:`` no wheel hash, as pip-compile;
+    nor the ``skipped`` wheels the target cannot run (``finder.AbiVerdict``)."""
     if candidate.release is None:
-        return ()
+        return candidate.files
     formats = target.formats
     return tuple(
         a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel) and a.filename not in skipped

@@ -85,10 +85,14 @@ class MemorySource:
         self.metadata_calls.append(artifact.filename)
         return self._metadata[artifact.url]
 
-    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference]:
+    def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:
         entry = self.directs[reference.location]
         locked = replace(reference, ref=entry["commit"]) if reference.is_vcs and "commit" in entry else reference
-        return _metadata(entry.get("name", name), str(entry["version"]), entry), locked
+        files: tuple[Artifact, ...] = ()
+        if "sha256" in entry:  # an archive: the source hashes it
+            filename = reference.location.rsplit("/", 1)[-1]
+            files = (Artifact(filename=filename, url=reference.location, hashes=(Hash("sha256", entry["sha256"]),)),)
+        return _metadata(entry.get("name", name), str(entry["version"]), entry), locked, files
 
     def prefetch(self, names: Iterable[NormalizedName]) -> None:
         self.prefetched.extend(names)

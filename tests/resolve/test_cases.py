@@ -87,6 +87,8 @@ def _check(resolution: Resolution, expect: dict[str, Any], source: MemorySource)
         assert pins[name].name == spelled
     for name, count in expect.get("artifacts", {}).items():
         assert len(pins[name].artifacts) == count, name
+    for name, digest in expect.get("sha256", {}).items():
+        assert [a.sha256 for a in pins[name].artifacts] == [digest], name
     if "roots" in expect:
         assert list(resolution.roots) == expect["roots"]
     if "score" in expect:
