@@ -9,6 +9,7 @@ raises DigestMismatch. A file already in the cache costs no request at all.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -56,12 +57,21 @@ class DownloadRequest:
 
 # -- before any download ------------------------------------------------------
 def check_hashes(pins: Iterable[Pin], *, path: Optional[str] = None) -> None:
-    """Refuse a lock entry without hashes (VCS and local path entries have none to check)."""
+    """Refuse a lock entry without hashes (VCS, local path and ``file`` directory entries have none
+    to check, as pipenv locks them; relative ones are read from the current directory: anchor first)."""
     for pin in pins:
-        if pin.direct is not None and pin.direct.kind in UNHASHED_KINDS:
-            continue
-        if not pin.hashes:
+        if not pin.hashes and not _unhashed(pin):
             raise MissingHashError(pin.name, path=path)
+
+
+def _unhashed(pin: Pin) -> bool:
+    """A direct reference built from a source tree rather than downloaded: it has no file to hash."""
+    if pin.direct is None:
+        return False
+    if pin.direct.kind in UNHASHED_KINDS:
+        return True
+    local = pin.direct.local_path()
+    return pin.direct.kind == "file" and local is not None and os.path.isdir(local)
 
 
 def _pinned_version(pin: Pin) -> Optional[Version]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -136,6 +137,16 @@ class DirectReference:
         if not local or self.location.startswith(("file:", "/", "~")):
             return self
         return replace(self, location=os.path.normpath(os.path.join(base, self.location)))
+
+    def local_path(self) -> Optional[str]:
+        """The local path a ``path`` / ``file`` reference names (a ``file:`` URL's decoded), None for a
+        remote URL or a VCS; relative paths stay relative (anchor first: see ``anchored``)."""
+        if self.is_vcs:
+            return None
+        location = self.location.partition("#")[0]
+        if location.startswith("file:"):
+            return urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+        return None if "://" in location else os.path.expanduser(location)
 
     def url(self) -> str:
         """The location as a URL: a local path (anchored first: see ``anchored``) as a ``file:`` URL."""

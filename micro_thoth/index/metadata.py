@@ -428,10 +428,8 @@ def _same_name(name: str, metadata: CoreMetadata, reference: DirectReference) ->
 
 def _local_directory(reference: DirectReference) -> bool:
     """A ``file`` reference to a local directory (a project, not an archive: no hash, as pipenv)."""
-    location = reference.location
-    if "://" in location and not location.startswith("file:"):
-        return False
-    return os.path.isdir(pages.file_url_path(location) if location.startswith("file:") else os.path.expanduser(location))
+    path = reference.local_path()
+    return path is not None and os.path.isdir(path)
 
 
 def _direct_artifact(location: str) -> Artifact:

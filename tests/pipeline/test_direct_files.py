@@ -1,0 +1,108 @@
+"""A Pipfile ``file =`` archive (local, ``file://``, http) is locked with its sha256, as pipenv locks it,
+and install checks it like any index file; a ``file =`` directory stays unhashed, as pipenv has it.
+
+(Relative local wheels and sdists are in test_relative_paths.py; the backend's side in test_remote.py.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.conftest import venv_import
+from tests.support.builder import Dist, build_sdist, build_wheel
+from tests.support.index_server import LocalIndex
+
+
+def _project(tmp_path: Path, index: LocalIndex, entry: str) -> Path:
+    project = tmp_path / "proj"
+    project.mkdir(exist_ok=True)
+    (project / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nlocalapp = {entry}\n'
+    )
+    return project
+
+
+def _locked(project: Path) -> dict[str, object]:
+    return json.loads((project / "Pipfile.lock").read_text())["default"]["localapp"]  # type: ignore[no-any-return]
+
+
+def _sha256(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+@pytest.fixture
+def app(index: LocalIndex) -> Dist:
+    index.add(Dist("beta", "1.0"))
+    return Dist("localapp", "0.1", requires_dist=("beta",))
+
+
+def test_file_url_is_locked_with_its_hash_and_installed(index, app, tmp_path, thoth) -> None:
+    wheel = tmp_path / app.wheel_filename
+    wheel.write_bytes(build_wheel(app))
+    project = _project(tmp_path, index, f'{{file = "{wheel.as_uri()}"}}')
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"file": wheel.as_uri(), "hashes": [_sha256(wheel.read_bytes())]}
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_http_archive_is_downloaded_once_for_lock_and_install(index, app, tmp_path, thoth, kind) -> None:
+    """The lock downloads it to hash it (pip-compile does too); install finds that copy in the cache."""
+    (entry,) = index.add(app, wheel=kind == "wheel", sdist=kind == "sdist")
+    url = f"{index.root}/files/{entry.filename}"
+    project = _project(tmp_path, index, f'{{file = "{url}"}}')
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project)["hashes"] == [_sha256(entry.data)]
+    assert len([r for r in index.requested(entry.filename) if r.startswith("GET")]) == 1, index.requests
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
+
+
+def test_url_digest_fragment_is_the_lock_hash_and_install_checks_it(index, app, tmp_path, thoth) -> None:
+    (entry,) = index.add(app)
+    url = f"{index.root}/files/{entry.filename}#sha256={entry.sha256}"
+    project = _project(tmp_path, index, f'{{file = "{url}"}}')
+    result = thoth("lock", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"file": url, "hashes": [f"sha256:{entry.sha256}"]}
+    index.tamper(entry.filename)  # the host now serves other bytes under that URL
+    result = thoth("install", "--deploy", "-C", str(project))
+    assert result.code != 0 and entry.filename in result.err and "Traceback" not in result.err
+    assert not (project / ".venv").exists() or "localapp" not in venv_import(project, "import sys; print(sys.modules)")
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_a_local_archive_changed_after_the_lock_is_refused_by_name(index, app, tmp_path, thoth, kind) -> None:
+    project = _project(tmp_path, index, "")
+    name = app.wheel_filename if kind == "wheel" else app.sdist_filename
+    index_file = index.add(app, wheel=kind == "wheel", sdist=kind == "sdist")[0]
+    (project / name).write_bytes(index_file.data)
+    _project(tmp_path, index, f'{{file = "./{name}"}}')
+    result = thoth("lock", "-C", str(project))
+    assert result.code == 0, result.err
+    (project / name).write_bytes(index_file.data + b"\0")  # rebuilt, or tampered with, after the lock
+    result = thoth("install", "--deploy", "-C", str(project))
+    assert result.code != 0, result.out
+    assert name in result.err and "hash" in result.err and "Traceback" not in result.err
+    assert not (project / ".venv" / "lib").exists() or not list((project / ".venv" / "lib").glob("*/site-packages/localapp*"))
+
+
+def test_file_directory_stays_unhashed_and_installs(index, app, tmp_path, thoth) -> None:
+    """``file = "./app"`` names a project directory: built, never hashed (pipenv's collect_hashes skips it)."""
+    project = _project(tmp_path, index, '{file = "./app"}')
+    with tarfile.open(fileobj=io.BytesIO(build_sdist(app)), mode="r:gz") as tf:
+        tf.extractall(tmp_path / "unpacked")
+    (tmp_path / "unpacked" / f"{app.dist_name}-{app.version}").rename(project / "app")
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"file": "./app"}
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
+    result = thoth("sync", "-C", str(project))  # the unhashed entry is accepted by a lock-only install too
+    assert result.code == 0, result.err
