@@ -129,7 +129,7 @@ def local_lock(text: str, pipfile: Pipfile) -> Lock:
 def _refuse_local_paths(pipfile: Pipfile) -> None:
     for category, deps in pipfile.categories.items():
         for dep in deps:
-            if dep.direct is not None and dep.direct.kind in ("file", "path") and "://" not in dep.direct.location:
+            if dep.direct is not None and dep.direct.local_path() is not None:  # a path, ./x.whl, file:///x.whl
                 raise UsageError(
                     f"{category}.{dep.name} is a local path ({dep.direct.location}), which a backend cannot read",
                     hint="lock without --backend (and without THOTH_HOST / .thoth.yaml host)",

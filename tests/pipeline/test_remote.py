@@ -133,6 +133,29 @@ def test_conflict_on_the_backend_is_the_embedded_error(stack, backend, tmp_path,
     assert not (app / "Pipfile.lock").exists()
 
 
+def test_a_file_archive_url_locks_through_the_backend_with_its_hash(stack, backend, tmp_path, thoth) -> None:
+    """The backend hashes a ``file =`` archive as the embedded lock does; install verifies it here."""
+    (wheel,) = stack.add(Dist("gamma", "0.5", requires_dist=["beta"]))
+    pipfile = _pipfile(stack.url, f'gamma = {{file = "{stack.root}/files/{wheel.filename}"}}')
+    embedded = _embedded_lock(tmp_path, pipfile, thoth)
+    assert json.loads(embedded)["default"]["gamma"]["hashes"] == [f"sha256:{wheel.sha256}"]
+    app = _project(tmp_path, "remote", pipfile)
+    result = thoth("install", "--backend", backend.url, "-C", str(app))
+    assert result.code == 0, result.err
+    assert (app / "Pipfile.lock").read_text() == embedded
+    assert venv_import(app, "import gamma, beta; print(gamma.__version__)") == "0.5"
+
+
+@pytest.mark.parametrize("where", ["./gamma.whl", "file-url"])
+def test_a_local_archive_is_not_sent_to_a_backend(stack, backend, tmp_path, thoth, where) -> None:
+    """A file only this machine has (a path, a ``file://`` URL) is refused before the backend is asked."""
+    location = (tmp_path / "gamma-0.5-py3-none-any.whl").as_uri() if where == "file-url" else where
+    app = _project(tmp_path, "remote", _pipfile(stack.url, f'gamma = {{file = "{location}"}}'))
+    result = thoth("lock", "--backend", backend.url, "-C", str(app))
+    assert result.code != 0 and "backend cannot read" in result.err and "Traceback" not in result.err
+    assert _asked(backend) == 0
+
+
 def test_unreachable_backend_is_one_paragraph_and_changes_nothing(stack, tmp_path, thoth, monkeypatch) -> None:
     monkeypatch.setenv("THAMOS_RETRY_ON_ERROR_COUNT", "0")
     app = _project(tmp_path, "remote", _pipfile(stack.url))
