@@ -106,3 +106,14 @@ def test_file_directory_stays_unhashed_and_installs(index, app, tmp_path, thoth)
     assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
     result = thoth("sync", "-C", str(project))  # the unhashed entry is accepted by a lock-only install too
     assert result.code == 0, result.err
+
+
+def test_pip_compile_mode_writes_the_hash_of_a_url_archive(index, app, tmp_path, thoth) -> None:
+    """``name @ URL`` in requirements.in gets its ``--hash``, as ``pip-compile --generate-hashes`` writes it."""
+    (entry,) = index.add(app)
+    url = f"{index.root}/files/{entry.filename}"
+    (tmp_path / "requirements.in").write_text(f"localapp @ {url}\n")
+    out = tmp_path / "requirements.txt"
+    result = thoth("lock", "-r", str(tmp_path / "requirements.in"), "-i", index.url, "-o", str(out))
+    assert result.code == 0, result.err
+    assert f"localapp @ {url} \\\n    --hash=sha256:{entry.sha256}\n" in out.read_text()
