@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -145,7 +144,7 @@ class DirectReference:
             return None
         location = self.location.partition("#")[0]
         if location.startswith("file:"):
-            return urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+            return urllib.parse.unquote(urllib.parse.urlsplit(location).path)
         return None if "://" in location else os.path.expanduser(location)
 
     def url(self) -> str:
