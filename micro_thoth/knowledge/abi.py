@@ -16,6 +16,8 @@ import io
 import json
 import posixpath
 import re
+import shutil
+import tempfile
 import types
 import zipfile
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 ELF_MAGIC = b"\x7fELF"
 MAX_MEMBER_BYTES = 1 << 30
+SPOOL_CHUNK = 1 << 20  # bytes decompressed at a time into the temporary file
 WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
 SYSTEM_ABI = "system-abi-v1"  # cache bucket: what a machine's system libraries define, by their file stats
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -60,12 +63,14 @@ def _elftools() -> types.SimpleNamespace:
     )
 
 
-def _elf(data: bytes) -> ELFFile:
-    if not data.startswith(ELF_MAGIC):
+def _elf(stream: IO[bytes]) -> ELFFile:
+    stream.seek(0)
+    if stream.read(4) != ELF_MAGIC:
         raise NotElf("no ELF magic")
+    stream.seek(0)
     elftools = _elftools()
     try:
-        elf: ELFFile = elftools.ELFFile(io.BytesIO(data))
+        elf: ELFFile = elftools.ELFFile(stream)
     except (elftools.ELFError, ValueError, OSError) as exc:
         raise NotElf(str(exc)) from exc
     return elf
@@ -73,7 +78,12 @@ def _elf(data: bytes) -> ELFFile:
 
 def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
     """DT_NEEDED and the (library, version) pairs of ``.gnu.version_r``."""
-    elf = _elf(data)
+    return _needs(io.BytesIO(data), member)
+
+
+def _needs(stream: IO[bytes], member: str) -> ElfNeeds:
+    """``elf_needs`` of a seekable stream: pyelftools reads the headers and sections it needs."""
+    elf = _elf(stream)
     elftools = _elftools()
     needed: list[str] = []
     versions: list[tuple[str, str]] = []
@@ -90,7 +100,7 @@ def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
 
 def elf_defines(data: bytes) -> frozenset[str]:
     """The symbol versions a shared library defines (``.gnu.version_d``), its own file name left out."""
-    elf = _elf(data)
+    elf = _elf(io.BytesIO(data))
     elftools = _elftools()
     out: set[str] = set()
     try:
@@ -175,14 +185,19 @@ def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
 
 
 def _member_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Optional[ElfNeeds]:
+    """One ELF member's needs, decompressed into a temporary file chunk by chunk: a shared object
+    is tens of MB unpacked, and pyelftools reads only its headers and a few sections from it (the
+    section table sits at the end, so the whole member is decompressed, but never held in memory)."""
     with archive.open(info) as member:
         if member.read(4) != ELF_MAGIC:
             return None
-        data = ELF_MAGIC + member.read()
-    try:
-        return elf_needs(data, info.filename)
-    except NotElf:
-        return None
+        with tempfile.TemporaryFile() as spool:
+            spool.write(ELF_MAGIC)
+            shutil.copyfileobj(member, spool, SPOOL_CHUNK)
+            try:
+                return _needs(spool, info.filename)
+            except NotElf:
+                return None
 
 
 def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Optional[WheelAbi]:
