@@ -339,6 +339,30 @@ def test_revalidation_gets_304(index: LocalIndex, tmp_path: Path) -> None:
     assert statuses == [200, 304]
 
 
+def test_a_page_is_kept_as_rows_not_as_its_body(index: LocalIndex, tmp_path: Path) -> None:
+    """The store keeps a fetched page's rows and validators, not its body: a 304 and --offline
+    answer from the rows; an install's partial read keeps the body for a later lock."""
+    index.add(Dist("alpha", "1.0"), sdist=True)
+    index.add(Dist("beta", "1.0"))
+    source, statuses = Source("main", index.url), []
+    url = index.url.rstrip("/") + "/alpha/"
+    with make_client() as client, Store(tmp_path / "s.sqlite") as store:
+        client.event_hooks["response"] = [lambda r: statuses.append(r.status_code)]
+        first = _client([source], client, store=store, page_ttl=0).project("alpha")
+        page = store.get_page(url)
+        assert page is not None and page.body == b"" and page.etag  # validators kept, the body not
+        again = _client([source], client, store=store, page_ttl=0).project("alpha")  # 304: the rows stand for it
+        offline = _client([source], client, store=store, page_ttl=0, offline=True).project("alpha")
+        wheel = _client([source], client).project("beta").artifacts[0]
+        partial = _client([source], client, store=store).locked_files("beta", frozenset({wheel.sha256}))
+        kept = store.get_page(index.url.rstrip("/") + "/beta/")
+        assert kept is not None and kept.body  # filtered, not parsed whole: the body kept for a later lock
+    assert statuses == [200, 304, 200, 200]
+    assert sorted(a.filename for a in first.artifacts) == sorted(a.filename for a in again.artifacts)
+    assert sorted(a.filename for a in offline.artifacts) == sorted(a.filename for a in first.artifacts)
+    assert [a.filename for a in partial.artifacts] == [wheel.filename]
+
+
 def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
     index.add(Dist("alpha", "1.0"))
     with Store(tmp_path / "s.sqlite") as store:

@@ -89,8 +89,9 @@ def _json_artifact(item: Mapping[str, object], page_url: str, source: Source) ->
 def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
     """One file of a PEP 691 page as a stored row (``artifacts_to_rows``' shape), nothing built."""
     hashes = item.get("hashes") or {}
-    assert isinstance(hashes, Mapping)
-    metadata = _json_metadata(item.get("core-metadata", item.get("dist-info-metadata")))
+    if not isinstance(hashes, dict):  # a decoded JSON object is a dict (no ABC check: thousands of files a page)
+        raise TypeError(f"hashes is not an object: {hashes!r}")
+    metadata = item["core-metadata"] if "core-metadata" in item else item.get("dist-info-metadata")
     size = item.get("size")
     return [
         str(item["filename"]),
@@ -98,7 +99,7 @@ def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
         [f"{str(alg).lower()}:{str(value).lower()}" for alg, value in hashes.items()],
         (str(item.get("requires-python") or "").strip() or None),
         _json_yanked(item.get("yanked")),
-        None if metadata is None else [str(h) for h in metadata],
+        _json_metadata_texts(metadata),
         str(item["upload-time"]) if item.get("upload-time") else None,
         size if isinstance(size, int) else None,
     ]
@@ -124,10 +125,12 @@ def _json_yanked(value: object) -> Optional[str]:
     return value if isinstance(value, str) else ""
 
 
-def _json_metadata(value: object) -> Optional[tuple[Hash, ...]]:
-    if isinstance(value, Mapping):
-        return tuple(Hash(str(alg).lower(), str(digest).lower()) for alg, digest in value.items())
-    return () if value is True else None
+def _json_metadata_texts(value: object) -> Optional[list[str]]:
+    """A file's ``core-metadata`` as the stored row has it: ``alg:digest`` texts, ``[]`` for a bare
+    true (metadata served, digest unknown), None when absent or false."""
+    if isinstance(value, dict):
+        return [f"{str(alg).lower()}:{str(digest).lower()}" for alg, digest in value.items()]
+    return [] if value is True else None
 
 
 # -- PEP 503 ---------------------------------------------------------------

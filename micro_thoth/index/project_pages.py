@@ -1,9 +1,10 @@
 """Project pages of the configured indexes: fetched (HTTP or file://), kept fresh across runs, parsed once.
 
 Across runs the knowledge store keeps each HTTP page with its validators
-(ETag / Last-Modified) and its parsed files: within ``ttl`` seconds of the last
-fetch neither the body nor a parse is needed; after it the page is revalidated
-(a 304 costs no parse), and ``refresh`` always asks the index again.
+(ETag / Last-Modified) and its parsed files (not its body: the rows stand for it):
+within ``ttl`` seconds of the last fetch neither the body nor a parse is needed;
+after it the page is revalidated (a 304 costs no parse), and ``refresh`` always
+asks the index again.
 """
 
 from __future__ import annotations
@@ -108,14 +109,15 @@ class ProjectPages:
 
     def _http_page(self, url: str, source: Source, sha256s: Optional[frozenset[str]] = None) -> Optional[Files]:
         info = self._store.get_page_info(url) if self._store is not None else None
-        if info is not None and not self._refresh and info.is_fresh(self._ttl):
-            parsed = self._stored_rows(url, info.fetched_at, source)
-            if parsed is not None:
-                return parsed  # the warm path: neither the body nor a parse is needed
+        kept = self._kept_rows(url, info)
+        if kept is not None and info is not None and not self._refresh and info.is_fresh(self._ttl):
+            return pages.groups_from_text(kept[1])  # the warm path: neither the body nor a parse is needed
         if self._offline:
-            return self._offline_page(url, info, source)
+            return self._offline_page(url, info, kept, source)
         cached = self._store.get_page(url) if self._store is not None and info is not None else None
-        if cached is not None and not self._refresh and cached.is_fresh(self._ttl):
+        if cached is not None and not cached.body and kept is None:
+            cached = None  # neither its body nor its rows are kept: ask for it whole
+        if cached is not None and cached.body and not self._refresh and cached.is_fresh(self._ttl):
             return self._parse_page(cached, source, sha256s)
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
@@ -123,52 +125,62 @@ class ProjectPages:
         response = net.request(self._client, "GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
+            if kept is not None and not cached.body:  # the rows stand for the unchanged body
+                self._keep(page, *kept)
+                return pages.groups_from_text(kept[1])
         elif response.status_code in (404, 410):
             return None
         elif response.status_code == 200:
             page = _cached_page(url, response)
         else:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
-        artifacts = self._parse_page(page, source, sha256s)  # a page we cannot read is not kept
-        if self._store is not None:
-            self._store.put_page(page)
-        return artifacts
+        return self._parse_page(page, source, sha256s, fetched=True)  # a page we cannot read is not kept
 
-    def _offline_page(self, url: str, info: Optional[CachedPage], source: Source) -> Files:
+    def _offline_page(self, url: str, info: Optional[CachedPage], kept: Optional[tuple[str, str]], source: Source) -> Files:
         """The page as last fetched, however old; an error naming it when it never was."""
-        if info is not None and self._store is not None:
-            parsed = self._stored_rows(url, info.fetched_at, source)
-            if parsed is not None:
-                return parsed
-            cached = self._store.get_page(url)
-            if cached is not None:
-                return self._parse_page(cached, source)
+        if kept is not None:
+            return pages.groups_from_text(kept[1])
+        cached = self._store.get_page(url) if info is not None and self._store is not None else None
+        if cached is not None and cached.body:
+            return self._parse_page(cached, source)
         raise IndexUnreachable(
             redact_url(url), "this project page is not in the cache, and --offline forbids asking the index",
             hint="run once without --offline (the page is kept for the next offline run)",
         )
 
-    def _stored_rows(self, url: str, fetched_at: float, source: Source) -> Optional[Groups]:
-        """The parsed files of the page as fetched at ``fetched_at`` (grouped, not built), if they were kept."""
-        assert self._store is not None
+    def _kept_rows(self, url: str, info: Optional[CachedPage]) -> Optional[tuple[str, str]]:
+        """(body digest, rows grouped by version) of the page as fetched at ``info.fetched_at``, if kept."""
+        if info is None or self._store is None:
+            return None
         value = self._store.get_value(PARSED_PAGES, url)
         if value is None:
             return None
-        _digest, stamp, rows = value.split("\n", 2)
-        return pages.groups_from_text(rows) if stamp == repr(fetched_at) else None
+        digest, stamp, rows = value.split("\n", 2)
+        return (digest, rows) if stamp == repr(info.fetched_at) else None
 
-    def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> Files:
-        """The page's files; kept in the store with the body's digest and fetch time, so the
-        next run reads neither the body nor parses it, and a re-fetched identical page is not
-        parsed again. With ``sha256s`` only those files are built, and nothing is kept (the
-        body is: a later lock parses it without asking the index)."""
+    def _keep(self, page: CachedPage, digest: str, rows: str) -> None:
+        """The page's rows with its body's digest and fetch time, and its validators: not the body,
+        which the rows stand for (a 304 or an identical body keeps them)."""
+        if self._store is not None:
+            self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
+            self._store.put_page(replace(page, body=b""))
+
+    def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
+                    fetched: bool = False) -> Files:
+        """The page's files; its rows kept in the store (``_keep``), so the next run reads neither the
+        body nor parses it, and a re-fetched identical page is not parsed again. With ``sha256s`` only
+        those files are built, and a ``fetched`` page is kept whole (a later lock parses it without
+        asking the index)."""
         digest = hashlib.sha1(page.body).hexdigest()
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         if stored is not None and stored.split("\n", 1)[0] == digest:
             rows = stored.split("\n", 2)[2]
             artifacts: Files = pages.groups_from_text(rows)
         elif sha256s is not None:
-            return _parse_fresh(page, source, sha256s)
+            found = _parse_fresh(page, source, sha256s)
+            if fetched and self._store is not None:
+                self._store.put_page(page)
+            return found
         elif pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
             with _PARSING:
                 rows = _parse_fresh(page, source, as_groups=True)
@@ -176,8 +188,7 @@ class ProjectPages:
         else:
             artifacts = _parse_fresh(page, source)
             rows = pages.artifacts_to_groups(artifacts)
-        if self._store is not None:
-            self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
+        self._keep(page, digest, rows)
         return artifacts
 
 
