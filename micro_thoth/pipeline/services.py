@@ -18,7 +18,6 @@ from ..guidance.policy import GuidancePolicy
 from ..models import Source
 from ..reporting import Reporter
 from ..resolve.embedded import EmbeddedResolver
-from ..resolve.remote import BackendResolver
 from ..resolve.reporter import ProgressLines
 from ..resolve.resolver import LockPolicy, Resolver
 from ..settings import Settings
@@ -50,6 +49,9 @@ class Services:
         return self._resolver
 
     def _backend_resolver(self, backend: Backend) -> Resolver:
+        # imported here: ≈ 7 ms of wire formats that only a run with a backend needs
+        from ..resolve.remote import BackendResolver
+
         project_dir, environ = self.settings.project_dir, self.environ
         return BackendResolver(
             backend.url, token=backend.token, verify=backend.verify, environ=environ, reporter=self.reporter,
