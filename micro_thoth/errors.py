@@ -236,7 +236,11 @@ class DigestMismatch(IntegrityError):
         super().__init__(
             f"hash mismatch for {package}: {filename}{src} has {actual}, the lock allows {exp}; "
             "nothing was installed",
-            hint="the file changed on the index or in transit; re-lock only if you trust the new file",
+            hint=(
+                "the local file changed since the lock; re-lock only if you trust the new file"
+                if index is not None and index.startswith("file:")
+                else "the file changed on the index or in transit; re-lock only if you trust the new file"
+            ),
         )
         self.package = package
         self.filename = filename

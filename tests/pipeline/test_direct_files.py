@@ -91,6 +91,7 @@ def test_a_local_archive_changed_after_the_lock_is_refused_by_name(index, app, t
     result = thoth("install", "--deploy", "-C", str(project))
     assert result.code != 0, result.out
     assert name in result.err and "hash" in result.err and "Traceback" not in result.err
+    assert "the local file changed since the lock" in result.err
     assert not (project / ".venv" / "lib").exists() or not list((project / ".venv" / "lib").glob("*/site-packages/localapp*"))
 
 
