@@ -84,6 +84,26 @@ def test_bad_input_is_refused_naming_the_field(body: dict, query: dict, key_path
     assert info.value.key_path == key_path
 
 
+@pytest.mark.parametrize(
+    ("entry", "key_path"),
+    [
+        ('app = {path = "./app"}', "requirements.packages.app"),
+        ('app = {file = "file:///etc/app-1.0.tar.gz"}', "requirements.packages.app"),
+        ('app = {file = "../app-1.0-py3-none-any.whl"}', "requirements.packages.app"),
+    ],
+)
+def test_a_file_of_the_clients_machine_is_refused(entry: str, key_path: str) -> None:
+    """The backend never reads its own files for a request: a path or file:// entry names the client's."""
+    with pytest.raises(errors.InputFileError, match="local path") as info:
+        check_files(AdviseRequest(requirements=f"[packages]\n{entry}\n"))
+    assert info.value.key_path == key_path
+    with pytest.raises(errors.InputFileError, match="local path") as info:
+        check_files(AdviseRequest(requirements="six\napp @ file:///srv/app-1.0.tar.gz\n", requirements_format="pip"))
+    assert info.value.key_path == "requirements.line 2"
+    url = "app @ https://files.example.invalid/app-1.0.tar.gz"  # a URL both can read is fine
+    check_files(AdviseRequest(requirements=f"{url}\n", requirements_format="pip"))
+
+
 def test_v1_bad_input_is_400_before_any_job(backend: Backend) -> None:
     with backend.client() as client:
         before = client.get("/health").json()
