@@ -229,10 +229,15 @@ class PackageAdvisories:
             tuple(tuple((kind, 2 * rank[bound] + (2 if kind == "last_affected" else 1)) for kind, bound in events) for events in a._bounds)
             for a in self.advisories
         ]
-        self._listed: dict[Version, set[int]] = {}
+        by_text: dict[str, list[int]] = {}  # the advisories listing each text: its version parsed and hashed once
         for i, advisory in enumerate(self.advisories):
-            for listed in advisory._listed:
-                self._listed.setdefault(listed, set()).add(i)
+            for text in advisory.versions:
+                by_text.setdefault(text, []).append(i)
+        self._listed: dict[Version, set[int]] = {}
+        for text, listing in by_text.items():
+            listed = _version(text)
+            if listed is not None:
+                self._listed.setdefault(listed, set()).update(listing)
         self._starts, self._sets = _segments(self._ranges)
 
     def affecting(self, version: Version | str) -> list[Advisory]:

@@ -114,6 +114,7 @@ class AdvisoryDB:
         self.connection.executescript(_SCHEMA)
         self._memo: dict[NormalizedName, PackageAdvisories] = {}
         self._packages: Optional[frozenset[str]] = None  # the packages any advisory is about
+        self._summed: Optional[tuple[int, str]] = None  # (count, fingerprint) of what is held
         self._lock = threading.Lock()  # a policy may be asked from a worker thread (the backend)
 
     @classmethod
@@ -143,14 +144,14 @@ class AdvisoryDB:
         if advisory_id:
             self.connection.execute("DELETE FROM osv_advisories WHERE id = ?", (advisory_id,))
             self._memo.clear()
-            self._packages = None
+            self._packages = self._summed = None
 
     def add(self, advisories: Iterable[Advisory]) -> None:
         rows = [(a.id, a.package, a.modified, json.dumps(a.to_dict(), sort_keys=True)) for a in advisories]
         with self._lock, self.connection:
             self.connection.executemany("INSERT OR REPLACE INTO osv_advisories VALUES (?, ?, ?, ?)", rows)
             self._memo.clear()
-            self._packages = None
+            self._packages = self._summed = None
 
     def for_package(self, name: str) -> list[Advisory]:
         return list(self.concerning(name).advisories)
@@ -178,10 +179,19 @@ class AdvisoryDB:
         return [Advisory.from_dict(json.loads(row[0])) for row in rows]
 
     def fingerprint(self) -> str:
-        """A digest of what is imported (ids, packages, modification times): changes whenever an import changes anything.
-        Every lock's report names it: read from an index of those three columns alone, hashed in one go."""
-        rows = self.connection.execute("SELECT id, package, modified FROM osv_advisories ORDER BY id, package")
-        return hashlib.sha256("".join(f"{i}\0{package}\0{modified}\n" for i, package, modified in rows).encode()).hexdigest()
+        """A digest of what is imported (ids, packages, modification times): changes whenever an import changes anything."""
+        return self._summary()[1]
 
     def count(self) -> int:
-        return int(self.connection.execute("SELECT COUNT(DISTINCT id) FROM osv_advisories").fetchone()[0])
+        """How many advisories (distinct ids) are held."""
+        return self._summary()[0]
+
+    def _summary(self) -> tuple[int, str]:
+        """(count, fingerprint), from one read of an index of (id, package, modified) alone: every lock's report names
+        both; kept until this connection changes the table."""
+        with self._lock:
+            if self._summed is None:
+                rows = self.connection.execute("SELECT id, package, modified FROM osv_advisories ORDER BY id, package").fetchall()
+                text = "".join(f"{i}\0{package}\0{modified}\n" for i, package, modified in rows)
+                self._summed = (len({row[0] for row in rows}), hashlib.sha256(text.encode()).hexdigest())
+            return self._summed
