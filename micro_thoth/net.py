@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import functools
 import importlib.util
 import netrc
 import os
@@ -144,12 +145,34 @@ def _with_basic(request: httpx.Request, credentials: Credentials) -> httpx.Reque
 
 
 def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
-    """A CA bundle path (file or directory) becomes an SSLContext; booleans pass through."""
-    if isinstance(verify, bool):
-        return verify
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
+    """The SSLContext of ``verify`` (True: SSL_CERT_FILE / SSL_CERT_DIR, else certifi's bundle; a CA
+    bundle path, file or directory), made once per process for the same bundle as long as it is
+    unchanged: loading a bundle costs tens of milliseconds, and a long-lived resolver process
+    makes a client per job. False passes through."""
+    if verify is False:
+        return False
+    if verify is True:
+        key = ("env", os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or "")
+    else:
+        key = ("path", verify, "")
+    return _context_for(*key, _stamp(key[1] or key[2]))
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        stat = None
+    return (stat.st_mtime_ns, stat.st_size) if stat is not None else (0, 0)
+
+
+@functools.lru_cache(maxsize=8)
+def _context_for(kind: str, first: str, second: str, stamp: tuple[int, int]) -> ssl.SSLContext:
+    if kind == "env":
+        return httpx.create_ssl_context(verify=True, trust_env=True)
+    if os.path.isdir(first):
+        return ssl.create_default_context(capath=first)
+    return ssl.create_default_context(cafile=first)
 
 
 HTTP2 = importlib.util.find_spec("h2") is not None  # httpx speaks HTTP/2 only with h2 installed

@@ -9,6 +9,7 @@ order of ``packaging.tags.sys_tags()`` (packaging >= 26.3: the native
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Optional
@@ -141,7 +142,15 @@ def compatible_tags(
     os_version: Optional[tuple[int, int]] = None,
 ) -> tuple[Tag, ...]:
     """The ordered wheel tags a target accepts, most preferred first (as ``sys_tags()``)."""
-    version = tuple(python_version[:2])
+    return _compatible_tags(tuple(python_version[:2]), implementation, None if abis is None else tuple(abis),
+                            platform, libc, machine, None if os_version is None else (os_version[0], os_version[1]))
+
+
+@functools.lru_cache(maxsize=64)  # the same few targets, job after job, in a backend's resolver process
+def _compatible_tags(
+    version: tuple[int, ...], implementation: str, abis: Optional[tuple[str, ...]], platform: str, libc: Libc,
+    machine: str, os_version: Optional[tuple[int, int]],
+) -> tuple[Tag, ...]:
     platforms = platform_tags(platform=platform, libc=libc, machine=machine, os_version=os_version)
     impl = implementation_abbrev(implementation)
     nodot = "".join(map(str, version))

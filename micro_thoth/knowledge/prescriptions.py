@@ -8,6 +8,7 @@ from a backend in one step.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -41,7 +42,14 @@ def load_file(path: Path, origin: str = "path") -> tuple[Unit, ...]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputFileError(f"cannot read prescriptions: {exc.strerror or exc}", path=str(path)) from exc
-    return parse_units(text, path=str(path), origin=origin)
+    return _parsed(text, str(path), origin)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, path: str, origin: str) -> tuple[Unit, ...]:
+    """``parse_units``, once per text: the units are frozen, and a long-lived resolver process
+    (the backend's) reads the same files for every job. A changed file is a new text."""
+    return parse_units(text, path=path, origin=origin)
 
 
 def unit_files(directory: Path, *, skip: Sequence[str] = ()) -> list[Path]:

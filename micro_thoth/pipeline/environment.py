@@ -6,7 +6,10 @@ discovery, overlaid by the selected ``.thoth.yaml`` entry, overlaid by flags.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -71,7 +74,10 @@ def runtime_environment(
     root = overrides.pop("target_root", None)
     if root is not None:
         machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
-    detected = detect(machine or Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
+    if machine is None and _KEEP.get() > 0:
+        detected = _kept_detection(environ, interpreter, cache_dir)
+    else:
+        detected = detect(machine or Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
     config = load_project_config(project_dir, environ, reporter)
     wanted = name or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None
     if config is None and wanted:
@@ -81,6 +87,35 @@ def runtime_environment(
     environment = RuntimeEnvironment.merge(detected, entry, overrides)
     overlay = config.overlay_directory(project_dir, entry) if config and entry else project_dir
     return SelectedEnvironment(environment, config, overlay, detected)
+
+
+_KEEP = contextvars.ContextVar("keep_detection", default=0.0)
+_DETECTED: dict[tuple[Any, ...], tuple[float, RuntimeEnvironment]] = {}
+
+
+@contextlib.contextmanager
+def detection_kept(seconds: float) -> Iterator[None]:
+    """Within this block, this machine's detection (probes run as subprocesses: tens of ms) is
+    reused for ``seconds`` for the same environment and interpreter: a long-lived resolver
+    process (the backend's) runs one job after another on the same machine."""
+    token = _KEEP.set(seconds)
+    try:
+        yield
+    finally:
+        _KEEP.reset(token)
+
+
+def _kept_detection(environ: Mapping[str, str], interpreter: Any, cache_dir: Optional[Path]) -> RuntimeEnvironment:
+    key = (tuple(sorted(environ.items())), repr(interpreter), str(cache_dir))
+    now = time.monotonic()
+    kept = _DETECTED.get(key)
+    if kept is not None and now - kept[0] < _KEEP.get():
+        return kept[1]
+    detected = detect(Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
+    if len(_DETECTED) >= 8:
+        _DETECTED.clear()
+    _DETECTED[key] = (now, detected)
+    return detected
 
 
 def write_config(
