@@ -29,6 +29,7 @@ from micro_thoth.cache import Cache
 from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
 from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.knowledge import abi
+from micro_thoth.memory import Kept
 from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, Source, redact_url
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import KnowledgeStore
@@ -37,6 +38,8 @@ from . import fetch, pages, wheelzip
 
 SPOOL_BYTES = 32 * 1024 * 1024
 METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (serves unadvertised .metadata)
+# (sha256, file name) -> its parsed metadata: what a resolver process keeps across jobs (memory.py)
+_KEPT: Kept[Optional[tuple[str, str]], CoreMetadata] = Kept(8192)
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
@@ -80,9 +83,15 @@ class MetadataFetcher:
     def load(self, artifact: Artifact) -> CoreMetadata:
         """The file's metadata: from the store when known by digest, else fetched and stored."""
         digest = artifact.sha256
+        key = (digest, artifact.filename) if digest else None
+        kept = _KEPT.get(key)
+        if kept is not None:
+            return kept
         stored = self._store.get_metadata(digest) if self._store is not None and digest else None
         if stored is not None:
-            return self._parse(stored.encode("utf-8", "surrogateescape"), artifact)
+            parsed = self._parse(stored.encode("utf-8", "surrogateescape"), artifact)
+            _KEPT.put(key, parsed)
+            return parsed
         if self._offline and not artifact.url.startswith("file:"):
             raise IndexUnreachable(
                 redact_url(artifact.url),
@@ -93,6 +102,7 @@ class MetadataFetcher:
         metadata = self._parse(data, artifact)
         if self._store is not None and digest:
             self._store.put_metadata(digest, data.decode("utf-8", errors="replace"))
+        _KEPT.put(key, metadata)
         return metadata
 
     def direct(self, name: str, reference: DirectReference) -> tuple[CoreMetadata, DirectReference, tuple[Artifact, ...]]:

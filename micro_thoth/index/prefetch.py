@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Optional, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -45,26 +45,40 @@ class Memo:
         return value
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: started once per process, shared by every client
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="thoth-index")
+        return pool
+
+
 class Prefetcher:
-    """A lazily started pool of ``workers`` threads running hints; their errors are dropped
-    (the real call raises them again)."""
+    """Runs hints on a pool of ``workers`` threads, started on first use and kept for the process
+    (a long-lived resolver process runs job after job: starting threads for each cost more than
+    a small resolution); their errors are dropped (the real call raises them again).
+    ``close`` cancels this prefetcher's hints that have not started."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[[T], object], arg: T) -> None:
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="thoth-index")
-            self._pool.submit(_quietly, fn, arg)
+            if len(self._futures) >= 256:
+                self._futures = [f for f in self._futures if not f.done()]
+            self._futures.append(_pool(self._workers).submit(_quietly, fn, arg))
 
     def close(self) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            futures, self._futures = self._futures, []
+        for future in futures:
+            future.cancel()
 
 
 def _quietly(fn: Callable[[T], object], arg: T) -> None:

@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName
 
 from micro_thoth import net
 from micro_thoth.errors import IndexUnreachable, PackageIndexError
+from micro_thoth.memory import Kept
 from micro_thoth.models import Artifact, ProjectPage, Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
@@ -34,6 +35,9 @@ Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): 
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
 
 PARSED_PAGES = "parsed-pages-v3"
+# (store, page URL) -> fetch time, parsed rows: what a resolver process keeps across jobs (memory.py);
+# used only while the store still holds that fetch, so a page another process re-fetched is read again
+_REMEMBERED: Kept[tuple[str, str], tuple[float, tuple[tuple[str, str, str], ...]]] = Kept(2048)
 _PARSING = threading.Semaphore(1)  # store namespace: page URL -> body digest, fetch time, rows grouped by version
 
 
@@ -109,9 +113,15 @@ class ProjectPages:
 
     def _http_page(self, url: str, source: Source, sha256s: Optional[frozenset[str]] = None) -> Optional[Files]:
         info = self._store.get_page_info(url) if self._store is not None else None
+        fresh = info is not None and not self._refresh and info.is_fresh(self._ttl)
+        remembered = _REMEMBERED.get(self._remembered_key(url)) if fresh and info is not None else None
+        if remembered is not None and info is not None and remembered[0] == info.fetched_at:
+            return list(remembered[1])  # a resolver process's warm path: the rows of this very fetch, parsed before
         kept = self._kept_rows(url, info)
-        if kept is not None and info is not None and not self._refresh and info.is_fresh(self._ttl):
-            return pages.groups_from_text(kept[1])  # the warm path: neither the body nor a parse is needed
+        if kept is not None and info is not None and fresh:
+            groups = pages.groups_from_text(kept[1])  # the warm path: neither the body nor a parse is needed
+            self._remember(url, info.fetched_at, groups)
+            return groups
         if self._offline:
             return self._offline_page(url, info, kept, source)
         cached = self._store.get_page(url) if self._store is not None and info is not None else None
@@ -189,7 +199,16 @@ class ProjectPages:
             artifacts = _parse_fresh(page, source)
             rows = pages.artifacts_to_groups(artifacts)
         self._keep(page, digest, rows)
+        if isinstance(artifacts, list):
+            self._remember(page.url, page.fetched_at, artifacts)
         return artifacts
+
+    def _remembered_key(self, url: str) -> Optional[tuple[str, str]]:
+        path = getattr(self._store, "path", None)
+        return (str(path), url) if path is not None else None
+
+    def _remember(self, url: str, fetched_at: float, groups: Groups) -> None:
+        _REMEMBERED.put(self._remembered_key(url), (fetched_at, tuple(groups)))
 
 
 @overload

@@ -19,11 +19,9 @@ from ..environment.runtime import RuntimeEnvironment
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.wire import DEFAULT_SEARCH_LIMIT
 from ..settings import Settings
-from .environment import detection_kept
 from .lock import GuidanceOptions, LockOutcome, LockRequest, lock_project
 
 ADVISE_SEARCH_LIMIT = DEFAULT_SEARCH_LIMIT
-DETECTION_KEPT = 60.0  # seconds a resolver process reuses its machine's detection
 KNOWLEDGE_VERSION = f"micro-thoth {__version__}"  # also the server's default (server/config.py)
 
 
@@ -60,8 +58,7 @@ def advise_request(request: Any) -> Any:
                 limit=request.search_limit,
             ),
         )
-        with detection_kept(DETECTION_KEPT):
-            outcome = lock_project(settings, os.environ, NULL_REPORTER, lock_request)
+        outcome = lock_project(settings, os.environ, NULL_REPORTER, lock_request)
         report = outcome.report.to_thoth_json() if outcome.report is not None else {}
         report["dependency_graph"] = dependency_graph(outcome.resolutions.values())
         return AdviseResult(lock=outcome.text, report=report, knowledge_version=KNOWLEDGE_VERSION)

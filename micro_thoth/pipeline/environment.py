@@ -6,10 +6,8 @@ discovery, overlaid by the selected ``.thoth.yaml`` entry, overlaid by flags.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +17,7 @@ from ..environment.detect import Machine, detect
 from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError, UsageError
 from ..fs import atomic_write
+from ..memory import Kept
 from ..reporting import Reporter
 
 
@@ -74,10 +73,10 @@ def runtime_environment(
     root = overrides.pop("target_root", None)
     if root is not None:
         machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
-    if machine is None and _KEEP.get() > 0:
+    if machine is None:
         detected = _kept_detection(environ, interpreter, cache_dir)
     else:
-        detected = detect(machine or Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
+        detected = detect(machine, interpreter=interpreter, cache_dir=cache_dir)
     config = load_project_config(project_dir, environ, reporter)
     wanted = name or environ.get("THAMOS_RUNTIME_ENVIRONMENT") or None
     if config is None and wanted:
@@ -89,32 +88,20 @@ def runtime_environment(
     return SelectedEnvironment(environment, config, overlay, detected)
 
 
-_KEEP = contextvars.ContextVar("keep_detection", default=0.0)
-_DETECTED: dict[tuple[Any, ...], tuple[float, RuntimeEnvironment]] = {}
-
-
-@contextlib.contextmanager
-def detection_kept(seconds: float) -> Iterator[None]:
-    """Within this block, this machine's detection (probes run as subprocesses: tens of ms) is
-    reused for ``seconds`` for the same environment and interpreter: a long-lived resolver
-    process (the backend's) runs one job after another on the same machine."""
-    token = _KEEP.set(seconds)
-    try:
-        yield
-    finally:
-        _KEEP.reset(token)
+DETECTION_KEPT = 60.0  # seconds a resolver process (memory.py) reuses its machine's detection
+_DETECTED: Kept[tuple[Any, ...], tuple[float, RuntimeEnvironment]] = Kept(8)
 
 
 def _kept_detection(environ: Mapping[str, str], interpreter: Any, cache_dir: Optional[Path]) -> RuntimeEnvironment:
+    """This machine's detection (probes run as subprocesses: tens of ms), reused for DETECTION_KEPT
+    seconds for the same environment and interpreter when the process keeps what it reads."""
     key = (tuple(sorted(environ.items())), repr(interpreter), str(cache_dir))
     now = time.monotonic()
     kept = _DETECTED.get(key)
-    if kept is not None and now - kept[0] < _KEEP.get():
+    if kept is not None and now - kept[0] < DETECTION_KEPT:
         return kept[1]
     detected = detect(Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
-    if len(_DETECTED) >= 8:
-        _DETECTED.clear()
-    _DETECTED[key] = (now, detected)
+    _DETECTED.put(key, (now, detected))
     return detected
 
 

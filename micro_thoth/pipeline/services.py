@@ -15,6 +15,7 @@ from .. import net, pipconf
 from ..cache import Cache
 from ..errors import UsageError
 from ..guidance.policy import GuidancePolicy
+from ..memory import Kept, keeping
 from ..models import Source
 from ..reporting import Reporter
 from ..resolve.embedded import EmbeddedResolver
@@ -23,6 +24,8 @@ from ..resolve.resolver import LockPolicy, Resolver
 from ..settings import Settings
 from .backend import Backend, configured_backend, prescription_texts
 from .policy import open_policy
+
+_STORES: Kept[str, Any] = Kept(4)  # metadata store path -> the open Store, in a resolver process
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Services:
     _sources: list[Source] = field(default_factory=list)
     backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
     _resolver: Optional[Resolver] = None
+    _store_kept: bool = False  # a resolver process's store, open from one job to the next (memory.py)
+    _index_clients: list[Any] = field(default_factory=list)  # closed with the services (their prefetches cancelled)
 
     @property
     def resolver(self) -> Resolver:
@@ -99,7 +104,9 @@ class Services:
         if self._store is None:
             from ..store import Store
 
-            self._store = Store(self.cache.metadata_db)
+            path = self.cache.metadata_db
+            self._store_kept = keeping()
+            self._store = _STORES.setdefault(str(path), lambda: Store(path)) if self._store_kept else Store(path)
         return self._store
 
     def index_client(
@@ -114,7 +121,7 @@ class Services:
 
         sources = self.mirrored(sources)
         self.use_sources(sources)
-        return IndexClient(
+        client = IndexClient(
             sources,
             client=net.deferred_client(lambda: self.client, self.auth),  # made on the first request
             cache=self.cache,
@@ -128,6 +135,8 @@ class Services:
             pinned=pinned,
             base=str(self.settings.pipfile_path.parent),
         )
+        self._index_clients.append(client)
+        return client
 
     def pip_sources(self) -> tuple[Source, ...]:
         """The indexes pip would use here (PIP_INDEX_URL, pip.conf, else pip's default index)."""
@@ -171,9 +180,11 @@ def open_services(
     try:
         yield services
     finally:
+        for index in services._index_clients:
+            index.close()
         if services._client is not None:
             services._client.close()
-        if services._store is not None:
+        if services._store is not None and not services._store_kept:
             services._store.close()
 
 

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import errors
+from .. import errors, memory
 from ..reporting import Reporter
 from ..resolve.wire import AdviseRequest, AdviseResult
 from . import problems
@@ -80,6 +80,7 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
     """The loop of a resolver process: one (task, request) in, log lines and one outcome out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
     logging.getLogger("micro_thoth").setLevel(logging.INFO)
+    memory.keep()  # job after job: parsed pages, metadata, stores and detection stay in memory (memory.py)
     conn.send(("ready", None))
     while True:
         try:
