@@ -1,0 +1,72 @@
+"""A long-lived resolver process keeps what it reads from job to job (memory.py) and answers as fresh ones do."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any
+
+from micro_thoth.cache import Cache
+from micro_thoth.pipeline.advise import advise_request
+from micro_thoth.resolve.wire import AdviseRequest
+from micro_thoth.server.runners import ProcessRunner
+from tests.support.builder import Dist
+from tests.support.index_server import LocalIndex
+
+
+def _request(index: LocalIndex, *names: str) -> AdviseRequest:
+    packages = "".join(f'{name} = "*"\n' for name in names)
+    pipfile = f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}'
+    return AdviseRequest(requirements=pipfile, runtime_environment={"python_version": "3.11"}, search_limit=0)
+
+
+def _lock(runner: ProcessRunner, request: AdviseRequest) -> str:
+    kind, value = runner.run("advise", request, 120, lambda line: None)
+    assert kind == "ok", value
+    lock: str = value["lock"]
+    return lock
+
+
+def _fresh(request: AdviseRequest) -> str:
+    runner = ProcessRunner({"advise": advise_request})
+    try:
+        return _lock(runner, request)
+    finally:
+        runner.stop()
+
+
+def _pinned(lock: str, name: str) -> Any:
+    return json.loads(lock)["default"][name]["version"]
+
+
+def test_jobs_in_one_process_answer_as_fresh_processes(index: LocalIndex) -> None:
+    for version in ("1.0", "1.1"):
+        index.add(Dist("alpha", version, requires_dist=["beta>=2"]))
+    index.add(Dist("beta", "2.0"))
+    index.add(Dist("beta", "2.5"))
+    index.add(Dist("gamma", "1.0", requires_dist=["beta<2.5"]))
+    requests = [_request(index, "alpha"), _request(index, "gamma"), _request(index, "alpha", "gamma"), _request(index, "alpha")]
+    kept = ProcessRunner({"advise": advise_request})
+    try:
+        in_one = [_lock(kept, request) for request in requests]
+    finally:
+        kept.stop()
+    assert in_one == [_fresh(request) for request in requests]
+    assert _pinned(in_one[0], "beta") == "==2.5" and _pinned(in_one[2], "beta") == "==2.0"
+
+
+def test_a_new_release_is_seen_once_the_freshness_window_passes(index: LocalIndex) -> None:
+    index.add(Dist("alpha", "1.0"))
+    runner = ProcessRunner({"advise": advise_request})
+    try:
+        assert _pinned(_lock(runner, _request(index, "alpha")), "alpha") == "==1.0"
+        index.add(Dist("alpha", "1.1"))
+        within = _lock(runner, _request(index, "alpha"))
+        assert _pinned(within, "alpha") == "==1.0"  # the page as fetched, within the window: as a fresh process
+        assert within == _fresh(_request(index, "alpha"))
+        with sqlite3.connect(Cache.default(os.environ).metadata_db) as db:  # the window passes
+            db.execute("UPDATE pages SET fetched_at = fetched_at - 86400")
+        assert _pinned(_lock(runner, _request(index, "alpha")), "alpha") == "==1.1"
+    finally:
+        runner.stop()
