@@ -18,7 +18,9 @@ from tests.support.index_server import LocalIndex
 def _request(index: LocalIndex, *names: str) -> AdviseRequest:
     packages = "".join(f'{name} = "*"\n' for name in names)
     pipfile = f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}'
-    return AdviseRequest(requirements=pipfile, runtime_environment={"python_version": "3.11"}, search_limit=0)
+    return AdviseRequest(
+        requirements=pipfile, runtime_environment={"python_version": "3.11"}, search_limit=0
+    )
 
 
 def _lock(runner: ProcessRunner, request: AdviseRequest) -> str:
@@ -46,7 +48,12 @@ def test_jobs_in_one_process_answer_as_fresh_processes(index: LocalIndex) -> Non
     index.add(Dist("beta", "2.0"))
     index.add(Dist("beta", "2.5"))
     index.add(Dist("gamma", "1.0", requires_dist=["beta<2.5"]))
-    requests = [_request(index, "alpha"), _request(index, "gamma"), _request(index, "alpha", "gamma"), _request(index, "alpha")]
+    requests = [
+        _request(index, "alpha"),
+        _request(index, "gamma"),
+        _request(index, "alpha", "gamma"),
+        _request(index, "alpha"),
+    ]
     kept = ProcessRunner({"advise": advise_request})
     try:
         in_one = [_lock(kept, request) for request in requests]
@@ -63,7 +70,9 @@ def test_a_new_release_is_seen_once_the_freshness_window_passes(index: LocalInde
         assert _pinned(_lock(runner, _request(index, "alpha")), "alpha") == "==1.0"
         index.add(Dist("alpha", "1.1"))
         within = _lock(runner, _request(index, "alpha"))
-        assert _pinned(within, "alpha") == "==1.0"  # the page as fetched, within the window: as a fresh process
+        assert (
+            _pinned(within, "alpha") == "==1.0"
+        )  # the page as fetched, within the window: as a fresh process
         assert within == _fresh(_request(index, "alpha"))
         with sqlite3.connect(Cache.default(os.environ).metadata_db) as db:  # the window passes
             db.execute("UPDATE pages SET fetched_at = fetched_at - 86400")
