@@ -20,7 +20,7 @@ from ..guidance.advisories import Finding, audit
 from ..guidance.typosquat import looks_like_typosquat
 from ..knowledge import prescriptions as rx
 from ..knowledge.locations import bundled_dir, user_prescriptions_dir
-from ..models import Lock
+from ..models import Lock, redact_url
 from ..resolve.resolver import StackReport
 from ..settings import Settings
 from .knowledge import import_advisories as import_advisories
@@ -127,7 +127,6 @@ def sync_prescriptions(
     backend: str, environ: Mapping[str, str], *, token: Optional[str] = None, verify: bool = True, client: Any = None
 ) -> SyncOutcome:
     """Fetch the backend's prescriptions and make them the user dir's ``backend/`` set (replaced whole)."""
-    from ..models import redact_url
     from ..resolve.remote import RemoteResolver
 
     resolver = RemoteResolver(backend, token=token, verify=verify, environ=environ, client=client)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import UsageError
+from ..models import redact_url
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS mt_jobs (
@@ -461,8 +462,6 @@ class PostgresJobStore(SqlJobStore):
         try:
             conn = self._psycopg.connect(self.url, autocommit=True)
         except self._psycopg.OperationalError as exc:
-            from ..models import redact_url
-
             raise UsageError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
         # Claims, leases, logs, outcomes can be redone (a resolution is a function of its request): their
         # commits need not wait for the disk (as SQLite's WAL, synchronous=NORMAL). See docs/backend.md.
