@@ -8,7 +8,7 @@ distance (optimal string alignment: a swap of two letters counts as one edit).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -94,4 +94,14 @@ def typosquat_warnings(requirements: Sequence[str], *, names: Optional[PopularNa
         target = looks_like_typosquat(requested, names=names)
         if target is not None:
             out[requested] = target
+    return out
+
+
+def typo_warnings(names: Iterable[str]) -> list[str]:
+    """One line per requested name that looks like a typo of a much more popular project."""
+    out = []
+    for name in names:
+        popular = looks_like_typosquat(name)
+        if popular is not None:
+            out.append(f"'{name}' is not a popular project but looks like '{popular}': did you mean '{popular}'?")
     return out

@@ -10,14 +10,13 @@ must survive ``--clear``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InputFileError
 from ..guidance.advisories import Finding, audit
-from ..guidance.typosquat import looks_like_typosquat
 from ..knowledge import prescriptions as rx
 from ..knowledge.locations import bundled_dir, user_prescriptions_dir
 from ..models import Lock, redact_url
@@ -147,16 +146,6 @@ def sync_prescriptions(
         manifest["backend"], directory / rx.BACKEND_DIR, knowledge.knowledge_version, knowledge.digest,
         len(knowledge.files), units, before.get("digest") != knowledge.digest,
     )
-
-
-def typo_warnings(names: Iterable[str]) -> list[str]:
-    """One line per requested name that looks like a typo of a much more popular project."""
-    out = []
-    for name in names:
-        popular = looks_like_typosquat(name)
-        if popular is not None:
-            out.append(f"'{name}' is not a popular project but looks like '{popular}': did you mean '{popular}'?")
-    return out
 
 
 # -- printing ----------------------------------------------------------------------------------

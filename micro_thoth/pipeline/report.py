@@ -8,6 +8,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..guidance.typosquat import typo_warnings
 from ..models import Justification
 from ..settings import Settings
 
@@ -100,8 +101,6 @@ def _newer(version: str, than: str) -> bool:
 def typo_lines(outcome: Any) -> list[str]:
     """Requested names that look like typos of popular projects, among those resolved from the
     project's first (public) index: a name found on another source, or pinned to it, is private."""
-    from .guidance import typo_warnings
-
     sources = outcome.lock.sources if outcome.lock is not None else ()
     public = sources[0].name if sources else None
     names = (

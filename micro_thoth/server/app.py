@@ -35,7 +35,7 @@ from ..resolve.problem import Problem
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
 from . import problems, thoth_v1
 from .config import ServerSettings
-from .fastpath import Answers, FastPath, presented_token, remember, token_matches
+from .fastpath import Answers, FastPath, presented_token, remember, replay_body, token_matches
 from .intake import check_files
 from .jobs import TASK_PREFIX, Jobs, QueueFull, knowledge_digest
 from .runners import Resolver
@@ -94,23 +94,10 @@ class BodyLimit:
                 return
             if not message.get("more_body"):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await problem_response(problems.too_large(self.limit), {"Connection": "close"})(scope, receive, send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> MutableMapping[str, Any]:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 class ThothVersion:

@@ -225,7 +225,7 @@ class FastPath:
             await send({"type": "http.response.start", "status": answer.status, "headers": list(answer.headers)})
             await send({"type": "http.response.body", "body": answer.body})
             return
-        await self._run(scope, _replay(body, receive), send, key)
+        await self._run(scope, replay_body(body, receive), send, key)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
         state = scope.setdefault("state", {})
@@ -248,7 +248,8 @@ class FastPath:
             self.answers.put(key, Answer(digest, needs_token, start["status"], headers, b"".join(chunks), began), mark)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` (already read whole) once, then the client's own messages."""
     sent = False
 
     async def replay() -> Message:

@@ -14,6 +14,7 @@ from packaging.version import Version
 from micro_thoth.console import Console
 from micro_thoth.environment.runtime import RuntimeEnvironment
 from micro_thoth.guidance.justification import build_report
+from micro_thoth.guidance.typosquat import typo_warnings
 from micro_thoth.models import Source
 from micro_thoth.pipeline import guidance
 from micro_thoth.reporting import Reporter
@@ -76,7 +77,7 @@ def test_policy_factory_flags_win_and_exclude_newer_is_the_clock(tmp_path: Path)
 
 
 def test_typo_warnings() -> None:
-    assert guidance.typo_warnings(["requests", "reqeusts", "my-internal-thing"]) == [
+    assert typo_warnings(["requests", "reqeusts", "my-internal-thing"]) == [
         "'reqeusts' is not a popular project but looks like 'requests': did you mean 'requests'?"
     ]
 
