@@ -4,8 +4,9 @@ No stub: the backend runs the embedded guided lock against a local index of
 real wheels, over https with a certificate made here; thamos (a venv of its
 own, ``THOTH_TEST_THAMOS_PYTHON``) advises, shows status, log, version and
 graph, checks provenance and installs from the answer; the lock it wrote
-passes our own ``verify`` (pipenv's hash) and ``install --deploy``, and
-``pipenv verify`` when pipenv is on PATH.
+passes our own ``verify`` (pipenv's hash) and ``install --deploy``, and the
+published ``pipenv verify`` (``THOTH_TEST_PIPENV``, or ``pipenv`` on PATH; .ci/run
+installs both from the default index into venvs of their own).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import tomlkit
 
 from micro_thoth import __version__
 from tests.pipeline.conftest import thoth, venv_import  # noqa: F401 - fixture
@@ -29,6 +31,9 @@ from tests.support.index_server import LocalIndex
 
 REAL_RESOLVER = "micro_thoth.pipeline.advise:advise_request"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Read at import: the autouse isolation fixture removes every THOTH_* variable.
+PIPENV = os.environ.get("THOTH_TEST_PIPENV") or shutil.which("pipenv")
+needs_pipenv = pytest.mark.skipif(PIPENV is None, reason="set THOTH_TEST_PIPENV to the published pipenv (.ci/run installs it)")
 THOTH_YAML = """\
 host: 127.0.0.1:{port}
 tls_verify: false
@@ -110,8 +115,6 @@ def test_thamos_advise_then_install_against_the_real_resolver(stack, real_backen
 
     verified = thoth("verify", "-C", str(app))
     assert verified.code == 0, verified.err
-    if shutil.which("pipenv"):
-        assert subprocess.run(["pipenv", "verify"], cwd=app, capture_output=True).returncode == 0
 
     target = tmp_path / "site"
     installed = _thamos(app, "install", "--", "--target", str(target))
@@ -132,3 +135,31 @@ def test_thamos_provenance_check_finds_a_digest_the_index_does_not_have(stack, r
     checked = _thamos(app, "provenance-check", "--json")
     assert checked.returncode == 4, checked.stderr + checked.stdout
     assert "ARTIFACT-DIFFERENT-SOURCE" in checked.stdout and "beta" in checked.stdout
+
+
+@needs_thamos
+@needs_pipenv
+def test_the_lock_thamos_wrote_passes_pipenv_verify(stack, real_backend, tmp_path) -> None:
+    app = _project(tmp_path, stack, real_backend)
+    advised = _thamos(app, "advise", "--no-static-analysis")
+    assert advised.returncode == 0, advised.stderr + advised.stdout
+    # thamos always rewrites the Pipfile with its own [thoth] table (keep_thoth_section=True);
+    # pipenv reads every unknown table as a package category and fails on its booleans
+    # whatever the backend answered, so the check runs on the Pipfile thamos wrote less that table.
+    pipfile = tomlkit.parse((app / "Pipfile").read_text())
+    assert "thoth" in pipfile and pipfile["packages"] == {"alpha": "*"}
+    del pipfile["thoth"]
+    (app / "Pipfile").write_text(tomlkit.dumps(pipfile))
+    verified = _pipenv(app, "verify")
+    assert verified.returncode == 0, verified.stderr + verified.stdout
+    assert "up-to-date" in verified.stdout
+    # and the check can fail: an edited Pipfile no longer matches the lock's _meta hash
+    (app / "Pipfile").write_text((app / "Pipfile").read_text().replace('alpha = "*"', 'alpha = ">=1"'))
+    stale = _pipenv(app, "verify")
+    assert stale.returncode == 1 and "out-of-date" in stale.stderr + stale.stdout
+
+
+def _pipenv(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert PIPENV is not None
+    env = dict(os.environ, PIPENV_IGNORE_VIRTUALENVS="1", PIPENV_NOSPIN="1", PIPENV_MAX_DEPTH="1", NO_COLOR="1")
+    return subprocess.run([PIPENV, *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
