@@ -20,6 +20,7 @@ from typing import Optional
 import httpx
 from packaging.version import InvalidVersion, Version
 
+from .artifacts import Artifact
 from .cache import Cache
 from .errors import (
     DigestMismatch,
@@ -30,7 +31,7 @@ from .errors import (
     NoCompatibleArtifact,
 )
 from .index import fetch
-from .models import Artifact, Hash, Pin, Target, redact_url
+from .models import Hash, Pin, Target, redact_url
 from .reporting import NULL_REPORTER, Reporter
 
 TASK = "Downloading"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from micro_thoth import build
+from micro_thoth.artifacts import CoreMetadata
 from micro_thoth.build import (
     build_wheel,
     build_wheel_for,
@@ -21,7 +22,7 @@ from micro_thoth.build import (
     scrub,
 )
 from micro_thoth.errors import BuildError
-from micro_thoth.models import CoreMetadata, DirectReference
+from micro_thoth.models import DirectReference
 from tests.support.builder import Dist, build_sdist
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

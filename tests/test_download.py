@@ -14,6 +14,7 @@ from packaging.markers import default_environment
 from packaging.tags import sys_tags
 
 from micro_thoth import net
+from micro_thoth.artifacts import Artifact
 from micro_thoth.cache import Cache
 from micro_thoth.download import (
     DownloadRequest,
@@ -28,7 +29,7 @@ from micro_thoth.errors import (
     MissingHashError,
     NoCompatibleArtifact,
 )
-from micro_thoth.models import Artifact, DirectReference, Hash, Pin, Source, Target
+from micro_thoth.models import DirectReference, Hash, Pin, Source, Target
 from micro_thoth.reporting import Reporter
 from tests.support.builder import Dist, build_sdist, build_wheel
 from tests.support.index_server import IndexFile, LocalIndex

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from micro_thoth.artifacts import Artifact
 from micro_thoth.cache import Cache
 from micro_thoth.errors import (
     DigestMismatch,
@@ -32,7 +33,7 @@ from micro_thoth.index.pages import (
     json_groups,
 )
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
-from micro_thoth.models import Artifact, DirectReference, Hash, Source
+from micro_thoth.models import DirectReference, Hash, Source
 from micro_thoth.net import make_client
 from micro_thoth.store import Store
 from micro_thoth.timestamps import parse_upload_time

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from ..models import CoreMetadata
+from ..artifacts import CoreMetadata
 from .spdx import spdx_id
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")

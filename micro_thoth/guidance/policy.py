@@ -20,8 +20,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from ..artifacts import Artifact, CoreMetadata
 from ..errors import ResolutionError
-from ..models import Artifact, CoreMetadata, Justification, Substitute, Verdict
+from ..models import Justification, Substitute, Verdict
 from ..reporting import NULL_REPORTER, Reporter
 from ..timestamps import parse_upload_time
 from .advisories import Advisory, AdvisoryLookup, PackageAdvisories

@@ -5,7 +5,7 @@ A file holds ``units:`` with ``boots``, ``pseudonyms``, ``sieves``, ``steps``,
 an unknown key, a wrong type or an invalid specifier raises
 ``InputFileError`` naming the file, the unit and the key path
 (``units.sieves[0].match.package_version.nme``). A user's own incompatibility
-becomes a unit file with ``incompatibility_file``. Reading files, directories
+becomes a unit file in ``incompatibility.py``. Reading files, directories
 and synced stores is ``micro_thoth.knowledge``'s; the values are in
 ``units.py``, which units apply to a machine in ``selection.py`` (both
 re-exported here). docs/prescriptions.md is the reference.
@@ -13,17 +13,13 @@ re-exported here). docs/prescriptions.md is the reference.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, TypeVar, cast
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
-from ..errors import InputFileError, UsageError
+from ..errors import InputFileError
 from ..models import RECOMMENDATION_TYPES, Justification
 from .reading import (
     At,
@@ -54,8 +50,8 @@ from .units import (
 
 __all__ = [
     "Alternative", "Hardware", "MachineFacts", "MatchEntry", "Override", "PackageMatch", "ReleaseNotes", "Run",
-    "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext", "incompatibility_file",
-    "incompatibility_units", "normalize_index_url", "parse_units", "runtime_matches", "select_units", "should_include",
+    "RuntimeCondition", "Selector", "ShouldInclude", "Unit", "UnitContext",
+    "normalize_index_url", "parse_units", "runtime_matches", "select_units", "should_include",
 ]
 
 ORIGINS = ("bundled", "backend", "user", "project", "path")
@@ -446,62 +442,3 @@ def _check_unique(at: At, units: Sequence[Unit]) -> None:
         if unit.name in seen:
             at.about(unit.name).fail("two units in one file have this name")
         seen.add(unit.name)
-
-
-# -- user-recorded incompatibilities --------------------------------------------------------
-
-
-def _requirement(text: str) -> Requirement:
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as exc:
-        raise UsageError(f"not a requirement: '{text}'", hint="write it like 'numpy==1.26.0' or 'scipy>=1.11'") from exc
-    if req.url or req.marker or req.extras:
-        raise UsageError(f"'{text}': an incompatibility names a package and a version range only")
-    return req
-
-
-def incompatibility_units(a: str, b: str, reason: str) -> dict[str, Any]:
-    """The YAML document (as data) for "``a`` does not work with ``b``": one ``step.Group`` unit.
-
-    A group refuses each member when the others are in the resolved state, so the
-    refusal holds whichever of the two the resolver pins first (Thoth's own form
-    for such findings).
-    """
-    first, second = _requirement(a), _requirement(b)
-    if canonicalize_name(first.name) == canonicalize_name(second.name):
-        raise UsageError("an incompatibility is between two different packages")
-    if not reason.strip():
-        raise UsageError("say why the two are incompatible (--reason)")
-    digest = hashlib.sha256(f"{first}|{second}".encode()).hexdigest()[:8]
-    message = f"{first} is incompatible with {second}: {reason.strip()}"
-    unit = {
-        "name": f"UserIncompatibility-{_slug(f'{first}-{second}')}-{digest}",
-        "type": "step.Group",
-        "should_include": {"adviser_pipeline": True},
-        "match": {"group": [{"package_version": _package_dict(first)}, {"package_version": _package_dict(second)}]},
-        "run": {"not_acceptable": message, "justification": [{"type": "ERROR", "message": message}]},
-    }
-    return {"units": {"steps": [unit]}}
-
-
-def _package_dict(req: Requirement) -> dict[str, str]:
-    out = {"name": str(canonicalize_name(req.name))}
-    if str(req.specifier):
-        out["version"] = str(req.specifier)
-    return out
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
-
-
-def incompatibility_file(a: str, b: str, reason: str) -> tuple[str, str]:
-    """(file name, YAML text) of the unit file recording "``a`` does not work with ``b``"; the text is checked to load."""
-    document = incompatibility_units(a, b, reason)
-    text = "# recorded with `thoth-pip prescription add --incompatible A B`\n" + yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True
-    )
-    name = document["units"]["steps"][0]["name"]
-    parse_units(text, path=name, origin="user")  # what we write must load
-    return f"{name.lower()}.yaml", text

@@ -20,17 +20,11 @@ import httpx
 from packaging.utils import NormalizedName, canonicalize_name
 
 from micro_thoth import net
+from micro_thoth.artifacts import Artifact, CoreMetadata, ProjectPage
 from micro_thoth.cache import Cache
 from micro_thoth.errors import PackageNotFound, UsageError
 from micro_thoth.guidance.abi import WheelAbi
-from micro_thoth.models import (
-    Artifact,
-    CoreMetadata,
-    DirectReference,
-    ProjectPage,
-    Source,
-    strip_credentials,
-)
+from micro_thoth.models import DirectReference, Source, strip_credentials
 from micro_thoth.reporting import NULL_REPORTER, Reporter
 from micro_thoth.store import KnowledgeStore
 

@@ -25,12 +25,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from micro_thoth import build, digests, net
+from micro_thoth.artifacts import Artifact, CoreMetadata
 from micro_thoth.cache import Cache
 from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
 from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.knowledge import abi
 from micro_thoth.memory import Kept
-from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, Source, redact_url
+from micro_thoth.models import DirectReference, Hash, Source, redact_url
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import KnowledgeStore
 

@@ -18,8 +18,9 @@ from typing import Optional
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from micro_thoth.artifacts import Artifact, ProjectPage, filename_parts
 from micro_thoth.digests import file_digests
-from micro_thoth.models import Artifact, Hash, ProjectPage, Source, filename_parts
+from micro_thoth.models import Hash, Source
 from micro_thoth.timestamps import parse_upload_time
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

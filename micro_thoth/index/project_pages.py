@@ -23,9 +23,10 @@ import httpx
 from packaging.utils import NormalizedName
 
 from micro_thoth import net
+from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.errors import IndexUnreachable, PackageIndexError
 from micro_thoth.memory import Kept
-from micro_thoth.models import Artifact, ProjectPage, Source, redact_url, strip_credentials
+from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 

@@ -19,7 +19,8 @@ from typing import Any, Optional
 
 from ..errors import InputFileError
 from ..fs import atomic_write
-from ..guidance.prescriptions import incompatibility_file, parse_units
+from ..guidance.incompatibility import incompatibility_file
+from ..guidance.prescriptions import parse_units
 from ..guidance.units import Unit
 from .locations import PRESCRIPTIONS, bundled_dir, data_dir, project_dir
 

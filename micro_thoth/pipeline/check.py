@@ -24,9 +24,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .. import install
+from ..artifacts import CoreMetadata
 from ..guidance.abi import WheelAbi, missing_symbols, refusal_message
 from ..knowledge import abi
-from ..models import CoreMetadata, Pin, Target
+from ..models import Pin, Target
 from ..settings import Settings
 from .environment import runtime_environment
 from .inputs import load_project_lock, plain_pipfile

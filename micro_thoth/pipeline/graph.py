@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .. import install
-from ..models import CoreMetadata
+from ..artifacts import CoreMetadata
 from ..settings import Settings
 from .where import IGNORED, existing_environment
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .. import build
+from ..artifacts import CoreMetadata
 from ..errors import InputFileError, UsageError
 from ..formats import requirement_line
-from ..models import CoreMetadata, DirectReference
+from ..models import DirectReference
 
 Entry = Union[str, dict[str, object]]
 

@@ -15,6 +15,7 @@ from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
 from packaging.utils import NormalizedName
 
 from .. import build, download, install
+from ..artifacts import Artifact
 from ..environment import interpreter
 from ..errors import (
     InputFileError,
@@ -24,7 +25,7 @@ from ..errors import (
     UnsafeWheel,
     UsageError,
 )
-from ..models import Artifact, Lock, Pin, Pipfile, Target, redact_url
+from ..models import Lock, Pin, Pipfile, Target, redact_url
 from ..reporting import Reporter
 from ..settings import Settings
 from . import inputs, sync_state

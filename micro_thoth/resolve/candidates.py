@@ -21,8 +21,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..artifacts import Artifact, CoreMetadata
 from ..errors import UsageError
-from ..models import Artifact, CoreMetadata, Dependency, DirectReference, Justification, Source
+from ..models import Dependency, DirectReference, Justification, Source
 from .finder import Release
 
 PYTHON = NormalizedName("<python>")

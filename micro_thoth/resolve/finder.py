@@ -25,9 +25,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+from ..artifacts import Artifact, ProjectPage
 from ..errors import PackageIndexError, PackageNotFound
 from ..guidance.abi import MissingSymbol, WheelAbi, missing_symbols, refusal_message, summarize
-from ..models import Artifact, Justification, ProjectPage, Source, Target
+from ..models import Justification, Source, Target
 from .protocols import PackageSource
 
 

@@ -13,7 +13,8 @@ from typing import Optional, Protocol
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from ..models import Artifact, CoreMetadata, DirectReference, ProjectPage, Verdict
+from ..artifacts import Artifact, CoreMetadata, ProjectPage
+from ..models import DirectReference, Verdict
 
 
 class CandidatePolicy(Protocol):

@@ -19,16 +19,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
+from ..artifacts import Artifact, CoreMetadata
 from ..errors import ResolutionImpossible
-from ..models import (
-    Artifact,
-    CoreMetadata,
-    DirectReference,
-    Justification,
-    Substitute,
-    Target,
-    Verdict,
-)
+from ..models import DirectReference, Justification, Substitute, Target, Verdict
 from .candidates import (
     PYTHON,
     Candidate,

@@ -16,7 +16,8 @@ from typing import Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..models import Artifact, DirectReference, Justification, Source
+from ..artifacts import Artifact
+from ..models import DirectReference, Justification, Source
 from . import markers as mk
 from .candidates import PYTHON, Candidate, Requirement
 from .finder import RUNS

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from micro_thoth.artifacts import Artifact, CoreMetadata
 from micro_thoth.guidance.policy import GuidancePolicy
 from micro_thoth.guidance.prescriptions import UnitContext, parse_units
 from micro_thoth.guidance.recommendation import Recommendation
-from micro_thoth.models import Artifact, CoreMetadata, Source
+from micro_thoth.models import Source
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 INDEX = Source("main", "https://index.example.invalid/simple")

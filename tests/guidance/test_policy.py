@@ -10,12 +10,12 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from micro_thoth.artifacts import CoreMetadata
 from micro_thoth.errors import ResolutionError, UsageError
 from micro_thoth.guidance.licenses import LicensePolicy
 from micro_thoth.guidance.prescriptions import MachineFacts, UnitContext
 from micro_thoth.guidance.recommendation import Recommendation, parse_duration, reference_time
 from micro_thoth.knowledge.advisories import AdvisoryDB
-from micro_thoth.models import CoreMetadata
 
 from .helpers import NOW, artifacts, no_metadata, policy
 

@@ -19,8 +19,9 @@ from typing import Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from micro_thoth.artifacts import Artifact, CoreMetadata, ProjectPage
 from micro_thoth.errors import PackageNotFound
-from micro_thoth.models import Artifact, CoreMetadata, DirectReference, Hash, ProjectPage, Source
+from micro_thoth.models import DirectReference, Hash, Source
 
 
 def index_source(name: str) -> Source:

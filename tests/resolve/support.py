@@ -10,9 +10,8 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from micro_thoth.artifacts import Artifact, CoreMetadata
 from micro_thoth.models import (
-    Artifact,
-    CoreMetadata,
     Dependency,
     DirectReference,
     Justification,
