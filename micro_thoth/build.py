@@ -198,10 +198,13 @@ def _display_name(source: Union[Path, str]) -> str:
 
 
 def _reference_source(reference: DirectReference) -> str:
-    if reference.kind == "path":
-        location = str(Path(reference.location).expanduser().resolve())
-        return f"{location}#subdirectory={reference.subdirectory}" if reference.subdirectory else location
-    return reference.pip_url()
+    """What pip takes for ``reference``; pip reads ``#subdirectory=`` on a URL only, so a local
+    path (project directory or archive) that has one is given as a ``file:`` URL."""
+    local = reference.local_path() if reference.kind in ("path", "file") else None
+    if local is None:
+        return reference.pip_url()
+    location = Path(local).expanduser().resolve()
+    return f"{location.as_uri()}#subdirectory={reference.subdirectory}" if reference.subdirectory else str(location)
 
 
 # --- metadata ----------------------------------------------------------------------------------
@@ -313,7 +316,7 @@ def prepare_metadata_for(
             text = _local_metadata(checkout, python=python, environ=environ, index_urls=index_urls, package=package)
         return text, dataclasses.replace(reference, ref=commit)
     local = _local_file(reference)
-    if local is not None and local.is_file():
+    if local is not None and local.is_file() and not reference.subdirectory:  # else the project in that directory of it
         return _archive_metadata(local, python=python, environ=environ, index_urls=index_urls), reference
     text, info = _report_metadata(_reference_source(reference), python=python, environ=environ,
                                   index_urls=index_urls, package=package)

@@ -35,6 +35,8 @@ def _use_color(stream: IO[str]) -> bool:
 class Console(Reporter):
     """Human output on stderr (machine output, ``--json``, goes to stdout)."""
 
+    OUTPUT_LINES = 12  # of a failed tool's output, under an error (all of it with -v)
+
     def __init__(
         self,
         *,
@@ -87,6 +89,11 @@ class Console(Reporter):
 
     def error(self, exc: ThothPipError) -> None:
         text = f"error: {exc.message}"
+        output = str(getattr(exc, "output", "") or "").strip()  # what a failed build or tool printed
+        if output:
+            lines = output.splitlines()
+            shown = lines if self.verbosity > 0 else lines[-self.OUTPUT_LINES:]
+            text += "".join(f"\n  | {line}" for line in shown)
         if exc.hint:
             text += f"\n  hint: {exc.hint}"
         self._write(text, "error")

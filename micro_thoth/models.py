@@ -159,7 +159,7 @@ class DirectReference:
             if self.ref:
                 url = f"{url}@{self.ref}"
         if self.subdirectory:
-            url = f"{url}#subdirectory={self.subdirectory}"
+            url = f"{url}{'&' if '#' in url else '#'}subdirectory={self.subdirectory}"
         return url
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from micro_thoth.cli import main
-from micro_thoth.errors import DigestMismatch, InputFileError
+from micro_thoth.console import Console, run_guarded
+from micro_thoth.errors import BuildError, DigestMismatch, InputFileError
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -135,3 +137,19 @@ def test_a_json_error_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 2
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_a_failed_build_shows_the_end_of_what_the_tool_printed(verbosity: int) -> None:
+    """pip's own reason ("does not appear to be a Python project") is the culprit's name: shown under the error."""
+    err = io.StringIO()
+    output = "\n".join(f"line {i}" for i in range(30)) + "\nERROR: no pyproject.toml in pkg"
+
+    def fail() -> None:
+        raise BuildError("preparing metadata for app failed (exit 1)", distribution="app", output=output)
+
+    code = run_guarded(fail, Console(stream=err, out=io.StringIO(), progress=False, verbosity=verbosity))
+    text = err.getvalue()
+    assert code != 0 and text.startswith("error: preparing metadata for app failed")
+    assert "  | ERROR: no pyproject.toml in pkg" in text
+    assert ("  | line 0\n" in text) == (verbosity > 0)  # the start only with -v

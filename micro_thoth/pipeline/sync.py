@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName
 
 from .. import build, download, install
 from ..artifacts import Artifact
+from ..digests import sha256_bytes
 from ..environment import interpreter
 from ..errors import (
     InputFileError,
@@ -25,7 +26,7 @@ from ..errors import (
     UnsafeWheel,
     UsageError,
 )
-from ..models import Lock, Pin, Pipfile, Target, redact_url
+from ..models import DirectReference, Lock, Pin, Pipfile, Target, redact_url
 from ..reporting import Reporter
 from ..settings import Settings
 from . import inputs, sync_state
@@ -335,9 +336,10 @@ def fetch_wheels(
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
     index_urls = services.index_urls(lock.sources)
+    subdirectories = {p.key: p.direct.subdirectory for p in files if p.direct is not None}
     for key, path in list(wheels.items()):
         if not path.name.endswith(".whl"):
-            wheels[key] = _wheel_from_sdist(path, requests[key], target, env, services, index_urls)
+            wheels[key] = _wheel_from_sdist(path, requests[key], target, env, services, index_urls, subdirectories.get(key))
     for pin in built:
         assert pin.direct is not None
         wheels[pin.key] = build.build_wheel_for(
@@ -420,16 +422,22 @@ def _wheel_from_sdist(
     env: install.TargetEnvironment,
     services: Services,
     index_urls: Sequence[str],
+    subdirectory: Optional[str] = None,
 ) -> Path:
-    """A wheel built from a verified sdist, cached by the sdist's digest."""
+    """A wheel built from a verified sdist (or from the project in ``subdirectory`` of an archive, as
+    pip's ``#subdirectory=``), cached by the archive's digest (and that subdirectory)."""
     digest = sdist.parent.name
+    if subdirectory:
+        digest = sha256_bytes(f"{digest}#subdirectory={subdirectory}".encode())
     cached = services.cache.built_wheel(digest, target)
     if cached is not None:
         return cached
-    services.reporter.message(f"Building {request.package} from {sdist.name}", "info")
+    where = f"{sdist.name}, directory {subdirectory}" if subdirectory else sdist.name
+    services.reporter.message(f"Building {request.package} from {where}", "info")
+    source = DirectReference("file", sdist.as_uri(), subdirectory=subdirectory) if subdirectory else sdist
     with services.cache.temp_dir() as out:
         wheel = build.build_wheel(
-            sdist, out, python=env.python, environ=services.environ, index_urls=index_urls,
+            source, out, python=env.python, environ=services.environ, index_urls=index_urls,
             package=request.package,
         )
         return services.cache.add_built_wheel(digest, wheel)

@@ -564,6 +564,13 @@ def test_local_path_with_egg_fragment() -> None:
     assert dep.direct == DirectReference("path", "./pkg", None, "src", True)
 
 
+def test_a_subdirectory_joins_a_digest_fragment() -> None:
+    """``#sha256=...`` then ``subdirectory``: one fragment, ``&``-joined, as pip parses it."""
+    direct = DirectReference("file", "https://x.invalid/mono.zip#sha256=ab", subdirectory="pkg")
+    assert direct.pip_url() == "https://x.invalid/mono.zip#sha256=ab&subdirectory=pkg"
+    assert DirectReference("file", "https://x.invalid/mono.zip", subdirectory="pkg").pip_url().endswith(".zip#subdirectory=pkg")
+
+
 def test_named_local_path() -> None:
     dep = one("name @ ./local")
     assert dep.name == "name" and dep.direct == DirectReference("path", "./local")

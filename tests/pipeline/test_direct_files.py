@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,85 @@ def test_pip_compile_mode_writes_the_hash_of_a_url_archive(index, app, tmp_path,
     result = thoth("lock", "-r", str(tmp_path / "requirements.in"), "-i", index.url, "-o", str(out))
     assert result.code == 0, result.err
     assert f"localapp @ {url} \\\n    --hash=sha256:{entry.sha256}\n" in out.read_text()
+
+
+def _members(dist: Dist) -> dict[str, bytes]:
+    """The files of ``dist``'s sdist, without its top directory."""
+    with tarfile.open(fileobj=io.BytesIO(build_sdist(dist)), mode="r:gz") as tf:
+        return {m.name.split("/", 1)[1]: tf.extractfile(m).read() for m in tf if m.isfile()}  # type: ignore[union-attr]
+
+
+def _monorepo(path: Path, projects: dict[str, Dist]) -> bytes:
+    """An archive as a forge serves a repository: one top directory holding a project per
+    subdirectory ("" the one at its root), written as ``.zip`` or ``.tar.gz`` by ``path``'s name."""
+    files = {f"mono-main/{sub}/{rel}".replace("//", "/"): data for sub, dist in projects.items() for rel, data in _members(dist).items()}
+    buf = io.BytesIO()
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in sorted(files.items()):
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+            for name, data in sorted(files.items()):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_file_archive_with_subdirectory_locks_and_installs_that_project(index, app, tmp_path, thoth, suffix) -> None:
+    """``{file = "...archive", subdirectory = "pkg"}`` is the project in ``pkg/`` of the archive, as pip's
+    ``#subdirectory=``: its metadata for the lock, its wheel for install; the lock hashes the whole archive."""
+    archive = tmp_path / f"mono{suffix}"
+    data = _monorepo(archive, {"": Dist("decoy", "9.0", requires_dist=("nowhere-to-be-found",)), "pkg": app})
+    project = _project(tmp_path, index, f'{{file = "{archive.as_uri()}", subdirectory = "pkg"}}')
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"file": archive.as_uri(), "subdirectory": "pkg", "hashes": [_sha256(data)]}
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
+    assert venv_import(project, "import importlib.util; print(importlib.util.find_spec('decoy'))") == "None"
+    result = thoth("sync", "--deploy", "-C", str(project))  # from the lock alone, the built wheel reused
+    assert result.code == 0, result.err
+
+
+def test_two_subdirectories_of_one_archive_are_two_projects(index, app, tmp_path, thoth) -> None:
+    archive = tmp_path / "mono.tar.gz"
+    _monorepo(archive, {"pkg": app, "other": Dist("otherapp", "0.2")})
+    pipfile = (
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n'
+        f'localapp = {{file = "{archive.as_uri()}", subdirectory = "pkg"}}\n'
+        f'otherapp = {{file = "{archive.as_uri()}", subdirectory = "other"}}\n'
+    )
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Pipfile").write_text(pipfile)
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert venv_import(project, "import localapp, otherapp; print(localapp.__version__, otherapp.__version__)") == "0.1 0.2"
+
+
+def test_a_subdirectory_the_archive_does_not_have_is_named(index, app, tmp_path, thoth) -> None:
+    archive = tmp_path / "mono.zip"
+    _monorepo(archive, {"pkg": app})
+    project = _project(tmp_path, index, f'{{file = "{archive.as_uri()}", subdirectory = "pgk"}}')
+    result = thoth("lock", "-C", str(project))
+    assert result.code != 0 and "Traceback" not in result.err
+    assert "pgk" in result.err and "localapp" in result.err, result.err
+    assert not (project / "Pipfile.lock").exists()
+
+
+def test_path_with_subdirectory_builds_the_project_there(index, app, tmp_path, thoth) -> None:
+    """``{path = "./repo", subdirectory = "pkg"}``: pip reads ``#subdirectory=`` on a URL only, so the
+    directory goes to pip as a ``file:`` URL."""
+    archive = tmp_path / "mono.zip"
+    _monorepo(archive, {"": Dist("decoy", "9.0"), "pkg": app})
+    project = _project(tmp_path, index, '{path = "./repo", subdirectory = "pkg"}')
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    (tmp_path / "unpacked" / "mono-main").rename(project / "repo")
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"path": "./repo", "subdirectory": "pkg"}
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
