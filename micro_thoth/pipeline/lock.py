@@ -228,7 +228,7 @@ def pipfile_input(files: ProjectFiles, services: Services, request: LockRequest)
             hint="create one with `thoth-pip install PACKAGE`, or lock a requirements.in with -r",
         )
     _check_indexes(pipfile)
-    return PipfileInput(pipfile, read_text(files.pipfile), previous_lock(files), settings.lock_path, request.upgrade)
+    return PipfileInput(pipfile, read_text(files.pipfile), previous_lock(files, services.reporter), settings.lock_path, request.upgrade)
 
 
 def _check_indexes(pipfile: Pipfile) -> None:
@@ -245,13 +245,18 @@ def _check_indexes(pipfile: Pipfile) -> None:
                 )
 
 
-def previous_lock(files: ProjectFiles) -> Optional[Lock]:
-    """The existing Pipfile.lock, for minimal churn; an unreadable one is simply not used."""
+def previous_lock(files: ProjectFiles, reporter: Optional[Reporter] = None) -> Optional[Lock]:
+    """The existing Pipfile.lock, for minimal churn; an unreadable one is not used (``reporter`` hears why:
+    its versions are then not kept)."""
     if files.pipfile_lock is None:
         return None
     try:
         return pipfile_lock.parse_lock(read_text(files.pipfile_lock), str(files.pipfile_lock))
-    except ThothPipError:
+    except ThothPipError as exc:
+        if reporter is not None:
+            reporter.message(
+                f"the existing {files.pipfile_lock.name} cannot be read ({exc.message}), so its versions are not kept: "
+                "the new lock takes the newest allowed versions; keep a copy of the old file if you need it", "warning")
         return None
 
 

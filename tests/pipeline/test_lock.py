@@ -189,3 +189,16 @@ def test_pip_compile_mode_writes_no_requires_python_markers(index, tmp_path, tho
     assert result.code == 0, result.err
     assert "modern==1.0 \\\n" in result.out  # no "; python_version >= '3.8'" as pip-compile writes none
     assert 'winonly==1.0 ; sys_platform == "win32"' in result.out
+
+
+def test_an_unreadable_previous_lock_is_replaced_and_says_so(index, tmp_path, thoth) -> None:
+    """Its versions cannot be kept: that changes what the user gets, so it is said, with the reason."""
+    index.add(Dist("alpha", "1.0"))
+    (tmp_path / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\nalpha = "*"\n'
+    )
+    (tmp_path / "Pipfile.lock").write_text('{"_meta": {"hash": ')
+    result = thoth("lock", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "warning: the existing Pipfile.lock cannot be read" in result.err and "not kept" in result.err
+    assert _versions(json.loads((tmp_path / "Pipfile.lock").read_text())) == {"alpha": "==1.0"}
