@@ -8,9 +8,12 @@ report says about the knowledge it used.
 
 from __future__ import annotations
 
+import copy
+import os
 import sqlite3
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union
@@ -19,18 +22,28 @@ from ..cache import METADATA_DB, default_root
 from ..errors import UsageError
 from ..fs import atomic_write
 from ..knowledge import abi
-from ..knowledge.advisories import LEGACY_FILE, RECORD_SUFFIXES, ImportSummary, read_legacy
+from ..knowledge.advisories import (
+    LEGACY_FILE,
+    RECORD_SUFFIXES,
+    AdvisoryDB,
+    ImportSummary,
+    read_legacy,
+)
 from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
 from ..knowledge.locations import bundled_dir, data_dir, knowledge_dir, user_prescriptions_dir
 from ..knowledge.prescriptions import unit_files
 from ..knowledge.sources import kind_of, open_tree
 from ..knowledge.store import KnowledgeStore, Problem, SourceRecord
 from ..knowledge.sync import SyncSummary, sync_tree
+from ..memory import Kept, keeping
 from ..models import redact_url
 from ..store import open_default
 from .project import read_text
 
 ADVISORIES_SOURCE = "advisories"
+# a resolver process's open knowledge store per knowledge dir, with its revision and report info (memory.py)
+_KEPT: Kept[str, tuple[KnowledgeStore, tuple[int, int], dict[str, Any]]] = Kept(2)
+_KEPT_ADVISORIES: weakref.WeakSet[AdvisoryDB] = weakref.WeakSet()
 
 
 def open_store(environ: Mapping[str, str], say: Callable[[str], None] = lambda text: None) -> KnowledgeStore:
@@ -182,3 +195,41 @@ def knowledge_info(store: KnowledgeStore, environ: Mapping[str, str]) -> dict[st
         "advisories": advisories,
         "digest": store.digest(),
     }
+
+
+def run_store(environ: Mapping[str, str], say: Callable[[str], None] = lambda text: None) -> tuple[KnowledgeStore, dict[str, Any]]:
+    """The knowledge store one lock reads and its ``knowledge_info``; close it with ``release_advisories``.
+
+    A process that keeps (memory.py: a backend's resolver process) keeps the store open from one
+    run to the next, with its info, and opens it again once another connection committed to it
+    (SQLite's ``data_version``: a sync, an import) or its file was replaced."""
+    key = str(knowledge_dir(environ))
+    found = _KEPT.get(key)
+    if found is not None:
+        store, revision, info = found
+        if _revision(store) == revision:
+            return store, copy.deepcopy(info)
+        _KEPT.drop(key)
+        _KEPT_ADVISORIES.discard(store.advisories)
+        store.close()
+    store = open_store(environ, say)
+    info = knowledge_info(store, environ)
+    if keeping():
+        _KEPT.put(key, (store, _revision(store), copy.deepcopy(info)))
+        _KEPT_ADVISORIES.add(store.advisories)
+    return store, info
+
+
+def release_advisories(advisories: AdvisoryDB) -> None:
+    """Close what ``run_store`` opened, unless the process keeps it for the next run."""
+    if advisories not in _KEPT_ADVISORIES:
+        advisories.close()
+
+
+def _revision(store: KnowledgeStore) -> tuple[int, int]:
+    """Changes when another connection commits to the store or its file is replaced."""
+    try:
+        inode = os.stat(store.path).st_ino if store.path is not None else 0
+    except OSError:
+        inode = -1
+    return inode, int(store.connection.execute("PRAGMA data_version").fetchone()[0])

@@ -27,7 +27,7 @@ from ..models import Source
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.resolver import LockPolicy
 from ..settings import Settings
-from .knowledge import knowledge_info, open_store
+from .knowledge import open_store, release_advisories, run_store
 
 ADVISORIES_DB = STORE_FILE  # the advisories are a table of the knowledge store
 
@@ -74,14 +74,14 @@ def guidance_policy(
     age = parse_duration(min_release_age) if min_release_age else None
     recommendation = Recommendation.for_type(rtype, min_release_age=age)
     context = UnitContext.from_runtime(runtime_environment, recommendation.type, labels)
-    store = open_store(environ, say=reporter.message)
+    store, info = run_store(environ, say=reporter.message)
     return GuidancePolicy(
         recommendation,
         now=reference_time(now or datetime.now(timezone.utc), exclude_newer),
         units=load_units(settings, environ, prescriptions),
         context=context,
         knowledge=StoreUnits(store),
-        knowledge_info=knowledge_info(store, environ),
+        knowledge_info=info,
         advisories=store.advisories,
         licenses=LicensePolicy.deny(deny_licenses),
         allow_vulnerabilities=allow_vulnerabilities,
@@ -92,7 +92,7 @@ def guidance_policy(
 
 def close_policy(policy: GuidancePolicy) -> None:
     if isinstance(policy.advisories, AdvisoryDB):
-        policy.advisories.close()
+        release_advisories(policy.advisories)
 
 
 @contextmanager

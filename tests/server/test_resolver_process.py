@@ -9,17 +9,19 @@ from typing import Any
 
 from micro_thoth.cache import Cache
 from micro_thoth.pipeline.advise import advise_request
+from micro_thoth.pipeline.knowledge import import_advisories
 from micro_thoth.resolve.wire import AdviseRequest
 from micro_thoth.server.runners import ProcessRunner
 from tests.support.builder import Dist
 from tests.support.index_server import LocalIndex
 
 
-def _request(index: LocalIndex, *names: str) -> AdviseRequest:
+def _request(index: LocalIndex, *names: str, recommendation_type: str = "latest") -> AdviseRequest:
     packages = "".join(f'{name} = "*"\n' for name in names)
     pipfile = f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n[packages]\n{packages}'
     return AdviseRequest(
-        requirements=pipfile, runtime_environment={"python_version": "3.11"}, search_limit=0
+        requirements=pipfile, runtime_environment={"python_version": "3.11"}, search_limit=0,
+        recommendation_type=recommendation_type,
     )
 
 
@@ -77,5 +79,25 @@ def test_a_new_release_is_seen_once_the_freshness_window_passes(index: LocalInde
         with sqlite3.connect(Cache.default(os.environ).metadata_db) as db:  # the window passes
             db.execute("UPDATE pages SET fetched_at = fetched_at - 86400")
         assert _pinned(_lock(runner, _request(index, "alpha")), "alpha") == "==1.1"
+    finally:
+        runner.stop()
+
+
+def test_knowledge_changed_by_another_process_is_seen_by_the_next_job(index: LocalIndex, tmp_path: Any) -> None:
+    index.add(Dist("alpha", "1.0"))
+    index.add(Dist("alpha", "1.1"))
+    runner = ProcessRunner({"advise": advise_request})
+    try:
+        secure = _request(index, "alpha", recommendation_type="security")  # vulnerable releases removed
+        assert _pinned(_lock(runner, secure), "alpha") == "==1.1"
+        record = {
+            "id": "GHSA-test-kept", "modified": "2026-01-01T00:00:00Z", "summary": "alpha 1.1 is broken",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "alpha"}, "versions": ["1.1"]}],
+        }  # fmt: skip
+        (tmp_path / "GHSA-test-kept.json").write_text(json.dumps(record))
+        import_advisories(tmp_path / "GHSA-test-kept.json", os.environ)  # another connection writes the store
+        after = _lock(runner, secure)
+        assert _pinned(after, "alpha") == "==1.0"
+        assert after == _fresh(secure)
     finally:
         runner.stop()
