@@ -52,10 +52,13 @@ class _Running:
     job: JobRecord
     log: list[tuple[float, str]] = field(default_factory=list)
     done: bool = False
+    started: float = 0.0
 
 
 class Jobs:
     """Submit, run, cache and look up jobs; the queue and results live in the shared store."""
+
+    PATIENCE = 1.0  # seconds a worker holds a job claimed ahead while the one before it runs
 
     def __init__(
         self,
@@ -224,30 +227,104 @@ class Jobs:
 
         return sink
 
-    def _claim(self) -> Optional[JobRecord]:
+    def _claim(self) -> Optional[_Running]:
+        """The next job for this replica, registered as running here (its lease renewed), or None."""
         now = self.clock()
-        return self.store.claim(self.owner, now, now + self.settings.lease, self.settings.max_attempts)
+        try:
+            job = self.store.claim(self.owner, now, now + self.settings.lease, self.settings.max_attempts)
+        except Exception:  # the store is unreachable for a moment: try again later
+            return None
+        if job is None:
+            return None
+        running = _Running(job)
+        with self._lock:
+            self._running[job.id] = running
+        return running
 
     def _work(self, runner: Any) -> None:
+        """Claim, run, record. A resolver process is not kept waiting for the store: while it runs a
+        job, the worker claims the next one (``ahead``) and, once it has handed that one over, records
+        the finished one. A job held ahead goes back to the queue if the one before it takes more than
+        ``PATIENCE`` seconds, so an idle worker or replica can take it meanwhile."""
+        current: Optional[_Running] = None  # handed to the runner
         try:
             try:
                 runner.prepare()
             except (RuntimeError, EOFError, OSError):
                 pass  # reported on the first job that needs the runner
             while not self._stopping.is_set():
-                try:
-                    job = self._claim()
-                except Exception:  # the store is unreachable for a moment: try again later
-                    job = None
-                if job is None:
-                    self._wake.acquire(timeout=self.settings.poll)
-                    continue
-                try:
-                    self._run(runner, job)
-                except Exception as exc:  # the store failed us: the job must not stay ours for ever
-                    self._abandon(job, exc)
+                if current is None:
+                    claimed = self._claim()
+                    if claimed is None:
+                        self._wake.acquire(timeout=self.settings.poll)
+                        continue
+                    current = self._hand(runner, claimed)
+                else:
+                    current = self._step(runner, current)
         finally:
+            if current is not None:  # stopping: it ends as its resolver was interrupted (back to the queue)
+                self._done(current, runner.collect(self._sink(current)))
             runner.stop()
+
+    def _step(self, runner: Any, running: _Running) -> Optional[_Running]:
+        """Wait for the job the runner has, record it; returns the job claimed meanwhile, handed over."""
+        ahead = self._claim() if runner.overlaps else None
+        sink = self._sink(running)
+        outcome = runner.collect(sink, time.monotonic() + self.PATIENCE if ahead is not None else None)
+        if outcome is None:  # a long job: the one held ahead is better run by someone idle
+            assert ahead is not None
+            self._release(ahead, "returned to the queue: the job before it on this worker took long")
+            ahead = None
+            outcome = runner.collect(sink)
+        handed = self._hand(runner, ahead) if ahead is not None else None
+        self._done(running, outcome)
+        return handed
+
+    def _hand(self, runner: Any, running: _Running) -> Optional[_Running]:
+        """Give a claimed job to the runner (it starts at once); None when it ended there and then."""
+        running.started = self.clock()
+        outcome = self._send(runner, running, running.started)
+        if outcome is None:
+            return running
+        self._done(running, outcome)
+        return None
+
+    def _send(self, runner: Any, running: _Running, started: float) -> Optional[tuple[str, Any]]:
+        """Hand the job to the runner; an outcome at once when it cannot run (nobody holds a pinned
+        job's credentials any more, or the runner failed to take it)."""
+        job = running.job
+        request = self._request(job)
+        retry = f" (attempt {job.attempts}: its previous replica stopped)" if job.attempts > 1 else ""
+        running.log.append((started, f"started on {self.owner}{retry}"))
+        if request is None:
+            return "error", problems.stopped().to_dict()
+        failed: Optional[tuple[str, Any]] = runner.send(job.kind, request, self.settings.timeout)
+        return failed
+
+    def _release(self, running: _Running, why: str) -> None:
+        running.log.append((self.clock(), why))
+        try:
+            self.store.release(running.job.id, self.owner, running.job.attempts, self._take_log(running))
+        except Exception:
+            pass  # its lease lapses and a replica takes it again
+        self._forget(running)
+
+    def _done(self, running: _Running, outcome: tuple[str, Any]) -> None:
+        """Record the outcome (or, failing that, give the job up), then wake who waits for it."""
+        try:
+            self._finish(running, outcome, running.started)
+        except Exception as exc:  # the store failed us: the job must not stay ours for ever
+            self._abandon(running.job, exc)
+        finally:
+            self._forget(running)
+
+    def _forget(self, running: _Running) -> None:
+        with self._lock:
+            running.done = True
+            self._running.pop(running.job.id, None)
+            waiting = self._waiters.pop(running.job.id, [])
+        for callback in waiting:
+            callback()
 
     def _request(self, job: JobRecord) -> Optional[AdviseRequest]:
         with self._lock:
@@ -255,28 +332,6 @@ class Jobs:
         if held is not None or job.pinned:
             return held
         return AdviseRequest.from_dict(job.request)
-
-    def _run(self, runner: Any, job: JobRecord) -> None:
-        running = _Running(job)
-        with self._lock:
-            self._running[job.id] = running
-        started = self.clock()
-        try:
-            request = self._request(job)
-            retry = f" (attempt {job.attempts}: its previous replica stopped)" if job.attempts > 1 else ""
-            running.log.append((started, f"started on {self.owner}{retry}"))
-            if request is None:
-                outcome: tuple[str, Any] = ("error", problems.stopped().to_dict())
-            else:
-                outcome = runner.run(job.kind, request, self.settings.timeout, self._sink(running))
-            self._finish(running, outcome, started)
-        finally:
-            with self._lock:
-                running.done = True
-                self._running.pop(job.id, None)
-                waiting = self._waiters.pop(job.id, [])
-            for callback in waiting:
-                callback()
 
     def _finish(self, running: _Running, outcome: tuple[str, Any], started: float) -> None:
         job, (kind, value) = running.job, outcome

@@ -3,8 +3,9 @@
 A runner takes ``(task, request)``: ``task`` names one of the functions it was
 made with (``advise`` resolves, ``provenance`` checks a lock). Errors become
 RFC 9457 problem bodies; log records and reporter messages become job log lines.
-Only the worker thread that owns a runner calls ``run`` and ``stop``; any
-thread may ``interrupt`` it (shutdown), which only kills the process.
+Only the worker thread that owns a runner calls ``run`` (or ``send`` then
+``collect``: the worker does its bookkeeping while the job runs) and ``stop``;
+any thread may ``interrupt`` it (shutdown), which only kills the process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from .. import errors, memory
 from ..reporting import Reporter
@@ -95,6 +96,8 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
 class ProcessRunner:
     """Runs resolutions in one long-lived child process; kills and replaces it on timeout."""
 
+    overlaps = True  # the worker may do its bookkeeping between ``send`` and ``collect``
+
     START_TIMEOUT = 120.0
 
     def __init__(self, tasks: Tasks) -> None:
@@ -103,6 +106,8 @@ class ProcessRunner:
         self._process: Any = None
         self._conn: Any = None
         self._lock = threading.Lock()
+        self._deadline = 0.0
+        self._timeout = 0.0
 
     def _start(self) -> None:
         parent, child = self._context.Pipe()
@@ -122,27 +127,51 @@ class ProcessRunner:
             self._start()
 
     def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        failed = self.send(task, request, timeout)
+        if failed is not None:
+            return failed
+        outcome = self.collect(sink)
+        assert outcome is not None
+        return outcome
+
+    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
+        """Hand one job to the resolver process (it starts at once); its outcome comes from ``collect``.
+        An error outcome when the process could not take it."""
         try:
             self.prepare()
+            self._deadline = time.monotonic() + timeout
+            self._timeout = timeout
+            self._conn.send((task, request.to_dict()))
         except (RuntimeError, EOFError, OSError) as exc:
+            self.stop()
             return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
+        return None
+
+    def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:
+        """The outcome of the job sent last, its log lines to ``sink``; None if it is still running at
+        ``until`` (a ``time.monotonic()``; call again later). Over its time limit the process is killed."""
         conn, process = self._conn, self._process
-        deadline = time.monotonic() + timeout
         try:
-            conn.send((task, request.to_dict()))
+            if conn is None:
+                raise EOFError
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not conn.poll(remaining):
+                now = time.monotonic()
+                wait = self._deadline - now if until is None else min(self._deadline, until) - now
+                if not conn.poll(max(0.0, wait)):
+                    if until is not None and time.monotonic() < self._deadline:
+                        return None
                     self.stop()
-                    return "error", problems.timeout(timeout).to_dict()
+                    return "error", problems.timeout(self._timeout).to_dict()
                 kind, value = conn.recv()
                 if kind != "log":
                     return kind, value
                 sink(value)
         except (EOFError, OSError):  # the process died (or was interrupted at shutdown)
-            process.join(1)
+            if process is not None:
+                process.join(1)
+            code = process.exitcode if process is not None else None
             self.stop()
-            return "error", problems.crashed(f"the resolver process exited (code {process.exitcode})").to_dict()
+            return "error", problems.crashed(f"the resolver process exited (code {code})").to_dict()
 
     def interrupt(self) -> None:
         """Kill the resolver process (from any thread); the owning thread then sees it exit."""
@@ -166,16 +195,31 @@ class ProcessRunner:
 class ThreadRunner:
     """Runs resolutions in a helper thread: a late or interrupted one is reported, but runs on unseen."""
 
+    overlaps = False  # the job runs in ``collect``
+
     def __init__(self, tasks: Tasks) -> None:
         self.tasks = dict(tasks)
         self._interrupted = threading.Event()
+        self._sent: Any = None
 
     def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        self.send(task, request, timeout)
+        outcome = self.collect(sink)
+        assert outcome is not None
+        return outcome
+
+    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
+        """Start one job in a helper thread; its outcome comes from ``collect``."""
+        self._sent = (task, request, time.monotonic() + timeout, timeout)
+        return None
+
+    def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:
+        """The outcome of the job sent last (``until`` is not honoured: the job runs to its end here)."""
+        task, request, deadline, timeout = self._sent
         box: list[Outcome] = []
         resolver = self.tasks[task]
         thread = threading.Thread(target=lambda: box.append(resolve_once(resolver, request, sink)), daemon=True)
         thread.start()
-        deadline = time.monotonic() + timeout
         while thread.is_alive() and time.monotonic() < deadline and not self._interrupted.is_set():
             thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
         if box:

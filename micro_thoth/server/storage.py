@@ -476,6 +476,36 @@ class PostgresJobStore(SqlJobStore):
         COMMIT: three, each a wait for the server); several go in an explicit transaction."""
         return nullcontext() if single else conn.transaction()
 
+    def complete(
+        self,
+        job_id: str,
+        digest: str,
+        at: float,
+        *,
+        owner: str,
+        attempt: int,
+        result: Optional[dict[str, Any]] = None,
+        problem: Optional[dict[str, Any]] = None,
+        lines: Sequence[tuple[float, str]] = (),
+    ) -> bool:
+        """As ``SqlJobStore.complete``, in one statement (one round-trip, atomic on its own): the
+        log lines and the result are written only if the UPDATE took the job."""
+        body = json.dumps(problem) if problem is not None else None
+        state = "succeeded" if result is not None else "failed"
+        rows = self._fetch(
+            "WITH done AS (UPDATE mt_jobs SET state = %s, finished_at = %s, problem = %s, lease_until = NULL "
+            "WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running' RETURNING id), "
+            "logs AS (INSERT INTO mt_logs (job_id, seq, at, line) SELECT done.id, "
+            "(SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = done.id) + line.n, line.at, line.text "
+            "FROM done, unnest(%s::double precision[], %s::text[]) WITH ORDINALITY AS line(at, text, n)), "
+            "kept AS (INSERT INTO mt_results (digest, result, created_at) SELECT %s, %s, %s FROM done "
+            "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
+            "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
+            (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
+             digest, json.dumps(result) if result is not None else None, at, result is not None),
+        )  # fmt: skip
+        return bool(rows[0][0])
+
     @contextmanager
     def _schema_lock(self) -> Iterator[Any]:
         with self._cursor() as cursor:  # one transaction; the advisory lock ends with it
