@@ -98,11 +98,11 @@ def test_time_limit_in_thread_isolation(tmp_path: Path) -> None:
         made.close()
 
 
-def _orphan(store: SqliteJobStore, text: str, state: str, **kw: object) -> str:
-    """A job left by a replica that died: its lease ran out a minute ago."""
+def _orphan(store: SqliteJobStore, text: str, state: str, attempts: int = 1, **kw: object) -> str:
+    """A job left by a replica that died (its ``attempts``-th): its lease ran out a minute ago."""
     request = req(text).to_dict()
     job = JobRecord(id=new_job_id(), digest=f"d-{text}", state=state, request=request, created_at=1.0,
-                    owner="replica-gone", lease_until=time.time() - 60, attempts=1, **kw)  # type: ignore[arg-type]
+                    owner="replica-gone", lease_until=time.time() - 60, attempts=attempts, **kw)  # type: ignore[arg-type]
     store.create(job)
     return job.id
 
@@ -125,10 +125,12 @@ def test_pinned_job_of_a_dead_replica_fails_with_a_reason(jobs: Jobs) -> None:
 
 
 def test_job_whose_replicas_keep_dying_is_abandoned(jobs: Jobs) -> None:
-    orphan = _orphan(jobs.store, "deadly\n", "running")
-    jobs.store._execute("UPDATE mt_jobs SET attempts = 3 WHERE id = ?", (orphan,))
-    view = jobs.wait(orphan, 5)
+    # created at its last attempt in one write: no worker can take it in between (it used to be
+    # created at attempt 1, then raised to 3, and a worker quick enough ran it meanwhile)
+    orphan = _orphan(jobs.store, "deadly\n", "running", attempts=jobs.settings.max_attempts)
+    view = jobs.wait(orphan, 60)  # returns once it fails: the lease thread expires it within a beat
     assert view.state == "failed" and view.problem.type.endswith("abandoned")
+    assert calls == []  # never run a fourth time
 
 
 def test_credentials_stay_in_memory_and_pin_the_job(jobs: Jobs) -> None:
