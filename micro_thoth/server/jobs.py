@@ -276,6 +276,9 @@ class Jobs:
             self._release(ahead, "returned to the queue: the job before it on this worker took long")
             ahead = None
             outcome = runner.collect(sink)
+        if ahead is not None and self._stopping.is_set():
+            self._release(ahead, "returned to the queue: this replica is stopping")
+            ahead = None
         handed = self._hand(runner, ahead) if ahead is not None else None
         self._done(running, outcome)
         return handed

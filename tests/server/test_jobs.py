@@ -224,3 +224,41 @@ def test_cache_key_follows_the_knowledge(tmp_path, monkeypatch) -> None:
     (folder / "local.yaml").write_text("units: {}\n")
     jobs_module._knowledge_memo[:] = [0.0, ""]
     assert jobs_module.knowledge_digest() != before
+
+
+def _logged(jobs: Jobs, job_id: str, text: str, within: float = 60) -> bool:
+    """Whether a line containing ``text`` reaches the job's log within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if any(text in line for line in jobs.log(job_id)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_job_claimed_ahead_goes_back_to_the_queue_when_the_one_before_takes_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker claims the next job while its resolver process runs one; if that one runs long, the
+    next goes back to the queue and an idle replica takes it (it does not wait behind the long one)."""
+    from tests.server.resolvers import resolve
+
+    monkeypatch.setattr(Jobs, "PATIENCE", 0.2)
+    settings = ServerSettings(data_dir=tmp_path, workers=1, timeout=120, poll=0.05)  # resolver processes
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    busy = Jobs(settings, store, resolve)
+    slow, _ = busy.submit(req("sleepy==60\n"))
+    quick, _ = busy.submit(req("alpha\n"))
+    busy.start()
+    idle = Jobs(settings, SqliteJobStore(tmp_path / "jobs.sqlite3"), resolve)
+    try:
+        assert _logged(busy, quick.id, "returned to the queue: the job before it on this worker took long")
+        idle.start()
+        view = idle.wait(quick.id, 60)
+        assert view is not None and view.state == "succeeded" and view.result.lock.startswith("alpha==1.0.0")
+        assert any(line.startswith(f"started on {idle.owner}") for line in idle.log(quick.id))
+        assert store.get(slow.id).state == "running" and store.get(slow.id).owner == busy.owner
+    finally:
+        idle.close()
+        busy.close()
+    assert store.get(slow.id).state == "queued"  # back to the queue when its replica stops
