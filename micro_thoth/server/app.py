@@ -38,7 +38,7 @@ from .config import ServerSettings
 from .fastpath import Answers, FastPath, presented_token, remember, replay_body, token_matches
 from .intake import check_files
 from .jobs import TASK_PREFIX, Jobs, QueueFull, knowledge_digest
-from .runners import Resolver
+from .runners import ProcessRunner, Resolver
 from .storage import open_store
 
 Scope = MutableMapping[str, Any]
@@ -191,6 +191,8 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(RedactTokens())
         jobs.start()
+        await run_in_threadpool(jobs.ready, ProcessRunner.START_TIMEOUT)  # resolver processes warm first
+        await run_in_threadpool(knowledge_digest)  # the first request need not compute it
         watcher.start()
         try:
             yield

@@ -89,6 +89,7 @@ class Jobs:
             for i, runner in enumerate(self._runners)
         ]
         self._threads.append(threading.Thread(target=self._beat, name="lease", daemon=True))
+        self._prepared = threading.Semaphore(0)  # released once per worker whose runner is ready
 
     def start(self) -> None:
         self.store.heartbeat(self.owner, self.clock())
@@ -96,6 +97,12 @@ class Jobs:
         self._prune()
         for thread in self._threads:
             thread.start()
+
+    def ready(self, timeout: float) -> bool:
+        """Wait until every worker's resolver process has started and warmed up (the server takes no
+        request before: the first ones would wait for it), at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        return all(self._prepared.acquire(timeout=max(0.0, deadline - time.monotonic())) for _ in self._runners)
 
     def close(self) -> None:
         """Stop: running jobs go back to the queue (pinned ones fail: their credentials die with us)."""
@@ -252,6 +259,8 @@ class Jobs:
                 runner.prepare()
             except (RuntimeError, EOFError, OSError):
                 pass  # reported on the first job that needs the runner
+            finally:
+                self._prepared.release()
             while not self._stopping.is_set():
                 if current is None:
                     claimed = self._claim()

@@ -29,6 +29,7 @@ Resolver = Callable[[AdviseRequest], AdviseResult]
 Tasks = Mapping[str, Resolver]
 Outcome = tuple[str, Any]  # ("ok", result dict) or ("error", problem dict)
 LogSink = Callable[[str], None]
+WARM_UP = AdviseRequest(requirements="[packages]\n", requirements_format="pipenv", search_limit=0)  # reads no index
 
 
 class _LogReporter(Reporter):
@@ -82,6 +83,8 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
     logging.getLogger("micro_thoth").setLevel(logging.INFO)
     memory.keep()  # job after job: parsed pages, metadata, stores and detection stay in memory (memory.py)
+    if "advise" in tasks:  # what every job needs, loaded before the first: modules, detection, knowledge
+        resolve_once(tasks["advise"], WARM_UP, lambda line: None)
     conn.send(("ready", None))
     while True:
         try:
