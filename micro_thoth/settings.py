@@ -89,6 +89,7 @@ class Settings:
     runtime_environment: Optional[str] = None  # the .thoth.yaml entry (THAMOS_RUNTIME_ENVIRONMENT)
     input_dir: Optional[Path] = None  # the selected entry's overlay directory, when .thoth.yaml has overlays_dir
     formats: Formats = ANY_FORMAT  # --no-binary / --only-binary / --prefer-binary (and PIP_*)
+    follow_declared_direct: bool = True  # the backend's resolver: False (a package's `x @ file:///...` is refused)
 
     @classmethod
     def from_sources(cls, args: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:

@@ -62,8 +62,11 @@ class IndexClient:
         cache: Optional[Cache] = None,
         offline: bool = False,
         base: Optional[str] = None,
+        follows_declared_direct: bool = True,
     ) -> None:
         self.sources = tuple(sources)
+        # the resolver follows a direct reference a package's metadata declares (pip does); the backend's does not
+        self.follows_declared_direct = follows_declared_direct
         # name -> index name: a pinned project is looked up on its index only, even when
         # asked for without one (prefetches, transitive occurrences): no other index ever
         # hears its name.

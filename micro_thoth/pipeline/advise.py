@@ -44,7 +44,7 @@ def advise_request(request: Any) -> Any:
         project = Path(scratch)
         _write_project(project, request)
         settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre,
-                            formats=request.formats)
+                            formats=request.formats, follow_declared_direct=False)  # no server file for a package's say-so
         lock_request = LockRequest(
             overrides=_overrides(request.environment),
             write=False,  # the answer carries the lock: the scratch project is thrown away

@@ -134,6 +134,7 @@ class Services:
             workers=self.settings.workers,
             pinned=pinned,
             base=str(self.settings.pipfile_path.parent),
+            follows_declared_direct=self.settings.follow_declared_direct,
         )
         self._index_clients.append(client)
         return client

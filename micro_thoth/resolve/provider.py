@@ -20,8 +20,8 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from ..artifacts import Artifact, CoreMetadata
-from ..errors import ResolutionImpossible
-from ..models import DirectReference, Justification, Substitute, Target, Verdict
+from ..errors import ConflictCause, ResolutionImpossible
+from ..models import DirectReference, Justification, Substitute, Target, Verdict, redact_url
 from .candidates import (
     PYTHON,
     Candidate,
@@ -79,6 +79,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self.index_pins = _index_pins([*roots, *constraints])
         self.pre_names = {r.name for r in [*roots, *constraints] if r.allow_prereleases}
         self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
+        # a source may read only the direct references the user gave, not those a package declares
+        self._follows_declared = getattr(source, "follows_declared_direct", True)
         self.verdicts: dict[tuple[str, Version, str], Verdict] = {}
         self.refusals: list[Justification] = []
         self.abi_refusals: dict[NormalizedName, list[Justification]] = {}  # said on the chosen pin
@@ -181,6 +183,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def _matches(self, identifier: str, reqs: Sequence[Requirement]) -> Union[Sequence[Candidate], Lazy[Candidate]]:
         everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
         direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(reqs[0].name))
+        if direct is not None and direct != self.directs.get(reqs[0].name) and not self._follows_declared:
+            raise _declared_direct_refused(next(r for r in reqs if r.direct == direct))
         if identifier == PYTHON:
             one = self.python
         elif direct is not None:
@@ -487,4 +491,17 @@ def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[s
     formats = target.formats
     return tuple(
         a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel) and a.filename not in skipped
+    )
+
+
+def _declared_direct_refused(req: Requirement) -> ResolutionImpossible:
+    """A package's metadata names a path, file: URL, URL or VCS checkout that this source does not follow."""
+    parent = req.parent
+    who = f"{parent.name} {parent.version}" if parent is not None else "a requirement"
+    where = redact_url(req.direct.location) if req.direct is not None else req.text
+    return ResolutionImpossible(
+        f"{who} depends on {req.name} @ {where}, a direct reference declared in its metadata: "
+        "the backend follows none (it reads no file of its own machine, and fetches no URL, because a package says so)",
+        causes=[ConflictCause(f"{req.name} @ {where}", (f"{parent.name}=={parent.version}",) if parent is not None else ())],
+        hint="lock without a backend: the embedded resolver follows such references as pip does",
     )
