@@ -100,6 +100,22 @@ def start_server(args: argparse.Namespace, data_dir: str) -> tuple[subprocess.Po
     raise SystemExit("the backend did not start")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its live children (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pids = 0.0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def _requirements(client: int, n: int, tag: str) -> str:
     return f"pkg-{tag}-{client}-{n}\nshared-a\nshared-b\n"
 
@@ -157,7 +173,7 @@ def main() -> int:
         http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=args.clients))
         try:
             if args.driver == "wrk":
-                wrk = Wrk(args, url, Path(data_dir))
+                wrk = Wrk(args, url, Path(data_dir), process.pid)
                 results = wrk.real(http, index.url) if index is not None else wrk.synthetic(http)
             else:
                 results = _real_phases(args, url, http, index.url) if index is not None else _phases(args, url, http)
@@ -175,7 +191,8 @@ def main() -> int:
               f"{'PostgreSQL' if args.database_url else 'SQLite'}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         for row in results:
             print("  {phase:<20} {requests:>6} req  {failures} failed  {seconds:>6}s  {throughput_rps:>8} req/s  "
-                  "p50 {p50_ms:>7} ms  p99 {p99_ms:>7} ms".format(**row))  # fmt: skip
+                  "p50 {p50_ms:>7} ms  p99 {p99_ms:>7} ms".format(**row)
+                  + (f"  CPU {row['server_cpu_ms_per_request']} ms/req" if "server_cpu_ms_per_request" in row else ""))  # fmt: skip
     return 1 if any(row["failures"] for row in results) else 0
 
 
@@ -213,8 +230,8 @@ class Wrk:
 
     THREADS = 2
 
-    def __init__(self, args: argparse.Namespace, url: str, scratch: Path) -> None:
-        self.args, self.url, self.scratch = args, url, scratch
+    def __init__(self, args: argparse.Namespace, url: str, scratch: Path, pid: int = 0) -> None:
+        self.args, self.url, self.scratch, self.pid = args, url, scratch, pid
 
     def phase(self, name: str, path: str, *, bodies: Sequence[str] = (), template: str | None = None,
               method: str = "POST", expect: int = 200) -> dict[str, object]:  # fmt: skip
@@ -231,7 +248,9 @@ class Wrk:
         script.write_text("\n".join(header) + _LUA)
         command = ["wrk", f"-t{self.THREADS}", f"-c{self.args.clients}", f"-d{self.args.seconds:g}s",
                    "--timeout", "30s", "-s", str(script), self.url]  # fmt: skip
+        cpu = process_cpu(self.pid)
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        cpu = process_cpu(self.pid) - cpu
         found = re.search(r"^RESULT ([\d ]+)$", out, re.MULTILINE)
         if found is None:
             raise SystemExit(f"wrk gave no result:\n{out}")
@@ -240,6 +259,7 @@ class Wrk:
             "phase": name, "requests": requests, "failures": failed + sum(errors), "seconds": round(micros / 1e6, 2),
             "throughput_rps": round(requests / (micros / 1e6), 1), "p50_ms": round(p50 / 1000, 1),
             "p99_ms": round(p99 / 1000, 1), "load_average": round(os.getloadavg()[0], 1),
+            "server_cpu_ms_per_request": round(cpu * 1000 / max(1, requests), 2),  # its resolver processes included
         }  # fmt: skip
 
     def synthetic(self, http: httpx.Client) -> list[dict[str, object]]:
