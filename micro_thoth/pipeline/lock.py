@@ -277,9 +277,24 @@ def requirements_input(services: Services, compile_request: CompileRequest, requ
     return RequirementsInput(
         request=compile_request, text=text, parsed=parsed, extra_constraints=constraints,
         sources=_compile_sources(compile_request, parsed, pip_sources), output=output,
-        previous_text=read_text(output) if output is not None and output.is_file() else None,
+        previous_text=_previous_output(output, services.reporter),
         upgrade=upgrade, index_lines=index_lines(injected, services.environ),
     )
+
+
+def _previous_output(output: Optional[Path], reporter: Reporter) -> Optional[str]:
+    """The requirements.txt there was, whose pins are kept; one that cannot be read is not used, and said so."""
+    if output is None or not output.is_file():
+        return None
+    text = read_text(output)
+    try:
+        requirements.parse_requirements(text, str(output))
+    except ThothPipError as exc:
+        reporter.message(
+            f"the existing {output.name} cannot be read ({exc.message}), so its pins are not kept: "
+            "the new file takes the newest allowed versions", "warning")
+        return None
+    return text
 
 
 def _output_path(compile_request: CompileRequest, src: Path) -> Optional[Path]:

@@ -202,3 +202,20 @@ def test_an_unreadable_previous_lock_is_replaced_and_says_so(index, tmp_path, th
     assert result.code == 0, result.err
     assert "warning: the existing Pipfile.lock cannot be read" in result.err and "not kept" in result.err
     assert _versions(json.loads((tmp_path / "Pipfile.lock").read_text())) == {"alpha": "==1.0"}
+
+
+def test_pip_compile_mode_says_when_the_old_output_cannot_be_read(index, tmp_path, thoth) -> None:
+    """pip-compile keeps the pins of the requirements.txt it had; one that cannot be read is not used, and said so."""
+    index.add(Dist("alpha", "1.0"))
+    index.add(Dist("alpha", "2.0"))
+    (tmp_path / "requirements.in").write_text("alpha\n")
+    out = tmp_path / "requirements.txt"
+    out.write_text("alpha==1.0\n")
+    args = ("lock", "-r", str(tmp_path / "requirements.in"), "-i", index.url, "-o", str(out))
+    result = thoth(*args)
+    assert result.code == 0 and "alpha==1.0" in out.read_text() and "warning" not in result.err, result.err
+    out.write_text("alpha==1.0\n--frobnicate\n")
+    result = thoth(*args)
+    assert result.code == 0, result.err
+    assert "warning: the existing requirements.txt cannot be read" in result.err and "--frobnicate" in result.err
+    assert "alpha==2.0" in out.read_text()
