@@ -1,14 +1,20 @@
 """The shared httpx.Client and how we talk HTTP: pooling, credentials, retries, one error translation.
 
-    client = make_client(verify=cert_path_or_bool)
-    client.auth.register("https://user:token@index.example/simple/")   # learn per-host credentials
+    auth = IndexAuth()                                    # credentials.py: per-host credentials
+    client = make_client(verify=cert_path_or_bool, auth=auth)
+    auth.register("https://user:token@index.example/simple/")   # learn a host's credentials
     response = request(client, "GET", url)      # retries, raises IndexUnreachable, returns 404s
     with translate_errors(url):                  # for bodies read later (stream=True)
         for chunk in response.iter_bytes(): ...
 
 Credentials never travel in request URLs (they are stripped before sending, so
 they cannot reach logs or exception text); they are sent as a Basic
-``Authorization`` header, learnt from a URL's userinfo or from ``~/.netrc``.
+``Authorization`` header, learnt from a URL's userinfo or from ``~/.netrc``
+(``credentials.IndexAuth``, which holds them before any client exists).
+
+A warm lock never imports this module (nor httpx): the run's client is deferred
+(``credentials.deferred_client``) and the index modules import this one where they
+send a request.
 """
 
 from __future__ import annotations
@@ -18,22 +24,21 @@ import contextlib
 import email.utils
 import functools
 import importlib.util
-import netrc
 import os
 import re
 import ssl
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Optional, Union, cast
+from typing import Any, Optional, Union
 
 import httpx
 
 from micro_thoth import __version__
+from micro_thoth.credentials import Credentials, IndexAuth, registry_of
 from micro_thoth.errors import IndexUnreachable
 from micro_thoth.models import Source, redact_url, strip_credentials
 
@@ -50,92 +55,25 @@ TLS_HINT = (
 )
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?P<password>:[^/@\s]*)?@")
 
-Credentials = tuple[str, str]
+class IndexAuthFlow(httpx.Auth):
+    """An ``IndexAuth`` as the client sends it: known credentials up front (as pip does: some
+    registries answer 404, not 401); after a 401, the netrc entry once if it differs from what was sent."""
 
-
-def _host_key(url: httpx.URL | str) -> str:
-    parsed = httpx.URL(url) if isinstance(url, str) else url
-    port = parsed.port
-    return f"{parsed.host}:{port}" if port else parsed.host
-
-
-class IndexAuth(httpx.Auth):
-    """Basic auth per host, from registered URLs' userinfo or else netrc; one netrc retry on 401."""
-
-    def __init__(self, netrc_path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> None:
-        self._netrc_path = netrc_path
-        self._environ = os.environ if environ is None else environ
-        self._known: dict[str, Credentials] = {}
-        self._netrc: Optional[netrc.netrc] = None
-        self._netrc_loaded = False
-        self._lock = threading.Lock()
-
-    def register(self, url: str) -> str:
-        """Remember the credentials in ``url`` for its host; returns the URL without them."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.username is not None or parts.password is not None:
-            user = urllib.parse.unquote(parts.username or "")
-            password = urllib.parse.unquote(parts.password or "")
-            with self._lock:
-                self._known[_host_key(strip_credentials(url))] = (user, password)
-        return strip_credentials(url)
-
-    def credentials_for(self, url: httpx.URL | str) -> Optional[Credentials]:
-        """Registered credentials for the URL's host, else its netrc entry, else None."""
-        with self._lock:
-            known = self._known.get(_host_key(url))
-        if known is not None:
-            return known
-        return self._from_netrc(httpx.URL(url) if isinstance(url, str) else url)
+    def __init__(self, credentials: IndexAuth) -> None:
+        self.credentials = credentials
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Send known credentials up front (as pip does: some registries answer 404, not 401);
-        after a 401, try the netrc entry once if it differs from what was sent."""
         if request.url.userinfo:
-            self.register(str(request.url))
+            self.credentials.register(str(request.url))
             request.url = request.url.copy_with(username=None, password=None)
-        sent = self.credentials_for(request.url)
+        sent = self.credentials.credentials_for(str(request.url))
         response = yield (_with_basic(request, sent) if sent is not None else request)
         if response.status_code != 401:
             return
-        fallback = self._from_netrc(request.url)
+        fallback = self.credentials.from_netrc(str(request.url))
         if fallback is not None and fallback != sent:
-            with self._lock:
-                self._known[_host_key(request.url)] = fallback
+            self.credentials.remember(str(request.url), fallback)
             yield _with_basic(request, fallback)
-
-    def _from_netrc(self, url: httpx.URL) -> Optional[Credentials]:
-        parsed = self._load_netrc()
-        if parsed is None or not url.host:
-            return None
-        entry = parsed.authenticators(url.host)
-        if not entry:
-            return None
-        login, _account, password = entry
-        return (login or "", password or "")
-
-    def _load_netrc(self) -> Optional[netrc.netrc]:
-        with self._lock:
-            if not self._netrc_loaded:
-                self._netrc_loaded = True
-                self._netrc = _read_netrc(self._netrc_path or _default_netrc(self._environ))
-            return self._netrc
-
-
-def _default_netrc(environ: Mapping[str, str]) -> str:
-    if environ.get("NETRC"):
-        return environ["NETRC"]
-    return os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".netrc")
-
-
-def _read_netrc(path: str) -> Optional[netrc.netrc]:
-    """The parsed netrc file, or None when it is missing or unreadable (as pip and curl do)."""
-    if not os.path.isfile(path):
-        return None
-    try:
-        return netrc.netrc(path)
-    except (netrc.NetrcParseError, OSError):
-        return None
 
 
 def _with_basic(request: httpx.Request, credentials: Credentials) -> httpx.Request:
@@ -178,25 +116,6 @@ def _context_for(kind: str, first: str, second: str, stamp: tuple[int, int]) -> 
 HTTP2 = importlib.util.find_spec("h2") is not None  # httpx speaks HTTP/2 only with h2 installed
 
 
-class _Deferred:
-    """Stands for an httpx.Client made by ``make`` when first used (``deferred_client``); its
-    ``auth`` is known before, so registering an index's credentials makes no client."""
-
-    def __init__(self, make: Callable[[], httpx.Client], auth: IndexAuth) -> None:
-        self._make = make
-        self.auth = auth
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._make(), name)
-
-
-def deferred_client(make: Callable[[], httpx.Client], auth: IndexAuth) -> httpx.Client:
-    """The run's client, made (SSL context, CA bundle, httpcore) on the first request: a warm
-    lock whose pages are fresh and whose metadata is stored asks nothing of the network.
-    ``auth`` is the one ``make`` gives the client."""
-    return cast(httpx.Client, _Deferred(make, auth))
-
-
 def make_client(
     *,
     timeout: float = 15.0,
@@ -224,7 +143,7 @@ def make_client(
         follow_redirects=True,
         trust_env=True,
         headers={"User-Agent": user_agent},
-        auth=auth if auth is not None else IndexAuth(),
+        auth=IndexAuthFlow(auth if auth is not None else IndexAuth()),
         mounts={f"https://{host}": _insecure_transport(host, limits) for host in trusted_hosts if host},
     )
 
@@ -298,8 +217,8 @@ def _tls_failure(exc: BaseException) -> bool:
 
 
 def _register(client: httpx.Client, url: str) -> str:
-    auth = client.auth
-    return auth.register(url) if isinstance(auth, IndexAuth) else url
+    credentials = registry_of(client)
+    return credentials.register(url) if credentials is not None else url
 
 
 Wait = Callable[[Union[httpx.Response, httpx.HTTPError], int], Optional[float]]

@@ -22,7 +22,7 @@ MODULE_LAYER = {
     "formats": "stages", "resolve": "stages", "download": "stages", "install": "stages",
     "index": "services", "cache": "services", "store": "services", "guidance": "services",
     "environment": "services", "settings": "services", "pipconf": "services",
-    "net": "services", "build": "services", "closest": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core",
+    "net": "services", "credentials": "services", "build": "services", "closest": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core",
     "models": "core", "artifacts": "core", "categories": "core", "values": "core", "format_control": "core", "zips": "core", "timestamps": "core", "digests": "core", "memory": "core", "reporting": "core", "errors": "core", "__init__": "core", "data": "core",
 }
 # Third-party libraries and the modules allowed to import them (DESIGN.md).
@@ -30,7 +30,7 @@ CONFINED = {
     "resolvelib": ("resolve",),
     "tomlkit": ("formats",),
     "installer": ("install",),
-    "httpx": ("index", "net", "download", "resolve", "server", "cli"),
+    "httpx": ("index", "net", "credentials", "download", "resolve", "server", "cli"),  # credentials.py: types only
     "rapidfuzz": ("closest", "guidance"),  # closest.py: every did-you-mean; guidance/typosquat.py: OSA distance
     "difflib": (),  # one fuzzy matcher: closest.py's
     "elftools": ("knowledge",),

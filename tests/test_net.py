@@ -1,4 +1,4 @@
-"""net.py: the shared client, credentials from URLs and netrc, retries, error translation."""
+"""net.py: the shared client, credentials from URLs and netrc (credentials.py), retries, error translation."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from micro_thoth.credentials import IndexAuth, deferred_client
 from micro_thoth.errors import IndexUnreachable
 from micro_thoth.models import Source
 from micro_thoth.net import (
-    IndexAuth,
-    deferred_client,
     make_client,
     request,
     retry_delay,

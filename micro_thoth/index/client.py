@@ -14,14 +14,13 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import httpx
 from packaging.utils import NormalizedName, canonicalize_name
 
-from micro_thoth import net
 from micro_thoth.artifacts import Artifact, CoreMetadata, ProjectPage
 from micro_thoth.cache import Cache
+from micro_thoth.credentials import registry_of
 from micro_thoth.errors import PackageNotFound, UsageError
 from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.models import DirectReference, Source, strip_credentials
@@ -32,6 +31,9 @@ from .metadata import MetadataFetcher
 from .prefetch import Memo, Prefetcher
 from .project_pages import ProjectPages
 from .suggest import suggest
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class IndexClient:
@@ -168,8 +170,8 @@ class IndexClient:
         self.close()
 
     def _register(self, url: str) -> str:
-        auth = self._client.auth
-        return auth.register(url) if isinstance(auth, net.IndexAuth) else strip_credentials(url)
+        credentials = registry_of(self._client)
+        return credentials.register(url) if credentials is not None else strip_credentials(url)
 
     # -- pages ----------------------------------------------------------------------
     def _pinned_page(self, key: NormalizedName) -> Optional[ProjectPage]:

@@ -14,14 +14,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Optional, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Optional, Protocol
 
-import httpx
-
-from micro_thoth import net
 from micro_thoth.digests import StreamingHasher, verify
 from micro_thoth.errors import IndexUnreachable
 from micro_thoth.models import Hash, redact_url
+
+if TYPE_CHECKING:
+    import httpx
 
 CHUNK = 1 << 16
 # The digest is of the file as stored: ask for it unencoded and never decode it (some hosts
@@ -132,6 +132,9 @@ def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: 
         restart()
         for chunk in response.iter_raw(CHUNK):
             write(chunk)
+
+    # imported here: the HTTP stack (httpx), which a warm lock never needs
+    from micro_thoth import net
 
     response = net.request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True,
                            read=body, first=opened)

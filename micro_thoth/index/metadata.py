@@ -18,13 +18,12 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Optional, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Optional, TypeVar
 
-import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from micro_thoth import build, digests, net
+from micro_thoth import build, digests
 from micro_thoth.artifacts import Artifact, CoreMetadata
 from micro_thoth.cache import Cache
 from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
@@ -36,6 +35,9 @@ from micro_thoth.reporting import Reporter
 from micro_thoth.store import KnowledgeStore
 
 from . import fetch, pages, wheelzip
+
+if TYPE_CHECKING:
+    import httpx
 
 SPOOL_BYTES = 32 * 1024 * 1024
 METADATA_HOSTS = "metadata-file-hosts"  # store namespace: host -> "yes"/"no" (serves unadvertised .metadata)
@@ -225,6 +227,9 @@ class MetadataFetcher:
             self._store.put_value(METADATA_HOSTS, host, "yes" if served else "no")
 
     def _pep658(self, artifact: Artifact) -> Optional[bytes]:
+        # imported here: the HTTP stack (httpx), which a warm lock never needs
+        from micro_thoth import net
+
         response = net.request(self._client, "GET", artifact.url + ".metadata")
         if response.status_code != 200:
             return None
@@ -238,6 +243,9 @@ class MetadataFetcher:
 
     def read_wheel(self, artifact: Artifact, read: Callable[[IO[bytes]], T]) -> T:
         """``read`` over the remote wheel: by range requests when served, else over the whole (verified) file."""
+        # imported here: the HTTP stack (httpx), which a warm lock never needs
+        from micro_thoth import net
+
         headers = {"Range": f"bytes=-{wheelzip.TAIL_BYTES}", **fetch.RAW}
         response: Optional[httpx.Response] = net.request(
             self._client, "GET", artifact.url, headers=headers, stream=True
@@ -256,6 +264,9 @@ class MetadataFetcher:
                 response.close()
 
     def _by_ranges(self, artifact: Artifact, response: httpx.Response, read: Callable[[IO[bytes]], T]) -> T:
+        # imported here: the HTTP stack (httpx), which a warm lock never needs
+        from micro_thoth import net
+
         start, _end, total = _content_range(response)
         with net.translate_errors(artifact.url):
             tail = response.read()
@@ -278,6 +289,9 @@ class MetadataFetcher:
         return found
 
     def _range(self, artifact: Artifact, first: int, last: int) -> bytes:
+        # imported here: the HTTP stack (httpx), which a warm lock never needs
+        from micro_thoth import net
+
         headers = {"Range": f"bytes={first}-{last}"}
         response = net.request(self._client, "GET", artifact.url, headers=headers)
         if response.status_code != 206 or _content_range(response)[0] != first:

@@ -17,12 +17,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Literal, Optional, Union, overload
 
-import httpx
 from packaging.utils import NormalizedName
 
-from micro_thoth import net
 from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.errors import IndexUnreachable, PackageIndexError
 from micro_thoth.memory import Kept
@@ -31,6 +29,9 @@ from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 
 from . import pages
+
+if TYPE_CHECKING:
+    import httpx
 
 Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
@@ -133,6 +134,9 @@ class ProjectPages:
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
+        # imported here: the HTTP stack (httpx), which a warm lock never needs
+        from micro_thoth import net
+
         response = net.request(self._client, "GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())

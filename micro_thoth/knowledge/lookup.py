@@ -9,8 +9,7 @@ from typing import Optional
 from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
 from ..guidance.units import Unit
-from .store import ANY_PACKAGE, KnowledgeStore, StoredUnit
-from .sync import ORIGIN, image_key, pin_key, stack_key
+from .store import ANY_PACKAGE, ORIGIN, KnowledgeStore, StoredUnit, image_key, pin_key, stack_key
 
 
 class StoreUnits:

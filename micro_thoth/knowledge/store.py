@@ -26,11 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from packaging.utils import canonicalize_name, canonicalize_version
+
 from .advisories import AdvisoryDB
 
 STORE_FILE = "knowledge-v1.sqlite3"
 ANY_PACKAGE = ""  # the unit_keys row of a package-independent unit
 STACK_PREFIX = "@stack:"  # '@stack:NAME': a unit read only when a finished stack holds NAME (wraps, strides)
+ORIGIN = "synced"  # the origin of every unit compiled into the store (guidance.units)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -63,6 +66,20 @@ _CATEGORIES = (
     ("two units in one file", "duplicate unit name"),
     ("expected", "wrong type"),
 )
+
+
+def pin_key(name: str, version: str) -> str:
+    """The key of a pinned release: ``flask==2.0.2`` (name and version in canonical form)."""
+    return f"{canonicalize_name(name)}=={canonicalize_version(version, strip_trailing_zero=True)}"
+
+
+def stack_key(name: str) -> str:
+    """The key of a unit that speaks only about a finished stack holding ``name`` (a wrap's or a stride's ``state``)."""
+    return f"{STACK_PREFIX}{name}"
+
+
+def image_key(image: str) -> str:
+    return f"@image:{image}"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from packaging.utils import canonicalize_name, canonicalize_version
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
@@ -30,17 +29,19 @@ from ..guidance.units import Unit
 from .sources import Tree
 from .store import (
     ANY_PACKAGE,
-    STACK_PREFIX,
+    ORIGIN,
     CompiledFile,
     CompiledUnit,
     KnowledgeStore,
     Problem,
     SourceRecord,
+    image_key,
+    pin_key,
+    stack_key,
 )
 
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
-ORIGIN = "synced"
 COMPILER = 4  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
 STACK_KINDS = ("wrap", "stride")  # units whose every keyed condition is on the finished stack (their match is state only)
 _CHUNK = 400
@@ -280,20 +281,6 @@ def _pinned_keys(unit: Unit) -> Optional[frozenset[str]]:
             return None
         keys.add(pins[0])
     return frozenset(keys) or None
-
-
-def pin_key(name: str, version: str) -> str:
-    """The key of a pinned release: ``flask==2.0.2`` (name and version in canonical form)."""
-    return f"{canonicalize_name(name)}=={canonicalize_version(version, strip_trailing_zero=True)}"
-
-
-def stack_key(name: str) -> str:
-    """The key of a unit that speaks only about a finished stack holding ``name`` (a wrap's or a stride's ``state``)."""
-    return f"{STACK_PREFIX}{name}"
-
-
-def image_key(image: str) -> str:
-    return f"@image:{image}"
 
 
 def count_units(files: Iterable[CompiledFile]) -> int:

@@ -27,7 +27,7 @@ from ..models import Source
 from ..reporting import NULL_REPORTER, Reporter
 from ..resolve.resolver import LockPolicy
 from ..settings import Settings
-from .knowledge import open_store, release_advisories, run_store
+from .knowledge_store import open_store, release_advisories, run_store
 
 ADVISORIES_DB = STORE_FILE  # the advisories are a table of the knowledge store
 

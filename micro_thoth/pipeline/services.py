@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 from packaging.utils import NormalizedName
 
-from .. import net, pipconf
+from .. import pipconf
 from ..cache import Cache
+from ..credentials import IndexAuth, deferred_client
 from ..errors import UsageError
 from ..guidance.policy import GuidancePolicy
 from ..memory import Kept, keeping
@@ -38,7 +39,7 @@ class Services:
     reporter: Reporter
     _store: Any = None
     _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
-    _auth: Optional[net.IndexAuth] = None  # the client's; index credentials register here before it exists
+    _auth: Optional[IndexAuth] = None  # the client's; index credentials register here before it exists
     _sources: list[Source] = field(default_factory=list)
     backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
     _resolver: Optional[Resolver] = None
@@ -80,6 +81,9 @@ class Services:
     def client(self) -> Any:
         """The run's one HTTP client: pip's CA bundle (PIP_CERT / pip.conf) and trusted hosts."""
         if self._client is None:
+            # imported here: httpx and the TLS stack, which a warm lock never needs
+            from .. import net
+
             config = pipconf.read_pip_config(self.environ)
             trusted = (*net.trusted_hosts_of(self._sources, self.environ), *config.trusted_hosts)
             self._client = net.make_client(
@@ -92,10 +96,10 @@ class Services:
         return self._client
 
     @property
-    def auth(self) -> net.IndexAuth:
+    def auth(self) -> IndexAuth:
         """The client's credentials per host (registered from index URLs, else netrc)."""
         if self._auth is None:
-            self._auth = net.IndexAuth()
+            self._auth = IndexAuth()
         return self._auth
 
     @property
@@ -123,7 +127,7 @@ class Services:
         self.use_sources(sources)
         client = IndexClient(
             sources,
-            client=net.deferred_client(lambda: self.client, self.auth),  # made on the first request
+            client=deferred_client(lambda: self.client, self.auth),  # made on the first request
             cache=self.cache,
             store=self.store,
             environ=self.environ,

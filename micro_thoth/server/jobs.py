@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..pipeline.guidance import knowledge_files
-from ..pipeline.knowledge import open_store as open_knowledge
+from ..pipeline.knowledge_store import open_store as open_knowledge
 from ..resolve.problem import Problem
 from ..resolve.scrub import scrub_text
 from ..resolve.wire import AdviseRequest, AdviseResult, JobView, digest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from micro_thoth.knowledge.advisories import LEGACY_FILE, AdvisoryDB
-from micro_thoth.pipeline.knowledge import open_store
+from micro_thoth.pipeline.knowledge_store import open_store
 from tests.support.builder import Dist
 
 from .repos import git_repo, osv_all_zip, pypa_database, tar_gz
