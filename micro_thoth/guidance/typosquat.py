@@ -1,50 +1,62 @@
 """Typo-squatting checks and did-you-mean suggestions over the most downloaded project names.
 
 ``micro_thoth/data/popular-packages.txt`` lists ~15,000 normalised names, most
-downloaded first (``#`` lines are comments). It is read once, on first use, and
-indexed by name length, so a query compares only names within the edit
-distance (optimal string alignment: a swap of two letters counts as one edit).
+downloaded first (``#`` lines are comments). It is read once, on first use; a
+name found in it is popular and needs nothing more (a lock's requested names
+usually are). Otherwise the list is indexed by name length, so a query compares
+only names within the edit distance (optimal string alignment: a swap of two
+letters counts as one edit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Optional
 
 from packaging.utils import canonicalize_name
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
 POPULAR_TOP = 5000  # a "much more popular" project is among these
-_SEPARATORS = str.maketrans("", "", "-_.")
 
 
 @dataclass(frozen=True)
 class PopularNames:
-    """The popularity list: rank by name, and names grouped by length."""
+    """The popularity list: rank by name; the indexes by length and by bare name are built on
+    first use (a lock whose requested names are all popular needs only ``rank``)."""
 
     rank: dict[str, int]
-    by_length: dict[int, tuple[str, ...]]
-    by_bare: dict[str, tuple[str, ...]]  # the name without - _ . -> names
 
     @classmethod
     def parse(cls, text: str) -> PopularNames:
-        names = [str(canonicalize_name(line.strip())) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        names = [canonicalize_name(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
         rank: dict[str, int] = {}
         for i, name in enumerate(names):
             rank.setdefault(name, i)
+        return cls(rank)
+
+    @cached_property
+    def by_length(self) -> dict[int, tuple[str, ...]]:
         grouped: dict[int, list[str]] = {}
-        bare: dict[str, list[str]] = {}
-        for known in rank:
+        for known in self.rank:
             grouped.setdefault(len(known), []).append(known)
-            bare.setdefault(known.translate(_SEPARATORS), []).append(known)
-        return cls(rank, {n: tuple(v) for n, v in grouped.items()}, {b: tuple(v) for b, v in bare.items()})
+        return {n: tuple(v) for n, v in grouped.items()}
+
+    @cached_property
+    def by_bare(self) -> dict[str, tuple[str, ...]]:
+        """The name without separators -> names (a normalised name's only separator is ``-``)."""
+        bare: dict[str, list[str]] = {}
+        for known in self.rank:
+            bare.setdefault(known.replace("-", ""), []).append(known)
+        return {b: tuple(v) for b, v in bare.items()}
 
     def near(self, name: str, distance: int) -> list[tuple[str, int]]:
         """(popular name, edit distance) within ``distance`` of ``name``, excluding itself."""
+        # imported here: rapidfuzz (≈ 8 ms) serves only a name that is not popular itself
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         pool = [n for length in range(len(name) - distance, len(name) + distance + 1) for n in self.by_length.get(length, ())]
         found = process.extract(name, pool, scorer=OSA.distance, score_cutoff=distance, limit=None)
         return [(match, int(score)) for match, score, _ in found if match != name]
@@ -71,7 +83,7 @@ def suggest(name: str, *, limit: int = 3, names: Optional[PopularNames] = None) 
 
 
 def _same_without_separators(key: str, names: PopularNames) -> list[str]:
-    return [n for n in names.by_bare.get(key.translate(_SEPARATORS), ()) if n != key]
+    return [n for n in names.by_bare.get(key.replace("-", ""), ()) if n != key]
 
 
 def looks_like_typosquat(name: str, *, names: Optional[PopularNames] = None) -> Optional[str]:
