@@ -201,3 +201,17 @@ def test_path_with_subdirectory_builds_the_project_there(index, app, tmp_path, t
     assert result.code == 0, result.err
     assert _locked(project) == {"path": "./repo", "subdirectory": "pkg"}
     assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
+
+
+@pytest.mark.parametrize("digest", [False, True], ids=["hashed-by-download", "url-digest"])
+def test_http_archive_with_subdirectory(index, app, tmp_path, thoth, digest) -> None:
+    """Downloaded once into the cache to be hashed, or, with ``#sha256=`` in the URL, read by pip from the
+    URL (the fragment joined with ``&subdirectory=``); install builds the project in that directory either way."""
+    data = _monorepo(tmp_path / "mono.tar.gz", {"": Dist("decoy", "9.0"), "pkg": app})
+    entry = index.add_file(Dist("mono", "1"), "mono.tar.gz", data)
+    url = f"{index.root}/files/mono.tar.gz" + (f"#sha256={entry.sha256}" if digest else "")
+    project = _project(tmp_path, index, f'{{file = "{url}", subdirectory = "pkg"}}')
+    result = thoth("install", "-C", str(project))
+    assert result.code == 0, result.err
+    assert _locked(project) == {"file": url, "subdirectory": "pkg", "hashes": [_sha256(data)]}
+    assert venv_import(project, "import localapp, beta; print(localapp.__version__)") == "0.1"
