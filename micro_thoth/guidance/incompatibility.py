@@ -11,7 +11,6 @@ import hashlib
 import re
 from typing import Any
 
-import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -67,6 +66,9 @@ def _slug(text: str) -> str:
 def incompatibility_file(a: str, b: str, reason: str) -> tuple[str, str]:
     """(file name, YAML text) of the unit file recording "``a`` does not work with ``b``"; the text is checked to load."""
     document = incompatibility_units(a, b, reason)
+    # imported here: only recording a finding writes YAML (a lock imports this module, and pyyaml costs ≈ 10 ms)
+    import yaml
+
     text = "# recorded with `thoth-pip prescription add --incompatible A B`\n" + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, TypeVar, cast
 
-import yaml
 from packaging.specifiers import SpecifierSet
 
 from ..errors import InputFileError
@@ -395,10 +394,19 @@ def _once(what: tuple[str, ...], raw: Any, parse: Callable[[], T]) -> T:
 
 def parse_units(text: str, *, path: str, origin: str = "path") -> tuple[Unit, ...]:
     """Parse one prescription file's text; raises InputFileError with the unit and key path."""
+    # imported here: a lock whose units come compiled (the bundled ones, knowledge/compiled.py) or
+    # from the knowledge store parses no YAML, and pyyaml's import is ≈ 10 ms
+    import yaml
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputFileError(f"invalid YAML: {exc}", path=path) from exc
+    return parse_document(document, path=path, origin=origin)
+
+
+def parse_document(document: Any, *, path: str, origin: str = "path") -> tuple[Unit, ...]:
+    """The units of a prescription file's loaded YAML document, checked as ``parse_units`` checks them."""
     units = [parse_unit(section, raw, path=path, origin=origin, index=i) for section, i, raw in unit_entries(document, path=path)]
     _check_unique(At(path), units)
     return tuple(units)

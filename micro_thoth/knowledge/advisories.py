@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -31,7 +30,6 @@ __all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_leg
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 LEGACY_FILE = "advisories-v1.sqlite3"  # where advisories lived, in the user data dir, before the compiled store
 LOOKED_FOR = "OSV records: *.json, *.yaml or *.yml files (recursively; under vulns/ when there is one), or a .zip of them"
-_YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string: versions like 1.10 stay "1.10"
 
 
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
@@ -67,8 +65,12 @@ def _decode(data: bytes, where: str) -> Any:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputFileError(f"not valid JSON: {exc}", path=where) from exc
+    # imported here: only an import of YAML records needs it (a lock reads the store, never YAML)
+    import yaml
+
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a string: versions like 1.10 stay "1.10"
     try:
-        return yaml.load(data, Loader=_YAML_LOADER)
+        return yaml.load(data, Loader=loader)
     except yaml.YAMLError as exc:
         raise InputFileError(f"not valid YAML: {str(exc).splitlines()[0]}", path=where) from exc
 

@@ -20,8 +20,9 @@ from typing import Any, Optional
 from ..errors import InputFileError
 from ..fs import atomic_write
 from ..guidance.incompatibility import incompatibility_file
-from ..guidance.prescriptions import parse_units
+from ..guidance.prescriptions import parse_document, parse_units
 from ..guidance.units import Unit
+from .compiled import compiled_document
 from .locations import PRESCRIPTIONS, bundled_dir, data_dir, project_dir
 
 __all__ = [
@@ -49,7 +50,11 @@ def load_file(path: Path, origin: str = "path") -> tuple[Unit, ...]:
 @functools.lru_cache(maxsize=256)
 def _parsed(text: str, path: str, origin: str) -> tuple[Unit, ...]:
     """``parse_units``, once per text: the units are frozen, and a long-lived resolver process
-    (the backend's) reads the same files for every job. A changed file is a new text."""
+    (the backend's) reads the same files for every job. A changed file is a new text. A bundled
+    file's text is found compiled (``knowledge/compiled.py``): no YAML is parsed for it."""
+    document = compiled_document(text, bundled_dir())
+    if document is not None:
+        return parse_document(document, path=path, origin=origin)
     return parse_units(text, path=path, origin=origin)
 
 
