@@ -8,7 +8,6 @@ never pays for the resolver backend's imports.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import pkgutil
 import sys
@@ -20,8 +19,8 @@ import click
 from .. import __version__
 from ..closest import closest
 from ..errors import UsageError
+from . import collector, lean_imports
 from . import commands as _commands
-from . import lean_imports
 
 ALIASES = {"upgrade": "update"}
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -95,17 +94,11 @@ def _global_flags(args: Sequence[str]) -> tuple[bool, int]:
     return "--json" in words, verbose + words.count("--verbose")
 
 
-# A lock holds tens of thousands of small objects (the files of every page) for the whole run
-# and makes few cycles: collecting the youngest generation every 700 allocations made the
-# cyclic collector walk that heap again and again (a fifth of a warm lock's CPU).
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (errors are printed, never raised)."""
     from ..console import Console, run_guarded
 
-    gc.set_threshold(*GC_THRESHOLDS)
+    collector.configure()  # rare collections, none at exit (collector.py)
     lean_imports.install()
     args = list(argv) if argv is not None else sys.argv[1:]
     json_output, verbosity = _global_flags(args)
