@@ -15,7 +15,7 @@ from ...pipeline import lock as lock_pipeline
 from ...pipeline import report
 from ...pipeline.lock_input import CompileRequest
 from ...pipeline.services import open_services
-from .. import collector, options
+from .. import options
 
 
 @click.command("lock", help="Resolve the Pipfile into Pipfile.lock (or -r requirements.in into a hashed requirements.txt).")
@@ -60,8 +60,7 @@ def command(
     settings, console = options.settings_from(kwargs)
     pip_compile = src or output or index_url or extra_index_url or find_links or constraints
     if not pip_compile:
-        with collector.paused():  # a lock's heap makes few cycles: collecting it is wasted CPU (collector.py)
-            outcome = lock_pipeline.lock_project(settings, os.environ, console, request)
+        outcome = lock_pipeline.lock_project(settings, os.environ, console, request)
         return report.lock_outcome(outcome, settings, console)
     source = Path(src) if src else settings.project_dir / "requirements.in"
     compile_request = CompileRequest(
@@ -76,7 +75,7 @@ def command(
         annotate=not no_annotate,
         command="thoth-pip " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["lock"] else "",
     )
-    with collector.paused(), open_services(settings, os.environ, console) as services:
+    with open_services(settings, os.environ, console) as services:
         outcome = lock_pipeline.run_lock(lock_pipeline.requirements_input(services, compile_request, request), services, request)
     return report.lock_outcome(outcome, settings, console)
 
