@@ -343,8 +343,8 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
     @app.post("/api/v2/advise/sync", openapi_extra=_body(request_schema()))
     async def submit_and_wait(request: Request) -> JSONResponse:
         _check_token(settings, request)
-        job, cached = await run_in_threadpool(_accept, settings, jobs, await request.body(), AdviseRequest.from_dict)
-        view = await _wait(jobs, job.id, settings.sync_wait)
+        body = await request.body()
+        job, cached, view = await _wait(jobs, lambda: _accept(settings, jobs, body, AdviseRequest.from_dict), settings.sync_wait)
         view = replace(view, cached=cached or view.cached)
         if cached and view.state == "succeeded":
             remember(request.scope, job.digest, needs_token=True)
@@ -367,9 +367,10 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
         return {"id": job_id, "log": "\n".join(jobs.log(job_id))}
 
 
-async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
-    """The job once finished (or at ``timeout``), without holding a thread while waiting: woken when
-    this replica finishes it, looking at the shared store every ``poll`` seconds otherwise."""
+async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: float) -> tuple[Any, bool, JobView]:
+    """Submit (``accept``), then the job once finished (or at ``timeout``), without holding a thread
+    while waiting: woken when this replica finishes it (its view handed over, no read of the store),
+    looking at the shared store every ``poll`` seconds otherwise."""
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     deadline = loop.time() + timeout
@@ -377,19 +378,23 @@ async def _wait(jobs: Jobs, job_id: str, timeout: float) -> JobView:
     def wake() -> None:
         loop.call_soon_threadsafe(finished.set)
 
-    jobs.on_done(job_id, wake)
+    def start() -> tuple[Any, bool, Optional[JobView]]:  # one trip to the thread pool
+        job, cached = accept()
+        jobs.on_done(job.id, wake)
+        return job, cached, jobs.view(job.id)
+
+    job, cached, view = await run_in_threadpool(start)
     try:
-        view = await run_in_threadpool(jobs.view, job_id)
         while view is not None and not view.done and loop.time() < deadline:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(finished.wait(), max(0.0, min(jobs.settings.poll, deadline - loop.time())))
             finished.clear()
-            view = await run_in_threadpool(jobs.view, job_id)
+            view = jobs.finished(job.id) or await run_in_threadpool(jobs.view, job.id)
     finally:
-        jobs.forget(job_id, wake)
+        jobs.forget(job.id, wake)
     if view is None:
-        raise _Refused(problems.not_found(job_id))
-    return view
+        raise _Refused(problems.not_found(job.id))
+    return job, cached, view
 
 
 def _view(jobs: Jobs, job_id: str, legacy: Any = None) -> JobView:

@@ -76,6 +76,7 @@ class Jobs:
         self._held: dict[str, AdviseRequest] = {}  # pinned jobs' requests, with their credentials
         self._running: dict[str, _Running] = {}
         self._waiters: dict[str, list[Callable[[], None]]] = {}
+        self._finished: dict[str, JobView] = {}  # lately finished here, for waiters (``finished``)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Semaphore(0)
@@ -200,7 +201,7 @@ class Jobs:
             while view is not None and not view.done and time.monotonic() < deadline:
                 event.wait(min(self.settings.poll, max(0.0, deadline - time.monotonic())))
                 event.clear()
-                view = self.view(job_id)
+                view = self.finished(job_id) or self.view(job_id)
             return view
         finally:
             self.forget(job_id, event.set)
@@ -353,20 +354,41 @@ class Jobs:
             self.store.release(job.id, self.owner, job.attempts, self._take_log(running))
             return
         if kind == "ok":
-            result = AdviseResult.from_dict(value).scrubbed().to_dict()
+            result = AdviseResult.from_dict(value).scrubbed()
             running.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            self._record(job, finished, result=result, lines=self._take_log(running))
+            if self._record(job, finished, result=result.to_dict(), lines=self._take_log(running)):
+                self._publish(job, "succeeded", finished, result=result)
         else:
             if self._stopping.is_set():
                 value = problems.stopped().to_dict()
             running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
-            self._record(job, finished, problem=value, lines=self._take_log(running))
+            if self._record(job, finished, problem=value, lines=self._take_log(running)):
+                self._publish(job, "failed", finished, problem=Problem.from_dict(value))
 
-    def _record(self, job: JobRecord, at: float, **outcome: Any) -> None:
+    def _record(self, job: JobRecord, at: float, **outcome: Any) -> bool:
         """Write the outcome unless another replica took the job again meanwhile (this one stalled
         past its lease): then that replica's run is the one that counts, and ours is dropped."""
         if self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome):
             self._tell(job.digest)
+            return True
+        return False
+
+    def _publish(self, job: JobRecord, state: str, at: float, **outcome: Any) -> None:
+        """The finished job as stored, for who waits for it here (``finished``: no read of the store)."""
+        with self._lock:
+            if job.id not in self._waiters:
+                return
+            self._finished[job.id] = JobView(
+                id=job.id, state=state, cached=False, created_at=job.created_at, started_at=job.started_at,
+                finished_at=at, **outcome,
+            )  # fmt: skip
+            while len(self._finished) > 256:
+                self._finished.pop(next(iter(self._finished)))
+
+    def finished(self, job_id: str) -> Optional[JobView]:
+        """The job's view if this replica finished it lately for someone waiting, else None (ask ``view``)."""
+        with self._lock:
+            return self._finished.get(job_id)
 
     def _tell(self, digest: str) -> None:
         for listener in self.changed:
