@@ -283,8 +283,9 @@ class Jobs:
         outcome = runner.collect(sink, time.monotonic() + self.PATIENCE if ahead is not None else None)
         if outcome is None:  # a long job: the one held ahead is better run by someone idle
             assert ahead is not None
-            self._release(ahead, "returned to the queue: the job before it on this worker took long")
-            ahead = None
+            if not ahead.job.pinned:  # (a pinned one can run on this replica only: it stays)
+                self._release(ahead, "returned to the queue: the job before it on this worker took long")
+                ahead = None
             outcome = runner.collect(sink)
         if ahead is not None and self._stopping.is_set():
             self._release(ahead, "returned to the queue: this replica is stopping")

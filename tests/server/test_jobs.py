@@ -262,3 +262,23 @@ def test_a_job_claimed_ahead_goes_back_to_the_queue_when_the_one_before_takes_lo
         idle.close()
         busy.close()
     assert store.get(slow.id).state == "queued"  # back to the queue when its replica stops
+
+
+def test_a_pinned_job_claimed_ahead_stays_with_its_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only this replica holds a pinned job's credentials: held ahead behind a long job, it is not given
+    back (no one else could run it) and, its lease renewed meanwhile, runs once the long one ends."""
+    from tests.server.resolvers import resolve
+
+    monkeypatch.setattr(Jobs, "PATIENCE", 0.1)
+    settings = ServerSettings(data_dir=tmp_path, workers=1, timeout=120, lease=0.6, poll=0.05)
+    busy = Jobs(settings, SqliteJobStore(tmp_path / "jobs.sqlite3"), resolve)
+    slow, _ = busy.submit(req("sleepy==2\n"))
+    pinned, _ = busy.submit(req("-i https://u:hunter2@private.example/simple\nalpha\n"))
+    busy.start()
+    try:
+        view = busy.wait(pinned.id, 60)
+        assert view is not None and view.state == "succeeded", view
+        assert busy.view(slow.id).state == "succeeded"
+        assert not any("returned to the queue" in line for line in busy.log(pinned.id))
+    finally:
+        busy.close()
