@@ -31,7 +31,12 @@ def filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
         if len(parts) in (5, 6) and parts[0] and parts[1]:
-            return canonicalize_name(parts[0]), _version(parts[1])
+            return _canonical(parts[0]), _version(parts[1])
+    elif filename.endswith((".tar.gz", ".zip")):  # parse_sdist_filename's split, names and versions parsed once
+        name_part, sep, version_part = filename[: -7 if filename.endswith(".tar.gz") else -4].rpartition("-")
+        version = _version(version_part) if sep and name_part else None
+        if version is not None:
+            return _canonical(name_part), version
     try:
         if filename.endswith(".whl"):
             name, version, _build, _tags = parse_wheel_filename(filename)
@@ -40,6 +45,9 @@ def filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         base = re.split(r"-\d", filename, maxsplit=1)[0]
         return canonicalize_name(base), None
+
+
+_canonical = lru_cache(maxsize=4096)(canonicalize_name)  # a page repeats its project's name on every file
 
 
 @lru_cache(maxsize=65536)

@@ -26,12 +26,16 @@ from micro_thoth.errors import (
     UsageError,
 )
 from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
+from micro_thoth.index.page_scan import json_groups
 from micro_thoth.index.pages import (
+    InvalidPage,
+    artifacts_from_rows,
     artifacts_to_groups,
     directory_artifacts,
     groups_from_text,
-    json_groups,
+    groups_text,
 )
+from micro_thoth.index.project_pages import PARSED_PAGES
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import DirectReference, Hash, Source
 from micro_thoth.net import make_client
@@ -307,9 +311,10 @@ def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, 
     assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
 
 
-def test_a_json_page_goes_straight_to_the_rows_a_parse_gives() -> None:
-    """A fresh PEP 691 page is kept as rows by version without building every file: the same rows,
-    and so the same files, as parsing it and grouping the files."""
+def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:
+    """A fresh PEP 691 page is kept by version as its files' own JSON, nothing built or re-encoded
+    but a relative URL (made absolute) or an object spread over lines: the same groups, and the
+    same files once built, as parsing the page and grouping the files."""
     files = [
         {"filename": "Alpha-1.0.tar.gz", "url": "../../files/Alpha-1.0.tar.gz", "hashes": {"SHA256": "AB12"},
          "requires-python": " >=3.8 ", "upload-time": "2024-01-01T00:00:00Z", "size": 10},
@@ -320,14 +325,41 @@ def test_a_json_page_goes_straight_to_the_rows_a_parse_gives() -> None:
         {"filename": "alpha-2.0rc1.zip", "url": "/f/alpha-2.0rc1.zip", "hashes": {"sha256": "00"}, "yanked": False},
         {"filename": "alpha-notaversion.tar.gz", "url": "/f/alpha-notaversion.tar.gz", "hashes": {}},
         {"filename": "beta-1.0.tar.gz", "url": "/f/beta-1.0.tar.gz", "hashes": {"sha256": "11"}},
+        {"filename": "alpha-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "url": "https://f.example.invalid/a.whl",
+         "hashes": {"sha256": "22"}, "data-dist-info-metadata": {"sha256": "33"}, "core-metadata": False},
     ]
-    body = json.dumps({"meta": {"api-version": "1.1"}, "files": files}).encode()
     page_url = "https://index.example.invalid/simple/alpha/"
     source = Source("main", "https://index.example.invalid/simple")
-    rows = json_groups(body, page_url)
-    assert rows == artifacts_to_groups(parse_json(body, page_url, source))
-    assert [(name, version) for name, version, _rows in groups_from_text(rows)] == [
-        ("alpha", "1.0"), ("alpha", "1.0.0"), ("alpha", "2.0rc1"), ("alpha-notaversion-tar-gz", ""), ("beta", "1.0")]
+    for body in (json.dumps({"meta": {"api-version": "1.1"}, "files": files, "versions": ["1.0"]}).encode(),
+                 json.dumps({"files": files, "meta": {"api-version": "1.0"}}, indent=2).encode("utf-16")):
+        groups = json_groups(body, page_url)
+        assert groups_from_text(groups_text(groups)) == groups
+        expected = groups_from_text(artifacts_to_groups(parse_json(body, page_url, source)))
+        assert [(name, version) for name, version, _rows in groups] == [(name, version) for name, version, _rows in expected]
+        assert [(name, version) for name, version, _rows in groups] == [
+            ("alpha", "1.0"), ("alpha", "1.0.0"), ("alpha", "2.0rc1"), ("alpha-notaversion-tar-gz", ""), ("beta", "1.0")]
+        for (_n, _v, rows), (_n2, _v2, expected_rows) in zip(groups, expected):
+            assert artifacts_from_rows(rows, source) == artifacts_from_rows(expected_rows, source)
+            assert rows.startswith("[{")  # the page's own objects, not rows
+    whl = '{"filename":"alpha-1.0-py3-none-any.whl","url":"https://f.example.invalid/w.whl","hashes":{"sha256":"AA"}}'
+    assert json_groups(('{"files": [' + whl + "]}").encode(), page_url) == [("alpha", "1.0", f"[{whl}]")]  # as it came
+    assert json_groups(b'{"files": []}', page_url) == [] and groups_text([], "head\n") == "head\n"
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"[]", b'{"files": 3}', b'{"files": [3]}', b'{"files": [{"url": "https://x/a-1.0.tar.gz"}]}',
+    b'{"files": [{"filename": "a-1.0.tar.gz"}]}', b'{"files": [{"filename": "a-1.0.tar.gz", "url": "u", "hashes": [1]}]}',
+    b'{"files": []', b'{"files": []} x', b'{"files": [],}', b'{"files": [{"filename": "a-1.0.tar.gz", "url": "u"},]}',
+    b'{"files" [] }', b'{"meta": {"api-version": "2.0"}, "files": []}', b'{"meta": 3, "files": []}', b'{"name": "a"}',
+    b'{"files": [{"filename": "a-1.0.tar.gz", "url": "u"} {"filename": "a-2.0.tar.gz", "url": "u"}]}',
+])
+def test_json_groups_refuses_what_a_parse_refuses(body: bytes) -> None:
+    """Every page a whole-page parse refuses is refused by the file-by-file read too (none is kept half read)."""
+    source = Source("main", "https://i.example.invalid/simple")
+    with pytest.raises(InvalidPage):
+        parse_json(body, "https://i.example.invalid/simple/a/", source)
+    with pytest.raises(InvalidPage):
+        json_groups(body, "https://i.example.invalid/simple/a/")
 
 
 def test_revalidation_gets_304(index: LocalIndex, tmp_path: Path) -> None:
@@ -362,6 +394,30 @@ def test_a_page_is_kept_as_rows_not_as_its_body(index: LocalIndex, tmp_path: Pat
     assert sorted(a.filename for a in first.artifacts) == sorted(a.filename for a in again.artifacts)
     assert sorted(a.filename for a in offline.artifacts) == sorted(a.filename for a in first.artifacts)
     assert [a.filename for a in partial.artifacts] == [wheel.filename]
+
+
+def test_a_store_of_the_previous_format_is_read_and_then_replaced(index: LocalIndex, tmp_path: Path) -> None:
+    """Rows an earlier thoth-pip kept (``parsed-pages-v3``: compact rows) still answer for the fetch they
+    were made from, --offline too; rows of another fetch are ignored, and a new fetch keeps the new format."""
+    index.add(Dist("alpha", "1.0"), sdist=True)
+    index.add(Dist("alpha", "2.0"))
+    source, url, statuses = Source("main", index.url), index.url.rstrip("/") + "/alpha/", []
+    with make_client() as client, Store(tmp_path / "s.sqlite") as store:
+        client.event_hooks["response"] = [lambda r: statuses.append(r.status_code)]
+        first = _client([source], client, store=store).project("alpha")
+        value = store.get_value(PARSED_PAGES, url)
+        assert value is not None and "\t[{" in value  # the page's own file objects
+        digest, stamp, _rows = value.split("\n", 2)
+        store.put_value("parsed-pages-v3", url, f"{digest}\n{stamp}\n{artifacts_to_groups(first.artifacts)}")
+        store.put_value(PARSED_PAGES, url, f"{0:040}\n0.5\nalpha\t9.0\t[]")  # another fetch's: ignored
+        earlier = _client([source], client, store=store).project("alpha")
+        offline = _client([source], client, store=store, offline=True).project("alpha")
+        assert statuses == [200]  # both answered from the earlier format's rows
+        store.put_value("parsed-pages-v3", url, f"{digest}\n0.5\nalpha\t9.0\t[]")  # no rows of this fetch at all
+        refetched = _client([source], client, store=store).project("alpha")
+        assert statuses == [200, 200] and "\t[{" in (store.get_value(PARSED_PAGES, url) or "")
+    for page in (earlier, offline, refetched):
+        assert sorted(page.artifacts, key=lambda a: a.filename) == sorted(first.artifacts, key=lambda a: a.filename)
 
 
 def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Optional
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from micro_thoth.artifacts import Artifact, ProjectPage, filename_parts
+from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.digests import file_digests
 from micro_thoth.models import Hash, Source
 from micro_thoth.timestamps import parse_upload_time
@@ -87,8 +87,9 @@ def _json_artifact(item: Mapping[str, object], page_url: str, source: Source) ->
     return _from_row(_json_row(item, page_url), source)
 
 
-def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
-    """One file of a PEP 691 page as a stored row (``artifacts_to_rows``' shape), nothing built."""
+def _json_row(item: Mapping[str, object], page_url: Optional[str]) -> list[object]:
+    """One file of a PEP 691 page as a stored row (``artifacts_to_rows``' shape), nothing built.
+    ``page_url`` None: the item's URL is absolute already (a file kept by ``json_groups``)."""
     hashes = item.get("hashes") or {}
     if not isinstance(hashes, dict):  # a decoded JSON object is a dict (no ABC check: thousands of files a page)
         raise TypeError(f"hashes is not an object: {hashes!r}")
@@ -96,7 +97,7 @@ def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
     size = item.get("size")
     return [
         str(item["filename"]),
-        resolve_url(page_url, str(item["url"])),
+        str(item["url"]) if page_url is None else resolve_url(page_url, str(item["url"])),
         [f"{str(alg).lower()}:{str(value).lower()}" for alg, value in hashes.items()],
         (str(item.get("requires-python") or "").strip() or None),
         _json_yanked(item.get("yanked")),
@@ -104,20 +105,6 @@ def _json_row(item: Mapping[str, object], page_url: str) -> list[object]:
         str(item["upload-time"]) if item.get("upload-time") else None,
         size if isinstance(size, int) else None,
     ]
-
-
-def json_groups(body: bytes, page_url: str) -> str:
-    """A PEP 691 page straight to ``artifacts_to_groups``' text (the same rows a parse gives),
-    no Artifact built: the files of a version are built when the resolver reaches it."""
-    files = _json_files(body)
-    groups: dict[tuple[str, str], list[list[object]]] = {}
-    try:
-        for item in files:
-            name, version = filename_parts(str(item["filename"]))
-            groups.setdefault((name, "" if version is None else str(version)), []).append(_json_row(item, page_url))
-    except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
-        raise InvalidPage(f"not a PEP 691 project page: {exc}") from exc
-    return "\n".join(f"{name}\t{version}\t{json.dumps(rows, separators=(',', ':'))}" for (name, version), rows in groups.items())
 
 
 def _json_yanked(value: object) -> Optional[str]:
@@ -291,7 +278,12 @@ def artifacts_to_rows(artifacts: Sequence[Artifact]) -> str:
 
 
 def artifacts_from_rows(text: str, source: Source) -> tuple[Artifact, ...]:
-    return tuple(_from_row(row, source) for row in json.loads(text))
+    """The files of stored rows: compact rows (``artifacts_to_rows``) or a PEP 691 page's own
+    file objects (``json_groups``), told apart by their first item."""
+    rows = json.loads(text)
+    if rows and type(rows[0]) is dict:
+        return tuple(_from_row(_json_row(item, None), source) for item in rows)
+    return tuple(_from_row(row, source) for row in rows)
 
 
 def _from_row(row: Sequence, source: Source) -> Artifact:  # type: ignore[type-arg]
@@ -318,6 +310,17 @@ def artifacts_to_groups(artifacts: Sequence[Artifact]) -> str:
         version = artifact.version
         groups.setdefault((artifact.name, "" if version is None else str(version)), []).append(artifact)
     return "\n".join(f"{name}\t{version}\t{artifacts_to_rows(group)}" for (name, version), group in groups.items())
+
+
+def groups_text(groups: Iterable[tuple[str, str, str]], head: str = "") -> str:
+    """``head`` then the groups as ``artifacts_to_groups`` writes them, joined once (a page's groups
+    may be megabytes: no copy of each is made on the way)."""
+    pieces = [head]
+    for name, version, rows in groups:
+        pieces += (name, "\t", version, "\t", rows, "\n")
+    if len(pieces) > 1:
+        pieces.pop()  # no newline after the last group
+    return "".join(pieces)
 
 
 def groups_from_text(text: str) -> list[tuple[str, str, str]]:

@@ -28,7 +28,7 @@ from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 
-from . import pages
+from . import page_scan, pages
 
 if TYPE_CHECKING:
     import httpx
@@ -36,11 +36,14 @@ if TYPE_CHECKING:
 Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
 
-PARSED_PAGES = "parsed-pages-v3"
+# store namespace: page URL -> body digest, fetch time, files grouped by version (v4: a PEP 691 page's
+# files as the page's own JSON objects, ``page_scan``; v3, compact rows only, is still read)
+PARSED_PAGES = "parsed-pages-v4"
+_EARLIER_PARSED_PAGES = ("parsed-pages-v3",)
 # (store, page URL) -> fetch time, parsed rows: what a resolver process keeps across jobs (memory.py);
 # used only while the store still holds that fetch, so a page another process re-fetched is read again
 _REMEMBERED: Kept[tuple[str, str], tuple[float, tuple[tuple[str, str, str], ...]]] = Kept(2048)
-_PARSING = threading.Semaphore(1)  # store namespace: page URL -> body digest, fetch time, rows grouped by version
+_PARSING = threading.Semaphore(1)
 
 
 class ProjectPages:
@@ -167,17 +170,22 @@ class ProjectPages:
         """(body digest, rows grouped by version) of the page as fetched at ``info.fetched_at``, if kept."""
         if info is None or self._store is None:
             return None
-        value = self._store.get_value(PARSED_PAGES, url)
-        if value is None:
-            return None
-        digest, stamp, rows = value.split("\n", 2)
-        return (digest, rows) if stamp == repr(info.fetched_at) else None
+        for namespace in (PARSED_PAGES, *_EARLIER_PARSED_PAGES):  # an earlier version's rows of this very fetch
+            value = self._store.get_value(namespace, url)
+            if value is not None:
+                digest, stamp, rows = value.split("\n", 2)
+                if stamp == repr(info.fetched_at):
+                    return digest, rows
+        return None
 
-    def _keep(self, page: CachedPage, digest: str, rows: str) -> None:
+    def _keep(self, page: CachedPage, digest: str, rows: Union[str, Groups]) -> None:
         """The page's rows with its body's digest and fetch time, and its validators: not the body,
         which the rows stand for (a 304 or an identical body keeps them)."""
         if self._store is not None:
-            self._store.put_value(PARSED_PAGES, page.url, f"{digest}\n{page.fetched_at!r}\n{rows}")
+            head = f"{digest}\n{page.fetched_at!r}\n"
+            value = head + rows if isinstance(rows, str) else pages.groups_text(rows, head)
+            self._store.put_value(PARSED_PAGES, page.url, value)
+            del value
             self._store.put_page(replace(page, body=b""))
 
     def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
@@ -188,6 +196,7 @@ class ProjectPages:
         asking the index)."""
         digest = hashlib.sha1(page.body).hexdigest()
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
+        rows: Union[str, Groups]
         if stored is not None and stored.split("\n", 1)[0] == digest:
             rows = stored.split("\n", 2)[2]
             artifacts: Files = pages.groups_from_text(rows)
@@ -198,8 +207,7 @@ class ProjectPages:
             return found
         elif pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
             with _PARSING:
-                rows = _parse_fresh(page, source, as_groups=True)
-            artifacts = pages.groups_from_text(rows)
+                rows = artifacts = _parse_fresh(page, source, as_groups=True)
         else:
             artifacts = _parse_fresh(page, source)
             rows = pages.artifacts_to_groups(artifacts)
@@ -219,14 +227,14 @@ class ProjectPages:
 @overload
 def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]: ...
 @overload
-def _parse_fresh(page: CachedPage, source: Source, *, as_groups: Literal[True]) -> str: ...
+def _parse_fresh(page: CachedPage, source: Source, *, as_groups: Literal[True]) -> Groups: ...
 
 
 def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
-                 as_groups: bool = False) -> Union[tuple[Artifact, ...], str]:
+                 as_groups: bool = False) -> Union[tuple[Artifact, ...], Groups]:
     try:
         if as_groups:
-            return pages.json_groups(page.body, page.base)
+            return page_scan.json_groups(page.body, page.base)
         return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
     except pages.InvalidPage as exc:
         raise PackageIndexError(

@@ -1,0 +1,137 @@
+"""A PEP 691 page split by version into its files' own JSON text: read one file at a time, never decoded whole, nothing re-encoded."""
+
+from __future__ import annotations
+
+import json
+import json.scanner
+import re
+from typing import Optional
+
+from micro_thoth.artifacts import filename_parts
+
+from .pages import InvalidPage, resolve_url
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # (text, index) -> (one decoded value, index after it)
+_SPACE = re.compile(r"[ \t\n\r]*")
+_ABSOLUTE = ("https://", "http://", "file:")
+
+
+def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
+    """A PEP 691 page straight to the groups the store keeps (``pages.groups_text``): per (project,
+    version), in order of first appearance, a JSON array of its files' objects as the page gave them,
+    in page order, nothing re-encoded (only an object with a relative URL, made absolute, or spread
+    over lines). The page is read one file at a time, never decoded whole; each version's files are
+    built (``pages.artifacts_from_rows``) when the resolver reaches it."""
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        files, meta = _scan_page(text, page_url)
+        del text  # the files' slices are all that is kept of it
+        version = str((meta or {}).get("api-version", "1.0"))  # type: ignore[attr-defined]
+    except (ValueError, KeyError, TypeError, AttributeError, AssertionError, IndexError, StopIteration) as exc:
+        raise InvalidPage(f"not a PEP 691 project page: {exc!r}") from exc
+    if version.split(".")[0] != "1":
+        raise InvalidPage(f"simple API version {version} is not supported (1.x is)")
+    groups = []
+    while files:  # each version's slices dropped as soon as they are joined
+        (name, text), raws = files.popitem()
+        groups.append((name, text, f"[{','.join(raws)}]"))
+    groups.reverse()
+    return groups
+
+
+def _skip(text: str, index: int) -> int:
+    """The index of the first character from ``index`` that is not JSON whitespace."""
+    return _SPACE.match(text, index).end()  # type: ignore[union-attr]  # a * pattern always matches
+
+
+def _scan_page(text: str, page_url: str) -> tuple[dict[tuple[str, str], list[str]], object]:
+    """The page object's members read one by one: ``files`` split into groups, ``meta`` decoded,
+    the rest stepped over (as strictly as ``json.loads``: anything malformed raises)."""
+    index = _skip(text, 0)
+    if text[index] != "{":
+        raise TypeError("the page is not a JSON object")
+    groups: Optional[dict[tuple[str, str], list[str]]] = None
+    meta: object = None
+    index = _skip(text, index + 1)
+    while text[index] != "}":
+        key, index = _SCAN(text, index)
+        index = _skip(text, index)
+        if not isinstance(key, str) or text[index] != ":":
+            raise ValueError(f"expected a member name and ':' at {index}")
+        index = _skip(text, index + 1)
+        if key == "files":
+            groups, index = _scan_files(text, index, page_url)
+        else:
+            value, index = _SCAN(text, index)
+            meta = value if key == "meta" else meta
+        index = _skip(text, index)
+        if text[index] == ",":
+            index = _skip(text, index + 1)
+            if text[index] == "}":
+                raise ValueError(f"a trailing comma at {index}")
+        elif text[index] != "}":
+            raise ValueError(f"expected ',' or '}}' at {index}")
+    if text[_skip(text, index + 1):]:
+        raise ValueError("extra data after the page object")
+    if groups is None:
+        raise KeyError("files")
+    return groups, meta
+
+
+def _scan_files(text: str, index: int, page_url: str) -> tuple[dict[tuple[str, str], list[str]], int]:
+    """The ``files`` array from ``index``: each file's own JSON text under its (project, version).
+    Tens of thousands of files a lock: the loop is kept flat (no call but the scanner's a file)."""
+    if text[index] != "[":
+        raise TypeError("files is not an array")
+    groups: dict[tuple[str, str], list[str]] = {}
+    keys: dict[str, tuple[str, str]] = {}  # a wheel name's "project-version" prefix -> its group
+    spread = "\n" in text  # a pretty-printed page: its objects are re-encoded on one line each
+    index = _skip(text, index + 1)
+    while text[index] != "]":
+        start = index
+        item, index = _SCAN(text, index)
+        if type(item) is not dict:
+            raise TypeError(f"a file is not an object: {item!r}")
+        filename, url, hashes = item["filename"], item["url"], item.get("hashes")
+        if hashes and type(hashes) is not dict:  # what _json_row would refuse when the version is built
+            raise TypeError(f"hashes is not an object: {hashes!r}")
+        raw = text[start:index]
+        if type(url) is not str or not url.startswith(_ABSOLUTE) or (spread and "\n" in raw):
+            raw = json.dumps({**item, "url": resolve_url(page_url, str(url))}, separators=(",", ":"))
+        filename = filename if type(filename) is str else str(filename)
+        wheel = filename.endswith(".whl") and filename.count("-") in (4, 5)  # _version_key's remembered kind
+        key = keys.get(filename[: filename.find("-", filename.find("-") + 1)]) if wheel else None
+        if key is None:
+            key = _version_key(filename, keys)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [raw]
+        else:
+            group.append(raw)
+        if text[index] == ",":  # the next file, after ", " (the default index's separator) or any whitespace
+            index += 2 if text[index + 1] == " " else 1
+            if text[index] in " \t\n\r":
+                index = _skip(text, index)
+            if text[index] == "]":
+                raise ValueError(f"a trailing comma at {index}")
+        elif text[index] != "]":
+            index = _skip(text, index)
+            if text[index] not in ",]":
+                raise ValueError(f"expected ',' or ']' at {index}")
+            if text[index] == ",":
+                index = _skip(text, index + 1)
+                if text[index] == "]":
+                    raise ValueError(f"a trailing comma at {index}")
+    return groups, index + 1
+
+
+def _version_key(filename: str, keys: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(project, version text) of a file, as ``filename_parts`` says; remembered in ``keys`` under a
+    wheel name's ``project-version`` when ``filename_parts`` reads it by splitting alone (5 or 6
+    parts, the first two not empty): every wheel with that prefix and as many parts has that key."""
+    name, version = filename_parts(filename)
+    key = name, "" if version is None else str(version)  # not cached by Version: 1.0 == 1.0.0, two groups
+    parts = filename[:-4].split("-") if filename.endswith(".whl") else []
+    if len(parts) in (5, 6) and parts[0] and parts[1]:
+        keys[f"{parts[0]}-{parts[1]}"] = key
+    return key
