@@ -23,8 +23,12 @@ def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
     over lines). The page is read one file at a time, never decoded whole; each version's files are
     built (``pages.artifacts_from_rows``) when the resolver reaches it."""
     try:
-        text = body.decode(json.detect_encoding(body), "surrogatepass")
-        files, meta = _scan_page(text, page_url)
+        encoding = json.detect_encoding(body)
+        try:
+            text, exact = body.decode(encoding), True
+        except UnicodeDecodeError:  # an encoded lone surrogate, as json.loads takes it: every file re-encoded (escaped)
+            text, exact = body.decode(encoding, "surrogatepass"), False
+        files, meta = _scan_page(text, page_url, exact and "\n" not in text)
         del text  # the files' slices are all that is kept of it
         version = str((meta or {}).get("api-version", "1.0"))  # type: ignore[attr-defined]
     except (ValueError, KeyError, TypeError, AttributeError, AssertionError, IndexError, StopIteration) as exc:
@@ -44,9 +48,10 @@ def _skip(text: str, index: int) -> int:
     return _SPACE.match(text, index).end()  # type: ignore[union-attr]  # a * pattern always matches
 
 
-def _scan_page(text: str, page_url: str) -> tuple[dict[tuple[str, str], list[str]], object]:
+def _scan_page(text: str, page_url: str, exact: bool) -> tuple[dict[tuple[str, str], list[str]], object]:
     """The page object's members read one by one: ``files`` split into groups, ``meta`` decoded,
-    the rest stepped over (as strictly as ``json.loads``: anything malformed raises)."""
+    the rest stepped over (as strictly as ``json.loads``: anything malformed raises). ``exact``: the
+    files' text may be kept as it is (one line, no lone surrogate); else each is re-encoded."""
     index = _skip(text, 0)
     if text[index] != "{":
         raise TypeError("the page is not a JSON object")
@@ -60,7 +65,7 @@ def _scan_page(text: str, page_url: str) -> tuple[dict[tuple[str, str], list[str
             raise ValueError(f"expected a member name and ':' at {index}")
         index = _skip(text, index + 1)
         if key == "files":
-            groups, index = _scan_files(text, index, page_url)
+            groups, index = _scan_files(text, index, page_url, exact)
         else:
             value, index = _SCAN(text, index)
             meta = value if key == "meta" else meta
@@ -78,14 +83,13 @@ def _scan_page(text: str, page_url: str) -> tuple[dict[tuple[str, str], list[str
     return groups, meta
 
 
-def _scan_files(text: str, index: int, page_url: str) -> tuple[dict[tuple[str, str], list[str]], int]:
+def _scan_files(text: str, index: int, page_url: str, exact: bool) -> tuple[dict[tuple[str, str], list[str]], int]:
     """The ``files`` array from ``index``: each file's own JSON text under its (project, version).
     Tens of thousands of files a lock: the loop is kept flat (no call but the scanner's a file)."""
     if text[index] != "[":
         raise TypeError("files is not an array")
     groups: dict[tuple[str, str], list[str]] = {}
     keys: dict[str, tuple[str, str]] = {}  # a wheel name's "project-version" prefix -> its group
-    spread = "\n" in text  # a pretty-printed page: its objects are re-encoded on one line each
     index = _skip(text, index + 1)
     while text[index] != "]":
         start = index
@@ -96,7 +100,7 @@ def _scan_files(text: str, index: int, page_url: str) -> tuple[dict[tuple[str, s
         if hashes and type(hashes) is not dict:  # what _json_row would refuse when the version is built
             raise TypeError(f"hashes is not an object: {hashes!r}")
         raw = text[start:index]
-        if type(url) is not str or not url.startswith(_ABSOLUTE) or (spread and "\n" in raw):
+        if not exact or type(url) is not str or not url.startswith(_ABSOLUTE):
             raw = json.dumps({**item, "url": resolve_url(page_url, str(url))}, separators=(",", ":"))
         filename = filename if type(filename) is str else str(filename)
         wheel = filename.endswith(".whl") and filename.count("-") in (4, 5)  # _version_key's remembered kind

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, Optional, Union, overload
 
 from packaging.utils import NormalizedName
 
+from micro_thoth import allocator
 from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.errors import IndexUnreachable, PackageIndexError
 from micro_thoth.memory import Kept
@@ -137,10 +138,7 @@ class ProjectPages:
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
-        # imported here: the HTTP stack (httpx), which a warm lock never needs
-        from micro_thoth import net
-
-        response = net.request(self._client, "GET", url, headers=headers)
+        response, body = _get(self._client, url, headers)
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
             if kept is not None and not cached.body:  # the rows stand for the unchanged body
@@ -149,7 +147,7 @@ class ProjectPages:
         elif response.status_code in (404, 410):
             return None
         elif response.status_code == 200:
-            page = _cached_page(url, response)
+            page = _cached_page(url, response, body)
         else:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
         return self._parse_page(page, source, sha256s, fetched=True)  # a page we cannot read is not kept
@@ -242,11 +240,28 @@ def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[s
         ) from exc
 
 
-def _cached_page(url: str, response: httpx.Response) -> CachedPage:
+def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[httpx.Response, bytes]:
+    """The answer to a GET of a page and its body, read here: the response, in a reference cycle with
+    its stream until the garbage collector runs, never holds the body, so megabytes of page are freed
+    as soon as the page is parsed (not when a collection happens to run)."""
+    # imported here: the HTTP stack (httpx), which a warm lock never needs
+    from micro_thoth import net
+
+    allocator.return_big_buffers()  # a page body of megabytes is about to be read
+    body = [b""]
+
+    def read(response: httpx.Response) -> None:
+        body[0] = b"".join(response.iter_bytes())  # from the start again on a retried attempt
+
+    response = net.request(client, "GET", url, headers=headers, stream=True, read=read)
+    return response, body[0]
+
+
+def _cached_page(url: str, response: httpx.Response, body: bytes) -> CachedPage:
     final = strip_credentials(str(response.url))
     return CachedPage(
         url=url,
-        body=response.content,
+        body=body,
         content_type=response.headers.get("Content-Type", ""),
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),

@@ -94,6 +94,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._counts: dict[tuple[str, tuple[int, ...]], int] = {}  # (identifier, requirement ids) -> count before ABI checks
         for root in roots:
             self.requested.setdefault(root.key, []).append(root)
+        self._prefetch_pages(roots)  # every root's page at once: resolvelib asks for them one by one
 
     # resolvelib interface -------------------------------------------------
 

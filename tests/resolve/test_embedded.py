@@ -29,9 +29,12 @@ def test_metadata_is_fetched_only_for_candidates_being_pinned() -> None:
 
 
 def test_dependencies_are_prefetched_as_soon_as_known() -> None:
-    source = _source(a=[{"version": "1.0", "requires_dist": ["b", "c; python_version < '3'"]}], b=[{"version": "1"}])
-    resolve([Dependency("a")], source=source, target=TARGET)
-    assert source.prefetched == ["b"]
+    """The roots' pages all at once before resolvelib asks for the first, then each dependency's
+    as soon as a pin names it (never one a marker leaves out)."""
+    source = _source(a=[{"version": "1.0", "requires_dist": ["b", "c; python_version < '3'"]}], b=[{"version": "1"}],
+                     d=[{"version": "1.0"}])
+    resolve([Dependency("d"), Dependency("a"), Dependency("e", markers="python_version < '3'")], source=source, target=TARGET)
+    assert source.prefetched == ["a", "d", "b"]
 
 
 def test_metadata_is_read_from_the_best_wheel_for_the_target() -> None:
