@@ -109,6 +109,9 @@ def lock(project: ProjectInput, resolver: Resolver, target: Target, policy: Lock
 def run_lock(project: ProjectInput, services: Services, request: LockRequest) -> LockOutcome:
     """``lock`` with this run's target, policy and resolver."""
     started = time.monotonic()
+    prefetch = getattr(services.resolver, "prefetch", None)  # the roots' pages while the target is learned
+    if prefetch is not None:
+        prefetch(project, parse_exclude_newer(services.settings.exclude_newer))
     selected, target = lock_target(services, request, project.requires)
     target = project.target_for(target)
     policy = lock_policy(services.settings, request, selected.environment)

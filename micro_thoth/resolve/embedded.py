@@ -215,6 +215,10 @@ SourceFor = Callable[[Sequence[Source], Mapping[NormalizedName, str], Optional[d
 OpenPolicy = Callable[[LockPolicy, Sequence[Source]], AbstractContextManager[GuidancePolicy]]
 
 
+def _source_key(project: ResolverInput, exclude_newer: Optional[datetime]) -> object:
+    return project.sources, tuple(sorted(project.pinned_indexes.items())), exclude_newer
+
+
 class EmbeddedResolver:
     """The ``Resolver`` that resolves here: boots, ``default`` under the stack rules (optionally improved), then the rest.
 
@@ -227,9 +231,27 @@ class EmbeddedResolver:
         self._source_for = source_for
         self._open_policy = open_policy
         self._reporter = reporter
+        self._prepared: Optional[tuple[object, PackageSource]] = None  # (its key, the source prefetch() started)
+
+    def prefetch(self, project: ResolverInput, exclude_newer: Optional[datetime]) -> None:
+        """Start fetching the roots' pages while the target is still being learned (a hint: the next
+        ``resolve`` of this input uses this source and joins them). Only what the Provider would
+        prefetch itself: no direct reference, no name bound to an index, nor one a marker may leave out."""
+        source = self._source_for(project.sources, project.pinned_indexes, exclude_newer)
+        self._prepared = (_source_key(project, exclude_newer), source)
+        pinned = {canonicalize_name(name) for name in project.pinned_indexes}
+        names = {d.key for deps in project.categories.values() for d in deps
+                 if d.direct is None and d.index is None and not d.markers and d.key not in pinned}
+        source.prefetch(sorted(names))
+
+    def _source(self, project: ResolverInput, exclude_newer: Optional[datetime]) -> PackageSource:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] == _source_key(project, exclude_newer):
+            return prepared[1]
+        return self._source_for(project.sources, project.pinned_indexes, exclude_newer)
 
     def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
-        source = self._source_for(project.sources, project.pinned_indexes, policy.exclude_newer)
+        source = self._source(project, policy.exclude_newer)
         with self._open_policy(policy, project.sources) as guide:
             guide.check_boots(d.name for deps in project.categories.values() for d in deps)
             guide.spare({name: version for pins in project.preferences().values() for name, version in pins.items()})

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 
 import pytest
+from packaging.utils import NormalizedName, canonicalize_name
 
 from micro_thoth import errors
-from micro_thoth.models import Dependency
+from micro_thoth.models import Dependency, DirectReference, Source
 from micro_thoth.resolve import ResolverReporter, changed, improve, resolve, resolve_categories
+from micro_thoth.resolve.embedded import EmbeddedResolver
 from tests.resolve.memory_source import MemorySource
 from tests.resolve.support import ScorePolicy, make_target
 
@@ -210,3 +215,41 @@ def test_a_previous_pin_is_found_lazily_and_the_newer_one_named() -> None:
     resolution = resolve([Dependency("a")], source=source, target=TARGET, policy=policy, preferences={"a": "==1.5"})
     assert (resolution.pins["a"].version, resolution.pins["a"].newer) == ("1.5", "1.8")
     assert policy.judged == ["a==1.9", "a==1.8", "a==1.7", "a==1.6", "a==1.5"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Input:
+    """A ResolverInput of roots only."""
+
+    categories: Mapping[str, Sequence[Dependency]]
+    pinned_indexes: Mapping[NormalizedName, str] = dataclasses.field(default_factory=dict)
+    constraints: Sequence[Dependency] = ()
+    sources: tuple[Source, ...] = (Source("main", "https://index.example.invalid/simple"),)
+    allow_prereleases: bool = False
+    upgrade: bool = False
+
+    def preferences(self) -> Mapping[str, Mapping[NormalizedName, str]]:
+        return {}
+
+
+def test_the_roots_pages_are_prefetched_while_the_target_is_learned() -> None:
+    """``EmbeddedResolver.prefetch`` (called before the target is known) asks for the roots' pages the
+    Provider would prefetch, of every category, and the next resolve of that input uses that very source."""
+    made: list[MemorySource] = []
+
+    def source_for(*_args: object) -> MemorySource:
+        made.append(_source(a=[{"version": "1.0"}]))
+        return made[-1]
+
+    project = _Input({
+        "default": [Dependency("b"), Dependency("A"), Dependency("c", markers="os_name == 'nt'"), Dependency("d", index="private"),
+                    Dependency("e", direct=DirectReference("file", "https://files.example.invalid/e-1.0.tar.gz")), Dependency("g")],
+        "develop": [Dependency("f"), Dependency("b")],
+    }, pinned_indexes={canonicalize_name("g"): "private"})
+    resolver = EmbeddedResolver(source_for, lambda *_args: contextlib.nullcontext())  # type: ignore[arg-type]
+    resolver.prefetch(project, None)  # type: ignore[arg-type]
+    assert made[0].prefetched == ["a", "b", "f"]
+    assert resolver._source(project, None) is made[0]  # type: ignore[arg-type]  # what resolve() uses
+    assert resolver._source(project, None) is made[1]  # type: ignore[arg-type]  # once only
+    resolver.prefetch(project, None)  # type: ignore[arg-type]
+    assert resolver._source(project, datetime(2024, 1, 1, tzinfo=timezone.utc)) is made[3]  # type: ignore[arg-type]
