@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ class Services:
     reporter: Reporter
     _store: Any = None
     _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
+    _client_lock: threading.Lock = field(default_factory=threading.Lock)  # prefetch threads' first requests race for it
     _auth: Optional[IndexAuth] = None  # the client's; index credentials register here before it exists
     _sources: list[Source] = field(default_factory=list)
     backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
@@ -80,20 +82,21 @@ class Services:
     @property
     def client(self) -> Any:
         """The run's one HTTP client: pip's CA bundle (PIP_CERT / pip.conf) and trusted hosts."""
-        if self._client is None:
-            # imported here: httpx and the TLS stack, which a warm lock never needs
-            from .. import net
+        with self._client_lock:  # one client (one pool, one SSL context) however many threads ask first
+            if self._client is None:
+                # imported here: httpx and the TLS stack, which a warm lock never needs
+                from .. import net
 
-            config = pipconf.read_pip_config(self.environ)
-            trusted = (*net.trusted_hosts_of(self._sources, self.environ), *config.trusted_hosts)
-            self._client = net.make_client(
-                timeout=self.settings.timeout,
-                max_connections=max(4, self.settings.workers * 2),
-                verify=config.cert or True,
-                trusted_hosts=tuple(dict.fromkeys(trusted)),
-                auth=self.auth,
-            )
-        return self._client
+                config = pipconf.read_pip_config(self.environ)
+                trusted = (*net.trusted_hosts_of(self._sources, self.environ), *config.trusted_hosts)
+                self._client = net.make_client(
+                    timeout=self.settings.timeout,
+                    max_connections=max(4, self.settings.workers * 2),
+                    verify=config.cert or True,
+                    trusted_hosts=tuple(dict.fromkeys(trusted)),
+                    auth=self.auth,
+                )
+            return self._client
 
     @property
     def auth(self) -> IndexAuth:
