@@ -323,9 +323,20 @@ def groups_text(groups: Iterable[tuple[str, str, str]], head: str = "") -> str:
     return "".join(pieces)
 
 
-def groups_from_text(text: str) -> list[tuple[str, str, str]]:
-    """``artifacts_to_groups``' lines as (name, version text, json rows), nothing decoded yet."""
-    return [tuple(line.split("\t", 2)) for line in text.split("\n") if line]  # type: ignore[misc]
+def groups_from_text(text: str, start: int = 0) -> list[tuple[str, str, str]]:
+    """``artifacts_to_groups``' lines from ``start`` as (name, version text, json rows), nothing decoded
+    yet; each piece sliced once out of ``text`` (no copy of each line on the way: a page may be megabytes)."""
+    groups, find, end = [], text.find, len(text)
+    while start < end:
+        name = find("\t", start)
+        version = find("\t", name + 1)
+        line = find("\n", version + 1)
+        line = end if line < 0 else line
+        if name < 0 or version < 0:
+            raise ValueError(f"not a stored group: {text[start:line][:80]!r}")
+        groups.append((text[start:name], text[name + 1 : version], text[version + 1 : line]))
+        start = line + 1
+    return groups
 
 
 def artifacts_from_group(name: NormalizedName, version: Optional[Version], rows: str, source: Source) -> tuple[Artifact, ...]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
+StoredRows = tuple[str, str, int]  # a stored page: its body's digest, the stored value, where its rows start in it
 
 # store namespace: page URL -> body digest, fetch time, files grouped by version (v4: a PEP 691 page's
 # files as the page's own JSON objects, ``page_scan``; v3, compact rows only, is still read)
@@ -125,7 +126,7 @@ class ProjectPages:
             return list(remembered[1])  # a resolver process's warm path: the rows of this very fetch, parsed before
         kept = self._kept_rows(url, info)
         if kept is not None and info is not None and fresh:
-            groups = pages.groups_from_text(kept[1])  # the warm path: neither the body nor a parse is needed
+            groups = pages.groups_from_text(*kept[1:])  # the warm path: neither the body nor a parse is needed
             self._remember(url, info.fetched_at, groups)
             return groups
         if self._offline:
@@ -142,8 +143,8 @@ class ProjectPages:
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
             if kept is not None and not cached.body:  # the rows stand for the unchanged body
-                self._keep(page, *kept)
-                return pages.groups_from_text(kept[1])
+                self._keep(page, kept[0], kept[1][kept[2]:])
+                return pages.groups_from_text(*kept[1:])
         elif response.status_code in (404, 410):
             return None
         elif response.status_code == 200:
@@ -152,10 +153,10 @@ class ProjectPages:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
         return self._parse_page(page, source, sha256s, fetched=True)  # a page we cannot read is not kept
 
-    def _offline_page(self, url: str, info: Optional[CachedPage], kept: Optional[tuple[str, str]], source: Source) -> Files:
+    def _offline_page(self, url: str, info: Optional[CachedPage], kept: Optional[StoredRows], source: Source) -> Files:
         """The page as last fetched, however old; an error naming it when it never was."""
         if kept is not None:
-            return pages.groups_from_text(kept[1])
+            return pages.groups_from_text(*kept[1:])
         cached = self._store.get_page(url) if info is not None and self._store is not None else None
         if cached is not None and cached.body:
             return self._parse_page(cached, source)
@@ -164,16 +165,18 @@ class ProjectPages:
             hint="run once without --offline (the page is kept for the next offline run)",
         )
 
-    def _kept_rows(self, url: str, info: Optional[CachedPage]) -> Optional[tuple[str, str]]:
-        """(body digest, rows grouped by version) of the page as fetched at ``info.fetched_at``, if kept."""
+    def _kept_rows(self, url: str, info: Optional[CachedPage]) -> Optional[StoredRows]:
+        """(body digest, the stored value, where its rows start) of the page as fetched at ``info.fetched_at``,
+        if kept: the rows are not copied out of the value (megabytes for a large page)."""
         if info is None or self._store is None:
             return None
         for namespace in (PARSED_PAGES, *_EARLIER_PARSED_PAGES):  # an earlier version's rows of this very fetch
             value = self._store.get_value(namespace, url)
             if value is not None:
-                digest, stamp, rows = value.split("\n", 2)
-                if stamp == repr(info.fetched_at):
-                    return digest, rows
+                first = value.index("\n")
+                start = value.index("\n", first + 1) + 1
+                if value[first + 1 : start - 1] == repr(info.fetched_at):
+                    return value[:first], value, start
         return None
 
     def _keep(self, page: CachedPage, digest: str, rows: Union[str, Groups]) -> None:
@@ -195,9 +198,10 @@ class ProjectPages:
         digest = hashlib.sha1(page.body).hexdigest()
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         rows: Union[str, Groups]
-        if stored is not None and stored.split("\n", 1)[0] == digest:
-            rows = stored.split("\n", 2)[2]
-            artifacts: Files = pages.groups_from_text(rows)
+        if stored is not None and stored[: stored.index("\n")] == digest:
+            start = stored.index("\n", len(digest) + 1) + 1
+            artifacts: Files = pages.groups_from_text(stored, start)
+            rows = stored[start:]
         elif sha256s is not None:
             found = _parse_fresh(page, source, sha256s)
             if fetched and self._store is not None:
