@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from .. import errors, memory
+from ..cli import collector
 from ..reporting import Reporter
 from ..resolve.wire import AdviseRequest, AdviseResult
 from . import problems
@@ -83,6 +84,7 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
     logging.getLogger("micro_thoth").setLevel(logging.INFO)
     memory.keep()  # job after job: parsed pages, metadata, stores and detection stay in memory (memory.py)
+    collector.configure()  # rare collections, as every command sets them: those kept maps make a large heap
     if "advise" in tasks:  # what every job needs, loaded before the first: modules, detection, knowledge
         resolve_once(tasks["advise"], WARM_UP, lambda line: None)
     conn.send(("ready", None))
