@@ -35,11 +35,11 @@ from ..resolve.problem import Problem
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
 from . import problems, thoth_v1
 from .config import ServerSettings
+from .databases import open_store
 from .fastpath import Answers, FastPath, presented_token, remember, replay_body, token_matches
 from .intake import check_files
 from .jobs import TASK_PREFIX, Jobs, QueueFull, knowledge_digest
 from .runners import ProcessRunner, Resolver
-from .storage import open_store
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -1,4 +1,4 @@
-"""Where the backend keeps jobs, cached results and job logs: SQLite or PostgreSQL, one SQL schema.
+"""Where the backend keeps jobs, cached results and job logs: one SQL schema, any DB-API database.
 
 Layout (every table prefixed ``mt_`` so the store can share a database):
 
@@ -18,25 +18,21 @@ renews the lease of its jobs while they run. A ``pinned`` job carries
 credentials that only its accepting replica holds (in memory): no other
 replica takes it, and it fails, with a reason, when that replica is gone.
 
-SQLite (the default) lives in one file in WAL mode (several processes on one
-machine may share it); PostgreSQL (``postgresql://...``, psycopg 3) lets
-replicas on several machines share everything.
+``databases`` has the two databases it runs on (SQLite, the default, and
+PostgreSQL) and opens the one a URL names.
 """
 
 from __future__ import annotations
 
 import abc
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import UsageError
-from ..models import redact_url
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS mt_jobs (
@@ -403,125 +399,3 @@ class SqlJobStore(abc.ABC):
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
-
-
-class SqliteJobStore(SqlJobStore):
-    """The default store: one SQLite file in WAL mode, one connection per thread."""
-
-    kind = "sqlite"
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.create_schema()
-
-    @contextmanager
-    def _schema_lock(self) -> Iterator[Any]:
-        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")  # the write lock: another process migrates before or after
-            try:
-                yield conn.cursor()
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-
-
-class PostgresJobStore(SqlJobStore):
-    """A PostgreSQL store (psycopg 3) shared by several replicas of the backend."""
-
-    kind = "postgresql"
-    placeholder = "%s"
-    _SCHEMA_LOCK = 4_242_001  # pg_advisory_lock key: replicas create the schema one at a time
-
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self.url = url
-        try:
-            import psycopg
-        except ImportError as exc:
-            raise UsageError(
-                "a PostgreSQL database URL needs psycopg 3", hint="install micro-thoth[server]"
-            ) from exc
-        self._psycopg = psycopg
-        self.create_schema()
-
-    def _connect(self) -> Any:
-        try:
-            conn = self._psycopg.connect(self.url, autocommit=True)
-        except self._psycopg.OperationalError as exc:
-            raise UsageError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
-        # Claims, leases, logs, outcomes can be redone (a resolution is a function of its request): their
-        # commits need not wait for the disk (as SQLite's WAL, synchronous=NORMAL). See docs/backend.md.
-        conn.execute("SET synchronous_commit = off")
-        return conn
-
-    skip_locked = " FOR UPDATE SKIP LOCKED"
-    durable = "SET LOCAL synchronous_commit = on"
-
-    def _transaction(self, conn: Any, single: bool) -> Any:
-        """The connection is in autocommit: one statement goes alone (one round-trip, not BEGIN, it,
-        COMMIT: three, each a wait for the server); several go in an explicit transaction."""
-        return nullcontext() if single else conn.transaction()
-
-    def complete(
-        self,
-        job_id: str,
-        digest: str,
-        at: float,
-        *,
-        owner: str,
-        attempt: int,
-        result: Optional[dict[str, Any]] = None,
-        problem: Optional[dict[str, Any]] = None,
-        lines: Sequence[tuple[float, str]] = (),
-    ) -> bool:
-        """As ``SqlJobStore.complete``, in one statement (one round-trip, atomic on its own): the
-        log lines and the result are written only if the UPDATE took the job."""
-        body = json.dumps(problem) if problem is not None else None
-        state = "succeeded" if result is not None else "failed"
-        rows = self._fetch(
-            "WITH done AS (UPDATE mt_jobs SET state = %s, finished_at = %s, problem = %s, lease_until = NULL "
-            "WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running' RETURNING id), "
-            "logs AS (INSERT INTO mt_logs (job_id, seq, at, line) SELECT done.id, "
-            "(SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = done.id) + line.n, line.at, line.text "
-            "FROM done, unnest(%s::double precision[], %s::text[]) WITH ORDINALITY AS line(at, text, n)), "
-            "kept AS (INSERT INTO mt_results (digest, result, created_at) SELECT %s, %s, %s FROM done "
-            "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
-            "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
-            (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
-             digest, json.dumps(result) if result is not None else None, at, result is not None),
-        )  # fmt: skip
-        return bool(rows[0][0])
-
-    @contextmanager
-    def _schema_lock(self) -> Iterator[Any]:
-        with self._cursor() as cursor:  # one transaction; the advisory lock ends with it
-            cursor.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
-            yield cursor
-
-
-def open_store(database_url: Optional[str], data_dir: Path) -> SqlJobStore:
-    """The store a URL names: ``postgresql://...``, ``sqlite:///path``, or SQLite in ``data_dir``."""
-    if not database_url:
-        return SqliteJobStore(Path(data_dir) / "jobs.sqlite3")
-    if database_url.startswith(("postgresql://", "postgres://")):
-        return PostgresJobStore(database_url)
-    if database_url.startswith("sqlite:///"):
-        return SqliteJobStore(Path(database_url[len("sqlite:///") :]))
-    raise UsageError(
-        f"unsupported database URL {database_url.split(':', 1)[0]}:...",
-        hint="use postgresql://user@host/dbname or sqlite:///path/to/file",
-    )

@@ -13,8 +13,9 @@ import pytest
 from micro_thoth import errors
 from micro_thoth.resolve.wire import AdviseRequest, AdviseResult
 from micro_thoth.server.config import ServerSettings
+from micro_thoth.server.databases import PostgresJobStore, SqliteJobStore
 from micro_thoth.server.jobs import Jobs, QueueFull, new_job_id
-from micro_thoth.server.storage import JobRecord, PostgresJobStore, SqliteJobStore, SqlJobStore
+from micro_thoth.server.storage import JobRecord, SqlJobStore
 from tests.server.conftest import scratch_postgres
 
 gate = threading.Event()

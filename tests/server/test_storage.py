@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from micro_thoth.errors import UsageError
-from micro_thoth.server.storage import (
-    MIGRATIONS,
-    JobRecord,
-    PostgresJobStore,
-    SqliteJobStore,
-    SqlJobStore,
-    open_store,
-)
+from micro_thoth.server.databases import PostgresJobStore, SqliteJobStore, open_store
+from micro_thoth.server.storage import MIGRATIONS, JobRecord, SqlJobStore
 from tests.server.conftest import scratch_postgres
 
 
