@@ -14,43 +14,18 @@ import json
 import os
 import platform as _platform
 import re
-import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from ..knowledge import abi
+from .commands import CommandResult, Runner, subprocess_runner
 from .runtime import DETECTED, RuntimeEnvironment, map_os_name, normalize_os_version
 
-COMMAND_TIMEOUT = 3.0
-
-
-class CommandResult(NamedTuple):
-    """What a command printed and how it ended."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Runner = Callable[[Sequence[str]], Optional[CommandResult]]
-
-
-def subprocess_runner(environ: Mapping[str, str], timeout: float = COMMAND_TIMEOUT) -> Runner:
-    """A runner using ``environ`` (its PATH finds the tools); None when missing or too slow."""
-
-    def run(argv: Sequence[str]) -> Optional[CommandResult]:
-        try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, errors="replace",
-                                  timeout=timeout, env=dict(environ), stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.SubprocessError, ValueError):
-            return None
-        return CommandResult(proc.returncode, proc.stdout, proc.stderr)
-
-    return run
+__all__ = ["CommandResult", "Machine", "Runner", "detect", "subprocess_runner"]
 
 
 @dataclass(frozen=True)
@@ -62,9 +37,11 @@ class Machine:
     run: Runner
 
     @classmethod
-    def local(cls, environ: Optional[Mapping[str, str]] = None) -> Machine:
+    def local(cls, environ: Optional[Mapping[str, str]] = None, *, cache_dir: Optional[Path] = None,
+              refresh: bool = False) -> Machine:
+        """This machine; its tools' answers remembered under ``cache_dir`` (``refresh``: asked again)."""
         env = dict(os.environ if environ is None else environ)
-        return cls(root=Path("/"), environ=env, run=subprocess_runner(env))
+        return cls(root=Path("/"), environ=env, run=subprocess_runner(env, cache_dir=cache_dir, refresh=refresh))
 
     @property
     def is_local(self) -> bool:
@@ -435,10 +412,12 @@ def _safely(probe: Callable[..., Any], default: Any, *args: Any) -> Any:
         return default
 
 
-def detect(machine: Optional[Machine] = None, *, interpreter: Any = None, cache_dir: Optional[Path] = None) -> RuntimeEnvironment:
+def detect(machine: Optional[Machine] = None, *, interpreter: Any = None, cache_dir: Optional[Path] = None,
+           refresh: bool = False) -> RuntimeEnvironment:
     """Run every probe: a partial RuntimeEnvironment (what was not found is None); never raises.
-    ``cache_dir``: where slow probes' answers are remembered while their inputs stay the same."""
-    machine = machine or Machine.local()
+    ``cache_dir``: where slow probes' answers are remembered while their inputs stay the same
+    (the local machine's tools too, unless ``refresh``)."""
+    machine = machine or Machine.local(cache_dir=cache_dir, refresh=refresh)
     os_name, os_version = _safely(probe_os, (None, None), machine)
     gpus, gpu_source = _safely(probe_gpus, ((), ""), machine)
     cuda, cuda_source = _safely(probe_cuda, (None, ""), machine)

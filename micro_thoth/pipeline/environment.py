@@ -66,15 +66,17 @@ def runtime_environment(
     interpreter: Any = None,
     reporter: Optional[Reporter] = None,
     cache_dir: Optional[Path] = None,
+    refresh: bool = False,
 ) -> SelectedEnvironment:
-    """Detect (under ``overrides["target_root"]`` when given; slow probes remembered under ``cache_dir``),
+    """Detect (under ``overrides["target_root"]`` when given; slow probes remembered under ``cache_dir``
+    unless ``refresh``),
     load ``.thoth.yaml``, select an entry, merge flags."""
     overrides = dict(overrides)
     root = overrides.pop("target_root", None)
     if root is not None:
         machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
     if machine is None:
-        detected = _kept_detection(environ, interpreter, cache_dir)
+        detected = _kept_detection(environ, interpreter, cache_dir, refresh)
     else:
         detected = detect(machine, interpreter=interpreter, cache_dir=cache_dir)
     config = load_project_config(project_dir, environ, reporter)
@@ -92,15 +94,17 @@ DETECTION_KEPT = 60.0  # seconds a resolver process (memory.py) reuses its machi
 _DETECTED: Kept[tuple[Any, ...], tuple[float, RuntimeEnvironment]] = Kept(8)
 
 
-def _kept_detection(environ: Mapping[str, str], interpreter: Any, cache_dir: Optional[Path]) -> RuntimeEnvironment:
+def _kept_detection(environ: Mapping[str, str], interpreter: Any, cache_dir: Optional[Path],
+                    refresh: bool = False) -> RuntimeEnvironment:
     """This machine's detection (probes run as subprocesses: tens of ms), reused for DETECTION_KEPT
     seconds for the same environment and interpreter when the process keeps what it reads."""
     key = (tuple(sorted(environ.items())), repr(interpreter), str(cache_dir))
     now = time.monotonic()
     kept = _DETECTED.get(key)
-    if kept is not None and now - kept[0] < DETECTION_KEPT:
+    if kept is not None and now - kept[0] < DETECTION_KEPT and not refresh:
         return kept[1]
-    detected = detect(Machine.local(environ), interpreter=interpreter, cache_dir=cache_dir)
+    detected = detect(Machine.local(environ, cache_dir=cache_dir, refresh=refresh), interpreter=interpreter,
+                      cache_dir=cache_dir)
     _DETECTED.put(key, (now, detected))
     return detected
 

@@ -178,7 +178,7 @@ def lock_target(services: Services, request: LockRequest, requires: Mapping[str,
         overrides.pop("python_version")  # the running interpreter is the target: use its own values
     selected = runtime_environment(
         settings.project_dir, environ=services.environ, name=request.runtime_environment, overrides=overrides,
-        interpreter=info, reporter=services.reporter, cache_dir=services.cache.root,
+        interpreter=info, reporter=services.reporter, cache_dir=services.cache.root, refresh=settings.refresh,
     )
     return selected, replace(selected.environment.target(info), formats=settings.formats)
 

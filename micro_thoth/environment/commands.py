@@ -1,0 +1,98 @@
+"""Running the machine's tools (nvcc, ldd...): their answers remembered while the tool and its environment stay the same.
+
+A tool's answer is kept under the user cache dir, keyed by the command line, the
+tool's resolved path and its stat (size, mtime_ns, inode, device) and the
+environment variables that can change what it prints, so a new toolkit, a
+switched symlink or another PATH is seen at once. Tools that report a driver's
+or a bus's live state (nvidia-smi, rocm-smi, lspci) always run. A missing or
+damaged memo, or ``refresh``, runs the tool again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+from ..fs import atomic_write
+
+COMMAND_TIMEOUT = 3.0
+TOOL_ANSWERS = "machine-tools-v1"  # cache bucket: what a tool printed, by its file's stat and environment
+LIVE_TOOLS = frozenset({"nvidia-smi", "rocm-smi", "lspci"})  # the driver or the bus can change under the same binary
+KEY_VARIABLES = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "CUDA_HOME", "CUDA_PATH", "LANG", "LC_ALL", "LC_MESSAGES")
+
+
+class CommandResult(NamedTuple):
+    """What a command printed and how it ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[[Sequence[str]], Optional[CommandResult]]
+
+
+def subprocess_runner(environ: Mapping[str, str], timeout: float = COMMAND_TIMEOUT, *,
+                      cache_dir: Optional[Path] = None, refresh: bool = False) -> Runner:
+    """A runner using ``environ`` (its PATH finds the tools); None when missing or too slow.
+    With ``cache_dir``, a tool's answer is remembered (see the module); ``refresh`` asks again."""
+    env = dict(environ)
+
+    def run(argv: Sequence[str]) -> Optional[CommandResult]:
+        executable = shutil.which(argv[0], path=env.get("PATH", os.defpath)) if argv else None
+        if executable is None:
+            return None  # what running it would conclude, without starting a process
+        memo = _memo_path(cache_dir, argv, executable, env)
+        if memo is not None and not refresh:
+            remembered = _read_memo(memo)
+            if remembered is not None:
+                return remembered
+        result = _run(argv, env, timeout)
+        if memo is not None and result is not None:
+            try:
+                atomic_write(memo, json.dumps(list(result)), durable=False)
+            except OSError:
+                pass  # a memo that cannot be written only costs running the tool next time
+        return result
+
+    return run
+
+
+def _run(argv: Sequence[str], env: dict[str, str], timeout: float) -> Optional[CommandResult]:
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, errors="replace",
+                              timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return CommandResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _memo_path(cache_dir: Optional[Path], argv: Sequence[str], executable: str,
+               env: Mapping[str, str]) -> Optional[Path]:
+    """Where this command's answer is remembered; None when it must run (no cache, a live tool)."""
+    if cache_dir is None or os.path.basename(argv[0]) in LIVE_TOOLS:
+        return None
+    resolved = os.path.realpath(executable)
+    try:
+        st = os.stat(resolved)
+    except OSError:
+        return None
+    parts = [list(argv), resolved, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
+             [env.get(name) for name in KEY_VARIABLES]]
+    return cache_dir / TOOL_ANSWERS / f"{hashlib.sha256(json.dumps(parts).encode()).hexdigest()}.json"
+
+
+def _read_memo(memo: Path) -> Optional[CommandResult]:
+    try:
+        returncode, stdout, stderr = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return None  # not remembered, or damaged: the tool runs again
+    if isinstance(returncode, int) and isinstance(stdout, str) and isinstance(stderr, str):
+        return CommandResult(returncode, stdout, stderr)
+    return None
