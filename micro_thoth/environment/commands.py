@@ -3,7 +3,8 @@
 A tool's answer is kept under the user cache dir, keyed by the command line, the
 tool's resolved path and its stat (size, mtime_ns, inode, device) and the
 environment variables that can change what it prints, so a new toolkit, a
-switched symlink or another PATH is seen at once. Tools that report a driver's
+switched symlink or another PATH is seen at once; for a wrapper script, also the
+whole environment and the files the script names. Tools that report a driver's
 or a bus's live state (nvidia-smi, rocm-smi, lspci) always run. A missing or
 damaged memo, or ``refresh``, runs the tool again.
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from ..fs import atomic_write
 
@@ -84,8 +86,36 @@ def _memo_path(cache_dir: Optional[Path], argv: Sequence[str], executable: str,
     except OSError:
         return None
     parts = [list(argv), resolved, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
-             [env.get(name) for name in KEY_VARIABLES]]
+             [env.get(name) for name in KEY_VARIABLES], _script_inputs(resolved, st.st_size, env)]
     return cache_dir / TOOL_ANSWERS / f"{hashlib.sha256(json.dumps(parts).encode()).hexdigest()}.json"
+
+
+_ABSOLUTE_PATH = re.compile(r"/[\w.+@%,:/-]+")
+SCRIPT_LIMIT = 64 << 10
+
+
+def _script_inputs(path: str, size: int, env: Mapping[str, str]) -> Optional[list[Any]]:
+    """A wrapper script (``#!``) picks a toolkit by its environment or exec's another file: then the
+    whole environment and the stat of every absolute path the script names are part of the key."""
+    if size > SCRIPT_LIMIT:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SCRIPT_LIMIT)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    named = sorted(set(_ABSOLUTE_PATH.findall(head.decode("utf-8", "replace"))))
+    return [sorted(env.items()), [[name, *_stat(name)] for name in named]]
+
+
+def _stat(path: str) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
 
 
 def _read_memo(memo: Path) -> Optional[CommandResult]:

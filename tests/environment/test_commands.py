@@ -9,15 +9,17 @@ from micro_thoth.environment.commands import TOOL_ANSWERS, subprocess_runner
 from micro_thoth.environment.detect import Machine, probe_cuda
 
 NVCC = """#!/bin/sh
-echo run >> "{count}"
+echo run >> "$NVCC_COUNT"
 echo "Cuda compilation tools, release {release}, V{release}.1"
 """
 
 
 def _fake_nvcc(bin_dir: Path, count: Path, release: str = "12.4") -> Path:
-    bin_dir.mkdir(exist_ok=True)
+    """A fake nvcc counting its runs in ``count`` (named by the environment: a file the script
+    names is part of the key, and this one changes on every run)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
     tool = bin_dir / "nvcc"
-    tool.write_text(NVCC.format(count=count, release=release))
+    tool.write_text(NVCC.format(release=release))
     tool.chmod(0o755)
     return tool
 
@@ -27,7 +29,7 @@ def _runs(count: Path) -> int:
 
 
 def _cuda(bin_dir: Path, cache: Path, refresh: bool = False, **extra: str) -> object:
-    env = {"PATH": str(bin_dir), **extra}
+    env = {"PATH": str(bin_dir), "NVCC_COUNT": str(bin_dir.parent / "count"), **extra}
     machine = Machine(root=Path("/nonexistent-root"), environ=env,
                       run=subprocess_runner(env, cache_dir=cache, refresh=refresh))
     return probe_cuda(machine)
@@ -92,3 +94,19 @@ def test_a_missing_tool_is_none_and_nothing_is_remembered(tmp_path: Path) -> Non
     run = subprocess_runner({"PATH": str(tmp_path)}, cache_dir=tmp_path / "cache")
     assert run(["nvcc", "--version"]) is None
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_wrapper_script_is_keyed_by_the_toolkit_it_runs(tmp_path: Path) -> None:
+    count = tmp_path / "count"
+    real = _fake_nvcc(tmp_path / "cuda" / "bin", count)
+    wrapper = tmp_path / "bin" / "nvcc"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    assert _cuda(tmp_path / "bin", tmp_path / "cache") == ("12.4", "nvcc --version")
+    assert _cuda(tmp_path / "bin", tmp_path / "cache") == ("12.4", "nvcc --version")
+    assert _runs(count) == 1
+    os.replace(_fake_nvcc(tmp_path / "new", count, release="13.0"), real)  # the toolkit upgraded in place
+    assert _cuda(tmp_path / "bin", tmp_path / "cache") == ("13.0", "nvcc --version")
+    assert _cuda(tmp_path / "bin", tmp_path / "cache", TOOLKIT="other") == ("13.0", "nvcc --version")
+    assert _runs(count) == 3
