@@ -1,6 +1,7 @@
 """The thin resolvelib provider: requirements, candidates, and the order to try them in.
 
-Matching lives in ``finder``, requirements and candidates in ``candidates``;
+Matching lives in ``finder``, requirements and candidates in ``candidates``,
+whose word counts (the user's, not a package's) in ``choices``;
 what is acceptable and how good it is comes from the ``CandidatePolicy``. Identifiers are canonical names, with sorted extras
 in brackets (``a[x,y]``) handled pip's way: the extras candidate depends on
 the plain candidate of the same version plus the extras' requirements. A
@@ -20,8 +21,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from ..artifacts import Artifact, CoreMetadata
-from ..errors import ConflictCause, ResolutionImpossible
-from ..models import DirectReference, Justification, Substitute, Target, Verdict, redact_url
+from ..models import DirectReference, Justification, Substitute, Target, Verdict
 from .candidates import (
     PYTHON,
     Candidate,
@@ -29,6 +29,7 @@ from .candidates import (
     _direct_satisfies,
     from_pep508,
 )
+from .choices import declared_direct_refused, index_pins, kept_preferences, users_choice
 from .finder import (
     Finder,
     Release,
@@ -71,12 +72,12 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         # a policy may allow pre-releases for every package (the ``testing`` type)
         self.allow_prereleases = allow_prereleases or bool(getattr(policy, "allow_prereleases", False))
         self.policy = policy
-        self.preferences = _kept_preferences(preferences, upgrade)
+        self.preferences = kept_preferences(preferences, upgrade)
         self.python = Candidate(PYTHON, Version(target.python_full_version))
         self.constraints: dict[str, list[Requirement]] = {}
         for con in constraints:
             self.constraints.setdefault(con.name, []).append(con)
-        self.index_pins = _index_pins([*roots, *constraints])
+        self.index_pins = index_pins([*roots, *constraints])
         self.pre_names = {r.name for r in [*roots, *constraints] if r.allow_prereleases}
         self.directs = {r.name: r.direct for r in [*constraints, *roots] if r.direct is not None}
         # a source may read only the direct references the user gave, not those a package declares
@@ -185,7 +186,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         everything = [*reqs, *self.constraints.get(reqs[0].name, ())]
         direct = next((r.direct for r in reqs if r.direct is not None), self.directs.get(reqs[0].name))
         if direct is not None and direct != self.directs.get(reqs[0].name) and not self._follows_declared:
-            raise _declared_direct_refused(next(r for r in reqs if r.direct == direct))
+            raise declared_direct_refused(next(r for r in reqs if r.direct == direct))
         if identifier == PYTHON:
             one = self.python
         elif direct is not None:
@@ -203,7 +204,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if missing is not None and any(r.parent is None for r in reqs):
             raise missing
         allowed = self.allow_prereleases or first.name in self.pre_names or any(r.allow_prereleases for r in everything)
-        pinned = frozenset(v for r in everything if _users_choice(r) for v in r.pinned_versions())
+        pinned = frozenset(v for r in everything if users_choice(r) for v in r.pinned_versions())
         key = (first.key, frozenset(str(r.specifier) for r in everything), allowed, pinned)
         if key not in self._found:
             specifiers = [r.specifier for r in everything]
@@ -440,15 +441,6 @@ def _stand_in_reason(release: Release, matched: Candidate, sub: Substitute) -> J
     return Justification("INFO", f"{message} [{sub.reason}]" if sub.reason else message, sub.link, release.name, str(release.version))
 
 
-def _users_choice(requirement: Requirement) -> bool:
-    """Written by the user (a root or a constraint, or the base of a root's extras): only such an
-    ``==`` takes a yanked release (PEP 592); a dependency's ``==`` is not the user's choice."""
-    parent = requirement.parent
-    if parent is None:
-        return True
-    return parent.name == requirement.name and bool(parent.extras) and not requirement.extras
-
-
 def _release_key(release: Release) -> tuple[str, Version, str]:
     return release.name, release.version, release.index.url
 
@@ -460,29 +452,6 @@ def _version(text: str) -> Optional[Version]:
         return None
 
 
-def _kept_preferences(
-    preferences: Mapping[NormalizedName, str], upgrade: Union[Collection[NormalizedName], bool]
-) -> dict[NormalizedName, str]:
-    if upgrade is True:
-        return {}
-    dropped = {canonicalize_name(n) for n in upgrade} if upgrade else set()
-    return {canonicalize_name(n): v.lstrip("=") for n, v in preferences.items() if canonicalize_name(n) not in dropped}
-
-
-def _index_pins(requirements: Iterable[Requirement]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for req in requirements:
-        if req.index is None:
-            continue
-        if pins.get(req.name, req.index) != req.index:
-            raise ResolutionImpossible(
-                f"{req.name} is pinned to two indexes, '{pins[req.name]}' and '{req.index}'",
-                hint="a package can come from one index only; keep one `index =` for it",
-            )
-        pins[req.name] = req.index
-    return pins
-
-
 def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[str] = frozenset()) -> tuple[Artifact, ...]:
     """Every file of the candidate's version on its index that the target's binary options allow
     (a direct reference's own archive, if any): with ``--no-binary :all:`` no wheel hash, as pip-compile;
@@ -492,17 +461,4 @@ def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[s
     formats = target.formats
     return tuple(
         a for a in candidate.release.artifacts if formats.allows(a.name, wheel=a.is_wheel) and a.filename not in skipped
-    )
-
-
-def _declared_direct_refused(req: Requirement) -> ResolutionImpossible:
-    """A package's metadata names a path, file: URL, URL or VCS checkout that this source does not follow."""
-    parent = req.parent
-    who = f"{parent.name} {parent.version}" if parent is not None else "a requirement"
-    where = redact_url(req.direct.location) if req.direct is not None else req.text
-    return ResolutionImpossible(
-        f"{who} depends on {req.name} @ {where}, a direct reference declared in its metadata: "
-        "the backend follows none (it reads no file of its own machine, and fetches no URL, because a package says so)",
-        causes=[ConflictCause(f"{req.name} @ {where}", (f"{parent.name}=={parent.version}",) if parent is not None else ())],
-        hint="lock without a backend: the embedded resolver follows such references as pip does",
     )
