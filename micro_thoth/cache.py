@@ -9,7 +9,10 @@ Layout under the root (see docs/cache.md)::
                                               while streaming, so a file here is what its name says
     built-v1/<sdist-sha256>/<wheel filename>  wheels built from an sdist, keyed by the sdist digest
                                               (one per target: a cp39 and a cp311 build coexist)
-    unpacked-v1/<wheel-sha256>/               a wheel's unpacked tree, for fast warm installs
+    unpacked-v1/<wheel-sha256>/               a wheel's unpacked tree (the hardlink and symlink modes)
+    bytecode-v1/<sha256[:2]>/<wheel-sha256>/<cache tag>.zip
+                                              the bytecode compiled for a wheel's sources by one
+                                              interpreter (stored, not compressed), for warm installs
     metadata-v1.sqlite                        the knowledge store (store.py owns its schema)
     tmp/                                      temporary files, on the same filesystem as the
                                               buckets so that the final ``os.replace`` is atomic
@@ -42,6 +45,7 @@ APP_NAME = "thoth-pip"
 ARTIFACTS = "artifacts-v1"
 BUILT = "built-v1"
 UNPACKED = "unpacked-v1"
+BYTECODE = "bytecode-v1"
 METADATA_DB = "metadata-v1.sqlite"
 TMP = "tmp"
 TAG_FILE = "CACHEDIR.TAG"
@@ -52,6 +56,7 @@ _TAG_TEXT = (
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_CACHE_TAG = re.compile(r"[a-z][a-z0-9_.-]*")  # sys.implementation.cache_tag: cpython-311, pypy39
 # What ``clear`` may delete: versioned entries (``artifacts-v1``, ``metadata-v1.sqlite-wal``,
 # ``pip-default-index-v1.json``), tmp/ and the tag file.
 _OWNED = re.compile(
@@ -231,6 +236,31 @@ class Cache:
         with self.temp_dir() as trash, contextlib.suppress(FileNotFoundError):
             os.rename(final, trash / "tree")
 
+    # -- bytecode of a wheel's sources ----------------------------------------
+    def _bytecode_path(self, wheel_sha256: str, cache_tag: str) -> Path:
+        if not _CACHE_TAG.fullmatch(cache_tag):
+            raise ValueError(f"not an interpreter cache tag: {cache_tag!r}")
+        return self.root / BYTECODE / wheel_sha256[:2] / _check_sha256(wheel_sha256) / f"{cache_tag}.zip"
+
+    def bytecode(self, wheel_sha256: str, cache_tag: str) -> Optional[Path]:
+        """The archive of the bytecode ``cache_tag``'s interpreter compiled for this wheel, if kept."""
+        path = self._bytecode_path(wheel_sha256, cache_tag)
+        return path if path.is_file() else None
+
+    def add_bytecode(self, wheel_sha256: str, cache_tag: str, fill: Callable[[Path], None]) -> Path:
+        """Write the archive with ``fill(temp_file)`` and publish it in one rename (the first writer wins)."""
+        final = self._bytecode_path(wheel_sha256, cache_tag)
+        if final.is_file():
+            return final
+        with self.temp_file(suffix=".zip") as temp:
+            fill(temp)
+            return self._publish_file(temp, final)
+
+    def discard_bytecode(self, wheel_sha256: str, cache_tag: str) -> None:
+        """Drop an archive that could not be read (the next install compiles and keeps it again)."""
+        with contextlib.suppress(FileNotFoundError):
+            self._bytecode_path(wheel_sha256, cache_tag).unlink()
+
     # -- temporary files -----------------------------------------------------
     @contextlib.contextmanager
     def temp_file(self, suffix: str = "") -> Iterator[Path]:
@@ -282,7 +312,7 @@ class Cache:
         return publish(source, final, staging_dir=self._tmp())
 
 
-def _owner_alive(name: str) -> bool:
+def owner_alive(name: str) -> bool:
     """Whether the process whose pid prefixes a temp name still runs on this machine."""
     pid = name.split("-", 1)[0]
     if not pid.isdigit():
@@ -300,7 +330,7 @@ def _sweep_stale(tmp: Path, cutoff: float) -> None:
     """Remove what killed processes left in tmp/ (older than ``cutoff`` and owner gone)."""
     for entry in tmp.iterdir():
         try:
-            if entry.lstat().st_mtime >= cutoff or _owner_alive(entry.name):
+            if entry.lstat().st_mtime >= cutoff or owner_alive(entry.name):
                 continue
         except FileNotFoundError:
             continue

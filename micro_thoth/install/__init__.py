@@ -7,7 +7,9 @@
     transaction.py  the environment's lock, and undo (backups of what was removed or overwritten)
     removal.py      removing a distribution through its RECORD
     wheels.py       writing a wheel file with installer
-    trees.py        hard-linking unpacked trees from the cache (uv-like warm installs)
+    staging.py      where wheels are unpacked: a staging directory in the environment (clone,
+                    copy: each file created once) or the cache's trees (hardlink, symlink)
+    trees.py        placing unpacked trees (staged or cached) into the environment by the link mode
     bytecode.py     compiling with the target interpreter (in one batch, or a pool fed tree by tree)
     cores.py        the processors the CPU-bound pools may use
     actions.py      execute() and uninstall(): all or nothing
@@ -30,8 +32,9 @@ from .environment import (
 from .installed import InstalledDistribution, installed_distributions
 from .planning import PROTECTED, Plan, WantedPackage, direct_url_data, plan
 from .safety import BOMB_FLOOR, BOMB_RATIO, check_wheel, unpack_wheel
+from .staging import STAGED_MODES, CacheTrees, Staging, unpacking_for
 from .transaction import DEFAULT_LOCK_TIMEOUT, environment_lock
-from .trees import missing_bytecode, unpacked_tree, unpacked_trees
+from .trees import missing_bytecode, precompile_trees, unpacked_tree, unpacked_trees
 from .wheels import INSTALLER_NAME
 
 __all__ = [
@@ -42,10 +45,13 @@ __all__ = [
     "LOCK_NAME",
     "MAX_WORKERS",
     "PROTECTED",
+    "STAGED_MODES",
+    "CacheTrees",
     "CompilePool",
     "InstallResult",
     "InstalledDistribution",
     "Plan",
+    "Staging",
     "TargetEnvironment",
     "WantedPackage",
     "check_wheel",
@@ -60,9 +66,11 @@ __all__ = [
     "installed_distributions",
     "missing_bytecode",
     "plan",
+    "precompile_trees",
     "system_environment",
     "uninstall",
     "unpack_wheel",
     "unpacked_tree",
     "unpacked_trees",
+    "unpacking_for",
 ]

@@ -7,6 +7,10 @@ another environment. ``hardlink`` and ``symlink`` share the cache's inode: faste
 but an in-place edit changes the cache too (the cache files are read-only, and a
 tree is re-checked against its RECORD before anything links to it). A copy keeps
 the cached file's modification time, so the bytecode compiled in the tree stays valid.
+
+``move`` is not a user's mode: it places the files of a staging tree (staging.py), unpacked
+into the environment's own filesystem for this install only, by a link and an unlink (never
+over an existing file), so each installed file is created once; across filesystems it copies.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 
 from ..settings import DEFAULT_LINK_MODE
 
+MOVE = "move"  # a staging tree's files, taken over (staging.py)
 FICLONE = 0x40049409  # _IOW(0x94, 9, int): linux/fs.h
 
 try:
@@ -30,7 +35,7 @@ class Placer:
     def __init__(self, mode: str = DEFAULT_LINK_MODE) -> None:
         self.mode = mode
         self._lock = threading.Lock()
-        self.can_link = mode == "hardlink"
+        self.can_link = mode in ("hardlink", MOVE)
         self.can_clone = mode == "clone" and fcntl is not None
 
     def place(self, source: str, target: str) -> None:
@@ -43,11 +48,14 @@ class Placer:
         if self.can_link:
             try:
                 os.link(source, target)
-                return
             except (FileExistsError, FileNotFoundError):
                 raise
             except OSError:  # another filesystem, or links not allowed: copy from now on
                 self.can_link = False
+            else:
+                if self.mode == MOVE:
+                    os.unlink(source)
+                return
         self._copy(source, target)
 
     def _copy(self, source: str, target: str) -> None:

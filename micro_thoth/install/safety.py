@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import io
 import os
 import stat
+import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ _UNREADABLE_FILE: tuple[type[Exception], ...] = (*zips.UNREADABLE, OSError)
 
 BOMB_FLOOR = 1 << 30
 IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
+_ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest time a zip member can have
 
 
 def check_wheel(path: Path) -> None:
@@ -108,13 +111,16 @@ def refuse(path: Path, reason: str, cause: Optional[BaseException] = None) -> No
     raise UnsafeWheel(f"refusing {path.name}: it {reason}", distribution=path.name) from cause
 
 
-def unpack_wheel(wheel: Path, into: Path) -> None:
+def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True) -> None:
     """Check ``wheel`` and extract it verbatim into the empty dir ``into``, in one pass.
 
     The checks are ``check_wheel``'s; file contents are hashed while they are
     written and compared with RECORD, so a refusal leaves a partial ``into`` for
-    the caller to discard (the cache's staging directory). This is the ``fill``
-    of the cache's ``unpacked-v1/<sha256>/`` bucket, which ``execute`` links from.
+    the caller to discard. ``into`` is a cache tree (``unpacked-v1/<sha256>/``, files
+    read-only, for the hardlink and symlink modes) or a staging tree in the target
+    environment (``read_only=False``: its files are moved into place as they are). A
+    ``.py`` file gets its archive member's time, so bytecode compiled for it once (and kept
+    in the cache) stays valid for every later unpacking of the same wheel.
     """
     try:
         with zipfile.ZipFile(_whole(wheel)) as archive:
@@ -126,7 +132,8 @@ def unpack_wheel(wheel: Path, into: Path) -> None:
             made: set[str] = set()
             for member in members:
                 if not member.filename.endswith("/"):
-                    _extract_checked(wheel, archive, member, inside(str(into), member.filename), rows, made)
+                    target = inside(str(into), member.filename)
+                    _extract_checked(wheel, archive, member, target, rows, made, read_only)
             _touch_record(into, rows)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
@@ -149,7 +156,7 @@ def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]
 
 def _extract_checked(
     path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
-    made: set[str],
+    made: set[str], read_only: bool,
 ) -> None:
     parent = os.path.dirname(target)
     if parent not in made:
@@ -158,7 +165,8 @@ def _extract_checked(
     entry = rows.get(member.filename)
     hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
     size = 0
-    mode = 0o555 if (member.external_attr >> 16) & 0o111 else 0o444  # the cache is read-only
+    executable = (member.external_attr >> 16) & 0o111
+    mode = (0o555 if executable else 0o444) if read_only else (0o755 if executable else 0o644)
     with archive.open(member) as src:
         dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
         try:
@@ -167,13 +175,27 @@ def _extract_checked(
                 if hasher is not None:
                     hasher.update(chunk)
                 _write_all(dst, chunk)
-            os.fchmod(dst, mode)  # whatever the umask
+            if read_only:
+                os.fchmod(dst, mode)  # the cache's trees are read-only whatever the umask
+            if target.endswith(".py"):
+                stamp = member_time(member)
+                os.utime(dst, (stamp, stamp))
         finally:
             os.close(dst)
     if hasher is not None and entry is not None and entry.hash_ is not None:
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
             refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
+
+
+def member_time(member: zipfile.ZipInfo) -> int:
+    """The member's time as seconds (read as UTC: the same on every machine), or 1980 if it lies
+    in the future (a file newer than its RECORD would look edited: integrity.py)."""
+    try:
+        stamp = calendar.timegm((*member.date_time, 0, 0, 0))
+    except (OverflowError, ValueError):
+        return _ZIP_EPOCH
+    return stamp if _ZIP_EPOCH <= stamp <= time.time() else _ZIP_EPOCH
 
 
 def _write_all(fd: int, data: bytes) -> None:

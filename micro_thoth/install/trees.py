@@ -131,6 +131,14 @@ def missing_bytecode(root: Path, tag: str) -> list[str]:
     return [source for source in sources if not os.path.exists(pyc_path(source, tag))]
 
 
+def compiled_bytecode(root: Path, tag: str) -> list[str]:
+    """The ``.pyc`` files (paths inside the tree) compiled for the cache tag ``tag`` next to a tree's sources."""
+    tree = open_tree(root)
+    base = str(root)
+    relative = (pyc_path(path, tag) for path, _, _ in tree.rows if _wants_bytecode(tree, path))
+    return [path for path in relative if os.path.isfile(inside(base, path))]
+
+
 def _wants_bytecode(tree: Tree, path: str) -> bool:
     return path.endswith(".py") and not skipped(tree, path) and placement(tree, path)[0] in ("purelib", "platlib")
 

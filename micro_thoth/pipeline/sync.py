@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
 from packaging.utils import NormalizedName
@@ -81,15 +81,10 @@ def install_lock(
     needed = {w.key for w in plan.wheels_needed}
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
     _refuse_externally_managed(env, settings, services)
-    with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch:
-        compiler = install.compile_pool(env, settings.workers) if settings.compile_bytecode else None
-        with compiler or nullcontext(), \
-                EarlyUnpacker(services.cache, settings.workers, compiler, env.interpreter.cache_tag) as unpacker:
-            fetched = fetch_wheels([p for p in pins if p.key in needed], lock, target, env, services, Path(scratch),
-                                   on_ready=unpacker.ready)
-            with _naming_the_origin(fetched, pins):
-                trees = unpacker.trees(fetched.wheels, _verified_digests(fetched.wheels, services))
-            compiled = compiler.close() if compiler is not None else None
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch, \
+            install.unpacking_for(settings.link_mode, env, services.cache) as unpacking:
+        needed_pins = [p for p in pins if p.key in needed]
+        fetched, trees, compiled = _fetch_and_unpack(needed_pins, lock, target, env, services, Path(scratch), unpacking)
         with _naming_the_origin(fetched, pins):
             result = install.execute(
                 plan,
@@ -99,13 +94,40 @@ def install_lock(
                 reporter=services.reporter,
                 lock_timeout=settings.install_timeout,
                 workers=settings.workers,
-                link_mode=settings.link_mode,
+                link_mode=unpacking.link_mode,
                 trees_compiled=compiled,
             )
         _install_editables(plan, pins, lock, env, services)
     result = replace(result, installed=(*result.installed, *(w.describe() for w in plan.editables)))
     _stamp(settings, env, plan)
     return SyncOutcome(plan, result, env.prefix, time.monotonic() - started)
+
+
+def _fetch_and_unpack(
+    pins: Sequence[Pin],
+    lock: Lock,
+    target: Target,
+    env: install.TargetEnvironment,
+    services: Services,
+    scratch: Path,
+    unpacking: Union[install.Staging, install.CacheTrees],
+) -> tuple[Fetched, dict[NormalizedName, Path], Optional[int]]:
+    """Each wheel downloaded, verified and unpacked as it arrives, its bytecode compiled meanwhile;
+    the unpacked trees and how many files were compiled (the bytecode is kept for the next install)."""
+    settings = services.settings
+    compiler = install.compile_pool(env, settings.workers) if settings.compile_bytecode else None
+    with compiler or nullcontext(), EarlyUnpacker(
+        services.cache, unpacking.stage, settings.workers, compiler, env.interpreter.cache_tag
+    ) as unpacker:
+        fetched = fetch_wheels(pins, lock, target, env, services, scratch, on_ready=unpacker.ready)
+        with _naming_the_origin(fetched, pins):
+            trees = unpacker.trees(fetched.wheels, _verified_digests(fetched.wheels, services))
+        compiled = compiler.close() if compiler is not None else None
+    if settings.compile_bytecode:
+        if compiled is None:
+            compiled = install.precompile_trees(list(trees.values()), env)
+        unpacking.keep_bytecode(trees.values(), settings.workers)
+    return fetched, trees, compiled
 
 
 def _anchored(lock: Lock, settings: Settings) -> Lock:

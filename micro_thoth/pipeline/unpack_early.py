@@ -1,15 +1,15 @@
-"""Wheels unpacked into the cache as soon as each is verified, while the others still download.
+"""Wheels unpacked as soon as each is verified, while the others still download.
 
 Unpacking (and compiling a tree's bytecode, when a compile pool is given) writes only into
-the cache (``unpacked-v1/<sha256>``), never into the target environment: nothing is
-installed until every artifact of the plan is verified, and a failed download leaves at
-most some unpacked trees in the cache for the next run.
+an install's staging directory or the cache's trees (``install.unpacking_for``), never
+where the environment imports from: nothing is installed until every artifact of the plan
+is verified, and a failed download leaves at most some unpacked trees in the cache.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -20,15 +20,18 @@ from packaging.utils import NormalizedName
 from .. import install
 from ..cache import Cache
 
+Stage = Callable[[Path, Optional[str]], Path]  # (wheel, its sha256 if known) -> unpacked tree
+
 
 class EarlyUnpacker:
-    """A pool that unpacks each verified wheel of the cache as it arrives (``ready``), hands
-    each new tree's missing bytecode to ``compiler`` (the target's cache tag ``tag``), and
+    """A pool that unpacks (``stage``) each verified wheel of the cache as it arrives (``ready``),
+    hands each new tree's missing bytecode to ``compiler`` (the target's cache tag ``tag``), and
     hands the trees over once every wheel is known (``trees``)."""
 
-    def __init__(self, cache: Cache, workers: int, compiler: Optional[install.CompilePool] = None,
+    def __init__(self, cache: Cache, stage: Stage, workers: int, compiler: Optional[install.CompilePool] = None,
                  tag: Optional[str] = None) -> None:
         self._cache = cache
+        self._stage = stage
         self._compiler = compiler if tag else None
         self._tag = tag or ""
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, install.cores())), thread_name_prefix="unpack")
@@ -54,7 +57,7 @@ class EarlyUnpacker:
         return {key: future.result() for key, future in futures.items()}
 
     def _unpack(self, wheel: Path, digest: Optional[str]) -> Path:
-        tree = install.unpacked_tree(wheel, self._cache, digest)
+        tree = self._stage(wheel, digest)
         if self._compiler is not None:
             self._compiler.submit(install.missing_bytecode(tree, self._tag))
         return tree

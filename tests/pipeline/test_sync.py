@@ -74,6 +74,7 @@ def test_tampered_artifact_installs_nothing(indexes, project, thoth) -> None:
     assert result.code == 1
     assert "hash mismatch" in result.err and "beta" in result.err
     assert not list((app / ".venv").rglob("alpha/__init__.py"))  # nothing installed, not even untampered ones
+    assert not list((app / ".venv").rglob(".thoth-pip-staging-*"))  # what was unpacked meanwhile is gone
 
 
 def test_dry_run_prints_plan_and_changes_nothing(indexes, project, thoth) -> None:
@@ -173,13 +174,48 @@ def test_dotenv_supplies_the_index_url_variable(indexes, project, thoth, monkeyp
     assert venv_import(app, "import alpha; print(alpha.__version__)") == "1.1"
 
 
-def test_bytecode_is_compiled_in_the_cache_trees_and_placed(indexes, project, thoth) -> None:
+def _pyc_valid_for(source: Path, tag: str) -> bool:
+    """The ``.pyc`` of ``source`` exists and its header names the source's time and size (so the
+    interpreter uses it instead of compiling again)."""
+    pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+    if not pyc.is_file():
+        return False
+    header, st = pyc.read_bytes()[:16], source.stat()
+    return int.from_bytes(header[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF and int.from_bytes(header[12:16], "little") == st.st_size
+
+
+def test_bytecode_is_compiled_once_kept_in_the_cache_and_placed(indexes, project, thoth) -> None:
     app = project("pipenv-made/small")
     assert thoth("sync", "-C", str(app)).code == 0
     tag = sys.implementation.cache_tag
     site = next((app / ".venv" / "lib").glob("python*/site-packages"))
     installed = [p for p in (site / "alpha").rglob("*.py")]
-    assert installed and all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in installed)
+    assert installed and all(_pyc_valid_for(p, tag) for p in installed)
+    assert not list(site.glob(".thoth-pip-staging-*"))  # the staging directory is gone
+    cache = Path(os.environ["THOTH_PIP_CACHE_DIR"])
+    assert not (cache / "unpacked-v1").exists()  # clone/copy: every file is created once, in the environment
+    archives = list((cache / "bytecode-v1").glob(f"*/*/{tag}.zip"))
+    assert archives
+    # a new environment gets the kept bytecode, valid for its own sources, and compiles nothing
+    for archive in archives:
+        os.utime(archive, (1, 1))
+    subprocess.run(["rm", "-rf", str(app / ".venv")], check=True)
+    result = thoth("sync", "-C", str(app), "-v")
+    assert result.code == 0, result.err
+    site = next((app / ".venv" / "lib").glob("python*/site-packages"))
+    installed = [p for p in (site / "alpha").rglob("*.py")]
+    assert installed and all(_pyc_valid_for(p, tag) for p in installed)
+    assert all(archive.stat().st_mtime == 1 for archive in archives)  # read, not written again
+
+
+def test_hardlink_mode_places_bytecode_compiled_in_the_cache_trees(indexes, project, thoth) -> None:
+    app = project("pipenv-made/small")
+    assert thoth("sync", "-C", str(app), "--link-mode", "hardlink").code == 0
+    tag = sys.implementation.cache_tag
+    site = next((app / ".venv" / "lib").glob("python*/site-packages"))
+    installed = [p for p in (site / "alpha").rglob("*.py")]
+    assert installed and all(_pyc_valid_for(p, tag) for p in installed)
     cache = Path(os.environ["THOTH_PIP_CACHE_DIR"]) / "unpacked-v1"
     trees = [p for p in cache.glob("*/alpha/*.py")]
-    assert trees and all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in trees)
+    assert trees and all(_pyc_valid_for(p, tag) for p in trees)
+    assert all(p.stat().st_nlink > 1 for p in installed)
