@@ -136,6 +136,15 @@ class Console(Reporter):
         if not self.progress and label and task[2] == "items":
             self.debug(f"{kind}: {label}")
 
+    def task_grown(self, kind: str, amount: int) -> None:
+        with self._lock:
+            task = self._tasks.get(kind)
+            if task is None:
+                return
+            task[1] += amount
+            if self._live is not None:
+                self._live.grow(kind, task[1])
+
     def task_finished(self, kind: str) -> None:
         with self._lock:
             self._tasks.pop(kind, None)
@@ -186,6 +195,11 @@ class _Region:
             total = self.bars.tasks[self.bars.task_ids.index(row)].total or 0
             self.bars.update(row, completed=done, amount=_amount(done, int(total), self.units[kind]), label=label)
             self._draw()
+
+    def grow(self, kind: str, total: int) -> None:
+        row = self.rows.get(kind)
+        if row is not None:
+            self.bars.update(row, total=total or None)
 
     def remove(self, kind: str) -> bool:
         """Drop the row of ``kind``; True when it was the last (the region is then gone)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,10 +201,11 @@ def _fetch(
 ) -> Path:
     artifact = request.artifact
     reported = 0  # bytes already shown; a retry does not count them twice
+    counted = progress.by_bytes and artifact.size is not None  # its size is in the bytes total
 
     def advance(size: int) -> None:
         nonlocal reported
-        fresh = max(0, size - reported) if progress.by_bytes else 0
+        fresh = max(0, size - reported) if counted else 0
         reported += fresh
         progress.advance(fresh, artifact.filename)
 
@@ -229,20 +230,6 @@ def _ready(path: Path, on_ready: Callable[[Path], object]) -> Path:
 
 
 # -- many files ---------------------------------------------------------------
-def _refuse_unhashed(requests: Sequence[DownloadRequest]) -> None:
-    for request in requests:
-        if not request.allowed:
-            raise MissingHashError(request.package)
-
-
-def _start(reporter: Reporter, misses: Sequence[DownloadRequest]) -> _Progress:
-    sizes = [r.artifact.size for r in misses]
-    by_bytes = all(size is not None for size in sizes)
-    total = sum(s or 0 for s in sizes) if by_bytes else len(misses)
-    reporter.task_started(TASK, total, "bytes" if by_bytes else "items")
-    return _Progress(reporter, by_bytes)
-
-
 def _first_error(futures: Iterable[Future[Path]]) -> Optional[BaseException]:
     """The error to raise: a real failure before the _Cancelled it caused in the others."""
     errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
@@ -259,29 +246,74 @@ def _mismatches(futures: Iterable[Future[Path]]) -> Optional[IntegrityError]:
     return found[0] if len(found) == 1 else DigestMismatches(found)
 
 
-def _run_pool(
-    misses: Sequence[DownloadRequest],
-    progress: _Progress,
-    workers: int,
-    fetch_one: Callable[[DownloadRequest], Path],
-) -> dict[DownloadRequest, Path]:
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, min(workers, len(misses))), thread_name_prefix="download"
-    )
-    futures: dict[Future[Path], DownloadRequest] = {}
-    try:
-        futures = {pool.submit(fetch_one, r): r for r in misses}
-        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+class _Batch:
+    """The downloads of one call: a pool started with the first file the cache lacks and fed as the
+    requests come (the progress total grows with them), then waited for as a whole."""
+
+    def __init__(self, reporter: Reporter, workers: int, fetch_one: Callable[[DownloadRequest, _Progress], Path]) -> None:
+        self.reporter = reporter
+        self.workers = workers
+        self.fetch_one = fetch_one
+        self.progress: Optional[_Progress] = None
+        self.pool: Optional[ThreadPoolExecutor] = None
+        self.futures: dict[Future[Path], DownloadRequest] = {}
+
+    def add(self, misses: Sequence[DownloadRequest]) -> None:
+        """Start these downloads (a failure among those already finished is raised first)."""
+        if not misses:
+            return
+        if self.progress is None:
+            by_bytes = all(r.artifact.size is not None for r in misses)
+            total = sum(r.artifact.size or 0 for r in misses) if by_bytes else len(misses)
+            self.reporter.task_started(TASK, total, "bytes" if by_bytes else "items")
+            self.progress = _Progress(self.reporter, by_bytes)
+            self.pool = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="download")
+        else:
+            error = _first_error(f for f in self.futures if f.done())
+            if error is not None and not isinstance(error, DigestMismatch):
+                raise error
+            grown = sum(r.artifact.size or 0 for r in misses) if self.progress.by_bytes else len(misses)
+            self.reporter.task_grown(TASK, grown)
+        assert self.pool is not None
+        for request in misses:
+            self.futures[self.pool.submit(self.fetch_one, request, self.progress)] = request
+
+    def finish(self) -> dict[DownloadRequest, Path]:
+        """Wait for every download; the first failure (every digest mismatch, once) is raised."""
+        done, _pending = wait(self.futures, return_when=FIRST_EXCEPTION)
         error = _first_error(done)
         if isinstance(error, DigestMismatch):  # verify every file: say all that are wrong, once
-            done, _pending = wait(futures)
+            done, _pending = wait(self.futures)
             error = _mismatches(done) or _first_error(done)
         if error is not None:
             raise error
-        return {futures[f]: f.result() for f in futures}
-    finally:
-        progress.cancelled.set()  # no-op after success; stops the others after a failure or ^C
-        pool.shutdown(wait=True, cancel_futures=True)
+        return {self.futures[f]: f.result() for f in self.futures}
+
+    def close(self) -> None:
+        """Stop what still runs (a no-op after success; after a failure or ^C the others stop)."""
+        if self.progress is not None:
+            self.progress.cancelled.set()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.progress is not None:
+            self.reporter.task_finished(TASK)
+
+
+def _arrivals(requests: Iterable[DownloadRequest]) -> Iterator[list[DownloadRequest]]:
+    """The requests in the groups they can start in: a sequence at once, a generator one by one."""
+    if isinstance(requests, Sequence):
+        yield list(requests)
+    else:
+        for request in requests:
+            yield [request]
+
+
+def _offline_miss(request: DownloadRequest) -> IndexUnreachable:
+    return IndexUnreachable(
+        redact_url(request.artifact.url),
+        f"{request.artifact.filename} is not in the cache, and --offline forbids downloading it",
+        hint="run once without --offline (downloads are kept in the cache)",
+    )
 
 
 def download_all(
@@ -298,39 +330,32 @@ def download_all(
 ) -> dict[DownloadRequest, Path]:
     """Fetch every requested file into the cache (verified), in parallel; returns the cached paths.
 
-    Files already cached cost no request. On the first failure the other
-    downloads are cancelled, their temporary files removed, and that error raised;
-    a hash mismatch lets the others finish, so every mismatching file is named.
-    ``offline``: a file not in the cache is an error naming it, never a request.
-    ``on_ready`` is called with each file's cached path as soon as it is verified (cached
-    ones first), from the download threads: the next stage may start on it at once.
+    Files already cached cost no request. ``requests`` may be a generator: each file then starts
+    downloading as soon as it is produced (while the next is still being looked up), and the
+    progress total grows as they come. On the first failure the other downloads are cancelled,
+    their temporary files removed, and that error raised; a hash mismatch lets the others finish,
+    so every mismatching file is named. ``offline``: a file not in the cache is an error naming
+    it, never a request. ``on_ready`` is called with each file's cached path as soon as it is
+    verified (cached ones at once), from the download threads: the next stage may start on it.
     """
-    wanted = list(dict.fromkeys(requests))
-    _refuse_unhashed(wanted)
-    found = {r: cache.find_artifact(r.allowed, filename=r.artifact.filename) for r in wanted}
-    misses = [r for r, path in found.items() if path is None]
-    for path in found.values():
-        if path is not None:
-            on_ready(path)
-    if not misses:
-        return {r: p for r, p in found.items() if p is not None}
-    if offline:
-        raise IndexUnreachable(
-            redact_url(misses[0].artifact.url),
-            f"{misses[0].artifact.filename} is not in the cache, and --offline forbids downloading it",
-            hint="run once without --offline (downloads are kept in the cache)",
-        )
-    progress = _start(reporter, misses)
+    found: dict[DownloadRequest, Optional[Path]] = {}
+    batch = _Batch(reporter, workers, lambda r, progress: _ready(_fetch(r, client, cache, progress, retries, backoff), on_ready))
     try:
-        fetched = _run_pool(
-            misses,
-            progress,
-            workers,
-            lambda r: _ready(_fetch(r, client, cache, progress, retries, backoff), on_ready),
-        )
+        for group in _arrivals(requests):
+            fresh = [r for r in dict.fromkeys(group) if r not in found]
+            for request in fresh:
+                if not request.allowed:
+                    raise MissingHashError(request.package)
+                found[request] = path = cache.find_artifact(request.allowed, filename=request.artifact.filename)
+                if path is not None:
+                    on_ready(path)
+                elif offline:
+                    raise _offline_miss(request)
+            batch.add([r for r in fresh if found[r] is None])
+        fetched = batch.finish() if batch.futures else {}
     finally:
-        reporter.task_finished(TASK)
-    return {r: found[r] or fetched[r] for r in wanted}
+        batch.close()
+    return {r: found[r] or fetched[r] for r in found}
 
 
 __all__ = [

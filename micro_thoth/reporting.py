@@ -16,6 +16,9 @@ class Reporter:
     def task_advanced(self, kind: str, amount: int, label: str = "") -> None:
         """``amount`` more steps of ``kind`` are done (``label`` names the item)."""
 
+    def task_grown(self, kind: str, amount: int) -> None:
+        """``amount`` more steps were added to the task's total (work found while it runs)."""
+
     def task_finished(self, kind: str) -> None:
         """The task ``kind`` is complete (or abandoned)."""
 

@@ -194,6 +194,9 @@ class Recorder(Reporter):
         with self.lock:
             self.events.append(("advanced", kind, str(amount), label))
 
+    def task_grown(self, kind: str, amount: int) -> None:
+        self.events.append(("grown", kind, str(amount)))
+
     def task_finished(self, kind: str) -> None:
         self.events.append(("finished", kind))
 
@@ -225,6 +228,45 @@ def test_parallel_download_of_several_files(
     assert recorder.advanced() == total and recorder.events[-1] == ("finished", "Downloading")
     assert len(index.requested("/files/")) == len(entries)
     assert _leftovers(cache) == []
+
+
+def test_each_file_starts_as_soon_as_it_is_known(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+    """A generator of requests: the first file is downloaded and handed on while the generator
+    still waits to produce the second (as an install reads the next page), and the total grows."""
+    entries = _several(index, 3)
+    requests = [_request(index, e) for e in entries]
+    first_ready = threading.Event()
+    waited: list[bool] = []
+
+    def produce() -> Iterator[DownloadRequest]:
+        yield requests[0]
+        waited.append(first_ready.wait(timeout=30))  # never set if downloads waited for the generator
+        yield from requests[1:]
+
+    recorder = Recorder()
+    paths = download_all(produce(), client=client, cache=cache, reporter=recorder, workers=2,
+                         on_ready=lambda path: first_ready.set())
+    assert waited == [True] and list(paths) == requests
+    assert all(paths[r].read_bytes() == e.data for r, e in zip(requests, entries))
+    started = [e for e in recorder.events if e[0] in ("started", "grown")]
+    assert started[0] == ("started", "Downloading", str(len(entries[0].data)), "bytes")
+    assert sum(int(e[2]) for e in started) == sum(len(e.data) for e in entries) == recorder.advanced()
+
+
+def test_a_failing_generator_stops_the_downloads_and_leaves_nothing(
+    index: LocalIndex, cache: Cache, client: httpx.Client
+) -> None:
+    entries = _several(index, 2)
+    requests = [_request(index, e) for e in entries]
+
+    def produce() -> Iterator[DownloadRequest]:
+        yield requests[0]
+        raise NoCompatibleArtifact("pkg1", "1.0", index="i", target="t", hint="h")
+
+    recorder = Recorder()
+    with pytest.raises(NoCompatibleArtifact):
+        download_all(produce(), client=client, cache=cache, reporter=recorder)
+    assert recorder.events[-1] == ("finished", "Downloading") and _leftovers(cache) == []
 
 
 def test_cache_hit_makes_no_request(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import tempfile
 import time
@@ -350,10 +351,17 @@ def fetch_wheels(
     indexed = [p for p in pins if p.direct is None]
     files = [p for p in pins if p.direct is not None and p.direct.kind == "file" and p.hashes]
     built = [p for p in pins if p.direct is not None and p not in files]
-    requests = _download_requests(indexed, lock, target, services)
-    requests.update({p.key: _file_request(p) for p in files})
+    requests: dict[NormalizedName, download.DownloadRequest] = {}
+
+    def each_request() -> Iterator[download.DownloadRequest]:
+        """Each file as soon as it is known: its download starts while the next page is read."""
+        for key, request in itertools.chain(_download_requests(indexed, lock, target, services),
+                                            ((p.key, _file_request(p)) for p in files)):
+            requests[key] = request
+            yield request
+
     downloaded = download.download_all(
-        requests.values(), client=services.client, cache=services.cache, reporter=services.reporter,
+        each_request(), client=services.client, cache=services.cache, reporter=services.reporter,
         workers=services.settings.workers, offline=services.settings.offline, on_ready=on_ready,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
@@ -373,19 +381,18 @@ def fetch_wheels(
 
 def _download_requests(
     pins: Sequence[Pin], lock: Lock, target: Target, services: Services
-) -> dict[NormalizedName, download.DownloadRequest]:
-    """Cached locked files need no index; the others are looked up on their pinned index only."""
-    requests: dict[NormalizedName, download.DownloadRequest] = {}
+) -> Iterator[tuple[NormalizedName, download.DownloadRequest]]:
+    """Cached locked files need no index (they come first); the others are looked up on their
+    pinned index only, each yielded as soon as its page is read."""
     missing: list[Pin] = []
     for pin in pins:
         cached = _cached_choice(pin, target, services)
         if cached is not None:
-            requests[pin.key] = download.DownloadRequest(pin.name, cached, pin.hashes)
+            yield pin.key, download.DownloadRequest(pin.name, cached, pin.hashes)
         else:
             missing.append(pin)
     if missing:
-        requests.update(_from_indexes(missing, lock, target, services))
-    return requests
+        yield from _from_indexes(missing, lock, target, services)
 
 
 def _cached_choice(pin: Pin, target: Target, services: Services) -> Optional[Artifact]:
@@ -398,7 +405,7 @@ def _cached_choice(pin: Pin, target: Target, services: Services) -> Optional[Art
 
 def _from_indexes(
     pins: Sequence[Pin], lock: Lock, target: Target, services: Services
-) -> dict[NormalizedName, download.DownloadRequest]:
+) -> Iterator[tuple[NormalizedName, download.DownloadRequest]]:
     sources = inputs.sources_for(lock, services)
     for pin in pins:
         if pin.index is not None and not any(s.name == pin.index for s in sources):
@@ -413,7 +420,6 @@ def _from_indexes(
     locked = {p.key: _sha256s(p) for p in pins}
     client.prefetch_locked({key: digests for key, digests in locked.items() if digests})
     client.prefetch([key for key, digests in locked.items() if not digests])
-    requests = {}
     for pin in pins:
         page = client.locked_files(pin.key, locked[pin.key]) if locked[pin.key] else client.project(pin.key)
         try:
@@ -422,8 +428,7 @@ def _from_indexes(
             # A page from our cache may predate the locked file: ask the index once more.
             fresh = services.index_client(sources, pinned=pinned, refresh=True)
             artifact = download.choose_artifact(pin, fresh.project(pin.key).artifacts, target)
-        requests[pin.key] = download.DownloadRequest(pin.name, artifact, pin.hashes)
-    return requests
+        yield pin.key, download.DownloadRequest(pin.name, artifact, pin.hashes)
 
 
 def _sha256s(pin: Pin) -> frozenset[str]:
