@@ -13,6 +13,8 @@ Layout under the root (see docs/cache.md)::
     bytecode-v1/<sha256[:2]>/<wheel-sha256>/<cache tag>.zip
                                               the bytecode compiled for a wheel's sources by one
                                               interpreter (stored, not compressed), for warm installs
+    checked-v1/<sha256[:2]>/<wheel-sha256>    empty: the wheel's files were once hashed against
+                                              its RECORD (later unpackings do not hash them again)
     metadata-v1.sqlite                        the knowledge store (store.py owns its schema)
     tmp/                                      temporary files, on the same filesystem as the
                                               buckets so that the final ``os.replace`` is atomic
@@ -46,6 +48,7 @@ ARTIFACTS = "artifacts-v1"
 BUILT = "built-v1"
 UNPACKED = "unpacked-v1"
 BYTECODE = "bytecode-v1"
+CHECKED = "checked-v1"
 METADATA_DB = "metadata-v1.sqlite"
 TMP = "tmp"
 TAG_FILE = "CACHEDIR.TAG"
@@ -260,6 +263,18 @@ class Cache:
         """Drop an archive that could not be read (the next install compiles and keeps it again)."""
         with contextlib.suppress(FileNotFoundError):
             self._bytecode_path(wheel_sha256, cache_tag).unlink()
+
+    # -- wheels checked in full ------------------------------------------------
+    def wheel_checked(self, wheel_sha256: str) -> bool:
+        """Whether the wheel with this digest was once unpacked with every file hashed against its
+        RECORD (the same bytes pass the same check: a later unpacking need not hash again)."""
+        return (self.root / CHECKED / wheel_sha256[:2] / _check_sha256(wheel_sha256)).is_file()
+
+    def mark_wheel_checked(self, wheel_sha256: str) -> None:
+        """Remember the full check (an empty file; losing it only costs one more check)."""
+        marker = self.root / CHECKED / wheel_sha256[:2] / _check_sha256(wheel_sha256)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
     # -- temporary files -----------------------------------------------------
     @contextlib.contextmanager

@@ -613,3 +613,95 @@ def test_compile_pool_without_its_interpreter_compiles_nothing_and_says_nothing(
         pool.submit([str(source)])
     assert not (tmp_path / "__pycache__").exists()
     assert pool.close() is None  # so the trees are looked over again (precompile_trees)
+
+
+# -- staging (the default link modes) ------------------------------------------------------------
+def test_staging_installs_each_file_once_and_keeps_the_bytecode(env: TargetEnvironment, tmp_path: Path) -> None:
+    from micro_thoth.cache import Cache
+    from micro_thoth.digests import sha256_file
+
+    cache = Cache(tmp_path / "cache")
+    wheel = _wheel(tmp_path, Dist("staged", "1.0", files={"staged/sub/deep.py": "X = 1\n"}))
+    digest, tag = sha256_file(wheel), env.interpreter.cache_tag
+    with install.unpacking_for("clone", env, cache) as unpacking:
+        assert isinstance(unpacking, install.Staging) and unpacking.root is not None
+        assert unpacking.root.parent == Path(env.paths["purelib"]) and unpacking.root.name.startswith(".thoth-pip-staging-")
+        tree = unpacking.stage(wheel, digest)
+        staged = tree / "staged" / "sub" / "deep.py"
+        inode = staged.stat().st_ino
+        assert install.precompile_trees([tree], env) > 0
+        unpacking.keep_bytecode([tree])
+        result = execute(plan([WantedPackage("staged", "1.0")], env), {"staged": tree}, env,
+                         link_mode=unpacking.link_mode, trees_compiled=1)
+    installed = Path(env.paths["purelib"]) / "staged" / "sub" / "deep.py"
+    assert installed.stat().st_ino == inode  # moved, not copied: one file made
+    assert installed.stat().st_mode & 0o200  # the environment's files are writable
+    assert result.installed == ("staged==1.0",) and not unpacking.root.exists()
+    assert cache.wheel_checked(digest) and cache.unpacked(digest) is None
+    archive = cache.bytecode(digest, tag)
+    assert archive is not None and f"staged/sub/__pycache__/deep.{tag}.pyc" in zipfile.ZipFile(archive).namelist()
+    assert _run(env, "import staged.sub.deep as d, sys; print(d.X, d.__cached__ is not None)") == "1 True"
+    # a second environment gets the kept bytecode, valid for its sources (same time, same size)
+    two = ensure_venv(tmp_path / "two", sys.executable)
+    with install.unpacking_for("copy", two, cache) as unpacking:
+        tree = unpacking.stage(wheel, digest)
+        assert install.missing_bytecode(tree, tag) == []
+    pyc = (tree / "staged" / "sub" / "__pycache__" / f"deep.{tag}.pyc")
+    assert not pyc.exists()  # the staging directory is gone with the with block
+
+
+def test_staging_refuses_a_lying_record_and_remembers_no_check(env: TargetEnvironment, tmp_path: Path) -> None:
+    from micro_thoth.cache import Cache
+    from micro_thoth.digests import sha256_file
+
+    dist = Dist("liar", "1.0", files={"liar/big.py": "A = 1\n" * 1000})
+    members = _members(build_wheel(dist))
+    members["liar/big.py"] = b"A = 2\n" * 1000
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    cache = Cache(tmp_path / "cache")
+    with install.unpacking_for("clone", env, cache) as unpacking, pytest.raises(UnsafeWheel, match=r"liar/big\.py"):
+        unpacking.stage(path, sha256_file(path))
+    assert not cache.wheel_checked(sha256_file(path))
+    assert not list(Path(env.paths["purelib"]).glob(".thoth-pip-staging-*"))
+
+
+def test_a_killed_install_s_staging_directory_is_swept(env: TargetEnvironment, tmp_path: Path) -> None:
+    from micro_thoth.cache import Cache
+
+    site = Path(env.paths["purelib"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (site / f".thoth-pip-staging-{dead.pid}-x" / "t").mkdir(parents=True)
+    (site / ".thoth-pip-staging-1-y").mkdir()  # pid 1 lives: never touched
+    with install.unpacking_for("clone", env, Cache(tmp_path / "cache")):
+        pass
+    assert sorted(p.name for p in site.glob(".thoth-pip-staging-*")) == [".thoth-pip-staging-1-y"]
+    (site / ".thoth-pip-staging-1-y").rmdir()
+
+
+def test_rollback_removes_directories_moved_in_whole(
+    env: TargetEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from micro_thoth.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    real = trees._write_metadata
+
+    def failing(tree: trees.Tree, destination: object, wanted: WantedPackage) -> object:
+        if wanted.name == "second":
+            raise OSError("disk full")
+        return real(tree, destination, wanted)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trees, "_write_metadata", failing)
+    with install.unpacking_for("clone", env, cache) as unpacking:
+        staged = {name: unpacking.stage(_wheel(tmp_path, Dist(name, "1.0", files={f"{name}/a/b.py": "B = 1\n"})), None)
+                  for name in ("whole", "second")}
+        pycache = staged["whole"] / "whole" / "a" / "__pycache__"  # bytecode compiled in the staging tree
+        pycache.mkdir()
+        (pycache / "b.pyc").write_bytes(b"")
+        wanted = [WantedPackage("whole", "1.0"), WantedPackage("second", "1.0")]
+        with pytest.raises(InstallError, match="disk full"):
+            execute(plan(wanted, env), staged, env, link_mode=unpacking.link_mode, compile_bytecode=False)
+    site = Path(env.paths["purelib"])
+    assert not (site / "whole").exists() and not (site / "second").exists()
+    assert installed_distributions(env) == {}

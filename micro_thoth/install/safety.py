@@ -111,7 +111,7 @@ def refuse(path: Path, reason: str, cause: Optional[BaseException] = None) -> No
     raise UnsafeWheel(f"refusing {path.name}: it {reason}", distribution=path.name) from cause
 
 
-def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True) -> None:
+def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bool = False) -> None:
     """Check ``wheel`` and extract it verbatim into the empty dir ``into``, in one pass.
 
     The checks are ``check_wheel``'s; file contents are hashed while they are
@@ -120,7 +120,8 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True) -> None:
     read-only, for the hardlink and symlink modes) or a staging tree in the target
     environment (``read_only=False``: its files are moved into place as they are). A
     ``.py`` file gets its archive member's time, so bytecode compiled for it once (and kept
-    in the cache) stays valid for every later unpacking of the same wheel.
+    in the cache) stays valid for every later unpacking of the same wheel. ``checked``: these
+    very bytes (by digest) passed the whole check before, so contents are not hashed again.
     """
     try:
         with zipfile.ZipFile(_whole(wheel)) as archive:
@@ -133,7 +134,7 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True) -> None:
             for member in members:
                 if not member.filename.endswith("/"):
                     target = inside(str(into), member.filename)
-                    _extract_checked(wheel, archive, member, target, rows, made, read_only)
+                    _extract_checked(wheel, archive, member, target, {} if checked else rows, made, read_only)
             _touch_record(into, rows)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)

@@ -48,9 +48,9 @@ class Staging:
 
     link_mode = MOVE
 
-    def __init__(self, env: TargetEnvironment, cache: Cache) -> None:
+    def __init__(self, env: TargetEnvironment, cache: Cache, bytecode: bool = True) -> None:
         self._cache = cache
-        self._tag = env.interpreter.cache_tag or ""
+        self._tag = (env.interpreter.cache_tag or "") if bytecode else ""
         self._site = Path(env.paths["purelib"])
         self._unarchived: dict[Path, str] = {}  # trees whose bytecode the cache does not hold yet
         self._lock = threading.Lock()
@@ -69,10 +69,14 @@ class Staging:
 
     def stage(self, wheel: Path, digest: Optional[str]) -> Path:
         """Unpack ``wheel`` (checked against its RECORD) into a new staging tree, with the bytecode
-        the cache keeps for it; ``digest`` is the wheel's sha256 (None: no bytecode kept for it)."""
+        the cache keeps for it (when the install compiles); ``digest`` is the wheel's sha256 (None:
+        no bytecode kept for it)."""
         assert self.root is not None, "stage() inside the with block"
         into = Path(tempfile.mkdtemp(dir=self.root))
-        unpack_wheel(wheel, into, read_only=False)
+        checked = digest is not None and self._cache.wheel_checked(digest)
+        unpack_wheel(wheel, into, read_only=False, checked=checked)
+        if digest is not None and not checked:
+            self._cache.mark_wheel_checked(digest)
         if digest is None or not self._tag:
             return into
         archive = self._cache.bytecode(digest, self._tag)
@@ -122,10 +126,10 @@ class CacheTrees:
         """Nothing to do: the bytecode was compiled into the cache's trees."""
 
 
-def unpacking_for(link_mode: str, env: TargetEnvironment, cache: Cache) -> Union[Staging, CacheTrees]:
+def unpacking_for(link_mode: str, env: TargetEnvironment, cache: Cache, *, bytecode: bool = True) -> Union[Staging, CacheTrees]:
     """Where an install unpacks its wheels: a staging directory for the modes that give every
     environment its own files, the cache's trees for those that share them."""
-    return Staging(env, cache) if link_mode in STAGED_MODES else CacheTrees(cache, link_mode)
+    return Staging(env, cache, bytecode) if link_mode in STAGED_MODES else CacheTrees(cache, link_mode)
 
 
 def _write_archive(path: Path, tree: Path, files: Iterable[str]) -> None:

@@ -58,6 +58,7 @@ class Transaction:
         self.stashed: list[tuple[Path, Path]] = []
         self.written: list[str] = []
         self._written: set[str] = set()
+        self.moved_in: list[str] = []  # whole directories this transaction put in place (staging.py)
         self._lock = threading.Lock()
 
     def stash(self, path: Path) -> None:
@@ -72,6 +73,11 @@ class Transaction:
             self.written.append(os.fspath(path))
             self._written.add(os.fspath(path))
 
+    def moved(self, directory: str) -> None:
+        """A directory that did not exist was moved in whole (its files are told with ``wrote`` too)."""
+        with self._lock:
+            self.moved_in.append(directory)
+
     def will_write(self, path: str) -> None:
         """Before writing ``path``: keep what was there, unless this transaction wrote it."""
         os.makedirs(os.path.dirname(path), exist_ok=True)  # threads may share a namespace dir
@@ -85,6 +91,8 @@ class Transaction:
         self.wrote(path)
 
     def rollback(self) -> None:
+        for directory in reversed(self.moved_in):
+            shutil.rmtree(directory, ignore_errors=True)
         for path in reversed(self.written):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

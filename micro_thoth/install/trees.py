@@ -30,7 +30,7 @@ from ..errors import InstallError, UnsafeWheel
 from ..integrity import tree_damaged
 from .bytecode import compile_bytecode, pyc_path
 from .environment import TargetEnvironment
-from .linking import Placer
+from .linking import MOVE, Placer
 from .planning import WantedPackage
 from .safety import inside, unpack_wheel
 from .transaction import Transaction
@@ -151,7 +151,8 @@ def link_tree(
         tree = open_tree(root)
         destination = destination_for(env, tree.distribution, transaction)
         linker = Linker(transaction, placer or Placer())
-        records = _link_files(tree, destination, linker, env.interpreter.cache_tag if bytecode else None)
+        moved = _move_directories(tree, destination, linker)
+        records = _link_files(tree, destination, linker, env.interpreter.cache_tag if bytecode else None, moved)
         records += _write_scripts(tree, destination)
         records += _write_metadata(tree, destination, wanted)
         record_path = f"{tree.dist_info}/RECORD"
@@ -161,8 +162,30 @@ def link_tree(
         raise InstallError(f"installing {wanted.describe()} from {root} failed: {exc}", distribution=wanted.name) from exc
 
 
+def _move_directories(tree: Tree, destination: RecordingDestination, linker: Linker) -> frozenset[str]:
+    """A staging tree's top-level directories that the environment lacks, each moved in with one
+    rename (its files then need no placing of their own, nor their directories making); their names."""
+    if linker.placer.mode != MOVE:
+        return frozenset()
+    base = destination.scheme_dict[tree.root_scheme]
+    tops = {path.split("/", 1)[0] for path, _, _ in tree.rows if "/" in path} - {tree.dist_info, tree.data_dir}
+    moved = set()
+    for top in sorted(tops):
+        source, target = inside(str(tree.root), top), inside(base, top)
+        if os.path.lexists(target) or not os.path.isdir(source):
+            continue  # shared with another distribution (a namespace): file by file
+        try:
+            os.rename(source, target)
+        except OSError:  # another distribution's files arrived meanwhile, or another filesystem
+            continue
+        linker.transaction.moved(target)
+        moved.add(top)
+    return frozenset(moved)
+
+
 def _link_files(
-    tree: Tree, destination: RecordingDestination, linker: Linker, bytecode_tag: Optional[str]
+    tree: Tree, destination: RecordingDestination, linker: Linker, bytecode_tag: Optional[str],
+    moved: frozenset[str] = frozenset(),
 ) -> list[tuple[Scheme, RecordEntry]]:
     records: list[tuple[Scheme, RecordEntry]] = []
     root = str(tree.root)
@@ -170,6 +193,10 @@ def _link_files(
         if skipped(tree, path):
             continue
         scheme, inner = placement(tree, path)
+        if moved and path.split("/", 1)[0] in moved:  # already in place, with its bytecode
+            linker.transaction.wrote(inside(destination.scheme_dict[scheme], inner))
+            records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
+            continue
         source = inside(root, path)
         if scheme == "scripts":  # shebangs are rewritten for the target: copy, not link
             with open(source, "rb") as stream:

@@ -83,7 +83,7 @@ def install_lock(
     download.check_hashes([p for p in pins if p.key in needed], path=lock.path)
     _refuse_externally_managed(env, settings, services)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-build-") as scratch, \
-            install.unpacking_for(settings.link_mode, env, services.cache) as unpacking:
+            install.unpacking_for(settings.link_mode, env, services.cache, bytecode=settings.compile_bytecode) as unpacking:
         needed_pins = [p for p in pins if p.key in needed]
         fetched, trees, compiled = _fetch_and_unpack(needed_pins, lock, target, env, services, Path(scratch), unpacking)
         with _naming_the_origin(fetched, pins):
