@@ -705,3 +705,18 @@ def test_rollback_removes_directories_moved_in_whole(
     site = Path(env.paths["purelib"])
     assert not (site / "whole").exists() and not (site / "second").exists()
     assert installed_distributions(env) == {}
+
+
+def test_a_site_packages_that_cannot_be_written_is_named(
+    env: TargetEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from micro_thoth.cache import Cache
+    from micro_thoth.install import staging
+
+    def refused(**kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(staging.tempfile, "mkdtemp", refused)
+    unpacking = install.unpacking_for("clone", env, Cache(tmp_path / "cache"))
+    with pytest.raises(InstallError, match=r"cannot write into .*site-packages: Permission denied"), unpacking:
+        pass

@@ -31,7 +31,7 @@ from typing import Optional, Union
 
 from .. import zips
 from ..cache import Cache, owner_alive
-from ..errors import UnsafeWheel
+from ..errors import InstallError, UnsafeWheel
 from .cores import cores
 from .environment import TargetEnvironment
 from .linking import MOVE
@@ -57,9 +57,13 @@ class Staging:
         self.root: Optional[Path] = None
 
     def __enter__(self) -> Staging:
-        self._site.mkdir(parents=True, exist_ok=True)
-        _sweep(self._site)
-        self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=self._site))
+        try:
+            self._site.mkdir(parents=True, exist_ok=True)
+            _sweep(self._site)
+            self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=self._site))
+        except OSError as exc:
+            raise InstallError(f"cannot write into {self._site}: {exc.strerror or exc}",
+                               hint="install into a virtual environment you own, or run as its owner") from exc
         return self
 
     def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
