@@ -32,6 +32,7 @@ from .store import (
     StoredUnit,
     now_text,
 )
+from .sync import checked_form
 
 FORMAT = "thoth-pip-knowledge"
 VERSION = 1
@@ -141,7 +142,9 @@ def _files(document: Mapping[str, Any]) -> dict[str, dict[str, CompiledFile]]:
     digests = {(f["source"], f["path"]): f["sha256"] for f in document.get("files", [])}
     grouped: dict[str, dict[str, list[CompiledUnit]]] = {}
     for unit in document.get("units", []):
-        compiled = CompiledUnit(str(unit["name"]), str(unit["section"]), int(unit["position"]), unit["document"], _keys(unit))
+        section, position = str(unit["section"]), int(unit["position"])
+        form = checked_form(section, unit["document"], path=str(unit["path"]), index=position)  # checked here, by this thoth-pip
+        compiled = CompiledUnit(str(unit["name"]), section, position, unit["document"], _keys(unit), form)
         grouped.setdefault(unit["source"], {}).setdefault(unit["path"], []).append(compiled)
     for source, path in digests:
         grouped.setdefault(source, {}).setdefault(path, [])

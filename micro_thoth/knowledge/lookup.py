@@ -1,4 +1,4 @@
-"""StoreUnits: the compiled store as a ``guidance.catalog.UnitLookup``, each unit parsed once when first asked for."""
+"""StoreUnits: the compiled store as a ``guidance.catalog.UnitLookup``, each unit built once (from its checked form) when first asked for."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
+from ..guidance.unit_form import form_unit
 from ..guidance.units import Unit
 from .store import ANY_PACKAGE, ORIGIN, KnowledgeStore, StoredUnit, image_key, pin_key, stack_key
 
@@ -56,9 +57,22 @@ class StoreUnits:
         out = []
         for row in rows:
             if row.id not in self._parsed:
-                try:
-                    self._parsed[row.id] = parse_unit(row.section, row.document, path=row.path, origin=ORIGIN, index=row.position)
-                except InputFileError:
+                unit = _built(row)
+                if unit is None:
                     continue  # compiled by another version of thoth-pip; the next sync recompiles it
+                self._parsed[row.id] = unit
             out.append(self._parsed[row.id])
         return out
+
+
+def _built(row: StoredUnit) -> Optional[Unit]:
+    """The unit of ``row``: from its checked form, else parsed from its document (None when that no longer parses)."""
+    if row.form is not None:
+        try:
+            return form_unit(row.name, row.form, origin=ORIGIN, path=row.path)
+        except (ValueError, TypeError, KeyError):
+            pass  # not a form this thoth-pip writes: the document says the same
+    try:
+        return parse_unit(row.section, row.document, path=row.path, origin=ORIGIN, index=row.position)
+    except InputFileError:
+        return None

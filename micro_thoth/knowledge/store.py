@@ -5,13 +5,14 @@ One file, ``knowledge-v1.sqlite3`` in the knowledge dir, holds::
     sources     name, kind, location (credentials stripped), revision, digest, synced_at, counts
     unit_files  (source, path) -> stamp (mtime+size or member stamp) and sha256, for incremental re-syncs
     units       one row per compiled unit: its file, name, section and raw document (JSON)
+    unit_forms  unit -> its checked form (``guidance.unit_form``, by layout): what a lock reads instead of re-checking the document
     unit_keys   package name -> unit ('' for units that may apply to any package, '@stack:NAME' for wraps and
                 strides about NAME, '@image:IMAGE' for units limited to a base image, 'NAME==VERSION' for one release)
     osv_advisories   the advisories (knowledge/advisories.py owns that table)
 
 A lock reads ``unit_keys`` for the names the resolver considers only (and the
-stack's wraps once it has a stack); units are parsed from their stored document
-when first asked for.
+stack's wraps once it has a stack); units are built from their compiled form
+(parsed from their stored document when it has none of this layout) when first asked for.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from ..guidance.unit_form import LAYOUT, UnitForm
 from .advisories import AdvisoryDB
 
 STORE_FILE = "knowledge-v1.sqlite3"
@@ -50,6 +53,10 @@ CREATE TABLE IF NOT EXISTS units (
 );
 CREATE INDEX IF NOT EXISTS units_file ON units (source, path);
 CREATE INDEX IF NOT EXISTS units_name ON units (name);
+CREATE TABLE IF NOT EXISTS unit_forms (
+    unit INTEGER PRIMARY KEY, layout TEXT NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL,
+    should_include TEXT NOT NULL, match TEXT NOT NULL, run TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS unit_keys (package TEXT NOT NULL, unit INTEGER NOT NULL, PRIMARY KEY (package, unit)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS unit_keys_unit ON unit_keys (unit);
 CREATE TABLE IF NOT EXISTS unit_problems (source TEXT NOT NULL, path TEXT NOT NULL, unit TEXT, reason TEXT NOT NULL);
@@ -84,13 +91,15 @@ def image_key(image: str) -> str:
 
 @dataclass(frozen=True)
 class CompiledUnit:
-    """A unit that parsed: where it is, what it is called, its raw document and the packages it speaks about."""
+    """A unit that parsed: where it is, what it is called, its raw document, the packages it speaks about and
+    its checked form (None: parsed from the document when read)."""
 
     name: str
     section: str
     position: int
     document: Any
     packages: frozenset[str]
+    form: Optional[UnitForm] = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class StoredUnit:
-    """A row of ``units``: enough to parse the unit and to say where it came from."""
+    """A row of ``units``: enough to build the unit (from ``form``, else by parsing ``document``) and to say where it came from."""
 
     id: int
     source: str
@@ -133,7 +142,12 @@ class StoredUnit:
     name: str
     section: str
     position: int
-    document: Any
+    text: str  # the raw document, as JSON
+    form: Optional[UnitForm] = None
+
+    @cached_property
+    def document(self) -> Any:
+        return json.loads(self.text)
 
 
 @dataclass(frozen=True)
@@ -252,6 +266,7 @@ class KnowledgeStore:
         ids = [row[0] for row in self.connection.execute("SELECT id FROM units WHERE source = ? AND path = ?", (source, path))]
         if ids:
             self.connection.executemany("DELETE FROM unit_keys WHERE unit = ?", [(i,) for i in ids])
+            self.connection.executemany("DELETE FROM unit_forms WHERE unit = ?", [(i,) for i in ids])
             self.connection.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in ids])
         return len(ids)
 
@@ -263,6 +278,8 @@ class KnowledgeStore:
             )
             keys = unit.packages or frozenset((ANY_PACKAGE,))
             self.connection.executemany("INSERT OR IGNORE INTO unit_keys VALUES (?, ?)", [(k, cursor.lastrowid) for k in keys])
+            if unit.form is not None:
+                self.connection.execute("INSERT OR REPLACE INTO unit_forms VALUES (?, ?, ?, ?, ?, ?, ?)", (cursor.lastrowid, LAYOUT, *unit.form))
         return len(file.units)
 
     def forget_source(self, source: str) -> int:
@@ -289,9 +306,8 @@ class KnowledgeStore:
         for chunk in _chunks(wanted, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.connection.execute(
-                f"SELECT u.id, u.source, u.path, u.name, u.section, u.position, u.document FROM unit_keys k "
-                f"JOIN units u ON u.id = k.unit WHERE k.package IN ({marks})",
-                chunk,
+                f"SELECT {_COLUMNS} FROM unit_keys k JOIN units u ON u.id = k.unit {_FORMS} WHERE k.package IN ({marks})",
+                (LAYOUT, *chunk),
             )
             found.update((row[0], _stored(row)) for row in rows)
         return sorted(found.values(), key=lambda u: (u.source, u.path, u.position))
@@ -300,13 +316,13 @@ class KnowledgeStore:
         out: list[StoredUnit] = []
         for chunk in _chunks(sorted(set(names)), 500):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT id, source, path, name, section, position, document FROM units WHERE name IN ({marks})"
-            out += [_stored(row) for row in self.connection.execute(query, chunk)]
+            query = f"SELECT {_COLUMNS} FROM units u {_FORMS} WHERE u.name IN ({marks})"
+            out += [_stored(row) for row in self.connection.execute(query, (LAYOUT, *chunk))]
         return sorted(out, key=lambda u: (u.source, u.path, u.position))
 
     def all_units(self) -> list[StoredUnit]:
         rows = self.connection.execute("SELECT id, source, path, name, section, position, document FROM units ORDER BY source, path, position")
-        return [_stored(row) for row in rows]
+        return [StoredUnit(*row) for row in rows]
 
     def unit_keys(self) -> dict[int, list[str]]:
         """unit id -> the package names it is keyed by ('' for package-independent)."""
@@ -349,8 +365,13 @@ class KnowledgeStore:
         return hasher.hexdigest()
 
 
+_COLUMNS = "u.id, u.source, u.path, u.name, u.section, u.position, u.document, f.kind, f.type, f.should_include, f.match, f.run"
+_FORMS = "LEFT JOIN unit_forms f ON f.unit = u.id AND f.layout = ?"  # forms of another layout: parse the document
+
+
 def _stored(row: Sequence[Any]) -> StoredUnit:
-    return StoredUnit(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+    form = UnitForm(*row[7:12]) if row[7] is not None else None
+    return StoredUnit(row[0], row[1], row[2], row[3], row[4], row[5], row[6], form)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -25,6 +25,7 @@ import yaml
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
+from ..guidance.unit_form import UnitForm, unit_form
 from ..guidance.units import Unit
 from .sources import Tree
 from .store import (
@@ -42,7 +43,7 @@ from .store import (
 
 PRESCRIPTIONS_SOURCE = "prescriptions"
 METADATA_FILE = "_prescription_metadata.yaml"
-COMPILER = 4  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
+COMPILER = 5  # bump when what a compiled unit holds or how it is keyed changes: every file is compiled afresh
 STACK_KINDS = ("wrap", "stride")  # units whose every keyed condition is on the finished stack (their match is state only)
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
@@ -245,8 +246,16 @@ def _compile_document(path: str, document: Any) -> tuple[list[CompiledUnit], lis
             problems.append(Problem(path, unit.name, "two units in one file have this name"))
             continue
         names.add(unit.name)
-        units.append(CompiledUnit(unit.name, section, index, raw, unit_keys(unit)))
+        units.append(CompiledUnit(unit.name, section, index, raw, unit_keys(unit), unit_form(unit)))
     return units, problems
+
+
+def checked_form(section: str, raw: Any, *, path: str, index: int) -> Optional[UnitForm]:
+    """The checked form of one raw unit (a bundle's), or None when it does not parse here (a lock skips it then)."""
+    try:
+        return unit_form(parse_unit(section, raw, path=path, origin=ORIGIN, index=index))
+    except InputFileError:
+        return None
 
 
 def _reason(exc: InputFileError) -> str:
