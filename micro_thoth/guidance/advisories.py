@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Optional, Protocol
@@ -24,6 +24,7 @@ from ..errors import InputFileError
 from ..models import Lock
 
 OSV_LINK = "https://osv.dev/vulnerability/{id}"
+FORM_VERSION = 1  # of ``PackageAdvisories.form``: bump when what it holds changes (a stored form of another is not read)
 Event = tuple[str, str]  # ("introduced" | "fixed" | "last_affected" | "limit", version)
 
 
@@ -219,11 +220,16 @@ class PackageAdvisories:
     comparison an OSV walk makes, so the walks run on integers, once per stretch of
     positions where their answer cannot change (``_segments``), and a release is
     judged by two bisections. Same answers as ``Advisory.affects``.
+
+    ``form`` is all that as JSON data, so that a store compiles it once, at import
+    (``from_form``: the advisories themselves are read only when one affects a release).
     """
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
-        self.advisories = tuple(advisories)
-        self._bounds = sorted({bound for a in self.advisories for events in a._bounds for _kind, bound in events})
+        self._advisories: Optional[tuple[Advisory, ...]] = tuple(advisories)
+        self._load: Callable[[], Iterable[Advisory]] = lambda: ()
+        self.count = len(self._advisories)
+        self._bounds = sorted({bound for a in self._advisories for events in a._bounds for _kind, bound in events})
         rank = {bound: i for i, bound in enumerate(self._bounds)}
         self._ranges = [
             tuple(tuple((kind, 2 * rank[bound] + (2 if kind == "last_affected" else 1)) for kind, bound in events) for events in a._bounds)
@@ -240,6 +246,39 @@ class PackageAdvisories:
                 self._listed.setdefault(listed, set()).update(listing)
         self._starts, self._sets = _segments(self._ranges)
 
+    @property
+    def advisories(self) -> tuple[Advisory, ...]:
+        if self._advisories is None:
+            loaded = tuple(self._load())
+            if len(loaded) != self.count:  # changed since its form was compiled: compile what is there now
+                self.__dict__.update(PackageAdvisories(loaded).__dict__)
+            self._advisories = loaded
+        return self._advisories
+
+    def form(self) -> dict[str, Any]:
+        """What ``from_form`` needs, as JSON data: the ranked bounds, the sets in force from each position, and the
+        listed versions that no range of their advisory covers (almost none: a record lists what its ranges say)."""
+        listed = []
+        for version, indices in sorted(self._listed.items()):
+            alone = sorted(i for i in indices if not any(_walk(version, events) for events in self.advisories[i]._bounds))
+            if alone:
+                listed.append([str(version), alone])
+        return {"version": FORM_VERSION, "count": self.count, "bounds": [str(b) for b in self._bounds], "starts": self._starts,
+                "sets": [list(s) for s in self._sets], "listed": listed}
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Any], load: Callable[[], Iterable[Advisory]]) -> PackageAdvisories:
+        """The advisories ``form`` was compiled from; ``load`` reads them (in the order they were compiled in) when
+        one is needed. KeyError/TypeError/ValueError when ``form`` is not of this ``FORM_VERSION``."""
+        if form["version"] != FORM_VERSION:
+            raise ValueError(f"advisory form version {form['version']!r}")
+        made = cls.__new__(cls)
+        made._advisories, made._load, made.count = None, load, int(form["count"])
+        made._bounds = [Version(text) for text in form["bounds"]]
+        made._listed = {Version(text): set(indices) for text, indices in form["listed"]}
+        made._starts, made._sets = list(form["starts"]), [tuple(s) for s in form["sets"]]
+        return made
+
     def affecting(self, version: Version | str) -> list[Advisory]:
         """Those of the advisories that affect ``version`` (a version that is not PEP 440 only by its listed text), in their order."""
         parsed = version if isinstance(version, Version) else _version(str(version))
@@ -249,7 +288,7 @@ class PackageAdvisories:
 
     def affecting_each(self, versions: Sequence[Version]) -> list[list[Advisory]]:
         """``affecting`` of each of ``versions``; newest first (as a project's releases come), one walk down the bounds."""
-        if not self.advisories:
+        if not self.count:
             return [[] for _ in versions]
         if any(newer < older for newer, older in zip(versions, versions[1:])):
             return [self.affecting(v) for v in versions]
@@ -268,7 +307,7 @@ class PackageAdvisories:
         ranged = self._in_ranges(position)
         listed = self._listed.get(version)
         if not listed:
-            return [self.advisories[i] for i in ranged]
+            return [self.advisories[i] for i in ranged] if ranged else []
         return [self.advisories[i] for i in sorted(listed.union(ranged))]
 
     def _in_ranges(self, position: int) -> tuple[int, ...]:

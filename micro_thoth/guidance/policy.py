@@ -93,7 +93,7 @@ class GuidancePolicy:
         if self.advisories is None or not self.recommendation.penalises_vulnerabilities:
             return False
         advised = self._advised(key)
-        return bool(advised.advisories) and any(advised.affecting(v) for v in versions)
+        return bool(advised.count) and any(advised.affecting(v) for v in versions)
 
     def version_scores(self, name: str, versions: Sequence[Version], indexes: Sequence[Optional[str]]) -> Optional[list[float]]:
         """The score judging will give each of these releases of ``name`` (from the index URLs ``indexes``) when
@@ -105,7 +105,7 @@ class GuidancePolicy:
             if package.version is None or any(package.version.contains(v, prereleases=True) for v in versions):
                 return None  # a step or pseudonym may match one of them: judge them all
         advised = self._advised(key) if self.recommendation.penalises_vulnerabilities else PackageAdvisories(())
-        if not advised.advisories:
+        if not advised.count:
             return [0.0] * len(versions)
         return [clamp(sum(self._advisory_term(a).score for a in found)) for found in advised.affecting_each(versions)]
 
@@ -154,7 +154,7 @@ class GuidancePolicy:
 
     def _may_speak(self, name: NormalizedName) -> bool:
         """Whether a unit, an advisory or the licence policy may say anything about releases of ``name``."""
-        if self.licenses or self._advised(name).advisories:
+        if self.licenses or self._advised(name).count:
             return True
         return any(self._candidates(kind, name) for kind in ("sieve", "step", "pseudonym"))
 

@@ -4,7 +4,9 @@ Records are OSV JSON (``*.json``, as OSV publishes them, e.g. its per-ecosystem
 ``all.zip``) or OSV in YAML (``*.yaml``/``*.yml``, the PyPA advisory database's
 ``vulns/<package>/PYSEC-*.yaml`` layout), in a directory (recursively; hidden
 entries skipped, only ``vulns/`` when there is one) or a zip of them. Only
-``PyPI`` entries of ``affected`` are kept, one row per (advisory, package).
+``PyPI`` entries of ``affected`` are kept, one row per (advisory, package);
+``osv_forms`` keeps each package's advisories compiled (``PackageAdvisories.form``)
+and ``summary`` their count and fingerprint, both written as advisories are added.
 """
 
 from __future__ import annotations
@@ -105,7 +107,10 @@ CREATE TABLE IF NOT EXISTS osv_advisories (
 );
 CREATE INDEX IF NOT EXISTS osv_advisories_package ON osv_advisories (package);
 CREATE INDEX IF NOT EXISTS osv_advisories_fingerprint ON osv_advisories (id, package, modified);
+CREATE TABLE IF NOT EXISTS osv_forms (package TEXT PRIMARY KEY, form TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value NOT NULL);
 """
+_SUMMARY_KEYS = "('advisories', 'advisory_fingerprint')"
 
 
 class AdvisoryDB:
@@ -117,6 +122,7 @@ class AdvisoryDB:
         self._memo: dict[NormalizedName, PackageAdvisories] = {}
         self._packages: Optional[frozenset[str]] = None  # the packages any advisory is about
         self._summed: Optional[tuple[int, str]] = None  # (count, fingerprint) of what is held
+        self._touched: set[str] = set()  # packages whose advisories were forgotten since the last add()
         self._lock = threading.Lock()  # a policy may be asked from a worker thread (the backend)
 
     @classmethod
@@ -144,16 +150,41 @@ class AdvisoryDB:
 
     def _forget(self, advisory_id: Optional[str]) -> None:
         if advisory_id:
+            touched = [row[0] for row in self.connection.execute("SELECT package FROM osv_advisories WHERE id = ?", (advisory_id,))]
             self.connection.execute("DELETE FROM osv_advisories WHERE id = ?", (advisory_id,))
+            self.connection.executemany("DELETE FROM osv_forms WHERE package = ?", [(p,) for p in touched])  # until add() compiles them again
+            self.connection.execute(f"DELETE FROM summary WHERE key IN {_SUMMARY_KEYS}")
+            self._touched.update(touched)
             self._memo.clear()
             self._packages = self._summed = None
 
     def add(self, advisories: Iterable[Advisory]) -> None:
+        """Add (or replace) ``advisories``; every package they (or advisories forgotten since) are about is compiled again,
+        and the count and fingerprint a report names are kept, in the same transaction."""
         rows = [(a.id, a.package, a.modified, json.dumps(a.to_dict(), sort_keys=True)) for a in advisories]
         with self._lock, self.connection:
             self.connection.executemany("INSERT OR REPLACE INTO osv_advisories VALUES (?, ?, ?, ?)", rows)
+            self._compile(self._touched | {row[1] for row in rows})
+            self._touched.clear()
             self._memo.clear()
-            self._packages = self._summed = None
+            self._packages = None
+            self._summed = self._computed_summary()
+            self.connection.execute(f"DELETE FROM summary WHERE key IN {_SUMMARY_KEYS}")
+            self.connection.executemany("INSERT INTO summary VALUES (?, ?)", zip(("advisories", "advisory_fingerprint"), self._summed))
+
+    def _compile(self, packages: Iterable[str]) -> None:
+        """Store the compiled form of each package's advisories (``PackageAdvisories.form``): a lock reads that."""
+        for package in sorted(packages):
+            found = self._records(package)
+            if found:
+                form = json.dumps(PackageAdvisories(found).form(), separators=(",", ":"))
+                self.connection.execute("INSERT OR REPLACE INTO osv_forms VALUES (?, ?)", (package, form))
+            else:
+                self.connection.execute("DELETE FROM osv_forms WHERE package = ?", (package,))
+
+    def _records(self, package: str) -> list[Advisory]:
+        rows = self.connection.execute("SELECT record FROM osv_advisories WHERE package = ? ORDER BY id", (package,))
+        return [Advisory.from_dict(json.loads(row[0])) for row in rows]
 
     def for_package(self, name: str) -> list[Advisory]:
         return list(self.concerning(name).advisories)
@@ -164,10 +195,23 @@ class AdvisoryDB:
             if key not in self._memo:
                 if self._packages is None:  # one look at which packages have any: most a lock asks about have none
                     self._packages = frozenset(row[0] for row in self.connection.execute("SELECT DISTINCT package FROM osv_advisories"))
-                query = "SELECT record FROM osv_advisories WHERE package = ? ORDER BY id"
-                rows = self.connection.execute(query, (key,)) if key in self._packages else ()
-                self._memo[key] = PackageAdvisories(Advisory.from_dict(json.loads(row[0])) for row in rows)
+                self._memo[key] = self._compiled(key) if key in self._packages else PackageAdvisories(())
             return self._memo[key]
+
+    def _compiled(self, package: NormalizedName) -> PackageAdvisories:
+        """The package's advisories from their compiled form; compiled here from the records when there is none (a store
+        an older thoth-pip wrote: the next import compiles them)."""
+        row = self.connection.execute("SELECT form FROM osv_forms WHERE package = ?", (package,)).fetchone()
+        if row is not None:
+            try:
+                return PackageAdvisories.from_form(json.loads(row[0]), lambda: self._read_records(package))
+            except (KeyError, TypeError, ValueError):
+                pass  # of another form version
+        return PackageAdvisories(self._records(package))
+
+    def _read_records(self, package: str) -> list[Advisory]:
+        with self._lock:
+            return self._records(package)
 
     def affected(self, name: str, version: Version | str) -> list[Advisory]:
         return self.concerning(name).affecting(version)
@@ -189,11 +233,17 @@ class AdvisoryDB:
         return self._summary()[0]
 
     def _summary(self) -> tuple[int, str]:
-        """(count, fingerprint), from one read of an index of (id, package, modified) alone: every lock's report names
-        both; kept until this connection changes the table."""
+        """(count, fingerprint): every lock's report names both. Kept in ``summary`` by ``add``; computed here only for
+        a store an older thoth-pip wrote (or one changed without ``add``); kept until this connection changes the table."""
         with self._lock:
             if self._summed is None:
-                rows = self.connection.execute("SELECT id, package, modified FROM osv_advisories ORDER BY id, package").fetchall()
-                text = "".join(f"{i}\0{package}\0{modified}\n" for i, package, modified in rows)
-                self._summed = (len({row[0] for row in rows}), hashlib.sha256(text.encode()).hexdigest())
+                kept = dict(self.connection.execute(f"SELECT key, value FROM summary WHERE key IN {_SUMMARY_KEYS}").fetchall())
+                found = (kept.get("advisories"), kept.get("advisory_fingerprint"))
+                self._summed = (int(found[0]), str(found[1])) if None not in found else self._computed_summary()
             return self._summed
+
+    def _computed_summary(self) -> tuple[int, str]:
+        """(count, fingerprint) from one read of an index of (id, package, modified) alone."""
+        rows = self.connection.execute("SELECT id, package, modified FROM osv_advisories ORDER BY id, package").fetchall()
+        text = "".join(f"{i}\0{package}\0{modified}\n" for i, package, modified in rows)
+        return len({row[0] for row in rows}), hashlib.sha256(text.encode()).hexdigest()

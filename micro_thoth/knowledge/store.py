@@ -8,7 +8,9 @@ One file, ``knowledge-v1.sqlite3`` in the knowledge dir, holds::
     unit_forms  unit -> its checked form (``guidance.unit_form``, by layout): what a lock reads instead of re-checking the document
     unit_keys   package name -> unit ('' for units that may apply to any package, '@stack:NAME' for wraps and
                 strides about NAME, '@image:IMAGE' for units limited to a base image, 'NAME==VERSION' for one release)
-    osv_advisories   the advisories (knowledge/advisories.py owns that table)
+    osv_advisories   the advisories (knowledge/advisories.py owns that table, and its compiled forms)
+    summary     what every lock's report names, kept as it is written: the unit count (the advisories' count and
+                fingerprint are knowledge/advisories.py's)
 
 A lock reads ``unit_keys`` for the names the resolver considers only (and the
 stack's wraps once it has a stack); units are built from their compiled form
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS unit_keys (package TEXT NOT NULL, unit INTEGER NOT NU
 CREATE INDEX IF NOT EXISTS unit_keys_unit ON unit_keys (unit);
 CREATE TABLE IF NOT EXISTS unit_problems (source TEXT NOT NULL, path TEXT NOT NULL, unit TEXT, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS unit_problems_file ON unit_problems (source, path);
+CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value NOT NULL);
 """
 
 _CATEGORIES = (
@@ -228,6 +231,7 @@ class KnowledgeStore:
         """
         dropped = added = 0
         with self.batch():
+            self.connection.execute("DELETE FROM summary WHERE key = 'units'")  # counted again below, in the same transaction
             for path in removed:
                 dropped += self._drop_file(source, path)
                 self.connection.execute("DELETE FROM unit_files WHERE source = ? AND path = ?", (source, path))
@@ -237,6 +241,7 @@ class KnowledgeStore:
                 added += self._add_units(source, file)
             rows = [(source, p.path, p.unit, p.reason) for p in problems]
             self.connection.executemany("INSERT INTO unit_problems VALUES (?, ?, ?, ?)", rows)
+            self.connection.execute("INSERT INTO summary SELECT 'units', COUNT(*) FROM units")
         return dropped, added
 
     @contextlib.contextmanager
@@ -337,7 +342,8 @@ class KnowledgeStore:
 
     def totals(self) -> tuple[int, int]:
         """(units, advisories): what a lock's report names, without ``counts``' scans of every key."""
-        units = self.connection.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+        kept = self.connection.execute("SELECT value FROM summary WHERE key = 'units'").fetchone()
+        units = kept[0] if kept is not None else self.connection.execute("SELECT COUNT(*) FROM units").fetchone()[0]
         return int(units), self.advisories.count()
 
     def counts(self) -> dict[str, Any]:
