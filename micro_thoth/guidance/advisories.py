@@ -288,27 +288,32 @@ class PackageAdvisories:
 
     def affecting_each(self, versions: Sequence[Version]) -> list[list[Advisory]]:
         """``affecting`` of each of ``versions``; newest first (as a project's releases come), one walk down the bounds."""
+        return [[self.advisories[i] for i in found] for found in self.indices_each(versions)]
+
+    def indices_each(self, versions: Sequence[Version]) -> list[tuple[int, ...]]:
+        """What ``affecting_each`` says, as indices into ``advisories`` (releases between the same bounds share one tuple)."""
         if not self.count:
-            return [[] for _ in versions]
+            return [() for _ in versions]
         if any(newer < older for newer, older in zip(versions, versions[1:])):
-            return [self.affecting(v) for v in versions]
+            return [self._indices_at(v, bisect.bisect_left(self._bounds, v)) for v in versions]
         out, below = [], len(self._bounds)  # bounds below the version: what bisect_left says, found walking down
         for version in versions:
             while below and not self._bounds[below - 1] < version:
                 below -= 1
-            out.append(self._at(version, below))
+            out.append(self._indices_at(version, below))
         return out
 
     def _at(self, version: Version, below: int) -> list[Advisory]:
+        return [self.advisories[i] for i in self._indices_at(version, below)]
+
+    def _indices_at(self, version: Version, below: int) -> tuple[int, ...]:
         """The advisories affecting ``version``, which lies above ``below`` of the bounds: its position is ``2k + 1``
         when it equals the k-th bound, ``2k`` when it lies just under it (``version >= bound k`` is
         ``position >= 2k + 1``, ``version > bound k`` is ``position >= 2k + 2``)."""
         position = 2 * below + (1 if below < len(self._bounds) and self._bounds[below] == version else 0)
         ranged = self._in_ranges(position)
         listed = self._listed.get(version)
-        if not listed:
-            return [self.advisories[i] for i in ranged] if ranged else []
-        return [self.advisories[i] for i in sorted(listed.union(ranged))]
+        return ranged if not listed else tuple(sorted(listed.union(ranged)))
 
     def _in_ranges(self, position: int) -> tuple[int, ...]:
         at = bisect.bisect_right(self._starts, position) - 1

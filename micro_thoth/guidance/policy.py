@@ -30,7 +30,7 @@ from .catalog import UnitCatalog, UnitLookup
 from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext
-from .state import offenders, parse_stack, state_holds
+from .state import offenders, parse_stack, pins_matching, state_holds
 from .terms import Exclusion, Term, about, advisory_term, clamp, combine, release_notes_terms
 from .units import Override, Unit, normalize_index_url
 
@@ -93,7 +93,7 @@ class GuidancePolicy:
         if self.advisories is None or not self.recommendation.penalises_vulnerabilities:
             return False
         advised = self._advised(key)
-        return bool(advised.count) and any(advised.affecting(v) for v in versions)
+        return bool(advised.count) and any(advised.indices_each(versions))
 
     def version_scores(self, name: str, versions: Sequence[Version], indexes: Sequence[Optional[str]]) -> Optional[list[float]]:
         """The score judging will give each of these releases of ``name`` (from the index URLs ``indexes``) when
@@ -107,7 +107,12 @@ class GuidancePolicy:
         advised = self._advised(key) if self.recommendation.penalises_vulnerabilities else PackageAdvisories(())
         if not advised.count:
             return [0.0] * len(versions)
-        return [clamp(sum(self._advisory_term(a).score for a in found)) for found in advised.affecting_each(versions)]
+        each = advised.indices_each(versions)
+        scores: dict[tuple[int, ...], float] = {}  # releases in the same stretch of bounds share their advisories
+        for found in each:
+            if found not in scores:
+                scores[found] = clamp(sum(self._advisory_term(advised.advisories[i]).score for i in found))
+        return [scores[found] for found in each]
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""
@@ -394,9 +399,9 @@ class GuidancePolicy:
         for entry in unit.match:
             if not entry.resolved or entry.package is None:
                 continue
-            for name, version in stack.items():
-                if entry.package.matches(name, version, index_of.get(name)) and state_holds(entry.resolved, stack, index_of, skip=name):
-                    terms += [replace(t, justification=about(t.justification, (name, str(version)))) for t in self._step_terms(unit)]
+            for name in pins_matching(entry.package, stack, index_of):
+                if state_holds(entry.resolved, stack, index_of, skip=name):
+                    terms += [replace(t, justification=about(t.justification, (name, str(stack[name])))) for t in self._step_terms(unit)]
         return terms
 
     def _stack_unit_terms(self, unit: Unit) -> list[Term]:

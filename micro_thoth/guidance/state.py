@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 
 from .units import MatchEntry, PackageMatch, Unit
 
-__all__ = ["offenders", "parse_stack", "state_holds"]
+__all__ = ["offenders", "parse_stack", "pins_matching", "state_holds"]
 
 
 def parse_stack(resolved: Mapping[str, object]) -> dict[NormalizedName, Version]:
@@ -28,11 +28,21 @@ def offenders(
 ) -> list[NormalizedName]:
     """Pins taking part in a violated state rule: the matched package (steps), or every resolved one (strides)."""
     if entry.package is not None:
-        hits = [n for n, v in stack.items() if entry.package.matches(n, v, index_of.get(n))]
-        return [n for n in hits if state_holds(entry.resolved, stack, index_of, skip=n)]
+        return [n for n in pins_matching(entry.package, stack, index_of) if state_holds(entry.resolved, stack, index_of, skip=n)]
     if not state_holds(entry.resolved, stack, index_of):
         return []
-    return [n for n, v in stack.items() if any(w.matches(n, v, index_of.get(n)) for w in entry.resolved)]
+    hit = {n for w in entry.resolved for n in pins_matching(w, stack, index_of)}
+    return [n for n in stack if n in hit]
+
+
+def pins_matching(
+    wanted: PackageMatch, stack: Mapping[NormalizedName, Version], index_of: Mapping[NormalizedName, Optional[str]]
+) -> list[NormalizedName]:
+    """The pins of ``stack`` (canonical names) that ``wanted`` matches, in stack order: by name, one look-up."""
+    if wanted.name is not None:
+        version = stack.get(wanted.name)
+        return [wanted.name] if version is not None and wanted.matches(wanted.name, version, index_of.get(wanted.name)) else []
+    return [n for n, v in stack.items() if wanted.matches(n, v, index_of.get(n))]
 
 
 def state_holds(

@@ -17,6 +17,7 @@ from packaging.version import Version
 from ..models import Justification, Verdict
 from .advisories import Advisory
 from .recommendation import Recommendation
+from .state import pins_matching
 from .units import Unit
 
 
@@ -80,7 +81,7 @@ def release_notes_terms(
     notes = unit.run.release_notes
     if notes is None:
         return []
-    names = {n for e in unit.match for w in e.resolved for n, v in stack.items() if w.matches(n, v, index_of.get(n))}
+    names = {n for e in unit.match for w in e.resolved for n in pins_matching(w, stack, index_of)}
     return [
         Term(True, 0.0, Justification("INFO", f"release notes of {n} {stack[n]} [prescription {unit.name}]", notes.link(str(stack[n])), package=n, version=str(stack[n])))
         for n in sorted(names)
