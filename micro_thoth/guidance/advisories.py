@@ -312,7 +312,7 @@ class PackageAdvisories:
         ``position >= 2k + 1``, ``version > bound k`` is ``position >= 2k + 2``)."""
         position = 2 * below + (1 if below < len(self._bounds) and self._bounds[below] == version else 0)
         ranged = self._in_ranges(position)
-        listed = self._listed.get(version)
+        listed = self._listed.get(version) if self._listed else None  # a compiled form lists (almost) none: no hashing
         return ranged if not listed else tuple(sorted(listed.union(ranged)))
 
     def _in_ranges(self, position: int) -> tuple[int, ...]:

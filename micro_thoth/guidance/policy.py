@@ -31,7 +31,7 @@ from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext
 from .state import offenders, parse_stack, pins_matching, state_holds
-from .terms import Exclusion, Term, about, advisory_term, clamp, combine, release_notes_terms
+from .terms import Exclusion, Term, about, advisory_score, advisory_term, clamp, combine, release_notes_terms
 from .units import Override, Unit, normalize_index_url
 
 
@@ -107,12 +107,8 @@ class GuidancePolicy:
         advised = self._advised(key) if self.recommendation.penalises_vulnerabilities else PackageAdvisories(())
         if not advised.count:
             return [0.0] * len(versions)
-        each = advised.indices_each(versions)
-        scores: dict[tuple[int, ...], float] = {}  # releases in the same stretch of bounds share their advisories
-        for found in each:
-            if found not in scores:
-                scores[found] = clamp(sum(self._advisory_term(advised.advisories[i]).score for i in found))
-        return [scores[found] for found in each]
+        score = advisory_score(self.recommendation)  # every advisory's term scores the same: none needs reading
+        return [clamp(sum(score for _ in found)) for found in advised.indices_each(versions)]
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""

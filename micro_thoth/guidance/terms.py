@@ -60,10 +60,16 @@ def advisory_term(advisory: Advisory, recommendation: Recommendation, allowed_id
         way_out = f"; `--allow-vulnerability {advisory.id}` accepts it"
         return Term(False, 0.0, Justification("ERROR", f"refused: vulnerable, {text}{way_out}", advisory.link))
     if mode == "penalise":
-        penalty = recommendation.vulnerability_penalty
+        penalty = advisory_score(recommendation)
         return Term(True, penalty, Justification("WARNING", f"vulnerable ({penalty:+g}), {text}", advisory.link))
     allowed = " (allowed by id)" if mode == "remove" else ""
     return Term(True, 0.0, Justification("WARNING", f"vulnerable{allowed}, {text}", advisory.link))
+
+
+def advisory_score(recommendation: Recommendation) -> float:
+    """The score ``advisory_term`` gives for any advisory: the same for every one (so releases can be scored without
+    reading the advisories that affect them)."""
+    return recommendation.vulnerability_penalty if recommendation.vulnerabilities == "penalise" else 0.0
 
 
 def about(justification: Justification, key: tuple[str, str]) -> Justification:

@@ -71,7 +71,7 @@ def _built(row: StoredUnit) -> Optional[Unit]:
         try:
             return form_unit(row.name, row.form, origin=ORIGIN, path=row.path)
         except (ValueError, TypeError, KeyError):
-            pass  # not a form this thoth-pip writes: the document says the same
+            return None  # not a form this thoth-pip can read (the store was changed by hand?): the next sync recompiles it
     try:
         return parse_unit(row.section, row.document, path=row.path, origin=ORIGIN, index=row.position)
     except InputFileError:

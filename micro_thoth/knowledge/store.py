@@ -371,7 +371,10 @@ class KnowledgeStore:
         return hasher.hexdigest()
 
 
-_COLUMNS = "u.id, u.source, u.path, u.name, u.section, u.position, u.document, f.kind, f.type, f.should_include, f.match, f.run"
+_COLUMNS = (  # the document only when there is no form: decoding its text is what the form spares
+    "u.id, u.source, u.path, u.name, u.section, u.position, CASE WHEN f.unit IS NULL THEN u.document ELSE '' END, "
+    "f.kind, f.type, f.should_include, f.match, f.run"
+)
 _FORMS = "LEFT JOIN unit_forms f ON f.unit = u.id AND f.layout = ?"  # forms of another layout: parse the document
 
 
