@@ -402,7 +402,10 @@ class GuidancePolicy:
 
     def _stack_unit_terms(self, unit: Unit) -> list[Term]:
         self._noticed(unit)
-        terms = [Term(True, 0.0, replace(j, message=f"{j.message} [prescription {unit.name}]")) for j in unit.run.justification]
+        terms = [  # built, not replace()d: a stack's wraps say hundreds of these
+            Term(True, 0.0, Justification(j.type, f"{j.message} [prescription {unit.name}]", j.link, j.package, j.version))
+            for j in unit.run.justification
+        ]
         refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
         if refusal:
             enforced = self.enforced(unit)

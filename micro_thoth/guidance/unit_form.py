@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional, TypeVar
 
 from packaging.specifiers import SpecifierSet
 
@@ -41,15 +41,18 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (Alternative, Hardware, Justification, MatchEntry, Override, PackageMatch, ReleaseNotes, Run, RuntimeCondition, Selector, ShouldInclude)
 }
-_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CLASSES.values()}
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (*_CLASSES.values(), Unit)}
 _REQUIRED = object()  # a field without a default: never left out
 _DEFAULTS = {
     cls: tuple(f.default if f.default is not dataclasses.MISSING else f.default_factory() if f.default_factory is not dataclasses.MISSING else _REQUIRED
                for f in dataclasses.fields(cls))
-    for cls in _CLASSES.values()
+    for cls in _FIELDS
 }
 _ENCODING = 1  # bump when how values are written changes (the fields of the classes count by themselves)
 LAYOUT = hashlib.sha256(f"{_ENCODING};".encode() + ";".join(f"{name}:{','.join(_FIELDS[cls])}" for name, cls in sorted(_CLASSES.items())).encode()).hexdigest()[:12]
+
+
+T = TypeVar("T")
 
 
 class UnitForm(NamedTuple):
@@ -69,7 +72,42 @@ def unit_form(unit: Unit) -> UnitForm:
 
 def form_unit(name: str, form: UnitForm, *, origin: str, path: str) -> Unit:
     """The ``Unit`` that ``form`` was written from (ValueError/TypeError/KeyError when it is not a form of this layout)."""
-    return Unit(name, form.kind, form.type, _shared(form.should_include), _shared(form.match), _decode(form.run), origin, path)
+    return _unit(name, form, _decode(form.run), origin, path)
+
+
+def form_units(named: Sequence[tuple[str, UnitForm, str]], *, origin: str) -> list[Optional[Unit]]:
+    """``form_unit`` of each (name, form, path), their runs decoded in one go; None for a form that does not decode."""
+    try:
+        runs = _DECODER.decode("[" + ",".join(form.run for _name, form, _path in named) + "]")
+        if len(runs) != len(named):
+            raise ValueError("a run holds more than one value")
+        return [_unit(name, form, run, origin, path) for (name, form, path), run in zip(named, runs)]
+    except (ValueError, TypeError, KeyError):
+        return [_tried(name, form, origin, path) for name, form, path in named]
+
+
+def _tried(name: str, form: UnitForm, origin: str, path: str) -> Optional[Unit]:
+    try:
+        return form_unit(name, form, origin=origin, path=path)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _unit(name: str, form: UnitForm, run: Run, origin: str, path: str) -> Unit:
+    if type(run) is not Run:
+        raise TypeError(f"a unit's run is {type(run).__name__}")
+    fields = {"name": name, "kind": form.kind, "type": form.type, "should_include": _shared(form.should_include),
+              "match": _shared(form.match), "run": run, "origin": origin, "path": path}
+    return _made(Unit, fields)
+
+
+def _made(cls: type[T], fields: dict[str, Any]) -> T:
+    """An instance of ``cls`` with these fields (the rest at their defaults), made as ``copy`` and ``pickle`` make one:
+    without ``__init__``, which sets each field of a frozen class through ``object.__setattr__`` (a lock makes
+    thousands; these classes check nothing in ``__init__``)."""
+    made = object.__new__(cls)
+    made.__dict__.update(_DEFAULT_FIELDS[cls], **fields)
+    return made
 
 
 def _dumps(value: Any) -> str:
@@ -116,10 +154,14 @@ def _object(data: dict[str, Any]) -> Any:
         return _specifier(value)
     if key == "@":
         return dict(value)
-    return _CLASSES[key[1:]](*[tuple(v) if type(v) is list else v for v in value])
+    cls = _CLASSES[key[1:]]
+    return _made(cls, dict(zip(_FIELDS[cls], [tuple(v) if type(v) is list else v for v in value])))
 
 
 _DECODER = json.JSONDecoder(object_hook=_object)  # one decoder for the run: json.loads(text, object_hook=...) makes one per call
+_DEFAULT_FIELDS = {  # a default_factory's value is made once and shared: these values are never changed
+    cls: {f: d for f, d in zip(_FIELDS[cls], _DEFAULTS[cls]) if d is not _REQUIRED} for cls in (*_CLASSES.values(), Unit)
+}
 
 
 @lru_cache(maxsize=1024)

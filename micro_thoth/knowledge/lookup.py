@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..errors import InputFileError
 from ..guidance.prescriptions import parse_unit
-from ..guidance.unit_form import form_unit
+from ..guidance.unit_form import form_units
 from ..guidance.units import Unit
 from .store import ANY_PACKAGE, ORIGIN, KnowledgeStore, StoredUnit, image_key, pin_key, stack_key
 
@@ -53,25 +53,26 @@ class StoreUnits:
     def units_read(self) -> int:
         return len(self._parsed)
 
-    def _parse(self, rows: Iterable[StoredUnit]) -> list[Unit]:
+    def _parse(self, rows: Sequence[StoredUnit]) -> list[Unit]:
+        formed = [r for r in rows if r.id not in self._parsed and r.form is not None]
+        built = form_units([(r.name, r.form, r.path) for r in formed if r.form is not None], origin=ORIGIN)
+        for row, unit in zip(formed, built):
+            if unit is not None:  # else not a form this thoth-pip can read (a store changed by hand?): a sync recompiles it
+                self._parsed[row.id] = unit
         out = []
         for row in rows:
-            if row.id not in self._parsed:
-                unit = _built(row)
+            if row.id not in self._parsed and row.form is None:
+                unit = _parsed(row)
                 if unit is None:
                     continue  # compiled by another version of thoth-pip; the next sync recompiles it
                 self._parsed[row.id] = unit
-            out.append(self._parsed[row.id])
+            if row.id in self._parsed:
+                out.append(self._parsed[row.id])
         return out
 
 
-def _built(row: StoredUnit) -> Optional[Unit]:
-    """The unit of ``row``: from its checked form, else parsed from its document (None when that no longer parses)."""
-    if row.form is not None:
-        try:
-            return form_unit(row.name, row.form, origin=ORIGIN, path=row.path)
-        except (ValueError, TypeError, KeyError):
-            return None  # not a form this thoth-pip can read (the store was changed by hand?): the next sync recompiles it
+def _parsed(row: StoredUnit) -> Optional[Unit]:
+    """The unit of a row without a form of this layout, parsed from its document (None when that no longer parses)."""
     try:
         return parse_unit(row.section, row.document, path=row.path, origin=ORIGIN, index=row.position)
     except InputFileError:
