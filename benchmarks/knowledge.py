@@ -10,20 +10,24 @@ repository), then in one run:
 - ``lock``     a warm ``thoth-pip lock`` of a project (default: benchmarks/projects/service,
                about 57 packages) with an empty knowledge dir and with the full one,
                interleaved (empty, full, empty, full ...), the lock removed before every run
-               and one untimed warm-up each; wall time and peak RSS, medians of ``--runs``.
+               and one untimed warm-up each; wall time, CPU time and peak RSS, medians of ``--runs``,
+               with the load average before and after;
+- ``callgrind`` (``--callgrind``, needs valgrind) the instructions of one warm lock without and with
+               the knowledge: a count that load on a shared machine does not change.
 
 Each thoth-pip runs in a subprocess with a private HOME, ``PIP_CONFIG_FILE=/dev/null``,
 bytecode written and read as an installed one does, and one shared cache dir (so "warm"
 means the index pages and metadata are cached).
 
     python benchmarks/knowledge.py --prescriptions /tmp/prescriptions --advisories /tmp/advisory-database
-        [--project benchmarks/projects/service] [--runs 3] [--work-dir DIR]
+        [--project benchmarks/projects/service] [--runs 3] [--work-dir DIR] [--skip-sync] [--callgrind]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -49,12 +53,12 @@ def _env(work: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> tuple[float, int, str]:
+def _run(args: list[str], env: dict[str, str], cwd: Optional[Path] = None, prefix: tuple[str, ...] = ()) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in MB, stderr) of one ``thoth-pip`` process; exits on failure. Its CPU
     seconds (user + system) go to ``_CPU``: on a loaded machine they say more than the wall clock."""
     with tempfile.TemporaryFile("w+") as said:  # a file, not a pipe: a long report must not block the child
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "micro_thoth", *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=said)
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", "micro_thoth", *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=said)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -76,6 +80,25 @@ def _lock(project: Path, knowledge: Path, env: dict[str, str]) -> tuple[float, i
     return seconds, rss, _CPU[-1]
 
 
+def _instructions(project: Path, knowledge: Path, env: dict[str, str]) -> int:
+    """Instructions one warm lock executes (valgrind's callgrind; string hashing seeded so that runs repeat)."""
+    (project / "Pipfile.lock").unlink(missing_ok=True)
+    prefix = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+    _s, _r, said = _run(["lock", "-C", str(project), "--knowledge-dir", str(knowledge)], {**env, "PYTHONHASHSEED": "0"}, prefix=prefix)
+    found = re.search(r"Collected : (\d+)", said)
+    return int(found.group(1)) if found else 0
+
+
+def _callgrind(project: Path, empty: Path, full: Path, env: dict[str, str]) -> None:
+    if shutil.which("valgrind") is None:
+        print("callgrind            skipped: valgrind is not installed")
+        return
+    _lock(project, empty, env)  # the cache fresh: no revalidation inside the counted runs
+    without, with_ = _instructions(project, empty, env), _instructions(project, full, env)
+    print(f"instructions (callgrind, one warm lock): without {without / 1e9:.3f} G, with {with_ / 1e9:.3f} G, "
+          f"+{(with_ - without) / 1e6:.0f} M, {with_ / max(without, 1):.3f}x")
+
+
 def _sync(options: argparse.Namespace, full: Path, env: dict[str, str]) -> None:
     sync, sync_rss, said = _run(["prescription", "sync", str(options.prescriptions), "--knowledge-dir", str(full)], env)
     print(f"sync (full)          {sync:8.1f} s   peak RSS {sync_rss} MB   {said.strip().splitlines()[-1]}", flush=True)
@@ -93,6 +116,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--skip-sync", action="store_true", help="Reuse the work dir's synced knowledge (lock timings only).")
+    parser.add_argument("--callgrind", action="store_true", help="Also count one warm lock's instructions with valgrind, without and with the knowledge.")
     options = parser.parse_args(argv)
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="thoth-pip-knowledge-bench-"))
     env = _env(work)
@@ -110,6 +134,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     shutil.copy(options.project / "Pipfile", project / "Pipfile")
     _lock(project, empty, env)  # warm-up: fills the cache
     _lock(project, full, env)
+    load_before = os.getloadavg()[0]
     times: dict[str, list[tuple[float, int, float]]] = {"without": [], "with": []}
     for _ in range(options.runs):
         times["without"].append(_lock(project, empty, env))
@@ -122,7 +147,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"warm lock {key:8} knowledge  median {median[key]:6.2f} s wall ({runs}), {cpu[key]:.2f} s CPU, peak RSS {rss[key]:.0f} MB")
     print(f"overhead: {median['with'] / median['without']:.3f}x wall, {cpu['with'] / cpu['without']:.3f}x CPU, "
           f"{rss['with'] - rss['without']:+.0f} MB RSS "
-          f"(project {options.project.name}, {options.runs} interleaved runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+          f"(project {options.project.name}, {options.runs} interleaved runs, {os.cpu_count()} CPUs, "
+          f"load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
+    if options.callgrind:
+        _callgrind(project, empty, full, env)
     return 0
 
 

@@ -31,7 +31,16 @@ from .licenses import LicensePolicy
 from .recommendation import Recommendation, describe_duration
 from .selection import UnitContext
 from .state import offenders, parse_stack, pins_matching, state_holds
-from .terms import Exclusion, Term, about, advisory_score, advisory_term, clamp, combine, release_notes_terms
+from .terms import (
+    Exclusion,
+    Term,
+    about,
+    advisory_score,
+    advisory_term,
+    clamp,
+    combine,
+    release_notes_terms,
+)
 from .units import Override, Unit, normalize_index_url
 
 

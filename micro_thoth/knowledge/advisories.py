@@ -238,8 +238,8 @@ class AdvisoryDB:
         with self._lock:
             if self._summed is None:
                 kept = dict(self.connection.execute(f"SELECT key, value FROM summary WHERE key IN {_SUMMARY_KEYS}").fetchall())
-                found = (kept.get("advisories"), kept.get("advisory_fingerprint"))
-                self._summed = (int(found[0]), str(found[1])) if None not in found else self._computed_summary()
+                count, fingerprint = kept.get("advisories"), kept.get("advisory_fingerprint")
+                self._summed = (int(count), str(fingerprint)) if count is not None and fingerprint is not None else self._computed_summary()
             return self._summed
 
     def _computed_summary(self) -> tuple[int, str]:
