@@ -85,7 +85,8 @@ def _instructions(project: Path, knowledge: Path, env: dict[str, str]) -> int:
     (project / "Pipfile.lock").unlink(missing_ok=True)
     prefix = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
     _s, _r, said = _run(["lock", "-C", str(project), "--knowledge-dir", str(knowledge)], {**env, "PYTHONHASHSEED": "0"}, prefix=prefix)
-    found = re.search(r"Collected : (\d+)", said)
+    main = re.search(r"==(\d+)== Command:", said)  # the lock's own process (those it starts say theirs too)
+    found = re.search(rf"=={main.group(1)}== Collected : (\d+)", said) if main else None
     return int(found.group(1)) if found else 0
 
 

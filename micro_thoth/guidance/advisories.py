@@ -296,11 +296,16 @@ class PackageAdvisories:
             return [() for _ in versions]
         if any(newer < older for newer, older in zip(versions, versions[1:])):
             return [self._indices_at(v, bisect.bisect_left(self._bounds, v)) for v in versions]
-        out, below = [], len(self._bounds)  # bounds below the version: what bisect_left says, found walking down
-        for version in versions:
-            while below and not self._bounds[below - 1] < version:
+        out, bounds, below = [], self._bounds, len(self._bounds)  # bounds below the version: what bisect_left says, found walking down
+        starts, sets, listed = self._starts, self._sets, self._listed
+        for version in versions:  # _indices_at, inlined: a lock asks this of every release of every package with advisories
+            while below and not bounds[below - 1] < version:
                 below -= 1
-            out.append(self._indices_at(version, below))
+            position = 2 * below + (1 if below < len(bounds) and bounds[below] == version else 0)
+            at = bisect.bisect_right(starts, position) - 1
+            ranged = sets[at] if at >= 0 else ()
+            extra = listed.get(version) if listed else None
+            out.append(ranged if not extra else tuple(sorted(extra.union(ranged))))
         return out
 
     def _at(self, version: Version, below: int) -> list[Advisory]:

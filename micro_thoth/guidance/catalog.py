@@ -111,8 +111,12 @@ class UnitCatalog:
     def _add_stack_units(self, found: Sequence[Unit]) -> None:
         """Stack-only units (all so far, in file order) take the place ``consider`` would have given them: with the
         first of their packages considered, in file order; the units about exact releases stay last."""
+        named: dict[int, frozenset[str]] = {}  # match -> its names: a store's units of one package share their match
         for position, unit in enumerate(found):
-            self._order[unit.name] = (min((self._seen[n] for n in package_names(unit) if n in self._seen), default=self._asked), position)
+            names = named.get(id(unit.match))
+            if names is None:
+                names = named[id(unit.match)] = package_names(unit)
+            self._order[unit.name] = (min((self._seen[n] for n in names if n in self._seen), default=self._asked), position)
         self._add(sorted(found, key=lambda u: self._order[u.name]), (self._asked, _AFTER))
         for kind in ("wrap", "stride"):
             self._by_kind.get(kind, []).sort(key=lambda u: self._order.get(u.name, (0,)))

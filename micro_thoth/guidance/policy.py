@@ -393,8 +393,12 @@ class GuidancePolicy:
         terms: list[Term] = []
         for unit in self.of_kind("step"):
             terms += self._stateful_step_terms(unit, stack, index_of)
+        held: dict[int, bool] = {}  # match -> whether its state holds: a store's wraps of one package share their match
         for unit in self.of_kind("stride") + self.of_kind("wrap"):
-            if not unit.match or any(state_holds(e.resolved, stack, index_of) for e in unit.match):
+            holds = held.get(id(unit.match))
+            if holds is None:
+                holds = held[id(unit.match)] = not unit.match or any(state_holds(e.resolved, stack, index_of) for e in unit.match)
+            if holds:
                 terms += self._stack_unit_terms(unit)
                 terms += release_notes_terms(unit, stack, index_of)
         return combine(terms)

@@ -76,7 +76,17 @@ def _major_minor(value: Optional[str]) -> Optional[str]:
 
 def select_units(units: Iterable[Unit], context: UnitContext, *, known: Iterable[str] = ()) -> tuple[Unit, ...]:
     """The units whose ``should_include`` holds for ``context`` (and whose dependencies are in, or ``known``)."""
-    chosen = [unit for unit in units if should_include(unit.should_include, context)]
+    said: dict[int, bool] = {}  # rule -> verdict: a store's units of one kind share their rules (guidance.unit_form)
+    chosen = []
+    for unit in units:
+        rule = unit.should_include
+        verdict = said.get(id(rule))
+        if verdict is None:
+            verdict = said[id(rule)] = should_include(rule, context)
+        if verdict:
+            chosen.append(unit)
+    if not any(unit.should_include.dependencies for unit in chosen):
+        return tuple(chosen)
     already = set(known)
     names = {unit.name for unit in chosen} | already
     while True:

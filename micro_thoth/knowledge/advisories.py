@@ -109,7 +109,13 @@ CREATE INDEX IF NOT EXISTS osv_advisories_package ON osv_advisories (package);
 CREATE INDEX IF NOT EXISTS osv_advisories_fingerprint ON osv_advisories (id, package, modified);
 CREATE TABLE IF NOT EXISTS osv_forms (package TEXT PRIMARY KEY, form TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value NOT NULL);
-"""
+CREATE TRIGGER IF NOT EXISTS osv_added AFTER INSERT ON osv_advisories BEGIN
+    DELETE FROM osv_forms WHERE package = NEW.package; DELETE FROM summary WHERE key IN ('advisories', 'advisory_fingerprint');
+END;
+CREATE TRIGGER IF NOT EXISTS osv_dropped AFTER DELETE ON osv_advisories BEGIN
+    DELETE FROM osv_forms WHERE package = OLD.package; DELETE FROM summary WHERE key IN ('advisories', 'advisory_fingerprint');
+END;
+"""  # the triggers: whatever else writes advisories (an older thoth-pip) leaves no stale form or fingerprint behind
 _SUMMARY_KEYS = "('advisories', 'advisory_fingerprint')"
 
 

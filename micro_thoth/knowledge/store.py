@@ -26,9 +26,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
@@ -64,6 +63,10 @@ CREATE INDEX IF NOT EXISTS unit_keys_unit ON unit_keys (unit);
 CREATE TABLE IF NOT EXISTS unit_problems (source TEXT NOT NULL, path TEXT NOT NULL, unit TEXT, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS unit_problems_file ON unit_problems (source, path);
 CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TRIGGER IF NOT EXISTS units_dropped AFTER DELETE ON units BEGIN
+    DELETE FROM unit_forms WHERE unit = OLD.id; DELETE FROM summary WHERE key = 'units';
+END;
+CREATE TRIGGER IF NOT EXISTS units_added AFTER INSERT ON units BEGIN DELETE FROM summary WHERE key = 'units'; END;
 """
 
 _CATEGORIES = (
@@ -135,9 +138,9 @@ class Problem:
         return {"path": self.path, "unit": self.unit, "reason": self.reason, "category": self.category}
 
 
-@dataclass(frozen=True)
-class StoredUnit:
-    """A row of ``units``: enough to build the unit (from ``form``, else by parsing ``document``) and to say where it came from."""
+class StoredUnit(NamedTuple):
+    """A row of ``units``: enough to build the unit (from ``form``, else by parsing ``document``) and to say where it
+    came from (a tuple: a lock reads hundreds)."""
 
     id: int
     source: str
@@ -145,10 +148,10 @@ class StoredUnit:
     name: str
     section: str
     position: int
-    text: str  # the raw document, as JSON
+    text: str  # the raw document, as JSON ('' when read with a form)
     form: Optional[UnitForm] = None
 
-    @cached_property
+    @property
     def document(self) -> Any:
         return json.loads(self.text)
 

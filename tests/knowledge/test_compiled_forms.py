@@ -147,3 +147,17 @@ def test_the_count_and_fingerprint_kept_at_import_are_the_ones_the_records_give(
             again.connection.execute("DELETE FROM summary")
     with KnowledgeStore.open(tmp_path / "kd") as older:  # ...and a store without it (an older thoth-pip's) computes the same
         assert (older.digest(), older.totals()) == (digest, totals)
+
+
+def test_what_an_older_thoth_pip_writes_leaves_no_stale_form_count_or_fingerprint(tmp_path: Path) -> None:
+    with _synced(tmp_path) as store:
+        store.advisories.add(ADVISORIES[:2])
+        with store.connection:  # writes that know nothing of forms or the summary
+            store.connection.execute("INSERT INTO osv_advisories VALUES ('PYSEC-9', 'widget', NULL, ?)", (json.dumps(ADVISORIES[2].to_dict()),))
+            dropped = store.connection.execute("SELECT id FROM units ORDER BY id LIMIT 1").fetchone()[0]
+            store.connection.execute("DELETE FROM units WHERE id = ?", (dropped,))
+        assert store.connection.execute("SELECT COUNT(*) FROM osv_forms").fetchone()[0] == 0
+        assert store.connection.execute("SELECT COUNT(*) FROM unit_forms WHERE unit = ?", (dropped,)).fetchone()[0] == 0
+        assert store.connection.execute("SELECT COUNT(*) FROM summary").fetchone()[0] == 0
+    with KnowledgeStore.open(tmp_path / "kd") as again:
+        assert again.totals() == (7, 3) and again.advisories.concerning("widget").count == 3
