@@ -69,11 +69,12 @@ class IndexAuth:
     def register(self, url: str) -> str:
         """Remember the credentials in ``url`` for its host; returns the URL without them."""
         parts = urllib.parse.urlsplit(url)
+        stripped = strip_credentials(url)
         if parts.username is not None or parts.password is not None:
             user = urllib.parse.unquote(parts.username or "")
             password = urllib.parse.unquote(parts.password or "")
-            self.remember(strip_credentials(url), (user, password))
-        return strip_credentials(url)
+            self.remember(stripped, (user, password))
+        return stripped
 
     def remember(self, url: str, credentials: Credentials) -> None:
         """Use ``credentials`` for ``url``'s host from now on."""

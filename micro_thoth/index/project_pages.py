@@ -173,10 +173,9 @@ class ProjectPages:
         for namespace in (PARSED_PAGES, *_EARLIER_PARSED_PAGES):  # an earlier version's rows of this very fetch
             value = self._store.get_value(namespace, url)
             if value is not None:
-                first = value.index("\n")
-                start = value.index("\n", first + 1) + 1
-                if value[first + 1 : start - 1] == repr(info.fetched_at):
-                    return value[:first], value, start
+                digest, stamp, start = _stored_head(value)
+                if stamp == repr(info.fetched_at):
+                    return digest, value, start
         return None
 
     def _keep(self, page: CachedPage, digest: str, rows: Union[str, Groups]) -> None:
@@ -198,8 +197,9 @@ class ProjectPages:
         digest = hashlib.sha1(page.body).hexdigest()
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         rows: Union[str, Groups]
-        if stored is not None and stored[: stored.index("\n")] == digest:
-            start = stored.index("\n", len(digest) + 1) + 1
+        head = _stored_head(stored) if stored is not None else None
+        if stored is not None and head is not None and head[0] == digest:
+            start = head[2]
             artifacts: Files = pages.groups_from_text(stored, start)
             rows = stored[start:]
         elif sha256s is not None:
@@ -224,6 +224,13 @@ class ProjectPages:
 
     def _remember(self, url: str, fetched_at: float, groups: Groups) -> None:
         _REMEMBERED.put(self._remembered_key(url), (fetched_at, tuple(groups)))
+
+
+def _stored_head(value: str) -> tuple[str, str, int]:
+    """(body digest, fetch time text, where the rows start) of a stored value (``_keep``'s head)."""
+    first = value.index("\n")
+    start = value.index("\n", first + 1) + 1
+    return value[:first], value[first + 1 : start - 1], start
 
 
 @overload

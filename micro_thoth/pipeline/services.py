@@ -41,7 +41,7 @@ class Services:
     _store: Any = None
     _client: Any = None  # httpx.Client, made on first use (a warm install never needs one)
     _client_lock: threading.Lock = field(default_factory=threading.Lock)  # prefetch threads' first requests race for it
-    _auth: Optional[IndexAuth] = None  # the client's; index credentials register here before it exists
+    auth: IndexAuth = field(default_factory=IndexAuth)  # the client's; index credentials register here before it exists
     _sources: list[Source] = field(default_factory=list)
     backend: Optional[Backend] = None  # given by the caller; else the configured one (backend.py)
     _resolver: Optional[Resolver] = None
@@ -97,13 +97,6 @@ class Services:
                     auth=self.auth,
                 )
             return self._client
-
-    @property
-    def auth(self) -> IndexAuth:
-        """The client's credentials per host (registered from index URLs, else netrc)."""
-        if self._auth is None:
-            self._auth = IndexAuth()
-        return self._auth
 
     @property
     def store(self) -> Any:
