@@ -274,8 +274,7 @@ class KnowledgeStore:
         ids = [row[0] for row in self.connection.execute("SELECT id FROM units WHERE source = ? AND path = ?", (source, path))]
         if ids:
             self.connection.executemany("DELETE FROM unit_keys WHERE unit = ?", [(i,) for i in ids])
-            self.connection.executemany("DELETE FROM unit_forms WHERE unit = ?", [(i,) for i in ids])
-            self.connection.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in ids])
+            self.connection.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in ids])  # their forms too (units_dropped)
         return len(ids)
 
     def _add_units(self, source: str, file: CompiledFile) -> int:

@@ -355,8 +355,8 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
     @app.get("/api/v2/advise/{job_id}")
     def job_status(job_id: str, request: Request) -> dict[str, Any]:
         _check_token(settings, request)
-        view, job = _view(jobs, job_id), jobs.record(job_id)
-        if view.state == "succeeded" and job is not None:
+        view = _view(jobs, job_id)
+        if view.state == "succeeded" and (job := jobs.record(job_id)) is not None:  # a store read only when remembered
             remember(request.scope, job.digest, needs_token=True)
         return view.to_dict()
 
