@@ -157,9 +157,8 @@ class AdvisoryDB:
     def _forget(self, advisory_id: Optional[str]) -> None:
         if advisory_id:
             touched = [row[0] for row in self.connection.execute("SELECT package FROM osv_advisories WHERE id = ?", (advisory_id,))]
+            # the osv_dropped trigger drops their forms and the summary, until add() writes them again
             self.connection.execute("DELETE FROM osv_advisories WHERE id = ?", (advisory_id,))
-            self.connection.executemany("DELETE FROM osv_forms WHERE package = ?", [(p,) for p in touched])  # until add() compiles them again
-            self.connection.execute(f"DELETE FROM summary WHERE key IN {_SUMMARY_KEYS}")
             self._touched.update(touched)
             self._memo.clear()
             self._packages = self._summed = None
