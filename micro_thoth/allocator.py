@@ -13,24 +13,16 @@ what is alive. ``ctypes`` is imported only then: a warm run never calls this.
 
 from __future__ import annotations
 
+import functools
 import sys
-import threading
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameters (malloc.h)
 _M_ARENA_MAX = -8
-_LOCK = threading.Lock()
-_SET: list[bool] = []  # the answer, once asked
 
 
+@functools.cache  # asked once per process, without a lock on every later call (one per page read)
 def return_big_buffers() -> bool:
     """Ask once per process (later calls give the first answer); True when glibc took the settings."""
-    with _LOCK:
-        if not _SET:
-            _SET.append(_set())
-        return _SET[0]
-
-
-def _set() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     import ctypes  # deferred: ≈ 5 ms, only on the path that reads pages from the network

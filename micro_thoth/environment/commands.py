@@ -81,12 +81,11 @@ def _memo_path(cache_dir: Optional[Path], argv: Sequence[str], executable: str,
     if cache_dir is None or os.path.basename(argv[0]) in LIVE_TOOLS:
         return None
     resolved = os.path.realpath(executable)
-    try:
-        st = os.stat(resolved)
-    except OSError:
+    stamp = _stat(resolved)
+    if not stamp:
         return None
-    parts = [list(argv), resolved, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
-             [env.get(name) for name in KEY_VARIABLES], _script_inputs(resolved, st.st_size, env)]
+    parts = [list(argv), resolved, *stamp,
+             [env.get(name) for name in KEY_VARIABLES], _script_inputs(resolved, stamp[0], env)]
     return cache_dir / TOOL_ANSWERS / f"{hashlib.sha256(json.dumps(parts).encode()).hexdigest()}.json"
 
 
@@ -111,6 +110,7 @@ def _script_inputs(path: str, size: int, env: Mapping[str, str]) -> Optional[lis
 
 
 def _stat(path: str) -> list[int]:
+    """A file's size, mtime_ns, inode and device; empty if it cannot be read."""
     try:
         st = os.stat(path)
     except OSError:

@@ -175,7 +175,7 @@ def _extract_checked(
                 size += len(chunk)
                 if hasher is not None:
                     hasher.update(chunk)
-                _write_all(dst, chunk)
+                write_all(dst, chunk)
             if read_only:
                 os.fchmod(dst, mode)  # the cache's trees are read-only whatever the umask
             if target.endswith(".py"):
@@ -199,7 +199,8 @@ def member_time(member: zipfile.ZipInfo) -> int:
     return stamp if _ZIP_EPOCH <= stamp <= time.time() else _ZIP_EPOCH
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the file descriptor ``fd`` (``os.write`` may write less)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

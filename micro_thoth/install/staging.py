@@ -35,7 +35,7 @@ from ..errors import InstallError, UnsafeWheel
 from .cores import cores
 from .environment import TargetEnvironment
 from .linking import MOVE
-from .safety import inside, unpack_wheel
+from .safety import inside, unpack_wheel, write_all
 from .trees import compiled_bytecode, unpacked_tree
 
 PREFIX = ".thoth-pip-staging-"
@@ -157,9 +157,7 @@ def _unpack_bytecode(archive: Path, into: Path) -> bool:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    write_all(fd, data)
                 finally:
                     os.close(fd)
     except _UNREADABLE:
