@@ -348,6 +348,7 @@ class SqlJobStore(abc.ABC):
     # -- results ---------------------------------------------------------------
     def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:  # tests, operators
         self._execute(_UPSERT_RESULT, (digest, json.dumps(result), at))
+
     def touch_result(self, digest: str, at: float) -> None:
         """Mark a cached result as used, so pruning keeps it as long as the jobs that read it."""
         self._execute("UPDATE mt_results SET created_at = ? WHERE digest = ?", (at, digest))
