@@ -437,8 +437,10 @@ def _install_v1_kind(app: FastAPI, settings: ServerSettings, jobs: Jobs, task: s
         if not analysis_id.startswith(prefix):
             problem = problems.http_problem(400, "Wrong analysis id", "Wrong analysis id provided", slug="bad-id")
             return problem_response(problem, legacy=params)
-        view, job = _view(jobs, analysis_id, legacy=params), jobs.record(analysis_id)
-        assert job is not None
+        snapshot = jobs.snapshot(analysis_id)  # one read: a job finishing meanwhile cannot split record and view
+        if snapshot is None:
+            raise _Refused(problems.not_found(analysis_id), legacy=params)
+        job, view = snapshot
         if not view.done:
             body = {"error": "Analysis is still in progress", "status": thoth_v1.status(job), "parameters": params}
             return JSONResponse(body, 202)

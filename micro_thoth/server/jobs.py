@@ -164,6 +164,11 @@ class Jobs:
         return self.store.get(job_id)
 
     def view(self, job_id: str) -> Optional[JobView]:
+        snapshot = self.snapshot(job_id)
+        return snapshot[1] if snapshot is not None else None
+
+    def snapshot(self, job_id: str) -> Optional[tuple[JobRecord, JobView]]:
+        """The job's record and its view from one read of the store (never a view older than the record)."""
         job = self.store.get(job_id)
         if job is None:
             return None
@@ -171,7 +176,7 @@ class Jobs:
         if job.state == "succeeded":
             stored = self.store.result(job.digest)
             result = AdviseResult.from_dict(stored) if stored is not None else None
-        return JobView(
+        return job, JobView(
             id=job.id, state=job.state, cached=job.cached, created_at=job.created_at,
             started_at=job.started_at, finished_at=job.finished_at, result=result,
             problem=Problem.from_dict(job.problem) if job.problem else None,
