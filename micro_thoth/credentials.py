@@ -125,14 +125,23 @@ def _read_netrc(path: str) -> Optional[netrc.netrc]:
 
 class _Deferred:
     """Stands for an httpx.Client made by ``make`` when first used (``deferred_client``); its
-    ``auth`` is known before, so registering an index's credentials makes no client."""
+    ``auth`` is known before, so registering an index's credentials makes no client. ``make`` is
+    called once, under a lock the first readers share; later reads take no lock."""
 
     def __init__(self, make: Callable[[], httpx.Client], auth: IndexAuth) -> None:
         self._make = make
+        self._made: Optional[httpx.Client] = None
+        self._lock = threading.Lock()
         self.auth = auth
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._make(), name)
+        made = self._made
+        if made is None:
+            with self._lock:  # prefetch threads' first requests race for it: one client
+                if self._made is None:
+                    self._made = self._make()
+                made = self._made
+        return getattr(made, name)
 
 
 def deferred_client(make: Callable[[], httpx.Client], auth: IndexAuth) -> httpx.Client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,26 @@ def test_a_deferred_client_is_made_on_first_use_only() -> None:
     assert client.auth is auth and made == []  # no SSL context, no CA bundle read yet
     assert client.timeout == made[0].timeout
     made[0].close()
+
+
+def test_a_deferred_client_is_made_once_however_many_threads_ask() -> None:
+    calls: list[httpx.Client] = []
+    gate = threading.Barrier(8)
+
+    def make() -> httpx.Client:
+        calls.append(httpx.Client())
+        return calls[-1]
+
+    client = deferred_client(make, IndexAuth())
+
+    def first_read() -> None:
+        gate.wait()
+        assert client.timeout is not None
+
+    threads = [threading.Thread(target=first_read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert client.headers is client.headers and len(calls) == 1
+    calls[0].close()
