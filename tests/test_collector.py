@@ -5,10 +5,22 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+from collections.abc import Iterator
+
+import pytest
 
 from micro_thoth.cli import collector
 
 
+@pytest.fixture
+def thresholds() -> Iterator[None]:
+    """The collector's thresholds as they were, back after the test (the rest of the session collects as before)."""
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+@pytest.mark.usefixtures("thresholds")
 def test_configure_raises_the_thresholds() -> None:
     collector.configure()
     collector.configure()  # again (as every in-process run does): one exit freeze, the same thresholds
