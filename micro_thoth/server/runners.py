@@ -98,7 +98,25 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
         conn.send(outcome)
 
 
-class ProcessRunner:
+class _Runner:
+    """What both runners share: ``run``, one job from ``send`` to its outcome from ``collect``."""
+
+    def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
+        failed = self.send(task, request, timeout)
+        if failed is not None:
+            return failed
+        outcome = self.collect(sink)
+        assert outcome is not None
+        return outcome
+
+    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
+        raise NotImplementedError
+
+    def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:
+        raise NotImplementedError
+
+
+class ProcessRunner(_Runner):
     """Runs resolutions in one long-lived child process; kills and replaces it on timeout."""
 
     overlaps = True  # the worker may do its bookkeeping between ``send`` and ``collect``
@@ -130,14 +148,6 @@ class ProcessRunner:
         """Start the resolver process now, so the first job does not pay for it."""
         if self._process is None or not self._process.is_alive():
             self._start()
-
-    def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
-        failed = self.send(task, request, timeout)
-        if failed is not None:
-            return failed
-        outcome = self.collect(sink)
-        assert outcome is not None
-        return outcome
 
     def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
         """Hand one job to the resolver process (it starts at once); its outcome comes from ``collect``.
@@ -197,7 +207,7 @@ class ProcessRunner:
             conn.close()
 
 
-class ThreadRunner:
+class ThreadRunner(_Runner):
     """Runs resolutions in a helper thread: a late or interrupted one is reported, but runs on unseen."""
 
     overlaps = False  # the job runs in ``collect``
@@ -206,12 +216,6 @@ class ThreadRunner:
         self.tasks = dict(tasks)
         self._interrupted = threading.Event()
         self._sent: Any = None
-
-    def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
-        self.send(task, request, timeout)
-        outcome = self.collect(sink)
-        assert outcome is not None
-        return outcome
 
     def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
         """Start one job in a helper thread; its outcome comes from ``collect``."""
