@@ -284,7 +284,7 @@ class PackageAdvisories:
         parsed = version if isinstance(version, Version) else _version(str(version))
         if parsed is None:
             return [a for a in self.advisories if str(version) in a.versions]
-        return self._at(parsed, bisect.bisect_left(self._bounds, parsed))
+        return self._at(parsed)
 
     def affecting_each(self, versions: Sequence[Version]) -> list[list[Advisory]]:
         """``affecting`` of each of ``versions``; newest first (as a project's releases come), one walk down the bounds."""
@@ -294,35 +294,30 @@ class PackageAdvisories:
         """What ``affecting_each`` says, as indices into ``advisories`` (releases between the same bounds share one tuple)."""
         if not self.count:
             return [() for _ in versions]
-        if any(newer < older for newer, older in zip(versions, versions[1:])):
-            return [self._indices_at(v, bisect.bisect_left(self._bounds, v)) for v in versions]
-        out, bounds, below = [], self._bounds, len(self._bounds)  # bounds below the version: what bisect_left says, found walking down
-        starts, sets, listed = self._starts, self._sets, self._listed
-        for version in versions:  # _indices_at, inlined: a lock asks this of every release of every package with advisories
+        return self._indices_at(versions, descending=not any(newer < older for newer, older in zip(versions, versions[1:])))
+
+    def _at(self, version: Version) -> list[Advisory]:
+        return [self.advisories[i] for i in self._indices_at((version,), descending=False)[0]]
+
+    def _indices_at(self, versions: Sequence[Version], *, descending: bool) -> list[tuple[int, ...]]:
+        """The advisories affecting each version. ``below``, how many bounds lie under it, is what ``bisect_left``
+        says, found walking down the bounds when the versions come newest first. Its position is ``2k + 1`` when it
+        equals the k-th bound, ``2k`` when it lies just under it (``version >= bound k`` is ``position >= 2k + 1``,
+        ``version > bound k`` is ``position >= 2k + 2``). One loop, its names local: a lock asks this of every
+        release of every package with advisories."""
+        out, bounds, starts, sets, listed = [], self._bounds, self._starts, self._sets, self._listed
+        below = len(bounds)
+        for version in versions:
+            if not descending:
+                below = bisect.bisect_left(bounds, version)
             while below and not bounds[below - 1] < version:
                 below -= 1
             position = 2 * below + (1 if below < len(bounds) and bounds[below] == version else 0)
             at = bisect.bisect_right(starts, position) - 1
             ranged = sets[at] if at >= 0 else ()
-            extra = listed.get(version) if listed else None
+            extra = listed.get(version) if listed else None  # a compiled form lists (almost) none: no hashing
             out.append(ranged if not extra else tuple(sorted(extra.union(ranged))))
         return out
-
-    def _at(self, version: Version, below: int) -> list[Advisory]:
-        return [self.advisories[i] for i in self._indices_at(version, below)]
-
-    def _indices_at(self, version: Version, below: int) -> tuple[int, ...]:
-        """The advisories affecting ``version``, which lies above ``below`` of the bounds: its position is ``2k + 1``
-        when it equals the k-th bound, ``2k`` when it lies just under it (``version >= bound k`` is
-        ``position >= 2k + 1``, ``version > bound k`` is ``position >= 2k + 2``)."""
-        position = 2 * below + (1 if below < len(self._bounds) and self._bounds[below] == version else 0)
-        ranged = self._in_ranges(position)
-        listed = self._listed.get(version) if self._listed else None  # a compiled form lists (almost) none: no hashing
-        return ranged if not listed else tuple(sorted(listed.union(ranged)))
-
-    def _in_ranges(self, position: int) -> tuple[int, ...]:
-        at = bisect.bisect_right(self._starts, position) - 1
-        return self._sets[at] if at >= 0 else ()
 
 
 def _segments(ranges: Sequence[Sequence[Sequence[tuple[str, int]]]]) -> tuple[list[int], list[tuple[int, ...]]]:
