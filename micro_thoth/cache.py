@@ -16,6 +16,9 @@ Layout under the root (see docs/cache.md)::
     checked-v1/<sha256[:2]>/<wheel-sha256>    empty: the wheel's files were once hashed against
                                               its RECORD (later unpackings do not hash them again)
     metadata-v1.sqlite                        the knowledge store (store.py owns its schema)
+    <bucket>/<sha256>.json                    memos: an answer kept while the files it came from stay
+                                              the same (``memo_path``: keyed by their ``file_stamp``s);
+                                              machine-tools-v1, system-abi-v1, interpreters-v2
     tmp/                                      temporary files, on the same filesystem as the
                                               buckets so that the final ``os.replace`` is atomic
 
@@ -28,6 +31,8 @@ when its layout does; old buckets are then simply ignored (``clear`` removes the
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,7 +45,7 @@ from typing import Optional
 import platformdirs
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .fs import fsync_dir, publish
+from .fs import atomic_write, fsync_dir, publish
 from .models import Hash, Target
 
 APP_NAME = "thoth-pip"
@@ -367,3 +372,33 @@ def _wheel_rank(path: Path, target: Target) -> Optional[int]:
     except InvalidWheelFilename:
         return None
     return target.tag_rank(tags)
+
+
+def file_stamp(path: str | os.PathLike[str]) -> list[int]:
+    """A file's size, mtime_ns, inode and device (symlinks followed), as a memo's key holds them; empty if unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+
+def memo_path(cache_dir: Path, bucket: str, parts: object) -> Path:
+    """Where the answer keyed by ``parts`` (JSON data: command lines, paths, ``file_stamp``s) is remembered."""
+    return cache_dir / bucket / f"{hashlib.sha256(json.dumps(parts).encode()).hexdigest()}.json"
+
+
+def read_memo(memo: Path) -> object:
+    """The answer remembered there (JSON data; the caller checks its shape), None when missing or damaged."""
+    try:
+        return json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_memo(memo: Path, answer: object) -> None:
+    """Keep ``answer`` there; a memo that cannot be written only costs the work again next time."""
+    try:
+        atomic_write(memo, json.dumps(answer), durable=False)
+    except OSError:
+        pass

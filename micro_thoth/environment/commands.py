@@ -11,8 +11,6 @@ damaged memo, or ``refresh``, runs the tool again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -21,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from ..fs import atomic_write
+from ..cache import file_stamp, memo_path, read_memo, write_memo
 
 COMMAND_TIMEOUT = 3.0
 TOOL_ANSWERS = "machine-tools-v1"  # cache bucket: what a tool printed, by its file's stat and environment
@@ -52,15 +50,12 @@ def subprocess_runner(environ: Mapping[str, str], timeout: float = COMMAND_TIMEO
             return None  # what running it would conclude, without starting a process
         memo = _memo_path(cache_dir, argv, executable, env)
         if memo is not None and not refresh:
-            remembered = _read_memo(memo)
+            remembered = _answer(read_memo(memo))
             if remembered is not None:
                 return remembered
         result = _run(argv, env, timeout)
         if memo is not None and result is not None:
-            try:
-                atomic_write(memo, json.dumps(list(result)), durable=False)
-            except OSError:
-                pass  # a memo that cannot be written only costs running the tool next time
+            write_memo(memo, list(result))
         return result
 
     return run
@@ -81,12 +76,12 @@ def _memo_path(cache_dir: Optional[Path], argv: Sequence[str], executable: str,
     if cache_dir is None or os.path.basename(argv[0]) in LIVE_TOOLS:
         return None
     resolved = os.path.realpath(executable)
-    stamp = _stat(resolved)
+    stamp = file_stamp(resolved)
     if not stamp:
         return None
     parts = [list(argv), resolved, *stamp,
              [env.get(name) for name in KEY_VARIABLES], _script_inputs(resolved, stamp[0], env)]
-    return cache_dir / TOOL_ANSWERS / f"{hashlib.sha256(json.dumps(parts).encode()).hexdigest()}.json"
+    return memo_path(cache_dir, TOOL_ANSWERS, parts)
 
 
 _ABSOLUTE_PATH = re.compile(r"/[\w.+@%,:/-]+")
@@ -106,23 +101,13 @@ def _script_inputs(path: str, size: int, env: Mapping[str, str]) -> Optional[lis
     if not head.startswith(b"#!"):
         return None
     named = sorted(set(_ABSOLUTE_PATH.findall(head.decode("utf-8", "replace"))))
-    return [sorted(env.items()), [[name, *_stat(name)] for name in named]]
+    return [sorted(env.items()), [[name, *file_stamp(name)] for name in named]]
 
 
-def _stat(path: str) -> list[int]:
-    """A file's size, mtime_ns, inode and device; empty if it cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return []
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
-
-
-def _read_memo(memo: Path) -> Optional[CommandResult]:
-    try:
-        returncode, stdout, stderr = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        return None  # not remembered, or damaged: the tool runs again
-    if isinstance(returncode, int) and isinstance(stdout, str) and isinstance(stderr, str):
-        return CommandResult(returncode, stdout, stderr)
+def _answer(remembered: object) -> Optional[CommandResult]:
+    """A remembered answer, if it has a command result's shape (else the tool runs again)."""
+    if isinstance(remembered, list) and len(remembered) == 3:
+        returncode, stdout, stderr = remembered
+        if isinstance(returncode, int) and isinstance(stdout, str) and isinstance(stderr, str):
+            return CommandResult(returncode, stdout, stderr)
     return None

@@ -1,15 +1,14 @@
 """Asks a Python interpreter about itself: markers, tags, ABI, libc and install scheme.
 
 ``query`` runs the interpreter once with the stdlib-only ``_probe.py`` (the
-target may have neither pip nor packaging) and memoises the answer on disk,
-keyed by the executable's path, size and mtime, so later runs cost no
-subprocess.
+target may have neither pip nor packaging) and memoises the answer on disk
+(``cache.memo_path``), keyed by the executable's path and its file's stat, so
+later runs cost no subprocess.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -20,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..cache import file_stamp, memo_path, read_memo, write_memo
 from ..errors import TargetInterpreterError
-from ..fs import atomic_write
 from ..models import Target
 from .target import target_for_interpreter
 
@@ -106,12 +105,13 @@ def query(python: Union[str, Path], *, cache_dir: Optional[Path] = None) -> Inte
     """Describe ``python`` (a path or a command on PATH), from the disk cache when fresh."""
     executable = _locate(python)
     key = _cache_key(executable)
-    cached = _read_cache(cache_dir, key) if key else None
+    memo = memo_path(cache_dir, CACHE_BUCKET, key) if key is not None and cache_dir is not None else None
+    cached = _described(read_memo(memo)) if memo is not None else None
     if cached is not None:
         return cached
     info = _probe(executable)
-    if key and cache_dir is not None:
-        _write_cache(cache_dir, key, info)
+    if memo is not None:
+        write_memo(memo, info.to_dict())
     return info
 
 
@@ -141,32 +141,23 @@ def _probe(executable: Path) -> InterpreterInfo:
         raise TargetInterpreterError(f"{executable} gave an unusable description: {exc}") from exc
 
 
-def _cache_key(executable: Path) -> Optional[str]:
-    """Path + size + mtime of the file and of the link; None for script shims (pyenv)."""
+def _cache_key(executable: Path) -> Optional[list[Any]]:
+    """The path, and the stat of the file it leads to (a re-pointed link leads to another file); None for
+    script shims (pyenv) and unreadable files."""
     if _is_script(executable):
         return None  # a shim may run another Python tomorrow with the same bytes
-    try:
-        target, link = executable.stat(), executable.lstat()
-    except OSError:
-        return None
-    parts = [str(executable), target.st_size, target.st_mtime_ns, link.st_mtime_ns, target.st_ino]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    stamp = file_stamp(executable)
+    return [str(executable), *stamp] if stamp else None
 
 
-def _read_cache(cache_dir: Optional[Path], key: str) -> Optional[InterpreterInfo]:
-    if cache_dir is None:
+def _described(remembered: object) -> Optional[InterpreterInfo]:
+    """A remembered description, if it still reads as one (else the interpreter is asked again)."""
+    if not isinstance(remembered, dict):
         return None
     try:
-        return InterpreterInfo.from_dict(json.loads((cache_dir / CACHE_BUCKET / f"{key}.json").read_text()))
-    except (OSError, ValueError):
+        return InterpreterInfo.from_dict(remembered)
+    except ValueError:
         return None
-
-
-def _write_cache(cache_dir: Path, key: str, info: InterpreterInfo) -> None:
-    try:
-        atomic_write(cache_dir / CACHE_BUCKET / f"{key}.json", json.dumps(info.to_dict()), durable=False)
-    except OSError:
-        pass  # a cache that cannot be written only costs a subprocess next time
 
 
 _VERSION_SPEC = re.compile(r"(?:python)?(\d+(?:\.\d+)?)")

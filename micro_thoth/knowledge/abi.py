@@ -11,7 +11,6 @@ wheel's sha256: computed once, ever.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 import posixpath
@@ -25,8 +24,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional
 
 from .. import zips
+from ..cache import file_stamp, memo_path, read_memo, write_memo
 from ..errors import InputFileError
-from ..fs import atomic_write
 from ..guidance.abi import ElfNeeds, WheelAbi
 from ..store import KnowledgeStore, Store
 
@@ -130,38 +129,24 @@ def defined_by(libraries: Mapping[str, bytes]) -> tuple[tuple[str, ...], str]:
 def defined_by_files(libraries: Mapping[str, Path], cache_dir: Optional[Path] = None) -> tuple[tuple[str, ...], str]:
     """``defined_by`` of these files (name -> path), remembered under ``cache_dir`` by each file's
     path, size, mtime and inode: a run on an unchanged machine reads none of them (nor pyelftools)."""
-    key = _files_key(libraries) if cache_dir is not None else None
-    memo = cache_dir / SYSTEM_ABI / f"{key}.json" if cache_dir is not None and key else None
-    remembered = _read_memo(memo) if memo is not None else None
+    stamps = {name: file_stamp(path) for name, path in libraries.items()}
+    parts = [[name, str(libraries[name]), *stamp] for name, stamp in stamps.items()]
+    memo = memo_path(cache_dir, SYSTEM_ABI, parts) if cache_dir is not None and all(stamps.values()) else None
+    remembered = _defined(read_memo(memo)) if memo is not None else None
     if remembered is not None:
         return remembered
     found = defined_by({name: path.read_bytes() for name, path in libraries.items()})
     if memo is not None:
-        try:
-            atomic_write(memo, json.dumps([list(found[0]), found[1]]), durable=False)
-        except OSError:
-            pass  # a memo that cannot be written only costs reading the libraries next time
+        write_memo(memo, [list(found[0]), found[1]])
     return found
 
 
-def _files_key(libraries: Mapping[str, Path]) -> Optional[str]:
-    parts: list[Any] = []
-    try:
-        for name, path in libraries.items():
-            st = path.stat()
-            parts.append([name, str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev])
-    except OSError:
-        return None
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
-def _read_memo(memo: Path) -> Optional[tuple[tuple[str, ...], str]]:
-    try:
-        symbols, source = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        return None  # not remembered, or damaged: the libraries are read again
-    if isinstance(source, str) and isinstance(symbols, list) and all(isinstance(x, str) for x in symbols):
-        return tuple(symbols), source
+def _defined(remembered: object) -> Optional[tuple[tuple[str, ...], str]]:
+    """A remembered ``defined_by``, if it has its shape (else the libraries are read again)."""
+    if isinstance(remembered, list) and len(remembered) == 2:
+        symbols, source = remembered
+        if isinstance(source, str) and isinstance(symbols, list) and all(isinstance(x, str) for x in symbols):
+            return tuple(symbols), source
     return None
 
 
