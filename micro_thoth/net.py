@@ -13,8 +13,8 @@ they cannot reach logs or exception text); they are sent as a Basic
 (``credentials.IndexAuth``, which holds them before any client exists).
 
 A warm lock never imports this module (nor httpx): the run's client is deferred
-(``credentials.deferred_client``) and the index modules import this one where they
-send a request.
+(``credentials.deferred_client``), and the index imports this module with its first
+request, in one place (``index/fetch.request``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Optional, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional, Protocol
 
 from micro_thoth.digests import StreamingHasher, verify
 from micro_thoth.errors import IndexUnreachable
@@ -122,6 +122,15 @@ def _copy_local(url: str, restart: Callable[[], None], write: Callable[[bytes], 
             write(chunk)
 
 
+def request(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
+    """``net.request`` (retries, credentials, one error translation), for every request index/ sends (and
+    download.py, through ``fetch_verified``). net.py, and with it httpx, is imported here, with the run's first
+    request, and nowhere else in index/: a warm lock sends none and loads neither (tests/pipeline/test_warm_lock.py)."""
+    from micro_thoth import net
+
+    return net.request(client, method, url, **options)
+
+
 def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: Callable[[bytes], None],
             retries: int, backoff: float, opened: Optional[httpx.Response]) -> None:
     """GET ``url`` into the sink; a connection lost mid-body starts the file over (``net.request``'s retries)."""
@@ -133,9 +142,6 @@ def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: 
         for chunk in response.iter_raw(CHUNK):
             write(chunk)
 
-    # imported here: the HTTP stack (httpx), which a warm lock never needs
-    from micro_thoth import net
-
-    response = net.request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True,
+    response = request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True,
                            read=body, first=opened)
     response.close()

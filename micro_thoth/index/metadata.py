@@ -227,10 +227,7 @@ class MetadataFetcher:
             self._store.put_value(METADATA_HOSTS, host, "yes" if served else "no")
 
     def _pep658(self, artifact: Artifact) -> Optional[bytes]:
-        # imported here: the HTTP stack (httpx), which a warm lock never needs
-        from micro_thoth import net
-
-        response = net.request(self._client, "GET", artifact.url + ".metadata")
+        response = fetch.request(self._client, "GET", artifact.url + ".metadata")
         if response.status_code != 200:
             return None
         data = response.content
@@ -243,12 +240,9 @@ class MetadataFetcher:
 
     def read_wheel(self, artifact: Artifact, read: Callable[[IO[bytes]], T]) -> T:
         """``read`` over the remote wheel: by range requests when served, else over the whole (verified) file."""
-        # imported here: the HTTP stack (httpx), which a warm lock never needs
-        from micro_thoth import net
-
         headers = {"Range": f"bytes=-{wheelzip.TAIL_BYTES}", **fetch.RAW}
-        response: Optional[httpx.Response] = net.request(
-            self._client, "GET", artifact.url, headers=headers, stream=True
+        response: Optional[httpx.Response] = fetch.request(
+            self._client, "GET", artifact.url, headers=headers, stream=True, read=_tail
         )
         try:
             if response is not None and response.status_code == 206:
@@ -264,13 +258,8 @@ class MetadataFetcher:
                 response.close()
 
     def _by_ranges(self, artifact: Artifact, response: httpx.Response, read: Callable[[IO[bytes]], T]) -> T:
-        # imported here: the HTTP stack (httpx), which a warm lock never needs
-        from micro_thoth import net
-
         start, _end, total = _content_range(response)
-        with net.translate_errors(artifact.url):
-            tail = response.read()
-        remote = wheelzip.RangeFile(lambda a, b: self._range(artifact, a, b), total, known=(start, tail))
+        remote = wheelzip.RangeFile(lambda a, b: self._range(artifact, a, b), total, known=(start, response.content))
         return read(remote)  # type: ignore[arg-type]
 
     def wheel_abi(self, artifact: Artifact) -> WheelAbi:
@@ -289,11 +278,8 @@ class MetadataFetcher:
         return found
 
     def _range(self, artifact: Artifact, first: int, last: int) -> bytes:
-        # imported here: the HTTP stack (httpx), which a warm lock never needs
-        from micro_thoth import net
-
         headers = {"Range": f"bytes={first}-{last}"}
-        response = net.request(self._client, "GET", artifact.url, headers=headers)
+        response = fetch.request(self._client, "GET", artifact.url, headers=headers)
         if response.status_code != 206 or _content_range(response)[0] != first:
             raise _RangesUnsupported(f"HTTP {response.status_code}")
         return response.content
@@ -389,6 +375,12 @@ def _computable(hashes: Sequence[Hash]) -> tuple[Hash, ...]:
 
 def _index_of(artifact: Artifact) -> Optional[str]:
     return artifact.index.redacted_url if artifact.index is not None else None
+
+
+def _tail(response: httpx.Response) -> None:
+    """A range answer's body (the wheel's tail), read within the request's attempts; a whole file (200) stays unread."""
+    if response.status_code == 206:
+        response.read()
 
 
 def _content_range(response: httpx.Response) -> tuple[int, int, int]:

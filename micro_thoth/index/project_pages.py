@@ -29,7 +29,7 @@ from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 
-from . import page_scan, pages
+from . import fetch, page_scan, pages
 
 if TYPE_CHECKING:
     import httpx
@@ -255,16 +255,13 @@ def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[ht
     """The answer to a GET of a page and its body, read here: the response, in a reference cycle with
     its stream until the garbage collector runs, never holds the body, so megabytes of page are freed
     as soon as the page is parsed (not when a collection happens to run)."""
-    # imported here: the HTTP stack (httpx), which a warm lock never needs
-    from micro_thoth import net
-
     allocator.return_big_buffers()  # a page body of megabytes is about to be read
     body = [b""]
 
     def read(response: httpx.Response) -> None:
         body[0] = b"".join(response.iter_bytes())  # from the start again on a retried attempt
 
-    response = net.request(client, "GET", url, headers=headers, stream=True, read=read)
+    response = fetch.request(client, "GET", url, headers=headers, stream=True, read=read)
     return response, body[0]
 
 
