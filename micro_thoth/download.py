@@ -300,7 +300,8 @@ class _Batch:
 
 
 def _arrivals(requests: Iterable[DownloadRequest]) -> Iterator[list[DownloadRequest]]:
-    """The requests in the groups they can start in: a sequence at once, a generator one by one."""
+    """The requests in the groups they can start in: a sequence at once (its whole total known to the progress
+    at the start, and every request's hashes checked before any download), a generator one by one."""
     if isinstance(requests, Sequence):
         yield list(requests)
     else:
