@@ -33,7 +33,7 @@ CONFINED = {
     "httpx": ("index", "net", "credentials", "download", "resolve", "server", "cli"),  # credentials.py: types only
     "rapidfuzz": ("closest", "guidance"),  # closest.py: every did-you-mean; guidance/typosquat.py: OSA distance
     "difflib": (),  # one fuzzy matcher: closest.py's
-    "elftools": ("knowledge",),
+    "elftools": (),  # ELF is read by knowledge/elf.py
     "rich": ("console",),
     "pip": (),
 }

@@ -1,126 +1,76 @@
 """Per-wheel ABI facts, bytes in: symbol versions ELF files need (.gnu.version_r) and define (.gnu.version_d).
 
-``pyelftools`` does the parsing; it is imported when an ELF file is first read (≈ 25 ms a lock
-whose wheels' facts are all stored never pays), in ``_elftools``. ``wheel_abi`` opens a wheel (any seekable
+``knowledge/elf.py`` reads the ELF structures. ``wheel_abi`` opens a wheel (any seekable
 file: a local file, or ``index/wheelzip.RangeFile`` so only the ELF members
-travel over HTTP) and reads the members named like shared objects only.
+travel over HTTP) and reads the members named like shared objects only, each
+inflated only as far as its dynamic segment (``_Inflating``).
 ``remembered``/``remember`` keep the facts in the knowledge store under the
 wheel's sha256: computed once, ever.
 """
 
 from __future__ import annotations
 
-import functools
-import io
+import contextlib
 import json
 import posixpath
 import re
 import shutil
 import tempfile
-import types
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import IO, Any, Optional, Union
 
 from .. import zips
 from ..cache import file_stamp, memo_path, read_memo, write_memo
 from ..errors import InputFileError
 from ..guidance.abi import ElfNeeds, WheelAbi
 from ..store import KnowledgeStore, Store
+from . import elf
+from .elf import NotElf
 
-if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
+__all__ = ["NotElf", "defined_by", "defined_by_files", "elf_defines", "elf_needs", "wheel_abi"]
 
-ELF_MAGIC = b"\x7fELF"
+ELF_MAGIC = elf.MAGIC
 MAX_MEMBER_BYTES = 1 << 30
 SPOOL_CHUNK = 1 << 20  # bytes decompressed at a time into the temporary file
+KEEP_BYTES = 1 << 20  # the first bytes of a member kept while it is inflated (its ELF headers and tables)
+INFLATE_CHUNK = 256 * 1024  # bytes inflated at a time while skipping ahead in a member
 WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
 SYSTEM_ABI = "system-abi-v1"  # cache bucket: what a machine's system libraries define, by their file stats
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
-VER_FLG_BASE = 0x1
 SYSTEM_LIBRARIES = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1")  # what a target's ABI is
-LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib/*-linux-gnu", "/usr/lib/*-linux-gnu", "/lib", "/usr/lib")  # a verdef entry that names the file itself, not a version
-
-
-class NotElf(ValueError):
-    """The bytes are not a readable ELF file."""
-
-
-@functools.cache
-def _elftools() -> types.SimpleNamespace:
-    """pyelftools' reader and the section kinds read here, imported on first use (see above)."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
-
-    return types.SimpleNamespace(
-        ELFError=ELFError, DynamicSection=DynamicSection, ELFFile=ELFFile,
-        GNUVerDefSection=GNUVerDefSection, GNUVerNeedSection=GNUVerNeedSection,
-    )
-
-
-def _elf(stream: IO[bytes]) -> ELFFile:
-    stream.seek(0)
-    if stream.read(4) != ELF_MAGIC:
-        raise NotElf("no ELF magic")
-    stream.seek(0)
-    elftools = _elftools()
-    try:
-        elf: ELFFile = elftools.ELFFile(stream)
-    except (elftools.ELFError, ValueError, OSError) as exc:
-        raise NotElf(str(exc)) from exc
-    return elf
+LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib/*-linux-gnu", "/usr/lib/*-linux-gnu", "/lib", "/usr/lib")
 
 
 def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
     """DT_NEEDED and the (library, version) pairs of ``.gnu.version_r``."""
-    return _needs(io.BytesIO(data), member)
+    return _needs(elf.of_bytes(data), member)
 
 
-def _needs(stream: IO[bytes], member: str) -> ElfNeeds:
-    """``elf_needs`` of a seekable stream: pyelftools reads the headers and sections it needs."""
-    elf = _elf(stream)
-    elftools = _elftools()
-    needed: list[str] = []
-    versions: list[tuple[str, str]] = []
-    try:
-        for section in elf.iter_sections():
-            if isinstance(section, elftools.DynamicSection):
-                needed += [str(getattr(tag, "needed", "")) for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
-            elif isinstance(section, elftools.GNUVerNeedSection):
-                versions += [(str(need.name), str(aux.name)) for need, auxes in section.iter_versions() for aux in auxes]
-    except (elftools.ELFError, ValueError, KeyError, OSError) as exc:
-        raise NotElf(str(exc)) from exc
+def _needs(read: elf.Read, member: str) -> ElfNeeds:
+    needed, versions = elf.needs(read)
     return ElfNeeds(member, tuple(dict.fromkeys(needed)), tuple(dict.fromkeys(versions)))
 
 
 def elf_defines(data: bytes) -> frozenset[str]:
     """The symbol versions a shared library defines (``.gnu.version_d``), its own file name left out."""
-    elf = _elf(io.BytesIO(data))
-    elftools = _elftools()
-    out: set[str] = set()
-    try:
-        for section in elf.iter_sections():
-            if isinstance(section, elftools.GNUVerDefSection):
-                for verdef, auxes in section.iter_versions():
-                    if not verdef["vd_flags"] & VER_FLG_BASE:
-                        out.add(next(iter(auxes)).name)
-    except (elftools.ELFError, ValueError, KeyError, OSError, StopIteration) as exc:
-        raise NotElf(str(exc)) from exc
-    return frozenset(out)
+    return elf.defines(elf.of_bytes(data))
 
 
-def defined_by(libraries: Mapping[str, bytes]) -> tuple[tuple[str, ...], str]:
-    """The versions the libraries (file name -> bytes) define, sorted, and which of them were ELF."""
+def defined_by(libraries: Mapping[str, Union[bytes, Path]]) -> tuple[tuple[str, ...], str]:
+    """The versions the libraries (file name -> bytes or path) define, sorted, and which of them were ELF."""
     found: set[str] = set()
     read: list[str] = []
     for name, data in libraries.items():
         try:
-            found |= elf_defines(data)
-        except NotElf:
+            if isinstance(data, bytes):
+                found |= elf_defines(data)
+            else:
+                with open(data, "rb") as handle:
+                    found |= elf.defines(elf.of_file(handle))
+        except (NotElf, OSError):
             continue
         read.append(name)
     return tuple(sorted(found)), (", ".join(read) + " (.gnu.version_d)") if read else ""
@@ -128,14 +78,14 @@ def defined_by(libraries: Mapping[str, bytes]) -> tuple[tuple[str, ...], str]:
 
 def defined_by_files(libraries: Mapping[str, Path], cache_dir: Optional[Path] = None) -> tuple[tuple[str, ...], str]:
     """``defined_by`` of these files (name -> path), remembered under ``cache_dir`` by each file's
-    path, size, mtime and inode: a run on an unchanged machine reads none of them (nor pyelftools)."""
+    path, size, mtime and inode: a run on an unchanged machine reads none of them."""
     stamps = {name: file_stamp(path) for name, path in libraries.items()}
     parts = [[name, str(libraries[name]), *stamp] for name, stamp in stamps.items()]
     memo = memo_path(cache_dir, SYSTEM_ABI, parts) if cache_dir is not None and all(stamps.values()) else None
     remembered = _defined(read_memo(memo)) if memo is not None else None
     if remembered is not None:
         return remembered
-    found = defined_by({name: path.read_bytes() for name, path in libraries.items()})
+    found = defined_by(libraries)
     if memo is not None:
         write_memo(memo, [list(found[0]), found[1]])
     return found
@@ -170,19 +120,65 @@ def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
 
 
 def _member_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Optional[ElfNeeds]:
-    """One ELF member's needs, decompressed into a temporary file chunk by chunk: a shared object
-    is tens of MB unpacked, and pyelftools reads only its headers and a few sections from it (the
-    section table sits at the end, so the whole member is decompressed, but never held in memory)."""
-    with archive.open(info) as member:
-        if member.read(4) != ELF_MAGIC:
+    """One ELF member's needs, inflated only as far as its dynamic segment and the tables it points at
+    (a shared object's debug sections, symbol tables and section headers come after them, so they
+    are never inflated); a member whose tables lie beyond ``KEEP_BYTES`` and behind its dynamic
+    segment is inflated once more, whole, into a temporary file (never held in memory)."""
+    with contextlib.closing(_Inflating(archive, info)) as inflating:
+        if inflating(0, 4) != ELF_MAGIC:
             return None
-        with tempfile.TemporaryFile() as spool:
-            spool.write(ELF_MAGIC)
-            shutil.copyfileobj(member, spool, SPOOL_CHUNK)
+        try:
             try:
-                return _needs(spool, info.filename)
-            except NotElf:
-                return None
+                return _needs(inflating, info.filename)
+            except _Behind:
+                return _spooled_needs(archive, info)
+        except NotElf:
+            return None
+
+
+def _spooled_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> ElfNeeds:
+    with archive.open(info) as member, tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(member, spool, SPOOL_CHUNK)
+        return _needs(elf.of_file(spool), info.filename)
+
+
+class _Behind(Exception):
+    """A read behind what a member's forward inflation kept."""
+
+
+class _Inflating:
+    """``elf.Read`` over a zip member inflated forward only, keeping its first ``KEEP_BYTES``:
+    nothing past the last byte asked for is inflated; a read behind the kept bytes raises ``_Behind``."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        self._member = archive.open(info)
+        self._size = info.file_size
+        self._head = bytearray()  # the first min(pos, KEEP_BYTES) bytes
+        self._pos = 0  # bytes inflated so far
+
+    def __call__(self, offset: int, size: int) -> bytes:
+        end = min(offset + size, self._size)
+        if offset < 0 or end <= offset:
+            return b""
+        if end <= len(self._head):
+            return bytes(self._head[offset:end])
+        if offset < self._pos and self._pos > len(self._head):
+            raise _Behind(offset)
+        out = bytearray(self._head[offset:self._pos]) if offset < self._pos else bytearray()
+        while self._pos < end:
+            target = end if self._pos >= offset else offset
+            chunk = self._member.read(min(INFLATE_CHUNK, target - self._pos))
+            if not chunk:
+                break
+            if self._pos < KEEP_BYTES:
+                self._head += chunk[: KEEP_BYTES - self._pos]
+            if self._pos + len(chunk) > offset:
+                out += chunk[max(0, offset - self._pos):]
+            self._pos += len(chunk)
+        return bytes(out)
+
+    def close(self) -> None:
+        self._member.close()
 
 
 def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Optional[WheelAbi]:
