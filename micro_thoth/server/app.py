@@ -380,8 +380,10 @@ async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: flo
 
     def start() -> tuple[Any, bool, Optional[JobView]]:  # one trip to the thread pool
         job, cached = accept()
-        jobs.on_done(job.id, wake)
-        return job, cached, jobs.view(job.id)
+        jobs.on_done(job.id, wake)  # finished from now on: it wakes us; finished before: ``finished`` has it
+        if cached and job.state != "succeeded":  # joined a job in flight: as it stands now
+            return job, cached, jobs.finished(job.id) or jobs.view(job.id)
+        return job, cached, jobs.finished(job.id) or jobs.view_of(job)
 
     job, cached, view = await run_in_threadpool(start)
     try:

@@ -131,8 +131,6 @@ class Jobs:
             found = self._cached(key, request, task)
             if found is not None:
                 return found, True
-        if self.store.count("queued", "running") >= self.settings.max_jobs:
-            raise QueueFull()
         now = self.clock()
         pinned = bool(request.credential_urls())
         job = JobRecord(
@@ -143,7 +141,10 @@ class Jobs:
         if pinned:
             with self._lock:
                 self._held[job.id] = request
-        self.store.create(job, [(now, "queued")])
+        if not self.store.create(job, [(now, "queued")], max_active=self.settings.max_jobs):
+            with self._lock:
+                self._held.pop(job.id, None)
+            raise QueueFull()
         self._tell(job.digest)
         self._wake.release()
         return job, False
@@ -170,13 +171,15 @@ class Jobs:
     def snapshot(self, job_id: str) -> Optional[tuple[JobRecord, JobView]]:
         """The job's record and its view from one read of the store (never a view older than the record)."""
         job = self.store.get(job_id)
-        if job is None:
-            return None
+        return (job, self.view_of(job)) if job is not None else None
+
+    def view_of(self, job: JobRecord) -> JobView:
+        """The view of a record just read or written (a store read only for a succeeded job's result)."""
         result = None
         if job.state == "succeeded":
             stored = self.store.result(job.digest)
             result = AdviseResult.from_dict(stored) if stored is not None else None
-        return job, JobView(
+        return JobView(
             id=job.id, state=job.state, cached=job.cached, created_at=job.created_at,
             started_at=job.started_at, finished_at=job.finished_at, result=result,
             problem=Problem.from_dict(job.problem) if job.problem else None,
@@ -380,10 +383,9 @@ class Jobs:
         return False
 
     def _publish(self, job: JobRecord, state: str, at: float, **outcome: Any) -> None:
-        """The finished job as stored, for who waits for it here (``finished``: no read of the store)."""
+        """The finished job as stored, for who waits for it here (``finished``: no read of the store),
+        also one who starts waiting only now (it finished before its waiter registered)."""
         with self._lock:
-            if job.id not in self._waiters:
-                return
             self._finished[job.id] = JobView(
                 id=job.id, state=state, cached=False, created_at=job.created_at, started_at=job.started_at,
                 finished_at=at, **outcome,

@@ -77,16 +77,41 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # jobs finished lately: the in-memory answers (fastpath.py) follow them. No index on created_at
     # alone: PostgreSQL would walk it to claim (ORDER BY created_at) instead of the queue index.
     (3, ("CREATE INDEX IF NOT EXISTS mt_jobs_finished ON mt_jobs (finished_at)",)),
+    # the queue: unfinished jobs only, oldest first. A claim walks this small index (an index of every
+    # job by state made PostgreSQL scan the whole table once finished jobs outnumbered the rest).
+    (4, (
+        "CREATE INDEX IF NOT EXISTS mt_jobs_active ON mt_jobs (created_at) WHERE state IN ('queued', 'running')",
+        "DROP INDEX IF EXISTS mt_jobs_queue",
+    )),
 )  # fmt: skip
 _JOB_COLUMNS = (
     "id, digest, state, request, problem, cached, owner, created_at, started_at, finished_at, "
     "kind, pinned, attempts, lease_until"
 )
 _ACTIVE = ("queued", "running")
+_UNFINISHED = "state IN ('queued', 'running')"  # as written in the index of the queue (mt_jobs_active)
 _INSERT_LOG = (
     "INSERT INTO mt_logs (job_id, seq, at, line) VALUES "
     "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mt_logs WHERE job_id = ?), ?, ?)"
 )
+
+
+def insert_job_sql(limited: bool) -> str:
+    """The INSERT of one job; ``limited``: only while fewer than the last parameter are unfinished
+    (counting at most that many rows: a full queue costs no more than a short one)."""
+    marks = ", ".join("?" * 14)
+    if not limited:
+        return f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})"
+    return (
+        f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) SELECT {marks} WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM "
+        f"mt_jobs WHERE {_UNFINISHED} LIMIT ?) AS active) < ?"
+    )
+
+
+def job_values(job: JobRecord, max_active: Optional[int]) -> tuple[Any, ...]:
+    return job.as_row() if max_active is None else (*job.as_row(), max_active, max_active)
+
+
 _UPSERT_RESULT = (
     "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at"
@@ -224,14 +249,16 @@ class SqlJobStore(abc.ABC):
         return int(self._fetch("SELECT MAX(version) FROM mt_schema")[0][0] or 0)
 
     # -- jobs ------------------------------------------------------------------
-    def create(self, job: JobRecord, lines: Sequence[tuple[float, str]] = ()) -> None:
-        """A new job and its first log lines, in one transaction (a worker may take it at once)."""
-        marks = ", ".join("?" * 14)
+    def create(self, job: JobRecord, lines: Sequence[tuple[float, str]] = (), max_active: Optional[int] = None) -> bool:
+        """A new job and its first log lines, in one transaction (a worker may take it at once). With
+        ``max_active``: only while fewer jobs are queued or running (all replicas), else False and
+        nothing written."""
         with self._cursor() as cursor:
-            if self.durable:  # an accepted job survives a crash of the database server
-                cursor.execute(self.durable)
-            cursor.execute(self._sql(f"INSERT INTO mt_jobs ({_JOB_COLUMNS}) VALUES ({marks})"), job.as_row())
+            cursor.execute(self._sql(insert_job_sql(max_active is not None)), job_values(job, max_active))
+            if not cursor.rowcount:
+                return False
             self._insert_logs(cursor, job.id, lines)
+            return True
 
     def get(self, job_id: str) -> Optional[JobRecord]:
         rows = self._fetch(f"SELECT {_JOB_COLUMNS} FROM mt_jobs WHERE id = ?", (job_id,))
@@ -281,7 +308,7 @@ class SqlJobStore(abc.ABC):
         """What may change an answer: the digests of unfinished jobs (at ``None``) and of jobs
         finished after ``since`` (at their ``finished_at``), by any replica."""
         rows = self._fetch(
-            "SELECT digest, NULL FROM mt_jobs WHERE state IN ('queued', 'running') "
+            f"SELECT digest, NULL FROM mt_jobs WHERE {_UNFINISHED} "
             "UNION ALL SELECT digest, finished_at FROM mt_jobs WHERE finished_at > ?",
             (since,),
         )
@@ -289,7 +316,6 @@ class SqlJobStore(abc.ABC):
 
     # -- the queue -------------------------------------------------------------
     skip_locked = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
-    durable = ""  # PostgreSQL: wait for the disk at this commit (the others need not, see the docs)
 
     def claim(self, owner: str, now: float, lease_until: float, max_attempts: int) -> Optional[JobRecord]:
         """Take the oldest job this replica may run: queued (a pinned one only by its owner), or
@@ -297,8 +323,8 @@ class SqlJobStore(abc.ABC):
         rows = self._fetch(
             "UPDATE mt_jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, "
             "started_at = COALESCE(started_at, ?) WHERE id = (SELECT id FROM mt_jobs WHERE "
-            "(state = 'queued' AND (pinned = 0 OR owner = ?)) "
-            "OR (state = 'running' AND pinned = 0 AND lease_until < ? AND attempts < ?) "
+            f"{_UNFINISHED} AND ((state = 'queued' AND (pinned = 0 OR owner = ?)) "
+            "OR (state = 'running' AND pinned = 0 AND lease_until < ? AND attempts < ?)) "
             f"ORDER BY created_at LIMIT 1{self.skip_locked}) AND state IN ('queued', 'running') "
             f"RETURNING {_JOB_COLUMNS}",
             (owner, lease_until, now, owner, now, max_attempts),
@@ -328,22 +354,23 @@ class SqlJobStore(abc.ABC):
         """Fail, with a reason, jobs no replica can finish: pinned ones whose replica is gone, and
         ones whose replicas died ``max_attempts`` times while running them."""
         fail = "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE lease_until < ? AND "
-        count = self._execute(fail + "pinned = 1 AND state IN (?, ?)", (now, json.dumps(orphaned), now, *_ACTIVE))
+        count = self._execute(fail + f"pinned = 1 AND {_UNFINISHED}", (now, json.dumps(orphaned), now))
         return count + self._execute(
-            fail + "state = 'running' AND attempts >= ?", (now, json.dumps(exhausted), now, max_attempts)
+            fail + f"{_UNFINISHED} AND state = 'running' AND attempts >= ?", (now, json.dumps(exhausted), now, max_attempts)
         )
 
     def fail_owned(self, owner: str, problem: dict[str, Any], at: float) -> int:
         """Fail the unfinished pinned jobs of a replica that stops (nobody else holds their credentials)."""
         return self._execute(
             "UPDATE mt_jobs SET state = 'failed', finished_at = ?, problem = ? WHERE owner = ? AND pinned = 1 "
-            "AND state IN (?, ?)",
-            (at, json.dumps(problem), owner, *_ACTIVE),
+            f"AND {_UNFINISHED}",
+            (at, json.dumps(problem), owner),
         )
 
     def count(self, *states: str) -> int:
         marks = ", ".join("?" * len(states))
-        return int(self._fetch(f"SELECT COUNT(*) FROM mt_jobs WHERE state IN ({marks})", states)[0][0])
+        within = f"{_UNFINISHED} AND " if set(states) <= set(_ACTIVE) else ""  # the queue's index then
+        return int(self._fetch(f"SELECT COUNT(*) FROM mt_jobs WHERE {within}state IN ({marks})", states)[0][0])
 
     # -- results ---------------------------------------------------------------
     def put_result(self, digest: str, result: dict[str, Any], at: float) -> None:  # tests, operators

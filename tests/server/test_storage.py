@@ -162,6 +162,19 @@ def test_create_and_complete_are_single_transactions(store: SqlJobStore) -> None
     assert store.get("adviser-2").state == "failed" and store.result("d2") is None
 
 
+def test_create_refuses_a_job_beyond_max_active_and_writes_nothing(store: SqlJobStore) -> None:
+    assert store.create(job("adviser-1", "d1"), [(1.0, "queued")], max_active=2)
+    assert store.create(job("adviser-2", "d2", "running"), [(1.0, "queued"), (1.5, "it's, {odd}")], max_active=2)
+    assert not store.create(job("adviser-3", "d3"), [(1.0, "queued")], max_active=2)
+    assert store.get("adviser-3") is None and store.log("adviser-3") == []
+    assert store.log("adviser-2") == ["queued", "it's, {odd}"]
+    store.create(job("adviser-0", "d0", "succeeded"))  # finished jobs do not count
+    store.claim("replica-a", 2.0, 32.0, 3)
+    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result={"lock": "L"})
+    assert store.create(job("adviser-3", "d3"), [(4.0, "queued")], max_active=2)
+    assert store.count("queued", "running") == 2 and store.log("adviser-3") == ["queued"]
+
+
 def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> None:
     with scratch_postgres() as url:
         store = PostgresJobStore(url)
