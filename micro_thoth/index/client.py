@@ -139,18 +139,22 @@ class IndexClient:
         return self._metadata.direct(name, reference)
 
     def prefetch(self, names: Iterable[NormalizedName | str]) -> None:
-        """Start fetching these projects' pages in the background (errors surface in project())."""
+        """Start fetching these projects' pages in the background (errors surface in project()); not
+        those this process holds fresh in memory (memory.py): loading them fetches nothing, and a
+        hand-off to a thread would cost more than it spares."""
         for name in names:
             key = canonicalize_name(name)
-            if key in self.pinned:
-                self._prefetcher.submit(self._pinned_page, key)
-            else:
-                self._prefetcher.submit(self._first_page, key)
+            pinned = key in self.pinned
+            first = self.source_named(self.pinned[key]) if pinned else (self.sources[0] if self.sources else None)
+            if first is not None and self._pages.fresh_in_memory(first, key):
+                continue
+            self._prefetcher.submit(self._pinned_page if pinned else self._first_page, key)
 
     def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
-        """Start fetching these files' metadata in the background."""
+        """Start fetching these files' metadata in the background (not what this process holds in memory)."""
         for artifact in artifacts:
-            self._prefetcher.submit(self.metadata, artifact)
+            if not self._metadata.in_memory(artifact):
+                self._prefetcher.submit(self.metadata, artifact)
 
     # -- sources ------------------------------------------------------------------
     def source_named(self, name: str) -> Source:

@@ -83,6 +83,11 @@ class MetadataFetcher:
         self._hosts: dict[str, bool] = {}
         self._hosts_lock = threading.Lock()
 
+    def in_memory(self, artifact: Artifact) -> bool:
+        """True when this process holds the file's metadata (memory.py): ``load`` reads nothing."""
+        digest = artifact.sha256
+        return digest is not None and _KEPT.get((digest, artifact.filename)) is not None
+
     def load(self, artifact: Artifact) -> CoreMetadata:
         """The file's metadata: from the store when known by digest, else fetched and stored."""
         digest = artifact.sha256

@@ -218,6 +218,16 @@ class ProjectPages:
             self._remember(page.url, page.fetched_at, artifacts)
         return artifacts
 
+    def fresh_in_memory(self, source: Source, name: NormalizedName) -> bool:
+        """True when this process parsed the project's page from a fetch still within the freshness
+        window (memory.py): ``load`` then fetches nothing (another process may have fetched it since:
+        then it reads that fetch from the store)."""
+        if self._refresh:
+            return False
+        url = strip_credentials(source.expanded_url(self._environ)) + f"{name}/"
+        remembered = _REMEMBERED.get(self._remembered_key(url)) if not url.startswith("file:") else None
+        return remembered is not None and time.time() - remembered[0] < self._ttl
+
     def _remembered_key(self, url: str) -> Optional[tuple[str, str]]:
         path = getattr(self._store, "path", None)
         return (str(path), url) if path is not None else None

@@ -6,6 +6,7 @@ discovery, overlaid by the selected ``.thoth.yaml`` entry, overlaid by flags.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..environment import config as thoth_config
+from ..environment import interpreter
 from ..environment.detect import Machine, detect
 from ..environment.runtime import RuntimeEnvironment
 from ..errors import InputFileError, UsageError
@@ -107,6 +109,21 @@ def _kept_detection(environ: Mapping[str, str], interpreter: Any, cache_dir: Opt
                       cache_dir=cache_dir)
     _DETECTED.put(key, (now, detected))
     return detected
+
+
+_INTERPRETERS: Kept[str, tuple[float, interpreter.InterpreterInfo]] = Kept(4)
+
+
+def running_interpreter(cache_dir: Optional[Path]) -> interpreter.InterpreterInfo:
+    """The running interpreter's description (``interpreter.query``: a stat of it and a cache file read
+    and parsed), reused for DETECTION_KEPT seconds when the process keeps what it reads."""
+    now = time.monotonic()
+    kept = _INTERPRETERS.get(str(cache_dir))
+    if kept is not None and now - kept[0] < DETECTION_KEPT:
+        return kept[1]
+    info = interpreter.query(sys.executable, cache_dir=cache_dir)
+    _INTERPRETERS.put(str(cache_dir), (now, info))
+    return info
 
 
 def write_config(

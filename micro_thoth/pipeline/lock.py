@@ -8,7 +8,6 @@ with the resolver the run's services chose (``services.py``).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,7 @@ from ..resolve import Resolution
 from ..resolve.resolver import LockPolicy, Resolver, Search, StackReport, Upgrade
 from ..settings import Settings
 from .backend import Backend
-from .environment import SelectedEnvironment, runtime_environment
+from .environment import SelectedEnvironment, running_interpreter, runtime_environment
 from .inputs import load_pipfile
 from .lock_input import CompileRequest, PipfileInput, ProjectInput, RequirementsInput, index_lines
 from .project import ProjectFiles, discover, read_text
@@ -173,7 +172,7 @@ def lock_target(services: Services, request: LockRequest, requires: Mapping[str,
     wanted = _python_version(settings.python) or requires.get("python_full_version") or requires.get("python_version")
     if wanted and "python_version" not in overrides:
         overrides["python_version"] = wanted
-    info = interpreter.query(sys.executable, cache_dir=services.cache.root)
+    info = running_interpreter(services.cache.root)
     if overrides.get("python_version") in (info.python_version, info.markers.get("python_full_version")):
         overrides.pop("python_version")  # the running interpreter is the target: use its own values
     selected = runtime_environment(

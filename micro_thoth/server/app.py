@@ -370,7 +370,7 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
 async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: float) -> tuple[Any, bool, JobView]:
     """Submit (``accept``), then the job once finished (or at ``timeout``), without holding a thread
     while waiting: woken when this replica finishes it (its view handed over, no read of the store),
-    looking at the shared store every ``poll`` seconds otherwise."""
+    looking at the shared store every ``poll`` seconds while this replica does not hold it."""
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     deadline = loop.time() + timeout
@@ -391,6 +391,8 @@ async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: flo
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(finished.wait(), max(0.0, min(jobs.settings.poll, deadline - loop.time())))
             finished.clear()
+            if jobs.runs_here(job.id) and not jobs.finished(job.id):  # its end wakes us: no read of the store
+                continue
             view = jobs.finished(job.id) or await run_in_threadpool(jobs.view, job.id)
     finally:
         jobs.forget(job.id, wake)

@@ -209,7 +209,7 @@ class Jobs:
             while view is not None and not view.done and time.monotonic() < deadline:
                 event.wait(min(self.settings.poll, max(0.0, deadline - time.monotonic())))
                 event.clear()
-                view = self.finished(job_id) or self.view(job_id)
+                view = self.finished(job_id) or (view if self.runs_here(job_id) else self.view(job_id))
             return view
         finally:
             self.forget(job_id, event.set)
@@ -392,6 +392,11 @@ class Jobs:
             )  # fmt: skip
             while len(self._finished) > 256:
                 self._finished.pop(next(iter(self._finished)))
+
+    def runs_here(self, job_id: str) -> bool:
+        """True while this replica holds the job (running or claimed ahead): its end wakes the waiters."""
+        with self._lock:
+            return job_id in self._running
 
     def finished(self, job_id: str) -> Optional[JobView]:
         """The job's view if this replica finished it lately for someone waiting, else None (ask ``view``)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from micro_thoth.cache import Cache
+from micro_thoth.index import prefetch
 from micro_thoth.pipeline.advise import advise_request
 from micro_thoth.pipeline.knowledge import import_advisories
-from micro_thoth.resolve.wire import AdviseRequest
+from micro_thoth.resolve.wire import AdviseRequest, AdviseResult
 from micro_thoth.server.runners import ProcessRunner
 from tests.support.builder import Dist
 from tests.support.index_server import LocalIndex
@@ -101,3 +103,37 @@ def test_knowledge_changed_by_another_process_is_seen_by_the_next_job(index: Loc
         assert after == _fresh(secure)
     finally:
         runner.stop()
+
+
+def advise_counting_handoffs(request: AdviseRequest) -> AdviseResult:
+    """``advise_request`` (run in the resolver process), its report saying how many tasks it handed to
+    the prefetch threads."""
+    handed: list[object] = []
+    submit = prefetch.Prefetcher.submit
+
+    def counted(self: prefetch.Prefetcher, fn: Any, arg: Any) -> None:
+        handed.append(arg)
+        submit(self, fn, arg)
+
+    prefetch.Prefetcher.submit = counted  # type: ignore[method-assign]
+    try:
+        result = advise_request(request)
+    finally:
+        prefetch.Prefetcher.submit = submit  # type: ignore[method-assign]
+    return replace(result, report={**result.report, "prefetch_handoffs": len(handed)})
+
+
+def test_a_warm_process_hands_no_prefetch_to_threads(index: LocalIndex) -> None:
+    """Pages parsed within the freshness window and metadata in memory are read on the spot: a hand-off
+    to a thread would cost more than it spares (the first job, cold, does prefetch)."""
+    index.add(Dist("alpha", "1.0", requires_dist=["beta"]))
+    index.add(Dist("beta", "2.0"))
+    runner = ProcessRunner({"advise": advise_counting_handoffs})
+    try:
+        outcomes = [runner.run("advise", _request(index, "alpha"), 120, lambda line: None) for _ in range(2)]
+    finally:
+        runner.stop()
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    cold, warm = (value["report"]["prefetch_handoffs"] for _, value in outcomes)
+    assert cold > 0 and warm == 0
+    assert outcomes[0][1]["lock"] == outcomes[1][1]["lock"]
