@@ -128,27 +128,54 @@ class PostgresJobStore(SqlJobStore):
     ) -> bool:
         """As ``SqlJobStore.complete``, in one statement (one round-trip, atomic on its own): the
         log lines and the result are written only if the UPDATE took the job."""
-        body = json.dumps(problem) if problem is not None else None
-        state = "succeeded" if result is not None else "failed"
-        rows = self._fetch(
-            "WITH done AS (UPDATE mt_jobs SET state = %s, finished_at = %s, problem = %s, lease_until = NULL "
-            "WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running' RETURNING id), "
-            "logs AS (INSERT INTO mt_logs (job_id, seq, at, line) SELECT done.id, "
-            "(SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = done.id) + line.n, line.at, line.text "
-            "FROM done, unnest(%s::double precision[], %s::text[]) WITH ORDINALITY AS line(at, text, n)), "
-            "kept AS (INSERT INTO mt_results (digest, result, created_at) SELECT %s, %s, %s FROM done "
-            "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
-            "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
-            (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
-             digest, json.dumps(result) if result is not None else None, at, result is not None),
-        )  # fmt: skip
+        rows = self._fetch(*_complete_statement(job_id, digest, at, owner, attempt, result, problem, lines))
         return bool(rows[0][0])
+
+    def complete_and_claim(
+        self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
+        max_attempts: int, result: Optional[dict[str, Any]] = None, problem: Optional[dict[str, Any]] = None,
+        lines: Sequence[tuple[float, str]] = (),
+    ) -> tuple[bool, Optional[JobRecord]]:
+        """As ``SqlJobStore.complete_and_claim``: both statements sent at once (psycopg's pipeline), one
+        round-trip, one transaction (a failure writes neither)."""
+        conn = self._connection()
+        try:
+            with conn.cursor() as done, conn.cursor() as claimed:
+                with conn.pipeline():
+                    done.execute(*_complete_statement(job_id, digest, at, owner, attempt, result, problem, lines))
+                    claimed.execute(*self._claim_statement(owner, at, lease_until, max_attempts))
+                row, taken = done.fetchone(), claimed.fetchall()
+        except BaseException:
+            self._recover(conn)
+            raise
+        return bool(row and row[0]), JobRecord.from_row(taken[0]) if taken else None
 
     @contextmanager
     def _schema_lock(self) -> Iterator[Any]:
         with self._cursor() as cursor:  # one transaction; the advisory lock ends with it
             cursor.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
             yield cursor
+
+
+def _complete_statement(
+    job_id: str, digest: str, at: float, owner: str, attempt: int, result: Optional[dict[str, Any]],
+    problem: Optional[dict[str, Any]], lines: Sequence[tuple[float, str]],
+) -> tuple[str, tuple[Any, ...]]:
+    """One job's outcome as one statement (a data-modifying CTE): state, log lines and result."""
+    body = json.dumps(problem) if problem is not None else None
+    state = "succeeded" if result is not None else "failed"
+    return (
+        "WITH done AS (UPDATE mt_jobs SET state = %s, finished_at = %s, problem = %s, lease_until = NULL "
+        "WHERE id = %s AND owner = %s AND attempts = %s AND state = 'running' RETURNING id), "
+        "logs AS (INSERT INTO mt_logs (job_id, seq, at, line) SELECT done.id, "
+        "(SELECT COALESCE(MAX(seq), 0) FROM mt_logs WHERE job_id = done.id) + line.n, line.at, line.text "
+        "FROM done, unnest(%s::double precision[], %s::text[]) WITH ORDINALITY AS line(at, text, n)), "
+        "kept AS (INSERT INTO mt_results (digest, result, created_at) SELECT %s, %s, %s FROM done "
+        "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
+        "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
+        (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
+         digest, json.dumps(result) if result is not None else None, at, result is not None),
+    )  # fmt: skip
 
 
 def open_store(database_url: Optional[str], data_dir: Path) -> SqlJobStore:

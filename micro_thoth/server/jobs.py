@@ -250,6 +250,10 @@ class Jobs:
             job = self.store.claim(self.owner, now, now + self.settings.lease, self.settings.max_attempts)
         except Exception:  # the store is unreachable for a moment: try again later
             return None
+        return self._here(job)
+
+    def _here(self, job: Optional[JobRecord]) -> Optional[_Running]:
+        """A job just claimed, registered as running here (its lease renewed)."""
         if job is None:
             return None
         running = _Running(job)
@@ -260,9 +264,11 @@ class Jobs:
     def _work(self, runner: Any) -> None:
         """Claim, run, record. A resolver process is not kept waiting for the store: while it runs a
         job, the worker claims the next one (``ahead``) and, once it has handed that one over, records
-        the finished one. A job held ahead goes back to the queue if the one before it takes more than
-        ``PATIENCE`` seconds, so an idle worker or replica can take it meanwhile."""
+        the finished one, claiming the one after in the same trip to the store. A job held ahead goes
+        back to the queue if the one before it takes more than ``PATIENCE`` seconds, so an idle worker
+        or replica can take it meanwhile."""
         current: Optional[_Running] = None  # handed to the runner
+        ahead: Optional[_Running] = None  # claimed when the job before it was recorded
         try:
             try:
                 runner.prepare()
@@ -278,15 +284,19 @@ class Jobs:
                         continue
                     current = self._hand(runner, claimed)
                 else:
-                    current = self._step(runner, current)
+                    current, ahead = self._step(runner, current, ahead)
         finally:
+            if ahead is not None:
+                self._release(ahead, "returned to the queue: this replica is stopping")
             if current is not None:  # stopping: it ends as its resolver was interrupted (back to the queue)
                 self._done(current, runner.collect(self._sink(current)))
             runner.stop()
 
-    def _step(self, runner: Any, running: _Running) -> Optional[_Running]:
-        """Wait for the job the runner has, record it; returns the job claimed meanwhile, handed over."""
-        ahead = self._claim() if runner.overlaps else None
+    def _step(self, runner: Any, running: _Running, ahead: Optional[_Running]) -> tuple[Optional[_Running], Optional[_Running]]:
+        """Wait for the job the runner has, record it; returns the next job, handed over, and the
+        one after it when it was claimed with the record."""
+        if ahead is None and runner.overlaps:
+            ahead = self._claim()
         sink = self._sink(running)
         outcome = runner.collect(sink, time.monotonic() + self.PATIENCE if ahead is not None else None)
         if outcome is None:  # a long job: the one held ahead is better run by someone idle
@@ -299,8 +309,7 @@ class Jobs:
             self._release(ahead, "returned to the queue: this replica is stopping")
             ahead = None
         handed = self._hand(runner, ahead) if ahead is not None else None
-        self._done(running, outcome)
-        return handed
+        return handed, self._done(running, outcome, follow=handed is not None and not self._stopping.is_set())
 
     def _hand(self, runner: Any, running: _Running) -> Optional[_Running]:
         """Give a claimed job to the runner (it starts at once); None when it ended there and then."""
@@ -331,12 +340,14 @@ class Jobs:
             pass  # its lease lapses and a replica takes it again
         self._forget(running)
 
-    def _done(self, running: _Running, outcome: tuple[str, Any]) -> None:
-        """Record the outcome (or, failing that, give the job up), then wake who waits for it."""
+    def _done(self, running: _Running, outcome: tuple[str, Any], follow: bool = False) -> Optional[_Running]:
+        """Record the outcome (or, failing that, give the job up), then wake who waits for it;
+        ``follow``: claim the next job in the same trip to the store and return it."""
         try:
-            self._finish(running, outcome, running.started)
+            return self._finish(running, outcome, running.started, follow)
         except Exception as exc:  # the store failed us: the job must not stay ours for ever
             self._abandon(running.job, exc)
+            return None
         finally:
             self._forget(running)
 
@@ -355,32 +366,43 @@ class Jobs:
             return held
         return AdviseRequest.from_dict(job.request)
 
-    def _finish(self, running: _Running, outcome: tuple[str, Any], started: float) -> None:
+    def _finish(self, running: _Running, outcome: tuple[str, Any], started: float, follow: bool) -> Optional[_Running]:
         job, (kind, value) = running.job, outcome
         finished = self.clock()
         if self._stopping.is_set() and kind != "ok" and not job.pinned:
             running.log.append((finished, "returned to the queue: this replica is stopping"))
             self.store.release(job.id, self.owner, job.attempts, self._take_log(running))
-            return
+            return None
         if kind == "ok":
             result = AdviseResult.from_dict(value).scrubbed()
             running.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            if self._record(job, finished, result=result.to_dict(), lines=self._take_log(running)):
+            done, claimed = self._record(job, finished, follow, result=result.to_dict(), lines=self._take_log(running))
+            if done:
                 self._publish(job, "succeeded", finished, result=result)
-        else:
-            if self._stopping.is_set():
-                value = problems.stopped().to_dict()
-            running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
-            if self._record(job, finished, problem=value, lines=self._take_log(running)):
-                self._publish(job, "failed", finished, problem=Problem.from_dict(value))
+            return claimed
+        if self._stopping.is_set():
+            value = problems.stopped().to_dict()
+        running.log.append((finished, f"failed in {finished - started:.2f}s: {value.get('detail', '')}"))
+        done, claimed = self._record(job, finished, follow, problem=value, lines=self._take_log(running))
+        if done:
+            self._publish(job, "failed", finished, problem=Problem.from_dict(value))
+        return claimed
 
-    def _record(self, job: JobRecord, at: float, **outcome: Any) -> bool:
+    def _record(self, job: JobRecord, at: float, follow: bool = False, **outcome: Any) -> tuple[bool, Optional[_Running]]:
         """Write the outcome unless another replica took the job again meanwhile (this one stalled
-        past its lease): then that replica's run is the one that counts, and ours is dropped."""
-        if self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome):
+        past its lease): then that replica's run is the one that counts, and ours is dropped.
+        ``follow``: claim the next job in the same trip (returned, registered here)."""
+        claimed: Optional[JobRecord] = None
+        if follow:
+            done, claimed = self.store.complete_and_claim(
+                job.id, job.digest, at, owner=self.owner, attempt=job.attempts, lease_until=at + self.settings.lease,
+                max_attempts=self.settings.max_attempts, **outcome,
+            )  # fmt: skip
+        else:
+            done = self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome)
+        if done:
             self._tell(job.digest)
-            return True
-        return False
+        return done, self._here(claimed)
 
     def _publish(self, job: JobRecord, state: str, at: float, **outcome: Any) -> None:
         """The finished job as stored, for who waits for it here (``finished``: no read of the store),

@@ -320,16 +320,29 @@ class SqlJobStore(abc.ABC):
     def claim(self, owner: str, now: float, lease_until: float, max_attempts: int) -> Optional[JobRecord]:
         """Take the oldest job this replica may run: queued (a pinned one only by its owner), or
         running under an expired lease (its replica died); it becomes ``owner``'s, running."""
-        rows = self._fetch(
+        rows = self._fetch(*self._claim_statement(owner, now, lease_until, max_attempts))
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def _claim_statement(self, owner: str, now: float, lease_until: float, max_attempts: int) -> tuple[str, tuple[Any, ...]]:
+        text = (
             "UPDATE mt_jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, "
             "started_at = COALESCE(started_at, ?) WHERE id = (SELECT id FROM mt_jobs WHERE "
             f"{_UNFINISHED} AND ((state = 'queued' AND (pinned = 0 OR owner = ?)) "
             "OR (state = 'running' AND pinned = 0 AND lease_until < ? AND attempts < ?)) "
-            f"ORDER BY created_at LIMIT 1{self.skip_locked}) AND state IN ('queued', 'running') "
-            f"RETURNING {_JOB_COLUMNS}",
-            (owner, lease_until, now, owner, now, max_attempts),
+            f"ORDER BY created_at LIMIT 1{self.skip_locked}) AND {_UNFINISHED} "
+            f"RETURNING {_JOB_COLUMNS}"
         )
-        return JobRecord.from_row(rows[0]) if rows else None
+        return self._sql(text), (owner, lease_until, now, owner, now, max_attempts)
+
+    def complete_and_claim(
+        self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
+        max_attempts: int, result: Optional[dict[str, Any]] = None, problem: Optional[dict[str, Any]] = None,
+        lines: Sequence[tuple[float, str]] = (),
+    ) -> tuple[bool, Optional[JobRecord]]:
+        """``complete``, then ``claim`` the next job at ``at``: what a worker keeping its resolver busy
+        does between two jobs (PostgreSQL: in one round-trip)."""
+        done = self.complete(job_id, digest, at, owner=owner, attempt=attempt, result=result, problem=problem, lines=lines)
+        return done, self.claim(owner, at, lease_until, max_attempts)
 
     def renew(self, owner: str, lease_until: float, running: Sequence[str] = ()) -> int:
         """Extend the leases of ``owner``'s queued (pinned) jobs and of the ``running`` ones it still runs."""

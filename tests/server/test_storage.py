@@ -175,6 +175,24 @@ def test_create_refuses_a_job_beyond_max_active_and_writes_nothing(store: SqlJob
     assert store.count("queued", "running") == 2 and store.log("adviser-3") == ["queued"]
 
 
+def test_complete_and_claim_records_one_job_and_takes_the_next(store: SqlJobStore) -> None:
+    store.create(job("adviser-1", "d1"))
+    store.create(JobRecord(id="adviser-2", digest="d2", state="queued", request={}, created_at=2.0))
+    store.claim("replica-a", 3.0, 33.0, 3)
+    done, claimed = store.complete_and_claim(
+        "adviser-1", "d1", 4.0, owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3,
+        result={"lock": "L"}, lines=[(4.0, "done")],
+    )  # fmt: skip
+    assert done and claimed is not None and claimed.id == "adviser-2" and claimed.owner == "replica-a"
+    assert claimed.state == "running" and claimed.lease_until == 34.0 and claimed.attempts == 1
+    assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
+    assert store.log("adviser-1") == ["done"]
+    done, claimed = store.complete_and_claim(  # fenced (not ours any more), and nothing left to claim
+        "adviser-1", "d1", 5.0, owner="replica-a", attempt=1, lease_until=35.0, max_attempts=3, problem={"status": 500},
+    )  # fmt: skip
+    assert not done and claimed is None and store.get("adviser-1").state == "succeeded"
+
+
 def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> None:
     with scratch_postgres() as url:
         store = PostgresJobStore(url)
