@@ -13,6 +13,9 @@ Layout under the root (see docs/cache.md)::
     bytecode-v1/<sha256[:2]>/<wheel-sha256>/<cache tag>.zip
                                               the bytecode compiled for a wheel's sources by one
                                               interpreter (stored, not compressed), for warm installs
+    stored-v1/<sha256[:2]>/<wheel-sha256>.zip the wheel's members uncompressed (a zip of stored
+                                              members), written while the wheel is first unpacked:
+                                              later installs copy them out in the kernel
     checked-v1/<sha256[:2]>/<wheel-sha256>    empty: the wheel's files were once hashed against
                                               its RECORD (later unpackings do not hash them again)
     metadata-v1.sqlite                        the knowledge store (store.py owns its schema)
@@ -53,6 +56,7 @@ ARTIFACTS = "artifacts-v1"
 BUILT = "built-v1"
 UNPACKED = "unpacked-v1"
 BYTECODE = "bytecode-v1"
+STORED = "stored-v1"
 CHECKED = "checked-v1"
 METADATA_DB = "metadata-v1.sqlite"
 TMP = "tmp"
@@ -268,6 +272,24 @@ class Cache:
         """Drop an archive that could not be read (the next install compiles and keeps it again)."""
         with contextlib.suppress(FileNotFoundError):
             self._bytecode_path(wheel_sha256, cache_tag).unlink()
+
+    # -- wheels kept uncompressed ----------------------------------------------
+    def _stored_path(self, wheel_sha256: str) -> Path:
+        return self.root / STORED / wheel_sha256[:2] / f"{_check_sha256(wheel_sha256)}.zip"
+
+    def stored(self, wheel_sha256: str) -> Optional[Path]:
+        """The uncompressed copy of the wheel with this digest (install/stored.py), if kept."""
+        path = self._stored_path(wheel_sha256)
+        return path if path.is_file() else None
+
+    def add_stored(self, wheel_sha256: str, archive: Path) -> Path:
+        """Publish the finished uncompressed copy ``archive`` (a temp_file) in one rename (the first writer wins)."""
+        return self._publish_file(archive, self._stored_path(wheel_sha256))
+
+    def discard_stored(self, wheel_sha256: str) -> None:
+        """Drop a copy that could not be read (the next unpacking of the wheel writes it again)."""
+        with contextlib.suppress(FileNotFoundError):
+            self._stored_path(wheel_sha256).unlink()
 
     # -- wheels checked in full ------------------------------------------------
     def wheel_checked(self, wheel_sha256: str) -> bool:

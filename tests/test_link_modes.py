@@ -157,11 +157,11 @@ def test_a_copy_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatch: 
     source = tmp_path / "source.py"
     source.write_text("NEW = 1\n")
 
-    def full(src: int, dst: int, size: int) -> None:
+    def full(src: int, dst: int, size: int, offset: int = 0) -> int:
         os.write(dst, b"NE")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(linking, "_transfer", full)
+    monkeypatch.setattr(linking, "transfer", full)
     with pytest.raises(OSError, match="No space"):
         linking.Placer("copy").place(str(source), str(tmp_path / "half.py"))
     assert not (tmp_path / "half.py").exists()

@@ -79,7 +79,9 @@ def compile_written(transaction: Transaction, env: TargetEnvironment, reporter: 
 class CompilePool:
     """Workers of the target interpreter (one per core) compiling files as they are handed over:
     each unpacked tree as soon as it is in the cache, while the others still download and unpack.
-    ``close`` (or leaving the ``with``) waits until every file handed over is compiled."""
+    The workers start with the first file handed over (a warm install, whose bytecode comes from
+    the cache, starts none). ``close`` (or leaving the ``with``) waits until every file handed
+    over is compiled."""
 
     def __init__(self, python: str, workers: int) -> None:
         self._python = python
@@ -88,11 +90,17 @@ class CompilePool:
         self.submitted = 0
         self.healthy = True  # every worker started and lived: every file handed over was tried
         self._closed = False
-        for thread in self._threads:
-            thread.start()
+        self._started = False
+        self._starting = threading.Lock()  # submit() is called from several unpacking threads
 
     def submit(self, files: Sequence[str]) -> None:
         sources = [f for f in files if f.endswith(".py") and "\n" not in f]
+        if sources and not self._started:
+            with self._starting:
+                if not self._started:
+                    for thread in self._threads:
+                        thread.start()
+                    self._started = True
         self.submitted += len(sources)
         for start in range(0, len(sources), BATCH):
             self._queue.put(sources[start : start + BATCH])
@@ -106,10 +114,13 @@ class CompilePool:
         if cancel:  # nothing more worth compiling: drop what waits
             with self._queue.mutex:
                 self._queue.queue.clear()
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join()
+        with self._starting:
+            started = self._started
+        if started:
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
         self.healthy = self.healthy and not cancel
         return self.submitted if self.healthy else None
 

@@ -67,7 +67,7 @@ class Placer:
             dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755 if st.st_mode & 0o111 else 0o644)
             try:
                 if not (self.can_clone and self._clone(src, dst)):
-                    _transfer(src, dst, st.st_size)
+                    transfer(src, dst, st.st_size)
                 os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
             except BaseException:
                 os.unlink(target)  # no half-copied file: the caller records only what was placed
@@ -87,18 +87,24 @@ class Placer:
             return False
 
 
-def _transfer(src: int, dst: int, size: int) -> None:
-    """copy_file_range (in-kernel; shares extents where the filesystem can), else sendfile, else read/write."""
+def transfer(src: int, dst: int, size: int, offset: int = 0) -> int:
+    """Copy ``size`` bytes of ``src`` from ``offset`` to ``dst``'s position in the kernel: copy_file_range
+    (shares extents where the filesystem can), else sendfile (across filesystems), else pread/write.
+    ``src``'s position is not used; the bytes copied (fewer only if ``src`` ends sooner)."""
     done = 0
     try:
-        while done < size:
-            sent = os.copy_file_range(src, dst, size - done)
-            if sent == 0:
-                break
+        while done < size and (sent := os.copy_file_range(src, dst, size - done, offset + done)):
             done += sent
-        return
-    except (AttributeError, OSError):  # Python < 3.8 / not Linux, or EXDEV/ENOSYS: the portable way
-        os.lseek(src, done, os.SEEK_SET)
-        os.lseek(dst, done, os.SEEK_SET)
-    while chunk := os.read(src, 1 << 20):
+        return done
+    except (AttributeError, OSError):  # Python < 3.8 / not Linux, or EXDEV/ENOSYS: across filesystems
+        pass
+    try:
+        while done < size and (sent := os.sendfile(dst, src, offset + done, size - done)):
+            done += sent
+        return done
+    except (AttributeError, OSError):  # no sendfile between these files: the portable way
+        pass
+    while done < size and (chunk := os.pread(src, min(size - done, 1 << 20), offset + done)):
         os.write(dst, chunk)
+        done += len(chunk)
+    return done

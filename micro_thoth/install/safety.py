@@ -10,10 +10,10 @@ import os
 import stat
 import time
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import IO, Optional, Union
 
 from installer.exceptions import InstallerError
 from installer.records import RecordEntry, parse_record_file
@@ -111,7 +111,11 @@ def refuse(path: Path, reason: str, cause: Optional[BaseException] = None) -> No
     raise UnsafeWheel(f"refusing {path.name}: it {reason}", distribution=path.name) from cause
 
 
-def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bool = False) -> None:
+CopyTo = Callable[[zipfile.ZipInfo], IO[bytes]]  # where a member's bytes go too (a second copy of each)
+
+
+def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bool = False,
+                 copy_to: Optional[CopyTo] = None) -> None:
     """Check ``wheel`` and extract it verbatim into the empty dir ``into``, in one pass.
 
     The checks are ``check_wheel``'s; file contents are hashed while they are
@@ -122,6 +126,8 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
     ``.py`` file gets its archive member's time, so bytecode compiled for it once (and kept
     in the cache) stays valid for every later unpacking of the same wheel. ``checked``: these
     very bytes (by digest) passed the whole check before, so contents are not hashed again.
+    ``copy_to(member)``: where each file member's inflated bytes go as well (the cache's stored
+    copy, install/stored.py), announced member by member.
     """
     try:
         with zipfile.ZipFile(_whole(wheel)) as archive:
@@ -134,7 +140,8 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
             for member in members:
                 if not member.filename.endswith("/"):
                     target = inside(str(into), member.filename)
-                    _extract_checked(wheel, archive, member, target, {} if checked else rows, made, read_only)
+                    copy = copy_to(member) if copy_to is not None else None
+                    _extract_checked(wheel, archive, member, target, {} if checked else rows, made, read_only, copy)
             _touch_record(into, rows)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
@@ -157,7 +164,7 @@ def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]
 
 def _extract_checked(
     path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
-    made: set[str], read_only: bool,
+    made: set[str], read_only: bool, copy: Optional[IO[bytes]] = None,
 ) -> None:
     parent = os.path.dirname(target)
     if parent not in made:
@@ -176,6 +183,8 @@ def _extract_checked(
                 if hasher is not None:
                     hasher.update(chunk)
                 write_all(dst, chunk)
+                if copy is not None:
+                    copy.write(chunk)
             if read_only:
                 os.fchmod(dst, mode)  # the cache's trees are read-only whatever the umask
             if target.endswith(".py"):

@@ -35,7 +35,8 @@ from ..errors import InstallError, UnsafeWheel
 from .cores import cores
 from .environment import TargetEnvironment
 from .linking import MOVE
-from .safety import inside, unpack_wheel, write_all
+from .safety import unpack_wheel
+from .stored import StoredCopy, copy_out
 from .trees import compiled_bytecode, unpacked_tree
 
 PREFIX = ".thoth-pip-staging-"
@@ -74,22 +75,55 @@ class Staging:
     def stage(self, wheel: Path, digest: Optional[str]) -> Path:
         """Unpack ``wheel`` (checked against its RECORD) into a new staging tree, with the bytecode
         the cache keeps for it (when the install compiles); ``digest`` is the wheel's sha256 (None:
-        no bytecode kept for it)."""
+        nothing kept for it). A wheel the cache keeps uncompressed (stored.py) is copied out of that
+        copy; else it is inflated, and the copy written on the way."""
         assert self.root is not None, "stage() inside the with block"
         into = Path(tempfile.mkdtemp(dir=self.root))
-        checked = digest is not None and self._cache.wheel_checked(digest)
-        unpack_wheel(wheel, into, read_only=False, checked=checked)
-        if digest is not None and not checked:
-            self._cache.mark_wheel_checked(digest)
-        if digest is None or not self._tag:
+        if digest is None:
+            unpack_wheel(wheel, into, read_only=False)
             return into
+        if not self._copy_stored(digest, into):
+            into = self._unpack(wheel, digest, into)
+        if self._tag:
+            self._add_bytecode(digest, into)
+        return into
+
+    def _copy_stored(self, digest: str, into: Path) -> bool:
+        """The wheel's files from the cache's uncompressed copy, if it keeps one (and it reads)."""
+        stored = self._cache.stored(digest) if self._cache.wheel_checked(digest) else None
+        if stored is None:
+            return False
+        try:
+            copy_out(stored, into)
+        except _UNREADABLE:
+            self._cache.discard_stored(digest)
+            _empty(into)
+            return False
+        return True
+
+    def _unpack(self, wheel: Path, digest: str, into: Path) -> Path:
+        """Inflate the wheel (hashed against its RECORD unless it was once), keeping an uncompressed
+        copy in the cache on the way; a cache that cannot take the copy only costs the copy."""
+        checked = self._cache.wheel_checked(digest)
+        try:
+            with self._cache.temp_file(suffix=".zip") as temp:
+                with StoredCopy(temp) as copy:
+                    unpack_wheel(wheel, into, read_only=False, checked=checked, copy_to=copy.member)
+                self._cache.add_stored(digest, temp)
+        except OSError:  # the cache's disk (full, read-only): unpack without the copy
+            _empty(into)
+            unpack_wheel(wheel, into, read_only=False, checked=checked)
+        if not checked:
+            self._cache.mark_wheel_checked(digest)
+        return into
+
+    def _add_bytecode(self, digest: str, into: Path) -> None:
         archive = self._cache.bytecode(digest, self._tag)
         if archive is None or not _unpack_bytecode(archive, into):
             if archive is not None:
                 self._cache.discard_bytecode(digest, self._tag)
             with self._lock:
                 self._unarchived[into] = digest
-        return into
 
     def keep_bytecode(self, trees: Iterable[Path], workers: Optional[int] = None) -> None:
         """Archive the bytecode compiled in the staging ``trees`` the cache had none for (before
@@ -143,26 +177,23 @@ def _write_archive(path: Path, tree: Path, files: Iterable[str]) -> None:
 
 
 def _unpack_bytecode(archive: Path, into: Path) -> bool:
-    """Write the archive's ``__pycache__/*.pyc`` members into the tree; False if it is unreadable
-    (what was written is valid: each member's CRC is checked before it is written)."""
-    root = str(into)
+    """Copy the archive's ``__pycache__/*.pyc`` members into the tree; False (nothing copied) if it
+    is unreadable or holds anything else."""
     try:
-        with zipfile.ZipFile(archive) as bundle:
-            for member in bundle.infolist():
-                name = member.filename
-                if not name.endswith(".pyc") or "__pycache__" not in name.split("/")[:-1]:
-                    return False
-                target = inside(root, name)
-                data = bundle.read(member)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-                try:
-                    write_all(fd, data)
-                finally:
-                    os.close(fd)
+        copy_out(archive, into, accept=_is_bytecode)
     except _UNREADABLE:
         return False
     return True
+
+
+def _is_bytecode(name: str) -> bool:
+    return name.endswith(".pyc") and "__pycache__" in name.split("/")[:-1]
+
+
+def _empty(tree: Path) -> None:
+    """Remove what a failed unpacking left in ``tree`` (kept, empty)."""
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir()
 
 
 def _sweep(site: Path) -> None:
