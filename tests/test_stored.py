@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from micro_thoth import install
 from micro_thoth.cache import Cache
@@ -83,7 +84,7 @@ def test_the_first_unpacking_keeps_a_stored_copy_and_the_next_copies_out_of_it(
     with install.unpacking_for("copy", two, cache) as unpacking:
         tree = unpacking.stage(wheel, digest)
         assert _files(tree) == first  # same bytes, same .py times (so kept bytecode stays valid), same modes
-        execute(plan([install.WantedPackage("pkg", "1.0")], two), {"pkg": tree}, two, link_mode=unpacking.link_mode)
+        execute(plan([install.WantedPackage("pkg", "1.0")], two), {canonicalize_name("pkg"): tree}, two, link_mode=unpacking.link_mode)
     out = subprocess.run([str(two.python), "-c", "import pkg; print(pkg.VALUE)"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ünïcode"
 
