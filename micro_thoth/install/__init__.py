@@ -9,6 +9,7 @@
     wheels.py       writing a wheel file with installer
     staging.py      where wheels are unpacked: a staging directory in the environment (clone,
                     copy: each file created once) or the cache's trees (hardlink, symlink)
+    stored.py       the cache's uncompressed copies of wheels and bytecode, copied out by the kernel
     trees.py        placing unpacked trees (staged or cached) into the environment by the link mode
     bytecode.py     compiling with the target interpreter (in one batch, or a pool fed tree by tree)
     cores.py        the processors the CPU-bound pools may use

@@ -8,9 +8,11 @@ installing a file is a link and an unlink, and nothing in it is importable). Not
 installed before ``execute`` holds every wheel of the plan, so the all-or-nothing rule holds;
 the directory is removed when the install ends, however it ends.
 
-The cache keeps the verified wheel (``artifacts-v1``) and, per interpreter cache tag, an
-archive of the bytecode compiled for it (``bytecode-v1``): a warm install unpacks the two and
-compiles nothing. ``.py`` files get their archive member's time, so that bytecode stays valid.
+The cache keeps the verified wheel (``artifacts-v1``), an uncompressed copy of it written while
+it is first unpacked (``stored-v1``, stored.py) and, per interpreter cache tag, an archive of the
+bytecode compiled for it (``bytecode-v1``): a warm install copies the files and the bytecode out
+of the two archives in the kernel, inflates nothing and compiles nothing. ``.py`` files get their
+member's time, so that bytecode stays valid.
 The hardlink and symlink modes share the cache's files and keep placing from the cache's
 unpacked trees (``CacheTrees``, trees.py).
 """
