@@ -182,7 +182,7 @@ def test_copy_out_copies_across_filesystems_and_without_copy_file_range(tmp_path
 def test_a_stored_copy_too_large_for_plain_zip_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stored, "_LIMIT", 1000)
     member = zipfile.ZipInfo("a/b.py", (2020, 1, 1, 0, 0, 0))
-    member.file_size = 5000
+    member.file_size, member.CRC = 5000, 0
     with stored.StoredCopy(tmp_path / "copy.zip") as copy, pytest.raises(OSError, match="too large"):
         copy.member(member)
 
@@ -214,3 +214,10 @@ def test_copy_out_keeps_the_executable_bit(tmp_path: Path) -> None:
     stored.copy_out(archive, tmp_path / "into")
     assert os.stat(tmp_path / "into" / "pkg-1.0.data" / "scripts" / "run").st_mode & 0o777 == 0o755
     assert os.stat(tmp_path / "into" / "pkg" / "plain.txt").st_mode & 0o111 == 0
+
+
+def test_a_member_of_another_size_than_announced_leaves_no_copy(tmp_path: Path) -> None:
+    member = zipfile.ZipInfo("a/b.py", (2020, 1, 1, 0, 0, 0))
+    member.file_size, member.CRC = 10, 0
+    with pytest.raises(OSError, match="holds 41 bytes, not 46"), stored.StoredCopy(tmp_path / "copy.zip") as copy:
+        copy.member(member).write(b"short")

@@ -46,10 +46,11 @@ class StoredCopy:
     def __init__(self, path: Path) -> None:
         self._file = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by close()
         self._central: list[bytes] = []
+        self._offset = 0  # where the next header goes: kept by sum, as tell() would cost a syscall per member
 
     def member(self, member: zipfile.ZipInfo) -> IO[bytes]:
         """Where ``member``'s bytes go (its header is written now); the caller writes exactly them."""
-        offset = self._file.tell()
+        offset = self._offset
         if max(offset, member.file_size) >= _LIMIT or len(self._central) >= 0xFFFF:
             raise OSError(errno.EFBIG, "too large for an uncompressed copy")
         name, flags = _encoded(member.filename)
@@ -57,6 +58,7 @@ class StoredCopy:
         crc, size = member.CRC, member.file_size
         self._file.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 0, time, date, crc, size, size, len(name), 0))
         self._file.write(name)
+        self._offset += _LOCAL_SIZE + len(name) + size
         self._central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x0314, 20, flags, 0, time, date, crc, size,
                                          size, len(name), 0, 0, 0, 0, member.external_attr, offset) + name)
         return self._file
@@ -74,6 +76,8 @@ class StoredCopy:
     def _finish(self) -> None:
         with self._file:
             start = self._file.tell()
+            if start != self._offset:  # a member's bytes were not the size its header says
+                raise OSError(errno.EIO, f"the uncompressed copy holds {start} bytes, not {self._offset}")
             directory = b"".join(self._central)
             if start + len(directory) >= _LIMIT:
                 raise OSError(errno.EFBIG, "too large for an uncompressed copy")
