@@ -137,7 +137,7 @@ def _copy_member(fd: int, view: mmap.mmap, member: zipfile.ZipInfo, target: str,
     dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)  # a duplicate fails here
     written.append(target)
     try:
-        if transfer(fd, dst, member.file_size, start) != member.file_size:
+        if member.file_size and transfer(fd, dst, member.file_size, start) != member.file_size:
             raise EOFError(f"{member.filename} is cut short")
         if target.endswith(".py"):
             stamp = member_time(member)
