@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +87,11 @@ class KnowledgeStore(Protocol):
     def get_value(self, namespace: str, key: str) -> Optional[str]: ...
 
     def put_value(self, namespace: str, key: str, value: str) -> None: ...
+
+    # True when ``get_value_parts`` can answer (it reads parts of a value without reading it whole)
+    reads_parts: bool
+
+    def get_value_parts(self, namespace: str, key: str, spans: Sequence[tuple[int, int]]) -> Optional[list[str]]: ...
 
 
 class UnknownSchema(sqlite3.DatabaseError):
@@ -204,11 +209,33 @@ class Store:
     def put_value(self, namespace: str, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO kv (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, value))
 
+    reads_parts = hasattr(sqlite3.Connection, "blobopen")  # Python 3.11+
+
+    def get_value_parts(self, namespace: str, key: str, spans: Sequence[tuple[int, int]]) -> Optional[list[str]]:
+        """The (start, end) character spans of an ASCII value, read without reading it whole (a
+        page's value is megabytes; one version's rows are a few hundred bytes); None if it is not
+        there (or not ASCII there) or cannot be read so."""
+        try:
+            with self._cursor() as cur:
+                row = cur.execute("SELECT rowid FROM kv WHERE namespace = ? AND key = ?", (namespace, key)).fetchone()
+                if row is None or not self.reads_parts:
+                    return None
+                with self._conn.blobopen("kv", "value", row[0], readonly=True) as blob:
+                    return [_part(blob, start, end) for start, end in spans]
+        except (sqlite3.Error, UnicodeDecodeError, ValueError) as exc:
+            self._reporter.message(f"metadata store read failed ({exc}); treated as a miss", level="debug")
+            return None
+
     def values(self, namespace: str) -> dict[str, str]:
         """Every key of ``namespace`` and its value (what a knowledge export carries of it)."""
         with self._cursor() as cur:
             rows = cur.execute("SELECT key, value FROM kv WHERE namespace = ? ORDER BY key", (namespace,)).fetchall()
         return {str(key): str(value) for key, value in rows}
+
+
+def _part(blob: sqlite3.Blob, start: int, end: int) -> str:
+    blob.seek(start)
+    return bytes(blob.read(end - start)).decode("ascii")
 
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:

@@ -26,14 +26,13 @@ from micro_thoth.errors import (
     UsageError,
 )
 from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
-from micro_thoth.index.page_scan import json_groups
+from micro_thoth.index.page_scan import json_groups, json_value
 from micro_thoth.index.pages import (
     InvalidPage,
     artifacts_from_rows,
     artifacts_to_groups,
     directory_artifacts,
     groups_from_text,
-    groups_text,
 )
 from micro_thoth.index.project_pages import PARSED_PAGES
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
@@ -287,8 +286,8 @@ def test_store_ttl_and_etag_revalidation(index: LocalIndex, http: httpx.Client, 
         stale = _client([source], http, store=store, page_ttl=0)
         revalidated = stale.project("alpha")
         refreshed = _client([source], http, store=store, refresh=True).project("alpha")
-    assert first.artifacts == fresh.artifacts == revalidated.artifacts == refreshed.artifacts
-    assert len(index.requests) == 3
+        assert first.artifacts == fresh.artifacts == revalidated.artifacts == refreshed.artifacts
+        assert len(index.requests) == 3
 
 
 def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
@@ -299,16 +298,16 @@ def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, 
     with Store(tmp_path / "s.sqlite") as store:
         parsed = _client([source], http, store=store).project("alpha")
         stored = _client([source], http, store=store, page_ttl=600).project("alpha")
-    assert len(index.requests) == 1  # the second page came from the store
-    files = dict(stored.version_files())
-    assert sorted(str(v) for v in files) == ["1.0", "1.0.1", "2.0", "3.0"]
-    assert [str(v) for v in files] == [str(v) for v in parsed.versions()]
-    assert "artifacts" not in vars(stored)  # nothing built yet
-    for version, artifacts in parsed.versions().items():
-        built = files[version]()
-        assert built == tuple(artifacts) and built is files[version]()  # built once, the same files
-        assert all(a.name == "alpha" and a.version == version and a.index == source for a in built)
-    assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
+        assert len(index.requests) == 1  # the second page came from the store
+        files = dict(stored.version_files())
+        assert sorted(str(v) for v in files) == ["1.0", "1.0.1", "2.0", "3.0"]
+        assert [str(v) for v in files] == [str(v) for v in parsed.versions()]
+        assert "artifacts" not in vars(stored)  # nothing built yet
+        for version, artifacts in parsed.versions().items():
+            built = files[version]()
+            assert built == tuple(artifacts) and built is files[version]()  # built once, the same files
+            assert all(a.name == "alpha" and a.version == version and a.index == source for a in built)
+        assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
 
 
 def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:
@@ -336,8 +335,10 @@ def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:
                  json.dumps({"files": files}, ensure_ascii=False).encode("utf-8", "surrogatepass")):
         groups = json_groups(body, page_url)
         store = Store(":memory:")
-        store.put_value("pages", page_url, groups_text(groups))  # storable: one line a group, no lone surrogate
-        assert groups_from_text(store.get_value("pages", page_url) or "") == groups
+        value, spans = json_value(body, page_url, "head\n")
+        store.put_value("pages", page_url, value)  # storable: one line a group, no lone surrogate
+        assert groups_from_text(store.get_value("pages", page_url) or "", 5) == groups
+        assert [(name, version, value[start:end]) for name, version, start, end in spans] == groups
         expected = groups_from_text(artifacts_to_groups(parse_json(body, page_url, source)))
         assert [(name, version) for name, version, _rows in groups] == [(name, version) for name, version, _rows in expected]
         assert [(name, version) for name, version, _rows in groups] == [
@@ -347,7 +348,7 @@ def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:
             assert rows.startswith("[{")  # the page's own objects, not rows
     whl = '{"filename":"alpha-1.0-py3-none-any.whl","url":"https://f.example.invalid/w.whl","hashes":{"sha256":"AA"}}'
     assert json_groups(('{"files": [' + whl + "]}").encode(), page_url) == [("alpha", "1.0", f"[{whl}]")]  # as it came
-    assert json_groups(b'{"files": []}', page_url) == [] and groups_text([], "head\n") == "head\n"
+    assert json_groups(b'{"files": []}', page_url) == [] and json_value(b'{"files": []}', page_url, "h\n") == ("h\n", [])
 
 
 @pytest.mark.parametrize("body", [
@@ -394,10 +395,10 @@ def test_a_page_is_kept_as_rows_not_as_its_body(index: LocalIndex, tmp_path: Pat
         partial = _client([source], client, store=store).locked_files("beta", frozenset({wheel.sha256}))
         kept = store.get_page(index.url.rstrip("/") + "/beta/")
         assert kept is not None and kept.body  # filtered, not parsed whole: the body kept for a later lock
-    assert statuses == [200, 304, 200, 200]
-    assert sorted(a.filename for a in first.artifacts) == sorted(a.filename for a in again.artifacts)
-    assert sorted(a.filename for a in offline.artifacts) == sorted(a.filename for a in first.artifacts)
-    assert [a.filename for a in partial.artifacts] == [wheel.filename]
+        assert statuses == [200, 304, 200, 200]
+        assert sorted(a.filename for a in first.artifacts) == sorted(a.filename for a in again.artifacts)
+        assert sorted(a.filename for a in offline.artifacts) == sorted(a.filename for a in first.artifacts)
+        assert [a.filename for a in partial.artifacts] == [wheel.filename]
 
 
 def test_a_store_of_the_previous_format_is_read_and_then_replaced(index: LocalIndex, tmp_path: Path) -> None:
@@ -417,11 +418,42 @@ def test_a_store_of_the_previous_format_is_read_and_then_replaced(index: LocalIn
         earlier = _client([source], client, store=store).project("alpha")
         offline = _client([source], client, store=store, offline=True).project("alpha")
         assert statuses == [200]  # both answered from the earlier format's rows
+        read = [sorted(page.artifacts, key=lambda a: a.filename) for page in (earlier, offline)]
         store.put_value("parsed-pages-v3", url, f"{digest}\n0.5\nalpha\t9.0\t[]")  # no rows of this fetch at all
         refetched = _client([source], client, store=store).project("alpha")
         assert statuses == [200, 200] and "\t[{" in (store.get_value(PARSED_PAGES, url) or "")
-    for page in (earlier, offline, refetched):
-        assert sorted(page.artifacts, key=lambda a: a.filename) == sorted(first.artifacts, key=lambda a: a.filename)
+        for files in (*read, sorted(refetched.artifacts, key=lambda a: a.filename)):
+            assert files == sorted(first.artifacts, key=lambda a: a.filename)
+
+
+def test_a_version_is_read_back_from_the_store_when_reached(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    """A fetched page's rows are not held in memory: each version's are read back from the stored
+    value by offset when first built, the same files as a parse gives; a value replaced since (the
+    page fetched again by another run) gives that version's rows in the new value (none when it no
+    longer lists it); a store that no longer has the page says so."""
+    for version in ("1.0", "2.0", "3.0"):
+        index.add(Dist("alpha", version), sdist=True)
+    source, url = Source("main", index.url), index.url.rstrip("/") + "/alpha/"
+
+    def files(page: Any) -> dict[str, list[str]]:
+        return {str(v): sorted(a.filename for a in load()) for v, load in page.version_files()}
+
+    expected = files(_client([source], http).project("alpha"))
+    with Store(tmp_path / "s.sqlite") as store:
+        first = _client([source], http, store=store).project("alpha")
+        warm, later, gone = (_client([source], http, store=store, page_ttl=600).project("alpha") for _ in range(3))
+        rows = [rows for _name, _version, rows in vars(first)["_groups"]]
+        assert len(rows) == 3 and all(callable(r) for r in rows) == store.reads_parts
+        assert files(first) == files(warm) == expected
+        index.add(Dist("alpha", "4.0"), sdist=True)
+        newer = _client([source], http, store=store, refresh=True).project("alpha")  # the value is replaced
+        assert files(later) == expected and sorted(files(newer)) == ["1.0", "2.0", "3.0", "4.0"]
+        store.put_value(PARSED_PAGES, url, "0\n0.5\nalpha\t9.0\t[]")  # none of its versions any more
+        assert files(gone) == ({"1.0": [], "2.0": [], "3.0": []} if store.reads_parts else expected)
+        closed = _client([source], http, store=store, page_ttl=600, refresh=True).project("alpha")
+    if store.reads_parts:
+        with pytest.raises(PackageIndexError, match="could not be read back from the store"):
+            files(closed)
 
 
 def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
@@ -430,7 +462,7 @@ def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Cli
         _client([Source("main", index.url)], http, store=store).project("alpha")
         index.add(Dist("alpha", "2.0"))
         page = _client([Source("main", index.url)], http, store=store, page_ttl=0).project("alpha")
-    assert sorted(str(v) for v in page.versions()) == ["1.0", "2.0"]
+        assert sorted(str(v) for v in page.versions()) == ["1.0", "2.0"]
 
 
 def test_exclude_newer(index: LocalIndex, http: httpx.Client) -> None:

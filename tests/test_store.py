@@ -136,3 +136,20 @@ def test_failing_reads_are_misses(tmp_path: Path) -> None:
         store._conn.execute("SELECT 1")
     assert store.get_metadata(SHA) is None  # closed connection: a miss, not a crash
     store.put_metadata(SHA, "x")
+
+
+def test_parts_of_a_value_are_read_without_reading_it_whole(tmp_path: Path) -> None:
+    """``get_value_parts``: character spans of an ASCII value; None when it is missing, not ASCII
+    there, the store cannot read parts, or is closed."""
+    value = "head\n" + "".join(f"row{i:05d}," for i in range(20000))
+    with Store(tmp_path / "s.sqlite") as store:
+        store.put_value("n", "k", value)
+        store.put_value("n", "u", "h\u00e9llo")
+        if not store.reads_parts:
+            assert store.get_value_parts("n", "k", [(0, 5)]) is None
+            pytest.skip("this sqlite3 module cannot read a part of a value (Python < 3.11)")
+        spans = [(0, 5), (5, 14), (len(value) - 9, len(value)), (100_003, 100_012)]
+        assert store.get_value_parts("n", "k", spans) == [value[a:b] for a, b in spans]
+        assert store.get_value_parts("n", "missing", [(0, 1)]) is None
+        assert store.get_value_parts("n", "u", [(0, 3)]) is None  # é is two bytes: not an ASCII value
+    assert store.get_value_parts("n", "k", [(0, 5)]) is None  # closed: a miss, not a crash

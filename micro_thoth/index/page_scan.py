@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
+from itertools import chain, repeat
 from typing import Optional
 
 from micro_thoth.artifacts import filename_parts
@@ -16,12 +17,17 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _ABSOLUTE = ("https://", "http://", "file:")
 
 
-def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
-    """A PEP 691 page straight to the groups the store keeps (``pages.groups_text``): per (project,
-    version), in order of first appearance, a JSON array of its files' objects as the page gave them,
-    in page order, nothing re-encoded (only an object with a relative URL, made absolute, or spread
-    over lines). The page is read one file at a time, never decoded whole; each version's files are
-    built (``pages.artifacts_from_rows``) when the resolver reaches it."""
+Span = tuple[str, str, int, int]  # (project, version text, start, end): where a group's rows sit in the stored value
+
+
+def json_value(body: bytes, page_url: str, head: str = "") -> tuple[str, list[Span]]:
+    """A PEP 691 page straight to the value the store keeps (``pages.artifacts_to_groups``' layout
+    after ``head``) and where each group's rows sit in it: per (project, version), in order of first
+    appearance, a JSON array of its files' objects as the page gave them, in page order, nothing
+    re-encoded (only an object with a relative URL, made absolute, or spread over lines). The page
+    is read one file at a time, never decoded whole, and the value is joined once (no copy of each
+    group on the way); each version's files are built (``pages.artifacts_from_rows``) when the
+    resolver reaches it."""
     try:
         encoding = json.detect_encoding(body)
         try:
@@ -35,12 +41,33 @@ def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
         raise InvalidPage(f"not a PEP 691 project page: {exc!r}") from exc
     if version.split(".")[0] != "1":
         raise InvalidPage(f"simple API version {version} is not supported (1.x is)")
-    groups = []
-    while files:  # each version's slices dropped as soon as they are joined
-        (name, text), raws = files.popitem()
-        groups.append((name, text, f"[{','.join(raws)}]"))
-    groups.reverse()
-    return groups
+    return _joined(files, head)
+
+
+def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
+    """``json_value``'s groups as (project, version text, rows text)."""
+    value, spans = json_value(body, page_url)
+    return [(name, version, value[start:end]) for name, version, start, end in spans]
+
+
+def _joined(files: dict[tuple[str, str], list[str]], head: str) -> tuple[str, list[Span]]:
+    """``head`` and the groups' lines joined in one piece (the files' slices are the pieces: no
+    group is joined on its own first), and where each group's rows are in it."""
+    pieces, spans, at = [head], [], len(head)
+    for (name, version), raws in files.items():
+        pieces += (name, "\t", version, "\t")
+        first = len(pieces)
+        pieces.extend(chain.from_iterable(zip(repeat(","), raws)))
+        pieces[first] = "["  # the comma before the first file
+        pieces.append("]\n")
+        start = at + len(name) + len(version) + 2
+        at = start + sum(map(len, raws)) + len(raws) + 1  # "[", the files, a comma between two, "]"
+        spans.append((name, version, start, at))
+        at += 1  # the newline
+    if spans:
+        pieces[-1] = "]"  # no newline after the last group
+    files.clear()
+    return "".join(pieces), spans
 
 
 def _skip(text: str, index: int) -> int:

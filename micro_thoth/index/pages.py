@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -312,20 +312,14 @@ def artifacts_to_groups(artifacts: Sequence[Artifact]) -> str:
     return "\n".join(f"{name}\t{version}\t{artifacts_to_rows(group)}" for (name, version), group in groups.items())
 
 
-def groups_text(groups: Iterable[tuple[str, str, str]], head: str = "") -> str:
-    """``head`` then the groups as ``artifacts_to_groups`` writes them, joined once (a page's groups
-    may be megabytes: no copy of each is made on the way)."""
-    pieces = [head]
-    for name, version, rows in groups:
-        pieces += (name, "\t", version, "\t", rows, "\n")
-    if len(pieces) > 1:
-        pieces.pop()  # no newline after the last group
-    return "".join(pieces)
-
-
 def groups_from_text(text: str, start: int = 0) -> list[tuple[str, str, str]]:
     """``artifacts_to_groups``' lines from ``start`` as (name, version text, json rows), nothing decoded
     yet; each piece sliced once out of ``text`` (no copy of each line on the way: a page may be megabytes)."""
+    return [(name, version, text[begin:end]) for name, version, begin, end in group_spans(text, start)]
+
+
+def group_spans(text: str, start: int = 0) -> list[tuple[str, str, int, int]]:
+    """``artifacts_to_groups``' lines from ``start`` as (name, version text, where the rows start and end)."""
     groups, find, end = [], text.find, len(text)
     while start < end:
         name = find("\t", start)
@@ -334,7 +328,7 @@ def groups_from_text(text: str, start: int = 0) -> list[tuple[str, str, str]]:
         line = end if line < 0 else line
         if name < 0 or version < 0:
             raise ValueError(f"not a stored group: {text[start:line][:80]!r}")
-        groups.append((text[start:name], text[name + 1 : version], text[version + 1 : line]))
+        groups.append((text[start:name], text[name + 1 : version], version + 1, line))
         start = line + 1
     return groups
 
@@ -352,14 +346,24 @@ def _hash(text: str) -> Hash:
     return Hash(algorithm, value)
 
 
+Rows = Union[str, Callable[[], str]]  # a group's JSON rows, or what reads them back from the store
+
+
+def rows_text(rows: Rows) -> str:
+    """A group's rows, read back from the store if they are not in memory."""
+    return rows if isinstance(rows, str) else rows()
+
+
 class StoredPage(ProjectPage):
     """A page read back from the store: each version's files are built when first asked
-    (``version_files``), all of them only when ``artifacts`` is read."""
+    (``version_files``), all of them only when ``artifacts`` is read. A group's rows are its
+    text or what reads it back from the store (a lock's pages are tens of MB, a few hundred of
+    their files are built)."""
 
-    _groups: tuple[tuple[str, str, str], ...]
+    _groups: tuple[tuple[str, str, Rows], ...]
     _clean: Callable[[Artifact], Artifact]
 
-    def __init__(self, name: NormalizedName, index: Source, groups: Sequence[tuple[str, str, str]],
+    def __init__(self, name: NormalizedName, index: Source, groups: Sequence[tuple[str, str, Rows]],
                  clean: Callable[[Artifact], Artifact]) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "index", index)
@@ -375,7 +379,7 @@ class StoredPage(ProjectPage):
 
     @functools.cached_property
     def _loaders(self) -> list[tuple[Optional[Version], Callable[[], tuple[Artifact, ...]]]]:
-        merged: dict[Optional[Version], list[str]] = {}  # "1.0" and "1.0.0" are one version
+        merged: dict[Optional[Version], list[Rows]] = {}  # "1.0" and "1.0.0" are one version
         for _name, text, rows in self._groups:
             merged.setdefault(_parse_version(text), []).append(rows)
         object.__setattr__(self, "_groups", ())  # the loaders hold the rows now, each until it builds
@@ -385,7 +389,7 @@ class StoredPage(ProjectPage):
 class _Loader:
     """Builds (once) the files of one version of a StoredPage."""
 
-    def __init__(self, page: StoredPage, version: Optional[Version], rows: list[str]) -> None:
+    def __init__(self, page: StoredPage, version: Optional[Version], rows: list[Rows]) -> None:
         self._page, self._version, self._rows = page, version, rows
         self._built: Optional[tuple[Artifact, ...]] = None
 
@@ -395,7 +399,7 @@ class _Loader:
             self._built = tuple(
                 page._clean(a)
                 for rows in self._rows
-                for a in artifacts_from_group(page.name, self._version, rows, page.index)
+                for a in artifacts_from_group(page.name, self._version, rows_text(rows), page.index)
             )
             self._rows = []  # built: their text is no longer needed
         return self._built

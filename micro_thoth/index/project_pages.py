@@ -9,22 +9,24 @@ asks the index again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Optional, Union
 
 from packaging.utils import NormalizedName
 
 from micro_thoth import allocator
 from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.errors import IndexUnreachable, PackageIndexError
-from micro_thoth.memory import Kept
+from micro_thoth.memory import Kept, keeping
 from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
@@ -34,9 +36,9 @@ from . import fetch, page_scan, pages
 if TYPE_CHECKING:
     import httpx
 
-Groups = list[tuple[str, str, str]]  # a stored page's rows by (name, version): see pages.groups_from_text
+Groups = list[tuple[str, str, pages.Rows]]  # a stored page's rows by (name, version): see pages.groups_from_text
 Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
-StoredRows = tuple[str, str, int]  # a stored page: its body's digest, the stored value, where its rows start in it
+StoredRows = tuple[str, str, int, str]  # a stored page: its body's digest, the stored value, where its rows start, its namespace
 
 # store namespace: page URL -> body digest, fetch time, files grouped by version (v4: a PEP 691 page's
 # files as the page's own JSON objects, ``page_scan``; v3, compact rows only, is still read)
@@ -44,7 +46,7 @@ PARSED_PAGES = "parsed-pages-v4"
 _EARLIER_PARSED_PAGES = ("parsed-pages-v3",)
 # (store, page URL) -> fetch time, parsed rows: what a resolver process keeps across jobs (memory.py);
 # used only while the store still holds that fetch, so a page another process re-fetched is read again
-_REMEMBERED: Kept[tuple[str, str], tuple[float, tuple[tuple[str, str, str], ...]]] = Kept(2048)
+_REMEMBERED: Kept[tuple[str, str], tuple[float, tuple[tuple[str, str, pages.Rows], ...]]] = Kept(2048)
 _PARSING = threading.Semaphore(1)
 
 
@@ -90,7 +92,7 @@ class ProjectPages:
         if isinstance(found, list):  # rows from the store, grouped by version
             if sha256s is None and self._exclude_newer is None:
                 return pages.StoredPage(name, source, found, self._clean)
-            found = tuple(a for _name, _version, rows in found for a in pages.artifacts_from_rows(rows, source))
+            found = tuple(a for _name, _version, rows in found for a in pages.artifacts_from_rows(pages.rows_text(rows), source))
         if sha256s is not None:
             found = tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
         artifacts = tuple(self._clean(a) for a in found if a.name == name)
@@ -125,10 +127,8 @@ class ProjectPages:
         if remembered is not None and info is not None and remembered[0] == info.fetched_at:
             return list(remembered[1])  # a resolver process's warm path: the rows of this very fetch, parsed before
         kept = self._kept_rows(url, info)
-        if kept is not None and info is not None and fresh:
-            groups = pages.groups_from_text(*kept[1:])  # the warm path: neither the body nor a parse is needed
-            self._remember(url, info.fetched_at, groups)
-            return groups
+        if kept is not None and info is not None and fresh:  # the warm path: neither the body nor a parse is needed
+            return self._groups(kept[3], url, kept[1], kept[2], info.fetched_at)
         if self._offline:
             return self._offline_page(url, info, kept, source)
         cached = self._store.get_page(url) if self._store is not None and info is not None else None
@@ -143,8 +143,7 @@ class ProjectPages:
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
             if kept is not None and not cached.body:  # the rows stand for the unchanged body
-                self._keep(page, kept[0], kept[1][kept[2]:])
-                return pages.groups_from_text(*kept[1:])
+                return self._keep(page, _head(kept[0], page.fetched_at) + kept[1][kept[2]:])
         elif response.status_code in (404, 410):
             return None
         elif response.status_code == 200:
@@ -156,7 +155,7 @@ class ProjectPages:
     def _offline_page(self, url: str, info: Optional[CachedPage], kept: Optional[StoredRows], source: Source) -> Files:
         """The page as last fetched, however old; an error naming it when it never was."""
         if kept is not None:
-            return pages.groups_from_text(*kept[1:])
+            return self._groups(kept[3], url, kept[1], kept[2])
         cached = self._store.get_page(url) if info is not None and self._store is not None else None
         if cached is not None and cached.body:
             return self._parse_page(cached, source)
@@ -175,18 +174,35 @@ class ProjectPages:
             if value is not None:
                 digest, stamp, start = _stored_head(value)
                 if stamp == repr(info.fetched_at):
-                    return digest, value, start
+                    return digest, value, start, namespace
         return None
 
-    def _keep(self, page: CachedPage, digest: str, rows: Union[str, Groups]) -> None:
-        """The page's rows with its body's digest and fetch time, and its validators: not the body,
-        which the rows stand for (a 304 or an identical body keeps them)."""
+    def _keep(self, page: CachedPage, value: str, spans: Optional[list[page_scan.Span]] = None) -> Groups:
+        """Keeps the page's value (``_head`` then its rows: its body's digest and fetch time) and its
+        validators, not its body, which the rows stand for (a 304 or an identical body keeps them);
+        the page's groups (``_groups``)."""
         if self._store is not None:
-            head = f"{digest}\n{page.fetched_at!r}\n"
-            value = head + rows if isinstance(rows, str) else pages.groups_text(rows, head)
             self._store.put_value(PARSED_PAGES, page.url, value)
-            del value
             self._store.put_page(replace(page, body=b""))
+        return self._groups(PARSED_PAGES, page.url, value, _stored_head(value)[2], page.fetched_at, spans)
+
+    def _groups(self, namespace: str, url: str, value: str, start: int, fetched_at: Optional[float] = None,
+                spans: Optional[list[page_scan.Span]] = None) -> Groups:
+        """The groups of a page's stored ``value`` (rows from ``start``): each read back from the store
+        when the resolver reaches its version (``_StoredValue``) if the store can read a part of a
+        value, else (and in a process that keeps pages: ``memory.py``) sliced out of ``value``.
+        ``fetched_at``: remembered for such a process."""
+        spans = pages.group_spans(value, start) if spans is None else spans
+        groups: Groups
+        if self._store is not None and self._store.reads_parts and not keeping() and value.isascii():
+            read = _StoredValue(self._store, namespace, url, value[:start]).rows
+            groups = [(name, version, functools.partial(read, name, version, begin, end))
+                      for name, version, begin, end in spans]
+        else:
+            groups = [(name, version, value[begin:end]) for name, version, begin, end in spans]
+        if fetched_at is not None:
+            self._remember(url, fetched_at, groups)
+        return groups
 
     def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
                     fetched: bool = False) -> Files:
@@ -195,27 +211,21 @@ class ProjectPages:
         those files are built, and a ``fetched`` page is kept whole (a later lock parses it without
         asking the index)."""
         digest = hashlib.sha1(page.body).hexdigest()
+        head = _head(digest, page.fetched_at)
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
-        rows: Union[str, Groups]
-        head = _stored_head(stored) if stored is not None else None
-        if stored is not None and head is not None and head[0] == digest:
-            start = head[2]
-            artifacts: Files = pages.groups_from_text(stored, start)
-            rows = stored[start:]
-        elif sha256s is not None:
+        kept = _stored_head(stored) if stored is not None else None
+        if stored is not None and kept is not None and kept[0] == digest:  # the same body: its rows, nothing parsed
+            return self._keep(page, head + stored[kept[2]:])
+        if sha256s is not None:
             found = _parse_fresh(page, source, sha256s)
             if fetched and self._store is not None:
                 self._store.put_page(page)
             return found
-        elif pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
-            with _PARSING:
-                rows = artifacts = _parse_fresh(page, source, as_groups=True)
-        else:
-            artifacts = _parse_fresh(page, source)
-            rows = pages.artifacts_to_groups(artifacts)
-        self._keep(page, digest, rows)
-        if isinstance(artifacts, list):
-            self._remember(page.url, page.fetched_at, artifacts)
+        if pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
+            with _PARSING:  # one page's parse and write at a time: each holds megabytes for a moment
+                return self._keep(page, *_parse_fresh_value(page, source, head))
+        artifacts = _parse_fresh(page, source)
+        self._keep(page, head + pages.artifacts_to_groups(artifacts))
         return artifacts
 
     def fresh_in_memory(self, source: Source, name: NormalizedName) -> bool:
@@ -236,6 +246,11 @@ class ProjectPages:
         _REMEMBERED.put(self._remembered_key(url), (fetched_at, tuple(groups)))
 
 
+def _head(digest: str, fetched_at: float) -> str:
+    """What a stored page's value starts with: its body's digest and its fetch time, a line each."""
+    return f"{digest}\n{fetched_at!r}\n"
+
+
 def _stored_head(value: str) -> tuple[str, str, int]:
     """(body digest, fetch time text, where the rows start) of a stored value (``_keep``'s head)."""
     first = value.index("\n")
@@ -243,22 +258,48 @@ def _stored_head(value: str) -> tuple[str, str, int]:
     return value[:first], value[first + 1 : start - 1], start
 
 
-@overload
-def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]: ...
-@overload
-def _parse_fresh(page: CachedPage, source: Source, *, as_groups: Literal[True]) -> Groups: ...
-
-
-def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
-                 as_groups: bool = False) -> Union[tuple[Artifact, ...], Groups]:
-    try:
-        if as_groups:
-            return page_scan.json_groups(page.body, page.base)
+def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None) -> tuple[Artifact, ...]:
+    with _invalid_page(page, source):
         return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
+
+
+def _parse_fresh_value(page: CachedPage, source: Source, head: str) -> tuple[str, list[page_scan.Span]]:
+    """A PEP 691 page's value for the store (``head``, then its rows by version) and where each group's rows are."""
+    with _invalid_page(page, source):
+        return page_scan.json_value(page.body, page.base, head)
+
+
+@contextmanager
+def _invalid_page(page: CachedPage, source: Source) -> Iterator[None]:
+    try:
+        yield
     except pages.InvalidPage as exc:
         raise PackageIndexError(
             f"{redact_url(page.url)} is not a valid project page: {exc}", index=source.redacted_url
         ) from exc
+
+
+class _StoredValue:
+    """A page's value in the store, from which a version's rows are read when the resolver reaches it."""
+
+    def __init__(self, store: KnowledgeStore, namespace: str, key: str, head: str) -> None:
+        self._store, self._namespace, self._key, self._head = store, namespace, key, head
+
+    def rows(self, name: str, version: str, start: int, end: int) -> str:
+        """The rows of (``name``, ``version``) at [start, end) of the value; if the value has been
+        replaced since (another process fetched the page again), that version's rows in the new one
+        (none if it lists no such version any more)."""
+        parts = self._store.get_value_parts(self._namespace, self._key, ((0, len(self._head)), (start, end)))
+        if parts is not None and parts[0] == self._head:
+            return parts[1]
+        value = self._store.get_value(self._namespace, self._key)
+        if value is None:
+            raise PackageIndexError(
+                f"the files of {name} {version} could not be read back from the store (was it closed or emptied"
+                " during the run?)", hint="run the command again",
+            )
+        found = [rows for n, v, rows in pages.groups_from_text(value, _stored_head(value)[2]) if n == name and v == version]
+        return found[0] if found else "[]"
 
 
 def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[httpx.Response, bytes]:
