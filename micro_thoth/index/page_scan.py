@@ -6,7 +6,7 @@ import json
 import json.scanner
 import re
 from itertools import chain, repeat
-from typing import Optional
+from typing import Optional, Union
 
 from micro_thoth.artifacts import filename_parts
 
@@ -20,20 +20,17 @@ _ABSOLUTE = ("https://", "http://", "file:")
 Span = tuple[str, str, int, int]  # (project, version text, start, end): where a group's rows sit in the stored value
 
 
-def json_value(body: bytes, page_url: str, head: str = "") -> tuple[str, list[Span]]:
+def json_value(body: Union[bytes, list[bytes]], page_url: str, head: str = "") -> tuple[str, list[Span]]:
     """A PEP 691 page straight to the value the store keeps (``pages.artifacts_to_groups``' layout
     after ``head``) and where each group's rows sit in it: per (project, version), in order of first
     appearance, a JSON array of its files' objects as the page gave them, in page order, nothing
     re-encoded (only an object with a relative URL, made absolute, or spread over lines). The page
     is read one file at a time, never decoded whole, and the value is joined once (no copy of each
     group on the way); each version's files are built (``pages.artifacts_from_rows``) when the
-    resolver reaches it."""
+    resolver reaches it. ``body`` in a list is taken out of it: the caller lets go of megabytes as
+    soon as they are decoded."""
     try:
-        encoding = json.detect_encoding(body)
-        try:
-            text, exact = body.decode(encoding), True
-        except UnicodeDecodeError:  # an encoded lone surrogate, as json.loads takes it: every file re-encoded (escaped)
-            text, exact = body.decode(encoding, "surrogatepass"), False
+        text, exact = _decoded(body if isinstance(body, bytes) else body.pop())
         files, meta = _scan_page(text, page_url, exact and "\n" not in text)
         del text  # the files' slices are all that is kept of it
         version = str((meta or {}).get("api-version", "1.0"))  # type: ignore[attr-defined]
@@ -48,6 +45,15 @@ def json_groups(body: bytes, page_url: str) -> list[tuple[str, str, str]]:
     """``json_value``'s groups as (project, version text, rows text)."""
     value, spans = json_value(body, page_url)
     return [(name, version, value[start:end]) for name, version, start, end in spans]
+
+
+def _decoded(body: bytes) -> tuple[str, bool]:
+    """The page's text, and whether each file's text may be kept as it is (no lone surrogate)."""
+    encoding = json.detect_encoding(body)
+    try:
+        return body.decode(encoding), True
+    except UnicodeDecodeError:  # an encoded lone surrogate, as json.loads takes it: every file re-encoded (escaped)
+        return body.decode(encoding, "surrogatepass"), False
 
 
 def _joined(files: dict[tuple[str, str], list[str]], head: str) -> tuple[str, list[Span]]:

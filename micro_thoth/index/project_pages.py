@@ -139,7 +139,7 @@ class ProjectPages:
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
-        response, body = _get(self._client, url, headers)
+        response, body = _get(self._client, url, headers)  # [the body]: the parse takes it out
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
             if kept is not None and not cached.body:  # the rows stand for the unchanged body
@@ -147,10 +147,10 @@ class ProjectPages:
         elif response.status_code in (404, 410):
             return None
         elif response.status_code == 200:
-            page = _cached_page(url, response, body)
+            page = _cached_page(url, response, b"")
         else:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}")
-        return self._parse_page(page, source, sha256s, fetched=True)  # a page we cannot read is not kept
+        return self._parse_page(page, source, sha256s, fetched=True, body=body)  # a page we cannot read is not kept
 
     def _offline_page(self, url: str, info: Optional[CachedPage], kept: Optional[StoredRows], source: Source) -> Files:
         """The page as last fetched, however old; an error naming it when it never was."""
@@ -205,26 +205,31 @@ class ProjectPages:
         return groups
 
     def _parse_page(self, page: CachedPage, source: Source, sha256s: Optional[frozenset[str]] = None,
-                    fetched: bool = False) -> Files:
+                    fetched: bool = False, body: Optional[list[bytes]] = None) -> Files:
         """The page's files; its rows kept in the store (``_keep``), so the next run reads neither the
         body nor parses it, and a re-fetched identical page is not parsed again. With ``sha256s`` only
         those files are built, and a ``fetched`` page is kept whole (a later lock parses it without
-        asking the index)."""
-        digest = hashlib.sha1(page.body).hexdigest()
+        asking the index). ``body``: the page's body in a list (``page`` has none), so that a JSON
+        page's parse lets go of it, megabytes, as soon as it is decoded; no name here holds it."""
+        if body is None:
+            body = [page.body]
+            page = replace(page, body=b"")
+        digest = hashlib.sha1(body[0]).hexdigest()
         head = _head(digest, page.fetched_at)
         stored = self._store.get_value(PARSED_PAGES, page.url) if self._store is not None else None
         kept = _stored_head(stored) if stored is not None else None
         if stored is not None and kept is not None and kept[0] == digest:  # the same body: its rows, nothing parsed
             return self._keep(page, head + stored[kept[2]:])
         if sha256s is not None:
+            page = replace(page, body=body[0])
             found = _parse_fresh(page, source, sha256s)
             if fetched and self._store is not None:
                 self._store.put_page(page)
             return found
         if pages.is_json(page.content_type):  # straight to rows by version: the resolver builds the versions it reaches
             with _PARSING:  # one page's parse and write at a time: each holds megabytes for a moment
-                return self._keep(page, *_parse_fresh_value(page, source, head))
-        artifacts = _parse_fresh(page, source)
+                return self._keep(page, *_parse_fresh_value(page, body, source, head))
+        artifacts = _parse_fresh(replace(page, body=body[0]), source)
         self._keep(page, head + pages.artifacts_to_groups(artifacts))
         return artifacts
 
@@ -263,10 +268,11 @@ def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[s
         return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
 
 
-def _parse_fresh_value(page: CachedPage, source: Source, head: str) -> tuple[str, list[page_scan.Span]]:
-    """A PEP 691 page's value for the store (``head``, then its rows by version) and where each group's rows are."""
+def _parse_fresh_value(page: CachedPage, body: list[bytes], source: Source, head: str) -> tuple[str, list[page_scan.Span]]:
+    """A PEP 691 page's value for the store (``head``, then its rows by version) and where each group's
+    rows are; its ``body`` is taken out of the list."""
     with _invalid_page(page, source):
-        return page_scan.json_value(page.body, page.base, head)
+        return page_scan.json_value(body, page.base, head)
 
 
 @contextmanager
@@ -302,10 +308,10 @@ class _StoredValue:
         return found[0] if found else "[]"
 
 
-def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[httpx.Response, bytes]:
-    """The answer to a GET of a page and its body, read here: the response, in a reference cycle with
-    its stream until the garbage collector runs, never holds the body, so megabytes of page are freed
-    as soon as the page is parsed (not when a collection happens to run)."""
+def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[httpx.Response, list[bytes]]:
+    """The answer to a GET of a page and its body (in a list: the parse takes it out), read here: the
+    response, in a reference cycle with its stream until the garbage collector runs, never holds the
+    body, so megabytes of page are freed as soon as the page is decoded (not when a collection happens to run)."""
     allocator.return_big_buffers()  # a page body of megabytes is about to be read
     body = [b""]
 
@@ -313,7 +319,7 @@ def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[ht
         body[0] = b"".join(response.iter_bytes())  # from the start again on a retried attempt
 
     response = fetch.request(client, "GET", url, headers=headers, stream=True, read=read)
-    return response, body[0]
+    return response, body
 
 
 def _cached_page(url: str, response: httpx.Response, body: bytes) -> CachedPage:
