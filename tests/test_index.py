@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -442,8 +443,8 @@ def test_a_version_is_read_back_from_the_store_when_reached(index: LocalIndex, h
     with Store(tmp_path / "s.sqlite") as store:
         first = _client([source], http, store=store).project("alpha")
         warm, later, gone = (_client([source], http, store=store, page_ttl=600).project("alpha") for _ in range(3))
-        rows = [rows for _name, _version, rows in vars(first)["_groups"]]
-        assert len(rows) == 3 and all(callable(r) for r in rows) == store.reads_parts
+        groups = vars(first)["_groups"]
+        assert len(groups.spans) == 3 and isinstance(groups.read, functools.partial) != store.reads_parts
         assert files(first) == files(warm) == expected
         index.add(Dist("alpha", "4.0"), sdist=True)
         newer = _client([source], http, store=store, refresh=True).project("alpha")  # the value is replaced

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
-from itertools import chain, repeat
 from typing import Optional, Union
 
 from micro_thoth.artifacts import filename_parts
 
-from .pages import InvalidPage, resolve_url
+from .pages import InvalidPage, Span, resolve_url
 
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # (text, index) -> (one decoded value, index after it)
 _SPACE = re.compile(r"[ \t\n\r]*")
 _ABSOLUTE = ("https://", "http://", "file:")
-
-
-Span = tuple[str, str, int, int]  # (project, version text, start, end): where a group's rows sit in the stored value
 
 
 def json_value(body: Union[bytes, list[bytes]], page_url: str, head: str = "") -> tuple[str, list[Span]]:
@@ -57,22 +53,19 @@ def _decoded(body: bytes) -> tuple[str, bool]:
 
 
 def _joined(files: dict[tuple[str, str], list[str]], head: str) -> tuple[str, list[Span]]:
-    """``head`` and the groups' lines joined in one piece (the files' slices are the pieces: no
-    group is joined on its own first), and where each group's rows are in it."""
+    """``head`` and the groups' lines joined in one piece, and where each group's rows are in it;
+    each group's slices dropped as soon as they are joined."""
     pieces, spans, at = [head], [], len(head)
-    for (name, version), raws in files.items():
-        pieces += (name, "\t", version, "\t")
-        first = len(pieces)
-        pieces.extend(chain.from_iterable(zip(repeat(","), raws)))
-        pieces[first] = "["  # the comma before the first file
-        pieces.append("]\n")
+    for key in list(files):
+        rows = f"[{','.join(files.pop(key))}]"
+        name, version = key
         start = at + len(name) + len(version) + 2
-        at = start + sum(map(len, raws)) + len(raws) + 1  # "[", the files, a comma between two, "]"
+        at = start + len(rows)
+        pieces += (name, "\t", version, "\t", rows, "\n")
         spans.append((name, version, start, at))
         at += 1  # the newline
     if spans:
-        pieces[-1] = "]"  # no newline after the last group
-    files.clear()
+        pieces.pop()  # no newline after the last group
     return "".join(pieces), spans
 
 

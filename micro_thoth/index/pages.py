@@ -9,11 +9,11 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -346,28 +346,45 @@ def _hash(text: str) -> Hash:
     return Hash(algorithm, value)
 
 
-Rows = Union[str, Callable[[], str]]  # a group's JSON rows, or what reads them back from the store
+Span = tuple[str, str, int, int]  # (project, version text, start, end): where a group's rows are in a stored value
 
 
-def rows_text(rows: Rows) -> str:
-    """A group's rows, read back from the store if they are not in memory."""
-    return rows if isinstance(rows, str) else rows()
+@dataclass(frozen=True)
+class StoredGroups:
+    """A stored page's groups (``artifacts_to_groups``) as spans, and what reads a group's rows:
+    sliced out of the value held in memory, or read back from the store (a lock's pages are tens
+    of MB; a few hundred of their files are built)."""
+
+    spans: Sequence[Span]
+    read: Callable[[str, str, int, int], str]  # (project, version text, start, end) -> json rows
+
+    @classmethod
+    def of(cls, value: str, start: int = 0, spans: Optional[Sequence[Span]] = None) -> StoredGroups:
+        """The groups of a value held in memory (rows from ``start``; ``spans`` if known)."""
+        return cls(group_spans(value, start) if spans is None else spans, functools.partial(_slice, value))
+
+    def rows(self) -> Iterator[tuple[str, str, str]]:
+        """(project, version text, json rows) of every group, read one by one."""
+        read = self.read
+        return ((name, version, read(name, version, start, end)) for name, version, start, end in self.spans)
+
+
+def _slice(value: str, _name: str, _version: str, start: int, end: int) -> str:
+    return value[start:end]
 
 
 class StoredPage(ProjectPage):
     """A page read back from the store: each version's files are built when first asked
-    (``version_files``), all of them only when ``artifacts`` is read. A group's rows are its
-    text or what reads it back from the store (a lock's pages are tens of MB, a few hundred of
-    their files are built)."""
+    (``version_files``), all of them only when ``artifacts`` is read."""
 
-    _groups: tuple[tuple[str, str, Rows], ...]
+    _groups: StoredGroups
     _clean: Callable[[Artifact], Artifact]
 
-    def __init__(self, name: NormalizedName, index: Source, groups: Sequence[tuple[str, str, Rows]],
+    def __init__(self, name: NormalizedName, index: Source, groups: StoredGroups,
                  clean: Callable[[Artifact], Artifact]) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "index", index)
-        object.__setattr__(self, "_groups", tuple(g for g in groups if g[0] == name))
+        object.__setattr__(self, "_groups", groups)
         object.__setattr__(self, "_clean", clean)
 
     @functools.cached_property
@@ -379,18 +396,22 @@ class StoredPage(ProjectPage):
 
     @functools.cached_property
     def _loaders(self) -> list[tuple[Optional[Version], Callable[[], tuple[Artifact, ...]]]]:
-        merged: dict[Optional[Version], list[Rows]] = {}  # "1.0" and "1.0.0" are one version
-        for _name, text, rows in self._groups:
-            merged.setdefault(_parse_version(text), []).append(rows)
-        object.__setattr__(self, "_groups", ())  # the loaders hold the rows now, each until it builds
-        return [(version, _Loader(self, version, rows)) for version, rows in merged.items()]
+        merged: dict[Optional[Version], list[Span]] = {}  # "1.0" and "1.0.0" are one version
+        name = self.name
+        for span in self._groups.spans:
+            if span[0] == name:
+                merged.setdefault(_parse_version(span[1]), []).append(span)
+        read = self._groups.read
+        object.__setattr__(self, "_groups", None)  # the loaders hold what they need now
+        return [(version, _Loader(self, version, spans, read)) for version, spans in merged.items()]
 
 
 class _Loader:
     """Builds (once) the files of one version of a StoredPage."""
 
-    def __init__(self, page: StoredPage, version: Optional[Version], rows: list[Rows]) -> None:
-        self._page, self._version, self._rows = page, version, rows
+    def __init__(self, page: StoredPage, version: Optional[Version], spans: list[Span],
+                 read: Callable[[str, str, int, int], str]) -> None:
+        self._page, self._version, self._spans, self._read = page, version, spans, read
         self._built: Optional[tuple[Artifact, ...]] = None
 
     def __call__(self) -> tuple[Artifact, ...]:
@@ -398,10 +419,10 @@ class _Loader:
             page = self._page
             self._built = tuple(
                 page._clean(a)
-                for rows in self._rows
-                for a in artifacts_from_group(page.name, self._version, rows_text(rows), page.index)
+                for span in self._spans
+                for a in artifacts_from_group(page.name, self._version, self._read(*span), page.index)
             )
-            self._rows = []  # built: their text is no longer needed
+            self._spans = []
         return self._built
 
 

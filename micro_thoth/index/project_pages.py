@@ -9,7 +9,6 @@ asks the index again.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import threading
@@ -36,8 +35,7 @@ from . import fetch, page_scan, pages
 if TYPE_CHECKING:
     import httpx
 
-Groups = list[tuple[str, str, pages.Rows]]  # a stored page's rows by (name, version): see pages.groups_from_text
-Files = Union[tuple[Artifact, ...], Groups]  # files built, or the stored rows not yet built
+Files = Union[tuple[Artifact, ...], pages.StoredGroups]  # files built, or the stored rows not yet built
 StoredRows = tuple[str, str, int, str]  # a stored page: its body's digest, the stored value, where its rows start, its namespace
 
 # store namespace: page URL -> body digest, fetch time, files grouped by version (v4: a PEP 691 page's
@@ -46,7 +44,7 @@ PARSED_PAGES = "parsed-pages-v4"
 _EARLIER_PARSED_PAGES = ("parsed-pages-v3",)
 # (store, page URL) -> fetch time, parsed rows: what a resolver process keeps across jobs (memory.py);
 # used only while the store still holds that fetch, so a page another process re-fetched is read again
-_REMEMBERED: Kept[tuple[str, str], tuple[float, tuple[tuple[str, str, pages.Rows], ...]]] = Kept(2048)
+_REMEMBERED: Kept[tuple[str, str], tuple[float, pages.StoredGroups]] = Kept(2048)
 _PARSING = threading.Semaphore(1)
 
 
@@ -89,10 +87,10 @@ class ProjectPages:
             found = self._http_page(base + f"{name}/", source, sha256s)
         if found is None:
             return None
-        if isinstance(found, list):  # rows from the store, grouped by version
+        if isinstance(found, pages.StoredGroups):  # rows from the store, grouped by version
             if sha256s is None and self._exclude_newer is None:
                 return pages.StoredPage(name, source, found, self._clean)
-            found = tuple(a for _name, _version, rows in found for a in pages.artifacts_from_rows(pages.rows_text(rows), source))
+            found = tuple(a for _name, _version, rows in found.rows() for a in pages.artifacts_from_rows(rows, source))
         if sha256s is not None:
             found = tuple(a for a in found if a.sha256 is None or a.sha256 in sha256s)
         artifacts = tuple(self._clean(a) for a in found if a.name == name)
@@ -125,7 +123,7 @@ class ProjectPages:
         fresh = info is not None and not self._refresh and info.is_fresh(self._ttl)
         remembered = _REMEMBERED.get(self._remembered_key(url)) if fresh and info is not None else None
         if remembered is not None and info is not None and remembered[0] == info.fetched_at:
-            return list(remembered[1])  # a resolver process's warm path: the rows of this very fetch, parsed before
+            return remembered[1]  # a resolver process's warm path: the rows of this very fetch, parsed before
         kept = self._kept_rows(url, info)
         if kept is not None and info is not None and fresh:  # the warm path: neither the body nor a parse is needed
             return self._groups(kept[3], url, kept[1], kept[2], info.fetched_at)
@@ -177,7 +175,7 @@ class ProjectPages:
                     return digest, value, start, namespace
         return None
 
-    def _keep(self, page: CachedPage, value: str, spans: Optional[list[page_scan.Span]] = None) -> Groups:
+    def _keep(self, page: CachedPage, value: str, spans: Optional[list[pages.Span]] = None) -> pages.StoredGroups:
         """Keeps the page's value (``_head`` then its rows: its body's digest and fetch time) and its
         validators, not its body, which the rows stand for (a 304 or an identical body keeps them);
         the page's groups (``_groups``)."""
@@ -187,19 +185,16 @@ class ProjectPages:
         return self._groups(PARSED_PAGES, page.url, value, _stored_head(value)[2], page.fetched_at, spans)
 
     def _groups(self, namespace: str, url: str, value: str, start: int, fetched_at: Optional[float] = None,
-                spans: Optional[list[page_scan.Span]] = None) -> Groups:
+                spans: Optional[list[pages.Span]] = None) -> pages.StoredGroups:
         """The groups of a page's stored ``value`` (rows from ``start``): each read back from the store
         when the resolver reaches its version (``_StoredValue``) if the store can read a part of a
         value, else (and in a process that keeps pages: ``memory.py``) sliced out of ``value``.
         ``fetched_at``: remembered for such a process."""
-        spans = pages.group_spans(value, start) if spans is None else spans
-        groups: Groups
         if self._store is not None and self._store.reads_parts and not keeping() and value.isascii():
-            read = _StoredValue(self._store, namespace, url, value[:start]).rows
-            groups = [(name, version, functools.partial(read, name, version, begin, end))
-                      for name, version, begin, end in spans]
+            spans = pages.group_spans(value, start) if spans is None else spans
+            groups = pages.StoredGroups(spans, _StoredValue(self._store, namespace, url, value[:start]).rows)
         else:
-            groups = [(name, version, value[begin:end]) for name, version, begin, end in spans]
+            groups = pages.StoredGroups.of(value, start, spans)
         if fetched_at is not None:
             self._remember(url, fetched_at, groups)
         return groups
@@ -247,8 +242,8 @@ class ProjectPages:
         path = getattr(self._store, "path", None)
         return (str(path), url) if path is not None else None
 
-    def _remember(self, url: str, fetched_at: float, groups: Groups) -> None:
-        _REMEMBERED.put(self._remembered_key(url), (fetched_at, tuple(groups)))
+    def _remember(self, url: str, fetched_at: float, groups: pages.StoredGroups) -> None:
+        _REMEMBERED.put(self._remembered_key(url), (fetched_at, groups))
 
 
 def _head(digest: str, fetched_at: float) -> str:
@@ -268,7 +263,7 @@ def _parse_fresh(page: CachedPage, source: Source, sha256s: Optional[frozenset[s
         return pages.parse_page(page.body, page.content_type, page.base, source, sha256s=sha256s)
 
 
-def _parse_fresh_value(page: CachedPage, body: list[bytes], source: Source, head: str) -> tuple[str, list[page_scan.Span]]:
+def _parse_fresh_value(page: CachedPage, body: list[bytes], source: Source, head: str) -> tuple[str, list[pages.Span]]:
     """A PEP 691 page's value for the store (``head``, then its rows by version) and where each group's
     rows are; its ``body`` is taken out of the list."""
     with _invalid_page(page, source):
