@@ -954,3 +954,14 @@ def test_locked_files_builds_only_the_locked_files_and_keeps_no_partial_page(
     later = _client([Source("main", index.url)], http, store=store)  # a lock after the install
     assert len(later.project("alpha").artifacts) == len(files)  # the whole page, from the kept body
     assert index.requested("/simple/alpha/") == ["GET /simple/alpha/"]
+
+
+def test_a_page_the_store_failed_to_keep_is_held_in_memory(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
+    """The store is a cache: a page whose write failed is not read back from it (its rows stay in memory)."""
+    index.add(Dist("alpha", "1.0"), sdist=True)
+    source = Source("main", index.url)
+    with Store(tmp_path / "s.sqlite") as store:
+        store.put_value = lambda *args: None  # type: ignore[method-assign]  # every write lost
+        page = _client([source], http, store=store).project("alpha")
+        assert isinstance(vars(page)["_groups"].read, functools.partial)  # sliced from the value in memory
+        assert sorted(a.filename for a in page.artifacts) == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]

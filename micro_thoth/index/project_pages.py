@@ -189,10 +189,12 @@ class ProjectPages:
         """The groups of a page's stored ``value`` (rows from ``start``): each read back from the store
         when the resolver reaches its version (``_StoredValue``) if the store can read a part of a
         value, else (and in a process that keeps pages: ``memory.py``) sliced out of ``value``.
-        ``fetched_at``: remembered for such a process."""
-        if self._store is not None and self._store.reads_parts and not keeping() and value.isascii():
+        ``fetched_at``: remembered for such a process. A value the store does not give back as
+        written (a write that failed: the store is a cache) is held in memory too."""
+        stored = _StoredValue(self._store, namespace, url, value[:start]) if self._store is not None else None
+        if stored is not None and not keeping() and value.isascii() and stored.readable():
             spans = pages.group_spans(value, start) if spans is None else spans
-            groups = pages.StoredGroups(spans, _StoredValue(self._store, namespace, url, value[:start]).rows)
+            groups = pages.StoredGroups(spans, stored.rows)
         else:
             groups = pages.StoredGroups.of(value, start, spans)
         if fetched_at is not None:
@@ -285,6 +287,12 @@ class _StoredValue:
 
     def __init__(self, store: KnowledgeStore, namespace: str, key: str, head: str) -> None:
         self._store, self._namespace, self._key, self._head = store, namespace, key, head
+
+    def readable(self) -> bool:
+        """Can parts of the value be read back, and is it the one this object stands for?"""
+        if not self._store.reads_parts:
+            return False
+        return self._store.get_value_parts(self._namespace, self._key, ((0, len(self._head)),)) == [self._head]
 
     def rows(self, name: str, version: str, start: int, end: int) -> str:
         """The rows of (``name``, ``version``) at [start, end) of the value; if the value has been
