@@ -2,6 +2,7 @@
 
 It is executed with ``python -I -c <this file's text>`` by ``interpreter.query``,
 so it must run on any Python 3.7+ with nothing installed: no packaging, no pip.
+``interpreter.query`` of the running interpreter calls ``describe()`` in-process instead.
 Marker values are computed exactly as packaging's ``default_environment()``.
 """
 
@@ -106,7 +107,8 @@ def _config(name):
     return None if value is None else value
 
 
-def main():
+def describe() -> dict:
+    """What this interpreter knows of itself (a JSON-ready dict)."""
     paths = sysconfig.get_paths(_default_scheme())
     family, libc_version = _libc()
     info = {
@@ -131,7 +133,11 @@ def main():
         "scheme": _default_scheme(),
         "paths": {key: paths.get(key) for key in ("purelib", "platlib", "scripts", "data", "include", "stdlib")},
     }
-    sys.stdout.write(json.dumps(info))
+    return info
+
+
+def main():
+    sys.stdout.write(json.dumps(describe()))
 
 
 if __name__ == "__main__":

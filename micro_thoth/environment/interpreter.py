@@ -3,7 +3,10 @@
 ``query`` runs the interpreter once with the stdlib-only ``_probe.py`` (the
 target may have neither pip nor packaging) and memoises the answer on disk
 (``cache.memo_path``), keyed by the executable's path and its file's stat, so
-later runs cost no subprocess.
+later runs cost no subprocess. The running interpreter, when nothing in its
+environment could make it differ from ``python -I``, runs the same probe
+in-process (a subprocess costs ≈ 40 ms of CPU and 0.1 s before a cold lock
+knows its target).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Any, Optional, Union
 from ..cache import file_stamp, memo_path, read_memo, write_memo
 from ..errors import TargetInterpreterError
 from ..models import Target
+from . import _probe as probe_script
 from .target import target_for_interpreter
 
 PROBE = Path(__file__).with_name("_probe.py")
@@ -29,6 +34,8 @@ CACHE_BUCKET = "interpreters-v2"
 PROBE_TIMEOUT = 60.0
 SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "include", "stdlib")
 _32BIT_ARCH = {"x86_64": "i686", "aarch64": "armv8l"}
+# what `python -I` ignores and could change the probe's answer here (prefix, paths, executable)
+STARTUP_VARIABLES = ("PYTHONHOME", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE", "PYTHONUSERBASE")
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,8 @@ def _locate(python: Union[str, Path]) -> Path:
 
 
 def _probe(executable: Path) -> InterpreterInfo:
+    if _is_running(executable):
+        return InterpreterInfo.from_dict(json.loads(json.dumps(probe_script.describe())))  # as the subprocess's JSON
     command = [str(executable), "-I", "-c", PROBE.read_text(encoding="utf-8")]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
@@ -139,6 +148,14 @@ def _probe(executable: Path) -> InterpreterInfo:
         return InterpreterInfo.from_dict(json.loads(proc.stdout))
     except ValueError as exc:
         raise TargetInterpreterError(f"{executable} gave an unusable description: {exc}") from exc
+
+
+def _is_running(executable: Path) -> bool:
+    """``executable`` is this process's interpreter, started as ``-I`` would start it (``site`` run, no
+    startup variable set): the probe answers the same here as in a subprocess."""
+    if sys.flags.no_site or os.path.abspath(sys.executable) != str(executable):
+        return False
+    return bool(sys.flags.ignore_environment) or not any(os.environ.get(name) for name in STARTUP_VARIABLES)
 
 
 def _cache_key(executable: Path) -> Optional[list[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,22 @@ def test_cache_spares_the_subprocess(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(interpreter.subprocess, "run", no_subprocess)
     assert query(python, cache_dir=tmp_path / "cache") == first
+
+
+def test_the_running_interpreter_answers_in_process_as_its_subprocess_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    executable = interpreter._locate(sys.executable)
+    if not interpreter._is_running(executable):
+        pytest.skip("this test run's interpreter was started with a variable `python -I` ignores")
+    command = [str(executable), "-I", "-c", interpreter.PROBE.read_text(encoding="utf-8")]
+    asked = InterpreterInfo.from_dict(json.loads(subprocess.run(command, capture_output=True, check=True).stdout))
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the running interpreter describes itself in-process")
+
+    monkeypatch.setattr(interpreter.subprocess, "run", no_subprocess)
+    assert query(sys.executable) == asked
+    monkeypatch.setenv("PYTHONHOME", sys.base_prefix)  # honoured here, ignored by `python -I`: ask a subprocess
+    assert not interpreter._is_running(executable)
 
 
 def test_cache_is_keyed_by_path_and_stat(tmp_path: Path) -> None:
