@@ -29,7 +29,7 @@ from ..store import KnowledgeStore, Store
 from . import elf
 from .elf import NotElf
 
-__all__ = ["NotElf", "defined_by", "defined_by_files", "elf_defines", "elf_needs", "wheel_abi"]
+__all__ = ["NotElf", "defined_by", "defined_by_files", "elf_defines", "elf_needs", "file_needs", "wheel_abi"]
 
 ELF_MAGIC = elf.MAGIC
 MAX_MEMBER_BYTES = 1 << 30
@@ -47,6 +47,12 @@ LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib/*-linux-gnu", "/usr/lib/*-linux-gn
 def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
     """DT_NEEDED and the (library, version) pairs of ``.gnu.version_r``."""
     return _needs(elf.of_bytes(data), member)
+
+
+def file_needs(path: Path, member: str = "") -> ElfNeeds:
+    """``elf_needs`` of a file on disk: only the bytes the reader asks for are read."""
+    with open(path, "rb") as handle:
+        return _needs(elf.of_file(handle), member)
 
 
 def _needs(read: elf.Read, member: str) -> ElfNeeds:

@@ -100,7 +100,7 @@ def _abi_findings(dist: install.InstalledDistribution, symbols: frozenset[str]) 
         if not abi.looks_native(relative):
             continue
         try:
-            needs = abi.elf_needs((site / relative).read_bytes(), relative)
+            needs = abi.file_needs(site / relative, relative)
         except (OSError, abi.NotElf):
             continue
         missing = missing_symbols(WheelAbi((needs,)), symbols)
