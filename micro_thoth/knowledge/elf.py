@@ -14,7 +14,7 @@ file (see docs/performance.md, "ELF facts without pyelftools").
 
 ``read(offset, size)`` gives the bytes; whatever the input, the work is
 bounded (``MAX_ENTRIES`` entries, ``MAX_NAME`` bytes a name) and anything
-malformed raises :class:`NotElf` naming what is wrong — never an other error.
+malformed raises :class:`NotElf` naming what is wrong, never another error.
 32- and 64-bit, either byte order.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Optional
 
 Read = Callable[[int, int], bytes]  # (offset, size) -> the bytes there (fewer at the end of the file)
 
@@ -115,7 +115,7 @@ class Dynamic:
             self.entries.append((tag, value))
             self._first.setdefault(tag, value)
 
-    def value(self, tag: int) -> int | None:
+    def value(self, tag: int) -> Optional[int]:
         """The first entry of ``tag``, if any."""
         return self._first.get(tag)
 
