@@ -47,6 +47,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 ANSWERS_FOLLOW = 0.25  # seconds: answers in memory follow the shared store this closely
+LOOK_ANYWAY = 10  # a sync wait reads its job from the store at least every this many polls
 
 
 class _Refused(Exception):
@@ -183,6 +184,7 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
     jobs = Jobs(settings, store, {"advise": resolver, "provenance": check_request})
     answers = Answers()
     jobs.changed.append(answers.drop)
+    answers.finished.append(jobs.finished_elsewhere)
     watcher = threading.Thread(
         target=answers.watch, args=(store.changed, knowledge_digest, ANSWERS_FOLLOW), name="answers", daemon=True
     )
@@ -369,8 +371,10 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
 
 async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: float) -> tuple[Any, bool, JobView]:
     """Submit (``accept``), then the job once finished (or at ``timeout``), without holding a thread
-    while waiting: woken when this replica finishes it (its view handed over, no read of the store),
-    looking at the shared store every ``poll`` seconds while this replica does not hold it."""
+    while waiting: woken when this replica finishes it (its view handed over, no read of the store)
+    or when the store's watcher sees it finished by another replica (then read); looking at the
+    store anyway every ``LOOK_ANYWAY`` polls while this replica does not hold it (the watcher may
+    have missed it: the store was unreachable)."""
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     deadline = loop.time() + timeout
@@ -380,19 +384,22 @@ async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: flo
 
     def start() -> tuple[Any, bool, Optional[JobView]]:  # one trip to the thread pool
         job, cached = accept()
-        jobs.on_done(job.id, wake)  # finished from now on: it wakes us; finished before: ``finished`` has it
+        jobs.on_done(job.id, wake, job.digest)  # finished from now on: it wakes us; before: ``finished`` has it
         if cached and job.state != "succeeded":  # joined a job in flight: as it stands now
             return job, cached, jobs.finished(job.id) or jobs.view(job.id)
         return job, cached, jobs.finished(job.id) or jobs.view_of(job)
 
     job, cached, view = await run_in_threadpool(start)
+    looks = 0
     try:
         while view is not None and not view.done and loop.time() < deadline:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(finished.wait(), max(0.0, min(jobs.settings.poll, deadline - loop.time())))
+            woken, looks = finished.is_set(), looks + 1
             finished.clear()
-            if jobs.runs_here(job.id) and not jobs.finished(job.id):  # its end wakes us: no read of the store
-                continue
+            jobs.on_done(job.id, wake, job.digest)  # again: a job put back on the queue here dropped its waiters
+            if not jobs.finished(job.id) and (jobs.runs_here(job.id) or not (woken or looks % LOOK_ANYWAY == 0)):
+                continue  # its end wakes us: no read of the store
             view = jobs.finished(job.id) or await run_in_threadpool(jobs.view, job.id)
     finally:
         jobs.forget(job.id, wake)

@@ -81,6 +81,7 @@ class Answers:
         self._dropped: OrderedDict[str, int] = OrderedDict()
         self._floor = 0  # the newest drop no longer in _dropped
         self.hits = 0
+        self.finished: list[Callable[[set[str]], None]] = []  # told the digests of jobs any replica finished
 
     def mark(self) -> int:
         """Taken before computing an answer: ``put`` refuses it if its digest was dropped since."""
@@ -168,6 +169,9 @@ class Answers:
                 continue
             finished = {(digest, at) for digest, at in rows if at is not None}
             self.drop({digest for digest, at in rows if at is None or (digest, at) not in seen})
+            news = {digest for digest, _at in finished - seen}
+            for listener in self.finished if news else ():
+                listener(news)
             since, seen = now, finished
             if now_known != known:
                 known = now_known

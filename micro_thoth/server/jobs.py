@@ -76,6 +76,7 @@ class Jobs:
         self._held: dict[str, AdviseRequest] = {}  # pinned jobs' requests, with their credentials
         self._running: dict[str, _Running] = {}
         self._waiters: dict[str, list[Callable[[], None]]] = {}
+        self._waited: dict[str, str] = {}  # job id -> digest, of the jobs waited for here
         self._finished: dict[str, JobView] = {}  # lately finished here, for waiters (``finished``)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -185,11 +186,16 @@ class Jobs:
             problem=Problem.from_dict(job.problem) if job.problem else None,
         )  # fmt: skip
 
-    def on_done(self, job_id: str, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (from a worker thread) when this replica finishes the job; a job another
-        replica runs never calls it: waiters also look at the store now and then (``forget`` after)."""
+    def on_done(self, job_id: str, callback: Callable[[], None], digest: Optional[str] = None) -> None:
+        """Call ``callback`` (from a worker thread) when this replica finishes the job, or (with its
+        ``digest``) when the store's watcher sees a job of that digest finished by any replica
+        (``finished_elsewhere``); waiters also look at the store now and then (``forget`` after)."""
         with self._lock:
-            self._waiters.setdefault(job_id, []).append(callback)
+            waiting = self._waiters.setdefault(job_id, [])
+            if callback not in waiting:
+                waiting.append(callback)
+            if digest is not None:
+                self._waited[job_id] = digest
 
     def forget(self, job_id: str, callback: Callable[[], None]) -> None:
         with self._lock:
@@ -198,6 +204,14 @@ class Jobs:
                 waiting.remove(callback)
             if not waiting:
                 self._waiters.pop(job_id, None)
+                self._waited.pop(job_id, None)
+
+    def finished_elsewhere(self, digests: set[str]) -> None:
+        """Wake the waiters of the jobs of these digests, which some replica finished (the store's watcher saw)."""
+        with self._lock:
+            woken = [wake for job_id, digest in self._waited.items() if digest in digests for wake in self._waiters.get(job_id, ())]
+        for wake in woken:
+            wake()
 
     def wait(self, job_id: str, timeout: float) -> Optional[JobView]:
         """The job once finished, or as it stands when ``timeout`` runs out (blocking)."""
@@ -356,6 +370,7 @@ class Jobs:
             running.done = True
             self._running.pop(running.job.id, None)
             waiting = self._waiters.pop(running.job.id, [])
+            self._waited.pop(running.job.id, None)
         for callback in waiting:
             callback()
 

@@ -89,6 +89,25 @@ def test_the_watcher_follows_the_store_and_the_knowledge() -> None:
     assert asked and all(since < time.time() - 1.5 for since in asked)  # looks back over clock skew
 
 
+def test_the_watcher_tells_each_finished_job_once() -> None:
+    answers = Answers()
+    current: list[tuple[str, float | None]] = []
+    told: list[set[str]] = []
+    answers.finished.append(told.append)
+    watcher = threading.Thread(target=answers.watch, args=(lambda since: list(current), lambda: "k", 0.01), daemon=True)
+    watcher.start()
+    try:
+        current[:] = [("d1", 5.0), ("d2", None)]  # d1 finished, d2 running: only d1 is news
+        _until(lambda: told == [{"d1"}])
+        current[:] = [("d1", 5.0), ("d2", 6.0)]
+        _until(lambda: len(told) == 2)
+        time.sleep(0.1)  # further looks: nothing new, nobody told
+    finally:
+        answers.close()
+        watcher.join(5)
+    assert told == [{"d1"}, {"d2"}]
+
+
 def _until(condition: object, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]

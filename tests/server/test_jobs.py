@@ -70,6 +70,15 @@ def test_identical_request_in_flight_is_joined(jobs: Jobs) -> None:
     assert calls == ["alpha\n"]
 
 
+def test_waiters_are_woken_when_a_job_of_their_digest_finishes_elsewhere(jobs: Jobs) -> None:
+    woken: list[str] = []
+    jobs.on_done("adviser-a", lambda: woken.append("a"), "d1")
+    jobs.on_done("adviser-a", lambda: woken.append("a again"))  # another waiter of the same job
+    jobs.on_done("adviser-b", lambda: woken.append("b"), "d2")
+    jobs.finished_elsewhere({"d1", "d9"})
+    assert sorted(woken) == ["a", "a again"]
+
+
 def test_capacity(jobs: Jobs) -> None:
     jobs.submit(req("a\n"))
     jobs.submit(req("b\n"))
