@@ -24,6 +24,7 @@ import locale
 import os
 import subprocess
 import sys
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -249,19 +250,100 @@ def _own_pip_version() -> Optional[str]:
         return None
 
 
-def _probe_pip(python: str, environ: Mapping[str, str]) -> tuple[str, str]:
-    """(pip version, default simple URL) as reported by ``python``'s pip."""
-    env = {k: v for k, v in environ.items() if k != "PYTHONPATH"}
+def _probe_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k != "PYTHONPATH"}
+
+
+@dataclass
+class _Started:
+    """A probe started ahead of its answer being needed (``start_default_index_probe``)."""
+
+    python: str
+    env: dict[str, str]
+    memo_path: Path
+    process: subprocess.Popen[str]
+
+
+_started: list[_Started] = []  # at most one; taken by the first default_index_url that matches it
+_started_lock = threading.Lock()
+
+
+def start_default_index_probe(environ: Mapping[str, str], python: str = sys.executable) -> None:
+    """Ask pip for its default index now, in the background, when its memo does not know this pip
+    yet: the command's imports and input reading overlap the subprocess. ``default_index_url`` takes
+    the answer when it is asked with the same interpreter and environment; else it is ignored."""
+    memo_path = default_root(environ) / _MEMO_FILE
+    version = _pip_version_cheaply(python)
+    if version is not None and f"pip-{version}" in _load_memo(memo_path):
+        return
+    env = _probe_env(environ)
     try:
-        done = subprocess.run(
-            [python, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=60, check=True
+        process = subprocess.Popen(
+            [python, "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
+    except OSError:
+        return  # default_index_url runs it again, and reports the error
+    with _started_lock:
+        _started.append(_Started(python, env, memo_path, process))
+
+
+def settle_default_index_probe() -> None:
+    """At the command's end: a started probe nobody asked for is memoised if it has answered, else stopped."""
+    with _started_lock:
+        started = _started.pop() if _started else None
+    if started is None:
+        return
+    if started.process.poll() is None:
+        started.process.kill()
+        started.process.communicate()
+        return
+    try:
+        version, url = _answer(started.python, started.process.communicate()[0], started.process.returncode)
+    except EnvironmentError_:
+        return
+    _save_memo(started.memo_path, {**_load_memo(started.memo_path), f"pip-{version}": url})
+
+
+def _take_started(python: str, env: Mapping[str, str]) -> Optional[subprocess.Popen[str]]:
+    with _started_lock:
+        if _started and _started[0].python == python and _started[0].env == env:
+            return _started.pop().process
+    return None
+
+
+def _probe_pip(python: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    """(pip version, default simple URL) as reported by ``python``'s pip (the started probe's answer
+    when one runs for the same interpreter and environment)."""
+    env = _probe_env(environ)
+    process = _take_started(python, env)
+    try:
+        if process is None:
+            process = subprocess.Popen(
+                [python, "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+        with process:
+            try:
+                output, _ = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
     except (OSError, subprocess.SubprocessError) as exc:
-        raise EnvironmentError_(
-            f"cannot ask pip of {python} for its default index: {exc}",
-            hint="install pip into that interpreter, or name an index (PIP_INDEX_URL, a Pipfile [[source]])",
-        ) from exc
-    version, url = [*done.stdout.strip().splitlines(), "", ""][:2]
+        raise _cannot_ask(python, exc) from exc
+    return _answer(python, output, process.returncode)
+
+
+def _cannot_ask(python: str, exc: object) -> EnvironmentError_:
+    return EnvironmentError_(
+        f"cannot ask pip of {python} for its default index: {exc}",
+        hint="install pip into that interpreter, or name an index (PIP_INDEX_URL, a Pipfile [[source]])",
+    )
+
+
+def _answer(python: str, output: str, returncode: int) -> tuple[str, str]:
+    """(pip version, URL) from the probe's output; EnvironmentError_ when pip failed or said nothing usable."""
+    if returncode != 0:
+        raise _cannot_ask(python, subprocess.CalledProcessError(returncode, [python, "-c", _PROBE]))
+    version, url = [*output.strip().splitlines(), "", ""][:2]
     if not url.startswith(("http://", "https://")):
         raise EnvironmentError_(f"pip of {python} reported no default index URL (got {url!r})")
     return version, url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -192,13 +193,64 @@ def test_default_index_comes_from_pip_and_is_memoised(tmp_path: Path, monkeypatc
     memo = tmp_path / "cache" / pipconf._MEMO_FILE
     assert memo.exists()
 
-    def no_subprocess(*args: object, **kwargs: object) -> None:
-        raise AssertionError("pip was run again")
-
-    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.setattr(subprocess, "Popen", _no_subprocess)
     assert default_index_url(environ=env) == probe[1]
     (source,) = sources_from_pip_config(env)
     assert source == Source("pip-index-0", probe[1], True)
+    pipconf.start_default_index_probe(env)  # memoised: nothing started
+    assert pipconf._started == []
+
+
+def _no_subprocess(*args: object, **kwargs: object) -> None:
+    raise AssertionError("pip was run again")
+
+
+def _pip_probe() -> list[str]:
+    return subprocess.run([sys.executable, "-c", pipconf._PROBE], capture_output=True, text=True, check=True).stdout.split()
+
+
+@pytest.fixture
+def settled() -> object:
+    yield
+    pipconf.settle_default_index_probe()
+
+
+@pytest.mark.usefixtures("settled")
+def test_default_index_takes_the_probe_started_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env, expected = _env(tmp_path), _pip_probe()[1]
+    pipconf.start_default_index_probe(env)
+    assert len(pipconf._started) == 1
+    monkeypatch.setattr(subprocess, "Popen", _no_subprocess)  # the started probe answers, nothing else runs
+    assert default_index_url(environ=env) == expected
+    assert pipconf._started == []
+    assert (tmp_path / "cache" / pipconf._MEMO_FILE).exists()
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_probe_started_for_another_environment_is_not_taken_but_memoised(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    pipconf.start_default_index_probe(env)
+    (started,) = pipconf._started
+    changed = {**env, "PYTHONNOUSERSITE": "1"}  # e.g. set by the project's .env after the start
+    assert default_index_url(environ=changed, cache_dir=str(tmp_path / "other")) == _pip_probe()[1]
+    assert pipconf._started == [started]  # not taken: its environment differs
+    started.process.wait()
+    pipconf.settle_default_index_probe()  # answered and unused: memoised where it looked
+    memo = json.loads((tmp_path / "cache" / pipconf._MEMO_FILE).read_text())
+    assert list(memo.values()) == [_pip_probe()[1]]
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_started_probe_that_fails_is_reported_as_before(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python, env = str(venv / "bin" / "python"), _env(tmp_path)
+    pipconf.start_default_index_probe(env, python)
+    assert len(pipconf._started) == 1
+    with pytest.raises(Exception, match=r"cannot ask pip of .* for its default index: Command .* non-zero exit"):
+        default_index_url(python, environ=env)
+    assert pipconf._started == []
+    assert not (tmp_path / "cache" / pipconf._MEMO_FILE).exists()
 
 
 def test_default_index_of_another_interpreter(tmp_path: Path) -> None:
@@ -223,3 +275,16 @@ def test_local_find_links_become_sources_after_the_indexes(tmp_path: Path) -> No
     )
     env["PIP_NO_INDEX"] = "yes"
     assert sources_from_pip_config(env) == (Source("pip-find-links-0", wheels.as_uri(), True),)
+
+
+def test_only_the_locking_commands_start_the_probe_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    from micro_thoth import cli
+
+    started: list[object] = []
+    monkeypatch.setattr(pipconf, "start_default_index_probe", lambda environ: started.append(environ))
+    assert cli._probe_early(["-v", "lock", "--dev"]) is pipconf.settle_default_index_probe
+    assert cli._probe_early(["upgrade", "django"]) is pipconf.settle_default_index_probe
+    assert len(started) == 2
+    for args in (["--version"], ["install"], ["sync"], ["graph"], ["lock", "--cache-dir=/x"], ["lock", "--cache-dir", "/x"], []):
+        assert cli._probe_early(args) is None, args
+    assert len(started) == 2

@@ -23,6 +23,7 @@ from . import collector, lean_imports
 from . import commands as _commands
 
 ALIASES = {"upgrade": "update"}
+LOCKING = frozenset({"lock", "update", "upgrade"})  # they ask pip for its default index (a Pipfile without [[source]])
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -103,8 +104,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(argv) if argv is not None else sys.argv[1:]
     json_output, verbosity = _global_flags(args)
     console = Console(verbosity=verbosity)  # the commands report through it too (ctx.obj): one live region
-    return run_guarded(
-        lambda: cli.main(args=args, prog_name="thoth-pip", standalone_mode=False, obj=console),
-        console,
-        json_output=json_output,
-    )
+    settle = _probe_early(args)
+    try:
+        return run_guarded(
+            lambda: cli.main(args=args, prog_name="thoth-pip", standalone_mode=False, obj=console),
+            console,
+            json_output=json_output,
+        )
+    finally:
+        if settle is not None:
+            settle()
+
+
+def _probe_early(args: Sequence[str]) -> Optional[Callable[[], None]]:
+    """A locking command: pip's default index asked for now (when not memoised), so that the
+    subprocess overlaps the command's imports; what to call at the end, when that is the case."""
+    words = [a for a in args if not a.startswith("-")]
+    if not words or words[0] not in LOCKING or any(a.split("=")[0] == "--cache-dir" for a in args):
+        return None  # --cache-dir: the memo is elsewhere; the command asks pip itself when it must
+    import os
+
+    from .. import pipconf  # imported here: `--version` and the other commands never need it
+
+    pipconf.start_default_index_probe(os.environ)
+    return pipconf.settle_default_index_probe
