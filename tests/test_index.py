@@ -7,6 +7,7 @@ import functools
 import hashlib
 import io
 import json
+import queue
 import socket
 import threading
 import zipfile
@@ -657,6 +658,20 @@ def test_prefetch_is_joined_not_repeated(index: LocalIndex, http: httpx.Client) 
         assert [client.metadata(p.artifacts[0]).name for p in pages] == ["alpha", "beta", "gamma"]
     assert sorted(index.requested("/simple/")) == ["GET /simple/alpha/", "GET /simple/beta/", "GET /simple/gamma/"]
     assert len(index.requested(".metadata")) == 3
+
+
+def test_prefetch_hands_each_page_found_on_to_then(index: LocalIndex, http: httpx.Client) -> None:
+    for name in ("alpha", "beta"):
+        index.add(Dist(name, "1.0"))
+    seen: queue.Queue[tuple[str, str]] = queue.Queue()
+    with _client([Source("main", index.url)], http) as client:
+        client.prefetch(["alpha", "beta", "missing"], then=lambda page: seen.put((page.name, threading.current_thread().name)))
+        got = sorted(seen.get(timeout=30) for _ in range(2))
+        assert [name for name, _ in got] == ["alpha", "beta"]  # not the project no index has
+        assert all(thread != threading.current_thread().name for _, thread in got)  # on the fetching threads
+        assert [str(v) for v in client.project("alpha").versions()] == ["1.0"]
+    assert seen.empty()
+    assert len(index.requested("/simple/alpha/")) == 1  # joined by project(), not fetched again
 
 
 def test_concurrent_callers_share_one_fetch(index: LocalIndex, http: httpx.Client) -> None:

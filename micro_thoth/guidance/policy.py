@@ -203,16 +203,26 @@ class GuidancePolicy:
         way_out = f"the '{self.recommendation.type}' type takes no yanked release; `--recommendation-type latest` takes it when pinned with =="
         return Term(False, 0.0, Justification("WARNING", f"refused: the release is yanked ({reason}); {way_out}"))
 
-    def _cooldown_term(self, artifacts: Sequence[Artifact], spared: bool = False) -> Optional[Term]:
-        cooldown = self.recommendation.min_release_age
-        if not cooldown:
+    def too_young(self, artifacts: Sequence[Artifact]) -> bool:
+        """Whether the cooldown refuses a release of these files (unless the existing lock pins it);
+        nothing is noted: the resolver's speculation asks it from its threads."""
+        age = self._age(artifacts)
+        return age is not None and age < self.recommendation.min_release_age.total_seconds()
+
+    def _age(self, artifacts: Sequence[Artifact]) -> Optional[float]:
+        """Seconds since the last of these files was uploaded; None without a cooldown or an upload time."""
+        if not self.recommendation.min_release_age:
             return None  # no upload time is read: most releases of most locks
         times = [t for t in (parse_upload_time(a.upload_time) for a in artifacts) if t is not None]
-        if artifacts and not times:
-            self.undated.add(artifacts[0].filename)
-        if not times:
+        return (self.now - max(times)).total_seconds() if times else None
+
+    def _cooldown_term(self, artifacts: Sequence[Artifact], spared: bool = False) -> Optional[Term]:
+        cooldown = self.recommendation.min_release_age
+        age = self._age(artifacts)
+        if age is None:
+            if cooldown and artifacts:
+                self.undated.add(artifacts[0].filename)
             return None
-        age = (self.now - max(times)).total_seconds()
         if age >= cooldown.total_seconds():
             return None
         uploaded = f"uploaded {describe_duration(timedelta(seconds=max(age, 0)))} ago, {self.recommendation.type} waits {describe_duration(cooldown)} (cooldown)"

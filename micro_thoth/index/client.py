@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
@@ -138,17 +138,19 @@ class IndexClient:
         """Metadata of a URL / path / VCS requirement, the reference to lock and its archive, hashed."""
         return self._metadata.direct(name, reference)
 
-    def prefetch(self, names: Iterable[NormalizedName | str]) -> None:
+    def prefetch(self, names: Iterable[NormalizedName | str], then: Optional[Callable[[ProjectPage], object]] = None) -> None:
         """Start fetching these projects' pages in the background (errors surface in project()); not
         those this process holds fresh in memory (memory.py): loading them fetches nothing, and a
-        hand-off to a thread would cost more than it spares."""
+        hand-off to a thread would cost more than it spares. ``then`` is called with each page found,
+        on the thread that fetched it (a speculation on what it is asked for next)."""
         for name in names:
             key = canonicalize_name(name)
             pinned = key in self.pinned
             first = self.source_named(self.pinned[key]) if pinned else (self.sources[0] if self.sources else None)
             if first is not None and self._pages.fresh_in_memory(first, key):
                 continue
-            self._prefetcher.submit(self._pinned_page if pinned else self._first_page, key)
+            fetch = self._pinned_page if pinned else self._first_page
+            self._prefetcher.submit(fetch if then is None else _then(fetch, then), key)
 
     def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
         """Start fetching these files' metadata in the background (not what this process holds in memory)."""
@@ -193,6 +195,15 @@ class IndexClient:
 
     def _page(self, source: Source, name: NormalizedName) -> Optional[ProjectPage]:
         return self._page_memo.get((source.name, name), lambda: self._pages.load(source, name))
+
+
+def _then(fetch: Callable[[NormalizedName], Optional[ProjectPage]], then: Callable[[ProjectPage], object]
+          ) -> Callable[[NormalizedName], object]:
+    def fetch_then(key: NormalizedName) -> object:
+        page = fetch(key)
+        return then(page) if page is not None else None
+
+    return fetch_then
 
 
 def _describe(source: Source) -> str:

@@ -20,13 +20,16 @@ import resolvelib
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..artifacts import ProjectPage
 from ..errors import ResolutionError, ResolutionTooDeep
 from ..guidance.justification import build_report
 from ..guidance.policy import GuidancePolicy
 from ..guidance.stack import honour_stack_rules
 from ..models import DEFAULT_CATEGORY, Dependency, Source, Target
 from .candidates import Requirement, from_dependency
+from .choices import kept_preferences
 from .explain import explain
+from .finder import Finder
 from .markers import evaluate
 from .protocols import CandidatePolicy, PackageSource
 from .provider import Provider
@@ -232,6 +235,7 @@ class EmbeddedResolver:
         self._open_policy = open_policy
         self._reporter = reporter
         self._prepared: Optional[tuple[object, PackageSource]] = None  # (its key, the source prefetch() started)
+        self._likely: Optional[Callable[[ProjectPage], None]] = None  # the roots' pages' speculation, once the target is known
 
     def prefetch(self, project: ResolverInput, exclude_newer: Optional[datetime]) -> None:
         """Start fetching the roots' pages while the target is still being learned (a hint: the next
@@ -242,7 +246,16 @@ class EmbeddedResolver:
         pinned = {canonicalize_name(name) for name in project.pinned_indexes}
         names = {d.key for deps in project.categories.values() for d in deps
                  if d.direct is None and d.index is None and not d.markers and d.key not in pinned}
-        source.prefetch(sorted(names))
+        self._likely = None
+        source.prefetch(sorted(names), then=self._read_likely_abi)
+
+    def _read_likely_abi(self, page: ProjectPage) -> None:
+        """A root's page arrived, on the thread that fetched it: once the resolution has begun (the target
+        known), the likely pin's wheel's ELF facts are read there too, as the Provider's own page prefetches
+        do (``Finder.read_likely_abi``); before, nothing (the resolver reads them when it judges the pin)."""
+        likely = self._likely
+        if likely is not None:
+            likely(page)
 
     def _source(self, project: ResolverInput, exclude_newer: Optional[datetime]) -> PackageSource:
         prepared, self._prepared = self._prepared, None
@@ -253,6 +266,10 @@ class EmbeddedResolver:
     def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
         source = self._source(project, policy.exclude_newer)
         with self._open_policy(policy, project.sources) as guide:
+            if target.abi_symbols:
+                pins = kept_preferences(project.preferences().get(DEFAULT_CATEGORY, {}), project.upgrade)
+                finder = Finder(source, target)
+                self._likely = lambda page: finder.read_likely_abi(page, pins.get(page.name), guide.too_young)
             guide.check_boots(d.name for deps in project.categories.values() for d in deps)
             guide.spare({name: version for pins in project.preferences().values() for name, version in pins.items()})
             resolutions = self._categories(project, source, target, policy, guide)

@@ -160,13 +160,36 @@ class Finder:
             self._abi[key] = self._judge_abi(release)
         return self._abi[key]
 
+    def read_likely_abi(self, page: ProjectPage, preferred: Optional[str] = None,
+                        held_back: Callable[[Sequence[Artifact]], bool] = lambda files: False) -> None:
+        """Speculation, on the thread that brought a page: the ELF facts of the wheel ``abi_verdict``
+        reads first, for the likely pin (the ``preferred`` version, else the newest final release the
+        target can install that is not ``held_back``), so that the source holds them when the resolver
+        judges it (just after matching: too late to start then). A wrong guess costs a read; an error
+        is left for that judgement, which reads again. Nothing of the finder's own state is touched."""
+        read = getattr(self.source, "wheel_abi", None)
+        if not self.target.abi_symbols or read is None:
+            return
+        pin = _version_or_none(preferred)
+        releases = [r for r in self._judge(page) if not r.version.is_prerelease or r.version == pin]
+        likely = next((r for r in releases if r.version == pin and r.usable), None) or next(
+            (r for r in releases if r.usable and not held_back(r.artifacts)), None)
+        wheels = self._abi_wheels(likely) if likely is not None else []
+        if wheels and not _pure(wheels[0]):
+            read(wheels[0])
+
+    def _abi_wheels(self, release: Release) -> list[Artifact]:
+        """The release's wheels the target can install, in the order their ELF members are judged."""
+        wheels = [a for a in release.installable(allow_yanked=True) if a.is_wheel and self.target.tag_rank(a.tags) is not None]
+        return sorted(wheels, key=lambda a: (self.target.tag_rank(a.tags), not a.has_metadata_file))
+
     def _judge_abi(self, release: Release) -> AbiVerdict:
         read = getattr(self.source, "wheel_abi", None)
-        wheels = [a for a in release.installable(allow_yanked=True) if a.is_wheel and self.target.tag_rank(a.tags) is not None]
+        wheels = self._abi_wheels(release)
         if not self.target.abi_symbols or read is None or not wheels:
             return RUNS
         failed: list[tuple[Artifact, tuple[MissingSymbol, ...]]] = []
-        for wheel in sorted(wheels, key=lambda a: (self.target.tag_rank(a.tags), not a.has_metadata_file)):
+        for wheel in wheels:
             missing = self._missing(read, wheel)
             if not missing:
                 return self._skipping(release, failed, wheel) if failed else RUNS
@@ -177,7 +200,7 @@ class Finder:
         return AbiVerdict(refusal=Justification("WARNING", message, None, release.name, str(release.version)))
 
     def _missing(self, read: Callable[[Artifact], WheelAbi], wheel: Artifact) -> tuple[MissingSymbol, ...]:
-        if all(t.platform == "any" for t in wheel.tags):
+        if _pure(wheel):
             return ()
         try:
             return missing_symbols(read(wheel), self.target.abi_symbols)
@@ -268,3 +291,15 @@ def matching_lazily(
 def binary_first(releases: Sequence[Release]) -> list[Release]:
     """``--prefer-binary``: releases with a usable wheel before newer ones with only an sdist."""
     return sorted(releases, key=lambda r: not any(a.is_wheel for a in r.usable))
+
+
+def _pure(wheel: Artifact) -> bool:
+    """A wheel for any platform: no ELF member to judge."""
+    return all(t.platform == "any" for t in wheel.tags)
+
+
+def _version_or_none(text: Optional[str]) -> Optional[Version]:
+    try:
+        return Version(text) if text is not None else None
+    except InvalidVersion:
+        return None

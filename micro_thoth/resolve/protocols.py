@@ -65,6 +65,6 @@ class PackageSource(Protocol):
         """
         ...
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        """A hint: these projects will likely be asked for soon."""
+    def prefetch(self, names: Iterable[NormalizedName], then: Optional[Callable[[ProjectPage], object]] = None) -> None:
+        """A hint: these projects will likely be asked for soon (``then``: called with each page, when found)."""
         ...

@@ -20,7 +20,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
-from ..artifacts import Artifact, CoreMetadata
+from ..artifacts import Artifact, CoreMetadata, ProjectPage
 from ..models import DirectReference, Justification, Substitute, Target, Verdict
 from .candidates import (
     PYTHON,
@@ -178,7 +178,13 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         index, and a private name must never be asked of another one."""
         names = {d.name for d in deps if d.name != PYTHON and d.direct is None and d.index is None and d.name not in self.index_pins}
         if names:
-            self.source.prefetch(sorted(names))
+            self.source.prefetch(sorted(names), then=self._read_likely_abi if self.target.abi_symbols else None)
+
+    def _read_likely_abi(self, page: ProjectPage) -> None:
+        """On the thread that brought a page: the likely pin's wheel's ELF facts (``Finder.read_likely_abi``);
+        the likely pin is the existing lock's, else the newest the policy's cooldown would not hold back."""
+        held_back = getattr(self.policy, "too_young", None)
+        self.finder.read_likely_abi(page, self.preferences.get(page.name), held_back or (lambda files: False))
 
     # candidates -------------------------------------------------------------
 

@@ -115,6 +115,19 @@ def test_cooldown_uses_the_newest_file_and_the_injected_clock() -> None:
     assert _judge(policy("stable", min_release_age=timedelta(0)), "widget", "2.0", uploaded=NOW.isoformat()).acceptable
 
 
+def test_too_young_answers_as_the_cooldown_judges_and_notes_nothing() -> None:
+    """The resolver's speculation asks it from its threads: the same answer as judging, no side effect."""
+    pol = policy("stable")
+    for days, version in ((2, "2.0"), (8, "1.9")):
+        files = artifacts("widget", version, uploaded=(NOW - timedelta(days=days)).isoformat())
+        assert pol.too_young(files) == (not pol.judge(canonicalize_name("widget"), Version(version), files, no_metadata).acceptable)
+    assert pol.too_young(artifacts("widget", "2.0", uploaded=(NOW - timedelta(days=2)).isoformat()))
+    assert not policy("latest").too_young(artifacts("widget", "2.0", uploaded=NOW.isoformat()))
+    undated = policy("stable")
+    assert not undated.too_young(artifacts("widget", "2.0", uploaded=""))
+    assert undated.undated == set()  # judging would note it; the question does not
+
+
 def test_cooldown_reads_the_upload_time_as_indexes_write_it() -> None:
     # "Z" and two fraction digits: datetime.fromisoformat refuses both before Python 3.11
     fresh = _judge(policy("stable"), "widget", "2.0", uploaded="2026-05-30T19:01:02.12Z")

@@ -13,7 +13,7 @@ so tests can check laziness and index pinning.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -95,8 +95,15 @@ class MemorySource:
             files = (Artifact(filename=filename, url=reference.location, hashes=(Hash("sha256", entry["sha256"]),)),)
         return _metadata(entry.get("name", name), str(entry["version"]), entry), locked, files
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+    def prefetch(self, names: Iterable[NormalizedName], then: Optional[Callable[[ProjectPage], object]] = None) -> None:
+        names = list(names)
         self.prefetched.extend(names)
+        for name in names if then is not None else ():
+            try:
+                page = self.project(name)
+            except PackageNotFound:
+                continue
+            then(page)
 
 
 def _metadata(name: str, version: str, release: Mapping[str, Any]) -> CoreMetadata:
