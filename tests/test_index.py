@@ -10,6 +10,7 @@ import json
 import queue
 import socket
 import threading
+import time
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from packaging.version import Version
 
 from micro_thoth.artifacts import Artifact
 from micro_thoth.cache import Cache
@@ -27,7 +29,7 @@ from micro_thoth.errors import (
     PackageNotFound,
     UsageError,
 )
-from micro_thoth.index import IndexClient, parse_html, parse_json, suggest
+from micro_thoth.index import IndexClient, pages, parse_html, parse_json, suggest
 from micro_thoth.index.page_scan import json_groups, json_value
 from micro_thoth.index.pages import (
     InvalidPage,
@@ -310,6 +312,37 @@ def test_stored_page_builds_a_versions_files_only_when_asked(index: LocalIndex, 
             assert built == tuple(artifacts) and built is files[version]()  # built once, the same files
             assert all(a.name == "alpha" and a.version == version and a.index == source for a in built)
         assert sorted(stored.artifacts, key=lambda a: a.filename) == sorted(parsed.artifacts, key=lambda a: a.filename)
+
+
+def test_stored_page_builds_a_versions_files_once_whichever_threads_ask(
+    index: LocalIndex, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resolver's thread and a prefetch thread guessing its next pin may ask at once: one build, one answer."""
+    index.add(Dist("alpha", "1.0"))
+    source = Source("main", index.url)
+    build = pages.artifacts_from_group
+
+    def slow(*args: Any) -> Any:
+        time.sleep(0.05)  # widens the window two unguarded builds would both enter
+        return build(*args)
+
+    monkeypatch.setattr(pages, "artifacts_from_group", slow)
+    with Store(tmp_path / "s.sqlite") as store:
+        _client([source], http, store=store).project("alpha")
+        stored = _client([source], http, store=store, page_ttl=600).project("alpha")
+        start = threading.Barrier(4)
+        got: list[tuple[Artifact, ...]] = []
+
+        def ask() -> None:
+            start.wait()
+            got.append(dict(stored.version_files())[Version("1.0")]())
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(got) == 4 and got[0] and all(files is got[0] for files in got)
 
 
 def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:

@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -375,10 +376,12 @@ def _slice(value: str, _name: str, _version: str, start: int, end: int) -> str:
 
 class StoredPage(ProjectPage):
     """A page read back from the store: each version's files are built when first asked
-    (``version_files``), all of them only when ``artifacts`` is read."""
+    (``version_files``), all of them only when ``artifacts`` is read; once, whichever threads
+    ask at once (the resolver's, and a prefetch thread guessing its next pin)."""
 
     _groups: StoredGroups
     _clean: Callable[[Artifact], Artifact]
+    _lock: threading.Lock
 
     def __init__(self, name: NormalizedName, index: Source, groups: StoredGroups,
                  clean: Callable[[Artifact], Artifact]) -> None:
@@ -386,6 +389,7 @@ class StoredPage(ProjectPage):
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "_groups", groups)
         object.__setattr__(self, "_clean", clean)
+        object.__setattr__(self, "_lock", threading.Lock())
 
     @functools.cached_property
     def artifacts(self) -> tuple[Artifact, ...]:
@@ -394,8 +398,16 @@ class StoredPage(ProjectPage):
     def version_files(self) -> list[tuple[Version, Callable[[], tuple[Artifact, ...]]]]:
         return [(version, load) for version, load in self._loaders if version is not None]
 
-    @functools.cached_property
+    @property
     def _loaders(self) -> list[tuple[Optional[Version], Callable[[], tuple[Artifact, ...]]]]:
+        with self._lock:
+            loaders = self.__dict__.get("_built_loaders")
+            if loaders is None:
+                loaders = self._build_loaders()
+                object.__setattr__(self, "_built_loaders", loaders)
+            return loaders
+
+    def _build_loaders(self) -> list[tuple[Optional[Version], Callable[[], tuple[Artifact, ...]]]]:
         merged: dict[Optional[Version], list[Span]] = {}  # "1.0" and "1.0.0" are one version
         name = self.name
         for span in self._groups.spans:
@@ -415,15 +427,19 @@ class _Loader:
         self._built: Optional[tuple[Artifact, ...]] = None
 
     def __call__(self) -> tuple[Artifact, ...]:
-        if self._built is None:
-            page = self._page
-            self._built = tuple(
-                page._clean(a)
-                for span in self._spans
-                for a in artifacts_from_group(page.name, self._version, self._read(*span), page.index)
-            )
-            self._spans = []
-        return self._built
+        built = self._built
+        if built is not None:
+            return built
+        page = self._page
+        with page._lock:
+            if self._built is None:
+                self._built = tuple(
+                    page._clean(a)
+                    for span in self._spans
+                    for a in artifacts_from_group(page.name, self._version, self._read(*span), page.index)
+                )
+                self._spans = []
+            return self._built
 
 
 @functools.lru_cache(maxsize=65536)

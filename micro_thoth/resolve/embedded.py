@@ -266,13 +266,13 @@ class EmbeddedResolver:
     def resolve(self, project: ResolverInput, target: Target, policy: LockPolicy) -> Resolved:
         source = self._source(project, policy.exclude_newer)
         with self._open_policy(policy, project.sources) as guide:
-            if target.abi_symbols:
-                pins = kept_preferences(project.preferences().get(DEFAULT_CATEGORY, {}), project.upgrade)
-                finder = Finder(source, target)
-                self._likely = lambda page: finder.read_likely_abi(page, pins.get(page.name), guide.too_young)
-            guide.check_boots(d.name for deps in project.categories.values() for d in deps)
-            guide.spare({name: version for pins in project.preferences().values() for name, version in pins.items()})
-            resolutions = self._categories(project, source, target, policy, guide)
+            self._likely = self._speculation(project, source, target, guide) if target.abi_symbols else None
+            try:
+                guide.check_boots(d.name for deps in project.categories.values() for d in deps)
+                guide.spare({name: version for pins in project.preferences().values() for name, version in pins.items()})
+                resolutions = self._categories(project, source, target, policy, guide)
+            finally:
+                self._likely = None
             report = build_report(
                 guide,
                 resolutions[DEFAULT_CATEGORY],
@@ -280,6 +280,14 @@ class EmbeddedResolver:
                 runtime_environment=policy.environment.to_thoth_dict(),
             )
         return Resolved(resolutions=resolutions, report=report)
+
+    @staticmethod
+    def _speculation(project: ResolverInput, source: PackageSource, target: Target, guide: GuidancePolicy
+                     ) -> Callable[[ProjectPage], None]:
+        """What a root's page does on arrival once the target is known: the Provider's guess of its pin."""
+        kept = kept_preferences(project.preferences().get(DEFAULT_CATEGORY, {}), project.upgrade)
+        finder = Finder(source, target)
+        return lambda page: finder.read_likely_abi(page, kept.get(page.name), guide.too_young)
 
     def _categories(
         self, project: ResolverInput, source: PackageSource, target: Target, policy: LockPolicy, guide: GuidancePolicy

@@ -16,6 +16,7 @@ the resolver is about to try; the next wheel is read only if the best fails).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -103,6 +104,7 @@ class AbiVerdict:
 
 
 RUNS = AbiVerdict()
+GUESSES = 3  # a page's newest final releases the ELF-facts speculation considers (read_likely_abi)
 
 
 def best_artifact(artifacts: Sequence[Artifact], target: Target) -> Artifact:
@@ -163,20 +165,24 @@ class Finder:
     def read_likely_abi(self, page: ProjectPage, preferred: Optional[str] = None,
                         held_back: Callable[[Sequence[Artifact]], bool] = lambda files: False) -> None:
         """Speculation, on the thread that brought a page: the ELF facts of the wheel ``abi_verdict``
-        reads first, for the likely pin (the ``preferred`` version, else the newest final release the
-        target can install that is not ``held_back``), so that the source holds them when the resolver
-        judges it (just after matching: too late to start then). A wrong guess costs a read; an error
-        is left for that judgement, which reads again. Nothing of the finder's own state is touched."""
+        reads first, for the likely pin (the ``preferred`` version, else the newest of the
+        ``GUESSES`` newest final releases the target can install that is not ``held_back``), so
+        that the source holds them when the resolver judges it (just after matching: too late to
+        start then). A wrong guess costs a read; an error is left for that judgement, which reads
+        again. Nothing of the finder's own state is touched, and only the guessed versions' files built."""
         read = getattr(self.source, "wheel_abi", None)
         if not self.target.abi_symbols or read is None:
             return
+        files = dict(page.version_files())
         pin = _version_or_none(preferred)
-        releases = [r for r in self._judge(page) if not r.version.is_prerelease or r.version == pin]
-        likely = next((r for r in releases if r.version == pin and r.usable), None) or next(
-            (r for r in releases if r.usable and not held_back(r.artifacts)), None)
-        wheels = self._abi_wheels(likely) if likely is not None else []
-        if wheels and not _pure(wheels[0]):
-            read(wheels[0])
+        newest = heapq.nlargest(GUESSES, (v for v in files if not v.is_prerelease))
+        for version in ([pin] if pin in files else []) + [v for v in newest if v != pin]:
+            release = Release(page.name, version, page.index, files[version], self._fits)
+            if release.usable and (version == pin or not held_back(release.artifacts)):
+                wheels = self._abi_wheels(release)
+                if wheels and not _pure(wheels[0]):
+                    read(wheels[0])
+                return
 
     def _abi_wheels(self, release: Release) -> list[Artifact]:
         """The release's wheels the target can install, in the order their ELF members are judged."""

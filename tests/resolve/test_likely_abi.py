@@ -10,7 +10,7 @@ from micro_thoth.artifacts import Artifact, ProjectPage
 from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.models import Dependency
 from micro_thoth.resolve.embedded import resolve
-from micro_thoth.resolve.finder import Finder
+from micro_thoth.resolve.finder import GUESSES, Finder
 
 from .memory_source import MemorySource
 from .support import make_target
@@ -58,6 +58,12 @@ def test_the_existing_locks_pin_first_then_what_the_cooldown_keeps() -> None:
     young = lambda files: any(a.upload_time == "2026-12-06T00:00:00Z" for a in files)  # noqa: E731
     assert _guess(releases, held_back=young) == [f"native-2.0-{BINARY}.whl"]
     assert _guess(releases) == [f"native-3.0-{BINARY}.whl"]
+
+
+def test_the_guess_looks_at_the_few_newest_final_releases_only() -> None:
+    windows = [_release(f"9.{i}", files=("cp311-cp311-win_amd64",)) for i in range(GUESSES)]
+    assert _guess([*windows, _release("1.0")]) == []  # a bounded guess: the resolver reads 1.0 when it gets there
+    assert _guess([*windows[1:], _release("1.0")]) == [f"native-1.0-{BINARY}.whl"]
 
 
 def test_nothing_is_read_for_a_pure_wheel_or_without_the_targets_symbols() -> None:
