@@ -33,6 +33,11 @@ from micro_thoth.models import (
     Source,
 )
 
+try:  # Python 3.11+: the standard library's parser reads plain data ~10 times faster than tomlkit
+    import tomllib as _fast_toml
+except ImportError:  # pragma: no cover - Python < 3.11
+    _fast_toml = None  # type: ignore[assignment]
+
 DEFAULT_SOURCE_NAME = "pypi"
 VCS_KEYS = ("git", "hg", "svn", "bzr")
 # Sections that are not package categories (pipenv's NON_CATEGORY_SECTIONS, plus plette's "pipfile").
@@ -93,7 +98,7 @@ def parse_pipfile(
     text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None
 ) -> Pipfile:
     """Parse a Pipfile; ``default_index_url`` stands in for a missing ``[[source]]`` as in pipenv."""
-    return pipfile_from_data(_load(text, path).unwrap(), path, default_index_url=default_index_url)
+    return pipfile_from_data(parse_toml(text, path), path, default_index_url=default_index_url)
 
 
 def pipfile_from_data(
@@ -127,7 +132,7 @@ def hash_text(
     text: str, path: Optional[str] = None, *, default_index_url: Optional[str] = None
 ) -> tuple[str, ...]:
     """The ``_meta`` hashes of a Pipfile's text (see ``pipfile_hashes``)."""
-    return pipfile_hashes(_load(text, path).unwrap(), default_index_url=default_index_url)
+    return pipfile_hashes(parse_toml(text, path), default_index_url=default_index_url)
 
 
 def _digest(payload: Mapping[str, Any]) -> str:
@@ -166,7 +171,14 @@ def _hash_sources(data: Mapping[str, Any], default_index_url: Optional[str]) -> 
 
 
 def parse_toml(text: str, path: Optional[str] = None) -> dict[str, Any]:
-    """Any TOML text as plain Python data (this module is the one tomlkit adapter)."""
+    """Any TOML text as plain Python data (this module is the one tomlkit adapter): read by the
+    standard library's parser where there is one (the same data, faster), else, and for text it
+    refuses, by tomlkit (whose error names the line and column)."""
+    if _fast_toml is not None:
+        try:
+            return _fast_toml.loads(text)
+        except _fast_toml.TOMLDecodeError:
+            pass
     return _load(text, path).unwrap()
 
 

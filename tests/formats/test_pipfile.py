@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import tomlkit
 
 from micro_thoth.errors import InputFileError
 from micro_thoth.formats.pipfile import (
@@ -457,3 +458,16 @@ def test_editing_keeps_crlf_line_endings() -> None:
         add_package(text, "default", "beta", "*") == '[packages]\r\nalpha = "*"\r\nbeta = "*"\r\n'
     )
     assert remove_package(text, "alpha") == "[packages]\r\n"
+
+
+def test_parse_toml_reads_what_tomlkit_reads_and_names_line_and_column_of_an_error() -> None:
+    text = (
+        '[[source]]\nurl = "https://example.invalid/simple"\nverify_ssl = true\nname = "x"\n\n'
+        '[packages]\nrequests = {version = ">=2", extras = ["socks"]}\n"Zope.Interface" = "*"\n'
+        'a = {git = "https://example.invalid/a.git", ref = "v1", editable = true}\n\n'
+        "[dev-packages]\npytest = '*'\n\n[requires]\npython_version = \"3.11\"\n\n"
+        '[pipenv]\nallow_prereleases = false\n[scripts]\nt = "pytest -x"\n[packages.nested]\nversion = "1"\n'
+    )
+    assert parse_toml(text) == tomlkit.parse(text).unwrap()
+    with pytest.raises(InputFileError, match=r"not valid TOML at line 2, column \d+"):
+        parse_toml('[packages]\nrequests = "*\n')
