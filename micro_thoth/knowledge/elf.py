@@ -30,6 +30,7 @@ Read = Callable[[int, int], bytes]  # (offset, size) -> the bytes there (fewer a
 MAGIC = b"\x7fELF"
 MAX_ENTRIES = 1 << 14  # program headers, dynamic entries, version entries: each bounded by this
 MAX_NAME = 4096  # bytes of one library or version name
+MAX_OFFSET = 1 << 62  # no file is this large; past it a 64-bit field's offset is out of ``seek``'s range
 PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ = 0, 1, 5, 10
 DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFC, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
@@ -194,8 +195,8 @@ def of_bytes(data: bytes) -> Read:
 def of_file(handle: IO[bytes]) -> Read:
     """``read`` over an open file: only the bytes asked for are read."""
     def read(offset: int, size: int) -> bytes:
-        if offset < 0:
-            return b""
+        if not 0 <= offset < MAX_OFFSET:
+            return b""  # as past the end of the file
         handle.seek(offset)
         return handle.read(size)
     return read

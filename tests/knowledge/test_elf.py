@@ -167,3 +167,17 @@ def test_tables_beyond_the_kept_bytes_are_read_from_a_spooled_copy(tmp_path, mon
     with pytest.raises(abi._Behind):
         abi._needs(abi._Inflating(archive, info), info.filename)
     assert abi._member_needs(archive, info) == abi.elf_needs(ext, info.filename)
+
+
+@pytest.mark.parametrize("field, value", [(16 + 16, 1 << 63), (16 + 16, (1 << 64) - 1)])
+def test_offsets_no_file_can_have_are_refused_on_disk(tmp_path, field: int, value: int) -> None:
+    """A file read by range (an installed shared object, a spooled member): an offset past what ``seek``
+    takes is a NotElf like any other, not the ValueError of the file object."""
+    data = bytearray(synthetic())
+    struct.pack_into("<Q", data, field, value)  # e_phoff
+    path = tmp_path / "hostile.so"
+    path.write_bytes(bytes(data))
+    with pytest.raises(elf.NotElf, match="truncated"):
+        abi.file_needs(path)
+    with open(path, "rb") as handle, pytest.raises(elf.NotElf, match="truncated"):
+        elf.defines(elf.of_file(handle))
