@@ -2,11 +2,11 @@
 
 ``query`` runs the interpreter once with the stdlib-only ``_probe.py`` (the
 target may have neither pip nor packaging) and memoises the answer on disk
-(``cache.memo_path``), keyed by the executable's path and its file's stat, so
-later runs cost no subprocess. The running interpreter, when nothing in its
-environment could make it differ from ``python -I``, runs the same probe
-in-process (a subprocess costs ≈ 40 ms of CPU and 0.1 s before a cold lock
-knows its target).
+(``cache.memo_path``), keyed by the executable's path, its file's stat and the
+kernel and glibc it reports, so later runs cost no subprocess. The running
+interpreter, when nothing in its environment could make it differ from
+``python -I``, runs the same probe in-process (a subprocess costs ≈ 40 ms of
+CPU and 0.1 s before a cold lock knows its target).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -159,12 +160,22 @@ def _is_running(executable: Path) -> bool:
 
 
 def _cache_key(executable: Path) -> Optional[list[Any]]:
-    """The path, and the stat of the file it leads to (a re-pointed link leads to another file); None for
-    script shims (pyenv) and unreadable files."""
+    """The path, the stat of the file it leads to (a re-pointed link leads to another file) and the
+    machine's kernel and glibc; None for script shims (pyenv) and unreadable files."""
     if _is_script(executable):
         return None  # a shim may run another Python tomorrow with the same bytes
     stamp = file_stamp(executable)
-    return [str(executable), *stamp] if stamp else None
+    return [str(executable), *stamp, *_machine()] if stamp else None
+
+
+def _machine() -> list[str]:
+    """What the probe reports of the machine, not of the interpreter's file: the kernel (markers
+    ``platform_release``, ``platform_version``) and the system's glibc (the manylinux tags)."""
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, OSError, ValueError):
+        libc = ""
+    return [platform.release(), platform.version(), platform.machine(), libc]
 
 
 def _described(remembered: object) -> Optional[InterpreterInfo]:

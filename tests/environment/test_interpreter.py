@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -104,8 +105,31 @@ def test_cache_is_keyed_by_path_and_stat(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     assert query(one, cache_dir=cache).prefix != query(two, cache_dir=cache).prefix
     assert query(two, cache_dir=cache).prefix == str(tmp_path / "two")
-    os.utime(two, ns=(1, 1), follow_symlinks=False)
-    assert interpreter._cache_key(two) != interpreter._cache_key(one)
+    copy = tmp_path / "python-copy"
+    shutil.copy2(os.path.realpath(sys.executable), copy)
+    link = tmp_path / "python"
+    link.symlink_to(os.path.realpath(sys.executable))
+    first = interpreter._cache_key(link)
+    link.unlink()
+    link.symlink_to(copy)  # the same path, re-pointed at another file
+    assert interpreter._cache_key(link) != first
+    second = interpreter._cache_key(link)
+    os.utime(copy, ns=(1, 1))  # the file it leads to changed
+    assert interpreter._cache_key(link) != second
+
+
+def test_cache_is_keyed_by_the_kernel_and_libc_it_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The markers platform_release / platform_version and the libc come from the machine, not the
+    executable's file: a kernel or glibc upgrade under an unchanged interpreter asks it again."""
+    executable = interpreter._locate(sys.executable)
+    before = interpreter._cache_key(executable)
+    assert before is not None
+    monkeypatch.setattr(interpreter.platform, "release", lambda: "0.0.0-another-kernel")
+    assert interpreter._cache_key(executable) != before
+    monkeypatch.undo()
+    assert interpreter._cache_key(executable) == before
+    monkeypatch.setattr(interpreter.os, "confstr", lambda name: "glibc 1.0", raising=False)
+    assert interpreter._cache_key(executable) != before
 
 
 def test_corrupt_cache_entry_is_ignored(tmp_path: Path) -> None:
