@@ -3,8 +3,9 @@
 ``zipfile`` fails in many ways on a damaged or hostile archive: ``BadZipFile``
 (no central directory, a bad CRC), ``LargeZipFile``, ``NotImplementedError``
 (an unknown compression method), ``EOFError`` (truncated), ``zlib.error`` (a
-corrupt deflate stream). The index's metadata reads, the ABI reader and the
-installer's checks each turn all of them into their own error through here.
+corrupt deflate stream), ``RuntimeError`` (a member flagged encrypted). The
+index's metadata reads, the ABI reader and the installer's checks each turn all
+of them into their own error through here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 
 UNREADABLE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
+    RuntimeError,  # a member flagged encrypted: "password required for extraction"
 )
 
 

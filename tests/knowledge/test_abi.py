@@ -53,6 +53,20 @@ def test_a_wheel_with_a_corrupt_native_member_is_refused() -> None:
         abi.wheel_abi(io.BytesIO(corrupt_deflate("native/_ext.so", abi.ELF_MAGIC + b"\x00" * 4000)))
 
 
+def test_a_wheel_with_an_encrypted_native_member_is_refused(kit: ElfKit) -> None:
+    """zipfile's RuntimeError for a member flagged encrypted is one more way a hostile wheel is unreadable."""
+    wheel = bytearray(build_wheel(Dist("native", "2.0", files={"native/_ext.so": kit.library("libx.so.1", NEW).read_bytes()})))
+    name = b"native/_ext.so"
+    for signature, flags, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):  # local header, central directory
+        at = wheel.find(signature)
+        while wheel[at + name_at : at + name_at + len(name)] != name:
+            at = wheel.find(signature, at + 4)
+            assert at >= 0
+        wheel[at + flags] |= 1  # general purpose bit 0: encrypted
+    with pytest.raises(abi.NotElf, match="not a readable wheel"):
+        abi.wheel_abi(io.BytesIO(bytes(wheel)))
+
+
 def test_wheel_abi_reads_only_shared_objects(kit: ElfKit) -> None:
     new = kit.library("libstdc++.so.6", NEW)
     ext = kit.user("ext.so", new, ["new_fn"])
