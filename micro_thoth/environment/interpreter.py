@@ -154,9 +154,23 @@ def _probe(executable: Path) -> InterpreterInfo:
 def _is_running(executable: Path) -> bool:
     """``executable`` is this process's interpreter, started as ``-I`` would start it (``site`` run, no
     startup variable set): the probe answers the same here as in a subprocess."""
-    if sys.flags.no_site or os.path.abspath(sys.executable) != str(executable):
+    if sys.flags.no_site or os.path.abspath(sys.executable) != str(executable) or not _runs_file(executable):
         return False
     return bool(sys.flags.ignore_environment) or not any(os.environ.get(name) for name in STARTUP_VARIABLES)
+
+
+def _runs_file(executable: Path) -> bool:
+    """This process runs the file at ``executable`` (Linux's ``/proc/self/exe``): not so when a launcher's
+    argv[0] named another file, or the binary was replaced since the process started."""
+    try:
+        running = os.stat("/proc/self/exe")
+    except OSError:
+        return True  # no /proc: the path is all there is to go by
+    try:
+        found = os.stat(executable)
+    except OSError:
+        return False
+    return (running.st_ino, running.st_dev) == (found.st_ino, found.st_dev)
 
 
 def _cache_key(executable: Path) -> Optional[list[Any]]:

@@ -100,6 +100,21 @@ def test_the_running_interpreter_answers_in_process_as_its_subprocess_would(monk
     assert not interpreter._is_running(executable)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/exe"), reason="the running binary is known from /proc/self/exe")
+def test_a_process_whose_path_names_another_file_asks_a_subprocess(tmp_path: Path) -> None:
+    """sys.executable is what argv[0] named: a launcher's argv[0], or a binary replaced since the process
+    started, names a file that is not the running interpreter, whose answer may differ."""
+    named = tmp_path / "python"
+    shutil.copy2(os.path.realpath(sys.executable), named)  # another file at the path argv[0] names
+    code = "import sys; from pathlib import Path; from micro_thoth.environment import interpreter as i; " \
+           "print(sys.executable, i._is_running(Path(sys.executable)))"
+    environ = {k: v for k, v in os.environ.items() if k not in interpreter.STARTUP_VARIABLES}
+    environ["PYTHONPATH"] = os.pathsep.join([str(Path(interpreter.__file__).parents[2]), *sys.path])
+    done = subprocess.run([str(named), "-c", code], executable=os.path.realpath(sys.executable), env=environ,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(named), "False"]
+
+
 def test_cache_is_keyed_by_path_and_stat(tmp_path: Path) -> None:
     one, two = _venv(tmp_path / "one"), _venv(tmp_path / "two")
     cache = tmp_path / "cache"
