@@ -5,10 +5,10 @@ header, the program headers, the ``PT_DYNAMIC`` segment, then the string table
 (``DT_STRTAB``), the version needs (``DT_VERNEED``, ``.gnu.version_r``) and
 definitions (``DT_VERDEF``, ``.gnu.version_d``) it points at, their virtual
 addresses mapped to file offsets by the ``PT_LOAD`` segments. That is a few
-dozen small reads, all in the first part of a shared object: the section
-headers (at the end of the file), the symbol tables and the code are never
-read, so a zip member being inflated can stop once its dynamic segment is
-past. Why not pyelftools (used before): importing it cost more CPU than all of
+dozen small reads, none past the dynamic segment (which usually follows the
+code): the section headers (at the end of the file) and the symbol tables are
+never read, so a zip member being inflated can stop once its dynamic segment
+is past. Why not pyelftools (used before): importing it cost more CPU than all of
 a lock's ELF reads now do, and its section-based reading needs the end of the
 file (see docs/performance.md, "ELF facts without pyelftools").
 
@@ -137,7 +137,9 @@ class Dynamic:
         end = data.find(b"\0")
         if end < 0:
             raise NotElf(f"unterminated name at byte {start}")
-        return data[:end].decode("utf-8", errors="replace")
+        name = data[:end].decode("utf-8", errors="replace")
+        # a hostile file's names reach messages on a terminal: no control characters (escape sequences) in them
+        return name if name.isprintable() else "".join(c if c.isprintable() else "?" for c in name)
 
     def chain(self, table_tag: int, count_tag: int, fmt: str, next_field: int) -> Iterator[tuple[int, tuple[int, ...]]]:
         """The entries of a version table (offset, fields), following each entry's ``next``."""

@@ -181,3 +181,11 @@ def test_offsets_no_file_can_have_are_refused_on_disk(tmp_path, field: int, valu
         abi.file_needs(path)
     with open(path, "rb") as handle, pytest.raises(elf.NotElf, match="truncated"):
         elf.defines(elf.of_file(handle))
+
+
+def test_names_carry_no_control_characters() -> None:
+    """A hostile file's names end up in messages on a terminal: escape sequences come out as '?'."""
+    data = synthetic(needed=("lib\x1b[2Jevil.so",), needs=(("lib\x1b[2Jevil.so", ("GLIBC_\x9b9",)),))
+    needed, versions = elf.needs(elf.of_bytes(data))
+    assert needed == ("lib?[2Jevil.so",)
+    assert versions == (("lib?[2Jevil.so", "GLIBC_?9"),)
