@@ -221,3 +221,24 @@ def test_a_member_of_another_size_than_announced_leaves_no_copy(tmp_path: Path) 
     member.file_size, member.CRC = 10, 0
     with pytest.raises(OSError, match="holds 41 bytes, not 46"), stored.StoredCopy(tmp_path / "copy.zip") as copy:
         copy.member(member).write(b"short")
+
+
+@pytest.mark.parametrize("stalled", [("copy_file_range",), ("copy_file_range", "sendfile")])
+def test_a_kernel_copy_that_stops_short_is_finished_another_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stalled: tuple[str, ...]
+) -> None:
+    """copy_file_range (or sendfile) answering 0 before the end (as on files some filesystems do
+    not size) is not the end of the bytes; a pread/write fallback writes all of what os.write takes
+    only in part."""
+    archive = tmp_path / "a.zip"
+    payload = os.urandom(300_000)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as out:
+        out.writestr("a/big.bin", payload)
+    for name in stalled:
+        monkeypatch.setattr(os, name, lambda *args: 0)
+    write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: write(fd, bytes(data[:1000])))
+    into = tmp_path / "into"
+    into.mkdir()
+    assert stored.copy_out(archive, into) == 1
+    assert (into / "a" / "big.bin").read_bytes() == payload

@@ -15,10 +15,12 @@ over an existing file), so each installed file is created once; across filesyste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
 from ..settings import DEFAULT_LINK_MODE
+from .safety import write_all
 
 MOVE = "move"  # a staging tree's files, taken over (staging.py)
 FICLONE = 0x40049409  # _IOW(0x94, 9, int): linux/fs.h
@@ -90,21 +92,16 @@ class Placer:
 def transfer(src: int, dst: int, size: int, offset: int = 0) -> int:
     """Copy ``size`` bytes of ``src`` from ``offset`` to ``dst``'s position in the kernel: copy_file_range
     (shares extents where the filesystem can), else sendfile (across filesystems), else pread/write.
-    ``src``'s position is not used; the bytes copied (fewer only if ``src`` ends sooner)."""
+    ``src``'s position is not used; the bytes copied (fewer only if ``src`` ends sooner). A way that
+    fails or stops short (0 before the end: some filesystems' files) hands the rest to the next."""
     done = 0
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # Python < 3.8 / not Linux, or EXDEV/ENOSYS
         while done < size and (sent := os.copy_file_range(src, dst, size - done, offset + done)):
             done += sent
-        return done
-    except (AttributeError, OSError):  # Python < 3.8 / not Linux, or EXDEV/ENOSYS: across filesystems
-        pass
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # no sendfile between these files
         while done < size and (sent := os.sendfile(dst, src, offset + done, size - done)):
             done += sent
-        return done
-    except (AttributeError, OSError):  # no sendfile between these files: the portable way
-        pass
     while done < size and (chunk := os.pread(src, min(size - done, 1 << 20), offset + done)):
-        os.write(dst, chunk)
+        write_all(dst, chunk)
         done += len(chunk)
     return done
