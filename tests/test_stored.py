@@ -242,3 +242,23 @@ def test_a_kernel_copy_that_stops_short_is_finished_another_way(
     into.mkdir()
     assert stored.copy_out(archive, into) == 1
     assert (into / "a" / "big.bin").read_bytes() == payload
+
+
+def test_kept_bytecode_replaces_a_wheels_own_pyc(env: TargetEnvironment, tmp_path: Path) -> None:
+    """A wheel that ships its own ``__pycache__/*.pyc``: the bytecode the cache keeps for it is
+    copied over that file on a warm install (not refused as a duplicate, dropped and compiled again)."""
+    tag = env.interpreter.cache_tag
+    assert tag
+    pyc = f"pkg/__pycache__/core.{tag}.pyc"
+    dist = Dist("pkg", "1.0", files={"pkg/__init__.py": "", "pkg/core.py": "A = 1\n", pyc: "own"})
+    wheel = tmp_path / dist.wheel_filename
+    wheel.write_bytes(build_wheel(dist))
+    cache, digest = Cache(tmp_path / "cache"), sha256_file(wheel)
+    with install.unpacking_for("clone", env, cache) as unpacking:
+        tree = unpacking.stage(wheel, digest)
+        (tree / pyc).write_bytes(b"compiled")
+        unpacking.keep_bytecode([tree])
+    assert cache.bytecode(digest, tag) is not None
+    with install.unpacking_for("clone", env, cache) as unpacking:
+        assert (unpacking.stage(wheel, digest) / pyc).read_bytes() == b"compiled"
+    assert cache.bytecode(digest, tag) is not None

@@ -182,7 +182,7 @@ def _unpack_bytecode(archive: Path, into: Path) -> bool:
     """Copy the archive's ``__pycache__/*.pyc`` members into the tree; False (nothing copied) if it
     is unreadable or holds anything else."""
     try:
-        copy_out(archive, into, accept=_is_bytecode)
+        copy_out(archive, into, accept=_is_bytecode, replace=True)
     except _UNREADABLE:
         return False
     return True

@@ -99,15 +99,17 @@ def _dos_time(stamp: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
     return hour << 11 | minute << 5 | second // 2, (year - 1980) << 9 | month << 5 | day
 
 
-def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] = None) -> int:
+def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] = None, replace: bool = False) -> int:
     """Write each file member of the stored ``archive`` into the empty directory ``into``; how
     many. ``.py`` files get their member's time (safety.member_time), so bytecode compiled for
     the same wheel stays valid; executables keep their mode. Raises (zipfile.BadZipFile,
-    EOFError, OSError, UnsafeWheel) if the archive is damaged, holds a compressed member, or a
-    name ``accept`` refuses; the files it wrote are then removed again (directories stay)."""
+    EOFError, OSError, UnsafeWheel) if the archive is damaged, holds a compressed member or twice
+    the same file, or a name ``accept`` refuses; the files it wrote are then removed again
+    (directories stay). ``replace``: a file ``into`` already has is replaced (the kept bytecode
+    over a wheel's own ``.pyc``), and removed like the others on failure."""
     with zipfile.ZipFile(archive) as listing:
         members = [m for m in listing.infolist() if not m.filename.endswith("/")]
-    written: list[str] = []
+    written: dict[str, None] = {}  # the files created, in order
     fd = os.open(archive, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
@@ -115,7 +117,7 @@ def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] 
             for member in members:
                 if accept is not None and not accept(member.filename):
                     raise zipfile.BadZipFile(f"{archive.name} holds an unexpected member {member.filename!r}")
-                _copy_member(fd, view, member, inside(str(into), member.filename), made, written)
+                _copy_member(fd, view, member, inside(str(into), member.filename), made, written, replace)
     except BaseException as exc:
         for path in written:
             os.unlink(path)
@@ -127,15 +129,23 @@ def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] 
     return len(members)
 
 
-def _copy_member(fd: int, view: mmap.mmap, member: zipfile.ZipInfo, target: str, made: set[str], written: list[str]) -> None:
+def _copy_member(fd: int, view: mmap.mmap, member: zipfile.ZipInfo, target: str, made: set[str], written: dict[str, None],
+                 replace: bool) -> None:
     start = _data_start(view, member)
     parent = os.path.dirname(target)
     if parent not in made:
         os.makedirs(parent, exist_ok=True)
         made.add(parent)
     mode = 0o755 if (member.external_attr >> 16) & 0o111 else 0o644
-    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)  # a duplicate fails here
-    written.append(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        dst = os.open(target, flags, mode)  # a duplicate fails here
+    except FileExistsError:
+        if not replace or target in written:
+            raise
+        os.unlink(target)  # the tree's own file, not one of ours
+        dst = os.open(target, flags, mode)
+    written[target] = None
     try:
         if member.file_size and transfer(fd, dst, member.file_size, start) != member.file_size:
             raise EOFError(f"{member.filename} is cut short")
