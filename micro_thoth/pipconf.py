@@ -271,9 +271,13 @@ _started_lock = threading.Lock()
 def start_default_index_probe(environ: Mapping[str, str], python: str = sys.executable) -> None:
     """Ask pip for its default index now, in the background, when its memo does not know this pip
     yet: the command's imports and input reading overlap the subprocess. ``default_index_url`` takes
-    the answer when it is asked with the same interpreter and environment; else it is ignored."""
-    memo_path = default_root(environ) / _MEMO_FILE
-    version = _pip_version_cheaply(python)
+    the answer when it is asked with the same interpreter and environment; else it is ignored.
+    Never raises: it runs before the command's guard, and the command meets any error itself."""
+    try:
+        memo_path = default_root(environ) / _MEMO_FILE  # RuntimeError: a ``~user`` of nobody
+        version = _pip_version_cheaply(python)
+    except (OSError, RuntimeError, ValueError):
+        return
     if version is not None and f"pip-{version}" in _load_memo(memo_path):
         return
     env = _probe_env(environ)

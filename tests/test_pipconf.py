@@ -288,3 +288,18 @@ def test_only_the_locking_commands_start_the_probe_early(monkeypatch: pytest.Mon
     for args in (["--version"], ["install"], ["sync"], ["graph"], ["lock", "--cache-dir=/x"], ["lock", "--cache-dir", "/x"], []):
         assert cli._probe_early(args) is None, args
     assert len(started) == 2
+
+
+def test_the_early_probe_never_fails_the_command_itself(tmp_path: Path) -> None:
+    """A cache directory that cannot be named (``~user`` of nobody): the early probe is only a hint,
+    it starts nothing and raises nothing; the command meets the error inside its guard (no traceback)."""
+    env = {**_env(tmp_path), "THOTH_PIP_CACHE_DIR": "~no-such-user-of-micro-thoth/cache"}
+    pipconf.start_default_index_probe(env)
+    assert pipconf._started == []
+    (tmp_path / "Pipfile").write_text("[packages]\n")
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from micro_thoth import cli; sys.exit(cli.main(['lock']))"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
