@@ -340,9 +340,13 @@ class SqlJobStore(abc.ABC):
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
         """``complete``, then ``claim`` the next job at ``at``: what a worker keeping its resolver busy
-        does between two jobs (PostgreSQL: in one round-trip)."""
+        does between two jobs (PostgreSQL: in one round-trip). A claim that fails here leaves the
+        outcome recorded and claims nothing (the worker claims again later)."""
         done = self.complete(job_id, digest, at, owner=owner, attempt=attempt, result=result, problem=problem, lines=lines)
-        return done, self.claim(owner, at, lease_until, max_attempts)
+        try:
+            return done, self.claim(owner, at, lease_until, max_attempts)
+        except Exception:  # not a failure to record: the caller would give up a job already recorded
+            return done, None
 
     def renew(self, owner: str, lease_until: float, running: Sequence[str] = ()) -> int:
         """Extend the leases of ``owner``'s queued (pinned) jobs and of the ``running`` ones it still runs."""

@@ -193,6 +193,28 @@ def test_complete_and_claim_records_one_job_and_takes_the_next(store: SqlJobStor
     assert not done and claimed is None and store.get("adviser-1").state == "succeeded"
 
 
+def test_complete_and_claim_a_failed_claim_never_leaves_half_a_trip(store: SqlJobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim fails after the outcome was sent: PostgreSQL (one transaction) writes neither and
+    raises; the others keep the outcome recorded and claim nothing (the worker claims again later).
+    Never a job recorded and also claimed by this trip, nor the next one claimed unseen."""
+    store.create(job("adviser-1", "d1"))
+    store.create(JobRecord(id="adviser-2", digest="d2", state="queued", request={}, created_at=2.0))
+    store.claim("replica-a", 3.0, 33.0, 3)
+    monkeypatch.setattr(store, "_claim_statement", lambda *args: ("SELECT no_such_column FROM mt_jobs", ()))
+    monkeypatch.setattr(store, "claim", lambda *args: (_ for _ in ()).throw(RuntimeError("store unreachable")))
+    call = dict(owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3, result={"lock": "L"})
+    if isinstance(store, PostgresJobStore):
+        import psycopg
+
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            store.complete_and_claim("adviser-1", "d1", 4.0, **call)  # type: ignore[arg-type]
+        assert store.get("adviser-1").state == "running" and store.result("d1") is None
+    else:
+        assert store.complete_and_claim("adviser-1", "d1", 4.0, **call) == (True, None)  # type: ignore[arg-type]
+        assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
+    assert store.get("adviser-2").state == "queued" and store.get("adviser-2").owner is None
+
+
 def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> None:
     with scratch_postgres() as url:
         store = PostgresJobStore(url)
