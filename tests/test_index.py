@@ -491,6 +491,28 @@ def test_a_version_is_read_back_from_the_store_when_reached(index: LocalIndex, h
             files(closed)
 
 
+def test_a_replaced_value_is_read_whole_once(index: LocalIndex, http: httpx.Client, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of a page whose stored value another run replaced since: the new value is read whole
+    once and its versions' rows found by offset from then on (not read whole for every version)."""
+    for version in ("1.0", "2.0", "3.0"):
+        index.add(Dist("alpha", version), sdist=True)
+    source = Source("main", index.url)
+    with Store(tmp_path / "s.sqlite") as store:
+        if not store.reads_parts:
+            pytest.skip("rows are held in memory where SQLite blobs cannot be read (Python < 3.11)")
+        _client([source], http, store=store).project("alpha")
+        page = _client([source], http, store=store, page_ttl=600).project("alpha")
+        index.add(Dist("alpha", "4.0"), sdist=True)
+        _client([source], http, store=store, refresh=True).project("alpha")  # the value is replaced
+        whole = []
+        get_value = store.get_value
+        monkeypatch.setattr(store, "get_value", lambda *args: whole.append(args) or get_value(*args))
+        built = {str(v): sorted(a.filename for a in load()) for v, load in page.version_files()}
+        assert built == {v: [f"alpha-{v}-py3-none-any.whl", f"alpha-{v}.tar.gz"] for v in ("1.0", "2.0", "3.0")}
+        assert len(whole) == 1
+
+
 def test_changed_page_replaces_the_cached_one(index: LocalIndex, http: httpx.Client, tmp_path: Path) -> None:
     index.add(Dist("alpha", "1.0"))
     with Store(tmp_path / "s.sqlite") as store:

@@ -287,6 +287,8 @@ class _StoredValue:
 
     def __init__(self, store: KnowledgeStore, namespace: str, key: str, head: str) -> None:
         self._store, self._namespace, self._key, self._head = store, namespace, key, head
+        # a replacing value's head and spans, set at once (threads read it): None while the value is the first
+        self._moved: Optional[tuple[str, dict[tuple[str, str], tuple[int, int]]]] = None
 
     def readable(self) -> bool:
         """Can parts of the value be read back, and is it the one this object stands for?"""
@@ -297,9 +299,14 @@ class _StoredValue:
     def rows(self, name: str, version: str, start: int, end: int) -> str:
         """The rows of (``name``, ``version``) at [start, end) of the value; if the value has been
         replaced since (another process fetched the page again), that version's rows in the new one
-        (none if it lists no such version any more)."""
-        parts = self._store.get_value_parts(self._namespace, self._key, ((0, len(self._head)), (start, end)))
-        if parts is not None and parts[0] == self._head:
+        (none if it lists no such version any more), which is read whole once and by offset after."""
+        head, moved = (self._head, None) if self._moved is None else self._moved
+        if moved is not None:
+            if (name, version) not in moved:
+                return "[]"
+            start, end = moved[name, version]
+        parts = self._store.get_value_parts(self._namespace, self._key, ((0, len(head)), (start, end)))
+        if parts is not None and parts[0] == head:
             return parts[1]
         value = self._store.get_value(self._namespace, self._key)
         if value is None:
@@ -307,7 +314,11 @@ class _StoredValue:
                 f"the files of {name} {version} could not be read back from the store (was it closed or emptied"
                 " during the run?)", hint="run the command again",
             )
-        found = [rows for n, v, rows in pages.groups_from_text(value, _stored_head(value)[2]) if n == name and v == version]
+        rows_start = _stored_head(value)[2]
+        spans = pages.group_spans(value, rows_start)
+        if value.isascii():  # the new value's rows by offset from now on
+            self._moved = value[:rows_start], {(n, v): (a, b) for n, v, a, b in reversed(spans)}
+        found = [value[a:b] for n, v, a, b in spans if n == name and v == version]
         return found[0] if found else "[]"
 
 
