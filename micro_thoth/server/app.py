@@ -379,8 +379,9 @@ async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: flo
     finished = asyncio.Event()
     deadline = loop.time() + timeout
 
-    def wake() -> None:
-        loop.call_soon_threadsafe(finished.set)
+    def wake() -> None:  # from a worker's or the watcher's thread
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(finished.set)
 
     def start() -> tuple[Any, bool, Optional[JobView]]:  # one trip to the thread pool
         job, cached = accept()

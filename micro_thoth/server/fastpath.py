@@ -18,6 +18,7 @@ pruning and marking results used keep working through the slow path).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -171,7 +172,8 @@ class Answers:
             self.drop({digest for digest, at in rows if at is None or (digest, at) not in seen})
             news = {digest for digest, _at in finished - seen}
             for listener in self.finished if news else ():
-                listener(news)
+                with contextlib.suppress(Exception):  # a waiter gone (its loop closed) must not end the watch
+                    listener(news)
             since, seen = now, finished
             if now_known != known:
                 known = now_known

@@ -186,3 +186,28 @@ def test_an_answer_remembered_by_one_replica_follows_a_change_made_by_another(
         forced = second.post("/api/v2/advise", json={**STACK, "force": True}).json()["id"]
         assert wait_done(second, forced)["state"] == "succeeded"
         _until(lambda: first.post("/api/v2/advise/sync", json=STACK).json()["id"] == forced)
+
+
+def test_a_listener_that_fails_does_not_stop_the_watcher() -> None:
+    """A waiter's wake that raises (its event loop closed meanwhile) must not end the thread that
+    keeps the answers in memory in step with the store."""
+    answers = Answers()
+    current: list[tuple[str, float | None]] = []
+    told: list[set[str]] = []
+
+    def closed(news: set[str]) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    answers.finished.extend([closed, told.append])
+    watcher = threading.Thread(target=answers.watch, args=(lambda since: list(current), lambda: "k", 0.01), daemon=True)
+    watcher.start()
+    try:
+        current[:] = [("d1", 5.0)]
+        _until(lambda: told == [{"d1"}])
+        current[:] = [("d1", 5.0), ("d2", 6.0)]
+        _until(lambda: len(told) == 2)
+        assert watcher.is_alive()
+    finally:
+        answers.close()
+        watcher.join(5)
+    assert told == [{"d1"}, {"d2"}]
