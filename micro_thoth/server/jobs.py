@@ -406,14 +406,18 @@ class Jobs:
     def _record(self, job: JobRecord, at: float, follow: bool = False, **outcome: Any) -> tuple[bool, Optional[_Running]]:
         """Write the outcome unless another replica took the job again meanwhile (this one stalled
         past its lease): then that replica's run is the one that counts, and ours is dropped.
-        ``follow``: claim the next job in the same trip (returned, registered here)."""
+        ``follow``: claim the next job in the same trip (returned, registered here); if that trip
+        fails, the outcome is sent alone (PostgreSQL wrote neither: one transaction)."""
         claimed: Optional[JobRecord] = None
-        if follow:
-            done, claimed = self.store.complete_and_claim(
-                job.id, job.digest, at, owner=self.owner, attempt=job.attempts, lease_until=at + self.settings.lease,
-                max_attempts=self.settings.max_attempts, **outcome,
-            )  # fmt: skip
-        else:
+        try:
+            if follow:
+                done, claimed = self.store.complete_and_claim(
+                    job.id, job.digest, at, owner=self.owner, attempt=job.attempts, lease_until=at + self.settings.lease,
+                    max_attempts=self.settings.max_attempts, **outcome,
+                )  # fmt: skip
+        except Exception:  # PostgreSQL: one transaction, nothing written; the outcome alone then
+            follow = False
+        if not follow:
             done = self.store.complete(job.id, job.digest, at, owner=self.owner, attempt=job.attempts, **outcome)
         if done:
             self._tell(job.digest)

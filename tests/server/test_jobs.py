@@ -292,3 +292,26 @@ def test_a_pinned_job_claimed_ahead_stays_with_its_replica(tmp_path: Path, monke
         assert not any("returned to the queue" in line for line in busy.log(pinned.id))
     finally:
         busy.close()
+
+
+def test_an_outcome_is_recorded_alone_when_the_trip_with_the_next_claim_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL sends the outcome and the next claim in one transaction: a claim that fails there
+    writes neither. The outcome is then recorded alone (it used to be given up: the job failed with
+    "could not record the outcome" though its resolution succeeded)."""
+    settings = ServerSettings(data_dir=tmp_path, workers=1, isolation="thread", lease=30, poll=0.05)
+    store = SqliteJobStore(tmp_path / "j.sqlite3")
+    jobs = Jobs(settings, store, gated)
+    job, _ = jobs.submit(req("recorded\n"))
+    claimed = store.claim(jobs.owner, time.time(), time.time() + 30, 3)
+    assert claimed is not None and claimed.id == job.id
+
+    def one_transaction_failed(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the claim failed: nothing written")
+
+    monkeypatch.setattr(store, "complete_and_claim", one_transaction_failed)
+    done, ahead = jobs._record(claimed, time.time(), True, result={"lock": "L"})
+    assert done and ahead is None
+    assert store.get(job.id).state == "succeeded" and store.result(job.digest) == {"lock": "L"}
+    store.close()
