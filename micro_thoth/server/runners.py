@@ -10,6 +10,7 @@ any thread may ``interrupt`` it (shutdown), which only kills the process.
 
 from __future__ import annotations
 
+import abc
 import inspect
 import logging
 import multiprocessing
@@ -98,7 +99,7 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
         conn.send(outcome)
 
 
-class _Runner:
+class _Runner(abc.ABC):
     """What both runners share: ``run``, one job from ``send`` to its outcome from ``collect``."""
 
     def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
@@ -109,11 +110,13 @@ class _Runner:
         assert outcome is not None
         return outcome
 
+    @abc.abstractmethod
     def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
-        raise NotImplementedError
+        """Start one job; its outcome at once when it could not start (None: collect it)."""
 
+    @abc.abstractmethod
     def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:
-        raise NotImplementedError
+        """The started job's outcome, its log lines to ``sink`` meanwhile (None: not done by ``until``)."""
 
 
 class ProcessRunner(_Runner):
