@@ -185,14 +185,18 @@ class Finder:
                 return
 
     def _abi_wheels(self, release: Release) -> list[Artifact]:
-        """The release's wheels the target can install, in the order their ELF members are judged."""
-        wheels = [a for a in release.installable(allow_yanked=True) if a.is_wheel and self.target.tag_rank(a.tags) is not None]
-        return sorted(wheels, key=lambda a: (self.target.tag_rank(a.tags), not a.has_metadata_file))
+        """The release's wheels the target can install, in the order their ELF members are judged
+        (each wheel's rank computed once)."""
+        ranked = [(rank, not a.has_metadata_file, i, a) for i, a in enumerate(release.installable(allow_yanked=True))
+                  if a.is_wheel and (rank := self.target.tag_rank(a.tags)) is not None]
+        return [a for *_key, a in sorted(ranked)]
 
     def _judge_abi(self, release: Release) -> AbiVerdict:
         read = getattr(self.source, "wheel_abi", None)
+        if not self.target.abi_symbols or read is None:  # asked of every candidate: nothing built then
+            return RUNS
         wheels = self._abi_wheels(release)
-        if not self.target.abi_symbols or read is None or not wheels:
+        if not wheels:
             return RUNS
         failed: list[tuple[Artifact, tuple[MissingSymbol, ...]]] = []
         for wheel in wheels:
