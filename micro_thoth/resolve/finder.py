@@ -174,7 +174,7 @@ class Finder:
         if not self.target.abi_symbols or read is None:
             return
         files = dict(page.version_files())
-        pin = _version_or_none(preferred)
+        pin = version_or_none(preferred) if preferred is not None else None
         newest = heapq.nlargest(GUESSES, (v for v in files if not v.is_prerelease))
         for version in ([pin] if pin in files else []) + [v for v in newest if v != pin]:
             release = Release(page.name, version, page.index, files[version], self._fits)
@@ -308,8 +308,9 @@ def _pure(wheel: Artifact) -> bool:
     return all(t.platform == "any" for t in wheel.tags)
 
 
-def _version_or_none(text: Optional[str]) -> Optional[Version]:
+def version_or_none(text: str) -> Optional[Version]:
+    """``text`` as a version, or None when it is not one (an existing lock's pin may not be)."""
     try:
-        return Version(text) if text is not None else None
+        return Version(text)
     except InvalidVersion:
         return None

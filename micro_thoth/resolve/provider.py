@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from resolvelib import AbstractProvider
 
 from ..artifacts import Artifact, CoreMetadata, ProjectPage
@@ -39,6 +39,7 @@ from .finder import (
     matching,
     matching_lazily,
     python_admits,
+    version_or_none,
 )
 from .lazy import Lazy, newer_touched_first
 from .markers import evaluate
@@ -239,7 +240,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         None when every one must be judged before the first is tried: to order them (--prefer-binary; a policy
         that may score them apart or offer stand-ins) or to find a previous pin that is no PEP 440 version."""
         preferred = self.preferences.get(name)
-        if self.target.formats.prefer_binary or (preferred is not None and _version(preferred) is None):
+        if self.target.formats.prefer_binary or (preferred is not None and version_or_none(preferred) is None):
             return None
         if self.policy is None:
             return releases
@@ -255,7 +256,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         """``_ordered``'s previous pin first, lazily: when the releases come newest first, only
         those newer than the pin are judged before it is offered (else those ordered before it)."""
         preferred = self.preferences.get(name)
-        wanted = _version(preferred) if preferred is not None else None
+        wanted = version_or_none(preferred) if preferred is not None else None
         if wanted is None:
             yield from releases
             return
@@ -343,7 +344,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             releases = [r for v, r in sorted(judged, key=lambda vr: -vr[0].score) if v.acceptable]
         preferred = self.preferences.get(releases[0].name) if releases else None
         if preferred is not None:
-            first = [r for r in releases if str(r.version) == preferred or r.version == _version(preferred)]
+            first = [r for r in releases if str(r.version) == preferred or r.version == version_or_none(preferred)]
             if first and releases[0] not in first and releases[0].version > first[0].version:
                 self.kept[releases[0].name] = (first[0].version, releases[0].version)
             releases = first + [r for r in releases if r not in first]
@@ -449,13 +450,6 @@ def _stand_in_reason(release: Release, matched: Candidate, sub: Substitute) -> J
 
 def _release_key(release: Release) -> tuple[str, Version, str]:
     return release.name, release.version, release.index.url
-
-
-def _version(text: str) -> Optional[Version]:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def release_artifacts(candidate: Candidate, target: Target, skipped: frozenset[str] = frozenset()) -> tuple[Artifact, ...]:
