@@ -72,7 +72,7 @@ def test_nothing_is_read_for_a_pure_wheel_or_without_the_targets_symbols() -> No
     assert _guess([_release("1.0")], target=make_target("3.11.4")) == []
 
 
-def test_a_resolution_reads_each_likely_wheel_once_and_pins_the_same() -> None:
+def test_a_resolution_reads_the_likely_wheel_ahead_and_pins_the_same() -> None:
     """Speculation changes nothing the resolver decides: its own judgement finds the facts read."""
     source = AbiSource([_release("2.0"), _release("1.0")])
     resolution = resolve([Dependency("app")], source=source, target=TARGET)
