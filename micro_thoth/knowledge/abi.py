@@ -25,6 +25,7 @@ from .. import zips
 from ..cache import file_stamp, memo_path, read_memo, write_memo
 from ..errors import InputFileError
 from ..guidance.abi import ElfNeeds, WheelAbi
+from ..integrity import open_regular
 from ..store import KnowledgeStore, Store
 from . import elf
 from .elf import NotElf
@@ -50,8 +51,9 @@ def elf_needs(data: bytes, member: str = "") -> ElfNeeds:
 
 
 def file_needs(path: Path, member: str = "") -> ElfNeeds:
-    """``elf_needs`` of a file on disk: only the bytes the reader asks for are read."""
-    with open(path, "rb") as handle:
+    """``elf_needs`` of a file on disk: only the bytes the reader asks for are read (a FIFO,
+    a device or a directory is never read: ``integrity.NotRegular``, an ``OSError``)."""
+    with open_regular(path) as handle:
         return _needs(elf.of_file(handle), member)
 
 

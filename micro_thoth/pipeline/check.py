@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 from .. import install
 from ..artifacts import CoreMetadata
 from ..guidance.abi import WheelAbi, missing_symbols, refusal_message
+from ..integrity import NotRegular, irregular, open_regular
 from ..knowledge import abi
 from ..models import Pin, Target
 from ..settings import Settings
@@ -102,7 +104,7 @@ def _abi_findings(dist: install.InstalledDistribution, symbols: frozenset[str]) 
         try:
             needs = abi.file_needs(site / relative, relative)
         except (OSError, abi.NotElf):
-            continue
+            continue  # not ELF, unreadable, or not a regular file (which the RECORD check names)
         missing = missing_symbols(WheelAbi((needs,)), symbols)
         if missing:
             yield Finding("abi", dist.name, f"{dist.name} {dist.version}: {refusal_message(relative, missing)}")
@@ -129,29 +131,43 @@ def _same(left: str, right: str) -> bool:
 
 
 def _record_findings(dist: install.InstalledDistribution) -> Iterator[Finding]:
-    """Every file RECORD lists with a digest must exist with that digest."""
+    """Every file RECORD lists with a digest must exist with that digest; none may be a FIFO, a device or a directory."""
     rows = _record_rows(dist)
     if rows is None:
         yield Finding("record", dist.name, f"{dist.name} {dist.version} has no readable RECORD")
         return
     site = dist.dist_info.parent
     for row in rows:
-        if len(row) >= 2 and row[1]:
-            problem = _file_problem(site / row[0], row[1])
-            if problem:
-                yield Finding("record", dist.name, f"{dist.name} {dist.version}: {row[0]} {problem}")
+        problem = _file_problem(site / row[0], row[1]) if len(row) >= 2 and row[1] else _irregular(site / row[0])
+        if problem:
+            yield Finding("record", dist.name, f"{dist.name} {dist.version}: {row[0]} {problem}")
 
 
 def _file_problem(path: Path, recorded: str) -> Optional[str]:
     algorithm, _, expected = recorded.partition("=")
     try:
-        digest = hashlib.new(algorithm, path.read_bytes()).digest()
+        hashed = hashlib.new(algorithm)
+        with open_regular(path) as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                hashed.update(chunk)
+        digest = hashed.digest()
     except FileNotFoundError:
         return "is missing"
+    except NotRegular as exc:
+        return f"is not a regular file ({exc.kind})"
     except (OSError, ValueError):
         return "cannot be read"
     actual = base64.urlsafe_b64encode(digest).decode().rstrip("=")
     return None if actual == expected else "was modified after installation"
+
+
+def _irregular(path: Path) -> Optional[str]:
+    """A file RECORD lists without a digest: a problem only when it is there and not a regular file."""
+    try:
+        kind = irregular(os.stat(path).st_mode)
+    except OSError:
+        return None
+    return f"is not a regular file ({kind})" if kind else None
 
 
 def _dependency_findings(

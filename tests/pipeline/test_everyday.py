@@ -271,6 +271,29 @@ def test_check_reports_another_version(synced, thoth) -> None:
     assert result.code == 1 and "gamma 0.4 is installed, the lock pins 0.5" in result.err
 
 
+def test_check_names_a_recorded_path_that_is_not_a_regular_file(synced, thoth) -> None:
+    """A FIFO, a directory or a device a RECORD lists is a finding naming the package and the path,
+    hashed or not, shared-object name or not: never opened (a FIFO would block, a device never end)."""
+    site = site_packages(synced)
+    (synced / ".thoth.yaml").write_text("runtime_environments:\n- name: here\n  abi_symbols: [GLIBC_2.17]\n")
+    os.mkfifo(site / "gamma" / "pipe.py")
+    os.mkfifo(site / "gamma" / "_pipe.so")  # the ABI check reads files named like shared objects
+    (site / "gamma" / "_dir.so").mkdir()
+    (site / "gamma" / "null.py").symlink_to(os.devnull)
+    empty = "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"  # the digest of no bytes: what a device may give
+    with open(site / "gamma-0.5.dist-info" / "RECORD", "a") as record:
+        record.write(f"gamma/pipe.py,{empty},0\ngamma/_pipe.so,,\ngamma/_dir.so,{empty},0\ngamma/null.py,{empty},0\n")
+    result = thoth("check", "--json", "-C", str(synced))
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert sorted(p["message"] for p in result.json()["problems"] if p["package"] == "gamma") == [
+        "gamma 0.5: gamma/_dir.so is not a regular file (a directory)",
+        "gamma 0.5: gamma/_pipe.so is not a regular file (a FIFO)",
+        "gamma 0.5: gamma/null.py is not a regular file (a character device)",
+        "gamma 0.5: gamma/pipe.py is not a regular file (a FIFO)",
+    ]
+
+
 # --- run --------------------------------------------------------------------------------------
 
 
