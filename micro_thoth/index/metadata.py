@@ -8,6 +8,7 @@ a PEP 517 build (``micro_thoth.build``).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -26,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 from micro_thoth import build, digests
 from micro_thoth.artifacts import Artifact, CoreMetadata
 from micro_thoth.cache import Cache
-from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError
+from micro_thoth.errors import DigestMismatch, IndexUnreachable, PackageIndexError, ThothPipError
 from micro_thoth.guidance.abi import WheelAbi
 from micro_thoth.knowledge import abi
 from micro_thoth.memory import Kept
@@ -273,12 +274,15 @@ class MetadataFetcher:
         if known is not None:
             return known
         cached = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache is not None else None
-        if cached is not None or artifact.url.startswith("file:"):
-            with open(cached or pages.file_url_path(artifact.url), "rb") as handle:
-                found = _abi_of(handle, artifact)
-        else:
-            self._debug(f"ABI of {artifact.filename}: reading its ELF members (range requests if served)")
-            found = self.read_wheel(artifact, lambda fileobj: _abi_of(fileobj, artifact))
+        try:
+            if cached is not None or artifact.url.startswith("file:"):
+                with open(cached or pages.file_url_path(artifact.url), "rb") as handle:
+                    found = _abi_of(handle, artifact)
+            else:
+                self._debug(f"ABI of {artifact.filename}: reading its ELF members (range requests if served)")
+                found = self.read_wheel(artifact, lambda fileobj: _abi_of(fileobj, artifact))
+        except OSError as exc:  # this machine's (a full temporary disk): not the wheel's, so not skipped as unreadable
+            raise _unread(artifact, exc) from exc
         abi.remember(self._store, artifact.sha256, found)
         return found
 
@@ -415,6 +419,15 @@ def _abi_of(fileobj: IO[bytes], artifact: Artifact) -> WheelAbi:
         return abi.wheel_abi(fileobj)
     except abi.NotElf as exc:
         raise PackageIndexError(f"{artifact.filename} of {artifact.name}: {exc}", index=_index_of(artifact)) from exc
+
+
+def _unread(artifact: Artifact, exc: OSError) -> ThothPipError:
+    """An OSError reading a wheel's ELF members (spooling one to a temporary file, reading the cached file)."""
+    full = exc.errno == errno.ENOSPC
+    return ThothPipError(
+        f"cannot read the ELF members of {artifact.filename} ({artifact.name}): {exc.strerror or exc}",
+        hint=f"free space in the temporary directory ({tempfile.gettempdir()}) or set TMPDIR to another" if full else None,
+    )
 
 
 def _wheel_member(fileobj: IO[bytes], artifact: Artifact) -> bytes:

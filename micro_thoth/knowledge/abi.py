@@ -145,6 +145,8 @@ def _member_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Optional[E
 
 
 def _spooled_needs(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> ElfNeeds:
+    """(An OSError here, ENOSPC of a full temporary disk, is the machine's, not the wheel's: it is
+    raised, for the caller to name the wheel (``index/metadata.py``), never taken for "not ELF".)"""
     with archive.open(info) as member, tempfile.TemporaryFile() as spool:
         shutil.copyfileobj(member, spool, SPOOL_CHUNK)
         return _needs(elf.of_file(spool), info.filename)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from packaging import tags
 
+from micro_thoth.knowledge import abi
 from tests.server.conftest import Backend, backend_factory, free_port, tls  # noqa: F401 - fixtures
 from tests.support.builder import Dist
 from tests.support.elf import ElfKit
@@ -88,6 +92,30 @@ def test_knowledge_export_carries_the_facts_to_another_machine(native, tmp_path,
     result = thoth("lock", "-C", str(app), "--target-root", str(root))
     assert result.code == 0 and _locked(app) == "==1.0" and "GLIBCXX_3.4.30" in result.err, result.err
     assert wheel_reads() == read  # judged from the imported facts, not the wheel
+
+
+def test_a_full_temporary_disk_is_an_error_naming_the_wheel(native, tmp_path, thoth, monkeypatch) -> None:
+    """A member whose ELF tables lie past what the reader keeps is spooled to a temporary file: ENOSPC there
+    is an error naming the wheel and the cause (not an internal error, not a wheel silently judged as
+    running); no lock is written and no facts are kept, so the next lock reads the wheel again."""
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(abi, "KEEP_BYTES", 0)  # every ELF member goes through the spool
+    monkeypatch.setattr(abi, "tempfile", SimpleNamespace(TemporaryFile=full))
+    for args in ((), ("--json",)):
+        result = thoth("lock", "-C", str(app), *args)
+        assert result.code == 1, result.err
+        said = result.json()["error"]["message"] if args else result.err
+        assert f"native-2.0-{TAG}.whl" in said and os.strerror(errno.ENOSPC) in said, said
+        assert "internal error" not in result.err + result.out and "Traceback" not in result.err
+        assert not (app / "Pipfile.lock").exists()
+    monkeypatch.undo()
+    result = thoth("lock", "-C", str(app))
+    assert result.code == 0 and _locked(app) == "==1.0", result.err  # 2.0's facts were not kept as "runs"
 
 
 def test_a_bundle_with_bad_abi_facts_is_refused_naming_the_entry(tmp_path, thoth) -> None:
