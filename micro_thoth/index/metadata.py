@@ -269,21 +269,29 @@ class MetadataFetcher:
         return read(remote)  # type: ignore[arg-type]
 
     def wheel_abi(self, artifact: Artifact) -> WheelAbi:
-        """What the wheel's ELF members need: the store by digest, else the cached file, else range reads."""
+        """What the wheel's ELF members need: the store by digest, else the cached file, else range reads.
+
+        Facts once read by range requests (bytes no digest checked) are used while the wheel is not
+        in the cache; once it is (downloaded, verified), they are read again from it, as verified."""
         known = abi.remembered(self._store, artifact.sha256)
         if known is not None:
             return known
         cached = self._cache.find_artifact(artifact.hashes, filename=artifact.filename) if self._cache is not None else None
+        local = cached is not None or artifact.url.startswith("file:")
+        known = None if local else abi.remembered(self._store, artifact.sha256, verified=False)
+        if known is not None:
+            return known
         try:
-            if cached is not None or artifact.url.startswith("file:"):
+            if local:
                 with open(cached or pages.file_url_path(artifact.url), "rb") as handle:
-                    found = _abi_of(handle, artifact)
+                    found, verified = _abi_of(handle, artifact), True
             else:
                 self._debug(f"ABI of {artifact.filename}: reading its ELF members (range requests if served)")
-                found = self.read_wheel(artifact, lambda fileobj: _abi_of(fileobj, artifact))
+                found, verified = self.read_wheel(artifact, lambda fileobj: (
+                    _abi_of(fileobj, artifact), not isinstance(fileobj, wheelzip.RangeFile)))
         except OSError as exc:  # this machine's (a full temporary disk): not the wheel's, so not skipped as unreadable
             raise _unread(artifact, exc) from exc
-        abi.remember(self._store, artifact.sha256, found)
+        abi.remember(self._store, artifact.sha256, found, verified=verified)
         return found
 
     def _range(self, artifact: Artifact, first: int, last: int) -> bytes:

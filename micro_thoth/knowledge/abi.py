@@ -5,7 +5,10 @@ file: a local file, or ``index/wheelzip.RangeFile`` so only the ELF members
 travel over HTTP) and reads the members named like shared objects only, each
 inflated only as far as its dynamic segment (``_Inflating``).
 ``remembered``/``remember`` keep the facts in the knowledge store under the
-wheel's sha256: computed once, ever.
+wheel's sha256: computed once, ever. Facts read from bytes verified against that
+digest (a cached file, a whole download) are kept as such and exported; facts read
+by range requests, whose bytes no digest covers, are kept apart (``RANGED_ABI``):
+this machine's locks use them, no bundle carries them, and verified facts replace them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ MAX_MEMBER_BYTES = 1 << 30
 SPOOL_CHUNK = 1 << 20  # bytes decompressed at a time into the temporary file
 KEEP_BYTES = 1 << 20  # the first bytes of a member kept while it is inflated (its ELF headers and tables)
 INFLATE_CHUNK = 256 * 1024  # bytes inflated at a time while skipping ahead in a member
-WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON
+WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON, read from bytes verified against it
+RANGED_ABI = "wheel-abi-ranged-v1"  # the same, read from bytes fetched by range requests (not verified)
 SYSTEM_ABI = "system-abi-v1"  # cache bucket: what a machine's system libraries define, by their file stats
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
@@ -158,7 +162,13 @@ class _Behind(Exception):
 
 class _Inflating:
     """``elf.Read`` over a zip member inflated forward only, keeping its first ``KEEP_BYTES``:
-    nothing past the last byte asked for is inflated; a read behind the kept bytes raises ``_Behind``."""
+    nothing past the last byte asked for is inflated; a read behind the kept bytes raises ``_Behind``.
+
+    The member's CRC-32 (checked by zipfile at its end) is therefore never checked. From a cached
+    file or a whole download, the bytes were verified against the pin's sha256, which covers every
+    byte: a CRC adds nothing. From range requests, no digest covers them, and a CRC would not either
+    (a server that sends other bytes sends their CRC too): their facts are kept as unverified
+    (``remember(..., verified=False)``), never under the digest as if verified."""
 
     def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
         self._member = archive.open(info)
@@ -191,11 +201,12 @@ class _Inflating:
         self._member.close()
 
 
-def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Optional[WheelAbi]:
-    """The facts kept for the wheel with this digest, if any."""
+def remembered(store: Optional[KnowledgeStore], sha256: Optional[str], *, verified: bool = True) -> Optional[WheelAbi]:
+    """The facts kept for the wheel with this digest, if any: read from verified bytes, or
+    (``verified=False``) from range requests."""
     if store is None or not sha256:
         return None
-    text = store.get_value(WHEEL_ABI, sha256.lower())
+    text = store.get_value(WHEEL_ABI if verified else RANGED_ABI, sha256.lower())
     if text is None:
         return None
     try:
@@ -204,13 +215,14 @@ def remembered(store: Optional[KnowledgeStore], sha256: Optional[str]) -> Option
         return None
 
 
-def remember(store: Optional[KnowledgeStore], sha256: Optional[str], abi: WheelAbi) -> None:
+def remember(store: Optional[KnowledgeStore], sha256: Optional[str], abi: WheelAbi, *, verified: bool = True) -> None:
+    """Keep the wheel's facts under its digest: as verified only when the bytes read were checked against it."""
     if store is not None and sha256:
-        store.put_value(WHEEL_ABI, sha256.lower(), json.dumps(abi.to_dict(), sort_keys=True))
+        store.put_value(WHEEL_ABI if verified else RANGED_ABI, sha256.lower(), json.dumps(abi.to_dict(), sort_keys=True))
 
 
 def all_remembered(store: Store) -> dict[str, dict[str, Any]]:
-    """Every wheel's facts the store keeps, by sha256 (what ``knowledge export`` carries)."""
+    """Every wheel's facts the store keeps from verified bytes, by sha256 (what ``knowledge export`` carries)."""
     found = {}
     for sha256, text in store.values(WHEEL_ABI).items():
         try:

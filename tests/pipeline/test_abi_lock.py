@@ -73,6 +73,7 @@ def test_facts_are_read_once_by_digest(native, tmp_path, thoth) -> None:
 
 def test_knowledge_export_carries_the_facts_to_another_machine(native, tmp_path, thoth, monkeypatch) -> None:
     index, root = native
+    index.ranges = False  # whole downloads, verified against the page's digests: facts a bundle may carry
     app = _project(tmp_path, index)
     assert thoth("lock", "-C", str(app), "--target-root", str(root)).code == 0
     wheel = f"native-2.0-{TAG}.whl"
@@ -116,6 +117,26 @@ def test_a_full_temporary_disk_is_an_error_naming_the_wheel(native, tmp_path, th
     monkeypatch.undo()
     result = thoth("lock", "-C", str(app))
     assert result.code == 0 and _locked(app) == "==1.0", result.err  # 2.0's facts were not kept as "runs"
+
+
+def test_facts_from_range_requests_are_kept_apart_until_read_from_verified_bytes(native, tmp_path, thoth) -> None:
+    """Bytes fetched by range requests are not checked against the pin's digest (only a whole file can
+    be): their facts serve this machine's locks, but are not kept under the digest as verified, so a
+    bundle never carries them; once the wheel is downloaded (verified, cached), they are read again from it."""
+    index, root = native
+    app = _project(tmp_path, index)
+    assert thoth("lock", "-C", str(app), "--target-root", str(root)).code == 0
+    assert index.ranges and index.requested(f"native-2.0-{TAG}.whl")  # read by range requests
+    assert thoth("knowledge", "export", str(tmp_path / "k1.zip"), "--json").json()["wheel_abi"] == 0
+    requests = len(index.requests)
+    (app / "Pipfile.lock").unlink()
+    assert thoth("lock", "-C", str(app), "--target-root", str(root)).code == 0
+    assert [r for r in index.requests[requests:] if ".whl" in r] == []  # still read once, by digest
+    assert thoth("install", "--deploy", "-C", str(app)).code == 0  # 1.0 downloaded, verified, cached
+    (app / "Pipfile.lock").unlink()
+    result = thoth("lock", "-C", str(app), "--target-root", str(root))
+    assert result.code == 0 and _locked(app) == "==1.0", result.err
+    assert thoth("knowledge", "export", str(tmp_path / "k2.zip"), "--json").json()["wheel_abi"] == 1  # 1.0's
 
 
 def test_a_bundle_with_bad_abi_facts_is_refused_naming_the_entry(tmp_path, thoth) -> None:
