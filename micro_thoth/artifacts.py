@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Optional
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
@@ -62,6 +63,17 @@ def _version(text: str) -> Optional[Version]:
 def _wheel_tags(tag_text: str) -> frozenset[Tag]:
     """``py3-none-any`` -> its tags; many files of a page share a handful of these."""
     return frozenset(parse_tag(tag_text))
+
+
+@lru_cache(maxsize=8192)
+def requires_dist_entry(text: str) -> Optional[Requirement]:
+    """One Requires-Dist line parsed, or None if it is not PEP 508; once per run, whoever asks
+    (the resolver and guidance read every line, a lock most lines for several releases). The
+    object is shared: read it, never change it."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
 
 
 @dataclass(frozen=True)

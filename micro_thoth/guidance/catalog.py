@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from ..artifacts import requires_dist_entry
 from .prescriptions import package_names
 from .selection import UnitContext, select_units
 from .units import Unit
@@ -136,13 +136,7 @@ class UnitCatalog:
 
     def consider_requirements(self, requirements: Iterable[str]) -> None:
         """``consider`` the packages that requirement strings name (unparsable ones are left to their owner)."""
-        names = []
-        for text in requirements:
-            try:
-                names.append(Requirement(text).name)
-            except InvalidRequirement:
-                continue
-        self.consider(names)
+        self.consider(req.name for req in map(requires_dist_entry, requirements) if req is not None)
 
     def _index(self, units: Iterable[Unit]) -> None:
         self.generation += 1

@@ -15,13 +15,11 @@ from functools import lru_cache
 from typing import Optional
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as Pep508
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..artifacts import Artifact, CoreMetadata
+from ..artifacts import Artifact, CoreMetadata, requires_dist_entry
 from ..errors import UsageError
 from ..models import Dependency, DirectReference, Justification, Source
 from .finder import Release
@@ -176,9 +174,8 @@ def from_pep508(text: str, parent: Candidate) -> Optional[Requirement]:
 @lru_cache(maxsize=8192)
 def _pep508(text: str) -> Optional[tuple[NormalizedName, SpecifierSet, frozenset[str], Optional[str], Optional[str]]]:
     """A Requires-Dist line's parts, parsed once per run (a lock reads each line twice or more)."""
-    try:
-        req = Pep508(text)
-    except InvalidRequirement:
+    req = requires_dist_entry(text)
+    if req is None:
         return None
     extras = frozenset(canonicalize_name(e) for e in req.extras)
     return canonicalize_name(req.name), req.specifier, extras, str(req.marker) if req.marker else None, req.url
