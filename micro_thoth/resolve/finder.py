@@ -268,7 +268,12 @@ def matching(
 
 
 def admitted(releases: Sequence[Release], specifiers: Sequence[SpecifierSet]) -> list[Release]:
-    """Releases every specifier admits (cheap: the version only, no file is judged)."""
+    """Releases every specifier admits (cheap: the version only, no file is judged). An empty set
+    admits every version and is packaging's slowest ``contains``: it is not asked (a ``*`` root
+    asks it of every release of its project, each time the resolver looks)."""
+    specifiers = [s for s in specifiers if s]
+    if not specifiers:
+        return list(releases)
     return [r for r in releases if all(s.contains(r.version, prereleases=True) for s in specifiers)]
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from micro_thoth import errors
 from micro_thoth.models import Dependency, DirectReference
 from micro_thoth.resolve.candidates import _direct_from_url, from_dependency, identifier
+from micro_thoth.resolve.finder import admitted
 
 
 def test_identifiers_are_canonical_with_sorted_extras() -> None:
@@ -49,3 +54,14 @@ def test_root_requirement_text_and_options() -> None:
 def test_malformed_entries_are_usage_errors(dep: Dependency) -> None:
     with pytest.raises(errors.UsageError, match="foo"):
         from_dependency(dep)
+
+
+@pytest.mark.parametrize("specs", [[], [""], ["", ""], ["", ">=1.0"], [">=1.0,<2", ""], ["==1.0.*", ""], ["===1.0"], ["", "<0"]])
+def test_admitted_is_each_specifier_asked_of_each_release(specs: list[str]) -> None:
+    """Empty sets are not asked (every version passes them): the answer is the same as asking all."""
+    versions = ["0.9", "1.0", "1.0.post1", "1.1a1", "1.5.dev0", "2.0", "2.0+local", "10!1.0"]
+    releases = [SimpleNamespace(version=Version(v)) for v in versions]
+    sets = [SpecifierSet(s) for s in specs]
+    expected = [r for r in releases if all(s.contains(r.version, prereleases=True) for s in sets)]
+    assert admitted(releases, sets) == expected  # type: ignore[arg-type]
+    assert len(expected) == len(versions) or any(sets)
