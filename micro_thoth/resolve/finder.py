@@ -12,13 +12,16 @@ needs no missing version is the one used, the better-ranked ones that do are
 left out of the lock (``AbiVerdict.skipped``), and a release is refused only
 when none of its wheels runs (``abi_verdict``: asked lazily, only of releases
 the resolver is about to try; the next wheel is read only if the best fails).
+A wheel whose ELF members cannot be read (not a readable zip, an index error)
+has an unknown ABI: it is used as pip would use it, unchecked, and the lock
+says so (``AbiVerdict.notes``), naming the wheel and why.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Optional
 
@@ -100,7 +103,7 @@ class AbiVerdict:
 
     refusal: Optional[Justification] = None  # none of its wheels runs: the release is refused
     skipped: frozenset[str] = frozenset()  # better-ranked wheels that do not run: not locked, never installed
-    note: Optional[Justification] = None  # says which wheel is used instead of the skipped ones
+    notes: tuple[Justification, ...] = ()  # which wheel is used instead of the skipped ones; one not checked
 
 
 RUNS = AbiVerdict()
@@ -200,7 +203,11 @@ class Finder:
             return RUNS
         failed: list[tuple[Artifact, tuple[MissingSymbol, ...]]] = []
         for wheel in wheels:
-            missing = self._missing(read, wheel)
+            try:
+                missing = self._missing(read, wheel)
+            except PackageIndexError as exc:  # unknown, not "runs": used as pip would, and said
+                verdict = self._skipping(release, failed, wheel) if failed else RUNS
+                return replace(verdict, notes=(*verdict.notes, self._unchecked(release, wheel, exc)))
             if not missing:
                 return self._skipping(release, failed, wheel) if failed else RUNS
             failed.append((wheel, missing))
@@ -210,12 +217,16 @@ class Finder:
         return AbiVerdict(refusal=Justification("WARNING", message, None, release.name, str(release.version)))
 
     def _missing(self, read: Callable[[Artifact], WheelAbi], wheel: Artifact) -> tuple[MissingSymbol, ...]:
-        if _pure(wheel):
-            return ()
-        try:
-            return missing_symbols(read(wheel), self.target.abi_symbols)
-        except PackageIndexError:
-            return ()  # unreadable: the installer will say so if it matters
+        """The symbol versions the wheel needs and the target lacks (PackageIndexError: unreadable)."""
+        return () if _pure(wheel) else missing_symbols(read(wheel), self.target.abi_symbols)
+
+    def _unchecked(self, release: Release, wheel: Artifact, exc: PackageIndexError) -> Justification:
+        """Why a wheel's ABI is unknown, and what is done with it: it is locked unchecked, as pip would lock it."""
+        reason = str(exc) if wheel.filename in str(exc) else f"{wheel.filename}: {exc}"
+        message = (f"ABI not checked: {reason}; it is locked as pip would lock it, unchecked against the target's "
+                   f"symbol versions (target: {summarize(self.target.abi_symbols)}). Once installed, "
+                   "`thoth-pip check` reads its shared objects")
+        return Justification("WARNING", message, None, release.name, str(release.version))
 
     def _skipping(self, release: Release, failed: Sequence[tuple[Artifact, tuple[MissingSymbol, ...]]],
                   used: Artifact) -> AbiVerdict:
@@ -224,7 +235,7 @@ class Finder:
         message = (f"{refusal_message(best.filename, missing)} (target: {summarize(self.target.abi_symbols)}); the lock leaves out "
                    f"{', '.join(names)}, so pip and thoth-pip install {used.filename}")
         note = Justification("WARNING", message, None, release.name, str(release.version))
-        return AbiVerdict(skipped=frozenset(names), note=note)
+        return AbiVerdict(skipped=frozenset(names), notes=(note,))
 
     def _judge(self, page: ProjectPage) -> tuple[Release, ...]:
         return tuple(

@@ -190,7 +190,7 @@ def _pin(
         via=tuple(sorted({e.parent for e in edges if e.child == base.name and e.parent})),
         score=verdict.score if verdict else 0.0,
         justifications=(verdict.justifications if verdict else ()) + _stand_in_reasons(candidates)
-        + tuple(provider.abi_refusals.get(base.name, ())) + ((abi.note,) if abi.note is not None else ()),
+        + tuple(provider.abi_refusals.get(base.name, ())) + abi.notes,
         path_markers=path_markers,
         newer=_passed_over(base, provider),
     )

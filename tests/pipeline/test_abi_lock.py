@@ -223,3 +223,31 @@ def test_a_backend_judges_with_the_clients_symbols(native, backend, tmp_path, th
     result = thoth("lock", "--backend", backend.url, "-C", str(app))
     assert result.code == 0, result.err
     assert _locked(app) == "==1.0"  # the backend's own libstdc++ would have allowed 2.0
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["range-reads", "whole-download"])
+def test_an_unreadable_wheel_is_locked_unchecked_with_a_warning(native, tmp_path, thoth, ranges) -> None:
+    """2.0's wheel on the index is not a readable zip (a truncated upload, its digest listed as served):
+    its ABI is unknown, not "runs". The lock goes on as pip would lock it (a corrupt file on an index
+    must not block every lock), but plain output and ``--json`` say so, naming the wheel, the package and
+    why; nothing is kept, so the next lock reads the wheel again (and says so again)."""
+    index, _root = native
+    index.ranges = ranges
+    wheel = f"native-2.0-{TAG}.whl"
+    entry = index.find(wheel)
+    entry.data = entry.data[: len(entry.data) // 2]  # the page lists this digest: the bytes verify
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    result = thoth("lock", "-C", str(app))
+    assert result.code == 0 and _locked(app) == "==2.0", result.err  # tags say it fits: pip's choice
+    assert f"warning: native 2.0: ABI not checked: {wheel}" in result.err and "not a readable wheel" in result.err, result.err
+    reads = len(index.requested(wheel))
+    (app / "Pipfile.lock").unlink()
+    result = thoth("lock", "-C", str(app), "--json")
+    assert result.code == 0 and _locked(app) == "==2.0", result.err
+    (said,) = [j for j in result.json()["justifications"] if "ABI not checked" in j["message"]]
+    assert said["type"] == "WARNING" and said["package_name"] == "native" and wheel in said["message"], said
+    assert "not a readable wheel" in said["message"] and "thoth-pip check" in said["message"], said
+    assert len(index.requested(wheel)) > reads  # read again: no facts were kept for it, verified or not
+    if not ranges:  # the file itself is broken: install refuses it, naming it, as docs/abi.md says
+        installed = thoth("install", "--deploy", "-C", str(app))
+        assert installed.code != 0 and wheel in installed.err and "Traceback" not in installed.err, installed.err

@@ -1,4 +1,4 @@
-"""The likely pin's wheel's ELF facts read on the thread that brought its page (Finder.read_likely_abi)."""
+"""The ELF facts of a release's wheels: read ahead on the thread that brought its page (Finder.read_likely_abi), then judged."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Optional
 
+from packaging.utils import canonicalize_name
+
 from micro_thoth.artifacts import Artifact, ProjectPage
-from micro_thoth.guidance.abi import WheelAbi
+from micro_thoth.errors import PackageIndexError
+from micro_thoth.guidance.abi import ElfNeeds, WheelAbi
 from micro_thoth.models import Dependency
 from micro_thoth.resolve.embedded import resolve
 from micro_thoth.resolve.finder import GUESSES, Finder
@@ -79,3 +82,25 @@ def test_a_resolution_reads_the_likely_wheel_ahead_and_pins_the_same() -> None:
     assert str(resolution.pins["native"].version) == "2.0"
     assert source.read.count(f"native-2.0-{BINARY}.whl") == 2  # the page's speculation, then the judgement (no memo here)
     assert f"native-1.0-{BINARY}.whl" not in source.read
+
+
+def test_an_unreadable_wheel_is_used_unchecked_and_said_after_one_that_cannot_run() -> None:
+    """Best wheel needs GLIBC_2.34 (the target has 2.17): left out. The next cannot be read: its ABI is
+    unknown, not "runs" and not "cannot run", so it is the one used, with a warning naming it and why."""
+    unreadable = "cp311-abi3-manylinux_2_17_x86_64"
+
+    class Source(AbiSource):
+        def wheel_abi(self, artifact: Artifact) -> WheelAbi:
+            super().wheel_abi(artifact)
+            if unreadable in artifact.filename:
+                raise PackageIndexError(f"{artifact.filename} of native: not a readable wheel: Bad magic number")
+            return WheelAbi((ElfNeeds("native/_ext.so", ("libc.so.6",), (("libc.so.6", "GLIBC_2.34"),)),))
+
+    source = Source([_release("2.0", files=(BINARY, unreadable))])
+    finder = Finder(source, TARGET)
+    verdict = finder.abi_verdict(finder.releases(canonicalize_name("native"))[0])
+    assert verdict.refusal is None and verdict.skipped == {f"native-2.0-{BINARY}.whl"}
+    left_out, unchecked = verdict.notes
+    assert "GLIBC_2.34" in left_out.message and f"install native-2.0-{unreadable}.whl" in left_out.message
+    assert unchecked.type == "WARNING" and (unchecked.package, unchecked.version) == ("native", "2.0")
+    assert unchecked.message.startswith(f"ABI not checked: native-2.0-{unreadable}.whl of native: not a readable wheel")
