@@ -265,20 +265,25 @@ class _Started:
 
 
 _started: list[_Started] = []  # at most one; taken by the first default_index_url that matches it
+_known: dict[tuple[str, Path], str] = {}  # (python, memo path) -> URL the start found memoised: not read again
 _started_lock = threading.Lock()
 
 
 def start_default_index_probe(environ: Mapping[str, str], python: str = sys.executable) -> None:
     """Ask pip for its default index now, in the background, when its memo does not know this pip
     yet: the command's imports and input reading overlap the subprocess. ``default_index_url`` takes
-    the answer when it is asked with the same interpreter and environment; else it is ignored.
+    the answer when it is asked with the same interpreter and environment; else it is ignored. When
+    the memo knows this pip, its answer is kept for ``default_index_url`` (the memo is read once).
     Never raises: it runs before the command's guard, and the command meets any error itself."""
     try:
         memo_path = default_root(environ) / _MEMO_FILE  # RuntimeError: a ``~user`` of nobody
         version = _pip_version_cheaply(python)
     except (OSError, RuntimeError, ValueError):
         return
-    if version is not None and f"pip-{version}" in _load_memo(memo_path):
+    memo = _load_memo(memo_path)
+    if version is not None and f"pip-{version}" in memo:
+        with _started_lock:
+            _known[(python, memo_path)] = memo[f"pip-{version}"]
         return
     env = _probe_env(environ)
     try:
@@ -292,9 +297,11 @@ def start_default_index_probe(environ: Mapping[str, str], python: str = sys.exec
 
 
 def settle_default_index_probe() -> None:
-    """At the command's end: a started probe nobody asked for is memoised if it has answered, else stopped."""
+    """At the command's end: a started probe nobody asked for is memoised if it has answered, else stopped
+    (and a memoised answer the start found is forgotten)."""
     with _started_lock:
         started = _started.pop() if _started else None
+        _known.clear()
     if started is None:
         return
     if started.process.poll() is None:
@@ -377,6 +384,10 @@ def default_index_url(
     """pip's default index URL, read from pip at run time and memoised per pip version."""
     env = os.environ if environ is None else environ
     memo_path = default_root(env, cache_dir) / _MEMO_FILE
+    with _started_lock:
+        known = _known.get((python, memo_path))
+    if known is not None:
+        return known  # the command's start read this memo (start_default_index_probe)
     memo = _load_memo(memo_path)
     version = _pip_version_cheaply(python)
     if version is not None and f"pip-{version}" in memo:

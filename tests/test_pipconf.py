@@ -199,6 +199,27 @@ def test_default_index_comes_from_pip_and_is_memoised(tmp_path: Path, monkeypatc
     assert source == Source("pip-index-0", probe[1], True)
     pipconf.start_default_index_probe(env)  # memoised: nothing started
     assert pipconf._started == []
+    pipconf.settle_default_index_probe()
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_memoised_answer_found_at_the_start_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _env(tmp_path)
+    expected = default_index_url(environ=env)  # memoised
+    pipconf.start_default_index_probe(env)  # reads the memo: pip's answer is known
+    assert pipconf._started == []
+    monkeypatch.setattr(pipconf, "_load_memo", _no_second_read)
+    monkeypatch.setattr(subprocess, "Popen", _no_subprocess)
+    assert default_index_url(environ=env) == expected
+    with pytest.raises(AssertionError, match="read again"):  # another cache: its own memo, read
+        default_index_url(environ=env, cache_dir=str(tmp_path / "other"))
+    pipconf.settle_default_index_probe()  # the command's end: forgotten
+    with pytest.raises(AssertionError, match="read again"):
+        default_index_url(environ=env)
+
+
+def _no_second_read(path: Path) -> dict[str, str]:
+    raise AssertionError(f"{path} read again")
 
 
 def _no_subprocess(*args: object, **kwargs: object) -> None:
