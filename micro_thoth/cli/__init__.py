@@ -8,8 +8,9 @@ never pays for the resolver backend's imports.
 
 from __future__ import annotations
 
+import functools
 import importlib
-import pkgutil
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, TypeVar
@@ -27,8 +28,12 @@ LOCKING = frozenset({"lock", "update", "upgrade"})  # they ask pip for its defau
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _command_names() -> list[str]:
-    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(_commands.__path__) if not m.name.startswith("_"))
+@functools.cache
+def _command_names() -> tuple[str, ...]:
+    """The modules of ``cli/commands`` as command names: one listing per run (pkgutil's
+    iter_modules listed and stat'ed the directory on every call, and costs an import)."""
+    names = (entry.name[: -len(".py")] for path in _commands.__path__ for entry in os.scandir(path) if entry.name.endswith(".py"))
+    return tuple(sorted(name.replace("_", "-") for name in names if not name.startswith("_")))
 
 
 class LazyGroup(click.Group):
@@ -49,7 +54,7 @@ class LazyGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return _command_names()
+        return list(_command_names())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         name = ALIASES.get(cmd_name, cmd_name)
@@ -63,8 +68,6 @@ def _locate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """--where / --venv / --py: print the path and exit before any subcommand (as pipenv)."""
     if not value or ctx.resilient_parsing:
         return
-    import os
-
     from ..console import Console
     from ..pipeline.where import locate
     from ..settings import Settings
@@ -122,8 +125,6 @@ def _probe_early(args: Sequence[str]) -> Optional[Callable[[], None]]:
     words = [a for a in args if not a.startswith("-")]
     if not words or words[0] not in LOCKING or any(a.split("=")[0] == "--cache-dir" for a in args):
         return None  # --cache-dir: the memo is elsewhere; the command asks pip itself when it must
-    import os
-
     from .. import pipconf  # imported here: `--version` and the other commands never need it
 
     pipconf.start_default_index_probe(os.environ)

@@ -5,29 +5,33 @@ httpx imports its CLI module with itself whenever click, rich and pygments are i
 are beside thoth-pip: about 40 ms of every networked command for a ``main`` nothing here calls.
 ``install`` registers a finder that answers ``httpx._main`` with a stand-in whose ``main`` loads
 the real module when called; nothing else is affected, and nothing is imported until httpx is.
+The finder and loader follow importlib's protocols without subclassing ``importlib.abc``, whose
+import loads ``importlib.resources`` (tempfile, shutil, compression modules) into every command.
 """
 
 from __future__ import annotations
 
-import importlib.abc
+import importlib
 import importlib.machinery
-import importlib.util
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 STANDS_IN_FOR = "httpx._main"
 
 
-class _StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _StandIn:
     """Finds ``httpx._main`` first, and gives a module whose ``main`` imports the real one on call."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]], target: Optional[types.ModuleType] = None
                   ) -> Optional[importlib.machinery.ModuleSpec]:
         if fullname != STANDS_IN_FOR:
             return None
-        return importlib.util.spec_from_loader(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", self))  # its protocol
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[types.ModuleType]:
         return None  # the default module object

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "thoth-pip"
 PRESCRIPTIONS = "prescriptions"  # under the knowledge dir: the user's own unit files
 KNOWLEDGE_DIR_ENV = "THOTH_PIP_KNOWLEDGE_DIR"
@@ -22,6 +20,8 @@ def data_dir(environ: Mapping[str, str]) -> Path:
     """Where imported knowledge lives: THOTH_PIP_DATA_DIR, else the platform's user data dir."""
     if environ.get("THOTH_PIP_DATA_DIR"):
         return Path(environ["THOTH_PIP_DATA_DIR"])
+    import platformdirs  # here: every command's options read KNOWLEDGE_DIR_ENV, few need the data dir
+
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
