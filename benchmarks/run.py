@@ -21,6 +21,13 @@ part. Creating the fresh target virtualenv is not timed. Times are wall clock
 
     python benchmarks/run.py [--only install|lock] [--project medium --project large]
         [--runs 3] [--tools thoth-pip uv ...] [--work-dir DIR] [--lock-with pipenv|thoth-pip]
+        [--fresh-fs tmpfs|ext4] [--link-modes copy hardlink]
+
+``--fresh-fs`` puts every tool's caches and project copies (so its target environment) on a
+file system new for each round (benchmarks/freshfs.py), so that the disk's history does not
+decide the ratios. ``--link-modes`` adds, for thoth-pip and uv (and their ``-nocompile``
+rows), runs with ``--link-mode copy`` / ``hardlink`` on both sides: rows named
+``<tool>-copy``, ``<tool>-hardlink``, each compared with uv's row of the same name.
 
 Prints a table of medians (min/max) and ratios peer/thoth-pip (above 1: thoth-pip is
 faster) and writes it as Markdown to benchmarks/results/latest.md.
@@ -46,6 +53,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from freshfs import KINDS as FRESH_FS_KINDS
+from freshfs import FreshFs
+from report import (
+    EXTRA_INSTALL_TOOLS,
+    LINK_MODES,
+    Measure,
+    Results,
+    family,
+    markdown,
+    summary_rows,
+    text_table,
+    variant_link_mode,
+)
+
 try:
     import tomllib
 except ImportError:  # Python < 3.11: the project's own dependency reads TOML too
@@ -57,8 +78,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 INSTALL_TOOLS = ("thoth-pip", "micropipenv", "pipenv", "uv")
 LOCK_TOOLS = ("thoth-pip", "pipenv", "pip-tools", "uv")
-# Variants beyond like-for-like: without bytecode compilation.
-EXTRA_INSTALL_TOOLS = ("thoth-pip-nocompile", "uv-nocompile")
 PEER_DISTRIBUTIONS = {"pipenv": "pipenv", "micropipenv": "micropipenv", "pip-tools": "pip-tools", "uv": "uv"}
 SCRUBBED_PREFIXES = ("PIP_", "UV_", "PIPENV_", "THOTH_", "THAMOS_", "MICROPIPENV_", "PYTHON", "VIRTUAL_ENV", "CONDA")
 
@@ -68,21 +87,27 @@ SCRUBBED_PREFIXES = ("PIP_", "UV_", "PIPENV_", "THOTH_", "THAMOS_", "MICROPIPENV
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where tools, their homes (caches) and the per-run project copies live."""
+    """Where tools, their homes (caches) and the per-run project copies live.
+
+    ``mounts`` holds, under ``--fresh-fs``, the file system each tool has this round: its home
+    and project copies live there instead of under ``root``."""
 
     root: Path
     python: str
+    mounts: dict[str, Path] = field(default_factory=dict, compare=False)
 
     def tool_venv(self, tool: str) -> Path:
         return self.root / "tools" / tool
 
     def home(self, tool: str) -> Path:
-        return self.root / "home" / tool
+        return self.mounts[tool] / "home" if tool in self.mounts else self.root / "home" / tool
 
     def cache(self, tool: str) -> Path:
         return self.home(tool) / ".cache"
 
     def project_dir(self, benchmark: str, project: str, tool: str) -> Path:
+        if tool in self.mounts:
+            return self.mounts[tool] / "runs" / benchmark / project
         return self.root / "runs" / benchmark / project / tool
 
     def log(self, name: str) -> Path:
@@ -98,7 +123,7 @@ def bin_path(venv: Path, name: str) -> Path:
 
 def isolated_environ(workspace: Workspace, tool: str) -> dict[str, str]:
     """This process's environment without pip/uv/pipenv settings, with a private HOME and caches."""
-    tool_family = tool.split("-nocompile")[0]  # a variant runs its tool's program with caches of its own
+    tool_family = family(tool)  # a variant runs its tool's program with caches of its own
     home, cache = workspace.home(tool), workspace.cache(tool)
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
     env.update(
@@ -279,17 +304,17 @@ def install_step(workspace: Workspace, tool: str, project: str, files: dict[str,
     """Install the project's lock into a fresh ``.venv`` of a fresh copy of the project."""
     where = workspace.project_dir("install", project, tool)
     env, venv = isolated_environ(workspace, tool), where / ".venv"
-    tools = workspace.tool_venv(tool.split("-nocompile")[0])
+    tools, link = workspace.tool_venv(family(tool)), variant_link_mode(tool)
     uv_sync = [bin_path(tools, "uv"), "pip", "sync", "--python", bin_path(venv, "python"),
                "--cache-dir", workspace.cache(tool) / "uv", "requirements.txt"]
     thoth_sync = [bin_path(tools, "thoth-pip"), "sync", "--deploy", "-C", where]
+    linked = ["--link-mode", link] if link else []
+    compiled = "-nocompile" not in tool
     cmds = {
-        "thoth-pip": thoth_sync,
-        "thoth-pip-nocompile": [*thoth_sync, "--no-compile"],
+        "thoth-pip": [*thoth_sync, *linked, *([] if compiled else ["--no-compile"])],
         "micropipenv": [bin_path(tools, "micropipenv"), "install", "--deploy"],
         "pipenv": [bin_path(tools, "pipenv"), "sync"],
-        "uv": [*uv_sync, "--compile-bytecode"],
-        "uv-nocompile": uv_sync,
+        "uv": [*uv_sync, *linked, *(["--compile-bytecode"] if compiled else [])],
     }
     if tool == "micropipenv":
         env["MICROPIPENV_PIP_BIN"] = str(bin_path(venv, "pip"))
@@ -299,7 +324,7 @@ def install_step(workspace: Workspace, tool: str, project: str, files: dict[str,
         prepare_project(project, where, files)
         make_venv(workspace.python, venv, with_pip=with_pip, env=env, log=workspace.log(f"venv-{tool}.log"))
 
-    return Step([str(c) for c in cmds[tool]], where, env, prepare)
+    return Step([str(c) for c in cmds[family(tool)]], where, env, prepare)
 
 
 def lock_step(workspace: Workspace, tool: str, project: str) -> Step:
@@ -332,36 +357,9 @@ def lock_step(workspace: Workspace, tool: str, project: str) -> Step:
 # --------------------------------------------------------------------------- timing
 
 
-@dataclass
-class Results:
-    """Wall and CPU seconds per (benchmark, project, mode, tool), machine load, failed runs."""
-
-    times: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
-    cpu: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
-    rss: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
-    load: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, key: tuple[str, str, str, str], measure: Measure) -> None:
-        self.times.setdefault(key, []).append(measure.wall)
-        self.cpu.setdefault(key, []).append(measure.cpu)
-        self.rss.setdefault(key, []).append(measure.rss_mb)
-
-
 def clear_cache(workspace: Workspace, tool: str) -> None:
     """Empty every cache the tool keeps (its private XDG cache dir holds them all)."""
     shutil.rmtree(workspace.cache(tool), ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class Measure:
-    """One run of a tool: exit code, wall seconds, CPU seconds (user + system, its process tree),
-    and peak resident memory in MB (the largest single process of the tree)."""
-
-    code: int
-    wall: float
-    cpu: float
-    rss_mb: float
 
 
 def run_measured(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float) -> Measure:
@@ -377,6 +375,10 @@ def run_measured(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Pat
         timer.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C, SIGTERM: the tool must not outlive us (nor keep a mount busy)
+            os.killpg(proc.pid, signal.SIGKILL)
+            os.wait4(proc.pid, 0)
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
@@ -402,96 +404,50 @@ def interleaved(tools: Sequence[str], runs: int, modes: Sequence[str]) -> Iterat
 
 
 def bench(workspace: Workspace, results: Results, benchmark: str, project: str,
-          tools: Sequence[str], make_step: Callable[[str], Step], args: argparse.Namespace) -> None:
+          tools: Sequence[str], make_step: Callable[[str], Step], args: argparse.Namespace,
+          fresh: Optional[FreshFs] = None) -> None:
     """Run one benchmark on one project, interleaved, recording times and failures.
 
     ``noop`` (install only) runs the tool's install command again on the environment its warm
-    run has just made: what a sync with nothing to do costs."""
+    run has just made: what a sync with nothing to do costs. With ``fresh``, each tool's cold
+    run starts on a new file system that its warm and no-op runs then share."""
     modes = ("cold", "warm", "noop") if benchmark == "install" else ("cold", "warm")
-    for run, mode, tool in interleaved(tools, args.runs, modes):
-        if mode == "cold":
-            clear_cache(workspace, tool)
-        log = workspace.log(f"{benchmark}-{project}-{tool}-{mode}-{run}.log")
-        log.unlink(missing_ok=True)
-        step = make_step(tool)
-        if mode == "noop":
-            step = Step(step.cmd, step.cwd, step.env, lambda: None)
-        measure = timed(step, log, args.timeout)
-        load = os.getloadavg()[0]
-        results.load.append(load)
-        status = "ok" if measure.code == 0 else f"FAILED (exit {measure.code}, see {log})"
-        print(f"  {benchmark:7} {project:7} run {run} {mode:4} {tool:20} {measure.wall:8.2f}s  cpu {measure.cpu:7.2f}s"
-              f"  rss {measure.rss_mb:6.0f} MB  load {load:5.2f}  {status}", flush=True)
-        if measure.code == 0:
-            results.add((benchmark, project, mode, tool), measure)
-        else:
-            results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {measure.code}, log {log}")
+    try:
+        for run, mode, tool in interleaved(tools, args.runs, modes):
+            if mode == "cold" and fresh is not None:
+                workspace.mounts[tool] = fresh.acquire(tool)
+            if mode == "cold":
+                clear_cache(workspace, tool)
+            bench_one(workspace, results, (benchmark, project, mode, tool), run, make_step, args)
+    finally:
+        if fresh is not None:
+            fresh.close()
+            workspace.mounts.clear()
 
 
-# --------------------------------------------------------------------------- report
-
-
-def uv_counterpart(tool: str) -> str:
-    """The uv run a tool is compared with: the same bytecode setting on both sides."""
-    return "uv-nocompile" if tool.endswith("-nocompile") else "uv"
-
-
-def summary_rows(results: Results) -> list[list[str]]:
-    """One row per measured (benchmark, project, mode, tool): wall median (min-max), CPU, peak RSS,
-    and wall and CPU ratios to uv with the same bytecode setting."""
-    rows = []
-    for key, times in sorted(results.times.items(), key=lambda item: _order(item[0])):
-        benchmark, project, mode, tool = key
-        uv_key = (benchmark, project, mode, uv_counterpart(tool))
-        median, cpu = statistics.median(times), statistics.median(results.cpu[key])
-        rows.append([benchmark, project, mode, tool, f"{median:.2f}", f"{min(times):.2f}-{max(times):.2f}",
-                     f"{cpu:.2f}", f"{max(results.rss[key]):.0f}", str(len(times)),
-                     ratio(median, results.times.get(uv_key), tool), ratio(cpu, results.cpu.get(uv_key), tool)])
-    return rows
-
-
-def _order(key: tuple[str, str, str, str]) -> tuple[object, ...]:
+def bench_one(workspace: Workspace, results: Results, key: tuple[str, str, str, str], run: int,
+              make_step: Callable[[str], Step], args: argparse.Namespace) -> None:
+    """One timed run of one tool in one cache state, printed and recorded."""
     benchmark, project, mode, tool = key
-    return (benchmark, project, ("cold", "warm", "noop").index(mode), tool.endswith("-nocompile"),
-            tool.split("-nocompile")[0] != "thoth-pip", tool)
-
-
-def ratio(value: float, base: Optional[list[float]], tool: str) -> str:
-    """``value`` over the median of uv's ``base`` measurements, as ``1.23x`` (below 1: faster than uv)."""
-    if not base or tool.startswith("uv") or statistics.median(base) == 0:
-        return ""
-    return f"{value / statistics.median(base):.2f}x"
-
-
-HEADER = ["benchmark", "project", "cache", "tool", "median s", "min-max s", "cpu s", "peak RSS MB", "runs",
-          "wall tool/uv", "cpu tool/uv"]
-
-
-def text_table(rows: list[list[str]]) -> str:
-    """Rows aligned in columns for the terminal."""
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [HEADER, *rows])
-
-
-def markdown(rows: list[list[str]], context: dict[str, object], failures: list[str]) -> str:
-    """The results as a Markdown page: context, table, failures."""
-    lines = ["# Benchmark results", ""]
-    lines += [f"- {key}: {value}" for key, value in context.items()]
-    lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "`wall tool/uv` is the tool's median wall time divided by uv's with the same bytecode setting",
-              "(`*-nocompile` rows against `uv-nocompile`): below 1, the tool is faster than uv. `cpu s` is the",
-              "median user+system CPU time of the tool's processes (children included), which machine load",
-              "disturbs less than wall time; `cpu tool/uv` its ratio. `peak RSS MB` is the largest resident",
-              "size of one process of the tool's tree over the runs. `noop` runs the install again on the",
-              "environment the warm run made.", ""]
-    if failures:
-        lines += ["## Failures", ""] + [f"- {f}" for f in failures] + [""]
-    return "\n".join(lines)
+    log = workspace.log(f"{benchmark}-{project}-{tool}-{mode}-{run}.log")
+    log.unlink(missing_ok=True)
+    step = make_step(tool)
+    if mode == "noop":
+        step = Step(step.cmd, step.cwd, step.env, lambda: None)
+    measure = timed(step, log, args.timeout)
+    load = os.getloadavg()[0]
+    results.load.append(load)
+    status = "ok" if measure.code == 0 else f"FAILED (exit {measure.code}, see {log})"
+    print(f"  {benchmark:7} {project:7} run {run} {mode:4} {tool:28} {measure.wall:8.2f}s  cpu {measure.cpu:7.2f}s"
+          f"  rss {measure.rss_mb:6.0f} MB  load {load:5.2f}  {status}", flush=True)
+    if measure.code == 0:
+        results.add((benchmark, project, mode, tool), measure)
+    else:
+        results.failures.append(f"{benchmark} {project} {mode} {tool} run {run}: exit {measure.code}, log {log}")
 
 
 def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse.Namespace,
-                  packages: dict[str, int], load: list[float]) -> dict[str, object]:
+                  packages: dict[str, int], load: list[float], filesystem: str) -> dict[str, object]:
     """When, where and with what the numbers were measured."""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -506,6 +462,8 @@ def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse
         "locked packages": ", ".join(f"{p}: {n}" for p, n in packages.items()) or "n/a",
         "lock made with": args.lock_with,
         "bytecode": "compiled by every install tool (uv with --compile-bytecode); *-nocompile rows skip it",
+        "link mode": ("each tool's default; *-copy / *-hardlink rows give --link-mode to both thoth-pip and uv"),
+        "environments and caches on": filesystem,
         "load note": "a shared machine: medians of interleaved runs; CPU ratios are the steadier figure",
     }
 
@@ -528,13 +486,23 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="tool that makes the lock the install benchmark uses")
     parser.add_argument("--reinstall-tools", action="store_true", help="recreate the tools' virtualenvs")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds before a run counts as failed")
+    parser.add_argument("--fresh-fs", choices=FRESH_FS_KINDS,
+                        help="put each tool's caches and environments on a new tmpfs / loop-mounted ext4 image "
+                             "every round (needs root; falls back to plain directories, saying so)")
+    parser.add_argument("--link-modes", nargs="+", choices=LINK_MODES, default=[],
+                        help="also run thoth-pip and uv install rows with --link-mode MODE on both sides")
     return parser.parse_args(argv)
 
 
-def selected(tools: Optional[Sequence[str]], candidates: Sequence[str]) -> list[str]:
-    """The requested tools this benchmark knows, thoth-pip first, in a stable order."""
+def selected(tools: Optional[Sequence[str]], candidates: Sequence[str], link_modes: Sequence[str] = ()) -> list[str]:
+    """The requested tools this benchmark knows, thoth-pip first, in a stable order; for the
+    install benchmark, each chosen thoth-pip/uv row again with every link mode of ``link_modes``."""
     chosen = [t for t in candidates if tools is None or t in tools]
-    return chosen + [t for t in EXTRA_INSTALL_TOOLS if tools and t in tools and candidates is INSTALL_TOOLS]
+    if candidates is not INSTALL_TOOLS:
+        return chosen
+    chosen += [t for t in EXTRA_INSTALL_TOOLS if tools and t in tools]
+    linked = [f"{t}-{m}" for m in link_modes for t in chosen if family(t) in ("thoth-pip", "uv") and not variant_link_mode(t)]
+    return chosen + [t for t in linked if t not in chosen]
 
 
 def stop_on_sigterm() -> None:
@@ -552,14 +520,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stop_on_sigterm()
     projects = args.project or ["medium", "large"]
     benchmarks = [args.only] if args.only else ["install", "lock"]
-    install_tools_ = selected(args.tools, INSTALL_TOOLS) if "install" in benchmarks else []
+    install_tools_ = selected(args.tools, INSTALL_TOOLS, args.link_modes) if "install" in benchmarks else []
     lock_tools = selected(args.tools, LOCK_TOOLS) if "lock" in benchmarks else []
-    needed = {t.split("-nocompile")[0] for t in install_tools_ + lock_tools} | ({args.lock_with} if install_tools_ else set())
+    needed = {family(t) for t in install_tools_ + lock_tools} | ({args.lock_with} if install_tools_ else set())
     workspace = Workspace(args.work_dir.resolve(), args.python)
     workspace.root.mkdir(parents=True, exist_ok=True)
     print(f"work directory {workspace.root}; setting up {', '.join(sorted(needed))}", flush=True)
     versions = install_tools(workspace, needed, reinstall=args.reinstall_tools)
     results, packages = Results(), {}
+    fresh = FreshFs(args.fresh_fs, workspace.root / "fresh") if args.fresh_fs else None
     try:
         for project in projects:
             if install_tools_:
@@ -567,18 +536,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 packages[project] = len(json.loads(files["Pipfile.lock"]).get("default", {}))
                 print(f"{project}: {packages[project]} locked packages", flush=True)
                 install = functools.partial(install_step, workspace, project=project, files=files)
-                bench(workspace, results, "install", project, install_tools_, install, args)
+                bench(workspace, results, "install", project, install_tools_, install, args, fresh)
             if lock_tools:
                 lock = functools.partial(lock_step, workspace, project=project)
-                bench(workspace, results, "lock", project, lock_tools, lock, args)
+                bench(workspace, results, "lock", project, lock_tools, lock, args, fresh)
     except KeyboardInterrupt:  # report what was measured so far
         results.failures.append("interrupted: the runs after this point were not made")
+    finally:
+        if fresh is not None:  # bench() closes it too; this covers an interrupt between benchmarks
+            fresh.close()
+    filesystem = fresh.description if fresh else "the work directory's file system (no --fresh-fs)"
     rows = summary_rows(results)
     print("\n" + text_table(rows))
     for failure in results.failures:
         print("FAILED:", failure)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    page = markdown(rows, context_lines(workspace, versions, args, packages, results.load), results.failures)
+    page = markdown(rows, context_lines(workspace, versions, args, packages, results.load, filesystem), results.failures)
     (RESULTS / "latest.md").write_text(page)
     raw = {"|".join(k): {"wall": v, "cpu": results.cpu[k], "rss_mb": results.rss[k]} for k, v in results.times.items()}
     (RESULTS / "latest.json").write_text(json.dumps(raw, indent=2))
