@@ -279,6 +279,26 @@ def test_cache_hit_makes_no_request(index: LocalIndex, cache: Cache, client: htt
     assert again == first and index.requests == before and recorder.events == []
 
 
+def test_a_client_factory_is_called_only_for_a_download(index: LocalIndex, cache: Cache, client: httpx.Client) -> None:
+    """A warm install passes how to make the client: with every file cached, no client (and no TLS
+    context) is made; with a miss, it is made once it is needed."""
+    entries = _several(index, 2)
+    requests = [_request(index, e) for e in entries]
+    made: list[httpx.Client] = []
+
+    def factory() -> httpx.Client:
+        made.append(client)
+        return client
+
+    first = download_all(requests[:1], client=factory, cache=cache)
+    assert made and first[requests[0]].read_bytes() == entries[0].data
+    made.clear()
+    again = download_all(requests[:1], client=factory, cache=cache)
+    assert again == first and made == []
+    both = download_all(requests, client=factory, cache=cache)
+    assert made and both[requests[1]].read_bytes() == entries[1].data
+
+
 def test_unknown_sizes_are_reported_as_items(
     index: LocalIndex, cache: Cache, client: httpx.Client
 ) -> None:

@@ -361,7 +361,7 @@ def fetch_wheels(
             yield request
 
     downloaded = download.download_all(
-        each_request(), client=services.client, cache=services.cache, reporter=services.reporter,
+        each_request(), client=lambda: services.client, cache=services.cache, reporter=services.reporter,
         workers=services.settings.workers, offline=services.settings.offline, on_ready=on_ready,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
