@@ -8,12 +8,14 @@ import hashlib
 import io
 import os
 import stat
+import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Optional, Union
+from typing import IO, Optional
 
 from installer.exceptions import InstallerError
 from installer.records import RecordEntry, parse_record_file
@@ -29,6 +31,8 @@ _UNREADABLE_FILE: tuple[type[Exception], ...] = (*zips.UNREADABLE, OSError)
 
 BOMB_FLOOR = 1 << 30
 IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
+WHOLE_MEMBER = 8 << 20  # members of an in-memory wheel up to this size are inflated in one call
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
 _ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest time a zip member can have
 
 
@@ -130,27 +134,82 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
     copy, install/stored.py), announced member by member.
     """
     try:
-        with zipfile.ZipFile(_whole(wheel)) as archive:
+        blob = _whole(wheel)
+        with zipfile.ZipFile(io.BytesIO(blob) if blob is not None else wheel) as archive:
             archive.filename = str(wheel)  # read from memory, named as the file (installer parses the name)
             members = archive.infolist()
             check_members(wheel, members)
             check_size(wheel, members)
             rows = _record_rows(wheel, archive)
             made: set[str] = set()
+            read = _reader(archive, memoryview(blob) if blob is not None else None)
+            base = os.path.abspath(into)
             for member in members:
                 if not member.filename.endswith("/"):
-                    target = inside(str(into), member.filename)
+                    target = _within(base, member.filename)
                     copy = copy_to(member) if copy_to is not None else None
-                    _extract_checked(wheel, archive, member, target, {} if checked else rows, made, read_only, copy)
+                    _extract_checked(wheel, read, member, target, {} if checked else rows, made, read_only, copy)
             _touch_record(into, rows)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
 
 
-def _whole(wheel: Path) -> Union[io.BytesIO, Path]:
+def _whole(wheel: Path) -> Optional[bytes]:
     """A wheel of ordinary size read at once: its members are then read from memory, without a
-    seek and a read per member (a large one is read from the file as it goes)."""
-    return io.BytesIO(wheel.read_bytes()) if wheel.stat().st_size <= IN_MEMORY else wheel
+    seek and a read per member (None: a large one, read from the file as it goes)."""
+    return wheel.read_bytes() if wheel.stat().st_size <= IN_MEMORY else None
+
+
+Read = Callable[[zipfile.ZipInfo], Iterator[bytes]]  # a member's inflated bytes, in chunks
+
+
+def _reader(archive: zipfile.ZipFile, data: Optional[memoryview]) -> Read:
+    """How members are read: a member of a wheel held in memory (``data``) that is small enough is
+    inflated in one call from its bytes (``_inflated``: no file object, no read loop); others
+    stream through zipfile in 1 MiB chunks. zipfile's checks apply either way: the local header
+    names the same member, the size and the CRC are the central directory's."""
+
+    def read(member: zipfile.ZipInfo) -> Iterator[bytes]:
+        if data is not None and member.file_size <= WHOLE_MEMBER and member.compress_type in _ONE_CALL:
+            yield _inflated(data, member)
+            return
+        with archive.open(member) as src:
+            while chunk := src.read(1 << 20):
+                yield chunk
+
+    return read
+
+
+_ONE_CALL = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def _inflated(data: memoryview, member: zipfile.ZipInfo) -> bytes:
+    """The member's bytes from the in-memory archive ``data``, checked as ``ZipFile.open`` checks
+    them (BadZipFile otherwise; RuntimeError for an encrypted member, as zipfile raises)."""
+    offset = member.header_offset
+    if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
+        raise zipfile.BadZipFile(f"{member.filename}: its local header is outside the archive")
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{member.filename}: bad magic number for its local header")
+    if member.flag_bits & 0x1:
+        raise RuntimeError(f"{member.filename} is encrypted, password required for extraction")
+    if member.flag_bits & 0x60:  # compressed patched data, strong encryption
+        raise NotImplementedError(f"{member.filename}: a zip feature zipfile does not support either")
+    name = data[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + name_length]
+    if name != member.orig_filename.encode("utf-8" if member.flag_bits & 0x800 else "cp437"):
+        raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
+    start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    raw = data[start : start + member.compress_size]
+    if len(raw) != member.compress_size:
+        raise EOFError(f"{member.filename} runs past the end of the archive")
+    if member.compress_type == zipfile.ZIP_STORED:
+        out = bytes(raw)
+    else:
+        out = zlib.decompressobj(-15).decompress(raw, member.file_size + 1)  # never more than one byte too many
+    if len(out) != member.file_size or zlib.crc32(out) != member.CRC:
+        raise zipfile.BadZipFile(f"bad CRC-32 or size for file {member.filename!r}")
+    return out
 
 
 def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
@@ -163,7 +222,7 @@ def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]
 
 
 def _extract_checked(
-    path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
+    path: Path, read: Read, member: zipfile.ZipInfo, target: str, rows: Mapping[str, RecordEntry],
     made: set[str], read_only: bool, copy: Optional[IO[bytes]] = None,
 ) -> None:
     parent = os.path.dirname(target)
@@ -175,23 +234,22 @@ def _extract_checked(
     size = 0
     executable = (member.external_attr >> 16) & 0o111
     mode = (0o555 if executable else 0o444) if read_only else (0o755 if executable else 0o644)
-    with archive.open(member) as src:
-        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-        try:
-            while chunk := src.read(1 << 20):
-                size += len(chunk)
-                if hasher is not None:
-                    hasher.update(chunk)
-                write_all(dst, chunk)
-                if copy is not None:
-                    copy.write(chunk)
-            if read_only:
-                os.fchmod(dst, mode)  # the cache's trees are read-only whatever the umask
-            if target.endswith(".py"):
-                stamp = member_time(member)
-                os.utime(dst, (stamp, stamp))
-        finally:
-            os.close(dst)
+    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        for chunk in read(member):
+            size += len(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            write_all(dst, chunk)
+            if copy is not None:
+                copy.write(chunk)
+        if read_only:
+            os.fchmod(dst, mode)  # the cache's trees are read-only whatever the umask
+        if target.endswith(".py"):
+            stamp = member_time(member)
+            os.utime(dst, (stamp, stamp))
+    finally:
+        os.close(dst)
     if hasher is not None and entry is not None and entry.hash_ is not None:
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
@@ -224,7 +282,11 @@ def _touch_record(into: Path, rows: Mapping[str, RecordEntry]) -> None:
 
 def inside(root: str, path: str) -> str:
     """``root/path`` normalised; UnsafeWheel if it leaves ``root`` (strings: this is a hot path)."""
-    base = os.path.abspath(root)
+    return _within(os.path.abspath(root), path)
+
+
+def _within(base: str, path: str) -> str:
+    """``inside`` for a ``base`` already absolute and normalised."""
     target = os.path.normpath(os.path.join(base, path))
     if not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafeWheel(f"{path!r} would be written outside {base}")
