@@ -194,6 +194,8 @@ def install_tools(workspace: Workspace, tools: set[str], *, reinstall: bool) -> 
             must_run([*pip, "--no-deps", "--force-reinstall", str(ROOT)], cwd=workspace.root, env=env, log=log)
         distribution = "micro-thoth" if tool == "thoth-pip" else PEER_DISTRIBUTIONS[tool]
         versions[tool] = distribution_version(venv, distribution)
+        if tool == "thoth-pip":  # the checkout as it was installed, not as it is when the runs end
+            versions[tool] += f" (checkout {checkout_revision()})"
     return versions
 
 
@@ -454,7 +456,7 @@ def context_lines(workspace: Workspace, versions: dict[str, str], args: argparse
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         "python": subprocess.run([workspace.python, "-c", "import sys; print(sys.version.split()[0])"],
                                  capture_output=True, text=True, check=False).stdout.strip(),
-        "thoth-pip": f"{versions.get('thoth-pip', '?')} (checkout {checkout_revision()})",
+        "thoth-pip": versions.get("thoth-pip", "?"),
         "peers": ", ".join(f"{t} {v}" for t, v in sorted(versions.items()) if t != "thoth-pip"),
         "runs": args.runs,
         "load average (1 min) after each run": (f"median {statistics.median(load):.1f}, max {max(load):.1f}"
