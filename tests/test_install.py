@@ -720,3 +720,15 @@ def test_a_site_packages_that_cannot_be_written_is_named(
     unpacking = install.unpacking_for("clone", env, Cache(tmp_path / "cache"))
     with pytest.raises(InstallError, match=r"cannot write into .*site-packages: Permission denied"), unpacking:
         pass
+
+
+def test_ensure_dir_makes_missing_ancestors_and_refuses_a_file(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "c"
+    safety.ensure_dir(str(deep))
+    assert deep.is_dir()
+    safety.ensure_dir(str(deep))  # already there: nothing to do
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileExistsError):
+        safety.ensure_dir(str(tmp_path / "file"))
+    with pytest.raises(NotADirectoryError):
+        safety.ensure_dir(str(tmp_path / "file" / "below"))

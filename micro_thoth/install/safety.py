@@ -146,7 +146,7 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
             base = os.path.abspath(into)
             for member in members:
                 if not member.filename.endswith("/"):
-                    target = _within(base, member.filename)
+                    target = within(base, member.filename)
                     copy = copy_to(member) if copy_to is not None else None
                     _extract_checked(wheel, read, member, target, {} if checked else rows, made, read_only, copy)
             _touch_record(into, rows)
@@ -227,7 +227,7 @@ def _extract_checked(
 ) -> None:
     parent = os.path.dirname(target)
     if parent not in made:
-        os.makedirs(parent, exist_ok=True)
+        ensure_dir(parent)
         made.add(parent)
     entry = rows.get(member.filename)
     hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
@@ -266,6 +266,23 @@ def member_time(member: zipfile.ZipInfo) -> int:
     return stamp if _ZIP_EPOCH <= stamp <= time.time() else _ZIP_EPOCH
 
 
+def ensure_dir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` with fewer system calls: one ``mkdir`` when the parent
+    exists (the usual case while a tree is written top-down, makedirs adds a ``stat``), a failed
+    ``mkdir`` more per missing ancestor; FileExistsError if a file is there."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent == path:
+            raise
+        ensure_dir(parent)
+        ensure_dir(path)
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write all of ``data`` to the file descriptor ``fd`` (``os.write`` may write less)."""
     view = memoryview(data)
@@ -282,11 +299,12 @@ def _touch_record(into: Path, rows: Mapping[str, RecordEntry]) -> None:
 
 def inside(root: str, path: str) -> str:
     """``root/path`` normalised; UnsafeWheel if it leaves ``root`` (strings: this is a hot path)."""
-    return _within(os.path.abspath(root), path)
+    return within(os.path.abspath(root), path)
 
 
-def _within(base: str, path: str) -> str:
-    """``inside`` for a ``base`` already absolute and normalised."""
+def within(base: str, path: str) -> str:
+    """``inside`` for a ``base`` already absolute and normalised (``os.path.abspath``): a loop over a
+    tree's files makes its base once, not once per file."""
     target = os.path.normpath(os.path.join(base, path))
     if not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafeWheel(f"{path!r} would be written outside {base}")

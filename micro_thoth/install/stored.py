@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import IO, Optional
 
 from .linking import transfer
-from .safety import inside, member_time
+from .safety import ensure_dir, member_time, within
 
 _LOCAL = b"PK\x03\x04"
 _LOCAL_SIZE = 30  # a local file header's fixed part; its name and extra field follow
@@ -114,10 +114,11 @@ def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] 
     try:
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
             made: set[str] = set()
+            base = os.path.abspath(into)
             for member in members:
                 if accept is not None and not accept(member.filename):
                     raise zipfile.BadZipFile(f"{archive.name} holds an unexpected member {member.filename!r}")
-                _copy_member(fd, view, member, inside(str(into), member.filename), made, written, replace)
+                _copy_member(fd, view, member, within(base, member.filename), made, written, replace)
     except BaseException as exc:
         for path in written:
             os.unlink(path)
@@ -134,7 +135,7 @@ def _copy_member(fd: int, view: mmap.mmap, member: zipfile.ZipInfo, target: str,
     start = _data_start(view, member)
     parent = os.path.dirname(target)
     if parent not in made:
-        os.makedirs(parent, exist_ok=True)
+        ensure_dir(parent)
         made.add(parent)
     mode = 0o755 if (member.external_attr >> 16) & 0o111 else 0o644
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC

@@ -32,7 +32,7 @@ from .bytecode import compile_bytecode, pyc_path
 from .environment import TargetEnvironment
 from .linking import MOVE, Placer
 from .planning import WantedPackage
-from .safety import inside, unpack_wheel
+from .safety import ensure_dir, inside, unpack_wheel, within
 from .transaction import Transaction
 from .wheels import RecordingDestination, additional_metadata, destination_for
 
@@ -127,16 +127,17 @@ def precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> int:
 def missing_bytecode(root: Path, tag: str) -> list[str]:
     """The sources of an unpacked tree that have no bytecode for the cache tag ``tag`` yet."""
     tree = open_tree(root)
-    sources = (inside(str(root), path) for path, _, _ in tree.rows if _wants_bytecode(tree, path))
+    base = os.path.abspath(root)
+    sources = (within(base, path) for path, _, _ in tree.rows if _wants_bytecode(tree, path))
     return [source for source in sources if not os.path.exists(pyc_path(source, tag))]
 
 
 def compiled_bytecode(root: Path, tag: str) -> list[str]:
     """The ``.pyc`` files (paths inside the tree) compiled for the cache tag ``tag`` next to a tree's sources."""
     tree = open_tree(root)
-    base = str(root)
+    base = os.path.abspath(root)
     relative = (pyc_path(path, tag) for path, _, _ in tree.rows if _wants_bytecode(tree, path))
-    return [path for path in relative if os.path.isfile(inside(base, path))]
+    return [path for path in relative if os.path.isfile(within(base, path))]
 
 
 def _wants_bytecode(tree: Tree, path: str) -> bool:
@@ -188,21 +189,22 @@ def _link_files(
     moved: frozenset[str] = frozenset(),
 ) -> list[tuple[Scheme, RecordEntry]]:
     records: list[tuple[Scheme, RecordEntry]] = []
-    root = str(tree.root)
+    root = os.path.abspath(tree.root)
+    bases = {scheme: os.path.abspath(base) for scheme, base in destination.scheme_dict.items()}
     for path, digest, size in tree.rows:
         if skipped(tree, path):
             continue
         scheme, inner = placement(tree, path)
         if moved and path.split("/", 1)[0] in moved:  # already in place, with its bytecode
-            linker.transaction.wrote(inside(destination.scheme_dict[scheme], inner))
+            linker.transaction.wrote(within(bases[scheme], inner))
             records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
             continue
-        source = inside(root, path)
+        source = within(root, path)
         if scheme == "scripts":  # shebangs are rewritten for the target: copy, not link
             with open(source, "rb") as stream:
                 records.append((scheme, destination.write_file(scheme, inner, stream, os.access(source, os.X_OK))))
             continue
-        target = inside(destination.scheme_dict[scheme], inner)
+        target = within(bases[scheme], inner)
         linker.place(source, target)
         records.append((scheme, RecordEntry.from_elements(inner, digest, size)))
         if bytecode_tag and path.endswith(".py") and scheme in ("purelib", "platlib"):
@@ -231,7 +233,7 @@ class Linker:
         (it may be a link). A missing ``source`` raises FileNotFoundError and places nothing."""
         parent = os.path.dirname(target)
         if parent not in self.made:
-            os.makedirs(parent, exist_ok=True)
+            ensure_dir(parent)
             self.made.add(parent)
         try:
             self.placer.place(source, target)  # never over an existing file (O_EXCL, link, symlink)
