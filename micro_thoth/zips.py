@@ -5,7 +5,9 @@
 (an unknown compression method), ``EOFError`` (truncated), ``zlib.error`` (a
 corrupt deflate stream), ``RuntimeError`` (a member flagged encrypted). The
 index's metadata reads, the ABI reader and the installer's checks each turn all
-of them into their own error through here.
+of them into their own error through here. ``open_archive`` refuses, as ``BadZipFile``, a
+member said to start before the file does, where zipfile would seek (``ValueError`` in
+memory, ``OSError`` EINVAL on disk: neither reads as the archive's fault).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import IO
 
 UNREADABLE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
@@ -29,3 +32,13 @@ def unreadable_as(fail: Callable[[str], Exception], *also: type[Exception]) -> I
         yield
     except (*UNREADABLE, *also) as exc:
         raise fail(f"not a readable wheel: {exc}") from exc
+
+
+def open_archive(fileobj: IO[bytes]) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(fileobj)``, refusing (``BadZipFile``) a central directory whose member offsets
+    lie before the file's start (an offset past where the directory lies moves them there)."""
+    archive = zipfile.ZipFile(fileobj)
+    if any(info.header_offset < 0 for info in archive.infolist()):
+        archive.close()
+        raise zipfile.BadZipFile("a member's offset lies before the start of the file")
+    return archive

@@ -971,6 +971,22 @@ def test_a_corrupt_deflate_stream_is_not_a_wheel() -> None:
         read_metadata(io.BytesIO(data), "alpha")
 
 
+def test_a_member_before_the_start_of_the_file_is_not_a_wheel(tmp_path: Path) -> None:
+    """A central directory offset past where it lies puts members before the file's start: zipfile
+    would seek there (ValueError in memory, OSError on disk); it is an unreadable wheel, either way."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("alpha-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: alpha\n")
+    data = bytearray(buf.getvalue())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 16 : end + 20] = (int.from_bytes(data[end + 16 : end + 20], "little") + 4096).to_bytes(4, "little")
+    (tmp_path / "w.whl").write_bytes(data)
+    with pytest.raises(NotAWheel, match="before the start"):
+        read_metadata(io.BytesIO(bytes(data)), "alpha")
+    with open(tmp_path / "w.whl", "rb") as handle, pytest.raises(NotAWheel, match="before the start"):
+        read_metadata(handle, "alpha")
+
+
 def test_not_a_wheel() -> None:
     with pytest.raises(NotAWheel):
         read_metadata(io.BytesIO(b"garbage" * 100))

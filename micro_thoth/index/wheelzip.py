@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Callable
 from typing import IO, Optional
 
@@ -96,7 +95,7 @@ def metadata_member(names: list[str], project: Optional[str] = None) -> str:
 
 def read_metadata(fileobj: IO[bytes], project: Optional[str] = None) -> bytes:
     """The METADATA bytes of the wheel in ``fileobj`` (seekable); NotAWheel if unusable."""
-    with zips.unreadable_as(NotAWheel, KeyError), zipfile.ZipFile(fileobj) as archive:
+    with zips.unreadable_as(NotAWheel, KeyError), zips.open_archive(fileobj) as archive:
         info = archive.getinfo(metadata_member(archive.namelist(), project))
         if info.file_size > MAX_METADATA_BYTES:
             raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")

@@ -120,7 +120,7 @@ def looks_native(name: str) -> bool:
 
 def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
     """What every ELF member of the wheel in ``fileobj`` needs; reads those members only."""
-    with zips.unreadable_as(NotElf), zipfile.ZipFile(fileobj) as archive:
+    with zips.unreadable_as(NotElf), zips.open_archive(fileobj) as archive:
         members = [i for i in archive.infolist() if looks_native(i.filename) and 4 <= i.file_size <= MAX_MEMBER_BYTES]
         prefetch = getattr(fileobj, "prefetch", None)  # a RangeFile: one request per member
         found = []

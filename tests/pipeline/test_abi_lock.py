@@ -251,3 +251,31 @@ def test_an_unreadable_wheel_is_locked_unchecked_with_a_warning(native, tmp_path
     if not ranges:  # the file itself is broken: install refuses it, naming it, as docs/abi.md says
         installed = thoth("install", "--deploy", "-C", str(app))
         assert installed.code != 0 and wheel in installed.err and "Traceback" not in installed.err, installed.err
+
+
+@pytest.mark.parametrize("spool", ["memory", "disk"])
+def test_a_wheel_whose_member_offset_lies_before_its_start_is_unreadable_not_a_machine_error(
+    native, tmp_path, thoth, monkeypatch, spool
+) -> None:
+    """A hostile central directory (its offset past where it lies) puts a member before the file's start:
+    zipfile seeks there (ValueError in memory, EINVAL on disk). That is the wheel's defect, as a corrupt zip
+    is: the lock goes on with the "ABI not checked" warning, no internal error, no "cannot read" stop."""
+    import struct
+
+    from micro_thoth.index import metadata
+
+    index, _root = native
+    index.ranges = False
+    if spool == "disk":
+        monkeypatch.setattr(metadata, "SPOOL_BYTES", 0)  # the whole download spilled to a temporary file
+    wheel = f"native-2.0-{TAG}.whl"
+    entry = index.find(wheel)
+    data = bytearray(entry.data)
+    end = data.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack("<I", data[end + 16 : end + 20])
+    data[end + 16 : end + 20] = struct.pack("<I", offset + 1_000_000)
+    entry.data = bytes(data)  # the page lists this digest: the bytes verify
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    result = thoth("lock", "-C", str(app))
+    assert result.code == 0 and _locked(app) == "==2.0", result.err
+    assert f"ABI not checked: {wheel}" in result.err and "not a readable wheel" in result.err, result.err
