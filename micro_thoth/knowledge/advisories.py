@@ -3,7 +3,8 @@
 Records are OSV JSON (``*.json``, as OSV publishes them, e.g. its per-ecosystem
 ``all.zip``) or OSV in YAML (``*.yaml``/``*.yml``, the PyPA advisory database's
 ``vulns/<package>/PYSEC-*.yaml`` layout), in a directory (recursively; hidden
-entries skipped, only ``vulns/`` when there is one) or a zip of them. Only
+entries skipped, only ``vulns/`` when there is one), a zip of them, or an
+archive's files read in memory (``member_records``). Only
 ``PyPI`` entries of ``affected`` are kept, one row per (advisory, package);
 ``osv_forms`` keeps each package's advisories compiled (``PackageAdvisories.form``)
 and ``summary`` their count and fingerprint, both written as advisories are added.
@@ -16,7 +17,7 @@ import json
 import sqlite3
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -27,7 +28,7 @@ from packaging.version import Version
 from ..errors import InputFileError
 from ..guidance.advisories import Advisory, PackageAdvisories, parse_osv
 
-__all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "read_legacy", "read_records"]
+__all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "member_records", "read_legacy", "read_records"]
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 LEGACY_FILE = "advisories-v1.sqlite3"  # where advisories lived, in the user data dir, before the compiled store
@@ -48,6 +49,14 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         yield str(path), _decode(path.read_bytes(), str(path))
     else:
         raise InputFileError(f"expected {LOOKED_FOR}", path=str(path))
+
+
+def member_records(members: Mapping[str, tuple[str, bytes]], archive: str) -> Iterator[tuple[str, Any]]:
+    """(where, decoded record) of every OSV record among an archive's files (those under ``vulns/`` when it has one)."""
+    inner = "vulns/" if any(name.startswith("vulns/") for name in members) else ""
+    for name in sorted(n for n in members if n.startswith(inner) and n.endswith(RECORD_SUFFIXES)):
+        where = f"{archive}!{name}"
+        yield where, _decode(members[name][1], where)
 
 
 def record_files(directory: Path) -> list[Path]:
@@ -141,16 +150,20 @@ class AdvisoryDB:
 
     def import_path(self, path: Path) -> ImportSummary:
         """Import every OSV record under ``path``; a record seen again replaces the old one."""
+        return self.import_records(read_records(path), str(path))
+
+    def import_records(self, records: Iterable[tuple[str, Any]], looked_in: str) -> ImportSummary:
+        """Import ``(where, decoded record)`` pairs; none at all is an error naming what was looked for, and where."""
         files = skipped = 0
         advisories: list[Advisory] = []
-        for where, record in read_records(path):
+        for where, record in records:
             files += 1
             found = parse_osv(record, path=where)
             skipped += not found
             self._forget(record.get("id"))
             advisories += found
         if not files:
-            raise InputFileError(f"no OSV records found: looked for {LOOKED_FOR}", path=str(path))
+            raise InputFileError(f"no OSV records found: looked for {LOOKED_FOR}", path=looked_in)
         self.add(advisories)
         return ImportSummary(files, len(advisories), len({a.package for a in advisories}), skipped)
 

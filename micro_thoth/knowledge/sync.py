@@ -1,8 +1,9 @@
 """Compile a prescriptions tree into the store: only files that changed, a bad unit skipped and named, never blocking.
 
 The tree is a checkout of Thoth's prescriptions repository (units under
-``prescriptions/``) or any directory of unit files. Files are compared with
-what the store recorded by stamp (mtime and size); new and changed files are
+``prescriptions/``) or any directory of unit files, or an archive of one (read
+in memory). Files are compared with what the store recorded by stamp (mtime and
+size; an archive member's: its content digest); new and changed files are
 parsed (YAML with libyaml when present, in a process pool for large batches)
 and every unit is checked as ``guidance.prescriptions`` checks it. A unit that
 cannot be used (a version that is not PEP 440, a key we do not support...) is
@@ -27,7 +28,7 @@ from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
 from ..guidance.unit_form import UnitForm, unit_form
 from ..guidance.units import Unit
-from .sources import Tree
+from .sources import Members, Tree
 from .store import (
     ANY_PACKAGE,
     ORIGIN,
@@ -118,8 +119,7 @@ def sync_tree(
     if previous is not None and _same_source(previous, tree) and tree.kind != "directory" and tree.revision == previous.revision:
         units = store.counts()["units_by_source"].get(source, 0)
         return SyncSummary(previous, int(previous.details.get("files", 0)), 0, 0, 0, 0, units, (), clock() - started)
-    root = unit_root(tree.root)
-    seen = scan(root)
+    root, seen, contents = _listing(tree)
     known = store.stamps(source) if previous is not None and _same_source(previous, tree) else {}
     if not known and previous is not None:
         store.forget_source(source)
@@ -129,7 +129,7 @@ def sync_tree(
     metadata: dict[str, Any] = {}
     with store.batch():  # one transaction: a lock running meanwhile sees the old set or the new one
         dropped, added = store.update_files(source, (), removed)
-        for files, found, about in compile_files(root, [(p, seen[p]) for p in changed]):
+        for files, found, about in compile_files(root, [(p, seen[p], contents.get(p)) for p in changed]):
             for problem in found:
                 warn(problem)
             problems += found
@@ -143,6 +143,21 @@ def sync_tree(
     return SyncSummary(record, len(seen), len(changed), len(removed), added, dropped, units, tuple(problems), clock() - started, metadata)
 
 
+def _listing(tree: Tree) -> tuple[Path, dict[str, str], dict[str, bytes]]:
+    """Where the unit files are, path -> stamp of each, and their contents when already read (an archive's)."""
+    if tree.members is None:
+        root = unit_root(tree.root)
+        return root, scan(root), {}
+    members = tree.members()
+    inner = "prescriptions/" if any(name.startswith("prescriptions/") for name in members) else ""
+    units = _unit_members(members, inner)
+    return tree.root, {name: stamp for name, (stamp, _data) in units.items()}, {name: data for name, (_stamp, data) in units.items()}
+
+
+def _unit_members(members: Members, inner: str) -> Members:
+    return {name[len(inner):]: member for name, member in members.items() if name.startswith(inner) and name.endswith((".yaml", ".yml"))}
+
+
 def _same_source(previous: SourceRecord, tree: Tree) -> bool:
     """Stamps carry over when the same place is synced again by the same compiler (else every file is compiled afresh)."""
     return previous.location == tree.location and previous.kind == tree.kind and previous.details.get("compiler") == COMPILER
@@ -151,8 +166,9 @@ def _same_source(previous: SourceRecord, tree: Tree) -> bool:
 Compiled = tuple[list[CompiledFile], list[Problem], dict[str, Any]]
 
 
-def compile_files(root: Path, files: Sequence[tuple[str, str]]) -> Iterator[Compiled]:
-    """Compile ``(relative path, stamp)`` files under ``root`` batch by batch; a process pool for large batches."""
+def compile_files(root: Path, files: Sequence[tuple[str, str, Optional[bytes]]]) -> Iterator[Compiled]:
+    """Compile ``(relative path, stamp, content or None: read it under root)`` files batch by batch; a process pool
+    for large batches."""
     chunks = [list(files[i : i + _CHUNK]) for i in range(0, len(files), _CHUNK)]
     workers = min(os.cpu_count() or 1, 4)
     if len(files) < _POOL_FROM or workers < 2:
@@ -166,9 +182,9 @@ def compile_files(root: Path, files: Sequence[tuple[str, str]]) -> Iterator[Comp
         yield from pool.map(compile_chunk, [str(root)] * len(chunks), chunks)
 
 
-def compile_chunk(root: str, files: Sequence[tuple[str, str]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
+def compile_chunk(root: str, files: Sequence[tuple[str, str, Optional[bytes]]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
     """Worker: read, load and check a batch of files (one YAML stream for the batch when it splits cleanly)."""
-    raw = [(path, stamp, _read(Path(root, path))) for path, stamp in files]
+    raw = [(path, stamp, _read(Path(root, path)) if data is None else data.decode("utf-8", "surrogateescape")) for path, stamp, data in files]
     documents = _load_batch([text for _p, _s, text in raw])
     compiled: list[CompiledFile] = []
     problems: list[Problem] = []

@@ -18,7 +18,7 @@ from ..cache import METADATA_DB, default_root
 from ..errors import UsageError
 from ..fs import atomic_write
 from ..knowledge import abi
-from ..knowledge.advisories import RECORD_SUFFIXES, ImportSummary
+from ..knowledge.advisories import RECORD_SUFFIXES, ImportSummary, member_records
 from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
 from ..knowledge.locations import bundled_dir, knowledge_dir, user_prescriptions_dir
 from ..knowledge.prescriptions import unit_files
@@ -49,7 +49,10 @@ def import_advisories(source: Union[str, Path], environ: Mapping[str, str]) -> t
             location, revision = str(Path(text).resolve()), None
         else:  # a directory (its git commit, if a checkout), an archive (its sha256), a git URL
             with open_tree(text, knowledge_dir(environ), environ) as tree:
-                summary = store.advisories.import_path(tree.root)
+                if tree.members is None:
+                    summary = store.advisories.import_path(tree.root)
+                else:
+                    summary = store.advisories.import_records(member_records(tree.members(), tree.location), tree.location)
                 location, revision = tree.location, tree.revision
         details = {"files": summary.files, "advisories": summary.advisories, "packages": summary.packages}
         store.set_source(SourceRecord(ADVISORIES_SOURCE, "osv", location, revision, store.advisories.fingerprint(), details=details))

@@ -112,6 +112,25 @@ def test_an_archive_is_unpacked_and_its_digest_recorded(tmp_path: Path, pack) ->
     assert summary.units == 8
 
 
+@pytest.mark.parametrize("pack", [tar_gz, zip_of], ids=["tar.gz", "zip"])
+def test_a_new_archive_compiles_only_the_members_that_changed(tmp_path: Path, pack) -> None:
+    repo = prescriptions_repo(tmp_path / "prescriptions-main")
+    archive = tmp_path / ("knowledge.tar.gz" if pack is tar_gz else "knowledge.zip")
+    kd = tmp_path / "kd"
+    with KnowledgeStore.open(kd) as store:
+        first, _ = _sync(store, str(pack(repo, archive)), kd)
+        same, _ = _sync(store, str(archive), kd)
+        assert (same.compiled_files, same.units, same.source.revision) == (0, 8, first.source.revision)
+        sieve = repo / "prescriptions" / "wi_" / "widget" / "sieve.yaml"
+        sieve.write_text(sieve.read_text().replace("WidgetTwoLosesDataSieve", "WidgetRenamedSieve"))
+        for path in repo.rglob("*"):
+            os.utime(path, (946_684_800, 946_684_800))  # every member's time changed, as a new download's
+        changed, _ = _sync(store, str(pack(repo, archive)), kd)
+        assert changed.source.revision != first.source.revision
+        assert (changed.compiled_files, changed.loaded, changed.removed, changed.units) == (1, 1, 1, 8)
+        assert [u.name for u in StoreUnits(store).units_for(["widget"])] == ["WidgetRenamedSieve"]
+
+
 def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
     import zipfile
 
