@@ -32,7 +32,7 @@ __all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "member_r
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 LEGACY_FILE = "advisories-v1.sqlite3"  # where advisories lived, in the user data dir, before the compiled store
-LOOKED_FOR = "OSV records: *.json, *.yaml or *.yml files (recursively; under vulns/ when there is one), or a .zip of them"
+LOOKED_FOR = "OSV records: *.json, *.yaml or *.yml files (recursively; under vulns/ when there is one), or a .zip or .tar.gz of them"
 
 
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
