@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from packaging.version import Version
+
 from tests.support.builder import Dist
 
 from .repos import osv_all_zip, prescriptions_repo
@@ -131,3 +133,26 @@ def test_a_bundle_that_is_not_one_is_refused(tmp_path, thoth) -> None:
     (tmp_path / "x.zip").write_bytes(b"not a zip")
     refused = thoth("knowledge", "import", str(tmp_path / "x.zip"), "--knowledge-dir", str(tmp_path / "kd"))
     assert refused.code != 0 and "not a thoth-pip knowledge bundle" in refused.err
+
+
+def test_no_version_is_lower_for_knowledge_without_a_justification_naming_what_held_it_back(index, tmp_path, thoth) -> None:
+    for name, versions in (("widget", ("1.0", "1.5", "2.0", "2.1")), ("gadget", ("1.0", "1.1")), ("gizmo", ("1.0",))):
+        for version in versions:
+            index.add(Dist(name, version))
+    kd = _synced(thoth, tmp_path)  # a sieve refuses widget >=2.0
+    assert thoth("advisories", "import", str(osv_all_zip(tmp_path / "all.zip")), "--knowledge-dir", str(kd)).code == 0
+    for kind in ("stable", "performance", "security", "latest"):
+        plain = _project(tmp_path / f"plain-{kind}", index, 'widget = "*"\ngadget = "*"\ngizmo = "*"')
+        known = _project(tmp_path / f"known-{kind}", index, 'widget = "*"\ngadget = "*"\ngizmo = "*"')
+        args = ("lock", "--json", "--recommendation-type", kind)
+        assert thoth(*args, "-C", str(plain), "--knowledge-dir", str(tmp_path / "empty-kd")).code == 0
+        locked = thoth(*args, "-C", str(known), "--knowledge-dir", str(kd))
+        assert locked.code == 0, locked.err
+        without, with_knowledge = _locked(plain), _locked(known)
+        lower = {n for n, v in with_knowledge.items() if Version(v) < Version(without[n])}
+        assert lower == ({"widget"} if kind != "latest" else set()), (kind, without, with_knowledge)
+        by_package = locked.json()["knowledge"]["by_package"]
+        for name in lower:
+            held = [e for e in by_package[name] if e["message"].startswith("held back from newer releases: ")]
+            assert held, (kind, name, by_package.get(name))
+            assert all(f"{v}: " in held[0]["message"] for v in ("2.1", "2.0")) and "refused" in held[0]["message"]
