@@ -18,6 +18,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -48,6 +49,7 @@ COMPILER = 5  # bump when what a compiled unit holds or how it is keyed changes:
 STACK_KINDS = ("wrap", "stride")  # units whose every keyed condition is on the finished stack (their match is state only)
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
+_READERS = 8  # files a worker reads at once: a cold disk serves 8 reads in flight ≈ 3× faster than one at a time
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -184,7 +186,7 @@ def compile_files(root: Path, files: Sequence[tuple[str, str, Optional[bytes]]])
 
 def compile_chunk(root: str, files: Sequence[tuple[str, str, Optional[bytes]]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:
     """Worker: read, load and check a batch of files (one YAML stream for the batch when it splits cleanly)."""
-    raw = [(path, stamp, _read(Path(root, path)) if data is None else data.decode("utf-8", "surrogateescape")) for path, stamp, data in files]
+    raw = _texts(root, files)
     documents = _load_batch([text for _p, _s, text in raw])
     compiled: list[CompiledFile] = []
     problems: list[Problem] = []
@@ -199,6 +201,13 @@ def compile_chunk(root: str, files: Sequence[tuple[str, str, Optional[bytes]]]) 
         compiled.append(CompiledFile(path, stamp, digest, tuple(units)))
         problems += found
     return compiled, problems, metadata
+
+
+def _texts(root: str, files: Sequence[tuple[str, str, Optional[bytes]]]) -> list[tuple[str, str, str]]:
+    """(path, stamp, text) of each file: its content when given (an archive's), else read under ``root``, several at once."""
+    with ThreadPoolExecutor(_READERS) as pool:
+        read = iter(list(pool.map(_read, [Path(root, path) for path, _stamp, data in files if data is None])))
+    return [(path, stamp, next(read) if data is None else data.decode("utf-8", "surrogateescape")) for path, stamp, data in files]
 
 
 def _read(path: Path) -> str:
