@@ -49,7 +49,7 @@ COMPILER = 5  # bump when what a compiled unit holds or how it is keyed changes:
 STACK_KINDS = ("wrap", "stride")  # units whose every keyed condition is on the finished stack (their match is state only)
 _CHUNK = 400
 _POOL_FROM = 2000  # files: below this, compile in this process
-_READERS = 8  # files a worker reads at once: a cold disk serves 8 reads in flight ≈ 3× faster than one at a time
+_READERS = 8  # files a worker reads at once: a cold disk serves 8 reads in flight about 3 times as fast as one at a time
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
