@@ -281,6 +281,9 @@ class MetadataFetcher:
         known = None if local else abi.remembered(self._store, artifact.sha256, verified=False)
         if known is not None:
             return known
+        if self._offline and not local:  # unknown, as an unreadable wheel is: the lock says so
+            raise PackageIndexError(f"{artifact.filename} of {artifact.name}: its ELF facts are not kept, and --offline "
+                                    "forbids reading the wheel (a lock without --offline keeps them)", index=_index_of(artifact))
         try:
             if local:
                 with open(cached or pages.file_url_path(artifact.url), "rb") as handle:

@@ -279,3 +279,22 @@ def test_a_wheel_whose_member_offset_lies_before_its_start_is_unreadable_not_a_m
     result = thoth("lock", "-C", str(app))
     assert result.code == 0 and _locked(app) == "==2.0", result.err
     assert f"ABI not checked: {wheel}" in result.err and "not a readable wheel" in result.err, result.err
+
+
+def test_offline_reads_no_wheel_for_its_facts_and_says_they_were_not_checked(native, tmp_path, thoth) -> None:
+    """``--offline`` never asks the network: a wheel whose ELF facts are neither kept nor cached is not
+    read by range requests; its ABI is unknown, and the lock says so, naming the wheel and --offline."""
+    import sqlite3
+
+    index, _root = native
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    assert thoth("lock", "-C", str(app)).code == 0  # pages and metadata kept for --offline
+    with sqlite3.connect(Path(os.environ["THOTH_PIP_CACHE_DIR"]) / "metadata-v1.sqlite") as db:
+        assert db.execute("DELETE FROM kv WHERE namespace LIKE 'wheel-abi%'").rowcount > 0  # the facts forgotten
+    (app / "Pipfile.lock").unlink()
+    requests = len(index.requests)
+    wheel = f"native-2.0-{TAG}.whl"
+    result = thoth("lock", "-C", str(app), "--offline")
+    assert index.requests[requests:] == [], result.err
+    assert result.code == 0 and _locked(app) == "==2.0", result.err
+    assert f"ABI not checked: {wheel}" in result.err and "--offline" in result.err, result.err
