@@ -729,6 +729,20 @@ def test_prefetch_hands_each_page_found_on_to_then(index: LocalIndex, http: http
     assert len(index.requested("/simple/alpha/")) == 1  # joined by project(), not fetched again
 
 
+def test_prefetched_metadata_is_handed_on_once_fetched(index: LocalIndex, http: httpx.Client) -> None:
+    """``prefetch_metadata(..., then)``: ``then`` gets each file's metadata on the thread that fetched it,
+    and the resolver's own ask later is joined, not repeated."""
+    index.add(Dist("alpha", "1.0", requires_dist=["beta>=2"]))
+    arrived = threading.Event()
+    seen = []
+    with _client([Source("main", index.url)], http) as client:
+        artifact = client.project("alpha").artifacts[0]
+        client.prefetch_metadata([artifact], lambda metadata: (seen.append(metadata.requires_dist), arrived.set()))
+        assert arrived.wait(10)
+        assert client.metadata(artifact).requires_dist == seen[0] == ("beta>=2",)
+    assert len(index.requested(".metadata")) == 1
+
+
 def test_concurrent_callers_share_one_fetch(index: LocalIndex, http: httpx.Client) -> None:
     index.add(Dist("alpha", "1.0"))
     client = _client([Source("main", index.url)], http)

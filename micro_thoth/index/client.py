@@ -152,11 +152,12 @@ class IndexClient:
             fetch = self._pinned_page if pinned else self._first_page
             self._prefetcher.submit(fetch if then is None else _then(fetch, then), key)
 
-    def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
-        """Start fetching these files' metadata in the background (not what this process holds in memory)."""
+    def prefetch_metadata(self, artifacts: Iterable[Artifact], then: Optional[Callable[[CoreMetadata], object]] = None) -> None:
+        """Start fetching these files' metadata in the background (not what this process holds in memory);
+        ``then`` is called with each on the thread that fetched it (a speculation on what it asks for)."""
         for artifact in artifacts:
             if not self._metadata.in_memory(artifact):
-                self._prefetcher.submit(self.metadata, artifact)
+                self._prefetcher.submit(self.metadata if then is None else (lambda a: then(self.metadata(a))), artifact)
 
     # -- sources ------------------------------------------------------------------
     def source_named(self, name: str) -> Source:

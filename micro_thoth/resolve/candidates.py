@@ -154,7 +154,7 @@ def from_dependency(dep: Dependency, *, allow_prereleases: bool = False) -> Requ
     )
 
 
-def from_pep508(text: str, parent: Candidate) -> Optional[Requirement]:
+def from_pep508(text: str, parent: Optional[Candidate]) -> Optional[Requirement]:
     """A dependency from Requires-Dist, or None if it cannot be parsed."""
     parsed = _pep508(text)
     if parsed is None:

@@ -279,7 +279,16 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if prefetch is None or not wanted:
             return
         self._asked.update(_release_key(r) for r in wanted)
-        prefetch([best_artifact(r.installable(allow_yanked=True) or r.artifacts, self.target) for r in wanted])
+        prefetch([best_artifact(r.installable(allow_yanked=True) or r.artifacts, self.target) for r in wanted],
+                 self._prefetch_dependency_pages)
+
+    def _prefetch_dependency_pages(self, metadata: CoreMetadata) -> None:
+        """Speculation, on the thread that brought a likely pin's metadata: the pages of the dependencies
+        the target's markers keep (not an extra's; Requires-Dist as published: the policy's overrides are
+        the resolver's to apply), in hand when the resolver gets there. The same rules as every page
+        prefetch (``_prefetch_pages``): no name bound to an index, no direct reference."""
+        deps = (from_pep508(text, None) for text in metadata.requires_dist)
+        self._prefetch_pages(d for d in deps if d is not None and evaluate(d.markers, self.target.markers, ""))
 
     def _release_candidate(self, release: Release, extras: frozenset[str]) -> Candidate:
         return Candidate(release.name, release.version, extras, release.index, release=release)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 import pytest
@@ -153,8 +153,20 @@ class PrefetchingSource(MemorySource):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.metadata_prefetched: list[str] = []
 
-    def prefetch_metadata(self, artifacts: Sequence[object]) -> None:
+    def prefetch_metadata(self, artifacts: Sequence[object], then: object = None) -> None:
         self.metadata_prefetched.extend(a.filename for a in artifacts)  # type: ignore[attr-defined]
+
+
+class SpeculatingSource(MemorySource):
+    """Brings a prefetched file's metadata at once and hands it to ``then``, as a prefetch thread does."""
+
+    def prefetch_metadata(self, artifacts: Sequence[object], then: object = None) -> None:
+        for artifact in artifacts:
+            if callable(then):
+                then(self._metadata[artifact.url])  # type: ignore[attr-defined]
+
+    def prefetch(self, names: Iterable[NormalizedName], then: object = None) -> None:
+        self.prefetched.extend(f"{n} after {len(self.metadata_calls)} metadata" for n in names)
 
 
 def test_metadata_of_the_likely_next_pin_is_prefetched_when_the_source_can() -> None:
@@ -163,6 +175,22 @@ def test_metadata_of_the_likely_next_pin_is_prefetched_when_the_source_can() -> 
     )
     resolve([Dependency("a")], source=source, target=TARGET)
     assert source.metadata_prefetched == ["a-1.0-py3-none-any.whl", "b-2.0-py3-none-any.whl"]
+
+
+def test_a_likely_pins_dependencies_pages_are_prefetched_as_its_metadata_arrives() -> None:
+    """Speculation on a prefetched metadata: the pages of the dependencies the target's markers keep, before
+    the resolver pins it; never an extra's, one a marker leaves out, a direct reference, or a name bound to an
+    index (a private name is never asked of another index)."""
+    source = SpeculatingSource({
+        "main": {"a": [{"version": "1.0", "requires_dist": [
+            "b", "c; python_version < '3'", "d; extra == 'x'", "p", "u @ https://example.invalid/u-1.0.tar.gz"]}],
+            "b": [{"version": "1.0"}], "d": [{"version": "1.0"}]},
+        "private": {"p": [{"version": "1.0"}]},
+    }, directs={"https://example.invalid/u-1.0.tar.gz": {"version": "1.0"}})
+    resolve([Dependency("a"), Dependency("p", index="private")], source=source, target=TARGET)
+    assert source.prefetched[:2] == ["a after 0 metadata", "b after 0 metadata"]  # b before a is pinned
+    assert not {n.split()[0] for n in source.prefetched} & {"c", "d", "p", "u"}
+    assert ("p", "main") not in source.pages and ("p", None) not in source.pages
 
 
 class BuildCounting(MemorySource):
