@@ -38,6 +38,8 @@ from micro_thoth.index.pages import (
     directory_artifacts,
     groups_from_text,
 )
+from micro_thoth.index import project_pages
+from micro_thoth.index.budget import Budget
 from micro_thoth.index.project_pages import PARSED_PAGES
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import DirectReference, Hash, Source
@@ -727,6 +729,28 @@ def test_prefetch_hands_each_page_found_on_to_then(index: LocalIndex, http: http
         assert [str(v) for v in client.project("alpha").versions()] == ["1.0"]
     assert seen.empty()
     assert len(index.requested("/simple/alpha/")) == 1  # joined by project(), not fetched again
+
+
+def test_pages_loaded_at_once_under_a_tiny_budget_all_arrive_and_let_go_of_their_bodies(
+        index: LocalIndex, http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page bodies' budget (index/budget.py) on the real path: with room for one byte, eight prefetch
+    threads and the main thread still get every page (one at a time past the largest), a missing one says
+    so, and no byte stays held once they are stored."""
+    bodies = Budget(1)
+    monkeypatch.setattr(project_pages, "_BODIES", bodies)
+    names = [f"p{n}" for n in range(12)]
+    for name in names:  # pages of ≈ 130 KB: each body read in several chunks
+        for v in range(400):
+            dist = Dist(name, f"1.{v}")
+            index.add_file(dist, dist.wheel_filename, b"not read")
+    seen: queue.Queue[str] = queue.Queue()
+    with _client([Source("main", index.url)], http) as client:
+        client.prefetch([*names, "missing"], then=lambda page: seen.put(page.name))
+        assert sorted(seen.get(timeout=30) for _ in names) == sorted(names)
+        assert len(client.project("p0").versions()) == 400
+        with pytest.raises(PackageNotFound):
+            client.project("missing")
+    assert bodies.held == 0
 
 
 def test_prefetched_metadata_is_handed_on_once_fetched(index: LocalIndex, http: httpx.Client) -> None:

@@ -30,7 +30,7 @@ from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 
-from . import fetch, page_scan, pages
+from . import budget, fetch, page_scan, pages
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +46,7 @@ _EARLIER_PARSED_PAGES = ("parsed-pages-v3",)
 # used only while the store still holds that fetch, so a page another process re-fetched is read again
 _REMEMBERED: Kept[tuple[str, str], tuple[float, pages.StoredGroups]] = Kept(2048)
 _PARSING = threading.Semaphore(1)
+_BODIES = budget.Budget(budget.PAGE_BODIES)  # page bodies fetched and not yet stored, all threads
 
 
 class ProjectPages:
@@ -136,8 +137,16 @@ class ProjectPages:
             return self._parse_page(cached, source, sha256s)
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
+        # the body's bytes are held from the first read until its rows are stored; the resolver's own
+        # fetch (the main thread) is not queued behind the prefetch threads' speculation
+        with _BODIES.holding(urgent=threading.current_thread() is threading.main_thread()) as hold:
+            return self._fetched(url, source, sha256s, cached, kept, hold)
+
+    def _fetched(self, url: str, source: Source, sha256s: Optional[frozenset[str]], cached: Optional[CachedPage],
+                 kept: Optional[StoredRows], hold: budget.Hold) -> Optional[Files]:
+        """The page asked of the index (revalidated if ``cached``), its body's bytes counted in ``hold``."""
         headers = {"Accept": pages.ACCEPT, **(cached.validators() if cached is not None else {})}
-        response, body = _get(self._client, url, headers)  # [the body]: the parse takes it out
+        response, body = _get(self._client, url, headers, hold)  # [the body]: the parse takes it out
         if response.status_code == 304 and cached is not None:
             page = replace(cached, fetched_at=time.time())
             if kept is not None and not cached.body:  # the rows stand for the unchanged body
@@ -322,15 +331,22 @@ class _StoredValue:
         return found[0] if found else "[]"
 
 
-def _get(client: httpx.Client, url: str, headers: Mapping[str, str]) -> tuple[httpx.Response, list[bytes]]:
+def _get(client: httpx.Client, url: str, headers: Mapping[str, str], hold: budget.Hold
+         ) -> tuple[httpx.Response, list[bytes]]:
     """The answer to a GET of a page and its body (in a list: the parse takes it out), read here: the
     response, in a reference cycle with its stream until the garbage collector runs, never holds the
-    body, so megabytes of page are freed as soon as the page is decoded (not when a collection happens to run)."""
+    body, so megabytes of page are freed as soon as the page is decoded (not when a collection happens to run).
+    The body's bytes are counted in ``hold`` as they arrive."""
     allocator.return_big_buffers()  # a page body of megabytes is about to be read
     body = [b""]
 
     def read(response: httpx.Response) -> None:
-        body[0] = b"".join(response.iter_bytes())  # from the start again on a retried attempt
+        hold.reset()  # from the start again on a retried attempt
+        chunks = []
+        for chunk in response.iter_bytes():
+            hold.add(len(chunk))
+            chunks.append(chunk)
+        body[0] = b"".join(chunks)
 
     response = fetch.request(client, "GET", url, headers=headers, stream=True, read=read)
     return response, body
