@@ -29,7 +29,8 @@ from micro_thoth.errors import (
     PackageNotFound,
     UsageError,
 )
-from micro_thoth.index import IndexClient, pages, parse_html, parse_json, suggest
+from micro_thoth.index import IndexClient, pages, parse_html, parse_json, project_pages, suggest
+from micro_thoth.index.budget import Budget
 from micro_thoth.index.page_scan import json_groups, json_value
 from micro_thoth.index.pages import (
     InvalidPage,
@@ -38,8 +39,6 @@ from micro_thoth.index.pages import (
     directory_artifacts,
     groups_from_text,
 )
-from micro_thoth.index import project_pages
-from micro_thoth.index.budget import Budget
 from micro_thoth.index.project_pages import PARSED_PAGES
 from micro_thoth.index.wheelzip import NotAWheel, RangeFile, read_metadata
 from micro_thoth.models import DirectReference, Hash, Source
