@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 
+from .. import zips
 from ..build import git_shallow_clone
 from ..errors import BuildError, InputFileError, UsageError
 from ..models import redact_url, strip_credentials
@@ -33,6 +34,7 @@ from ..net import fetch_file
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 SOURCES_DIR = "sources"  # under the knowledge dir: kept git clones
+_UNREADABLE: tuple[type[Exception], ...] = (OSError, tarfile.TarError, *zips.UNREADABLE)  # zips: zipfile's every way to fail
 Members = dict[str, tuple[str, bytes]]  # an archive's files: relative path -> (stamp, content)
 
 
@@ -139,7 +141,7 @@ def read_archive(archive: Path) -> Members:
                 found = {m.name: _tar_read(tf, m) for m in tf if _wanted(archive, m.name, m.isfile())}
         else:
             raise InputFileError("not a .zip or .tar.gz archive", path=str(archive))
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+    except _UNREADABLE as exc:
         raise InputFileError(f"cannot unpack: {exc}", path=str(archive)) from exc
     names = {name: PurePosixPath(name).parts for name in found}
     tops = {parts[0] for parts in names.values()}

@@ -142,6 +142,23 @@ def test_an_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "escape.yaml").exists()
 
 
+def test_an_archive_with_a_corrupt_member_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    """A corrupt deflate stream (zlib.error), an unknown compression or an encrypted member: zipfile's ways
+    to fail (zips.UNREADABLE) are an error naming the archive, never an internal error."""
+    import zipfile
+
+    archive = tmp_path / "corrupt.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("prescriptions/a.yaml", "units: {}\n" * 200)
+    data = bytearray(archive.read_bytes())
+    start = 30 + len("prescriptions/a.yaml")  # the member's data follows its local header
+    data[start : start + 8] = b"\xff" * 8
+    archive.write_bytes(bytes(data))
+    with KnowledgeStore.open(tmp_path / "kd") as store, pytest.raises(ThothPipError, match="cannot unpack") as caught:
+        _sync(store, str(archive), tmp_path / "kd")
+    assert getattr(caught.value, "path", None) == str(archive.resolve())
+
+
 SKIP_WHEN_INTRODUCED = """units:
   steps:
   - name: BigFrameworkDropsSciLibStep
