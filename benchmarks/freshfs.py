@@ -170,6 +170,7 @@ class FreshFs:
             shutil.rmtree(self.root, ignore_errors=True)
         for problem in self.problems:
             print(f"--fresh-fs: {problem}", flush=True)
+        self.problems.clear()
 
 
 def _bytes(size: str) -> int:
