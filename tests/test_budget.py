@@ -105,3 +105,42 @@ def test_every_load_finishes_and_the_bytes_held_stay_within_the_bound() -> None:
     assert not any(w.is_alive() for w in workers)
     assert budget.held == 0
     assert max(seen) <= biggest + limit + threads * chunk < sum(max(s) for s in sizes)
+
+
+def test_of_two_loads_equally_large_the_older_reads_on_and_the_other_once_it_is_done() -> None:
+    budget = Budget(1)
+    older_done, newer_done = ExitStack(), ExitStack()
+    older = older_done.enter_context(budget.holding())
+    newer = newer_done.enter_context(budget.holding())
+    newer.add(5)
+    older.add(5)  # the others held 0 until it was counted
+    _thread, newer_read = in_thread(lambda: newer.add(1))  # 5 and 5: the older is the largest
+    assert not newer_read.wait(BLOCKED)
+    _thread, older_read = in_thread(lambda: older.add(1))
+    assert older_read.wait(WAIT)
+    older_done.close()  # the largest is done: the other is the largest now
+    assert newer_read.wait(WAIT)
+    newer_done.close()
+    assert budget.held == 0
+
+
+def test_a_load_that_raises_mid_body_lets_go_of_its_bytes_and_wakes_those_waiting() -> None:
+    budget = Budget(1)
+    with started(budget, 50):
+        waiting = threading.Event()
+
+        def failing() -> None:
+            try:
+                with budget.holding() as hold:
+                    hold.add(3)
+                    waiting.wait(WAIT)
+                    raise OSError("connection lost mid-body")
+            except OSError:
+                pass
+
+        _thread, failed = in_thread(failing)
+        _thread, began = in_thread(lambda: started(budget).__enter__())
+        assert not began.wait(BLOCKED)  # the failing load holds 3 > 1
+        waiting.set()
+        assert failed.wait(WAIT) and began.wait(WAIT)
+        assert budget.held == 50

@@ -752,6 +752,39 @@ def test_pages_loaded_at_once_under_a_tiny_budget_all_arrive_and_let_go_of_their
     assert bodies.held == 0
 
 
+def test_a_page_cut_off_mid_body_lets_go_of_its_bytes_retried_or_not(
+        index: LocalIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A body cut off mid-way (the connection closed) is read again from nothing: its first bytes are
+    not counted twice, and a page cut off on every attempt lets go of them when its error is raised; a
+    page revalidated (304) holds nothing after. Every thread finishes under a budget of one byte."""
+    bodies = Budget(1)
+    monkeypatch.setattr(project_pages, "_BODIES", bodies)
+    names = [f"p{n}" for n in range(6)]
+    for name in names:
+        for v in range(300):
+            dist = Dist(name, f"1.{v}")
+            index.add_file(dist, dist.wheel_filename, b"not read")
+    for name in names[:3]:
+        index.cut_next[f"/simple/{name}/"] = 1  # once: the retry reads it whole
+    index.cut_next["/simple/p5/"] = 100  # every attempt
+    seen: queue.Queue[str] = queue.Queue()
+    statuses: list[int] = []
+    with make_client(timeout=5) as http, Store(tmp_path / "s.sqlite") as store:
+        with _client([Source("main", index.url)], http, store=store, page_ttl=0) as client:
+            client.prefetch(names, then=lambda page: seen.put(page.name))
+            assert sorted(seen.get(timeout=60) for _ in names[:5]) == names[:5]
+            with pytest.raises(IndexUnreachable):
+                client.project("p5")
+            assert bodies.held == 0
+            assert len(client.project("p0").versions()) == 300
+        assert [len(index.requested(f"/simple/{name}/")) for name in names[:4]] == [2, 2, 2, 1]
+        http.event_hooks["response"] = [lambda r: statuses.append(r.status_code)]
+        with _client([Source("main", index.url)], http, store=store, page_ttl=0) as client:
+            assert len(client.project("p1").versions()) == 300
+    assert statuses == [304]
+    assert bodies.held == 0
+
+
 def test_prefetched_metadata_is_handed_on_once_fetched(index: LocalIndex, http: httpx.Client) -> None:
     """``prefetch_metadata(..., then)``: ``then`` gets each file's metadata on the thread that fetched it,
     and the resolver's own ask later is joined, not repeated."""

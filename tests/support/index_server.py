@@ -67,6 +67,7 @@ class LocalIndex:
         self.files: dict[str, list[IndexFile]] = {}
         self.requests: list[str] = []
         self.fail_next: dict[str, int] = {}  # path -> number of 503s to answer first
+        self.cut_next: dict[str, int] = {}  # path -> number of answers cut off mid-body (connection closed) first
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
@@ -322,6 +323,13 @@ def _make_handler(index: LocalIndex) -> type[BaseHTTPRequestHandler]:
             for key, value in (extra or {}).items():
                 self.send_header(key, value)
             self.end_headers()
+            path = unquote(urlsplit(self.path).path)
+            if not head and status == 200 and index.cut_next.get(path, 0):
+                index.cut_next[path] -= 1
+                self.wfile.write(body[: len(body) // 2])  # the rest never comes: the connection is closed
+                self.wfile.flush()
+                self.close_connection = True
+                return
             if not head and status != 304:
                 self.wfile.write(body)
 
