@@ -785,6 +785,26 @@ def test_a_page_cut_off_mid_body_lets_go_of_its_bytes_retried_or_not(
     assert bodies.held == 0
 
 
+def test_a_callers_own_fetch_on_any_thread_is_not_queued_behind_the_prefetches(
+        index: LocalIndex, http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget's urgent load is the caller's own fetch, whatever its thread (a server job's resolver
+    runs on a worker thread): only prefetches wait while others hold the budget."""
+    bodies = Budget(1)
+    monkeypatch.setattr(project_pages, "_BODIES", bodies)
+    index.add(Dist("alpha", "1.0"))
+    found: queue.Queue[object] = queue.Queue()
+    with bodies.holding() as largest, bodies.holding() as other, _client([Source("main", index.url)], http) as client:
+        largest.add(10)
+        other.add(5)  # the others hold 5 > 1: a prefetch would wait
+        thread = threading.Thread(target=lambda: found.put(list(client.project("alpha").versions())), daemon=True)
+        thread.start()
+        assert found.get(timeout=10) == [Version("1.0")]
+        client.prefetch(["beta"])
+        time.sleep(0.2)
+        assert index.requested("/simple/beta/") == []  # the prefetch waits on the budget
+    assert bodies.held == 0
+
+
 def test_prefetched_metadata_is_handed_on_once_fetched(index: LocalIndex, http: httpx.Client) -> None:
     """``prefetch_metadata(..., then)``: ``then`` gets each file's metadata on the thread that fetched it,
     and the resolver's own ask later is joined, not repeated."""

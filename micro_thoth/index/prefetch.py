@@ -45,6 +45,14 @@ class Memo:
         return value
 
 
+_HINTS = threading.local()  # ``running`` on a pool thread while it runs a hint
+
+
+def running_a_hint() -> bool:
+    """Whether this thread runs a prefetch (a hint), not a caller's own ask (the main thread's, a server job's)."""
+    return getattr(_HINTS, "running", False)
+
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: started once per process, shared by every client
 _POOLS_LOCK = threading.Lock()
 
@@ -82,7 +90,10 @@ class Prefetcher:
 
 
 def _quietly(fn: Callable[[T], object], arg: T) -> None:
+    _HINTS.running = True
     try:
         fn(arg)
     except Exception:  # a prefetch is a hint; the real call raises the error again
         pass
+    finally:
+        _HINTS.running = False

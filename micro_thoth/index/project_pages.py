@@ -30,7 +30,7 @@ from micro_thoth.models import Source, redact_url, strip_credentials
 from micro_thoth.reporting import Reporter
 from micro_thoth.store import CachedPage, KnowledgeStore
 
-from . import budget, fetch, page_scan, pages
+from . import budget, fetch, page_scan, pages, prefetch
 
 if TYPE_CHECKING:
     import httpx
@@ -138,8 +138,8 @@ class ProjectPages:
         self._reporter.message(f"GET {redact_url(url)}" + (" (revalidating)" if cached is not None else ""),
                                level="debug")
         # the body's bytes are held from the first read until its rows are stored; the resolver's own
-        # fetch (the main thread) is not queued behind the prefetch threads' speculation
-        with _BODIES.holding(urgent=threading.current_thread() is threading.main_thread()) as hold:
+        # fetch (on the main thread, or a server job's thread) is not queued behind the prefetch threads' speculation
+        with _BODIES.holding(urgent=not prefetch.running_a_hint()) as hold:
             return self._fetched(url, source, sha256s, cached, kept, hold)
 
     def _fetched(self, url: str, source: Source, sha256s: Optional[frozenset[str]], cached: Optional[CachedPage],
