@@ -30,7 +30,12 @@ class PopularNames:
 
     @classmethod
     def parse(cls, text: str) -> PopularNames:
-        names = [canonicalize_name(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        """The list's names, normalised; the shipped list already is (every lock reads it), which one
+        ``canonicalize_name`` of all its names at once proves: then none is normalised one by one."""
+        names = [name for line in text.splitlines() if (name := line.strip()) and not line.startswith("#")]
+        joined = "\n".join(names)
+        if canonicalize_name(joined) != joined:  # a name to normalise (no separator spans a line)
+            names = [canonicalize_name(name) for name in names]
         rank: dict[str, int] = {}
         for i, name in enumerate(names):
             rank.setdefault(name, i)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
+from packaging.utils import canonicalize_name
 
 from micro_thoth.guidance.typosquat import (
     PopularNames,
@@ -30,6 +33,20 @@ def test_typosquats_are_recognised(typo: str, meant: str) -> None:
 @pytest.mark.parametrize("name", ["requests", "flask", "pyyaml", "my-company-internal-tool", "Django"])
 def test_popular_or_unrelated_names_are_not_typosquats(name: str) -> None:
     assert looks_like_typosquat(name) is None
+
+
+@pytest.mark.parametrize("text", ["Alpha\nbeta\n", "alpha\nBeta_Two\n", "alpha\nbeta..two\n", "alpha\n-beta\n", "a--b\nc\n"])
+def test_names_not_normalised_are_normalised(text: str) -> None:
+    names = PopularNames.parse(text)
+    assert list(names.rank) == [canonicalize_name(line) for line in text.splitlines()]
+
+
+def test_shipped_list_is_normalised() -> None:
+    """Every lock reads it; parse skips the per-name normalisation only when it holds."""
+    text = (resources.files("micro_thoth") / "data" / "popular-packages.txt").read_text(encoding="utf-8")
+    names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert names == [canonicalize_name(name) for name in names]
+    assert list(popular_names().rank) == list(dict.fromkeys(names))
 
 
 def test_comments_are_ignored_and_rank_is_list_order() -> None:
