@@ -287,6 +287,23 @@ class Pipfile:
         return self.hashes[0]
 
 
+# each tags tuple's rank of every tag, by the tuple's identity (the tuple held, so its id stays its own):
+# a target built again for the same environment (every job of a resolver process) shares the tuple
+_PRIORITIES: dict[int, tuple[tuple[Tag, ...], dict[Tag, int]]] = {}
+
+
+def _priority_of(tags: tuple[Tag, ...]) -> dict[Tag, int]:
+    """``{tag: rank}`` of ``tags`` (most preferred first); computed once per tuple (hundreds of tags)."""
+    found = _PRIORITIES.get(id(tags))
+    if found is not None and found[0] is tags:
+        return found[1]
+    priority = {tag: i for i, tag in enumerate(tags)}
+    if len(_PRIORITIES) >= 16:  # a few environments at a time in practice
+        _PRIORITIES.clear()
+    _PRIORITIES[id(tags)] = (tags, priority)
+    return priority
+
+
 @dataclass(frozen=True)
 class Target:
     """The environment a lock or an install is for: marker values, wheel tags, and the kinds of
@@ -311,7 +328,7 @@ class Target:
 
     @cached_property
     def _priority(self) -> dict[Tag, int]:
-        return {tag: i for i, tag in enumerate(self.tags)}
+        return _priority_of(self.tags)
 
     def tag_rank(self, tags: Iterable[Tag]) -> Optional[int]:
         """The best (lowest) rank among ``tags``, or None if none is supported."""
