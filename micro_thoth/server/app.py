@@ -343,15 +343,19 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
         return JSONResponse({"id": job.id, "cached": cached, "status_url": location}, 202, {"Location": location})
 
     @app.post("/api/v2/advise/sync", openapi_extra=_body(request_schema()))
-    async def submit_and_wait(request: Request) -> JSONResponse:
+    async def submit_and_wait(request: Request) -> Response:
         _check_token(settings, request)
         body = await request.body()
-        job, cached, view = await _wait(jobs, lambda: _accept(settings, jobs, body, AdviseRequest.from_dict), settings.sync_wait)
+        job, cached, (view, result) = await _wait(
+            jobs, lambda: _accept(settings, jobs, body, AdviseRequest.from_dict), settings.sync_wait
+        )
         view = replace(view, cached=cached or view.cached)
         if cached and view.state == "succeeded":
             remember(request.scope, job.digest, needs_token=True)
         if view.state == "failed" and view.problem is not None:
             return problem_response(view.problem, legacy=None)
+        if result is not None:  # finished here: its result's JSON goes out as the resolver process wrote it
+            return Response(_with_result(view, result), 200, media_type="application/json")
         return JSONResponse(view.to_dict(), 200 if view.done else 202)
 
     @app.get("/api/v2/advise/{job_id}")
@@ -369,7 +373,16 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
         return {"id": job_id, "log": "\n".join(jobs.log(job_id))}
 
 
-async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: float) -> tuple[Any, bool, JobView]:
+def _with_result(view: JobView, result: str) -> bytes:
+    """The view's JSON (as ``JSONResponse`` writes it) with ``result``, JSON text, as its result."""
+    head = json.dumps({**view.to_dict(), "result": None}, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (head[:-1] + ',"result":' + result + "}").encode()
+
+
+Finished = tuple[JobView, Optional[str]]  # a view, and its result as JSON text when it is not in the view
+
+
+async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: float) -> tuple[Any, bool, Finished]:
     """Submit (``accept``), then the job once finished (or at ``timeout``), without holding a thread
     while waiting: woken when this replica finishes it (its view handed over, no read of the store)
     or when the store's watcher sees it finished by another replica (then read); looking at the
@@ -383,30 +396,35 @@ async def _wait(jobs: Jobs, accept: Callable[[], tuple[Any, bool]], timeout: flo
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
             loop.call_soon_threadsafe(finished.set)
 
-    def start() -> tuple[Any, bool, Optional[JobView]]:  # one trip to the thread pool
+    def start() -> tuple[Any, bool, Optional[Finished]]:  # one trip to the thread pool
         job, cached = accept()
         jobs.on_done(job.id, wake, job.digest)  # finished from now on: it wakes us; before: ``finished`` has it
         if cached and job.state != "succeeded":  # joined a job in flight: as it stands now
-            return job, cached, jobs.finished(job.id) or jobs.view(job.id)
-        return job, cached, jobs.finished(job.id) or jobs.view_of(job)
+            return job, cached, jobs.finished_json(job.id) or _alone(jobs.view(job.id))
+        return job, cached, jobs.finished_json(job.id) or (jobs.view_of(job), None)
 
-    job, cached, view = await run_in_threadpool(start)
+    job, cached, found = await run_in_threadpool(start)
     looks = 0
     try:
-        while view is not None and not view.done and loop.time() < deadline:
+        while found is not None and not found[0].done and loop.time() < deadline:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(finished.wait(), max(0.0, min(jobs.settings.poll, deadline - loop.time())))
             woken, looks = finished.is_set(), looks + 1
             finished.clear()
             jobs.on_done(job.id, wake, job.digest)  # again: a job put back on the queue here dropped its waiters
-            if not jobs.finished(job.id) and (jobs.runs_here(job.id) or not (woken or looks % LOOK_ANYWAY == 0)):
+            here = jobs.finished_json(job.id)
+            if not here and (jobs.runs_here(job.id) or not (woken or looks % LOOK_ANYWAY == 0)):
                 continue  # its end wakes us: no read of the store
-            view = jobs.finished(job.id) or await run_in_threadpool(jobs.view, job.id)
+            found = here or _alone(await run_in_threadpool(jobs.view, job.id))
     finally:
         jobs.forget(job.id, wake)
-    if view is None:
+    if found is None:
         raise _Refused(problems.not_found(job.id))
-    return job, cached, view
+    return job, cached, found
+
+
+def _alone(view: Optional[JobView]) -> Optional[Finished]:
+    return (view, None) if view is not None else None
 
 
 def _view(jobs: Jobs, job_id: str, legacy: Any = None) -> JobView:

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..models import redact_url
-from .storage import JobRecord, SqlJobStore, insert_job_sql, job_values
+from .storage import JobRecord, Result, SqlJobStore, insert_job_sql, job_values, result_text
 
 
 class SqliteJobStore(SqlJobStore):
@@ -122,7 +122,7 @@ class PostgresJobStore(SqlJobStore):
         *,
         owner: str,
         attempt: int,
-        result: Optional[dict[str, Any]] = None,
+        result: Optional[Result] = None,
         problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> bool:
@@ -133,7 +133,7 @@ class PostgresJobStore(SqlJobStore):
 
     def complete_and_claim(
         self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
-        max_attempts: int, result: Optional[dict[str, Any]] = None, problem: Optional[dict[str, Any]] = None,
+        max_attempts: int, result: Optional[Result] = None, problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
         """As ``SqlJobStore.complete_and_claim``: both statements sent at once (psycopg's pipeline), one
@@ -158,7 +158,7 @@ class PostgresJobStore(SqlJobStore):
 
 
 def _complete_statement(
-    job_id: str, digest: str, at: float, owner: str, attempt: int, result: Optional[dict[str, Any]],
+    job_id: str, digest: str, at: float, owner: str, attempt: int, result: Optional[Result],
     problem: Optional[dict[str, Any]], lines: Sequence[tuple[float, str]],
 ) -> tuple[str, tuple[Any, ...]]:
     """One job's outcome as one statement (a data-modifying CTE): state, log lines and result."""
@@ -174,7 +174,7 @@ def _complete_statement(
         "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
         "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
         (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
-         digest, json.dumps(result) if result is not None else None, at, result is not None),
+         digest, result_text(result) if result is not None else None, at, result is not None),
     )  # fmt: skip
 
 

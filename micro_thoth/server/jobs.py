@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from ..pipeline.guidance import knowledge_files
@@ -77,7 +78,8 @@ class Jobs:
         self._running: dict[str, _Running] = {}
         self._waiters: dict[str, list[Callable[[], None]]] = {}
         self._waited: dict[str, str] = {}  # job id -> digest, of the jobs waited for here
-        self._finished: dict[str, JobView] = {}  # lately finished here, for waiters (``finished``)
+        # lately finished here, for waiters (``finished``): the view without its result, the result's JSON
+        self._finished: dict[str, tuple[JobView, Optional[str]]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Semaphore(0)
@@ -388,12 +390,11 @@ class Jobs:
             running.log.append((finished, "returned to the queue: this replica is stopping"))
             self.store.release(job.id, self.owner, job.attempts, self._take_log(running))
             return None
-        if kind == "ok":
-            result = AdviseResult.from_dict(value).scrubbed()
+        if kind == "ok":  # ``value``: the result's JSON, credentials removed (runners.result_json)
             running.log.append((finished, f"succeeded in {finished - started:.2f}s"))
-            done, claimed = self._record(job, finished, follow, result=result.to_dict(), lines=self._take_log(running))
+            done, claimed = self._record(job, finished, follow, result=value, lines=self._take_log(running))
             if done:
-                self._publish(job, "succeeded", finished, result=result)
+                self._publish(job, "succeeded", finished, value)
             return claimed
         if self._stopping.is_set():
             value = problems.stopped().to_dict()
@@ -423,14 +424,15 @@ class Jobs:
             self._tell(job.digest)
         return done, self._here(claimed)
 
-    def _publish(self, job: JobRecord, state: str, at: float, **outcome: Any) -> None:
+    def _publish(self, job: JobRecord, state: str, at: float, result: Optional[str] = None, **outcome: Any) -> None:
         """The finished job as stored, for who waits for it here (``finished``: no read of the store),
-        also one who starts waiting only now (it finished before its waiter registered)."""
+        also one who starts waiting only now (it finished before its waiter registered); ``result``
+        its JSON, kept as text (``finished_json``)."""
         with self._lock:
             self._finished[job.id] = JobView(
                 id=job.id, state=state, cached=False, created_at=job.created_at, started_at=job.started_at,
                 finished_at=at, **outcome,
-            )  # fmt: skip
+            ), result  # fmt: skip
             while len(self._finished) > 256:
                 self._finished.pop(next(iter(self._finished)))
 
@@ -441,6 +443,13 @@ class Jobs:
 
     def finished(self, job_id: str) -> Optional[JobView]:
         """The job's view if this replica finished it lately for someone waiting, else None (ask ``view``)."""
+        found = self.finished_json(job_id)
+        if found is None or found[1] is None:
+            return found[0] if found is not None else None
+        return replace(found[0], result=AdviseResult.from_dict(json.loads(found[1])))
+
+    def finished_json(self, job_id: str) -> Optional[tuple[JobView, Optional[str]]]:
+        """As ``finished``, the result left as its JSON text (``None`` in the view): answered as it is."""
         with self._lock:
             return self._finished.get(job_id)
 

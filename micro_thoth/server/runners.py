@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import json
 import logging
 import multiprocessing
 import signal
@@ -24,12 +25,13 @@ from typing import Any, Optional
 from .. import errors, memory
 from ..cli import collector
 from ..reporting import Reporter
+from ..resolve.scrub import scrub
 from ..resolve.wire import AdviseRequest, AdviseResult
 from . import problems
 
 Resolver = Callable[[AdviseRequest], AdviseResult]
 Tasks = Mapping[str, Resolver]
-Outcome = tuple[str, Any]  # ("ok", result dict) or ("error", problem dict)
+Outcome = tuple[str, Any]  # ("ok", result JSON text: ``result_json``) or ("error", problem dict)
 LogSink = Callable[[str], None]
 WARM_UP = AdviseRequest(requirements="[packages]\n", requirements_format="pipenv", search_limit=0)  # reads no index
 
@@ -61,7 +63,9 @@ def _accepts_reporter(resolver: Resolver) -> bool:
 
 
 def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> Outcome:
-    """Call the resolver; its errors become problem bodies, its log lines go to ``sink``."""
+    """Call the resolver; its result becomes JSON text, credentials removed (``result_json``: stored
+    and answered as it is, never decoded again by the server), its errors problem bodies, its log
+    lines go to ``sink``."""
     handler = _LogHandler(sink)
     root = logging.getLogger("micro_thoth")
     root.addHandler(handler)
@@ -70,7 +74,7 @@ def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> O
             result = resolver(request, reporter=_LogReporter(sink))  # type: ignore[call-arg]
         else:
             result = resolver(request)
-        return "ok", result.to_dict()
+        return "ok", result_json(result)
     except errors.ThothPipError as exc:
         return "error", problems.from_error(exc).to_dict()
     except Exception as exc:
@@ -78,6 +82,11 @@ def resolve_once(resolver: Resolver, request: AdviseRequest, sink: LogSink) -> O
         return "error", problems.crashed(f"{type(exc).__name__}: {exc}").to_dict()
     finally:
         root.removeHandler(handler)
+
+
+def result_json(result: AdviseResult) -> str:
+    """A result as the backend stores and answers it: compact JSON of its credential-free form."""
+    return json.dumps(scrub(result.to_dict()), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _child_main(conn: Any, tasks: Tasks) -> None:

@@ -27,10 +27,10 @@ from __future__ import annotations
 import abc
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..errors import UsageError
 
@@ -116,6 +116,14 @@ _UPSERT_RESULT = (
     "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at"
 )
+
+
+Result = Union[str, Mapping[str, Any]]  # a result's JSON data, or its JSON text as the resolver process wrote it
+
+
+def result_text(result: Result) -> str:
+    """The JSON text stored for a result (text is stored as it is)."""
+    return result if isinstance(result, str) else json.dumps(result)
 
 
 @dataclass(frozen=True)
@@ -282,7 +290,7 @@ class SqlJobStore(abc.ABC):
         *,
         owner: str,
         attempt: int,
-        result: Optional[dict[str, Any]] = None,
+        result: Optional[Result] = None,
         problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> bool:
@@ -301,7 +309,7 @@ class SqlJobStore(abc.ABC):
                 return False
             self._insert_logs(cursor, job_id, lines)
             if result is not None:
-                cursor.execute(self._sql(_UPSERT_RESULT), (digest, json.dumps(result), at))
+                cursor.execute(self._sql(_UPSERT_RESULT), (digest, result_text(result), at))
             return True
 
     def changed(self, since: float) -> list[tuple[str, Optional[float]]]:
@@ -336,7 +344,7 @@ class SqlJobStore(abc.ABC):
 
     def complete_and_claim(
         self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
-        max_attempts: int, result: Optional[dict[str, Any]] = None, problem: Optional[dict[str, Any]] = None,
+        max_attempts: int, result: Optional[Result] = None, problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
         """``complete``, then ``claim`` the next job at ``at``: what a worker keeping its resolver busy

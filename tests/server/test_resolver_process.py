@@ -30,7 +30,7 @@ def _request(index: LocalIndex, *names: str, recommendation_type: str = "latest"
 def _lock(runner: ProcessRunner, request: AdviseRequest) -> str:
     kind, value = runner.run("advise", request, 120, lambda line: None)
     assert kind == "ok", value
-    lock: str = value["lock"]
+    lock: str = json.loads(value)["lock"]
     return lock
 
 
@@ -134,6 +134,6 @@ def test_a_warm_process_hands_no_prefetch_to_threads(index: LocalIndex) -> None:
     finally:
         runner.stop()
     assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
-    cold, warm = (value["report"]["prefetch_handoffs"] for _, value in outcomes)
+    cold, warm = (json.loads(value)["report"]["prefetch_handoffs"] for _, value in outcomes)
     assert cold > 0 and warm == 0
-    assert outcomes[0][1]["lock"] == outcomes[1][1]["lock"]
+    assert json.loads(outcomes[0][1])["lock"] == json.loads(outcomes[1][1])["lock"]
