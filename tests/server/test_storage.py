@@ -175,6 +175,32 @@ def test_create_refuses_a_job_beyond_max_active_and_writes_nothing(store: SqlJob
     assert store.count("queued", "running") == 2 and store.log("adviser-3") == ["queued"]
 
 
+def test_simultaneous_submissions_never_exceed_max_active(store: SqlJobStore) -> None:
+    """Each submission counts the unfinished jobs and inserts only below the bound: submissions at
+    the same moment (one connection each, as replicas' threads) must not all count the same rows."""
+    threads, bound, rounds = 12, 3, 4
+
+    def submit(r: int, i: int, start: threading.Barrier, admitted: list[int]) -> None:
+        store.count("queued")  # this thread's connection opens before the barrier, not after it
+        start.wait()
+        if store.create(job(f"adviser-{r}-{i}", f"d{r}-{i}"), [(1.0, "queued")], max_active=bound):
+            admitted.append(i)
+
+    for r in range(rounds):
+        start, admitted = threading.Barrier(threads), []
+        workers = [threading.Thread(target=submit, args=(r, i, start, admitted)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert len(admitted) == bound and store.count("queued", "running") == bound, (r, admitted)
+        for _ in admitted:  # finished: the next round starts from an empty queue
+            claimed = store.claim(f"replica-{r}", 2.0, 32.0, 3)
+            assert claimed is not None
+            store.complete(claimed.id, claimed.digest, 3.0, owner=f"replica-{r}", attempt=1, problem={"status": 500})
+        assert store.count("queued", "running") == 0
+
+
 def test_complete_and_claim_records_one_job_and_takes_the_next(store: SqlJobStore) -> None:
     store.create(job("adviser-1", "d1"))
     store.create(JobRecord(id="adviser-2", digest="d2", state="queued", request={}, created_at=2.0))
