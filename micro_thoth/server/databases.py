@@ -151,25 +151,25 @@ class PostgresJobStore(SqlJobStore):
         max_attempts: int, result: Optional[Result] = None, problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
-        """As ``SqlJobStore.complete_and_claim``: both statements sent at once (psycopg's pipeline), one
-        round-trip, one transaction (a failure writes neither)."""
-        conn = self._connection()
-        try:
-            with conn.cursor() as done, conn.cursor() as claimed:
-                with conn.pipeline():
-                    done.execute(*_complete_statement(job_id, digest, at, owner, attempt, result, problem, lines))
-                    claimed.execute(*self._claim_statement(owner, at, lease_until, max_attempts))
-                row, taken = done.fetchone(), claimed.fetchall()
-        except BaseException:
-            self._recover(conn)
-            raise
-        return bool(row and row[0]), JobRecord.from_row(taken[0]) if taken else None
+        """As ``SqlJobStore.complete_and_claim``, in one statement (one round-trip, atomic: a failure
+        writes neither): the claim is one more data-modifying CTE after the outcome's, never taking the
+        job it finishes (each CTE sees the table as the statement began)."""
+        done, done_params = _complete_statement(job_id, digest, at, owner, attempt, result, problem, lines)
+        claim, claim_params = self._claim_statement(owner, at, lease_until, max_attempts, besides=job_id)
+        outcome = done[: done.rindex(_COUNT_DONE)]
+        text = (f"{outcome}, claimed AS ({claim}) SELECT (SELECT COUNT(*) FROM done), claimed.* "
+                "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE")  # fmt: skip
+        row = self._fetch(text, (*done_params, *claim_params))[0]
+        return bool(row[0]), JobRecord.from_row(row[1:]) if row[1] is not None else None
 
     @contextmanager
     def _schema_lock(self) -> Iterator[Any]:
         with self._cursor() as cursor:  # one transaction; the advisory lock ends with it
             cursor.execute(f"SELECT pg_advisory_xact_lock({self._SCHEMA_LOCK})")
             yield cursor
+
+
+_COUNT_DONE = " SELECT COUNT(*) FROM done"
 
 
 def _complete_statement(
@@ -187,7 +187,7 @@ def _complete_statement(
         "FROM done, unnest(%s::double precision[], %s::text[]) WITH ORDINALITY AS line(at, text, n)), "
         "kept AS (INSERT INTO mt_results (digest, result, created_at) SELECT %s, %s, %s FROM done "
         "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
-        "created_at = excluded.created_at) SELECT COUNT(*) FROM done",
+        f"created_at = excluded.created_at){_COUNT_DONE}",
         (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
          digest, result_text(result) if result is not None else None, at, result is not None),
     )  # fmt: skip

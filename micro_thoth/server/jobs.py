@@ -376,12 +376,14 @@ class Jobs:
         for callback in waiting:
             callback()
 
-    def _request(self, job: JobRecord) -> Optional[AdviseRequest]:
+    def _request(self, job: JobRecord) -> Optional[Mapping[str, Any]]:
+        """What the runner gets (``AdviseRequest.to_dict()``): the request held here (a pinned job's,
+        with its credentials), else as stored (the resolver process decodes it)."""
         with self._lock:
             held = self._held.pop(job.id, None)
         if held is not None or job.pinned:
-            return held
-        return AdviseRequest.from_dict(job.request)
+            return held.to_dict() if held is not None else None
+        return job.request
 
     def _finish(self, running: _Running, outcome: tuple[str, Any], started: float, follow: bool) -> Optional[_Running]:
         job, (kind, value) = running.job, outcome

@@ -103,7 +103,11 @@ def _child_main(conn: Any, tasks: Tasks) -> None:
             task, payload = conn.recv()
         except (EOFError, OSError):
             return
-        request = AdviseRequest.from_dict(payload)
+        try:  # the request as stored (credentials removed) or held: the server did not decode it
+            request = AdviseRequest.from_dict(payload)
+        except errors.ThothPipError as exc:
+            conn.send(("error", problems.from_error(exc).to_dict()))
+            continue
         outcome = resolve_once(tasks[task], request, lambda line: conn.send(("log", line)))
         conn.send(outcome)
 
@@ -112,7 +116,7 @@ class _Runner(abc.ABC):
     """What both runners share: ``run``, one job from ``send`` to its outcome from ``collect``."""
 
     def run(self, task: str, request: AdviseRequest, timeout: float, sink: LogSink) -> Outcome:
-        failed = self.send(task, request, timeout)
+        failed = self.send(task, request.to_dict(), timeout)
         if failed is not None:
             return failed
         outcome = self.collect(sink)
@@ -120,8 +124,9 @@ class _Runner(abc.ABC):
         return outcome
 
     @abc.abstractmethod
-    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
-        """Start one job; its outcome at once when it could not start (None: collect it)."""
+    def send(self, task: str, request: Mapping[str, Any], timeout: float) -> Optional[Outcome]:
+        """Start one job (``request``: an ``AdviseRequest.to_dict()``); its outcome at once when it could
+        not start (None: collect it)."""
 
     @abc.abstractmethod
     def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:
@@ -161,14 +166,14 @@ class ProcessRunner(_Runner):
         if self._process is None or not self._process.is_alive():
             self._start()
 
-    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
+    def send(self, task: str, request: Mapping[str, Any], timeout: float) -> Optional[Outcome]:
         """Hand one job to the resolver process (it starts at once); its outcome comes from ``collect``.
         An error outcome when the process could not take it."""
         try:
             self.prepare()
             self._deadline = time.monotonic() + timeout
             self._timeout = timeout
-            self._conn.send((task, request.to_dict()))
+            self._conn.send((task, request))
         except (RuntimeError, EOFError, OSError) as exc:
             self.stop()
             return "error", problems.crashed(str(exc) or "the resolver process did not start").to_dict()
@@ -229,9 +234,12 @@ class ThreadRunner(_Runner):
         self._interrupted = threading.Event()
         self._sent: Any = None
 
-    def send(self, task: str, request: AdviseRequest, timeout: float) -> Optional[Outcome]:
+    def send(self, task: str, request: Mapping[str, Any], timeout: float) -> Optional[Outcome]:
         """Start one job in a helper thread; its outcome comes from ``collect``."""
-        self._sent = (task, request, time.monotonic() + timeout, timeout)
+        try:
+            self._sent = (task, AdviseRequest.from_dict(request), time.monotonic() + timeout, timeout)
+        except errors.ThothPipError as exc:
+            return "error", problems.from_error(exc).to_dict()
         return None
 
     def collect(self, sink: LogSink, until: Optional[float] = None) -> Optional[Outcome]:

@@ -331,16 +331,21 @@ class SqlJobStore(abc.ABC):
         rows = self._fetch(*self._claim_statement(owner, now, lease_until, max_attempts))
         return JobRecord.from_row(rows[0]) if rows else None
 
-    def _claim_statement(self, owner: str, now: float, lease_until: float, max_attempts: int) -> tuple[str, tuple[Any, ...]]:
+    def _claim_statement(
+        self, owner: str, now: float, lease_until: float, max_attempts: int, besides: Optional[str] = None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The claim as one UPDATE; ``besides``: never that job (one finished in the same statement)."""
+        other = "id <> ? AND " if besides is not None else ""
         text = (
             "UPDATE mt_jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, "
-            "started_at = COALESCE(started_at, ?) WHERE id = (SELECT id FROM mt_jobs WHERE "
+            f"started_at = COALESCE(started_at, ?) WHERE id = (SELECT id FROM mt_jobs WHERE {other}"
             f"{_UNFINISHED} AND ((state = 'queued' AND (pinned = 0 OR owner = ?)) "
             "OR (state = 'running' AND pinned = 0 AND lease_until < ? AND attempts < ?)) "
             f"ORDER BY created_at LIMIT 1{self.skip_locked}) AND {_UNFINISHED} "
             f"RETURNING {_JOB_COLUMNS}"
         )
-        return self._sql(text), (owner, lease_until, now, owner, now, max_attempts)
+        before = (besides,) if besides is not None else ()
+        return self._sql(text), (owner, lease_until, now, *before, owner, now, max_attempts)
 
     def complete_and_claim(
         self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,

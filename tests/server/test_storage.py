@@ -226,7 +226,7 @@ def test_complete_and_claim_a_failed_claim_never_leaves_half_a_trip(store: SqlJo
     store.create(job("adviser-1", "d1"))
     store.create(JobRecord(id="adviser-2", digest="d2", state="queued", request={}, created_at=2.0))
     store.claim("replica-a", 3.0, 33.0, 3)
-    monkeypatch.setattr(store, "_claim_statement", lambda *args: ("SELECT no_such_column FROM mt_jobs", ()))
+    monkeypatch.setattr(store, "_claim_statement", lambda *args, **kw: ("SELECT no_such_column FROM mt_jobs", ()))
     monkeypatch.setattr(store, "claim", lambda *args: (_ for _ in ()).throw(RuntimeError("store unreachable")))
     call = dict(owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3, result={"lock": "L"})
     if isinstance(store, PostgresJobStore):
