@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,4 +124,58 @@ def test_a_member_flagged_encrypted_in_the_directory_is_refused(tmp_path: Path) 
     data[info.header_offset + 6] |= 0x1
     wheel.write_bytes(bytes(data))
     with pytest.raises(UnsafeWheel, match="not a readable zip archive"):
+        safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False)
+
+
+def _local_end(data: bytearray, info: zipfile.ZipInfo) -> int:
+    """Where ``info``'s data ends in the archive."""
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    return info.header_offset + 30 + name_length + extra_length + info.compress_size
+
+
+def test_a_member_overlapping_the_next_one_is_refused_though_its_crc_holds(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, zipfile.ZIP_STORED)
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        first, second = sorted(archive.infolist(), key=lambda info: info.header_offset)[:2]
+    start = _local_end(data, first) - first.compress_size
+    span = bytes(data[start : _local_end(data, second)])  # the first member's bytes run over the second
+    struct.pack_into("<III", data, _central_entry(data, first.orig_filename) + 16, zlib.crc32(span), len(span), len(span))
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(UnsafeWheel, match=f"{wheel.name}: .*{first.filename!r} overlaps the next member"):
+        safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False, checked=True)
+
+
+def test_corrupt_deflate_data_is_refused_naming_the_member(tmp_path: Path) -> None:
+    def _bad_block(data: bytearray, info: zipfile.ZipInfo, start: int) -> None:
+        data[start] = 0xFF  # a deflate block of the reserved type 3
+
+    wheel = _damaged(tmp_path, "big/text.py", _bad_block)
+    with pytest.raises(UnsafeWheel, match=f"{wheel.name}: .*'big/text.py' holds corrupt deflate data"):
+        safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False)
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_member_said_to_start_before_the_file_is_refused_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
+) -> None:
+    """The end record puts the directory further on than it is, so zipfile moves every member back
+    by the difference; a streamed (here bzip2) member then starts before the file does."""
+    wheel = _wheel(tmp_path, zipfile.ZIP_BZIP2)
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        infos = archive.infolist()
+    shift = 10_000_000
+    record = next(info for info in infos if info.filename.endswith("RECORD"))
+    for info in infos:  # every member but one moves with the directory, so RECORD still reads
+        if info is not infos[0]:
+            entry = _central_entry(data, info.orig_filename) + 42
+            struct.pack_into("<I", data, entry, info.header_offset + shift)
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<I", data, end + 16, struct.unpack_from("<I", data, end + 16)[0] + shift)
+    wheel.write_bytes(bytes(data))
+    assert record is not infos[0]
+    if not in_memory:
+        monkeypatch.setattr(safety, "IN_MEMORY", 0)
+    with pytest.raises(UnsafeWheel, match=f"{wheel.name}: .*offset lies before the start of the file"):
         safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False)

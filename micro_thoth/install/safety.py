@@ -135,7 +135,8 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
     """
     try:
         blob = _whole(wheel)
-        with zipfile.ZipFile(io.BytesIO(blob) if blob is not None else wheel) as archive:
+        stream: IO[bytes] = io.BytesIO(blob) if blob is not None else open(wheel, "rb")  # noqa: SIM115 - closed below
+        with stream, zips.open_archive(stream) as archive:  # a member before the file's start: refused
             archive.filename = str(wheel)  # read from memory, named as the file (installer parses the name)
             members = archive.infolist()
             check_members(wheel, members)
@@ -169,13 +170,18 @@ def _reader(archive: zipfile.ZipFile, data: Optional[memoryview]) -> Read:
     stream through zipfile in 1 MiB chunks. zipfile's checks apply either way: the local header
     names the same member, the size and the CRC are the central directory's."""
 
+    ends = _ends(archive) if data is not None else {}
+
     def read(member: zipfile.ZipInfo) -> Iterator[bytes]:
-        if data is not None and member.file_size <= WHOLE_MEMBER and member.compress_type in _ONE_CALL:
-            yield _inflated(data, member)
-            return
-        with archive.open(member) as src:
-            while chunk := src.read(1 << 20):
-                yield chunk
+        try:
+            if data is not None and member.file_size <= WHOLE_MEMBER and member.compress_type in _ONE_CALL:
+                yield _inflated(data, member, ends[member.header_offset])
+                return
+            with archive.open(member) as src:
+                while chunk := src.read(1 << 20):
+                    yield chunk
+        except zlib.error as exc:  # zlib's message names no member
+            raise zipfile.BadZipFile(f"{member.filename!r} holds corrupt deflate data ({exc})") from exc
 
     return read
 
@@ -183,9 +189,17 @@ def _reader(archive: zipfile.ZipFile, data: Optional[memoryview]) -> Read:
 _ONE_CALL = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
-def _inflated(data: memoryview, member: zipfile.ZipInfo) -> bytes:
-    """The member's bytes from the in-memory archive ``data``, checked as ``ZipFile.open`` checks
-    them (BadZipFile otherwise; RuntimeError for an encrypted member, as zipfile raises)."""
+def _ends(archive: zipfile.ZipFile) -> dict[int, int]:
+    """Where each member's bytes must end, by its header offset: at the next member's header or the
+    central directory (zipfile's check against overlapping members, a zip bomb, since Python 3.13)."""
+    offsets = sorted({member.header_offset for member in archive.infolist()})
+    return dict(zip(offsets, [*offsets[1:], archive.start_dir]))
+
+
+def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
+    """The member's bytes from the in-memory archive ``data`` (they end by ``end``), checked as
+    ``ZipFile.open`` checks them (BadZipFile otherwise; RuntimeError for an encrypted member, as
+    zipfile raises)."""
     offset = member.header_offset
     if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
         raise zipfile.BadZipFile(f"{member.filename}: its local header is outside the archive")
@@ -200,6 +214,8 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo) -> bytes:
     if name != member.orig_filename.encode("utf-8" if member.flag_bits & 0x800 else "cp437"):
         raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
     start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    if start + member.compress_size > end:
+        raise zipfile.BadZipFile(f"{member.filename!r} overlaps the next member (a zip bomb?)")
     raw = data[start : start + member.compress_size]
     if len(raw) != member.compress_size:
         raise EOFError(f"{member.filename} runs past the end of the archive")
