@@ -69,22 +69,26 @@ class Prefetcher:
     """Runs hints on a pool of ``workers`` threads, started on first use and kept for the process
     (a long-lived resolver process runs job after job: starting threads for each cost more than
     a small resolution); their errors are dropped (the real call raises them again).
-    ``close`` cancels this prefetcher's hints that have not started."""
+    ``close`` cancels this prefetcher's hints that have not started, and drops those given after (a
+    speculation running at close gives hints: the pool would run them for a command already done)."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, fn: Callable[[T], object], arg: T) -> None:
         with self._lock:
+            if self._closed:
+                return
             if len(self._futures) >= 256:
                 self._futures = [f for f in self._futures if not f.done()]
             self._futures.append(_pool(self._workers).submit(_quietly, fn, arg))
 
     def close(self) -> None:
         with self._lock:
-            futures, self._futures = self._futures, []
+            futures, self._futures, self._closed = self._futures, [], True
         for future in futures:
             future.cancel()
 
