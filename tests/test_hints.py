@@ -125,3 +125,37 @@ def test_the_parser_can_fail() -> None:
         _parse("thoth-pip install --skip-lock")
     with pytest.raises(ThothPipError):
         _parse("thoth-pip compile --generate-hashes")
+
+
+@pytest.mark.parametrize("layout", ["zipped", "compiled-only"])
+def test_the_commands_are_found_in_a_zipped_or_compiled_only_install(
+        layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command list (package._command_names) reads a directory of sources; a zipped install or one
+    shipped as .pyc only has commands too (pkgutil finds them), not 'no such command' for each."""
+    import compileall
+    import shutil
+    import zipfile
+
+    from micro_thoth import cli as package
+    from micro_thoth.cli import commands
+
+    expected = package._command_names()
+    source = Path(commands.__path__[0])
+    if layout == "zipped":
+        archive = tmp_path / "thoth.zip"
+        with zipfile.ZipFile(archive, "w") as zipped:
+            for file in source.glob("*.py"):
+                zipped.write(file, f"micro_thoth/cli/commands/{file.name}")
+        where = str(archive / "micro_thoth" / "cli" / "commands")
+    else:
+        where = str(tmp_path / "commands")
+        shutil.copytree(source, where, ignore=shutil.ignore_patterns("__pycache__"))
+        assert compileall.compile_dir(where, legacy=True, quiet=1)
+        for file in Path(where).glob("*.py"):
+            file.unlink()
+    monkeypatch.setattr(commands, "__path__", [where])
+    package._command_names.cache_clear()
+    try:
+        assert package._command_names() == expected and "lock" in expected
+    finally:
+        package._command_names.cache_clear()

@@ -31,9 +31,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 @functools.cache
 def _command_names() -> tuple[str, ...]:
     """The modules of ``cli/commands`` as command names: one listing per run (pkgutil's
-    iter_modules listed and stat'ed the directory on every call, and costs an import)."""
-    names = (entry.name[: -len(".py")] for path in _commands.__path__ for entry in os.scandir(path) if entry.name.endswith(".py"))
-    return tuple(sorted(name.replace("_", "-") for name in names if not name.startswith("_")))
+    iter_modules listed and stat'ed the directory on every call, and costs an import), by pkgutil
+    still where the commands are not a directory (a zipped install) or are compiled only."""
+    try:
+        names = [entry.name for path in _commands.__path__ for entry in os.scandir(path)]
+    except OSError:
+        names = []
+    if not any(name.endswith(".py") for name in names):
+        import pkgutil  # here: a directory of sources, the usual install, never needs it
+
+        names = [f"{m.name}.py" for m in pkgutil.iter_modules(_commands.__path__)]
+    modules = (name[: -len(".py")] for name in names if name.endswith(".py"))
+    return tuple(sorted(name.replace("_", "-") for name in modules if not name.startswith("_")))
 
 
 class LazyGroup(click.Group):
