@@ -9,7 +9,10 @@ culprit, and that not one file of the project (environment included) changed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import struct
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +86,27 @@ def _bad_crc(dist: Dist) -> bytes:
     data = build_wheel(dist)
     content = f'__version__ = "{dist.version}"'.encode()
     return data.replace(content, content.replace(b"__", b"_!"), 1)  # stored member: the CRC no longer matches
+
+
+def _before_start(dist: Dist) -> bytes:
+    """A wheel whose end record puts the directory 1 MB on: zipfile moves every member back by that;
+    all but the first (bzip2, so it streams through zipfile) are said to be 1 MB on as well."""
+    with zipfile.ZipFile(io.BytesIO(build_wheel(dist))) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info, body in members:
+            info.compress_type = zipfile.ZIP_BZIP2
+            target.writestr(info, body)
+    data = bytearray(buffer.getvalue())
+    end = data.rfind(b"PK\x05\x06")
+    entry = directory = struct.unpack_from("<I", data, end + 16)[0]
+    for info, _ in members:
+        if info is not members[0][0]:
+            struct.pack_into("<I", data, entry + 42, struct.unpack_from("<I", data, entry + 42)[0] + (1 << 20))
+        entry += 46 + sum(struct.unpack_from("<HHH", data, entry + 28))
+    struct.pack_into("<I", data, end + 16, directory + (1 << 20))
+    return bytes(data)
 
 
 @dataclass
@@ -180,6 +204,11 @@ CASES = [
         "whl-member-escapes",
         _with_wheel(Dist("evil", "1.0"), build_wheel(Dist("evil", "1.0"), extra_members={"../../evil.py": b"x"})),
         says=("evil-1.0-py3-none-any.whl", "../../evil.py"),
+    ),
+    Case(
+        "whl-member-before-start",
+        _with_wheel(Dist("early", "1.0"), _before_start(Dist("early", "1.0"))),
+        says=("early-1.0-py3-none-any.whl", "not a readable"),
     ),
     Case("hash-mismatch", _tampered, says=("one-1.0-py3-none-any.whl", "two-1.0-py3-none-any.whl", "hash mismatch for 2 files")),
     Case("lock-not-json", _lock_text("{ this is not json"), ("install",), ("Pipfile.lock", "not valid JSON", "thoth-pip lock")),
