@@ -375,7 +375,8 @@ def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> No
 
 def _with_result(view: JobView, result: str) -> bytes:
     """The view's JSON (as ``JSONResponse`` writes it) with ``result``, JSON text, as its result."""
-    head = json.dumps({**view.to_dict(), "result": None}, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    fields = {key: value for key, value in view.to_dict().items() if key != "result"}  # named once, last
+    head = json.dumps(fields, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return (head[:-1] + ',"result":' + result + "}").encode()
 
 

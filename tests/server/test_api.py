@@ -43,6 +43,22 @@ def test_sync_variant_and_dev(backend: Backend) -> None:
     assert lock["default"]["pytest"]["version"] == "==8.0"
 
 
+def test_a_sync_answer_names_each_key_once(backend: Backend) -> None:
+    """The sync answer's JSON (the result spliced in as the resolver process wrote it) has one "result":
+    a parser that keeps the first of duplicate names would read null."""
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        names = [name for name, _ in pairs]
+        assert len(names) == len(set(names)), names
+        return dict(pairs)
+
+    with backend.client() as client:
+        response = client.post("/api/v2/advise/sync", json={"requirements": PIPFILE})
+    assert response.status_code == 200
+    body = json.loads(response.text, object_pairs_hook=unique)
+    assert body["state"] == "succeeded" and json.loads(body["result"]["lock"])["default"]
+
+
 def test_requirements_in_format(backend: Backend) -> None:
     text = "-i https://idx.example/simple\nattrs==23.1\nsix\n"
     with backend.client() as client:
