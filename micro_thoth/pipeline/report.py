@@ -136,10 +136,12 @@ def knowledge_lines(knowledge: Mapping[str, Any], printed: Iterable[str] = ()) -
         lines.append((f"knowledge said {len(entries)} things ({counts}) from {units} units and advisories about "
                       f"{len({n for n, _e in entries})} packages; `thoth-pip advise --json` lists them", False))
     for name, entry in entries:
+        if entry["type"] == "INFO" or entry["message"] in shown:
+            continue  # before the line is made: a stack's wraps say hundreds of INFOs
         where = f"{entry.get('origin')} {entry.get('path') or entry.get('unit')}"
         about = f"{name} {entry['version']}" if name and entry.get("version") else name or "stack"
         line = f"{about}: {entry['message']}" + (f" ({entry['link']})" if entry.get("link") else "") + f" ({where})"
-        if entry["type"] != "INFO" and entry["message"] not in shown and line not in shown:
+        if line not in shown:
             shown.add(line)
             lines.append((line, True))
     return lines
