@@ -117,7 +117,14 @@ class GuidancePolicy:
         if not advised.count:
             return [0.0] * len(versions)
         score = advisory_score(self.recommendation)  # every advisory's term scores the same: none needs reading
-        return [clamp(sum(score for _ in found)) for found in advised.indices_each(versions)]
+        by_count: dict[int, float] = {}  # the score of so many advisories, summed once (as judging sums their terms)
+        out = []
+        for found in advised.indices_each(versions):
+            count = len(found)
+            if count not in by_count:
+                by_count[count] = clamp(sum(score for _ in found))
+            out.append(by_count[count])
+        return out
 
     def notices(self) -> list[Justification]:
         """What the report should say about the policy itself (rules it could not apply)."""
