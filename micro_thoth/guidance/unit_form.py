@@ -146,22 +146,26 @@ def _decode(text: str) -> Any:
 
 def _object(data: dict[str, Any]) -> Any:
     """One JSON object of a form, as what it was written from (the scanner calls this innermost first)."""
-    key = next(iter(data))
-    value = data[key]
+    key, value = next(iter(data.items()))
     if key == "@t":
         return tuple(value)
     if key == "@spec":
         return _specifier(value)
     if key == "@":
         return dict(value)
-    cls = _CLASSES[key[1:]]
-    return _made(cls, dict(zip(_FIELDS[cls], [tuple(v) if type(v) is list else v for v in value])))
+    cls, fields, defaults = _TAGGED[key]  # as ``_made`` makes one, its steps inline: a lock decodes thousands
+    made: Any = object.__new__(cls)
+    attributes = made.__dict__
+    attributes.update(defaults)
+    attributes.update(zip(fields, [tuple(v) if type(v) is list else v for v in value]))
+    return made
 
 
 _DECODER = json.JSONDecoder(object_hook=_object)  # one decoder for the run: json.loads(text, object_hook=...) makes one per call
 _DEFAULT_FIELDS = {  # a default_factory's value is made once and shared: these values are never changed
     cls: {f: d for f, d in zip(_FIELDS[cls], _DEFAULTS[cls]) if d is not _REQUIRED} for cls in (*_CLASSES.values(), Unit)
 }
+_TAGGED = {f"@{name}": (cls, _FIELDS[cls], _DEFAULT_FIELDS[cls]) for name, cls in _CLASSES.items()}  # a form's key -> what makes its object
 
 
 @lru_cache(maxsize=1024)
