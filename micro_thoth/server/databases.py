@@ -103,16 +103,18 @@ class PostgresJobStore(SqlJobStore):
         virtual disk: every submission would wait for the one before it); the second transaction,
         the job's first log lines, waits for the disk, and so for the first one's commit too, which
         comes before it in the WAL: a ``202`` still means the job survives a crash of the database
-        server (with no lines, the job's commit is not waited for)."""
+        server (with no lines, the job's commit is not waited for). A worker may claim and finish the
+        job between the two (this connection starved a moment): its lines are numbered from 1, so the
+        job's first lines take the numbers up to 0, before them whichever is written first."""
         insert = insert_job_sql(max_active is not None).replace("?", "%s")
         lock = f"SELECT pg_advisory_xact_lock({self._QUEUE_LOCK}, hashtext(current_schema())); " if max_active else ""
         text = (
             f"BEGIN; {lock}WITH job AS ({insert} RETURNING id) SELECT COUNT(*) AS admitted FROM job; COMMIT; "
             "BEGIN; SET LOCAL synchronous_commit = on; INSERT INTO mt_logs (job_id, seq, at, line) "
-            "SELECT %s, line.n, line.at, line.text FROM unnest(%s::double precision[], %s::text[]) "
+            "SELECT %s, line.n - %s, line.at, line.text FROM unnest(%s::double precision[], %s::text[]) "
             "WITH ORDINALITY AS line(at, text, n) WHERE EXISTS (SELECT 1 FROM mt_jobs WHERE id = %s); COMMIT"
         )
-        params = (*job_values(job, max_active), job.id, [line[0] for line in lines], [line[1] for line in lines], job.id)
+        params = (*job_values(job, max_active), job.id, len(lines), [line[0] for line in lines], [line[1] for line in lines], job.id)
         conn = self._connection()
         try:
             with self._psycopg.ClientCursor(conn) as cursor:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from micro_thoth.errors import UsageError
-from micro_thoth.server.databases import PostgresJobStore, SqliteJobStore, open_store
+from micro_thoth.server.databases import (
+    PostgresJobStore,
+    SqliteJobStore,
+    _complete_statement,
+    open_store,
+)
 from micro_thoth.server.storage import MIGRATIONS, JobRecord, SqlJobStore
 from tests.server.conftest import scratch_postgres
 
@@ -254,6 +260,41 @@ def test_postgres_store_reconnects_after_the_server_drops_it(tmp_path: Path) -> 
             store.get("adviser-1")
         assert store.get("adviser-1") is not None
         store.close()
+
+
+def test_a_job_finished_before_its_submission_wrote_its_log_keeps_both(tmp_path: Path) -> None:
+    """PostgreSQL commits a job before its first log lines (its ``create`` is two transactions): a
+    worker may claim and finish it in between (a submission's connection starved for a moment).
+    Neither write may fail over the numbering of the lines (the submission's answer was a 500
+    without the job's id, or the outcome was lost), and the log still begins with "queued"."""
+    psycopg = pytest.importorskip("psycopg")
+    with scratch_postgres() as url:
+        submitter, worker = PostgresJobStore(url), PostgresJobStore(url)
+        admitted: list[bool] = []
+        with psycopg.connect(url) as between:  # one transaction: the worker's trips, while the submission waits
+            between.execute("LOCK TABLE mt_logs IN SHARE MODE")  # the submission stops where it writes its lines
+            thread = threading.Thread(target=lambda: admitted.append(submitter.create(job(), [(1.0, "queued")], 8)))
+            thread.start()
+            _until_waiting_for(between, "mt_logs")
+            claimed = between.execute(*worker._claim_statement("replica-b", 2.0, 32.0, 3)).fetchone()
+            if claimed is not None:  # visible before its lines: the worker finishes it first
+                lines = [(2.0, "started"), (3.0, "done")]
+                finished = between.execute(*_complete_statement("adviser-1", "d1", 3.0, "replica-b", 1, '{"lock": "L"}', None, lines))
+                assert finished.fetchone()[0] == 1
+        thread.join(30)
+        assert admitted == [True] and worker.get("adviser-1").state == ("succeeded" if claimed else "queued")
+        assert worker.log("adviser-1") == (["queued", "started", "done"] if claimed else ["queued"])
+        submitter.close()
+        worker.close()
+
+
+def _until_waiting_for(conn: object, table: str) -> None:
+    """Until another connection waits for a lock on ``table`` (the one ``conn`` holds)."""
+    deadline = time.monotonic() + 30
+    query = "SELECT COUNT(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+    while not conn.execute(query, (table,)).fetchone()[0]:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"nobody waited for {table}"
+        time.sleep(0.01)
 
 
 def test_a_store_made_before_versioning_is_migrated(tmp_path: Path) -> None:
