@@ -76,6 +76,7 @@ class Report:
     runtime_environment: Mapping[str, Any] = field(default_factory=dict)
     advised_runtime_environment: Optional[Mapping[str, Any]] = None
     knowledge: Mapping[str, Any] = field(default_factory=dict)  # what was known, what it said per package
+    told: frozenset[str] = frozenset()  # messages the run printed as it went (a unit's log): not in the JSON, not printed again
 
     def all_justifications(self) -> list[Justification]:
         chosen = [j for p in self.packages for j in p.justifications]
@@ -160,6 +161,7 @@ def build_report(
         requirements_locked=requirements_locked or {},
         runtime_environment=runtime_environment or {},
         knowledge=knowledge_section(policy, [*whole.justifications, *(j for p in packages for j in p.justifications)]),
+        told=frozenset(policy.told),
     )
 
 

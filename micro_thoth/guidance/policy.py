@@ -78,6 +78,7 @@ class GuidancePolicy:
         self.stack_info: dict[tuple[str, str], Justification] = {}
         self._index_of: dict[tuple[NormalizedName, str], Optional[str]] = {}
         self._logged: set[str] = set()
+        self.told: set[str] = set()  # the logs it printed as it went: a report shown after them does not repeat them
         self.undated: set[str] = set()  # releases the cooldown could not judge (no upload times)
         self.spared: set[tuple[NormalizedName, str]] = set()  # pinned by the existing lock: no cooldown
         self._generation = -1  # the catalog state _candidates_of was derived from
@@ -276,6 +277,8 @@ class GuidancePolicy:
             self._logged.add(unit.name)
             level = "warning" if unit.run.log.type != "INFO" else "info"
             self.reporter.message(f"{unit.run.log.message} (prescription {unit.name})", level)
+            if self.reporter is not NULL_REPORTER:
+                self.told.add(unit.run.log.message)
 
     def _sieve_term(self, unit: Unit) -> Term:
         self._noticed(unit)

@@ -161,6 +161,8 @@ def show_report(report: StackReport, console: Any, *, json_output: bool) -> None
     for refusal in report.refused:
         console.info(f"refused {refusal.name} {refusal.version}: {refusal.reasons[0].message}")
     for item in not_from_knowledge(report.knowledge, (*report.justification, *report.stack_info)):
+        if item.message in report.told:
+            continue  # a unit's log said it as the run went (a boot's log and stack_info often say the same)
         (console.warn if item.type != "INFO" else console.info)(item.message + (f" ({item.link})" if item.link else ""))
     for line, warning in knowledge_lines(report.knowledge, printed={j.message for j in report.stack_info}):
         (console.warn if warning else console.info)(line)

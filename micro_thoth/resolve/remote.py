@@ -289,6 +289,10 @@ class RemoteReport:
         return any(j.type == "ERROR" for j in (*self.justification, *self.stack_info))
 
     @property
+    def told(self) -> frozenset[str]:
+        return frozenset()  # the backend's logs were never printed here
+
+    @property
     def knowledge(self) -> Mapping[str, Any]:
         """What the backend's knowledge was and said (sources, revisions, counts, by package)."""
         value = self.data.get("knowledge")

@@ -111,6 +111,9 @@ class StackReport(Protocol):
     def stack_info(self) -> tuple[Justification, ...]: ...
 
     @property
+    def told(self) -> frozenset[str]: ...  # messages the run printed as it went: printing the report does not repeat them
+
+    @property
     def has_errors(self) -> bool: ...
 
     @property

@@ -95,3 +95,28 @@ def test_show_report_json_and_table(tmp_path: Path) -> None:
         assert "widget" in out.getvalue() and "stack score +0.00 (stable)" in err.getvalue()
     finally:
         guidance.close_policy(policy)
+
+
+def test_show_report_does_not_repeat_what_a_units_log_told(tmp_path: Path) -> None:
+    units = tmp_path / ".thoth" / "prescriptions"
+    units.mkdir(parents=True)
+    (units / "boot.yaml").write_text(  # a boot whose log and stack_info say the same (as the prescriptions repository's info boot)
+        "units:\n  boots:\n  - name: InfoBoot\n    type: boot\n    should_include: {adviser_pipeline: true}\n"
+        "    run:\n      stack_info: [{type: INFO, message: Using the team's prescriptions, link: 'https://example.invalid/p'}]\n"
+        "      log: {type: INFO, message: Using the team's prescriptions}\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    console = Console(stream=err, out=out)
+    policy = guidance.guidance_policy(_settings(tmp_path), os.environ, recommendation_type="stable", now=NOW, reporter=console)
+    try:
+        policy.check_boots(["widget"])  # as a lock does before resolving: the log is printed then
+        policy.judge(canonicalize_name("widget"), Version("1.0"), artifacts("widget", "1.0"), no_metadata)
+        report = build_report(policy, {"widget": "1.0"})
+        guidance.show_report(report, console, json_output=False)
+        assert (out.getvalue() + err.getvalue()).count("Using the team's prescriptions") == 1
+        json_out = io.StringIO()
+        guidance.show_report(report, Console(stream=io.StringIO(), out=json_out), json_output=True)
+        said = [j["message"] for j in json.loads(json_out.getvalue())["stack_info"]]
+        assert "Using the team's prescriptions" in said  # the report itself keeps it
+    finally:
+        guidance.close_policy(policy)
