@@ -282,7 +282,7 @@ class GuidancePolicy:
 
     def _sieve_term(self, unit: Unit) -> Term:
         self._noticed(unit)
-        said = unit.run.log or (unit.run.stack_info[0] if unit.run.stack_info else None)
+        said = unit.run.said
         text = said.message if said else "removed by a prescription"
         link = said.link if said else None
         if self.enforced(unit):
@@ -325,7 +325,7 @@ class GuidancePolicy:
                 self._unconfigured(unit, alt.index_url)
                 continue
             specifier = f"=={version}" if alt.yield_matched_version else (alt.locked_version or "")
-            out.append(Substitute(alt.name, specifier, index, f"prescription {unit.name}", _unit_link(unit)))
+            out.append(Substitute(alt.name, specifier, index, f"prescription {unit.name}", said.link if (said := unit.run.said) else None))
         return tuple(out)
 
     def _unconfigured(self, unit: Unit, url: str) -> None:
@@ -490,11 +490,6 @@ class GuidancePolicy:
             refusal = unit.run.not_acceptable or unit.run.eager_stop_pipeline
             if refusal and self.enforced(unit):
                 raise ResolutionError(f"{refusal} [prescription {unit.name}]")
-
-
-def _unit_link(unit: Unit) -> Optional[str]:
-    said = unit.run.log or (unit.run.stack_info[0] if unit.run.stack_info else None)
-    return said.link if said else None
 
 
 def _index_url(artifacts: Sequence[Artifact]) -> Optional[str]:

@@ -159,6 +159,11 @@ class Run:
     multi_package_resolution: bool = False
     release_notes: Optional[ReleaseNotes] = None
 
+    @property
+    def said(self) -> Optional[Justification]:
+        """What the unit says of itself: its log, else its first stack-info entry."""
+        return self.log or (self.stack_info[0] if self.stack_info else None)
+
 
 @dataclass(frozen=True)
 class Unit:

@@ -38,7 +38,8 @@ from .config import ServerSettings
 from .databases import open_store
 from .fastpath import Answers, FastPath, presented_token, remember, replay_body, token_matches
 from .intake import check_files
-from .jobs import TASK_PREFIX, Jobs, QueueFull, knowledge_digest
+from .jobs import TASK_PREFIX, Jobs, QueueFull
+from .knowledge import knowledge_digest
 from .runners import ProcessRunner, Resolver
 
 Scope = MutableMapping[str, Any]

@@ -13,9 +13,7 @@ job; when it stops or dies the job fails with that reason.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -23,13 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from ..pipeline.guidance import knowledge_files
-from ..pipeline.knowledge_store import open_store as open_knowledge
 from ..resolve.problem import Problem
 from ..resolve.scrub import scrub_text
 from ..resolve.wire import AdviseRequest, AdviseResult, JobView, digest
 from . import problems
 from .config import ServerSettings
+from .knowledge import knowledge_digest
 from .runners import LogSink, ProcessRunner, Resolver, Tasks, ThreadRunner
 from .storage import JobRecord, SqlJobStore
 
@@ -490,22 +487,3 @@ class Jobs:
                     self._prune()
             except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
                 continue
-
-
-_KNOWLEDGE_TTL = 5.0
-_knowledge_memo: list[Any] = [0.0, ""]
-
-
-def knowledge_digest() -> str:
-    """A digest of what this replica resolves with (prescriptions, advisories), so a cached
-    result is not served once that knowledge changes; recomputed at most every few seconds."""
-    now = time.monotonic()
-    if now - _knowledge_memo[0] < _KNOWLEDGE_TTL and _knowledge_memo[1]:
-        return str(_knowledge_memo[1])
-    hasher = hashlib.sha256()
-    for name, text in sorted(knowledge_files(os.environ).items()):
-        hasher.update(f"{name}\0{text}\0".encode())
-    with open_knowledge(os.environ) as store:  # synced units and advisories
-        hasher.update(store.digest().encode())
-    _knowledge_memo[:] = [now, hasher.hexdigest()[:16]]
-    return str(_knowledge_memo[1])

@@ -224,16 +224,16 @@ def _ids(store: SqliteJobStore) -> list[str]:
 def test_cache_key_follows_the_knowledge(tmp_path, monkeypatch) -> None:
     """A result cached before the server's prescriptions or advisories changed is not served after."""
     from micro_thoth.pipeline.guidance import user_prescriptions_dir
-    from micro_thoth.server import jobs as jobs_module
+    from micro_thoth.server import knowledge as knowledge_module
 
     monkeypatch.setenv("THOTH_PIP_DATA_DIR", str(tmp_path / "data"))
-    jobs_module._knowledge_memo[:] = [0.0, ""]
-    before = jobs_module.knowledge_digest()
+    knowledge_module._knowledge_memo[:] = [0.0, ""]
+    before = knowledge_module.knowledge_digest()
     folder = user_prescriptions_dir(os.environ)
     folder.mkdir(parents=True)
     (folder / "local.yaml").write_text("units: {}\n")
-    jobs_module._knowledge_memo[:] = [0.0, ""]
-    assert jobs_module.knowledge_digest() != before
+    knowledge_module._knowledge_memo[:] = [0.0, ""]
+    assert knowledge_module.knowledge_digest() != before
 
 
 def _logged(jobs: Jobs, job_id: str, text: str, within: float = 60) -> bool:
