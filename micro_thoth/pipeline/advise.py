@@ -48,7 +48,7 @@ def advise_request(request: Any) -> Any:
         settings = Settings(project_dir=project, dev=request.dev, exclude_newer=request.exclude_newer, pre=request.pre,
                             formats=request.formats, follow_declared_direct=False)  # no server file for a package's say-so
         lock_request = LockRequest(
-            overrides=_overrides(request.environment),
+            overrides={**_overrides(request.environment), "host_hardware": False},
             write=False,  # the answer carries the lock: the scratch project is thrown away
             guidance=GuidanceOptions(
                 recommendation_type=request.recommendation_type,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -75,6 +75,7 @@ def runtime_environment(
     load ``.thoth.yaml``, select an entry, merge flags."""
     overrides = dict(overrides)
     root = overrides.pop("target_root", None)
+    host_hardware = overrides.pop("host_hardware", True)  # False: a backend's request, not this machine
     if root is not None:
         machine = Machine(root=Path(root), environ=environ, run=lambda argv: None)  # never run host tools on it
     if machine is None:
@@ -87,10 +88,22 @@ def runtime_environment(
         raise UsageError(f"--runtime-environment {wanted} needs a {thoth_config.CONFIG_NAME} in {project_dir}",
                          hint="create one with `thoth-pip config`")
     entry = config.select(name, environ) if config and config.runtime_environments else None
-    environment = RuntimeEnvironment.merge(detected, entry, overrides)
+    known = detected if host_hardware else replace(
+        detected, **_HARDWARE_UNKNOWN, origins={k: v for k, v in detected.origins.items() if k not in _HARDWARE_UNKNOWN})
+    environment = RuntimeEnvironment.merge(known, entry, overrides)
     overlay = config.overlay_directory(project_dir, entry) if config and entry else project_dir
     return SelectedEnvironment(environment, config, overlay, detected)
 
+
+# What a backend never takes from its own machine for a request that does not state it: the
+# hardware, accelerators, numeric libraries, OS and base image (issue 19: an omitted or null
+# field stays unknown). The interpreter and platform stay: they are the lock's tags and markers.
+_HARDWARE_UNKNOWN: dict[str, Any] = {
+    "os_name": None, "os_version": None, "cpu_family": None, "cpu_model": None, "cpu_model_name": None,
+    "cpu_flags": (), "gpu_models": (), "gpu_model": None, "cuda_version": None, "cudnn_version": None,
+    "rocm_version": None, "mkl_version": None, "openblas_version": None, "openmpi_version": None,
+    "base_image": None,
+}
 
 DETECTION_KEPT = 60.0  # seconds a resolver process (memory.py) reuses its machine's detection
 _DETECTED: Kept[tuple[Any, ...], tuple[float, RuntimeEnvironment]] = Kept(8)

@@ -76,3 +76,57 @@ def test_backend_resolver_gives_the_embedded_lock(index, tmp_path, thoth) -> Non
     )
     assert result.lock == embedded
     assert result.report["products"]
+
+
+CUDA_WRAP = """\
+units:
+  boots:
+  - name: CudaButNoGpuBoot
+    type: boot
+    should_include:
+      adviser_pipeline: true
+      runtime_environments:
+        cuda_version: ">=0.0"
+    run:
+      stack_info:
+      - type: WARNING
+        message: a CUDA is available on the target
+        link: cuda
+"""
+
+
+def _messages(report: dict) -> list[str]:
+    return [entry["message"] for entry in report.get("stack_info", [])]
+
+
+def test_the_backend_never_fills_what_the_request_leaves_unknown_from_its_own_machine(
+    index, tmp_path, monkeypatch
+) -> None:
+    """Issue 19: a CPU-only client (``cuda_version: null``) must not be judged by the server's CUDA, CPU
+    or OS; a request that states its CUDA is."""
+    from micro_thoth.environment.runtime import RuntimeEnvironment
+    from micro_thoth.pipeline import environment as environment_module
+
+    server = RuntimeEnvironment(os_name="fedora", os_version="39", cuda_version="12.4", cpu_family=6, cpu_model=85,
+                                gpu_models=("NVIDIA A100",), origins={"cuda_version": "detected"})
+    real = environment_module._kept_detection
+    monkeypatch.setattr(environment_module, "_kept_detection",
+                        lambda *args, **kwargs: replace_detected(real(*args, **kwargs), server))
+    index.add(Dist("alpha", "1.0"))
+    app = _project(tmp_path, index, 'alpha = "*"')
+    requirements = (app / "Pipfile").read_text()
+    unknown = advise_request(AdviseRequest(requirements=requirements, recommendation_type="stable",
+                                           runtime_environment={"python_version": None, "cuda_version": None},
+                                           prescriptions=(CUDA_WRAP,)))
+    assert not any("CUDA" in message for message in _messages(unknown.report))
+    stated = advise_request(AdviseRequest(requirements=requirements, recommendation_type="stable",
+                                          runtime_environment={"cuda_version": "12.4"}, prescriptions=(CUDA_WRAP,)))
+    assert any("CUDA is available" in message for message in _messages(stated.report))
+
+
+def replace_detected(detected, server):
+    from dataclasses import replace
+
+    return replace(detected, os_name=server.os_name, os_version=server.os_version, cuda_version=server.cuda_version,
+                   cpu_family=server.cpu_family, cpu_model=server.cpu_model, gpu_models=server.gpu_models,
+                   origins={**detected.origins, **server.origins})
