@@ -127,6 +127,16 @@ def test_a_member_flagged_encrypted_in_the_directory_is_refused(tmp_path: Path) 
         safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False)
 
 
+@pytest.mark.parametrize("flag", [0x20, 0x40])  # compressed patched data, strong encryption
+def test_a_member_using_a_zip_feature_no_reader_supports_is_refused(tmp_path: Path, flag: int) -> None:
+    wheel = _wheel(tmp_path)
+    data = bytearray(wheel.read_bytes())
+    data[_central_entry(data, "big/text.py") + 8] |= flag
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(UnsafeWheel, match="not a readable zip archive"):
+        safety.unpack_wheel(wheel, tmp_path / "tree", read_only=False)
+
+
 def _local_end(data: bytearray, info: zipfile.ZipInfo) -> int:
     """Where ``info``'s data ends in the archive."""
     name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)

@@ -209,7 +209,7 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
     if member.flag_bits & 0x1:
         raise RuntimeError(f"{member.filename} is encrypted, password required for extraction")
     if member.flag_bits & 0x60:  # compressed patched data, strong encryption
-        raise NotImplementedError(f"{member.filename}: a zip feature zipfile does not support either")
+        raise zipfile.BadZipFile(f"{member.filename}: uses patched data or strong encryption, which no reader here supports")
     name = data[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + name_length]
     if name != member.orig_filename.encode("utf-8" if member.flag_bits & 0x800 else "cp437"):
         raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
