@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Optional
 
+from .. import zips
 from .linking import transfer
 from .safety import ensure_dir, member_time, within
 
@@ -107,26 +108,25 @@ def copy_out(archive: Path, into: Path, accept: Optional[Callable[[str], bool]] 
     the same file, or a name ``accept`` refuses; the files it wrote are then removed again
     (directories stay). ``replace``: a file ``into`` already has is replaced (the kept bytecode
     over a wheel's own ``.pyc``), and removed like the others on failure."""
-    with zipfile.ZipFile(archive) as listing:
-        members = [m for m in listing.infolist() if not m.filename.endswith("/")]
     written: dict[str, None] = {}  # the files created, in order
-    fd = os.open(archive, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
-            made: set[str] = set()
-            base = os.path.abspath(into)
-            for member in members:
-                if accept is not None and not accept(member.filename):
-                    raise zipfile.BadZipFile(f"{archive.name} holds an unexpected member {member.filename!r}")
-                _copy_member(fd, view, member, within(base, member.filename), made, written, replace)
-    except BaseException as exc:
-        for path in written:
-            os.unlink(path)
-        if isinstance(exc, ValueError):  # mmap of an empty file
-            raise zipfile.BadZipFile(f"{archive.name} is empty") from exc
-        raise
-    finally:
-        os.close(fd)
+    with open(archive, "rb") as file:  # one open: zipfile lists the members, the kernel copies from its descriptor
+        with zips.open_archive(file) as listing:
+            members = [m for m in listing.infolist() if not m.filename.endswith("/")]
+        fd = file.fileno()
+        try:
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
+                made: set[str] = set()
+                base = os.path.abspath(into)
+                for member in members:
+                    if accept is not None and not accept(member.filename):
+                        raise zipfile.BadZipFile(f"{archive.name} holds an unexpected member {member.filename!r}")
+                    _copy_member(fd, view, member, within(base, member.filename), made, written, replace)
+        except BaseException as exc:
+            for path in written:
+                os.unlink(path)
+            if isinstance(exc, ValueError):  # mmap of an empty file
+                raise zipfile.BadZipFile(f"{archive.name} is empty") from exc
+            raise
     return len(members)
 
 
