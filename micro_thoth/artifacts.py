@@ -32,10 +32,10 @@ def filename_parts(filename: str) -> tuple[NormalizedName, Optional[Version]]:
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
         if len(parts) in (5, 6) and parts[0] and parts[1]:
-            return _canonical(parts[0]), _version(parts[1])
+            return _canonical(parts[0]), version_or_none(parts[1])
     elif filename.endswith((".tar.gz", ".zip")):  # parse_sdist_filename's split, names and versions parsed once
         name_part, sep, version_part = filename[: -7 if filename.endswith(".tar.gz") else -4].rpartition("-")
-        version = _version(version_part) if sep and name_part else None
+        version = version_or_none(version_part) if sep and name_part else None
         if version is not None:
             return _canonical(name_part), version
     try:
@@ -52,7 +52,9 @@ _canonical = lru_cache(maxsize=4096)(canonicalize_name)  # a page repeats its pr
 
 
 @lru_cache(maxsize=65536)
-def _version(text: str) -> Optional[Version]:
+def version_or_none(text: str) -> Optional[Version]:
+    """``text`` as a version, or None when it is not one; parsed once per run, whoever asks (a page's
+    file names, a stored page's groups, an existing lock's pin): the object is shared, never changed."""
     try:
         return Version(text)
     except InvalidVersion:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from micro_thoth.artifacts import Artifact, ProjectPage
+from micro_thoth.artifacts import Artifact, ProjectPage, version_or_none
 from micro_thoth.digests import file_digests
 from micro_thoth.models import Hash, Source
 from micro_thoth.timestamps import parse_upload_time
@@ -412,7 +412,7 @@ class StoredPage(ProjectPage):
         name = self.name
         for span in self._groups.spans:
             if span[0] == name:
-                merged.setdefault(_parse_version(span[1]), []).append(span)
+                merged.setdefault(version_or_none(span[1]), []).append(span)
         read = self._groups.read
         object.__setattr__(self, "_groups", None)  # the loaders hold what they need now
         return [(version, _Loader(self, version, spans, read)) for version, spans in merged.items()]
@@ -440,13 +440,3 @@ class _Loader:
                 )
                 self._spans = []
             return self._built
-
-
-@functools.lru_cache(maxsize=65536)
-def _parse_version(text: str) -> Optional[Version]:
-    """A stored group's version text parsed, once per run: pages share many (boto3 and botocore
-    every release number; on ``service`` 10,065 groups hold 5,460 distinct texts)."""
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None

@@ -29,7 +29,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from ..artifacts import Artifact, ProjectPage
+from ..artifacts import Artifact, ProjectPage, version_or_none
 from ..errors import PackageIndexError, PackageNotFound
 from ..guidance.abi import MissingSymbol, WheelAbi, missing_symbols, refusal_message, summarize
 from ..models import Justification, Source, Target
@@ -322,11 +322,3 @@ def binary_first(releases: Sequence[Release]) -> list[Release]:
 def _pure(wheel: Artifact) -> bool:
     """A wheel for any platform: no ELF member to judge."""
     return all(t.platform == "any" for t in wheel.tags)
-
-
-def version_or_none(text: str) -> Optional[Version]:
-    """``text`` as a version, or None when it is not one (an existing lock's pin may not be)."""
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None

@@ -20,7 +20,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from ..artifacts import Artifact, CoreMetadata, ProjectPage
+from ..artifacts import Artifact, CoreMetadata, ProjectPage, version_or_none
 from ..models import DirectReference, Justification, Substitute, Target, Verdict
 from .candidates import (
     PYTHON,
@@ -39,7 +39,6 @@ from .finder import (
     matching,
     matching_lazily,
     python_admits,
-    version_or_none,
 )
 from .lazy import Lazy, newer_touched_first
 from .markers import evaluate
