@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 import httpx
 from packaging.version import InvalidVersion, Version
@@ -317,13 +317,10 @@ def _offline_miss(request: DownloadRequest) -> IndexUnreachable:
     )
 
 
-ClientSource = Union[httpx.Client, Callable[[], httpx.Client]]  # a client, or how to make it once one is needed
-
-
 def download_all(
     requests: Iterable[DownloadRequest],
     *,
-    client: ClientSource,
+    client: httpx.Client,
     cache: Cache,
     reporter: Reporter = NULL_REPORTER,
     workers: int = 8,
@@ -341,16 +338,12 @@ def download_all(
     so every mismatching file is named. ``offline``: a file not in the cache is an error naming
     it, never a request. ``on_ready`` is called with each file's cached path as soon as it is
     verified (cached ones at once), from the download threads: the next stage may start on it.
-    ``client`` may be a function that makes it: it is called only when a file must be downloaded
-    (a warm install then builds no client and no TLS context).
+    ``client`` is used only when a file must be downloaded: a deferred one
+    (credentials.deferred_client) is then made only for a miss (a warm install builds no client
+    and no TLS context).
     """
     found: dict[DownloadRequest, Optional[Path]] = {}
-
-    def fetch_one(request: DownloadRequest, progress: _Progress) -> Path:
-        made = client if isinstance(client, httpx.Client) else client()
-        return _ready(_fetch(request, made, cache, progress, retries, backoff), on_ready)
-
-    batch = _Batch(reporter, workers, fetch_one)
+    batch = _Batch(reporter, workers, lambda r, progress: _ready(_fetch(r, client, cache, progress, retries, backoff), on_ready))
     try:
         for group in _arrivals(requests):
             fresh = [r for r in dict.fromkeys(group) if r not in found]

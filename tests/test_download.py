@@ -16,6 +16,7 @@ from packaging.tags import sys_tags
 from micro_thoth import net
 from micro_thoth.artifacts import Artifact
 from micro_thoth.cache import Cache
+from micro_thoth.credentials import IndexAuth, deferred_client
 from micro_thoth.download import (
     DownloadRequest,
     cached_artifacts,
@@ -290,12 +291,12 @@ def test_a_client_factory_is_called_only_for_a_download(index: LocalIndex, cache
         made.append(client)
         return client
 
-    first = download_all(requests[:1], client=factory, cache=cache)
+    first = download_all(requests[:1], client=deferred_client(factory, IndexAuth()), cache=cache)
     assert made and first[requests[0]].read_bytes() == entries[0].data
     made.clear()
-    again = download_all(requests[:1], client=factory, cache=cache)
+    again = download_all(requests[:1], client=deferred_client(factory, IndexAuth()), cache=cache)
     assert again == first and made == []
-    both = download_all(requests, client=factory, cache=cache)
+    both = download_all(requests, client=deferred_client(factory, IndexAuth()), cache=cache)
     assert made and both[requests[1]].read_bytes() == entries[1].data
 
 

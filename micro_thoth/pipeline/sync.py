@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName
 
 from .. import build, download, install
 from ..artifacts import Artifact
+from ..credentials import deferred_client
 from ..digests import sha256_bytes
 from ..environment import interpreter
 from ..errors import (
@@ -361,7 +362,7 @@ def fetch_wheels(
             yield request
 
     downloaded = download.download_all(
-        each_request(), client=lambda: services.client, cache=services.cache, reporter=services.reporter,
+        each_request(), client=deferred_client(lambda: services.client, services.auth), cache=services.cache, reporter=services.reporter,
         workers=services.settings.workers, offline=services.settings.offline, on_ready=on_ready,
     )
     wheels = {key: downloaded[request] for key, request in requests.items()}
