@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..models import redact_url
-from .storage import JobRecord, Result, SqlJobStore, insert_job_sql, job_values, result_text
+from .storage import JobRecord, SqlJobStore, insert_job_sql, job_values
 
 
 class SqliteJobStore(SqlJobStore):
@@ -139,7 +139,7 @@ class PostgresJobStore(SqlJobStore):
         *,
         owner: str,
         attempt: int,
-        result: Optional[Result] = None,
+        result: Optional[str] = None,
         problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> bool:
@@ -150,7 +150,7 @@ class PostgresJobStore(SqlJobStore):
 
     def complete_and_claim(
         self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
-        max_attempts: int, result: Optional[Result] = None, problem: Optional[dict[str, Any]] = None,
+        max_attempts: int, result: Optional[str] = None, problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
         """As ``SqlJobStore.complete_and_claim``, in one statement (one round-trip, atomic: a failure
@@ -175,7 +175,7 @@ _COUNT_DONE = " SELECT COUNT(*) FROM done"
 
 
 def _complete_statement(
-    job_id: str, digest: str, at: float, owner: str, attempt: int, result: Optional[Result],
+    job_id: str, digest: str, at: float, owner: str, attempt: int, result: Optional[str],
     problem: Optional[dict[str, Any]], lines: Sequence[tuple[float, str]],
 ) -> tuple[str, tuple[Any, ...]]:
     """One job's outcome as one statement (a data-modifying CTE): state, log lines and result."""
@@ -191,7 +191,7 @@ def _complete_statement(
         "WHERE %s ON CONFLICT (digest) DO UPDATE SET result = excluded.result, "
         f"created_at = excluded.created_at){_COUNT_DONE}",
         (state, at, body, job_id, owner, attempt, [line[0] for line in lines], [line[1] for line in lines],
-         digest, result_text(result) if result is not None else None, at, result is not None),
+         digest, result, at, result is not None),
     )  # fmt: skip
 
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 import abc
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from ..errors import UsageError
 
@@ -116,14 +116,6 @@ _UPSERT_RESULT = (
     "INSERT INTO mt_results (digest, result, created_at) VALUES (?, ?, ?) "
     "ON CONFLICT (digest) DO UPDATE SET result = excluded.result, created_at = excluded.created_at"
 )
-
-
-Result = Union[str, Mapping[str, Any]]  # a result's JSON data, or its JSON text as the resolver process wrote it
-
-
-def result_text(result: Result) -> str:
-    """The JSON text stored for a result (text is stored as it is)."""
-    return result if isinstance(result, str) else json.dumps(result)
 
 
 @dataclass(frozen=True)
@@ -290,7 +282,7 @@ class SqlJobStore(abc.ABC):
         *,
         owner: str,
         attempt: int,
-        result: Optional[Result] = None,
+        result: Optional[str] = None,
         problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> bool:
@@ -309,7 +301,7 @@ class SqlJobStore(abc.ABC):
                 return False
             self._insert_logs(cursor, job_id, lines)
             if result is not None:
-                cursor.execute(self._sql(_UPSERT_RESULT), (digest, result_text(result), at))
+                cursor.execute(self._sql(_UPSERT_RESULT), (digest, result, at))
             return True
 
     def changed(self, since: float) -> list[tuple[str, Optional[float]]]:
@@ -349,7 +341,7 @@ class SqlJobStore(abc.ABC):
 
     def complete_and_claim(
         self, job_id: str, digest: str, at: float, *, owner: str, attempt: int, lease_until: float,
-        max_attempts: int, result: Optional[Result] = None, problem: Optional[dict[str, Any]] = None,
+        max_attempts: int, result: Optional[str] = None, problem: Optional[dict[str, Any]] = None,
         lines: Sequence[tuple[float, str]] = (),
     ) -> tuple[bool, Optional[JobRecord]]:
         """``complete``, then ``claim`` the next job at ``at``: what a worker keeping its resolver busy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -210,7 +211,7 @@ def test_a_stalled_replica_does_not_overwrite_the_run_of_the_replica_that_took_i
         assert (current.state, current.owner, current.finished_at) == ("running", "replica-b", None)
         assert any_store.result(job.digest) is None
         assert not any("succeeded" in line for line in any_store.log(job.id))
-        assert any_store.complete(job.id, job.digest, time.time(), owner="replica-b", attempt=2, result={"lock": "B"})
+        assert any_store.complete(job.id, job.digest, time.time(), owner="replica-b", attempt=2, result=json.dumps({"lock": "B"}))
         assert replica_a.view(job.id).result.lock == "B"
     finally:
         gate.set()
@@ -311,7 +312,7 @@ def test_an_outcome_is_recorded_alone_when_the_trip_with_the_next_claim_fails(
         raise RuntimeError("the claim failed: nothing written")
 
     monkeypatch.setattr(store, "complete_and_claim", one_transaction_failed)
-    done, ahead = jobs._record(claimed, time.time(), True, result={"lock": "L"})
+    done, ahead = jobs._record(claimed, time.time(), True, result=json.dumps({"lock": "L"}))
     assert done and ahead is None
     assert store.get(job.id).state == "succeeded" and store.result(job.digest) == {"lock": "L"}
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -159,7 +160,7 @@ def test_prune_forgets_old_finished_jobs_and_unused_results(store: SqlJobStore) 
 def test_create_and_complete_are_single_transactions(store: SqlJobStore) -> None:
     store.create(job(), [(1.0, "started")])
     store.claim("replica-a", 2.0, 32.0, 3)
-    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result={"lock": "L"}, lines=[(3.0, "done")])
+    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result=json.dumps({"lock": "L"}), lines=[(3.0, "done")])
     assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "L"}
     assert store.log("adviser-1") == ["started", "done"]
     store.create(job("adviser-2", "d2"))
@@ -176,7 +177,7 @@ def test_create_refuses_a_job_beyond_max_active_and_writes_nothing(store: SqlJob
     assert store.log("adviser-2") == ["queued", "it's, {odd}"]
     store.create(job("adviser-0", "d0", "succeeded"))  # finished jobs do not count
     store.claim("replica-a", 2.0, 32.0, 3)
-    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result={"lock": "L"})
+    assert store.complete("adviser-1", "d1", 3.0, owner="replica-a", attempt=1, result=json.dumps({"lock": "L"}))
     assert store.create(job("adviser-3", "d3"), [(4.0, "queued")], max_active=2)
     assert store.count("queued", "running") == 2 and store.log("adviser-3") == ["queued"]
 
@@ -213,7 +214,7 @@ def test_complete_and_claim_records_one_job_and_takes_the_next(store: SqlJobStor
     store.claim("replica-a", 3.0, 33.0, 3)
     done, claimed = store.complete_and_claim(
         "adviser-1", "d1", 4.0, owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3,
-        result={"lock": "L"}, lines=[(4.0, "done")],
+        result=json.dumps({"lock": "L"}), lines=[(4.0, "done")],
     )  # fmt: skip
     assert done and claimed is not None and claimed.id == "adviser-2" and claimed.owner == "replica-a"
     assert claimed.state == "running" and claimed.lease_until == 34.0 and claimed.attempts == 1
@@ -234,7 +235,7 @@ def test_complete_and_claim_a_failed_claim_never_leaves_half_a_trip(store: SqlJo
     store.claim("replica-a", 3.0, 33.0, 3)
     monkeypatch.setattr(store, "_claim_statement", lambda *args, **kw: ("SELECT no_such_column FROM mt_jobs", ()))
     monkeypatch.setattr(store, "claim", lambda *args: (_ for _ in ()).throw(RuntimeError("store unreachable")))
-    call = dict(owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3, result={"lock": "L"})
+    call = dict(owner="replica-a", attempt=1, lease_until=34.0, max_attempts=3, result=json.dumps({"lock": "L"}))
     if isinstance(store, PostgresJobStore):
         import psycopg
 
@@ -352,13 +353,13 @@ def test_a_stalled_replica_cannot_finish_a_job_taken_again(store: SqlJobStore) -
     assert first is not None and first.attempts == 1
     again = store.claim("replica-b", 50.0, 80.0, 3)  # A's lease ran out at 40
     assert again is not None and (again.id, again.owner, again.attempts) == ("adviser-1", "replica-b", 2)
-    late = store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result={"lock": "A"}, lines=[(60.0, "A done")])
+    late = store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result=json.dumps({"lock": "A"}), lines=[(60.0, "A done")])
     assert not late
     assert not store.release("adviser-1", "replica-a", 1)
     current = store.get("adviser-1")
     assert (current.state, current.owner, current.attempts, current.finished_at) == ("running", "replica-b", 2, None)
     assert store.result("d1") is None and store.log("adviser-1") == ["queued"]
-    assert store.complete("adviser-1", "d1", 70.0, owner="replica-b", attempt=2, result={"lock": "B"}, lines=[(70.0, "B done")])
+    assert store.complete("adviser-1", "d1", 70.0, owner="replica-b", attempt=2, result=json.dumps({"lock": "B"}), lines=[(70.0, "B done")])
     assert store.get("adviser-1").state == "succeeded" and store.result("d1") == {"lock": "B"}
     assert store.log("adviser-1") == ["queued", "B done"]
     assert not store.complete("adviser-1", "d1", 71.0, owner="replica-b", attempt=2, problem={"status": 500})
@@ -368,8 +369,8 @@ def test_the_same_replica_claiming_again_fences_its_older_claim(store: SqlJobSto
     store.create(job())
     store.claim("replica-a", 10.0, 40.0, 3)
     store.claim("replica-a", 50.0, 80.0, 3)  # its own lease ran out; another worker of A took it
-    assert not store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result={"lock": "old"})
-    assert store.complete("adviser-1", "d1", 61.0, owner="replica-a", attempt=2, result={"lock": "new"})
+    assert not store.complete("adviser-1", "d1", 60.0, owner="replica-a", attempt=1, result=json.dumps({"lock": "old"}))
+    assert store.complete("adviser-1", "d1", 61.0, owner="replica-a", attempt=2, result=json.dumps({"lock": "new"}))
     assert store.result("d1") == {"lock": "new"}
 
 
@@ -379,7 +380,7 @@ def test_changed_names_unfinished_jobs_and_jobs_finished_since(store: SqlJobStor
     store.create(job("adviser-run", "d-run", "queued"))
     store.claim("replica-a", 21.0, 51.0, 3)  # takes adviser-run (created at 1.0)
     assert sorted(store.changed(10.0)) == [("d-new", None), ("d-run", None)]
-    store.complete("adviser-run", "d-run", 30.0, owner="replica-a", attempt=1, result={"lock": "L"})
+    store.complete("adviser-run", "d-run", 30.0, owner="replica-a", attempt=1, result=json.dumps({"lock": "L"}))
     assert sorted(store.changed(10.0), key=str) == [("d-new", None), ("d-run", 30.0)]
     assert sorted(store.changed(1.0), key=str) == [("d-new", None), ("d-old", 5.0), ("d-run", 30.0)]
     assert store.changed(40.0) == [("d-new", None)]
