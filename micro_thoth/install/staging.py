@@ -84,15 +84,16 @@ class Staging:
         if digest is None:
             unpack_wheel(wheel, into, read_only=False)
             return into
-        if not self._copy_stored(digest, into):
-            into = self._unpack(wheel, digest, into)
+        checked = self._cache.wheel_checked(digest)  # one stat, for both ways
+        if not (checked and self._copy_stored(digest, into)):
+            into = self._unpack(wheel, digest, into, checked)
         if self._tag:
             self._add_bytecode(digest, into)
         return into
 
     def _copy_stored(self, digest: str, into: Path) -> bool:
         """The wheel's files from the cache's uncompressed copy, if it keeps one (and it reads)."""
-        stored = self._cache.stored(digest) if self._cache.wheel_checked(digest) else None
+        stored = self._cache.stored(digest)
         if stored is None:
             return False
         try:
@@ -103,10 +104,9 @@ class Staging:
             return False
         return True
 
-    def _unpack(self, wheel: Path, digest: str, into: Path) -> Path:
-        """Inflate the wheel (hashed against its RECORD unless it was once), keeping an uncompressed
-        copy in the cache on the way; a cache that cannot take the copy only costs the copy."""
-        checked = self._cache.wheel_checked(digest)
+    def _unpack(self, wheel: Path, digest: str, into: Path, checked: bool) -> Path:
+        """Inflate the wheel (hashed against its RECORD unless ``checked``: it was once), keeping an
+        uncompressed copy in the cache on the way; a cache that cannot take the copy only costs the copy."""
         try:
             with self._cache.temp_file(suffix=".zip") as temp:
                 with StoredCopy(temp) as copy:
