@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from .errors import DigestMismatch
 from .models import Hash
@@ -34,10 +35,15 @@ class StreamingHasher:
 
 
 def file_digests(path: Path, algorithms: Iterable[str] = ("sha256",)) -> tuple[Hash, ...]:
-    hasher = StreamingHasher(algorithms)
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            hasher.update(chunk)
+        return stream_digests(fh, algorithms)
+
+
+def stream_digests(handle: IO[bytes], algorithms: Iterable[str] = ("sha256",)) -> tuple[Hash, ...]:
+    """The digests of what is left to read from an open file (sha256 first, then ``algorithms``)."""
+    hasher = StreamingHasher(algorithms)
+    while chunk := handle.read(CHUNK):
+        hasher.update(chunk)
     return hasher.digests()
 
 

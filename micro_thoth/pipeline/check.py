@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from .. import install
 from ..artifacts import CoreMetadata
+from ..digests import stream_digests
 from ..guidance.abi import WheelAbi, missing_symbols, refusal_message
 from ..integrity import NotRegular, irregular, open_regular
 from ..knowledge import abi
@@ -146,11 +146,9 @@ def _record_findings(dist: install.InstalledDistribution) -> Iterator[Finding]:
 def _file_problem(path: Path, recorded: str) -> Optional[str]:
     algorithm, _, expected = recorded.partition("=")
     try:
-        hashed = hashlib.new(algorithm)
         with open_regular(path) as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                hashed.update(chunk)
-        digest = hashed.digest()
+            found = {h.algorithm: h.value for h in stream_digests(handle, (algorithm,))}
+        digest = bytes.fromhex(found[algorithm])
     except FileNotFoundError:
         return "is missing"
     except NotRegular as exc:
