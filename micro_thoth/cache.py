@@ -172,11 +172,21 @@ class Cache:
 
     # -- artifacts -----------------------------------------------------------
     def artifacts(self, hashes: Iterable[Hash]) -> list[Path]:
-        """Every cached file whose sha256 is among ``hashes`` (other algorithms are ignored)."""
+        """Every cached file whose sha256 is among ``hashes`` (other algorithms are ignored).
+        A lock names hundreds of digests: the bucket's first level is listed once, and only the
+        digests under a prefix it holds are looked for (an empty cache answers at once)."""
+        wanted = [d.value for d in dict.fromkeys(hashes) if d.algorithm == "sha256" and _SHA256.fullmatch(d.value)]
+        if not wanted:
+            return []
+        bucket = os.path.join(self.root, ARTIFACTS)
+        try:
+            prefixes = set(os.listdir(bucket))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
         found: list[Path] = []
-        for digest in dict.fromkeys(hashes):
-            if digest.algorithm == "sha256" and _SHA256.fullmatch(digest.value):
-                found.extend(_files_in(self.artifact_dir(digest.value)))
+        for value in wanted:
+            if value[:2] in prefixes:
+                found.extend(_files_in(Path(bucket, value[:2], value)))
         return found
 
     def find_artifact(

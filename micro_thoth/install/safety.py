@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import hashlib
 import io
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import IO, Optional
 
 from installer.exceptions import InstallerError
-from installer.records import RecordEntry, parse_record_file
+from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
@@ -33,6 +34,7 @@ BOMB_FLOOR = 1 << 30
 IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
 WHOLE_MEMBER = 8 << 20  # members of an in-memory wheel up to this size are inflated in one call
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
+_PLAIN_PATHS = os.sep == "/" and os.altsep is None  # ``within``'s shortcut: POSIX paths
 _ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest time a zip member can have
 
 
@@ -100,7 +102,7 @@ def _refusing_bad_record(path: Path) -> Iterator[None]:
         yield
     except KeyError as exc:
         refuse(path, f"lacks a required file: {exc}", exc)
-    except (ValueError, InstallerError, UnicodeDecodeError) as exc:
+    except (ValueError, InstallerError, InvalidRecordEntry, UnicodeDecodeError) as exc:
         refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
 
 
@@ -161,21 +163,22 @@ def _whole(wheel: Path) -> Optional[bytes]:
     return wheel.read_bytes() if wheel.stat().st_size <= IN_MEMORY else None
 
 
-Read = Callable[[zipfile.ZipInfo], Iterator[bytes]]  # a member's inflated bytes, in chunks
+Read = Callable[[zipfile.ZipInfo, bool], Iterator[bytes]]  # a member's inflated bytes, in chunks (CRC checked if True)
 
 
 def _reader(archive: zipfile.ZipFile, data: Optional[memoryview]) -> Read:
     """How members are read: a member of a wheel held in memory (``data``) that is small enough is
     inflated in one call from its bytes (``_inflated``: no file object, no read loop); others
     stream through zipfile in 1 MiB chunks. zipfile's checks apply either way: the local header
-    names the same member, the size and the CRC are the central directory's."""
+    names the same member, the size and the CRC are the central directory's. The caller that hashes
+    the member against RECORD anyway may skip the CRC of one inflated in one call (``crc`` False)."""
 
     ends = _ends(archive) if data is not None else {}
 
-    def read(member: zipfile.ZipInfo) -> Iterator[bytes]:
+    def read(member: zipfile.ZipInfo, crc: bool) -> Iterator[bytes]:
         try:
             if data is not None and member.file_size <= WHOLE_MEMBER and member.compress_type in _ONE_CALL:
-                yield _inflated(data, member, ends[member.header_offset])
+                yield _inflated(data, member, ends[member.header_offset], crc)
                 return
             with archive.open(member) as src:
                 while chunk := src.read(1 << 20):
@@ -196,10 +199,10 @@ def _ends(archive: zipfile.ZipFile) -> dict[int, int]:
     return dict(zip(offsets, [*offsets[1:], archive.start_dir]))
 
 
-def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
+def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int, crc: bool = True) -> bytes:
     """The member's bytes from the in-memory archive ``data`` (they end by ``end``), checked as
     ``ZipFile.open`` checks them (BadZipFile otherwise; RuntimeError for an encrypted member, as
-    zipfile raises)."""
+    zipfile raises); the CRC only if ``crc``."""
     offset = member.header_offset
     if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
         raise zipfile.BadZipFile(f"{member.filename}: its local header is outside the archive")
@@ -211,7 +214,7 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
     if member.flag_bits & 0x60:  # compressed patched data, strong encryption
         raise zipfile.BadZipFile(f"{member.filename}: uses patched data or strong encryption, which no reader here supports")
     name = data[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + name_length]
-    if name != member.orig_filename.encode("utf-8" if member.flag_bits & 0x800 else "cp437"):
+    if name != _name_bytes(member):
         raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
     start = offset + _LOCAL_HEADER.size + name_length + extra_length
     if start + member.compress_size > end:
@@ -223,18 +226,59 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
         out = bytes(raw)
     else:
         out = zlib.decompressobj(-15).decompress(raw, member.file_size + 1)  # never more than one byte too many
-    if len(out) != member.file_size or zlib.crc32(out) != member.CRC:
+    if len(out) != member.file_size or (crc and zlib.crc32(out) != member.CRC):
         raise zipfile.BadZipFile(f"bad CRC-32 or size for file {member.filename!r}")
     return out
 
 
+def _name_bytes(member: zipfile.ZipInfo) -> bytes:
+    """The member's name as its local header must hold it (UTF-8 if flagged, else cp437, which an
+    ASCII name is too: the usual case skips the cp437 codec's Python layer)."""
+    name = member.orig_filename
+    if name.isascii():
+        return name.encode("ascii")
+    return name.encode("utf-8" if member.flag_bits & 0x800 else "cp437")
+
+
 def _record_rows(path: Path, archive: zipfile.ZipFile) -> dict[str, RecordEntry]:
-    """RECORD entries by path, after installer's name-level validation (contents come later)."""
-    source = _validated(path, archive, contents=False)
+    """RECORD entries by path, after the name-level checks of installer's ``validate_record``
+    (contents come later, as each file is written). RECORD is parsed once: installer's check
+    would parse it a second time and compare paths through ``posixpath.commonpath``, per file."""
     with _refusing_bad_record(path):
-        rows = parse_record_file(source.read_dist_info("RECORD").splitlines())
-        return {row[0]: RecordEntry.from_elements(*row) for row in rows}
-    raise AssertionError("unreachable: a bad RECORD is refused")  # pragma: no cover
+        source = WheelFile(archive)
+        dist_info = source.dist_info_dir  # exactly one matching .dist-info
+        wheel = source.read_dist_info("WHEEL")
+        rows = {row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(source.read_dist_info("RECORD").splitlines())}
+    if "Wheel-Version: 1." not in wheel:
+        refuse(path, "is not a version 1.x wheel")
+    problems = _record_issues(str(archive.filename), dist_info, archive.infolist(), rows)
+    if problems:
+        refuse(path, f"does not match its RECORD: {'; '.join(problems[:3])}")
+    return rows
+
+
+def _record_issues(wheel: str, dist_info: str, members: Sequence[zipfile.ZipInfo], rows: Mapping[str, RecordEntry]) -> list[str]:
+    """What installer's ``WheelFile.validate_record(validate_contents=False)`` reports, in its words:
+    a file RECORD does not name, a file without hash or size, RECORD with either, a signature in it."""
+    issues: list[str] = []
+    unlisted = dict(rows)
+    prefix, record = f"{dist_info}/", f"{dist_info}/RECORD"
+    for member in members:
+        name = member.filename
+        if name[-1:] == "/":
+            continue
+        entry = unlisted.pop(name, None)
+        if name.startswith(prefix) and name.rpartition("/")[2] in ("RECORD.p7s", "RECORD.jws"):
+            if entry is not None:
+                issues.append(f"In {wheel}, digital signature file {name} is incorrectly contained in RECORD.")
+        elif entry is None:
+            issues.append(f"In {wheel}, {name} is not mentioned in RECORD")
+        elif name == record:
+            if entry.hash_ is not None or entry.size is not None:
+                issues.append(f"In {wheel}, RECORD file incorrectly contains hash / size.")
+        elif entry.hash_ is None or entry.size is None:
+            issues.append(f"In {wheel}, hash / size of {name} is not included in RECORD")
+    return issues
 
 
 def _extract_checked(
@@ -246,13 +290,13 @@ def _extract_checked(
         ensure_dir(parent)
         made.add(parent)
     entry = rows.get(member.filename)
-    hasher = hashlib.new(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
+    hasher = _hasher(entry.hash_.name) if entry is not None and entry.hash_ is not None else None
     size = 0
     executable = (member.external_attr >> 16) & 0o111
     mode = (0o555 if executable else 0o444) if read_only else (0o755 if executable else 0o644)
     dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        for chunk in read(member):
+        for chunk in read(member, hasher is None):  # a member hashed against RECORD needs no CRC
             size += len(chunk)
             if hasher is not None:
                 hasher.update(chunk)
@@ -269,17 +313,30 @@ def _extract_checked(
     if hasher is not None and entry is not None and entry.hash_ is not None:
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
+            for _chunk in read(member, True):  # damaged bytes are refused as zipfile refuses them (their CRC)
+                pass
             refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
+
+
+def _hasher(name: str) -> hashlib._Hash:
+    """A new hash object (sha256, what every wheel's RECORD uses, without ``hashlib.new``'s Python layer)."""
+    return hashlib.sha256() if name == "sha256" else hashlib.new(name)
 
 
 def member_time(member: zipfile.ZipInfo) -> int:
     """The member's time as seconds (read as UTC: the same on every machine), or 1980 if it lies
     in the future (a file newer than its RECORD would look edited: integrity.py)."""
+    stamp = _seconds(member.date_time)
+    return stamp if _ZIP_EPOCH <= stamp <= time.time() else _ZIP_EPOCH
+
+
+@functools.lru_cache(maxsize=256)
+def _seconds(date_time: tuple[int, int, int, int, int, int]) -> int:
+    """``calendar.timegm`` of a member's time (most members of a wheel share one), 1980 if it has none."""
     try:
-        stamp = calendar.timegm((*member.date_time, 0, 0, 0))
+        return calendar.timegm((*date_time, 0, 0, 0))
     except (OverflowError, ValueError):
         return _ZIP_EPOCH
-    return stamp if _ZIP_EPOCH <= stamp <= time.time() else _ZIP_EPOCH
 
 
 def ensure_dir(path: str) -> None:
@@ -321,6 +378,8 @@ def inside(root: str, path: str) -> str:
 def within(base: str, path: str) -> str:
     """``inside`` for a ``base`` already absolute and normalised (``os.path.abspath``): a loop over a
     tree's files makes its base once, not once per file."""
+    if _PLAIN_PATHS and path and path[0] not in "./" and "/." not in path and "//" not in path and path[-1] != "/":
+        return f"{base.rstrip('/')}/{path}"  # nothing for normpath to change: no '.', '..' or empty part
     target = os.path.normpath(os.path.join(base, path))
     if not target.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafeWheel(f"{path!r} would be written outside {base}")
