@@ -7,21 +7,26 @@ corrupt deflate stream), ``RuntimeError`` (a member flagged encrypted). The
 index's metadata reads, the ABI reader and the installer's checks each turn all
 of them into their own error through here. ``open_archive`` refuses, as ``BadZipFile``, a
 member said to start before the file does, where zipfile would seek (``ValueError`` in
-memory, ``OSError`` EINVAL on disk: neither reads as the archive's fault).
+memory, ``OSError`` EINVAL on disk: neither reads as the archive's fault). ``local_header`` decodes
+a member's local file header from the archive's bytes, for the readers that skip zipfile's.
 """
 
 from __future__ import annotations
 
+import mmap
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Union
 
 UNREADABLE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
     RuntimeError,  # a member flagged encrypted: "password required for extraction"
 )
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
 
 
 @contextmanager
@@ -42,3 +47,16 @@ def open_archive(fileobj: IO[bytes]) -> zipfile.ZipFile:
         archive.close()
         raise zipfile.BadZipFile("a member's offset lies before the start of the file")
     return archive
+
+
+def local_header(data: Union[memoryview, mmap.mmap], member: zipfile.ZipInfo) -> tuple[slice, int]:
+    """Where, in the archive's bytes ``data``, ``member``'s local file header spells its name (a
+    slice) and where its bytes begin; ``BadZipFile`` if the header lies outside ``data`` or is none."""
+    offset = member.header_offset
+    if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
+        raise zipfile.BadZipFile(f"{member.filename}: its local header is outside the archive")
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{member.filename}: bad magic number for its local header")
+    name_start = offset + _LOCAL_HEADER.size
+    return slice(name_start, name_start + name_length), name_start + name_length + extra_length

@@ -9,7 +9,6 @@ import hashlib
 import io
 import os
 import stat
-import struct
 import time
 import zipfile
 import zlib
@@ -33,7 +32,6 @@ _UNREADABLE_FILE: tuple[type[Exception], ...] = (*zips.UNREADABLE, OSError)
 BOMB_FLOOR = 1 << 30
 IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
 WHOLE_MEMBER = 8 << 20  # members of an in-memory wheel up to this size are inflated in one call
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
 _PLAIN_PATHS = os.sep == "/" and os.altsep is None  # ``within``'s shortcut: POSIX paths
 _ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest time a zip member can have
 
@@ -203,20 +201,13 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int, crc: bool = T
     """The member's bytes from the in-memory archive ``data`` (they end by ``end``), checked as
     ``ZipFile.open`` checks them (BadZipFile otherwise; RuntimeError for an encrypted member, as
     zipfile raises); the CRC only if ``crc``."""
-    offset = member.header_offset
-    if offset < 0 or offset + _LOCAL_HEADER.size > len(data):
-        raise zipfile.BadZipFile(f"{member.filename}: its local header is outside the archive")
-    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"{member.filename}: bad magic number for its local header")
+    name, start = zips.local_header(data, member)
     if member.flag_bits & 0x1:
         raise RuntimeError(f"{member.filename} is encrypted, password required for extraction")
     if member.flag_bits & 0x60:  # compressed patched data, strong encryption
         raise zipfile.BadZipFile(f"{member.filename}: uses patched data or strong encryption, which no reader here supports")
-    name = data[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + name_length]
-    if name != _name_bytes(member):
+    if data[name] != _name_bytes(member):
         raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
-    start = offset + _LOCAL_HEADER.size + name_length + extra_length
     if start + member.compress_size > end:
         raise zipfile.BadZipFile(f"{member.filename!r} overlaps the next member (a zip bomb?)")
     raw = data[start : start + member.compress_size]

@@ -32,7 +32,6 @@ from .. import zips
 from .linking import transfer
 from .safety import ensure_dir, member_time, within
 
-_LOCAL = b"PK\x03\x04"
 _LOCAL_SIZE = 30  # a local file header's fixed part; its name and extra field follow
 _LIMIT = 0xFFFFFFFF  # sizes and offsets of a zip without the zip64 extension stay below this
 
@@ -159,11 +158,9 @@ def _copy_member(fd: int, view: mmap.mmap, member: zipfile.ZipInfo, target: str,
 
 def _data_start(view: mmap.mmap, member: zipfile.ZipInfo) -> int:
     """Where a stored member's bytes begin (after its local header), checked against the file's end."""
-    offset = member.header_offset
-    if member.compress_type != zipfile.ZIP_STORED or offset + _LOCAL_SIZE > len(view) or view[offset : offset + 4] != _LOCAL:
+    if member.compress_type != zipfile.ZIP_STORED:
         raise zipfile.BadZipFile(f"{member.filename} is not a stored member")
-    name_length, extra_length = struct.unpack_from("<HH", view, offset + 26)
-    start = offset + _LOCAL_SIZE + int(name_length) + int(extra_length)
+    _, start = zips.local_header(view, member)
     if start + member.file_size > len(view):
         raise EOFError(f"{member.filename} runs past the end of the archive")
     return start
