@@ -33,6 +33,7 @@ BOMB_FLOOR = 1 << 30
 IN_MEMORY = 64 << 20  # wheels up to this size are unpacked from memory
 WHOLE_MEMBER = 8 << 20  # members of an in-memory wheel up to this size are inflated in one call
 _PLAIN_PATHS = os.sep == "/" and os.altsep is None  # ``within``'s shortcut: POSIX paths
+MAX_DEPTH = 256  # path components of a member: deeper than any real wheel, well inside Python's recursion limit and PATH_MAX
 _ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest time a zip member can have
 
 
@@ -66,6 +67,9 @@ def _check_name(path: Path, name: str, data_dirs: set[str]) -> None:
         refuse(path, f"has an absolute or non-portable member path {name!r}")
     if ".." in parts:
         refuse(path, f"has a member path escaping its target {name!r}")
+    if len(parts) > MAX_DEPTH:
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        refuse(path, f"has a member path too deep ({len(parts) - 1} directories, at most {MAX_DEPTH - 1}): {shown!r}")
     if parts[0] in data_dirs and not name.endswith("/") and (len(parts) < 3 or parts[1] not in SCHEME_NAMES):
         refuse(path, f"puts {name!r} outside the known schemes of its .data directory")
 

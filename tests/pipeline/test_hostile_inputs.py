@@ -205,6 +205,11 @@ CASES = [
         _with_wheel(Dist("evil", "1.0"), build_wheel(Dist("evil", "1.0"), extra_members={"../../evil.py": b"x"})),
         says=("evil-1.0-py3-none-any.whl", "../../evil.py"),
     ),
+    Case(  # deeper than Python's recursion limit: once reported as "not a readable zip archive"
+        "whl-member-too-deep",
+        _with_wheel(Dist("deep", "1.0"), build_wheel(Dist("deep", "1.0"), extra_members={"deep/" + "a/" * 1200 + "x.py": b"x"})),
+        says=("deep-1.0-py3-none-any.whl", "too deep", "deep/a/a/"),
+    ),
     Case(
         "whl-member-before-start",
         _with_wheel(Dist("early", "1.0"), _before_start(Dist("early", "1.0"))),
