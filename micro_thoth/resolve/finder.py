@@ -30,7 +30,7 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from ..artifacts import Artifact, ProjectPage, version_or_none
-from ..errors import PackageIndexError, PackageNotFound
+from ..errors import IndexUnreachable, PackageIndexError, PackageNotFound
 from ..guidance.abi import MissingSymbol, WheelAbi, missing_symbols, refusal_message, summarize
 from ..models import Justification, Source, Target
 from .protocols import PackageSource
@@ -205,6 +205,8 @@ class Finder:
         for wheel in wheels:
             try:
                 missing = self._missing(read, wheel)
+            except IndexUnreachable:  # the network's fault, not the wheel's: the lock stops, as on any page
+                raise
             except PackageIndexError as exc:  # unknown, not "runs": used as pip would, and said
                 verdict = self._skipping(release, failed, wheel) if failed else RUNS
                 return replace(verdict, notes=(*verdict.notes, self._unchecked(release, wheel, exc)))

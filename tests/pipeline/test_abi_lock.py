@@ -298,3 +298,21 @@ def test_offline_reads_no_wheel_for_its_facts_and_says_they_were_not_checked(nat
     assert index.requests[requests:] == [], result.err
     assert result.code == 0 and _locked(app) == "==2.0", result.err
     assert f"ABI not checked: {wheel}" in result.err and "--offline" in result.err, result.err
+
+
+def test_a_network_failure_reading_a_wheels_elf_members_stops_the_lock(native, tmp_path, thoth) -> None:
+    """The index answers the page and the metadata but not the wheel's bytes (503 after every retry):
+    that is the network's fault, not the wheel's, so the lock stops as on any other unreachable index,
+    naming the wheel's URL, with no lock written, and ``--json`` carries the error object."""
+    index, _root = native
+    wheel = f"native-2.0-{TAG}.whl"
+    index.fail_next[f"/files/{wheel}"] = 10_000
+    app = _project(tmp_path, index, "runtime_environments:\n- name: old-image\n  abi_symbols: [GLIBCXX_3.4, GLIBC_2.17]\n")
+    result = thoth("lock", "-C", str(app))
+    assert result.code != 0 and not (app / "Pipfile.lock").exists(), result.err
+    assert "error: " in result.err and wheel in result.err and "503" in result.err, result.err
+    assert "ABI not checked" not in result.err and "Traceback" not in result.err, result.err
+    result = thoth("lock", "-C", str(app), "--json")
+    assert result.code != 0 and not (app / "Pipfile.lock").exists(), result.err
+    error = result.json()["error"]
+    assert error["kind"] and wheel in error["message"] and "Traceback" not in result.err, error
