@@ -29,6 +29,8 @@ class CandidatePolicy(Protocol):
     And ``ranks(name, versions) -> bool``: False when no release of ``name`` can
     score apart from the others nor have a stand-in, so the provider may judge
     them newest first and lazily; without it every admitted release is judged.
+    ``too_young`` is asked from the threads that bring pages (the ELF-facts speculation):
+    whether the policy's cooldown would hold back a release of these files; it notes nothing.
     """
 
     def judge(
@@ -40,6 +42,9 @@ class CandidatePolicy(Protocol):
     def override_requirements(
         self, name: NormalizedName, version: Version, requirements: Sequence[str]
     ) -> Sequence[str]:
+        ...
+
+    def too_young(self, artifacts: Sequence[Artifact]) -> bool:
         ...
 
 

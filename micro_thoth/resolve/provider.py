@@ -183,8 +183,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def _read_likely_abi(self, page: ProjectPage) -> None:
         """On the thread that brought a page: the likely pin's wheel's ELF facts (``Finder.read_likely_abi``);
         the likely pin is the existing lock's, else the newest the policy's cooldown would not hold back."""
-        held_back = getattr(self.policy, "too_young", None)
-        self.finder.read_likely_abi(page, self.preferences.get(page.name), held_back or (lambda files: False))
+        held_back = self.policy.too_young if self.policy is not None else (lambda files: False)
+        self.finder.read_likely_abi(page, self.preferences.get(page.name), held_back)
 
     # candidates -------------------------------------------------------------
 

@@ -91,6 +91,9 @@ class ScorePolicy:
     def override_requirements(self, name: NormalizedName, version: Version, requirements: Sequence[str]) -> Sequence[str]:
         return self.overrides.get(f"{name}=={version}", requirements)
 
+    def too_young(self, artifacts: Sequence[Artifact]) -> bool:
+        return False  # no cooldown
+
     def alternatives(self, name: NormalizedName, version: Version, artifacts: Sequence[Artifact]) -> tuple[Substitute, ...]:
         offers = self.offers.get(f"{name}=={version}", self.offers.get(name, ()))
         return tuple(
