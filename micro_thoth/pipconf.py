@@ -264,7 +264,15 @@ class _Started:
     process: subprocess.Popen[str]
 
 
-_started: list[_Started] = []  # at most one; taken by the first default_index_url that matches it
+@dataclass
+class _Pending:
+    """The probe started ahead, if any (read and set under ``_started_lock``): taken by the first
+    ``default_index_url`` that matches it, else settled at the command's end."""
+
+    probe: Optional[_Started] = None
+
+
+_pending = _Pending()
 _known: dict[tuple[str, Path], str] = {}  # (python, memo path) -> URL the start found memoised: not read again
 _started_lock = threading.Lock()
 
@@ -293,14 +301,14 @@ def start_default_index_probe(environ: Mapping[str, str], python: str = sys.exec
     except OSError:
         return  # default_index_url runs it again, and reports the error
     with _started_lock:
-        _started.append(_Started(python, env, memo_path, process))
+        _pending.probe = _Started(python, env, memo_path, process)
 
 
 def settle_default_index_probe() -> None:
     """At the command's end: a started probe nobody asked for is memoised if it has answered, else stopped
     (and a memoised answer the start found is forgotten)."""
     with _started_lock:
-        started = _started.pop() if _started else None
+        started, _pending.probe = _pending.probe, None
         _known.clear()
     if started is None:
         return
@@ -317,9 +325,11 @@ def settle_default_index_probe() -> None:
 
 def _take_started(python: str, env: Mapping[str, str]) -> Optional[subprocess.Popen[str]]:
     with _started_lock:
-        if _started and _started[0].python == python and _started[0].env == env:
-            return _started.pop().process
-    return None
+        started = _pending.probe
+        if started is None or started.python != python or started.env != env:
+            return None
+        _pending.probe = None
+    return started.process
 
 
 def _probe_pip(python: str, environ: Mapping[str, str]) -> tuple[str, str]:

@@ -198,7 +198,7 @@ def test_default_index_comes_from_pip_and_is_memoised(tmp_path: Path, monkeypatc
     (source,) = sources_from_pip_config(env)
     assert source == Source("pip-index-0", probe[1], True)
     pipconf.start_default_index_probe(env)  # memoised: nothing started
-    assert pipconf._started == []
+    assert pipconf._pending.probe is None
     pipconf.settle_default_index_probe()
 
 
@@ -207,7 +207,7 @@ def test_a_memoised_answer_found_at_the_start_is_not_read_again(tmp_path: Path, 
     env = _env(tmp_path)
     expected = default_index_url(environ=env)  # memoised
     pipconf.start_default_index_probe(env)  # reads the memo: pip's answer is known
-    assert pipconf._started == []
+    assert pipconf._pending.probe is None
     monkeypatch.setattr(pipconf, "_load_memo", _no_second_read)
     monkeypatch.setattr(subprocess, "Popen", _no_subprocess)
     assert default_index_url(environ=env) == expected
@@ -240,10 +240,10 @@ def settled() -> object:
 def test_default_index_takes_the_probe_started_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env, expected = _env(tmp_path), _pip_probe()[1]
     pipconf.start_default_index_probe(env)
-    assert len(pipconf._started) == 1
+    assert pipconf._pending.probe is not None
     monkeypatch.setattr(subprocess, "Popen", _no_subprocess)  # the started probe answers, nothing else runs
     assert default_index_url(environ=env) == expected
-    assert pipconf._started == []
+    assert pipconf._pending.probe is None
     assert (tmp_path / "cache" / pipconf._MEMO_FILE).exists()
 
 
@@ -251,10 +251,11 @@ def test_default_index_takes_the_probe_started_early(tmp_path: Path, monkeypatch
 def test_a_probe_started_for_another_environment_is_not_taken_but_memoised(tmp_path: Path) -> None:
     env = _env(tmp_path)
     pipconf.start_default_index_probe(env)
-    (started,) = pipconf._started
+    started = pipconf._pending.probe
+    assert started is not None
     changed = {**env, "PYTHONNOUSERSITE": "1"}  # e.g. set by the project's .env after the start
     assert default_index_url(environ=changed, cache_dir=str(tmp_path / "other")) == _pip_probe()[1]
-    assert pipconf._started == [started]  # not taken: its environment differs
+    assert pipconf._pending.probe is started  # not taken: its environment differs
     started.process.wait()
     pipconf.settle_default_index_probe()  # answered and unused: memoised where it looked
     memo = json.loads((tmp_path / "cache" / pipconf._MEMO_FILE).read_text())
@@ -267,10 +268,10 @@ def test_a_started_probe_that_fails_is_reported_as_before(tmp_path: Path) -> Non
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python, env = str(venv / "bin" / "python"), _env(tmp_path)
     pipconf.start_default_index_probe(env, python)
-    assert len(pipconf._started) == 1
+    assert pipconf._pending.probe is not None
     with pytest.raises(Exception, match=r"cannot ask pip of .* for its default index: Command .* non-zero exit"):
         default_index_url(python, environ=env)
-    assert pipconf._started == []
+    assert pipconf._pending.probe is None
     assert not (tmp_path / "cache" / pipconf._MEMO_FILE).exists()
 
 
@@ -316,7 +317,7 @@ def test_the_early_probe_never_fails_the_command_itself(tmp_path: Path) -> None:
     it starts nothing and raises nothing; the command meets the error inside its guard (no traceback)."""
     env = {**_env(tmp_path), "THOTH_PIP_CACHE_DIR": "~no-such-user-of-micro-thoth/cache"}
     pipconf.start_default_index_probe(env)
-    assert pipconf._started == []
+    assert pipconf._pending.probe is None
     (tmp_path / "Pipfile").write_text("[packages]\n")
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from micro_thoth import cli; sys.exit(cli.main(['lock']))"],
