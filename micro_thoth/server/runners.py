@@ -235,7 +235,9 @@ class ThreadRunner(_Runner):
         self._sent: Any = None
 
     def send(self, task: str, request: Mapping[str, Any], timeout: float) -> Optional[Outcome]:
-        """Start one job in a helper thread; its outcome comes from ``collect``."""
+        """Start one job in a helper thread; its outcome comes from ``collect``. ``request`` is the
+        dict form on purpose, the one interface of both runners: a stored job's request reaches them
+        as stored, undecoded by the job loop, so this runner decodes it as the resolver process does."""
         try:
             self._sent = (task, AdviseRequest.from_dict(request), time.monotonic() + timeout, timeout)
         except errors.ThothPipError as exc:
