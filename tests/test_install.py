@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -604,6 +606,55 @@ def test_compile_pool_compiles_what_it_is_handed(tmp_path: Path) -> None:
     assert all((tmp_path / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in sources)
     assert not (tmp_path / "__pycache__" / f"broken.{tag}.pyc").exists()
     assert pool.close() == 71  # every file was tried: the trees need no second look
+
+
+def test_compile_pool_writes_what_py_compile_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool's bytecode is byte for byte py_compile's defaults (pip's): one optimisation level
+    (no .opt-N files), timestamp-checked, or checked hashes when SOURCE_DATE_EPOCH is set."""
+    import py_compile
+
+    tag = sys.implementation.cache_tag
+    for epoch in (None, "1"):
+        if epoch is not None:
+            monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        here = tmp_path / f"epoch-{epoch}"
+        here.mkdir()
+        sources = [here / f"m{i}.py" for i in range(40)]
+        for i, source in enumerate(sources):
+            source.write_text(f'"""doc"""\nassert True\nVALUE = {i}\n')
+        with install.CompilePool(sys.executable, 2) as pool:
+            pool.submit([str(p) for p in sources])
+        cache = here / "__pycache__"
+        assert sorted(p.name for p in cache.iterdir()) == sorted(f"{p.stem}.{tag}.pyc" for p in sources)
+        pooled = {p.name: p.read_bytes() for p in cache.iterdir()}
+        shutil.rmtree(cache)
+        for source in sources:
+            assert Path(py_compile.compile(str(source), doraise=True)).read_bytes() == pooled[f"{source.stem}.{tag}.pyc"]
+        flags = int.from_bytes(pooled[f"m0.{tag}.pyc"][4:8], "little")
+        assert flags == (0 if epoch is None else 0b11)  # timestamp; else a checked hash
+
+
+def test_compile_pool_says_when_each_hand_over_is_compiled(tmp_path: Path) -> None:
+    tag = sys.implementation.cache_tag
+    done: list[str] = []
+    parts = {name: [tmp_path / name / f"m{i}.py" for i in range(n)] for name, n in (("big", 70), ("small", 3), ("none", 0))}
+    for files in parts.values():
+        for source in files:
+            source.parent.mkdir(exist_ok=True)
+            source.write_text("VALUE = 1\n")
+
+    def then(name: str) -> None:  # every file of that hand-over is compiled by then
+        assert all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in parts[name])
+        done.append(name)
+
+    with install.CompilePool(sys.executable, 2) as pool:
+        for name, files in parts.items():
+            pool.submit([str(p) for p in files], then=functools.partial(then, name))
+    assert sorted(done) == ["big", "none", "small"]  # each once
+    done.clear()
+    with install.CompilePool(str(tmp_path / "no-python"), 1) as pool:
+        pool.submit([str(parts["small"][0])], then=functools.partial(then, "small"))
+    assert done == [] and pool.close() is None  # nothing said compiled that was not
 
 
 def test_compile_pool_without_its_interpreter_compiles_nothing_and_says_nothing(tmp_path: Path) -> None:

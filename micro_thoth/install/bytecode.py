@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import collections
+import enum
 import os
 import queue
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Optional
+from typing import IO, Optional, Union
 
 from ..reporting import Reporter
 from .cores import cores
@@ -30,7 +32,7 @@ else:
 """
 
 # A worker of CompilePool: compiles each path it reads; an empty line asks for an empty line back
-# once everything before it is compiled (so the pool hands the next batch to whoever is idle).
+# once everything before it is compiled (so the pool knows a batch done and hands out the next).
 _WORKER = """
 import compileall, sys
 for line in iter(sys.stdin.readline, ""):
@@ -41,7 +43,8 @@ for line in iter(sys.stdin.readline, ""):
         sys.stdout.write("\\n")
         sys.stdout.flush()
 """
-BATCH = 32  # files handed to a worker at a time
+BATCH = 16  # files handed to a worker at a time: few enough that the last batches end together
+AHEAD = 2  # batches a worker holds at once: it starts the next while the pool hears of the last
 
 
 def compile_bytecode(files: Sequence[Path], env: TargetEnvironment) -> int:
@@ -76,16 +79,43 @@ def compile_written(transaction: Transaction, env: TargetEnvironment, reporter: 
     return compile_bytecode(files, env)
 
 
+class _Handed:
+    """The files of one ``CompilePool.submit``: ``then`` runs once every batch of them is compiled."""
+
+    def __init__(self, batches: int, then: Optional[Callable[[], None]]) -> None:
+        self._left = batches
+        self._then = then
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def done(self, *, compiled: bool) -> None:
+        with self._lock:
+            self._left -= 1
+            self._failed = self._failed or not compiled
+            last = self._left == 0 and not self._failed
+        if last and self._then is not None:
+            self._then()
+
+
+_Batch = tuple[list[str], _Handed]
+
+
+class _Signal(enum.Enum):
+    CLOSE = "no more batches"
+    NOTHING = "no batch to hand over right now"
+
+
 class CompilePool:
     """Workers of the target interpreter (one per core) compiling files as they are handed over:
     each unpacked tree as soon as it is in the cache, while the others still download and unpack.
     The workers start with the first file handed over (a warm install, whose bytecode comes from
-    the cache, starts none). ``close`` (or leaving the ``with``) waits until every file handed
-    over is compiled."""
+    the cache, starts none); each holds ``AHEAD`` batches, so it never waits for this process
+    (busy unpacking) to hand it the next. ``close`` (or leaving the ``with``) waits until every
+    file handed over is compiled."""
 
     def __init__(self, python: str, workers: int) -> None:
         self._python = python
-        self._queue: queue.Queue[Optional[list[str]]] = queue.Queue()
+        self._queue: queue.Queue[Union[_Batch, _Signal]] = queue.Queue()
         self._threads = [threading.Thread(target=self._feed, name="compile", daemon=True) for _ in range(max(1, workers))]
         self.submitted = 0
         self.healthy = True  # every worker started and lived: every file handed over was tried
@@ -93,17 +123,24 @@ class CompilePool:
         self._started = False
         self._starting = threading.Lock()  # submit() is called from several unpacking threads
 
-    def submit(self, files: Sequence[str]) -> None:
+    def submit(self, files: Sequence[str], then: Optional[Callable[[], None]] = None) -> None:
+        """Compile ``files`` (the ``.py`` ones); ``then`` is called (on a thread of the pool) once they
+        all are, unless a worker failed on them."""
         sources = [f for f in files if f.endswith(".py") and "\n" not in f]
-        if sources and not self._started:
+        if not sources:
+            if then is not None:
+                then()
+            return
+        if not self._started:
             with self._starting:
                 if not self._started:
                     for thread in self._threads:
                         thread.start()
                     self._started = True
         self.submitted += len(sources)
+        handed = _Handed(-(-len(sources) // BATCH), then)
         for start in range(0, len(sources), BATCH):
-            self._queue.put(sources[start : start + BATCH])
+            self._queue.put((sources[start : start + BATCH], handed))
 
     def close(self, *, cancel: bool = False) -> Optional[int]:
         """Wait for the workers; how many files they were handed, or None if one failed (the
@@ -118,27 +155,57 @@ class CompilePool:
             started = self._started
         if started:
             for _ in self._threads:
-                self._queue.put(None)
+                self._queue.put(_Signal.CLOSE)
             for thread in self._threads:
                 thread.join()
         self.healthy = self.healthy and not cancel
         return self.submitted if self.healthy else None
 
     def _feed(self) -> None:
-        """One worker process, fed a batch at a time; one that cannot start or dies leaves its
-        files uncompiled (bytecode is an optimisation: ``precompile_trees`` tries them again)."""
-        worker: Optional[subprocess.Popen[str]] = None
-        try:
-            worker = subprocess.Popen([self._python, "-I", "-c", _WORKER], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        except OSError:
-            self.healthy = False
-        while (batch := self._queue.get()) is not None:
-            if worker is not None and not _compiled(worker, batch):
-                _ended(worker)
-                worker, self.healthy = None, False
+        """One worker process, holding up to ``AHEAD`` batches; one that cannot start or dies leaves
+        its files uncompiled (bytecode is an optimisation: ``precompile_trees`` tries them again)."""
+        worker = self._start()
+        held: collections.deque[_Handed] = collections.deque()
+        open_ = True
+        while open_ or held:
+            batch = self._next(wait=not held) if open_ and len(held) < AHEAD else _Signal.NOTHING
+            if isinstance(batch, tuple):
+                files, handed = batch
+                if worker is not None and _hand(worker, files):
+                    held.append(handed)
+                else:
+                    worker = self._lost(worker)
+                    handed.done(compiled=False)
+            elif batch is _Signal.CLOSE:
+                open_ = False
+            else:  # as many batches held as wanted, or nothing else to hand: wait for the oldest
+                compiled = worker is not None and _answered(worker)
+                if not compiled:
+                    worker = self._lost(worker)
+                held.popleft().done(compiled=compiled)
         if worker is not None:
             _ended(worker)
+
+    def _start(self) -> Optional[subprocess.Popen[str]]:
+        try:
+            return subprocess.Popen([self._python, "-I", "-c", _WORKER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            self.healthy = False
+            return None
+
+    def _next(self, *, wait: bool) -> Union[_Batch, _Signal]:
+        try:
+            return self._queue.get(block=wait)
+        except queue.Empty:
+            return _Signal.NOTHING
+
+    def _lost(self, worker: Optional[subprocess.Popen[str]]) -> Optional[subprocess.Popen[str]]:
+        """A worker that failed, ended (None: its files stay uncompiled); the pool is no longer healthy."""
+        if worker is not None:
+            _ended(worker)
+        self.healthy = False
+        return None
 
     def __enter__(self) -> CompilePool:
         return self
@@ -148,13 +215,23 @@ class CompilePool:
         self.close(cancel=error is not None)
 
 
-def _compiled(worker: subprocess.Popen[str], batch: Sequence[str]) -> bool:
-    """Hand ``batch`` to ``worker`` and wait until it is compiled; False if the worker is gone."""
-    stdin, stdout = worker.stdin, worker.stdout
-    assert stdin is not None and stdout is not None
+def _hand(worker: subprocess.Popen[str], batch: Sequence[str]) -> bool:
+    """Hand ``batch`` to ``worker`` (its answer comes later: ``_answered``); False if the worker is gone."""
+    stdin = worker.stdin
+    assert stdin is not None
     try:
         stdin.write("\n".join(batch) + "\n\n")
         stdin.flush()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _answered(worker: subprocess.Popen[str]) -> bool:
+    """Wait until ``worker`` compiled the oldest batch it holds; False if it is gone."""
+    stdout = worker.stdout
+    assert stdout is not None
+    try:
         return stdout.readline() == "\n"
     except (OSError, ValueError):
         return False

@@ -132,7 +132,9 @@ class Staging:
         ``execute`` moves their files away), so the next install of the same wheels compiles nothing."""
         with self._lock:
             todo = [(tree, self._unarchived.pop(tree)) for tree in trees if tree in self._unarchived]
-        if not todo:
+        if len(todo) < 2:  # one tree, as its bytecode is compiled (pipeline/unpack_early.py)
+            for job in todo:
+                self._archive(*job)
             return
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), workers or cores(), cores()))) as pool:
             list(pool.map(lambda job: self._archive(*job), todo))

@@ -119,7 +119,8 @@ def _fetch_and_unpack(
     settings = services.settings
     compiler = install.compile_pool(env, settings.workers) if settings.compile_bytecode else None
     with compiler or nullcontext(), EarlyUnpacker(
-        services.cache, unpacking.stage, settings.workers, compiler, env.interpreter.cache_tag
+        services.cache, unpacking.stage, settings.workers, compiler, env.interpreter.cache_tag,
+        compiled=lambda tree: unpacking.keep_bytecode([tree]),
     ) as unpacker:
         fetched = fetch_wheels(pins, lock, target, env, services, scratch, on_ready=unpacker.ready)
         with _naming_the_origin(fetched, pins):
