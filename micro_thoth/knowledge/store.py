@@ -214,7 +214,7 @@ class KnowledgeStore:
         return next((s for s in self.sources() if s.name == name), None)
 
     def set_source(self, record: SourceRecord) -> None:
-        with self.connection:
+        with self.batch():
             self.connection.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (record.name, record.kind, record.location, record.revision, record.digest,
@@ -292,8 +292,8 @@ class KnowledgeStore:
     def forget_source(self, source: str) -> int:
         """Drop a source and everything compiled from it; returns the units removed."""
         paths = [row[0] for row in self.connection.execute("SELECT path FROM unit_files WHERE source = ?", (source,))]
-        dropped, _ = self.update_files(source, (), paths)
-        with self.connection:
+        with self.batch():
+            dropped, _ = self.update_files(source, (), paths)
             self.connection.execute("DELETE FROM sources WHERE name = ?", (source,))
         return dropped
 
@@ -327,9 +327,10 @@ class KnowledgeStore:
             out += [_stored(row) for row in self.connection.execute(query, (LAYOUT, *chunk))]
         return sorted(out, key=lambda u: (u.source, u.path, u.position))
 
-    def all_units(self) -> list[StoredUnit]:
+    def all_units(self) -> Iterator[StoredUnit]:
+        """Every unit with its document, in file order, one at a time (a bundle's ~90,000 never held at once)."""
         rows = self.connection.execute("SELECT id, source, path, name, section, position, document FROM units ORDER BY source, path, position")
-        return [StoredUnit(*row) for row in rows]
+        return (StoredUnit(*row) for row in rows)
 
     def unit_keys(self) -> dict[int, list[str]]:
         """unit id -> the package names it is keyed by ('' for package-independent)."""

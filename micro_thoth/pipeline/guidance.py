@@ -10,6 +10,7 @@ must survive ``--clear``.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from ..models import Lock, redact_url
 from ..resolve.resolver import StackReport
 from ..settings import Settings
 from .knowledge import import_advisories as import_advisories
-from .knowledge import import_knowledge_bytes
+from .knowledge import import_knowledge
 from .policy import ADVISORIES_DB as ADVISORIES_DB
 from .policy import close_policy as close_policy
 from .policy import guidance_policy as guidance_policy
@@ -129,19 +130,22 @@ def sync_prescriptions(
     from ..resolve.remote import RemoteResolver
 
     resolver = RemoteResolver(backend, token=token, verify=verify, environ=environ, client=client)
-    try:
-        knowledge = resolver.prescriptions()
-        bundle = resolver.knowledge_bundle()
-    finally:
-        if client is None:
-            resolver.close()
-    directory = user_prescriptions_dir(environ)
-    before = rx.backend_manifest(directory) or {}
-    manifest = {"backend": redact_url(resolver.url), "knowledge_version": knowledge.knowledge_version, "digest": knowledge.digest}
-    rx.replace_backend_units(knowledge.files, manifest, directory=directory)
-    units = len(rx.load_path(directory / rx.BACKEND_DIR, "backend"))
-    if bundle is not None:  # the backend's compiled store (synced repositories, advisories) in one download
-        units += import_knowledge_bytes(bundle, environ, where=manifest["backend"]).units
+    with tempfile.TemporaryDirectory(prefix="thoth-pip-bundle-") as tmp:
+        bundle = Path(tmp) / "knowledge.zip"
+        try:
+            knowledge = resolver.prescriptions()
+            with open(bundle, "wb") as out:
+                served = resolver.knowledge_bundle(out)  # the backend's compiled store (synced repositories, advisories)
+        finally:
+            if client is None:
+                resolver.close()
+        directory = user_prescriptions_dir(environ)
+        before = rx.backend_manifest(directory) or {}
+        manifest = {"backend": redact_url(resolver.url), "knowledge_version": knowledge.knowledge_version, "digest": knowledge.digest}
+        rx.replace_backend_units(knowledge.files, manifest, directory=directory)
+        units = len(rx.load_path(directory / rx.BACKEND_DIR, "backend"))
+        if served:
+            units += import_knowledge(bundle, environ, backend=manifest["backend"]).units
     return SyncOutcome(
         manifest["backend"], directory / rx.BACKEND_DIR, knowledge.knowledge_version, knowledge.digest,
         len(knowledge.files), units, before.get("digest") != knowledge.digest,

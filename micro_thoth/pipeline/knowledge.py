@@ -8,18 +8,19 @@ user's own units under ``prescriptions/``; ``knowledge_store.py`` opens the stor
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from ..cache import METADATA_DB, default_root
 from ..errors import UsageError
 from ..fs import atomic_write
 from ..knowledge import abi
 from ..knowledge.advisories import RECORD_SUFFIXES, ImportSummary, member_records
-from ..knowledge.bundle import BundleSummary, export_bundle, import_bundle, read_bundle
+from ..knowledge.bundle import SKIPPED_UNKNOWN, BundleSummary, export_bundle, import_bundle
 from ..knowledge.locations import bundled_dir, knowledge_dir, user_prescriptions_dir
 from ..knowledge.prescriptions import unit_files
 from ..knowledge.sources import kind_of, open_tree
@@ -74,13 +75,15 @@ def status(environ: Mapping[str, str]) -> dict[str, Any]:
         by_reason: dict[str, int] = {}
         for problem in problems:
             by_reason[problem.category] = by_reason.get(problem.category, 0) + 1
+        unknown = [s.name for s in store.sources() if s.details.get(SKIPPED_UNKNOWN)]  # imported from an older bundle
         return {
             "knowledge_dir": str(knowledge_dir(environ)),
             "store": str(store.path),
             "sources": [s.to_dict() for s in store.sources()],
             **store.counts(),
-            "skipped_units": len(problems),
+            "skipped_units": None if unknown else len(problems),
             "skipped_by_reason": by_reason,
+            "skipped_unknown": unknown,
             "user_units": len(user_units(environ)),
             "bundled_files": len(unit_files(bundled_dir())),
             "digest": store.digest(),
@@ -100,42 +103,37 @@ def wheel_abi_facts(environ: Mapping[str, str]) -> dict[str, Any]:
         return abi.all_remembered(meta)
 
 
-def _remember_wheel_abi(document: Mapping[str, Any], environ: Mapping[str, str], where: str) -> None:
-    facts = abi.parse_facts(document.get("wheel_abi") or {}, where)
-    if facts:
+def _remember_wheel_abi(facts: Mapping[str, Any], environ: Mapping[str, str], where: str) -> None:
+    found = abi.parse_facts(facts, where)
+    if found:
         with open_default(environ) as meta:
-            for sha256, found in facts.items():
-                abi.remember(meta, sha256, found)
+            for sha256, fact in found.items():
+                abi.remember(meta, sha256, fact)
 
 
-def import_knowledge(path: Path, environ: Mapping[str, str]) -> BundleSummary:
-    """Load a bundle: its sources replace ours of the same name, its advisories, user units and wheels' ABI facts are added."""
-    document = read_bundle(path)
-    _remember_wheel_abi(document, environ, str(path))
+def import_knowledge(path: Path, environ: Mapping[str, str], *, backend: Optional[str] = None) -> BundleSummary:
+    """Load a bundle: its sources replace ours of the same name, its advisories, user units and wheels' ABI facts are
+    added. From ``backend`` (named in messages instead of the file): its user units are not written, they came with
+    its prescriptions (the user dir's ``backend/`` set)."""
+    where = backend or str(path)
     with open_store(environ) as store:
-        summary = import_bundle(store, document, where=str(path))
+        summary, rest = import_bundle(store, path, where=where)
+    _remember_wheel_abi(rest["wheel_abi"], environ, where)
     root = user_prescriptions_dir(environ)
-    for name, text in (document.get("user_prescriptions") or {}).items():
+    for name, text in ({} if backend else rest["user_prescriptions"]).items():
         safe = Path(str(name)).name
         if safe.endswith((".yaml", ".yml")) and not safe.startswith(".") and isinstance(text, str):
             atomic_write(root / safe, text)
     return summary
 
 
-def bundle_bytes(environ: Mapping[str, str]) -> bytes:
-    """The knowledge dir's bundle, in memory (what a backend serves)."""
-    with tempfile.TemporaryDirectory(prefix="thoth-pip-bundle-") as tmp:
-        path = Path(tmp) / "knowledge.zip"
-        export_knowledge(path, environ)
-        return path.read_bytes()
-
-
-def import_knowledge_bytes(data: bytes, environ: Mapping[str, str], *, where: str) -> BundleSummary:
-    """Load a bundle received over the network (a backend's)."""
-    with tempfile.TemporaryDirectory(prefix="thoth-pip-bundle-") as tmp:
-        path = Path(tmp) / "knowledge.zip"
-        path.write_bytes(data)
-        document = read_bundle(path)
-    _remember_wheel_abi(document, environ, where)
-    with open_store(environ) as store:
-        return import_bundle(store, document, where=where)
+def bundle_file(environ: Mapping[str, str]) -> Path:
+    """The knowledge dir's bundle written to a new temporary file (what a backend serves; the caller removes it)."""
+    fd, name = tempfile.mkstemp(prefix="thoth-pip-bundle-", suffix=".zip")
+    os.close(fd)
+    try:
+        export_knowledge(Path(name), environ)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import IO, Any, Callable, Optional
 
 import httpx
 
@@ -114,17 +114,21 @@ class RemoteResolver:
                 f"the backend at {redact_url(self.url)} sent prescriptions that cannot be used: {exc.key_path}: {exc.reason}"
             ) from exc
 
-    def knowledge_bundle(self) -> Optional[bytes]:
-        """The backend's compiled knowledge as one bundle (``GET /api/v2/knowledge/bundle``); None if it serves none."""
+    def knowledge_bundle(self, out: IO[bytes]) -> bool:
+        """Write the backend's compiled knowledge, one bundle (``GET /api/v2/knowledge/bundle``), to ``out`` as it
+        arrives; False if it serves none."""
         try:
-            response = self._client.get(self.url + "/api/v2/knowledge/bundle", headers=self._headers)
+            with self._client.stream("GET", self.url + "/api/v2/knowledge/bundle", headers=self._headers) as response:
+                if response.status_code == 404:
+                    return False
+                if response.status_code != 200:
+                    response.read()
+                    raise _error_of(response)
+                for block in response.iter_bytes(1 << 20):
+                    out.write(block)
         except httpx.HTTPError as exc:
             raise errors.RemoteResolutionError(f"cannot reach the backend at {redact_url(self.url)}: {exc}") from exc
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise _error_of(response)
-        return response.content
+        return True
 
     def job(self, job_id: str) -> JobView:
         return JobView.from_dict(self._call("GET", f"/api/v2/advise/{job_id}", time.monotonic() + self.timeout))

@@ -23,13 +23,14 @@ from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, errors
 from ..pipeline.guidance import knowledge_files
-from ..pipeline.knowledge import bundle_bytes
+from ..pipeline.knowledge import bundle_file
 from ..pipeline.provenance import check_request
 from ..resolve.problem import Problem
 from ..resolve.wire import API_VERSION, AdviseRequest, JobView, Knowledge, request_schema
@@ -329,7 +330,8 @@ def _install_v2_service(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> N
     async def knowledge_bundle(request: Request) -> Response:
         """The compiled knowledge resolutions here use, as one bundle (``thoth-pip prescription sync URL`` loads it)."""
         _check_token(settings, request)
-        return Response(await run_in_threadpool(bundle_bytes, os.environ), media_type="application/zip")
+        path = await run_in_threadpool(bundle_file, os.environ)  # written to a file, sent from it: never whole in memory
+        return FileResponse(path, media_type="application/zip", background=BackgroundTask(path.unlink, missing_ok=True))
 
 
 def _install_v2_advise(app: FastAPI, settings: ServerSettings, jobs: Jobs) -> None:

@@ -12,7 +12,7 @@ from micro_thoth.guidance.advisories import Advisory, PackageAdvisories
 from micro_thoth.guidance.prescriptions import parse_unit
 from micro_thoth.guidance.unit_form import LAYOUT, form_unit, form_units, unit_form
 from micro_thoth.knowledge.advisories import AdvisoryDB
-from micro_thoth.knowledge.bundle import export_bundle, import_bundle, read_bundle
+from micro_thoth.knowledge.bundle import export_bundle, import_bundle
 from micro_thoth.knowledge.lookup import StoreUnits
 from micro_thoth.knowledge.sources import open_tree
 from micro_thoth.knowledge.store import KnowledgeStore
@@ -44,7 +44,7 @@ def test_layout_names_the_fields_of_every_class_a_form_holds() -> None:
 
 def test_every_synced_unit_keeps_a_form_that_builds_the_unit_its_document_parses_to(tmp_path: Path) -> None:
     with _synced(tmp_path) as store:
-        rows = store.all_units()
+        rows = list(store.all_units())
         forms = {row[0]: row[1:] for row in store.connection.execute("SELECT unit, layout FROM unit_forms")}
         assert len(rows) == 8 and set(forms) == {row.id for row in rows} and {f[0] for f in forms.values()} == {LAYOUT}
         read = _read(store)
@@ -83,7 +83,7 @@ def test_a_bundle_import_compiles_the_forms_its_units_need(tmp_path: Path) -> No
         expected = _read(store)
         export_bundle(store, {}, tmp_path / "k.zip")
     with KnowledgeStore.open(tmp_path / "other") as other:
-        import_bundle(other, read_bundle(tmp_path / "k.zip"), where="k.zip")
+        import_bundle(other, tmp_path / "k.zip", where="k.zip")
         assert other.connection.execute("SELECT COUNT(*) FROM unit_forms WHERE layout = ?", (LAYOUT,)).fetchone()[0] == 8
         assert _read(other) == expected
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from packaging.version import Version
@@ -118,15 +119,39 @@ def test_export_then_import_carries_the_whole_store(index, tmp_path, thoth) -> N
     bundle = tmp_path / "knowledge.zip"
     exported = thoth("knowledge", "export", str(bundle), "--knowledge-dir", str(kd), "--json")
     assert exported.code == 0, exported.err
-    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 8, "advisories": 1, "user_units": 1, "wheel_abi": 0}
+    assert exported.json() == {"sources": ["advisories", "prescriptions"], "units": 8, "advisories": 1, "user_units": 1, "wheel_abi": 0,
+                               "skipped": 1}
     other = tmp_path / "other-kd"
     imported = thoth("knowledge", "import", str(bundle), "--knowledge-dir", str(other), "--json")
     assert imported.code == 0, imported.err
+    assert imported.json()["skipped"] == 1
     before = thoth("knowledge", "status", "--json", "--knowledge-dir", str(kd)).json()
     after = thoth("knowledge", "status", "--json", "--knowledge-dir", str(other)).json()
-    for key in ("units", "packages", "package_independent_units", "advisories", "user_units", "digest"):
+    for key in ("units", "packages", "package_independent_units", "advisories", "user_units", "digest", "skipped_units", "skipped_by_reason"):
         assert before[key] == after[key], key
+    assert after["skipped_units"] == 1 and after["skipped_unknown"] == []
     assert [s["revision"] for s in before["sources"]] == [s["revision"] for s in after["sources"]]
+    plain = thoth("knowledge", "status", "--knowledge-dir", str(other))
+    assert "1 units skipped at sync (1 version is not PEP 440)" in plain.out + plain.err
+
+
+def test_a_bundle_that_does_not_say_what_its_producer_skipped_says_unknown_not_0(tmp_path, thoth) -> None:
+    kd = _synced(thoth, tmp_path)
+    assert thoth("knowledge", "export", str(tmp_path / "k.zip"), "--knowledge-dir", str(kd)).code == 0
+    document = json.loads(zipfile.ZipFile(tmp_path / "k.zip").read("knowledge.json"))
+    del document["skipped_units"]  # a bundle made before they were carried
+    with zipfile.ZipFile(tmp_path / "older.zip", "w") as zf:
+        zf.writestr("knowledge.json", json.dumps(document, sort_keys=True))
+    other = tmp_path / "other-kd"
+    imported = thoth("knowledge", "import", str(tmp_path / "older.zip"), "--knowledge-dir", str(other))
+    assert imported.code == 0 and "units skipped by the bundle's producer: unknown" in imported.out + imported.err
+    status = thoth("knowledge", "status", "--json", "--knowledge-dir", str(other)).json()
+    assert status["skipped_units"] is None and status["skipped_unknown"] == ["prescriptions"] and status["units"] == 8
+    plain = thoth("knowledge", "status", "--knowledge-dir", str(other))
+    assert "units skipped at sync: unknown for prescriptions" in plain.out + plain.err
+    synced = thoth("prescription", "sync", str(tmp_path / "repo"), "--knowledge-dir", str(other))  # a sync knows again
+    assert synced.code == 0, synced.err
+    assert thoth("knowledge", "status", "--json", "--knowledge-dir", str(other)).json()["skipped_units"] == 1
 
 
 def test_a_bundle_that_is_not_one_is_refused(tmp_path, thoth) -> None:

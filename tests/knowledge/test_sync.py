@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from packaging.version import Version
 from micro_thoth.errors import ThothPipError
 from micro_thoth.guidance.catalog import UnitCatalog
 from micro_thoth.guidance.selection import UnitContext
-from micro_thoth.knowledge.bundle import export_bundle, import_bundle, read_bundle
+from micro_thoth.knowledge.bundle import MEMBER, export_bundle, import_bundle
 from micro_thoth.knowledge.lookup import StoreUnits
 from micro_thoth.knowledge.sources import open_tree
 from micro_thoth.knowledge.store import ANY_PACKAGE, KnowledgeStore
@@ -209,11 +211,13 @@ def test_wraps_are_read_with_the_finished_stack_in_the_order_reading_them_with_t
     with KnowledgeStore.open(tmp_path / "kd") as store, KnowledgeStore.open(tmp_path / "older") as older:
         _sync(store, str(repo), tmp_path / "kd")
         export_bundle(store, {}, tmp_path / "bundle.zip")
-        document = read_bundle(tmp_path / "bundle.zip")
+        document = json.loads(zipfile.ZipFile(tmp_path / "bundle.zip").read(MEMBER))
         assert {u["name"] for u in document["units"] if u.get("stack_only")} >= {"GadgetHostedWrap", "GizmoFineWrap"}
         for unit in document["units"]:
             unit.pop("stack_only", None)  # what a bundle made before stack-only keys says
-        import_bundle(older, document, where="older bundle")
+        with zipfile.ZipFile(tmp_path / "older.zip", "w") as zf:
+            zf.writestr(MEMBER, json.dumps(document, sort_keys=True))
+        import_bundle(older, tmp_path / "older.zip", where="older bundle")
 
         considered, stack = [["gizmo"], ["gadget", "widget"]], {"gizmo": "1.0", "gadget": "1.0"}
         before, after = _wraps_after(store, considered, stack)

@@ -37,7 +37,7 @@ def status(knowledge_dir: Optional[str], json_output: bool) -> int:
         f"{found['units']} synced units for {found['packages']} packages ({found['release_units']} about one release; "
         f"+{found['package_independent_units']} for any package, {found['base_image_units']} for given base images), "
         f"{found['advisories']} advisories, {found['user_units']} of your own unit files; "
-        f"{found['skipped_units']} units skipped at sync" + (f" ({skipped})" if skipped else "")
+        + _skipped(found["skipped_units"], found["skipped_unknown"], "units skipped at sync") + (f" ({skipped})" if skipped else "")
     )
     return 0
 
@@ -70,6 +70,15 @@ def _show(summary: dict[str, Any], what: str, json_output: bool) -> int:
     console.success(
         f"{what}: {summary['units']} units from {', '.join(summary['sources']) or 'no sources'}, "
         f"{summary['advisories']} advisories, {summary['user_units']} of your own unit files, "
-        f"ABI facts of {summary['wheel_abi']} wheels"
+        f"ABI facts of {summary['wheel_abi']} wheels; "
+        + _skipped(summary["skipped"], [], "units skipped by the bundle's producer")
     )
     return 0
+
+
+def _skipped(count: Optional[int], unknown: list[str], what: str) -> str:
+    """``N <what>``, or that a bundle made by an older thoth-pip did not say (never 0 then)."""
+    if count is not None:
+        return f"{count} {what}"
+    where = f" for {', '.join(unknown)}" if unknown else ""
+    return f"{what}: unknown{where} (a bundle made by an older thoth-pip does not carry them)"
