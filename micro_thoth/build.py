@@ -382,20 +382,22 @@ def git_checkout(reference: DirectReference, *, environ: Mapping[str, str]) -> I
         yield (checkout / reference.subdirectory if reference.subdirectory else checkout), commit
 
 
-def git_shallow_clone(url: str, destination: Path, *, environ: Mapping[str, str]) -> str:
-    """Make ``destination`` a depth-1 checkout of ``url``'s default branch (cloned, or fetched and reset
-    when it already is one, so unchanged files keep their stamps); returns the commit sha."""
+_FETCHED = "refs/heads/fetched"  # a bare repository's one ref: the commit fetched last
+
+
+def git_fetch_bare(url: str, git_dir: Path, *, environ: Mapping[str, str]) -> str:
+    """Make ``git_dir`` a bare repository holding the commit of ``url``'s default branch at depth 1 (fetched into it
+    again when it already is one: only what changed travels); no work tree is written. Returns the commit sha."""
     url = url.removeprefix("git+")
     parts = urllib.parse.urlsplit(url)
     with tempfile.TemporaryDirectory(prefix="thoth-pip-git-") as tmp:
         git = _GitRunner(_git_environment(environ, parts, Path(tmp)), _secrets([url]), url)
-        if (destination / ".git").is_dir():
-            git.run("-C", str(destination), "fetch", "--quiet", "--depth", "1", strip_credentials(url), "HEAD")
-            git.run("-C", str(destination), "reset", "--quiet", "--hard", "FETCH_HEAD")
-        else:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            git.run("clone", "--quiet", "--depth", "1", strip_credentials(url), str(destination))
-        return git.run("-C", str(destination), "rev-parse", "HEAD")
+        if not (git_dir / "HEAD").is_file():
+            git_dir.mkdir(parents=True, exist_ok=True)
+            git.run("-C", str(git_dir), "init", "--quiet", "--bare")
+        # into a ref: the next fetch says it has that commit, so an unchanged repository sends nothing
+        git.run("-C", str(git_dir), "fetch", "--quiet", "--no-tags", "--depth", "1", strip_credentials(url), f"+HEAD:{_FETCHED}")
+        return git.run("-C", str(git_dir), "rev-parse", f"{_FETCHED}^{{commit}}")
 
 
 def _git_environment(environ: Mapping[str, str], parts: urllib.parse.SplitResult, tmp: Path) -> dict[str, str]:
@@ -444,7 +446,7 @@ __all__ = [
     "build_wheel",
     "build_wheel_for",
     "git_checkout",
-    "git_shallow_clone",
+    "git_fetch_bare",
     "install_editable",
     "metadata_text",
     "pip_environment",

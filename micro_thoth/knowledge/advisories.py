@@ -17,16 +17,19 @@ import json
 import sqlite3
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import InputFileError
 from ..guidance.advisories import Advisory, PackageAdvisories, parse_osv
+
+if TYPE_CHECKING:  # sources.py brings the HTTP stack and archives a lock never needs
+    from .sources import Members
 
 __all__ = ["LEGACY_FILE", "LOOKED_FOR", "AdvisoryDB", "ImportSummary", "member_records", "read_legacy", "read_records"]
 
@@ -51,12 +54,14 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise InputFileError(f"expected {LOOKED_FOR}", path=str(path))
 
 
-def member_records(members: Mapping[str, tuple[str, bytes]], archive: str) -> Iterator[tuple[str, Any]]:
-    """(where, decoded record) of every OSV record among an archive's files (those under ``vulns/`` when it has one)."""
-    inner = "vulns/" if any(name.startswith("vulns/") for name in members) else ""
-    for name in sorted(n for n in members if n.startswith(inner) and n.endswith(RECORD_SUFFIXES)):
+def member_records(members: Members, archive: str) -> Iterator[tuple[str, Any]]:
+    """(where, decoded record) of every OSV record among an archive's or a git commit's files (those under ``vulns/``
+    when it has one), their contents streamed."""
+    inner = "vulns/" if any(name.startswith("vulns/") for name in members.stamps) else ""
+    names = sorted(n for n in members.stamps if n.startswith(inner) and n.endswith(RECORD_SUFFIXES))
+    for name, data in zip(names, members.read(names)):
         where = f"{archive}!{name}"
-        yield where, _decode(members[name][1], where)
+        yield where, _decode(data, where)
 
 
 def record_files(directory: Path) -> list[Path]:

@@ -1,12 +1,15 @@
-"""Where knowledge comes from: a directory, a git URL (depth-1 clone), a .tar.gz/.zip archive, or a backend URL.
+"""Where knowledge comes from: a directory, a git URL (depth-1 fetch), a .tar.gz/.zip archive, or a backend URL.
 
-``open_tree`` turns a SOURCE as the user typed it into a directory on disk and
-the revision it holds (the git commit, or the archive's sha256). A git clone is
-kept under the knowledge dir's ``sources/`` so a re-sync fetches only what
-changed and unchanged files keep their stamps; an archive is read in memory, never
-unpacked (65,000 small files written and removed cost minutes on a slow disk): its
-regular files' contents by relative path, stamped by digest (members with absolute
-paths or ``..`` are refused, links and hidden entries left out).
+``open_tree`` turns a SOURCE as the user typed it into a tree and the revision it
+holds (the git commit, or the archive's sha256). A directory is read on disk. An
+archive and a git commit are read the same way, as ``Members``, never written out
+(65,000 small files written and removed cost minutes on a slow disk): their regular
+files' stamps by relative path, and their contents streamed when asked for. An
+archive's files are read in memory, stamped by digest (members with absolute paths or
+``..`` are refused, links and hidden entries left out); a git source is a bare
+repository kept under the knowledge dir's ``sources/`` (a re-sync fetches only what
+changed), its files listed by ``git ls-tree`` and stamped by their blob ids, their
+contents streamed by one ``git cat-file --batch``.
 Credentials in a URL never reach a message: they are stripped or redacted.
 """
 
@@ -18,31 +21,42 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Callable, Optional
+from typing import IO, Callable, Optional
 
 from .. import zips
-from ..build import git_shallow_clone
+from ..build import git_fetch_bare
 from ..errors import BuildError, InputFileError, UsageError
 from ..models import redact_url, strip_credentials
 from ..net import fetch_file
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
-SOURCES_DIR = "sources"  # under the knowledge dir: kept git clones
+SOURCES_DIR = "sources"  # under the knowledge dir: kept bare git repositories
 _UNREADABLE: tuple[type[Exception], ...] = (OSError, tarfile.TarError, *zips.UNREADABLE)  # zips: zipfile's every way to fail
-Members = dict[str, tuple[str, bytes]]  # an archive's files: relative path -> (stamp, content)
+_GIT_FILES = ("100644", "100755")  # a git tree's regular files (links, submodules and trees left out)
+Reader = Callable[[Sequence[str]], Iterator[bytes]]  # the contents of the files named, in that order
+
+
+@dataclass(frozen=True)
+class Members:
+    """A source's files read where they are (an archive, a git commit): relative path -> stamp (unchanged content
+    keeps its stamp), and ``read``, which streams the contents of the files it is given."""
+
+    stamps: Mapping[str, str]
+    read: Reader
 
 
 @dataclass(frozen=True)
 class Tree:
-    """A source: its root on disk (an archive: the archive file), what kind of source it was, where from (no
-    credentials), which revision; an archive's files are read by ``members`` (only when needed: a re-sync of the
-    revision recorded last time reads none)."""
+    """A source: its root on disk (an archive: the archive file; git: the bare repository), what kind of source it
+    was, where from (no credentials), which revision; an archive's or a git commit's files are read by ``members``
+    (only when needed: a re-sync of the revision recorded last time reads none)."""
 
     root: Path
     kind: str  # "directory" | "git" | "archive"
@@ -74,7 +88,7 @@ def kind_of(source: str) -> str:
 
 @contextmanager
 def open_tree(source: str, knowledge_dir: Path, environ: Mapping[str, str]) -> Iterator[Tree]:
-    """The source as a directory on disk for the duration of the ``with`` block."""
+    """The source for the duration of the ``with`` block: a directory on disk, or files read where they are (``members``)."""
     kind = kind_of(source)
     if kind == "directory":
         root = Path(source).resolve()
@@ -100,12 +114,63 @@ def _git_head(root: Path) -> Optional[str]:
 
 def _git_tree(url: str, knowledge_dir: Path, environ: Mapping[str, str]) -> Tree:
     location = strip_credentials(url.removeprefix("git+"))
-    checkout = knowledge_dir / SOURCES_DIR / hashlib.sha256(location.encode()).hexdigest()[:16]
+    kept = knowledge_dir / SOURCES_DIR / hashlib.sha256(location.encode()).hexdigest()[:16]
+    shutil.rmtree(kept, ignore_errors=True)  # the checkout an older thoth-pip kept (65,000 files), once
+    git_dir = kept.with_name(kept.name + ".git")
     try:
-        commit = git_shallow_clone(url, checkout, environ=environ)
+        commit = git_fetch_bare(url, git_dir, environ=environ)
     except BuildError as exc:
         raise UsageError(f"cannot clone {location}: {exc.message}", hint=exc.hint) from exc
-    return Tree(checkout, "git", location, commit)
+    return Tree(git_dir, "git", location, commit, partial(read_git, git_dir, commit))
+
+
+def read_git(git_dir: Path, commit: str) -> Members:
+    """The regular files of ``commit`` in ``git_dir`` by path (hidden entries left out), stamped by blob id."""
+    listing = _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", commit).decode("utf-8", "surrogateescape")
+    blobs: dict[str, str] = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, _tab, path = entry.partition("\t")
+        mode, kind, blob = meta.split(" ")
+        if kind == "blob" and mode in _GIT_FILES and not any(part.startswith(".") for part in path.split("/")):
+            blobs[path] = blob
+    return Members({path: f"git:{blob}" for path, blob in blobs.items()}, partial(_cat_blobs, git_dir, blobs))
+
+
+def _git(git_dir: Path, *args: str) -> bytes:
+    try:
+        return subprocess.run(["git", "-C", str(git_dir), *args], capture_output=True, check=True, timeout=600).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InputFileError(f"cannot read the kept repository: {exc}", path=str(git_dir)) from exc
+
+
+def _cat_blobs(git_dir: Path, blobs: Mapping[str, str], paths: Sequence[str]) -> Iterator[bytes]:
+    """The contents of ``paths`` (named in ``blobs``), streamed by one ``git cat-file --batch``."""
+    proc = subprocess.Popen(["git", "-C", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    feeder = threading.Thread(target=_feed, args=(proc.stdin, [blobs[p] for p in paths]), daemon=True)
+    feeder.start()
+    try:
+        for path in paths:
+            header = proc.stdout.readline().split()
+            if len(header) != 3 or header[1] != b"blob":
+                raise InputFileError(f"git cannot read {path} ({b' '.join(header).decode(errors='replace') or 'no answer'})", path=str(git_dir))
+            data = proc.stdout.read(int(header[2]) + 1)[:-1]  # the content, then a newline
+            yield data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
+        feeder.join()
+
+
+def _feed(stdin: IO[bytes], blobs: Sequence[str]) -> None:
+    try:
+        for start in range(0, len(blobs), 1000):
+            stdin.write("".join(f"{b}\n" for b in blobs[start : start + 1000]).encode())
+        stdin.close()
+    except (BrokenPipeError, OSError, ValueError):  # the reader stopped early (an error, or not every file wanted)
+        pass
 
 
 @contextmanager
@@ -131,7 +196,7 @@ def _sha256(path: Path) -> str:
 
 def read_archive(archive: Path) -> Members:
     """The regular files of a .zip or .tar(.gz), by path under its single top directory (a GitHub-style archive's
-    ``name-main/``); unsafe member names are refused."""
+    ``name-main/``), read in memory; unsafe member names are refused."""
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -146,7 +211,8 @@ def read_archive(archive: Path) -> Members:
     names = {name: PurePosixPath(name).parts for name in found}
     tops = {parts[0] for parts in names.values()}
     strip = 1 if len(tops) == 1 and all(len(parts) > 1 for parts in names.values()) else 0
-    return {"/".join(names[name][strip:]): (_stamp(data), data) for name, data in found.items()}
+    contents = {"/".join(names[name][strip:]): data for name, data in found.items()}
+    return Members({name: _stamp(data) for name, data in contents.items()}, lambda paths: (contents[p] for p in paths))
 
 
 def _wanted(archive: Path, name: str, regular: bool) -> bool:
@@ -180,4 +246,4 @@ def file_stamp(entry: os.DirEntry[str]) -> str:
     return f"{info.st_mtime_ns}:{info.st_size}"
 
 
-__all__ = ["ARCHIVE_SUFFIXES", "Members", "Tree", "file_stamp", "kind_of", "open_tree", "read_archive", "remove_clone"]
+__all__ = ["ARCHIVE_SUFFIXES", "Members", "Reader", "Tree", "file_stamp", "kind_of", "open_tree", "read_archive", "read_git", "remove_clone"]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -29,7 +29,7 @@ from ..errors import InputFileError
 from ..guidance.prescriptions import package_names, parse_unit, unit_entries, unit_name
 from ..guidance.unit_form import UnitForm, unit_form
 from ..guidance.units import Unit
-from .sources import Members, Tree
+from .sources import Reader, Tree
 from .store import (
     ANY_PACKAGE,
     ORIGIN,
@@ -121,7 +121,7 @@ def sync_tree(
     if previous is not None and _same_source(previous, tree) and tree.kind != "directory" and tree.revision == previous.revision:
         units = store.counts()["units_by_source"].get(source, 0)
         return SyncSummary(previous, int(previous.details.get("files", 0)), 0, 0, 0, 0, units, (), clock() - started)
-    root, seen, contents = _listing(tree)
+    root, seen, read = _listing(tree)
     known = store.stamps(source) if previous is not None and _same_source(previous, tree) else {}
     if not known and previous is not None:
         store.forget_source(source)
@@ -131,7 +131,7 @@ def sync_tree(
     metadata: dict[str, Any] = {}
     with store.batch():  # one transaction: a lock running meanwhile sees the old set or the new one
         dropped, added = store.update_files(source, (), removed)
-        for files, found, about in compile_files(root, [(p, seen[p], contents.get(p)) for p in changed]):
+        for files, found, about in compile_files(root, [(p, seen[p]) for p in changed], read):
             for problem in found:
                 warn(problem)
             problems += found
@@ -145,19 +145,16 @@ def sync_tree(
     return SyncSummary(record, len(seen), len(changed), len(removed), added, dropped, units, tuple(problems), clock() - started, metadata)
 
 
-def _listing(tree: Tree) -> tuple[Path, dict[str, str], dict[str, bytes]]:
-    """Where the unit files are, path -> stamp of each, and their contents when already read (an archive's)."""
+def _listing(tree: Tree) -> tuple[Path, dict[str, str], Optional[Reader]]:
+    """Where the unit files are, path -> stamp of each, and how their contents are read when not on disk (an
+    archive's, a git commit's: ``Members``)."""
     if tree.members is None:
         root = unit_root(tree.root)
-        return root, scan(root), {}
+        return root, scan(root), None
     members = tree.members()
-    inner = "prescriptions/" if any(name.startswith("prescriptions/") for name in members) else ""
-    units = _unit_members(members, inner)
-    return tree.root, {name: stamp for name, (stamp, _data) in units.items()}, {name: data for name, (_stamp, data) in units.items()}
-
-
-def _unit_members(members: Members, inner: str) -> Members:
-    return {name[len(inner):]: member for name, member in members.items() if name.startswith(inner) and name.endswith((".yaml", ".yml"))}
+    inner = "prescriptions/" if any(name.startswith("prescriptions/") for name in members.stamps) else ""
+    seen = {name[len(inner):]: stamp for name, stamp in members.stamps.items() if name.startswith(inner) and name.endswith((".yaml", ".yml"))}
+    return tree.root, seen, lambda paths: members.read([inner + path for path in paths])
 
 
 def _same_source(previous: SourceRecord, tree: Tree) -> bool:
@@ -168,10 +165,11 @@ def _same_source(previous: SourceRecord, tree: Tree) -> bool:
 Compiled = tuple[list[CompiledFile], list[Problem], dict[str, Any]]
 
 
-def compile_files(root: Path, files: Sequence[tuple[str, str, Optional[bytes]]]) -> Iterator[Compiled]:
-    """Compile ``(relative path, stamp, content or None: read it under root)`` files batch by batch; a process pool
-    for large batches."""
-    chunks = [list(files[i : i + _CHUNK]) for i in range(0, len(files), _CHUNK)]
+def compile_files(root: Path, files: Sequence[tuple[str, str]], read: Optional[Reader] = None) -> Iterator[Compiled]:
+    """Compile ``(relative path, stamp)`` files batch by batch: their contents streamed by ``read`` (an archive's, a
+    git commit's), else read under ``root`` by whoever compiles them; a process pool for large batches, fed a few
+    batches ahead (so a streamed source is never held whole)."""
+    chunks = _chunks(files, read)
     workers = min(os.cpu_count() or 1, 4)
     if len(files) < _POOL_FROM or workers < 2:
         yield from (compile_chunk(str(root), chunk) for chunk in chunks)
@@ -181,7 +179,20 @@ def compile_files(root: Path, files: Sequence[tuple[str, str, Optional[bytes]]])
     )
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(compile_chunk, [str(root)] * len(chunks), chunks)
+        ahead: deque[Future[Compiled]] = deque()
+        for chunk in chunks:
+            ahead.append(pool.submit(compile_chunk, str(root), chunk))
+            if len(ahead) > 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _chunks(files: Sequence[tuple[str, str]], read: Optional[Reader]) -> Iterator[list[tuple[str, str, Optional[bytes]]]]:
+    contents = read([path for path, _stamp in files]) if read is not None else None
+    for start in range(0, len(files), _CHUNK):
+        chunk = files[start : start + _CHUNK]
+        yield [(path, stamp, None if contents is None else next(contents)) for path, stamp in chunk]
 
 
 def compile_chunk(root: str, files: Sequence[tuple[str, str, Optional[bytes]]]) -> tuple[list[CompiledFile], list[Problem], dict[str, Any]]:

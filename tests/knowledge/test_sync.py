@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -95,6 +96,42 @@ def test_a_git_url_is_cloned_shallow_and_its_commit_recorded(tmp_path: Path) -> 
         assert summary.units == 8
         again, _ = _sync(store, f"file://{repo}", tmp_path / "kd")  # fetched into the kept clone: nothing changed
         assert again.compiled_files == 0 and again.units == 8
+
+
+def test_a_git_source_is_read_from_its_objects_never_checked_out_and_a_new_commit_compiles_only_what_changed(tmp_path: Path) -> None:
+    repo = prescriptions_repo(tmp_path / "repo")
+    (repo / "prescriptions" / ".hidden.yaml").write_text("units: [oops\n")  # hidden: never read
+    (repo / "prescriptions" / "linked.yaml").symlink_to("wi_/widget/sieve.yaml")  # a link: left out, as an archive's
+    git_repo(repo)
+    kd = tmp_path / "kd"
+    with KnowledgeStore.open(kd) as store:
+        first, warned = _sync(store, f"file://{repo}", kd)
+        assert (first.files, first.compiled_files, first.units) == (8, 8, 8)
+        assert [(p.path, p.unit) for p in warned] == [("gi_/gizmo/size.yaml", "GizmoGitUnknownSizeWrap")]  # named as before
+        kept = [p.relative_to(kd / "sources") for p in (kd / "sources").rglob("*") if p.is_file()]
+        assert kept and not any(p.suffix in (".yaml", ".yml") for p in kept)  # git's objects, no work tree
+
+        sieve = repo / "prescriptions" / "wi_" / "widget" / "sieve.yaml"
+        sieve.write_text(sieve.read_text().replace("WidgetTwoLosesDataSieve", "WidgetRenamedSieve"))
+        (repo / "prescriptions" / "ga_" / "gadget" / "step.yaml").unlink()
+        commit = _commit(repo)
+        changed, warned = _sync(store, f"file://{repo}", kd)
+        assert changed.source.revision == commit and warned == []
+        assert (changed.compiled_files, changed.removed_files, changed.loaded, changed.removed, changed.units) == (1, 1, 1, 2, 7)
+        assert [u.name for u in StoreUnits(store).units_for(["widget"])] == ["WidgetRenamedSieve"]
+        assert [p.unit for p in store.problems()] == ["GizmoGitUnknownSizeWrap"]  # still on record
+        packs = sorted((kd / "sources").rglob("*.pack"))
+        again, _ = _sync(store, f"file://{repo}", kd)
+        assert (again.compiled_files, again.units, again.source.revision) == (0, 7, commit)
+        assert sorted((kd / "sources").rglob("*.pack")) == packs  # an unchanged repository sent nothing again
+
+
+def _commit(repo: Path) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.invalid", "HOME": str(repo.parent), "PATH": "/usr/bin:/bin"}
+    for args in (["add", "-A"], ["commit", "-q", "-m", "change"], ["rev-parse", "HEAD"]):
+        done = subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def test_a_git_url_with_credentials_never_shows_them(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def sync(source: Optional[str], backend: Optional[str], directory: Optional[str]
     """Compile prescriptions from SOURCE into the knowledge store, or fetch a backend's.
 
     SOURCE is a checkout of the prescriptions repository (or any directory of unit files),
-    a git URL (cloned at depth 1), a .tar.gz/.zip archive (path or URL), or a backend URL.
+    a git URL (fetched at depth 1), a .tar.gz/.zip archive (path or URL), or a backend URL.
     A re-sync compiles only the files that changed; a unit that cannot be used is skipped
     and named. Without SOURCE: the backend (--backend, THOTH_HOST, .thoth.yaml's host).
     """
