@@ -256,8 +256,9 @@ class _Import:
         return grouped
 
     def summary(self) -> BundleSummary:
-        said = "skipped_units" in self.held
-        names = [record.name for record in self.sources or ()]
+        records = self.sources or []
+        said = "skipped_units" in self.held and not any(record.details.get(SKIPPED_UNKNOWN) for record in records)
+        names = [record.name for record in records]
         skipped = sum(len(found) for name, found in self._problems().items() if name in names) if said else None
         return BundleSummary(tuple(names), self.units, len(self.advisories), len(self.held.get("user_prescriptions") or {}),
                              len(self.held.get("wheel_abi") or {}), skipped)

@@ -149,6 +149,10 @@ def test_a_bundle_that_does_not_say_what_its_producer_skipped_says_unknown_not_0
     assert status["skipped_units"] is None and status["skipped_unknown"] == ["prescriptions"] and status["units"] == 8
     plain = thoth("knowledge", "status", "--knowledge-dir", str(other))
     assert "units skipped at sync: unknown for prescriptions" in plain.out + plain.err
+    assert thoth("knowledge", "export", str(tmp_path / "again.zip"), "--knowledge-dir", str(other)).code == 0
+    passed_on = thoth("knowledge", "import", str(tmp_path / "again.zip"), "--knowledge-dir", str(tmp_path / "third"), "--json")
+    assert passed_on.json()["skipped"] is None  # passed on, still unknown
+    assert thoth("knowledge", "status", "--json", "--knowledge-dir", str(tmp_path / "third")).json()["skipped_unknown"] == ["prescriptions"]
     synced = thoth("prescription", "sync", str(tmp_path / "repo"), "--knowledge-dir", str(other))  # a sync knows again
     assert synced.code == 0, synced.err
     assert thoth("knowledge", "status", "--json", "--knowledge-dir", str(other)).json()["skipped_units"] == 1
