@@ -387,6 +387,26 @@ def test_a_json_page_goes_straight_to_its_files_json_by_version() -> None:
     assert json_groups(b'{"files": []}', page_url) == [] and json_value(b'{"files": []}', page_url, "h\n") == ("h\n", [])
 
 
+def test_an_sdist_after_its_wheels_joins_their_group_only_when_its_name_reads_the_same() -> None:
+    """An sdist whose ``project-version`` is a wheel's already read takes that wheel's group; one
+    spelt otherwise (``a-b`` after ``a_b``), or after a wheel whose version is no version, is read
+    on its own: the same groups as parsing the page and grouping its files."""
+    names = ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz", "Alpha-1.0.1-py3-none-any.whl", "Alpha-1.0.1.zip",
+             "alpha-1.0.1.tar.gz", "a_b-2.0-py3-none-any.whl", "a-b-2.0.tar.gz", "alpha-nope-py3-none-any.whl",
+             "alpha-nope.tar.gz", "alpha-2.0rc1-py3-none-any.whl", "alpha-2.0-rc1.tar.gz", "alpha-1.0.tar.gz"]
+    files = [{"filename": n, "url": f"https://f.example.invalid/{n}", "hashes": {"sha256": f"{i:02x}"}}
+             for i, n in enumerate(names)]
+    body = json.dumps({"files": files}).encode()
+    page_url = "https://index.example.invalid/simple/alpha/"
+    source = Source("main", "https://index.example.invalid/simple")
+    groups = json_groups(body, page_url)
+    expected = groups_from_text(artifacts_to_groups(parse_json(body, page_url, source)))
+    assert [(n, v) for n, v, _rows in groups] == [(n, v) for n, v, _rows in expected]
+    for (_n, _v, rows), (_n2, _v2, expected_rows) in zip(groups, expected):
+        assert artifacts_from_rows(rows, source) == artifacts_from_rows(expected_rows, source)
+    assert [len(json.loads(rows)) for _n, _v, rows in groups] == [3, 3, 2, 2, 1, 1]
+
+
 @pytest.mark.parametrize("body", [
     b"", b"[]", b'{"files": 3}', b'{"files": [3]}', b'{"files": [{"url": "https://x/a-1.0.tar.gz"}]}',
     b'{"files": [{"filename": "a-1.0.tar.gz"}]}', b'{"files": [{"filename": "a-1.0.tar.gz", "url": "u", "hashes": [1]}]}',

@@ -14,6 +14,7 @@ from .pages import InvalidPage, Span, resolve_url
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # (text, index) -> (one decoded value, index after it)
 _SPACE = re.compile(r"[ \t\n\r]*")
 _ABSOLUTE = ("https://", "http://", "file:")
+_SDISTS = (".tar.gz", ".zip")
 
 
 def json_value(body: Union[bytes, list[bytes]], page_url: str, head: str = "") -> tuple[str, list[Span]]:
@@ -129,8 +130,11 @@ def _scan_files(text: str, index: int, page_url: str, exact: bool) -> tuple[dict
         if not exact or type(url) is not str or not url.startswith(_ABSOLUTE):
             raw = json.dumps({**item, "url": resolve_url(page_url, str(url))}, separators=(",", ":"))
         filename = filename if type(filename) is str else str(filename)
-        wheel = filename.endswith(".whl") and filename.count("-") in (4, 5)  # _version_key's remembered kind
-        key = keys.get(filename[: filename.find("-", filename.find("-") + 1)]) if wheel else None
+        if filename.endswith(".whl"):  # a wheel name's "project-version" prefix, as _version_key remembers it
+            key = keys.get(filename[: filename.find("-", filename.find("-") + 1)]) if filename.count("-") in (4, 5) else None
+        else:  # an sdist of a version whose wheel came first: the same split (one "-"), if it read a version
+            key = keys.get(filename[: -7 if filename.endswith(".tar.gz") else -4]) if filename.endswith(_SDISTS) else None
+            key = key if key is not None and key[1] else None
         if key is None:
             key = _version_key(filename, keys)
         group = groups.get(key)
