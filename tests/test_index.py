@@ -20,6 +20,7 @@ import httpx
 import pytest
 from packaging.version import Version
 
+from micro_thoth import zips
 from micro_thoth.artifacts import Artifact
 from micro_thoth.cache import Cache
 from micro_thoth.errors import (
@@ -29,7 +30,15 @@ from micro_thoth.errors import (
     PackageNotFound,
     UsageError,
 )
-from micro_thoth.index import IndexClient, pages, parse_html, parse_json, project_pages, suggest
+from micro_thoth.index import (
+    IndexClient,
+    pages,
+    parse_html,
+    parse_json,
+    project_pages,
+    suggest,
+    wheelzip,
+)
 from micro_thoth.index.budget import Budget
 from micro_thoth.index.page_scan import json_groups, json_value
 from micro_thoth.index.pages import (
@@ -1095,6 +1104,83 @@ def test_a_member_before_the_start_of_the_file_is_not_a_wheel(tmp_path: Path) ->
         read_metadata(io.BytesIO(bytes(data)), "alpha")
     with open(tmp_path / "w.whl", "rb") as handle, pytest.raises(NotAWheel, match="before the start"):
         read_metadata(handle, "alpha")
+
+
+def _zipfile_metadata(data: bytes, project: str) -> bytes | type[NotAWheel]:
+    """What zipfile alone reads as the archive's METADATA (or NotAWheel)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.read(wheelzip.metadata_member(archive.namelist(), project))
+    except (*zips.UNREADABLE, KeyError, NotAWheel):
+        return NotAWheel
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_plain_wheels_metadata_is_read_from_its_central_directory(compression: int) -> None:
+    """A plain archive's METADATA is read without zipfile listing every member: the same bytes, by
+    the same range requests."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for i in range(300):
+            zf.writestr(f"alpha/m{i}.py", f"x = {i}\n" * 20)
+        zf.writestr("alpha-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\n" * 40)
+        zf.writestr("alpha-1.0.dist-info/RECORD", b"")
+    data = buf.getvalue()
+    assert wheelzip._plain_metadata(io.BytesIO(data), "alpha") == _zipfile_metadata(data, "alpha")
+    fetched: list[list[tuple[int, int]]] = []
+    for plain in (True, False):
+        calls: list[tuple[int, int]] = []
+        fetched.append(calls)
+        remote = RangeFile(lambda a, b, calls=calls: calls.append((a, b)) or data[a : b + 1], len(data),  # type: ignore[func-returns-value]
+                           known=(len(data) - 4096, data[-4096:]))
+        if plain:
+            assert read_metadata(remote, "alpha") == _zipfile_metadata(data, "alpha")  # type: ignore[arg-type]
+        else:
+            with zipfile.ZipFile(remote) as archive:  # type: ignore[arg-type]
+                archive.read("alpha-1.0.dist-info/METADATA")
+    assert fetched[0] == fetched[1] and fetched[0]
+
+
+def _irregular(kind: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alpha/__init__.py", b"")
+        zf.writestr("alpha-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: alpha\n" * 20)
+        if kind == "comment":
+            zf.comment = b"a comment"
+        if kind == "nul":
+            zf.writestr("beta-1.0.dist-info/METADATAx", b"Name: beta\n")  # a NUL for the "x" below (zipfile cuts names at one)
+    data = bytearray(buf.getvalue())
+    name = b"alpha-1.0.dist-info/METADATA"
+    local = data.find(name) - 30  # the METADATA member's local header, then its central directory entry
+    entry = data.find(name, data.find(b"PK\x01\x02")) - 46
+    if kind == "nul":
+        return bytes(data).replace(b"METADATAx", b"METADATA\0")
+    if kind == "prefix":
+        return b"#!/bin/sh\n" + bytes(data)  # zipfile reads past a prefix
+    if kind == "crc":
+        data[entry + 16] ^= 0xFF
+    if kind == "local-name":
+        data[local + 30] = ord("b")
+    if kind == "encrypted":
+        data[entry + 8] |= 0x01
+    if kind == "method":
+        data[entry + 10] = 99  # no method zipfile knows
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["comment", "nul", "prefix", "crc", "local-name", "encrypted", "method"])
+def test_an_irregular_wheel_is_left_to_zipfile(kind: str) -> None:
+    """Anything but a plain archive is read (or refused) by zipfile, as before."""
+    data = _irregular(kind)
+    assert wheelzip._plain_metadata(io.BytesIO(data), "alpha") is None
+    expected = _zipfile_metadata(data, "alpha")
+    if expected is NotAWheel:
+        with pytest.raises(NotAWheel):
+            read_metadata(io.BytesIO(data), "alpha")
+    else:
+        assert read_metadata(io.BytesIO(data), "alpha") == expected
+    assert kind not in ("crc", "local-name", "encrypted", "method") or expected is NotAWheel
 
 
 def test_not_a_wheel() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from typing import IO, Optional
 
@@ -94,9 +96,89 @@ def metadata_member(names: list[str], project: Optional[str] = None) -> str:
 
 
 def read_metadata(fileobj: IO[bytes], project: Optional[str] = None) -> bytes:
-    """The METADATA bytes of the wheel in ``fileobj`` (seekable); NotAWheel if unusable."""
+    """The METADATA bytes of the wheel in ``fileobj`` (seekable); NotAWheel if unusable. A plain
+    archive's is read straight from its central directory (``_plain_metadata``), any other by zipfile."""
+    found = _plain_metadata(fileobj, project)
+    if found is not None:
+        return found
     with zips.unreadable_as(NotAWheel, KeyError), zips.open_archive(fileobj) as archive:
         info = archive.getinfo(metadata_member(archive.namelist(), project))
         if info.file_size > MAX_METADATA_BYTES:
             raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")
         return archive.read(info)
+
+
+_END = struct.Struct("<4s4H2LH")  # the end of central directory record (zipfile's structEndArchive)
+_ENTRY = struct.Struct("<4s4B4HL2L5H2L")  # a central directory entry, then its name, extra field and comment
+_LENGTHS = struct.Struct("<3H")  # an entry's name, extra field and comment lengths, 28 bytes in
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # a member's local header, then its name and extra field
+_WANTED = b".dist-info/METADATA"
+_LARGE = 0xFFFFFFFF  # a size or offset kept in a zip64 extra field
+
+
+def _plain_metadata(fileobj: IO[bytes], project: Optional[str]) -> Optional[bytes]:
+    """``read_metadata`` of a plain archive without listing its members: zipfile makes a ZipInfo
+    of each of thousands of entries (a fifth of a millisecond a wheel of a thousand files);
+    here an entry is three lengths and a test of its name's end, and only the METADATA member is
+    read (stored or deflated, its size and CRC-32 checked). None for anything else (an archive
+    comment, zip64, bytes before the archive, a name with NUL, an encrypted or otherwise stored
+    member, a header that does not match its entry): zipfile then reads it, or says why not."""
+    size = fileobj.seek(0, io.SEEK_END)
+    if size < _END.size:
+        return None
+    fileobj.seek(size - _END.size)
+    signature, disk, first, here, count, cd_size, cd_offset, comment = _END.unpack(fileobj.read(_END.size))
+    if signature != b"PK\x05\x06" or comment or disk or first or here != count or cd_offset + cd_size != size - _END.size:
+        return None
+    fileobj.seek(cd_offset)
+    directory = fileobj.read(cd_size)
+    entries = _metadata_entries(directory, count)
+    if not entries:
+        return None
+    names = [name for name, _at in entries]
+    try:
+        wanted = metadata_member(names, project)
+    except NotAWheel:
+        return None  # zipfile says it
+    entry = _ENTRY.unpack_from(directory, [at for name, at in entries if name == wanted][-1])
+    return _member(fileobj, wanted, entry)
+
+
+def _metadata_entries(directory: bytes, count: int) -> Optional[list[tuple[str, int]]]:
+    """(name, where its entry starts) of each ``*.dist-info/METADATA`` entry of a central directory
+    of ``count`` entries; None if it is not exactly that (or a name holds a NUL, which zipfile cuts)."""
+    found, at, end = [], 0, len(directory)
+    for _ in range(count):
+        if at + _ENTRY.size > end or not directory.startswith(b"PK\x01\x02", at):
+            return None
+        name_length, extra_length, comment_length = _LENGTHS.unpack_from(directory, at + 28)
+        name = at + _ENTRY.size
+        if directory.find(b"\0", name, name + name_length) >= 0:
+            return None
+        if directory.endswith(_WANTED, name, name + name_length):
+            flags = _ENTRY.unpack_from(directory, at)[5]
+            found.append((directory[name : name + name_length].decode("utf-8" if flags & 0x800 else "cp437"), at))
+        at = name + name_length + extra_length + comment_length
+    return found if at == end else None
+
+
+def _member(fileobj: IO[bytes], name: str, entry: tuple[int, ...]) -> Optional[bytes]:
+    """The member of central directory ``entry`` (named ``name``), if plainly stored or deflated,
+    unencrypted, within ``MAX_METADATA_BYTES`` and matching its local header, size and CRC-32."""
+    flags, method, crc, packed, unpacked, offset = entry[5], entry[6], entry[9], entry[10], entry[11], entry[18]
+    if flags & 0x61 or method not in (0, 8) or _LARGE in (packed, unpacked, offset) or unpacked > MAX_METADATA_BYTES:
+        return None
+    fileobj.seek(offset)
+    header = fileobj.read(_LOCAL.size)
+    if len(header) != _LOCAL.size:
+        return None
+    local = _LOCAL.unpack(header)
+    if local[0] != b"PK\x03\x04" or fileobj.read(local[10]) != name.encode("utf-8" if flags & 0x800 else "cp437"):
+        return None
+    fileobj.seek(local[11], io.SEEK_CUR)
+    data = fileobj.read(packed)
+    try:
+        data = data if method == 0 else zlib.decompressobj(-15).decompress(data, unpacked + 1)
+    except zlib.error:
+        return None
+    return data if len(data) == unpacked and zlib.crc32(data) == crc else None
