@@ -39,6 +39,7 @@ from micro_thoth.index import (
     suggest,
     wheelzip,
 )
+from micro_thoth.index import metadata as metadata_module
 from micro_thoth.index.budget import Budget
 from micro_thoth.index.page_scan import json_groups, json_value
 from micro_thoth.index.pages import (
@@ -594,6 +595,38 @@ def test_metadata_via_range_reads(index_factory: type[LocalIndex], http: httpx.C
     index.requests.clear()
     assert client.metadata(second_wheel).version == "2.0"
     assert index.requested("/files/") == [f"GET /files/{second}"] * 2  # the host is known: no probe
+
+
+def test_threads_wait_for_one_probe_of_an_unknown_host(index_factory: type[LocalIndex], http: httpx.Client,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metadata asked for at once on a host not known to serve unadvertised ``.metadata`` files:
+    one thread asks whether it does, the others wait for its answer (no 404 each)."""
+    index = index_factory(metadata_files=False)
+    names = [_big_wheel(index, Dist(name, "1.0")) for name in ("alpha", "beta", "gamma", "delta")]
+    client = _client([Source("main", index.url)], http)
+    wheels = [_only_wheel(client, name) for name in ("alpha", "beta", "gamma", "delta")]
+    slow = metadata_module.MetadataFetcher._pep658
+
+    def probe(self: metadata_module.MetadataFetcher, artifact: Artifact) -> bytes | None:
+        time.sleep(0.2)  # the others reach the host's question meanwhile
+        return slow(self, artifact)
+
+    monkeypatch.setattr(metadata_module.MetadataFetcher, "_pep658", probe)
+    start = threading.Barrier(len(wheels))
+    found: list[str] = []
+
+    def ask(wheel: Artifact) -> None:
+        start.wait()
+        found.append(client.metadata(wheel).name)
+
+    threads = [threading.Thread(target=ask, args=(wheel,)) for wheel in wheels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(found) == ["alpha", "beta", "delta", "gamma"]
+    probes = [r for r in index.requested("/files/") if r.endswith(".metadata")]
+    assert len(probes) == 1 and probes[0].split("/")[-1][: -len(".metadata")] in names
 
 
 class UnadvertisedMetadata(LocalIndex):

@@ -82,6 +82,7 @@ class MetadataFetcher:
         self._reporter = reporter
         self._offline = offline
         self._hosts: dict[str, bool] = {}
+        self._probing: dict[str, threading.Lock] = {}  # host -> held by the thread asking whether it serves .metadata
         self._hosts_lock = threading.Lock()
 
     def in_memory(self, artifact: Artifact) -> bool:
@@ -192,12 +193,9 @@ class MetadataFetcher:
     def _fetch(self, artifact: Artifact) -> bytes:
         if artifact.url.startswith("file:"):
             return self._local(artifact)
-        if artifact.has_metadata_file or (artifact.is_wheel and self._may_serve_metadata(artifact)):
-            data = self._pep658(artifact)
-            if not artifact.has_metadata_file:
-                self._learn_host(artifact, served=data is not None)
-            if data is not None:
-                return data
+        data = self._pep658(artifact) if artifact.has_metadata_file else self._unadvertised(artifact)
+        if data is not None:
+            return data
         if artifact.is_wheel:
             self._debug(f"metadata of {artifact.filename}: reading the wheel (range requests if served)")
             return self._wheel(artifact)
@@ -205,14 +203,32 @@ class MetadataFetcher:
         return self._sdist(artifact)
 
     # -- PEP 658 --------------------------------------------------------------------
-    def _may_serve_metadata(self, artifact: Artifact) -> bool:
-        """Whether to try ``<url>.metadata`` although the page did not advertise it.
+    def _unadvertised(self, artifact: Artifact) -> Optional[bytes]:
+        """A wheel's ``<url>.metadata`` although the page did not advertise it, if its host serves them.
 
         Some indexes and proxies drop the PEP 658 attributes while the file host
         still serves the files; one probe per host (remembered in the store,
-        forgotten with ``refresh``) tells, and a "yes" is never downgraded.
-        """
+        forgotten with ``refresh``) tells, and a "yes" is never downgraded. While a
+        host is unknown one thread asks and the others wait for its answer (the
+        first metadata prefetches all asked at once: a 404 each from a host that
+        serves none)."""
+        if not artifact.is_wheel:
+            return None
         host = urllib.parse.urlsplit(artifact.url).netloc
+        known = self._known_host(host)
+        if known is None:
+            with self._hosts_lock:
+                probing = self._probing.setdefault(host, threading.Lock())
+            with probing:
+                known = self._known_host(host)
+                if known is None:
+                    data = self._pep658(artifact)
+                    self._learn_host(host, served=data is not None)
+                    return data
+        return self._pep658(artifact) if known else None
+
+    def _known_host(self, host: str) -> Optional[bool]:
+        """Whether ``host`` serves unadvertised ``.metadata`` files, as learnt (None: not yet)."""
         with self._hosts_lock:
             known = self._hosts.get(host)
         if known is None and self._store is not None and not self._refresh:
@@ -220,11 +236,10 @@ class MetadataFetcher:
             known = None if stored is None else stored == "yes"
             if known is not None:
                 with self._hosts_lock:
-                    self._hosts.setdefault(host, known)
-        return known is not False
+                    known = self._hosts.setdefault(host, known)
+        return known
 
-    def _learn_host(self, artifact: Artifact, *, served: bool) -> None:
-        host = urllib.parse.urlsplit(artifact.url).netloc
+    def _learn_host(self, host: str, *, served: bool) -> None:
         with self._hosts_lock:
             if self._hosts.get(host):
                 return
