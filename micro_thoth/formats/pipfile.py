@@ -1,4 +1,4 @@
-"""The Pipfile: parse into a ``models.Pipfile``, compute pipenv's ``_meta`` hash, edit keeping comments.
+"""The Pipfile: parse into a ``models.Pipfile`` and compute pipenv's ``_meta`` hash (``pipfile_edit`` edits it).
 
 The hash is the one pipenv writes into ``Pipfile.lock``: sha256 of the compact,
 key-sorted JSON of ``{"_meta": {"sources", "requires"}, "default", "develop",
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from typing import Any, Optional, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-import tomlkit
-import tomlkit.exceptions
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -32,6 +30,9 @@ from micro_thoth.models import (
     Pipfile,
     Source,
 )
+
+if TYPE_CHECKING:
+    import tomlkit
 
 try:  # Python 3.11+: the standard library's parser reads plain data ~10 times faster than tomlkit
     import tomllib as _fast_toml
@@ -171,7 +172,7 @@ def _hash_sources(data: Mapping[str, Any], default_index_url: Optional[str]) -> 
 
 
 def parse_toml(text: str, path: Optional[str] = None) -> dict[str, Any]:
-    """Any TOML text as plain Python data (this module is the one tomlkit adapter): read by the
+    """Any TOML text as plain Python data (this module and ``pipfile_edit`` are the tomlkit adapters): read by the
     standard library's parser where there is one (the same data, faster), else, and for text it
     refuses, by tomlkit (whose error names the line and column)."""
     if _fast_toml is not None:
@@ -179,10 +180,15 @@ def parse_toml(text: str, path: Optional[str] = None) -> dict[str, Any]:
             return _fast_toml.loads(text)
         except _fast_toml.TOMLDecodeError:
             pass
-    return _load(text, path).unwrap()
+    return load_document(text, path).unwrap()
 
 
-def _load(text: str, path: Optional[str]) -> tomlkit.TOMLDocument:
+def load_document(text: str, path: Optional[str]) -> tomlkit.TOMLDocument:
+    """The TOML text as tomlkit's document (comments and layout kept); not TOML: ``InputFileError``."""
+    # imported here: a lock reads a valid Pipfile with tomllib (Python 3.11+) and never needs tomlkit
+    import tomlkit
+    import tomlkit.exceptions
+
     try:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
@@ -375,126 +381,3 @@ def _optional_string(value: Any, path: Optional[str], key_path: str) -> Optional
 
 def _kind(value: Any) -> str:
     return values.kind(value, mapping="a table")
-
-
-# -- editing (tomlkit keeps comments and layout) ---------------------------------------------
-
-
-def add_package(text: str, category: str, name: str, spec: Spec) -> str:
-    """Add or replace ``name`` in ``category`` (``default``, ``develop`` or a custom one).
-
-    An existing entry with the same canonical name keeps its key and position;
-    the section is created at the end when missing. ``spec`` is a string
-    (``"*"``, ``"==1.0"``) or a table (``{"version": "*", "extras": ["x"]}``).
-    """
-    doc = _load(text if not text or text.endswith("\n") else text + "\n", None)
-    table = _ensure_section(doc, section_name(category))
-    value = _toml_value(spec)
-    existing = _matching_keys(table, name)
-    if existing:
-        table[existing[0]] = value
-    else:
-        table.add(name, value)
-    return _same_newlines(tomlkit.dumps(doc), text)
-
-
-def remove_package(text: str, name: str, categories: Optional[Iterable[str]] = None) -> str:
-    """Remove ``name`` (any spelling) from the given categories (all package sections if None)."""
-    doc = _load(text, None)
-    sections = (
-        [section_name(c) for c in categories] if categories is not None else package_sections(doc)
-    )
-    for section in sections:
-        table = doc.get(section)
-        if isinstance(table, MutableMapping):
-            for key in _matching_keys(table, name):
-                del table[key]
-    return _same_newlines(tomlkit.dumps(doc), text)
-
-
-def _same_newlines(out: str, original: str) -> str:
-    """Keep a CRLF file CRLF (tomlkit writes new lines with LF)."""
-    if "\r\n" not in original:
-        return out
-    return out.replace("\r\n", "\n").replace("\n", "\r\n")
-
-
-def new_pipfile_text(python_version: Optional[str], sources: Sequence[Source] = ()) -> str:
-    """A fresh Pipfile as ``pipenv install`` creates it."""
-    doc = tomlkit.document()
-    if sources:
-        aot = tomlkit.aot()
-        for source in sources:
-            aot.append(
-                tomlkit.table()
-                .add("url", source.url)
-                .add("verify_ssl", source.verify_ssl)
-                .add("name", source.name)
-            )
-        doc.add("source", aot)
-    doc.add("packages", tomlkit.table())
-    doc.add("dev-packages", tomlkit.table())
-    if python_version:
-        doc.add("requires", tomlkit.table().add("python_version", python_version))
-    return _tidy(tomlkit.dumps(doc))
-
-
-def with_sources(text: str, sources: Sequence[Source], urls: Mapping[str, str]) -> str:
-    """The Pipfile with its ``[[source]]`` URLs replaced by ``urls`` (old URL -> new), and ``sources``
-    written first when it names none (the default index, for a reader that cannot ask pip)."""
-    doc = _load(text, None)
-    if not isinstance(doc.get("source"), list):
-        return _same_newlines(new_sources_text(sources, urls), text) + text
-    for table in doc["source"]:
-        if isinstance(table, MutableMapping) and table.get("url") in urls:
-            table["url"] = urls[table["url"]]
-    return _same_newlines(tomlkit.dumps(doc), text)
-
-
-def new_sources_text(sources: Sequence[Source], urls: Mapping[str, str]) -> str:
-    """``[[source]]`` tables (URLs mapped through ``urls``) and a blank line, to put before a Pipfile."""
-    if not sources:
-        return ""
-    aot = tomlkit.aot()
-    for source in sources:
-        aot.append(
-            tomlkit.table().add("url", urls.get(source.url, source.url)).add("verify_ssl", source.verify_ssl).add("name", source.name)
-        )
-    doc = tomlkit.document()
-    doc.add("source", aot)
-    return tomlkit.dumps(doc) + "\n"
-
-
-def _ensure_section(doc: tomlkit.TOMLDocument, section: str) -> Any:
-    table = doc.get(section)
-    if table is None:
-        table = tomlkit.table()
-        doc.add(section, table)
-        return doc[section]
-    if not isinstance(table, Mapping):
-        raise InputFileError("expected a table of packages", key_path=section)
-    return table
-
-
-def _matching_keys(table: Mapping[str, Any], name: str) -> list[str]:
-    key = canonicalize_name(name)
-    return [k for k in table if canonicalize_name(k) == key]
-
-
-def _toml_value(spec: Spec) -> Any:
-    if isinstance(spec, str):
-        return spec
-    table = tomlkit.inline_table()
-    table.update(dict(spec))
-    return table
-
-
-def _tidy(text: str) -> str:
-    """One blank line before each table header, none doubled, one newline at the end."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("[") and lines and lines[-1].strip():
-            lines.append("")
-        if line.strip() or (lines and lines[-1].strip()):
-            lines.append(line)
-    return "\n".join(lines).strip("\n") + "\n"

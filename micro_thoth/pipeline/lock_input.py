@@ -18,7 +18,6 @@ from typing import Optional, Union
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import RemoteResolutionError, ThothPipError, UsageError
-from ..formats import pipfile as pipfile_format
 from ..formats import pipfile_lock, requirements
 from ..models import DEFAULT_CATEGORY, Dependency, Lock, Pin, Pipfile, Source, Target, expand_vars
 from ..resolve import Resolution, changed
@@ -95,8 +94,11 @@ class PipfileInput:
     def wire_files(self, environ: Mapping[str, str]) -> WireFiles:
         """The Pipfile with ``${VAR}`` in source URLs expanded and the default index named; the previous lock."""
         _refuse_local_paths(self.pipfile)
+        # imported here: only a lock through a backend sends the Pipfile; a lock here never needs tomlkit
+        from ..formats import pipfile_edit
+
         urls = {s.url: expand_vars(s.url, environ) for s in self.pipfile.sources}
-        text = pipfile_format.with_sources(self.text, self.pipfile.sources[:1], {k: v for k, v in urls.items() if k != v})
+        text = pipfile_edit.with_sources(self.text, self.pipfile.sources[:1], {k: v for k, v in urls.items() if k != v})
         return WireFiles(text, "pipenv", _lock_text_for(self.previous, self.upgrade))
 
     def target_for(self, target: Target) -> Target:

@@ -15,8 +15,7 @@ from packaging.utils import canonicalize_name
 
 from .. import install as installer
 from ..errors import InputFileError, NotInProject, StaleLockError, UsageError
-from ..formats import pipfile as pipfile_format
-from ..formats import pipfile_lock
+from ..formats import pipfile_edit, pipfile_lock
 from ..fs import atomic_write
 from ..index.suggest import suggest
 from ..models import DEFAULT_CATEGORY, DEVELOP_CATEGORY, Lock, Pipfile
@@ -168,7 +167,7 @@ def _name_of(spec: str) -> str:
 def _remover(names: Sequence[str]):  # type: ignore[no-untyped-def]
     def remove(text: str) -> str:
         for name in names:
-            text = pipfile_format.remove_package(text, name)
+            text = pipfile_edit.remove_package(text, name)
         return text
 
     return remove
@@ -194,7 +193,7 @@ def _adder(entries: Sequence[tuple[str, local_paths.Entry]], category: str):  # 
 
     def add(text: str) -> str:
         for name, entry in entries:
-            text = pipfile_format.add_package(text, category, name, entry)
+            text = pipfile_edit.add_package(text, category, name, entry)
         return text
 
     return add
@@ -229,7 +228,7 @@ def _pipfile_edit(settings: Settings, files: ProjectFiles, change) -> Iterator[P
     """
     path = settings.pipfile_path
     original = read_text(path) if files.pipfile is not None else None
-    base = original if original is not None else pipfile_format.new_pipfile_text(_python_version())
+    base = original if original is not None else pipfile_edit.new_pipfile_text(_python_version())
     if settings.dry_run:
         with tempfile.TemporaryDirectory(prefix="thoth-pip-dry-run-") as scratch:
             copy = Path(scratch) / path.name

@@ -9,15 +9,13 @@ import tomlkit
 
 from micro_thoth.errors import InputFileError
 from micro_thoth.formats.pipfile import (
-    add_package,
     category_name,
     hash_text,
-    new_pipfile_text,
     parse_pipfile,
     parse_toml,
-    remove_package,
     section_name,
 )
+from micro_thoth.formats.pipfile_edit import add_package, new_pipfile_text, remove_package
 from micro_thoth.models import DirectReference, Source
 
 from .conftest import DATA
