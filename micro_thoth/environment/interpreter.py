@@ -12,6 +12,7 @@ CPU and 0.1 s before a cold lock knows its target).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -64,8 +65,9 @@ class InterpreterInfo:
     scheme: str = "posix_prefix"
     paths: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def is_venv(self) -> bool:
+        """Asked once per wheel installed (its headers' directory): the two realpaths are made once."""
         return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
 
     @property

@@ -10,6 +10,7 @@ with the sources. A tree whose files changed since it was unpacked is unpacked a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import re
@@ -81,6 +82,11 @@ class Tree:
     def distribution(self) -> str:
         return self.dist_info[: -len(".dist-info")].rsplit("-", 1)[0]
 
+    @functools.cached_property
+    def signatures(self) -> frozenset[str]:
+        """RECORD and its signatures: not placed (RECORD is written anew)."""
+        return frozenset(f"{self.dist_info}/{name}" for name in ("RECORD", "RECORD.jws", "RECORD.p7s"))
+
     def read(self, name: str) -> str:
         return (self.root / self.dist_info / name).read_text(encoding="utf-8")
 
@@ -112,8 +118,7 @@ def placement(tree: Tree, path: str) -> tuple[Scheme, str]:
 
 
 def skipped(tree: Tree, path: str) -> bool:
-    special = (f"{tree.dist_info}/RECORD", f"{tree.dist_info}/RECORD.jws", f"{tree.dist_info}/RECORD.p7s")
-    return path in special or "__pycache__" in path.split("/")[:-1]
+    return path in tree.signatures or ("__pycache__" in path and "__pycache__" in path.split("/")[:-1])
 
 
 def precompile_trees(trees: Sequence[Path], env: TargetEnvironment) -> int:
