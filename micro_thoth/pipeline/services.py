@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packaging.utils import NormalizedName
 
@@ -16,16 +16,15 @@ from .. import pipconf
 from ..cache import Cache
 from ..credentials import IndexAuth, deferred_client
 from ..errors import UsageError
-from ..guidance.policy import GuidancePolicy
 from ..memory import Kept, keeping
 from ..models import Source
 from ..reporting import Reporter
-from ..resolve.embedded import EmbeddedResolver
-from ..resolve.reporter import ProgressLines
-from ..resolve.resolver import LockPolicy, Resolver
 from ..settings import Settings
-from .backend import Backend, configured_backend, prescription_texts
-from .policy import open_policy
+
+if TYPE_CHECKING:  # the resolver's side (guidance, the resolver, the backend): a run that locks imports it (``resolver``)
+    from ..guidance.policy import GuidancePolicy
+    from ..resolve.resolver import LockPolicy, Resolver
+    from .backend import Backend
 
 _STORES: Kept[str, Any] = Kept(4)  # metadata store path -> the open Store, in a resolver process
 
@@ -52,6 +51,9 @@ class Services:
     def resolver(self) -> Resolver:
         """The run's resolver, chosen once: the backend's when one is given or configured, else the embedded one."""
         if self._resolver is None:
+            # imported here: ≈ 60 ms of guidance, resolver and backend modules that an install of a lock never needs
+            from .backend import configured_backend
+
             backend = self.backend or configured_backend(self.settings, self.environ)
             self._resolver = self._backend_resolver(backend) if backend is not None else self._embedded_resolver()
         return self._resolver
@@ -59,6 +61,7 @@ class Services:
     def _backend_resolver(self, backend: Backend) -> Resolver:
         # imported here: ≈ 7 ms of wire formats that only a run with a backend needs
         from ..resolve.remote import BackendResolver
+        from .backend import prescription_texts
 
         project_dir, environ = self.settings.project_dir, self.environ
         return BackendResolver(
@@ -67,12 +70,17 @@ class Services:
         )
 
     def _embedded_resolver(self) -> Resolver:
+        from ..resolve.embedded import EmbeddedResolver
+        from ..resolve.reporter import ProgressLines
+
         def source_for(sources: Sequence[Source], pinned: Mapping[NormalizedName, str], exclude_newer: Optional[datetime]) -> Any:
             return self.index_client(sources, exclude_newer=exclude_newer, pinned=pinned)
 
         return EmbeddedResolver(source_for, self._open_policy, ProgressLines(self.reporter))
 
     def _open_policy(self, policy: LockPolicy, sources: Sequence[Source]) -> AbstractContextManager[GuidancePolicy]:
+        from .policy import open_policy
+
         return open_policy(self.settings, self.environ, policy, sources, self.reporter)
 
     def use_sources(self, sources: Sequence[Source]) -> None:
