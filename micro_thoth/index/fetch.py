@@ -139,7 +139,7 @@ def _stream(client: httpx.Client, url: str, restart: Callable[[], None], write: 
         if response.status_code != 200:
             raise IndexUnreachable(redact_url(url), f"HTTP {response.status_code} {response.reason_phrase}".strip())
         restart()
-        for chunk in response.iter_raw(CHUNK):
+        for chunk in response.iter_raw():  # as the connection gives them: a chunk size would copy each through httpx's re-chunker
             write(chunk)
 
     response = request(client, "GET", url, headers=RAW, retries=retries, backoff=backoff, stream=True,
