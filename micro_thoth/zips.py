@@ -7,13 +7,16 @@ corrupt deflate stream), ``RuntimeError`` (a member flagged encrypted). The
 index's metadata reads, the ABI reader and the installer's checks each turn all
 of them into their own error through here. ``open_archive`` refuses, as ``BadZipFile``, a
 member said to start before the file does, where zipfile would seek (``ValueError`` in
-memory, ``OSError`` EINVAL on disk: neither reads as the archive's fault). ``local_header`` decodes
+memory, ``OSError`` EINVAL on disk: neither reads as the archive's fault), and a member
+flagged encrypted, so that ``RuntimeError`` (a ``RecursionError`` too) is not in ``UNREADABLE``:
+the readers of archives we did not write open them here. ``local_header`` decodes
 a member's local file header from the archive's bytes, for the readers that skip zipfile's.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 import struct
 import zipfile
 import zlib
@@ -23,8 +26,7 @@ from typing import IO, Union
 
 UNREADABLE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
-    RuntimeError,  # a member flagged encrypted: "password required for extraction"
-)
+)  # not RuntimeError, zipfile's "password required" for a member flagged encrypted: open_archive refuses those
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
 
@@ -39,13 +41,17 @@ def unreadable_as(fail: Callable[[str], Exception], *also: type[Exception]) -> I
         raise fail(f"not a readable wheel: {exc}") from exc
 
 
-def open_archive(fileobj: IO[bytes]) -> zipfile.ZipFile:
-    """``zipfile.ZipFile(fileobj)``, refusing (``BadZipFile``) a central directory whose member offsets
-    lie before the file's start (an offset past where the directory lies moves them there)."""
-    archive = zipfile.ZipFile(fileobj)
-    if any(info.header_offset < 0 for info in archive.infolist()):
+def open_archive(file: Union[str, os.PathLike[str], IO[bytes]]) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(file)``, refusing (``BadZipFile``) a central directory whose member offsets
+    lie before the file's start (an offset past where the directory lies moves them there) or that
+    flags a member encrypted (zipfile would raise RuntimeError when it is read)."""
+    archive = zipfile.ZipFile(file)
+    odd = next((info for info in archive.infolist() if info.header_offset < 0 or info.flag_bits & 0x1), None)
+    if odd is not None:
         archive.close()
-        raise zipfile.BadZipFile("a member's offset lies before the start of the file")
+        if odd.header_offset < 0:
+            raise zipfile.BadZipFile("a member's offset lies before the start of the file")
+        raise zipfile.BadZipFile(f"{odd.filename} is encrypted (password required for extraction)")
     return archive
 
 

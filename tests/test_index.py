@@ -1144,7 +1144,7 @@ def _zipfile_metadata(data: bytes, project: str) -> bytes | type[NotAWheel]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return archive.read(wheelzip.metadata_member(archive.namelist(), project))
-    except (*zips.UNREADABLE, KeyError, NotAWheel):
+    except (*zips.UNREADABLE, RuntimeError, KeyError, NotAWheel):  # RuntimeError: zipfile's "password required"
         return NotAWheel
 
 

@@ -55,3 +55,19 @@ def test_a_header_outside_the_archive_is_refused(offset: object) -> None:
     member.header_offset = len(data) - 10 if offset == "end" else -1
     with pytest.raises(zipfile.BadZipFile, match="outside the archive"):
         zips.local_header(memoryview(data), member)
+
+
+def test_a_recursion_error_is_not_taken_for_an_unreadable_archive() -> None:
+    """Python running out of stack is no fault of the archive: it is not turned into 'not a readable
+    wheel' (it was, while a member flagged encrypted was known by zipfile's RuntimeError alone)."""
+    with pytest.raises(RecursionError), zips.unreadable_as(ValueError):
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_a_member_flagged_encrypted_is_refused_when_the_archive_opens() -> None:
+    data, _member = _archive()
+    damaged = bytearray(data)
+    entry = damaged.rfind(b"PK\x01\x02")  # the second (last) member's central directory entry
+    damaged[entry + 8] |= 0x1
+    with pytest.raises(zipfile.BadZipFile, match=r"pkg/second\.txt is encrypted"):
+        zips.open_archive(io.BytesIO(bytes(damaged)))

@@ -40,7 +40,7 @@ _ZIP_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0, 0, 0, 0))  # the earliest tim
 def check_wheel(path: Path) -> None:
     """Refuse (UnsafeWheel) a wheel that escapes its target, lies in RECORD, or is a bomb."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zips.open_archive(path) as archive:
             check_members(path, archive.infolist())
             check_size(path, archive.infolist())
             _check_record(path, archive)
@@ -203,13 +203,10 @@ def _ends(archive: zipfile.ZipFile) -> dict[int, int]:
 
 def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int, crc: bool = True) -> bytes:
     """The member's bytes from the in-memory archive ``data`` (they end by ``end``), checked as
-    ``ZipFile.open`` checks them (BadZipFile otherwise; RuntimeError for an encrypted member, as
-    zipfile raises); the CRC only if ``crc``."""
+    ``ZipFile.open`` checks them (BadZipFile otherwise); the CRC only if ``crc``."""
     name, start = zips.local_header(data, member)
-    if member.flag_bits & 0x1:
-        raise RuntimeError(f"{member.filename} is encrypted, password required for extraction")
-    if member.flag_bits & 0x60:  # compressed patched data, strong encryption
-        raise zipfile.BadZipFile(f"{member.filename}: uses patched data or strong encryption, which no reader here supports")
+    if member.flag_bits & 0x61:  # encrypted (zips.open_archive refuses it first), patched data, strong encryption
+        raise zipfile.BadZipFile(f"{member.filename}: uses encryption or patched data, which no reader here supports")
     if data[name] != _name_bytes(member):
         raise zipfile.BadZipFile(f"the local header of {member.orig_filename!r} names another file")
     if start + member.compress_size > end:

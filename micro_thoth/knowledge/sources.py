@@ -199,7 +199,7 @@ def read_archive(archive: Path) -> Members:
     ``name-main/``), read in memory; unsafe member names are refused."""
     try:
         if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
+            with zips.open_archive(archive) as zf:
                 found = {i.filename: zf.read(i) for i in zf.infolist() if _wanted(archive, i.filename, not i.is_dir())}
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
