@@ -147,7 +147,7 @@ def import_bundle(store: KnowledgeStore, path: Path, *, where: str) -> tuple[Bun
     held, and its other members (``user_prescriptions``, ``wheel_abi``: small, read whole)."""
     importing = _Import(store, where)
     try:
-        with zipfile.ZipFile(path) as zf, io.TextIOWrapper(zf.open(MEMBER), encoding="utf-8") as text, store.batch():
+        with zips.open_archive(path) as zf, io.TextIOWrapper(zf.open(MEMBER), encoding="utf-8") as text, store.batch():
             # one transaction: a bundle found malformed halfway leaves the store as it was
             for key, value in members(text, streamed=("units", "advisories")):
                 importing.member(key, value)

@@ -185,3 +185,14 @@ def test_no_version_is_lower_for_knowledge_without_a_justification_naming_what_h
             held = [e for e in by_package[name] if e["message"].startswith("held back from newer releases: ")]
             assert held, (kind, name, by_package.get(name))
             assert all(f"{v}: " in held[0]["message"] for v in ("2.1", "2.0")) and "refused" in held[0]["message"]
+
+
+def test_a_bundle_whose_member_is_encrypted_is_refused_without_a_traceback(tmp_path, thoth) -> None:
+    with zipfile.ZipFile(tmp_path / "k.zip", "w") as zf:
+        zf.writestr("knowledge.json", "{}")
+    data = bytearray((tmp_path / "k.zip").read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x1  # the central directory flags the member encrypted
+    (tmp_path / "k.zip").write_bytes(bytes(data))
+    refused = thoth("knowledge", "import", str(tmp_path / "k.zip"), "--knowledge-dir", str(tmp_path / "kd"))
+    assert refused.code != 0 and "not a thoth-pip knowledge bundle" in refused.err and "Traceback" not in refused.err
