@@ -67,6 +67,7 @@ def isolated_environ(workspace: Workspace, tool: str) -> dict[str, str]:
     tool_family = family(tool)  # a variant runs its tool's program with caches of its own
     home, cache = workspace.home(tool), workspace.cache(tool)
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # tools run as installed, from bytecode and caches they may write
     env.update(
         HOME=str(home),
         XDG_CACHE_HOME=str(cache),
