@@ -90,3 +90,21 @@ def test_install_is_idempotent_and_uninstall_restores_the_builtin(table: Path) -
     assert dataclass_code._table is first
     dataclass_code.uninstall()
     assert "exec" not in vars(dataclasses)
+
+
+def test_a_table_damaged_on_disk_or_of_another_build_is_not_used(table: Path) -> None:
+    dataclass_code.install()
+    _make()
+    assert dataclass_code._table is not None
+    dataclass_code._table.save()
+    data = table.read_bytes()
+    at = data.rfind(b"(name=")  # a constant of __repr__'s code object (its text comes before it)
+    assert at > 0
+    damaged = data[:at] + b"(nane=" + data[at + 6 :]  # one byte changed: still a valid marshal
+    for written in (damaged, bytes([data[0] ^ 1]) + data[1:]):  # a damaged code object; another magic number
+        table.write_bytes(written)
+        dataclass_code.uninstall()
+        dataclass_code.install()
+        pin = _make()("a")
+        assert dataclass_code._table is not None and dataclass_code._table.grew  # compiled again
+        assert repr(pin).endswith("Pin(name='a', version='1', extras=(), note=None)")

@@ -12,8 +12,11 @@ and runs that code object; a text it does not find is compiled as the built-in `
 The table is keyed by the source text itself (a changed class is a new text), lives beside this
 module's own bytecode (its ``__pycache__``, or under ``sys.pycache_prefix``), one file per
 interpreter bytecode tag and optimisation level, and is written back at exit (atomically, only when
-it grew, only where Python itself writes bytecode: not under ``PYTHONDONTWRITEBYTECODE``). A table
-that cannot be read is an empty one; one that cannot be written is not written.
+it grew, only where Python itself writes bytecode: not under ``PYTHONDONTWRITEBYTECODE``). The file
+starts with the interpreter's bytecode magic number and the CRC-32 of what follows: a table of
+another build of Python (same tag, other bytecode) or damaged on disk is never unmarshalled (one byte
+changed in a code object crashed every later start, and no run rewrote it). A table that cannot be
+read is an empty one; one that cannot be written is not written.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class _Table:
         from ..fs import atomic_write
 
         try:
-            atomic_write(Path(self.path), marshal.dumps(table), durable=False)
+            payload = marshal.dumps(table)
+            atomic_write(Path(self.path), _header(payload) + payload, durable=False)
         except (OSError, ValueError):
             pass  # a read-only installation: the next run compiles again, as without the table
 
@@ -73,13 +77,29 @@ class _Table:
 _table: Optional[_Table] = None
 
 
+_HEADER = 8  # the interpreter's bytecode magic number, then the CRC-32 of the marshalled table
+
+
+def _header(payload: bytes) -> bytes:
+    """What a table written by this interpreter starts with, for these marshalled bytes."""
+    # imported here: only a run that makes a dataclass needs them (table_path imported importlib.util)
+    import importlib.util
+    import zlib
+
+    return importlib.util.MAGIC_NUMBER + zlib.crc32(payload).to_bytes(4, "little")
+
+
 def _read(path: Optional[str]) -> dict[str, types.CodeType]:
     if path is None:
         return {}
     try:
         with open(path, "rb") as file:
-            table = marshal.loads(file.read())
-    except (OSError, EOFError, ValueError, TypeError):
+            data = file.read()
+        payload = data[_HEADER:]
+        if data[:_HEADER] != _header(payload):
+            return {}  # another build's bytecode, a damaged or a truncated file: compiled again
+        table = marshal.loads(payload)
+    except (OSError, EOFError, ValueError, TypeError, MemoryError):
         return {}
     if not isinstance(table, dict):
         return {}
