@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Iterator
-from typing import Any, TextIO, Union
+from typing import Any, Optional, TextIO, Union
 
 _SPACE = re.compile(r"[ \t\n\r]*")  # one class, one star: no backtracking
 _DECODER = json.JSONDecoder()
@@ -26,13 +26,17 @@ class _Text:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.text, self.pos = stream, "", 0
+        self.base = 0  # where ``text`` starts in the stream: an error names its place in the file, not in the block
+
+    def where(self, pos: Optional[int] = None) -> str:
+        return f"at character {self.base + (self.pos if pos is None else pos)}"
 
     def more(self) -> bool:
         """Read another block (as large as what is held, so a large value is decoded a bounded number of times)."""
         block = self.stream.read(max(_BLOCK, len(self.text) - self.pos))
         if not block:
             return False
-        self.text, self.pos = self.text[self.pos :] + block, 0
+        self.text, self.base, self.pos = self.text[self.pos :] + block, self.base + self.pos, 0
         return True
 
     def next_char(self) -> str:
@@ -45,7 +49,7 @@ class _Text:
     def take(self, wanted: str) -> None:
         found = self.next_char()
         if found != wanted:
-            raise ValueError(f"expected {wanted!r} at character {self.pos}, found {found or 'the end'!r}")
+            raise ValueError(f"expected {wanted!r} {self.where()}, found {found or 'the end'!r}")
         self.pos += 1
 
     def value(self) -> Any:
@@ -53,10 +57,12 @@ class _Text:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self.text, self.pos)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 if self.more():
                     continue
-                raise
+                raise ValueError(f"{exc.msg} {self.where(exc.pos)}") from None
+            except RecursionError:  # json's decoder recurses once per level of nesting
+                raise ValueError(f"a value nested too deeply {self.where()}") from None
             if not _cut(value, self.text, end) or not self.more():  # a number at the block's end may go on in the next one
                 self.pos = end
                 return value
@@ -72,7 +78,7 @@ def members(stream: TextIO, streamed: Collection[str] = ()) -> Iterator[tuple[st
     """(key, value) of every member of the JSON object in ``stream``, in file order; for a key in ``streamed`` whose
     value is an array the value is an iterator of its elements, valid until the next member is asked for.
 
-    Malformed text raises ``ValueError`` (``json.JSONDecodeError`` is one)."""
+    Malformed text raises ``ValueError`` naming the place in the stream (nesting too deep for ``json`` too)."""
     text = _Text(stream)
     text.take("{")
     if text.next_char() == "}":
@@ -80,7 +86,7 @@ def members(stream: TextIO, streamed: Collection[str] = ()) -> Iterator[tuple[st
     while True:
         key = text.value()
         if not isinstance(key, str):
-            raise ValueError(f"a member's name is not a string at character {text.pos}")
+            raise ValueError(f"a member's name is not a string {text.where()}")
         text.take(":")
         if key in streamed and text.next_char() == "[":
             elements = _elements(text)

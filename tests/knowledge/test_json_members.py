@@ -46,3 +46,21 @@ def test_malformed_text_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         for _key, value in members(io.StringIO(text), streamed=("a",)):
             list(value) if not isinstance(value, int) else None
+
+
+@pytest.mark.parametrize("streamed", [(), ("a",)])
+def test_nesting_too_deep_for_json_is_a_value_error_not_a_recursion_error(streamed) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ValueError, match="nested too deeply"):
+        for _key, value in members(io.StringIO(f'{{"a": [{deep}]}}'), streamed=streamed):
+            list(value)
+
+
+@pytest.mark.parametrize("block", [4, 1 << 16])
+@pytest.mark.parametrize(("text", "where"), [('{"a": 1, "b": 2 "c": 3}', "'}' at character 16"),
+                                             ('{"a": 1, "b": [1, 2, x]}', "Expecting value at character 21")])
+def test_an_error_names_its_place_in_the_file_not_in_the_block_read(monkeypatch, block: int, text: str, where: str) -> None:
+    monkeypatch.setattr(json_members, "_BLOCK", block)
+    with pytest.raises(ValueError, match=where):
+        for _key, value in members(io.StringIO(text), streamed=("b",)):
+            list(value) if not isinstance(value, int) else None
