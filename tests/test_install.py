@@ -657,6 +657,28 @@ def test_compile_pool_says_when_each_hand_over_is_compiled(tmp_path: Path) -> No
     assert done == [] and pool.close() is None  # nothing said compiled that was not
 
 
+def test_a_failing_then_leaves_the_pool_working_and_says_not_every_tree_is_kept(tmp_path: Path) -> None:
+    """A ``then`` that raises is the caller's failure, not the pool thread's end: the next hand-overs are
+    still compiled and said, and close() asks for the trees to be looked over again (all or nothing)."""
+    tag = sys.implementation.cache_tag
+    sources = {name: tmp_path / f"{name}.py" for name in ("a", "b", "c")}
+    for source in sources.values():
+        source.write_text("VALUE = 1\n")
+    done: list[str] = []
+
+    def then(name: str) -> None:
+        done.append(name)
+        if name == "a":
+            raise OSError("disk full")
+
+    with install.CompilePool(sys.executable, 1) as pool:
+        for name, source in sources.items():
+            pool.submit([str(source)], then=functools.partial(then, name))
+    assert done == ["a", "b", "c"]
+    assert all((tmp_path / "__pycache__" / f"{name}.{tag}.pyc").is_file() for name in sources)
+    assert pool.close() is None  # a tree whose then failed was not kept: the trees are looked over again
+
+
 def test_compile_pool_without_its_interpreter_compiles_nothing_and_says_nothing(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text("VALUE = 1\n")

@@ -125,7 +125,7 @@ class CompilePool:
 
     def submit(self, files: Sequence[str], then: Optional[Callable[[], None]] = None) -> None:
         """Compile ``files`` (the ``.py`` ones); ``then`` is called (on a thread of the pool) once they
-        all are, unless a worker failed on them."""
+        all are, unless a worker failed on them (if it raises, ``close`` says not every file is known compiled)."""
         sources = [f for f in files if f.endswith(".py") and "\n" not in f]
         if not sources:
             if then is not None:
@@ -175,14 +175,14 @@ class CompilePool:
                     held.append(handed)
                 else:
                     worker = self._lost(worker)
-                    handed.done(compiled=False)
+                    self._done(handed, compiled=False)
             elif batch is _Signal.CLOSE:
                 open_ = False
             else:  # as many batches held as wanted, or nothing else to hand: wait for the oldest
                 compiled = worker is not None and _answered(worker)
                 if not compiled:
                     worker = self._lost(worker)
-                held.popleft().done(compiled=compiled)
+                self._done(held.popleft(), compiled=compiled)
         if worker is not None:
             _ended(worker)
 
@@ -199,6 +199,14 @@ class CompilePool:
             return self._queue.get(block=wait)
         except queue.Empty:
             return _Signal.NOTHING
+
+    def _done(self, handed: _Handed, *, compiled: bool) -> None:
+        """Say a batch compiled (or not); a ``then`` that fails is not this thread's end (its worker and the batches
+        it holds would be left): that hand-over counts as not kept, so the trees are looked over again."""
+        try:
+            handed.done(compiled=compiled)
+        except Exception:
+            self.healthy = False
 
     def _lost(self, worker: Optional[subprocess.Popen[str]]) -> Optional[subprocess.Popen[str]]:
         """A worker that failed, ended (None: its files stay uncompiled); the pool is no longer healthy."""
