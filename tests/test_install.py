@@ -445,6 +445,19 @@ def test_unpack_refuses_a_lying_record(tmp_path: Path) -> None:
         install.unpack_wheel(unlisted, tmp_path / "tree2")
 
 
+def test_unpack_refuses_a_record_beyond_the_csv_field_limit(tmp_path: Path) -> None:
+    """csv's "field larger than field limit" is a refusal naming the wheel, as installer's parse made it."""
+    dist = Dist("huge", "1.0")
+    members = _members(build_wheel(dist))
+    record = f"{dist.dist_name}-1.0.dist-info/RECORD"
+    members[record] += b"x" * (csv.field_size_limit() + 1) + b",,\n"
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    with pytest.raises(UnsafeWheel, match=r"huge-1\.0-py3-none-any\.whl.*RECORD"):
+        install.unpack_wheel(path, tmp_path / "tree")
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        check_wheel(path)
+
+
 def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
     _sync(env, tmp_path, Dist("kept", "1.0"))
     broken = tmp_path / "broken-tree"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import csv
 import functools
 import hashlib
 import io
@@ -104,7 +105,7 @@ def _refusing_bad_record(path: Path) -> Iterator[None]:
         yield
     except KeyError as exc:
         refuse(path, f"lacks a required file: {exc}", exc)
-    except (ValueError, InstallerError, InvalidRecordEntry, UnicodeDecodeError) as exc:
+    except (ValueError, InstallerError, InvalidRecordEntry, UnicodeDecodeError, csv.Error) as exc:  # csv: RECORD parsed here
         refuse(path, f"does not match its RECORD: {issues(exc)}", exc)
 
 
