@@ -458,6 +458,23 @@ def test_unpack_refuses_a_record_beyond_the_csv_field_limit(tmp_path: Path) -> N
         check_wheel(path)
 
 
+@pytest.mark.parametrize("checked", [False, True])
+def test_unpack_refuses_a_member_whose_crc_lies_though_record_holds(tmp_path: Path, checked: bool) -> None:
+    """Every reader of the wheel refuses it alike (check_wheel, a first unpack, a later one of a wheel
+    checked before): a member whose bytes match RECORD but not the zip's CRC-32 is damage."""
+    dist = Dist("crclie", "1.0", files={"crclie/mod.py": "A = 1\n" * 100})
+    data = build_wheel(dist)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        crc = archive.getinfo("crclie/mod.py").CRC.to_bytes(4, "little")
+    assert data.count(crc) == 2  # its local header and its central directory entry
+    path = tmp_path / dist.wheel_filename
+    path.write_bytes(data.replace(crc, (int.from_bytes(crc, "little") ^ 1).to_bytes(4, "little")))
+    with pytest.raises(UnsafeWheel, match=r"crclie/mod\.py"):
+        check_wheel(path)
+    with pytest.raises(UnsafeWheel, match=r"crclie/mod\.py"):
+        install.unpack_wheel(path, tmp_path / "tree", checked=checked)
+
+
 def test_rollback_with_trees(env: TargetEnvironment, tmp_path: Path) -> None:
     _sync(env, tmp_path, Dist("kept", "1.0"))
     broken = tmp_path / "broken-tree"

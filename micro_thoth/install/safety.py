@@ -166,22 +166,22 @@ def _whole(wheel: Path) -> Optional[bytes]:
     return wheel.read_bytes() if wheel.stat().st_size <= IN_MEMORY else None
 
 
-Read = Callable[[zipfile.ZipInfo, bool], Iterator[bytes]]  # a member's inflated bytes, in chunks (CRC checked if True)
+Read = Callable[[zipfile.ZipInfo], Iterator[bytes]]  # a member's inflated bytes, in chunks
 
 
 def _reader(archive: zipfile.ZipFile, data: Optional[memoryview]) -> Read:
     """How members are read: a member of a wheel held in memory (``data``) that is small enough is
     inflated in one call from its bytes (``_inflated``: no file object, no read loop); others
     stream through zipfile in 1 MiB chunks. zipfile's checks apply either way: the local header
-    names the same member, the size and the CRC are the central directory's. The caller that hashes
-    the member against RECORD anyway may skip the CRC of one inflated in one call (``crc`` False)."""
+    names the same member, the size and the CRC are the central directory's (a member hashed against
+    RECORD too: a wheel is refused alike by every reader, the first unpacking as a later unchecked one)."""
 
     ends = _ends(archive) if data is not None else {}
 
-    def read(member: zipfile.ZipInfo, crc: bool) -> Iterator[bytes]:
+    def read(member: zipfile.ZipInfo) -> Iterator[bytes]:
         try:
             if data is not None and member.file_size <= WHOLE_MEMBER and member.compress_type in _ONE_CALL:
-                yield _inflated(data, member, ends[member.header_offset], crc)
+                yield _inflated(data, member, ends[member.header_offset])
                 return
             with archive.open(member) as src:
                 while chunk := src.read(1 << 20):
@@ -202,9 +202,9 @@ def _ends(archive: zipfile.ZipFile) -> dict[int, int]:
     return dict(zip(offsets, [*offsets[1:], archive.start_dir]))
 
 
-def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int, crc: bool = True) -> bytes:
+def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int) -> bytes:
     """The member's bytes from the in-memory archive ``data`` (they end by ``end``), checked as
-    ``ZipFile.open`` checks them (BadZipFile otherwise); the CRC only if ``crc``."""
+    ``ZipFile.open`` checks them (BadZipFile otherwise)."""
     name, start = zips.local_header(data, member)
     if member.flag_bits & 0x61:  # encrypted (zips.open_archive refuses it first), patched data, strong encryption
         raise zipfile.BadZipFile(f"{member.filename}: uses encryption or patched data, which no reader here supports")
@@ -219,7 +219,7 @@ def _inflated(data: memoryview, member: zipfile.ZipInfo, end: int, crc: bool = T
         out = bytes(raw)
     else:
         out = zlib.decompressobj(-15).decompress(raw, member.file_size + 1)  # never more than one byte too many
-    if len(out) != member.file_size or (crc and zlib.crc32(out) != member.CRC):
+    if len(out) != member.file_size or zlib.crc32(out) != member.CRC:
         raise zipfile.BadZipFile(f"bad CRC-32 or size for file {member.filename!r}")
     return out
 
@@ -289,7 +289,7 @@ def _extract_checked(
     mode = (0o555 if executable else 0o444) if read_only else (0o755 if executable else 0o644)
     dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        for chunk in read(member, hasher is None):  # a member hashed against RECORD needs no CRC
+        for chunk in read(member):
             size += len(chunk)
             if hasher is not None:
                 hasher.update(chunk)
@@ -306,8 +306,6 @@ def _extract_checked(
     if hasher is not None and entry is not None and entry.hash_ is not None:
         actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
         if actual != entry.hash_.value or size != entry.size:
-            for _chunk in read(member, True):  # damaged bytes are refused as zipfile refuses them (their CRC)
-                pass
             refuse(path, f"does not match its RECORD: {member.filename} has another hash or size")
 
 
