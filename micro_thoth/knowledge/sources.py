@@ -154,8 +154,11 @@ def _cat_blobs(git_dir: Path, blobs: Mapping[str, str], paths: Sequence[str]) ->
             header = proc.stdout.readline().split()
             if len(header) != 3 or header[1] != b"blob":
                 raise InputFileError(f"git cannot read {path} ({b' '.join(header).decode(errors='replace') or 'no answer'})", path=str(git_dir))
-            data = proc.stdout.read(int(header[2]) + 1)[:-1]  # the content, then a newline
-            yield data
+            size = int(header[2])
+            data = proc.stdout.read(size + 1)  # the content, then a newline
+            if len(data) != size + 1 or data[-1:] != b"\n":
+                raise InputFileError(f"git stopped while reading {path} ({len(data)} of {size} bytes)", path=str(git_dir))
+            yield data[:-1]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,7 +17,7 @@ from micro_thoth.guidance.catalog import UnitCatalog
 from micro_thoth.guidance.selection import UnitContext
 from micro_thoth.knowledge.bundle import MEMBER, export_bundle, import_bundle
 from micro_thoth.knowledge.lookup import StoreUnits
-from micro_thoth.knowledge.sources import open_tree
+from micro_thoth.knowledge.sources import open_tree, read_git
 from micro_thoth.knowledge.store import ANY_PACKAGE, KnowledgeStore
 from micro_thoth.knowledge.sync import sync_tree
 
@@ -124,6 +124,22 @@ def test_a_git_source_is_read_from_its_objects_never_checked_out_and_a_new_commi
         again, _ = _sync(store, f"file://{repo}", kd)
         assert (again.compiled_files, again.units, again.source.revision) == (0, 7, commit)
         assert sorted((kd / "sources").rglob("*.pack")) == packs  # an unchanged repository sent nothing again
+
+
+def test_a_git_that_stops_halfway_through_a_file_is_an_error_not_a_shorter_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "units.yaml").write_text("# " + "x" * 4000 + "\n")
+    commit = git_repo(repo)
+    members = read_git(repo, commit)
+    assert [len(data) for data in members.read(["units.yaml"])] == [4003]
+    dying = tmp_path / "bin"  # a git whose cat-file answer ends early (killed, out of memory...)
+    dying.mkdir()
+    (dying / "git").write_text('#!/bin/sh\nif [ "$3" = cat-file ]; then /usr/bin/git "$@" | head -c 1000; exit 0; fi\nexec /usr/bin/git "$@"\n')
+    (dying / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{dying}:{os.environ['PATH']}")
+    with pytest.raises(ThothPipError, match=r"stopped while reading units\.yaml"):
+        list(members.read(["units.yaml"]))
 
 
 def _commit(repo: Path) -> str:
