@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -24,6 +24,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from .cached import cached_property
 from .models import Hash, Source
 
 

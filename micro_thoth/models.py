@@ -12,7 +12,6 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import PurePath
 from typing import Literal, Optional
 
@@ -22,6 +21,7 @@ from packaging.utils import (
     canonicalize_name,
 )
 
+from .cached import cached_property
 from .categories import (
     DEFAULT_CATEGORY as DEFAULT_CATEGORY,  # re-exported: the vocabulary of every stage
 )

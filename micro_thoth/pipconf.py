@@ -26,7 +26,6 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -440,6 +439,8 @@ def sources_from_pip_config(
 def _local_find_links(entry: str) -> Optional[str]:
     """A find-links entry that is a local directory, as a ``file://`` URL; None otherwise."""
     if entry.startswith("file:"):
+        import urllib.request  # here: it loads http.client, ssl and email; only a local path needs it
+
         return entry if os.path.isdir(urllib.request.url2pathname(urllib.parse.urlsplit(entry).path)) else None
     if "://" in entry:
         return None

@@ -22,7 +22,7 @@ MODULE_LAYER = {
     "formats": "stages", "resolve": "stages", "download": "stages", "install": "stages",
     "index": "services", "cache": "services", "store": "services", "guidance": "services",
     "environment": "services", "settings": "services", "pipconf": "services",
-    "net": "services", "credentials": "services", "build": "services", "closest": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core",
+    "net": "services", "credentials": "services", "build": "services", "closest": "services", "knowledge": "services", "fs": "services", "integrity": "core", "urls": "core", "cached": "core",
     "models": "core", "artifacts": "core", "categories": "core", "values": "core", "format_control": "core", "zips": "core", "timestamps": "core", "digests": "core", "memory": "core", "allocator": "core", "reporting": "core", "errors": "core", "__init__": "core", "data": "core",
 }
 # Third-party libraries and the modules allowed to import them (DESIGN.md).

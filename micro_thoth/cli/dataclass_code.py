@@ -30,7 +30,7 @@ import sys
 import types
 from typing import Any, Optional
 
-MAX_ENTRIES = 4000  # a table grown past this by many versions of the classes keeps only one run's texts
+MAX_ENTRIES = 2000  # every command's classes make ≈ 800 texts; a table grown past this keeps one run's
 
 
 class _Table:

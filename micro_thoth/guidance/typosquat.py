@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from importlib import resources
 from typing import Optional
 
 from packaging.utils import canonicalize_name
+
+from ..cached import cached_property
 
 POPULAR_TOP = 5000  # a "much more popular" project is among these
 

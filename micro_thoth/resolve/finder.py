@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -30,6 +30,7 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from ..artifacts import Artifact, ProjectPage, version_or_none
+from ..cached import cached_property
 from ..errors import IndexUnreachable, PackageIndexError, PackageNotFound
 from ..guidance.abi import MissingSymbol, WheelAbi, missing_symbols, refusal_message, summarize
 from ..models import Justification, Source, Target
