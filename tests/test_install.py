@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -455,6 +456,22 @@ def test_unpack_refuses_a_record_beyond_the_csv_field_limit(tmp_path: Path) -> N
     with pytest.raises(UnsafeWheel, match=r"huge-1\.0-py3-none-any\.whl.*RECORD"):
         install.unpack_wheel(path, tmp_path / "tree")
     with pytest.raises(UnsafeWheel, match="RECORD"):
+        check_wheel(path)
+
+
+def _with_record(tmp_path: Path, dist: Dist, edit: Callable[[str], str]) -> Path:
+    members = _members(build_wheel(dist))
+    record = f"{dist.dist_name}-{dist.version}.dist-info/RECORD"
+    members[record] = edit(members[record].decode()).encode()
+    return _zip(tmp_path, dist.wheel_filename, list(members.items()))
+
+
+def test_a_record_hash_without_a_fixed_digest_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    """shake_128 is among hashlib's algorithms (installer accepts its name) but has no digest of its own."""
+    path = _with_record(tmp_path, Dist("shaky", "1.0"), lambda text: text.replace("shaky/__init__.py,sha256=", "shaky/__init__.py,shake_128=", 1))
+    with pytest.raises(UnsafeWheel, match=r"shaky/__init__\.py.*shake_128"):
+        install.unpack_wheel(path, tmp_path / "tree")
+    with pytest.raises(UnsafeWheel, match="shake_128"):
         check_wheel(path)
 
 

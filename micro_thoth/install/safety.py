@@ -83,6 +83,7 @@ def check_size(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
 
 
 def _check_record(path: Path, archive: zipfile.ZipFile) -> None:
+    _record_rows(path, archive)  # names, and hashes a digest can be compared with (installer's check would raise TypeError)
     _validated(path, archive, contents=True)
 
 
@@ -271,7 +272,19 @@ def _record_issues(wheel: str, dist_info: str, members: Sequence[zipfile.ZipInfo
                 issues.append(f"In {wheel}, RECORD file incorrectly contains hash / size.")
         elif entry.hash_ is None or entry.size is None:
             issues.append(f"In {wheel}, hash / size of {name} is not included in RECORD")
+        elif entry.hash_.name != "sha256" and not _comparable(entry.hash_.name):
+            issues.append(f"In {wheel}, the hash of {name} in RECORD uses {entry.hash_.name}, which gives no digest to compare")
     return issues
+
+
+@functools.cache
+def _comparable(algorithm: str) -> bool:
+    """Whether hashlib makes a digest of its own size for ``algorithm`` (not shake_*'s: it wants a length;
+    nor one this OpenSSL lists but will not make)."""
+    try:
+        return hashlib.new(algorithm).digest_size > 0
+    except ValueError:
+        return False
 
 
 def _extract_checked(
