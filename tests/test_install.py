@@ -475,6 +475,14 @@ def test_a_record_hash_without_a_fixed_digest_is_refused_not_a_traceback(tmp_pat
         check_wheel(path)
 
 
+def test_a_record_row_naming_another_dist_info_s_record_is_no_traceback(tmp_path: Path) -> None:
+    """RECORD may name a file the wheel lacks; the tree's own RECORD is the one made newest."""
+    path = _with_record(tmp_path, Dist("decoy", "1.0"), lambda text: "other-1.0.dist-info/RECORD,,\n" + text)
+    install.unpack_wheel(path, tmp_path / "tree")
+    record = tmp_path / "tree" / "decoy-1.0.dist-info" / "RECORD"
+    assert all(p.stat().st_mtime <= record.stat().st_mtime for p in (tmp_path / "tree").rglob("*") if p.is_file())
+
+
 @pytest.mark.parametrize("checked", [False, True])
 def test_unpack_refuses_a_member_whose_crc_lies_though_record_holds(tmp_path: Path, checked: bool) -> None:
     """Every reader of the wheel refuses it alike (check_wheel, a first unpack, a later one of a wheel

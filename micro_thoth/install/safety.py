@@ -156,7 +156,7 @@ def unpack_wheel(wheel: Path, into: Path, *, read_only: bool = True, checked: bo
                     target = within(base, member.filename)
                     copy = copy_to(member) if copy_to is not None else None
                     _extract_checked(wheel, read, member, target, {} if checked else rows, made, read_only, copy)
-            _touch_record(into, rows)
+            _touch_record(into, members)
     except zips.UNREADABLE as exc:
         refuse(wheel, f"is not a readable zip archive ({exc})", exc)
 
@@ -367,9 +367,10 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _touch_record(into: Path, rows: Mapping[str, RecordEntry]) -> None:
-    """RECORD is the newest file of a tree (integrity.py compares every file's time with it)."""
-    record = next((path for path in rows if path.endswith(".dist-info/RECORD")), None)
+def _touch_record(into: Path, members: Sequence[zipfile.ZipInfo]) -> None:
+    """RECORD is the newest file of a tree (integrity.py compares every file's time with it): the
+    wheel's own, its one top-level .dist-info's (RECORD may name files the wheel lacks)."""
+    record = next((m.filename for m in members if m.filename.endswith(".dist-info/RECORD") and m.filename.count("/") == 1), None)
     if record is not None:
         os.utime(inside(str(into), record))
 
