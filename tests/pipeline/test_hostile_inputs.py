@@ -88,6 +88,26 @@ def _bad_crc(dist: Dist) -> bytes:
     return data.replace(content, content.replace(b"__", b"_!"), 1)  # stored member: the CRC no longer matches
 
 
+def _record_edited(dist: Dist, edit: Callable[[str], str]) -> bytes:
+    """A wheel whose files are as built, with its RECORD rewritten by ``edit``."""
+    with zipfile.ZipFile(io.BytesIO(build_wheel(dist))) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info, body in members:
+            target.writestr(info, edit(body.decode()).encode() if info.filename.endswith(".dist-info/RECORD") else body)
+    return buffer.getvalue()
+
+
+def _crc_lies(dist: Dist) -> bytes:
+    """A wheel whose module's bytes match RECORD but not the CRC-32 the zip gives them."""
+    data = build_wheel(dist)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        crc = struct.pack("<I", archive.getinfo(f"{dist.module}/__init__.py").CRC)
+    assert data.count(crc) == 2  # its local header and its central directory entry
+    return data.replace(crc, struct.pack("<I", struct.unpack("<I", crc)[0] ^ 1))
+
+
 def _before_start(dist: Dist) -> bytes:
     """A wheel whose end record puts the directory 1 MB on: zipfile moves every member back by that;
     all but the first (bzip2, so it streams through zipfile) are said to be 1 MB on as well."""
@@ -200,6 +220,21 @@ CASES = [
     ),
     Case("whl-not-a-zip", _with_wheel(Dist("fake", "1.0"), b"this is not a zip archive"), says=("fake-1.0-py3-none-any.whl", "not a readable zip")),
     Case("whl-bad-crc", _with_wheel(Dist("crc", "1.0"), _bad_crc(Dist("crc", "1.0"))), says=("crc-1.0-py3-none-any.whl", "crc/__init__.py")),
+    Case(  # its bytes hold RECORD's hash: refused all the same, as every reader of the wheel refuses it
+        "whl-crc-lies-record-holds",
+        _with_wheel(Dist("crclie", "1.0"), _crc_lies(Dist("crclie", "1.0"))),
+        says=("crclie-1.0-py3-none-any.whl", "crclie/__init__.py"),
+    ),
+    Case(
+        "whl-record-beyond-csv-limit",
+        _with_wheel(Dist("huge", "1.0"), _record_edited(Dist("huge", "1.0"), lambda text: text + "x" * (1 << 18) + ",,\n")),
+        says=("huge-1.0-py3-none-any.whl", "RECORD"),
+    ),
+    Case(
+        "whl-record-shake-hash",
+        _with_wheel(Dist("shaky", "1.0"), _record_edited(Dist("shaky", "1.0"), lambda text: text.replace(",sha256=", ",shake_128=", 1))),
+        says=("shaky-1.0-py3-none-any.whl", "shake_128"),
+    ),
     Case(
         "whl-member-escapes",
         _with_wheel(Dist("evil", "1.0"), build_wheel(Dist("evil", "1.0"), extra_members={"../../evil.py": b"x"})),
