@@ -223,6 +223,15 @@ def test_refuses_duplicate_entries(tmp_path: Path) -> None:
         check_wheel(path)
 
 
+@pytest.mark.parametrize("members", [("clash/x", "clash/x/y.py"), ("clash/x/y/z.py", "clash/x")])
+def test_refuses_a_name_both_file_and_directory(tmp_path: Path, members: tuple[str, str]) -> None:
+    wheel = _wheel(tmp_path, Dist("clash", "1.0"), extra_members=dict.fromkeys(members, b""))
+    with pytest.raises(UnsafeWheel, match="'clash/x' both as a file and as a directory"):
+        check_wheel(wheel)
+    with pytest.raises(UnsafeWheel, match="'clash/x' both as a file and as a directory"):
+        install.unpack_wheel(wheel, tmp_path / "tree")
+
+
 def test_refuses_a_lying_record(tmp_path: Path) -> None:
     dist = Dist("liar", "1.0")
     members = {name: data for name, data in _members(build_wheel(dist)).items()}

@@ -54,12 +54,27 @@ def check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
     if len(set(names)) != len(names):
         duplicate = next(name for name in names if names.count(name) > 1)
         refuse(path, f"has duplicate entries for {duplicate!r}")
+    directories = _directories(names)
+    clash = next((name for name in names if name in directories and name[-1:] != "/"), None)
+    if clash is not None:
+        refuse(path, f"has {clash!r} both as a file and as a directory")
     tops = {name.split("/", 1)[0] for name in names}
     data_dirs = {top[: -len(".dist-info")] + ".data" for top in tops if top.endswith(".dist-info")}
     for member in members:
         _check_name(path, member.filename, data_dirs)
         if stat.S_ISLNK(member.external_attr >> 16):
             refuse(path, f"contains a symbolic link {member.filename!r}")
+
+
+def _directories(names: Sequence[str]) -> set[str]:
+    """Every directory the member ``names`` imply (their parents, their parents' parents...)."""
+    directories: set[str] = set()
+    for name in names:
+        parent = name.rpartition("/")[0]
+        while parent and parent not in directories:
+            directories.add(parent)
+            parent = parent.rpartition("/")[0]
+    return directories
 
 
 def _check_name(path: Path, name: str, data_dirs: set[str]) -> None:

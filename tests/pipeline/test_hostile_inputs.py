@@ -225,6 +225,11 @@ CASES = [
         _with_wheel(Dist("crclie", "1.0"), _crc_lies(Dist("crclie", "1.0"))),
         says=("crclie-1.0-py3-none-any.whl", "crclie/__init__.py"),
     ),
+    Case(  # a file and a directory of one name: the second cannot be written
+        "whl-file-and-directory",
+        _with_wheel(Dist("clash", "1.0"), build_wheel(Dist("clash", "1.0"), extra_members={"clash/x": b"1", "clash/x/y.py": b"2"})),
+        says=("clash-1.0-py3-none-any.whl", "clash/x"),
+    ),
     Case(
         "whl-record-beyond-csv-limit",
         _with_wheel(Dist("huge", "1.0"), _record_edited(Dist("huge", "1.0"), lambda text: text + "x" * (1 << 18) + ",,\n")),
