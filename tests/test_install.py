@@ -8,6 +8,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -857,6 +858,22 @@ def test_a_site_packages_that_cannot_be_written_is_named(
     unpacking = install.unpacking_for("clone", env, Cache(tmp_path / "cache"))
     with pytest.raises(InstallError, match=r"cannot write into .*site-packages: Permission denied"), unpacking:
         pass
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a/../../x", "../x", "a/..", "..", "/etc/passwd", "a/./../../x", "a//../../x", "", ".", "./", "a/b/../../..",
+     "a/.../x", ".hidden/x", "a/.b", "a//b", "a/b/", "pkg/mod.py", "pkg/\u00e9/m\u0301.py", "a\\..\\..\\x", "\u2025/x"],
+)
+def test_within_agrees_with_normpath(tmp_path: Path, path: str) -> None:
+    """``within`` joins a plain path without normpath: for every path, the same answer as normpath's."""
+    base = os.path.abspath(tmp_path / "base")
+    target = os.path.normpath(os.path.join(base, path))
+    if target.startswith(base + os.sep):
+        assert safety.within(base, path) == target
+    else:
+        with pytest.raises(UnsafeWheel):
+            safety.within(base, path)
 
 
 def test_ensure_dir_makes_missing_ancestors_and_refuses_a_file(tmp_path: Path) -> None:
