@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -491,6 +492,65 @@ def test_a_record_row_naming_another_dist_info_s_record_is_no_traceback(tmp_path
     install.unpack_wheel(path, tmp_path / "tree")
     record = tmp_path / "tree" / "decoy-1.0.dist-info" / "RECORD"
     assert all(p.stat().st_mtime <= record.stat().st_mtime for p in (tmp_path / "tree").rglob("*") if p.is_file())
+
+
+_MODULE_ROW = "rec/__init__.py,sha256="
+_RECORD_LIES = {
+    "record-with-hash": lambda text: text.replace("rec-1.0.dist-info/RECORD,,", "rec-1.0.dist-info/RECORD,sha256=AAAA,4"),
+    "hash-without-size": lambda text: re.sub(r"^(rec/__init__\.py,sha256=[^,]+),\d+$", r"\1,", text, flags=re.M),
+    "size-without-hash": lambda text: re.sub(r"^rec/__init__\.py,sha256=[^,]+,", "rec/__init__.py,,", text, flags=re.M),
+    "size-wrong": lambda text: re.sub(r"^(rec/__init__\.py,sha256=[^,]+),(\d+)$", lambda m: f"{m[1]},{int(m[2]) + 1}", text, flags=re.M),
+    "hash-malformed": lambda text: text.replace(_MODULE_ROW, "rec/__init__.py,sha256", 1),
+    "hash-unknown-algorithm": lambda text: text.replace(_MODULE_ROW, "rec/__init__.py,nope=", 1),
+    "row-of-four": lambda text: text.replace("rec-1.0.dist-info/RECORD,,", "rec-1.0.dist-info/RECORD,,,"),
+    "unlisted": lambda text: re.sub(r"^rec/__init__\.py,.*\n", "", text, flags=re.M),
+}
+
+
+@pytest.mark.parametrize("lie", sorted(_RECORD_LIES))
+def test_unpacking_refuses_a_record_as_installer_s_check_does(tmp_path: Path, lie: str) -> None:
+    """RECORD's name-level checks are made while unpacking (installer's validate_record, made again in
+    one pass): each lie is refused there as check_wheel, through installer, refuses it."""
+    path = _with_record(tmp_path, Dist("rec", "1.0"), _RECORD_LIES[lie])
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        check_wheel(path)
+    with pytest.raises(UnsafeWheel, match="RECORD"):
+        install.unpack_wheel(path, tmp_path / "tree")
+
+
+def test_record_signatures_are_unlisted_and_wheel_version_one(tmp_path: Path) -> None:
+    dist = Dist("sig", "1.0")
+    signed = _members(build_wheel(dist))
+    signed["sig-1.0.dist-info/RECORD.jws"] = b"{}"
+    path = _zip(tmp_path, dist.wheel_filename, list(signed.items()))
+    check_wheel(path)
+    install.unpack_wheel(path, tmp_path / "tree")  # a signature RECORD does not list: as installer
+    listed = _with_record(tmp_path, dist, lambda text: text + "sig-1.0.dist-info/RECORD.jws,,\n")
+    members = {**_members(listed.read_bytes()), "sig-1.0.dist-info/RECORD.jws": b"{}"}
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    for check in (check_wheel, lambda wheel: install.unpack_wheel(wheel, tmp_path / "tree2")):
+        with pytest.raises(UnsafeWheel, match="signature"):
+            check(path)
+    members = {**_members(build_wheel(dist)), "sig-1.0.dist-info/WHEEL": b"Wheel-Version: 2.0\n"}
+    path = _zip(tmp_path, dist.wheel_filename, list(members.items()))
+    for check in (check_wheel, lambda wheel: install.unpack_wheel(wheel, tmp_path / "tree3")):
+        with pytest.raises(UnsafeWheel, match=r"version 1\.x"):
+            check(path)
+
+
+def test_refuses_a_symbolic_link_member(tmp_path: Path) -> None:
+    dist = Dist("link", "1.0")
+    members = _members(build_wheel(dist))
+    path = tmp_path / dist.wheel_filename
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        info = zipfile.ZipInfo("link/escape")
+        info.external_attr = (0o120777 << 16)
+        archive.writestr(info, "/etc/passwd")
+    for check in (check_wheel, lambda wheel: install.unpack_wheel(wheel, tmp_path / "tree")):
+        with pytest.raises(UnsafeWheel, match="symbolic link 'link/escape'"):
+            check(path)
 
 
 @pytest.mark.parametrize("checked", [False, True])
