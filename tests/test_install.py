@@ -234,6 +234,16 @@ def test_refuses_a_name_both_file_and_directory(tmp_path: Path, members: tuple[s
         install.unpack_wheel(wheel, tmp_path / "tree")
 
 
+@pytest.mark.parametrize("twin", ["./dup/__init__.py", "dup//__init__.py", "dup/./__init__.py"])
+def test_refuses_two_members_naming_one_file(tmp_path: Path, twin: str) -> None:
+    """Both are in RECORD, each with its own hash: the later one would replace the file the earlier
+    one wrote (and a check reading the earlier one would not see what is installed)."""
+    wheel = _wheel(tmp_path, Dist("dup", "1.0"), extra_members={twin: b"import os; os.system('evil')\n"})
+    for check in (check_wheel, lambda path: install.unpack_wheel(path, tmp_path / "tree")):
+        with pytest.raises(UnsafeWheel, match=r"duplicate entries for 'dup/__init__\.py'"):
+            check(wheel)
+
+
 def test_refuses_a_lying_record(tmp_path: Path) -> None:
     dist = Dist("liar", "1.0")
     members = {name: data for name, data in _members(build_wheel(dist)).items()}

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import io
 import os
+import posixpath
 import stat
 import time
 import zipfile
@@ -51,8 +52,9 @@ def check_wheel(path: Path) -> None:
 
 def check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
     names = [member.filename for member in members]
-    if len(set(names)) != len(names):
-        duplicate = next(name for name in names if names.count(name) > 1)
+    files = [name if _plain(name) else posixpath.normpath(name) for name in names if name[-1:] != "/"]  # ./a, a//b: a
+    if len(set(names)) != len(names) or len(set(files)) != len(files):
+        duplicate = next((name for name in names if names.count(name) > 1), None) or next(name for name in files if files.count(name) > 1)
         refuse(path, f"has duplicate entries for {duplicate!r}")
     directories = _directories(names)
     clash = next((name for name in names if name in directories and name[-1:] != "/"), None)
@@ -64,6 +66,11 @@ def check_members(path: Path, members: Sequence[zipfile.ZipInfo]) -> None:
         _check_name(path, member.filename, data_dirs)
         if stat.S_ISLNK(member.external_attr >> 16):
             refuse(path, f"contains a symbolic link {member.filename!r}")
+
+
+def _plain(name: str) -> bool:
+    """No part of ``name`` is empty, ``.`` or ``..`` (nor starts with a dot): normpath would leave it as it is."""
+    return name[:1] != "." and "/." not in name and "//" not in name
 
 
 def _directories(names: Sequence[str]) -> set[str]:
