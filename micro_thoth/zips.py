@@ -3,7 +3,8 @@
 ``zipfile`` fails in many ways on a damaged or hostile archive: ``BadZipFile``
 (no central directory, a bad CRC), ``LargeZipFile``, ``NotImplementedError``
 (an unknown compression method), ``EOFError`` (truncated), ``zlib.error`` (a
-corrupt deflate stream), ``RuntimeError`` (a member flagged encrypted). The
+corrupt deflate stream), ``UnicodeDecodeError`` (a name flagged UTF-8 that is not),
+``RuntimeError`` (a member flagged encrypted). The
 index's metadata reads, the ABI reader and the installer's checks each turn all
 of them into their own error through here. ``open_archive`` refuses, as ``BadZipFile``, a
 member said to start before the file does, where zipfile would seek (``ValueError`` in
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from typing import IO, Union
 
 UNREADABLE: tuple[type[Exception], ...] = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error,
+    zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error, UnicodeDecodeError,
 )  # not RuntimeError, zipfile's "password required" for a member flagged encrypted: open_archive refuses those
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths

@@ -1280,3 +1280,23 @@ def test_a_page_the_store_failed_to_keep_is_held_in_memory(index: LocalIndex, ht
         page = _client([source], http, store=store).project("alpha")
         assert isinstance(vars(page)["_groups"].read, functools.partial)  # sliced from the value in memory
         assert sorted(a.filename for a in page.artifacts) == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
+
+
+def test_a_name_flagged_utf8_that_is_not_is_not_a_wheel() -> None:
+    """A member name flagged UTF-8 (general purpose bit 11) whose bytes are not UTF-8 is an unreadable
+    wheel, a refusal naming it, not a UnicodeDecodeError traceback (from the central directory
+    reader, or from zipfile's: an archive comment sends the wheel there). Another member's name
+    is not the central directory reader's concern: it reads METADATA alone."""
+    for name, comment in ((b"alpha-1.0.dist-info/METADATA", b""), (b"alpha/__init__.py", b"to zipfile")):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("alpha/__init__.py", b"")
+            zf.writestr("alpha-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: alpha\n")
+            zf.comment = comment
+        data = bytearray(buf.getvalue())
+        entry = data.find(name, data.find(b"PK\x01\x02")) - 46
+        data[entry + 9] |= 0x08  # bit 11 of the flags: the name is UTF-8
+        data[entry + 46] = 0xFF  # ... and its first byte is none
+        with pytest.raises(NotAWheel, match="not a readable wheel"):
+            read_metadata(io.BytesIO(bytes(data)), "alpha")
+

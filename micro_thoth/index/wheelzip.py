@@ -132,7 +132,10 @@ def _plain_metadata(fileobj: IO[bytes], project: Optional[str]) -> Optional[byte
         return None
     fileobj.seek(cd_offset)
     directory = fileobj.read(cd_size)
-    entries = _metadata_entries(directory, count)
+    try:
+        entries = _metadata_entries(directory, count)
+    except UnicodeDecodeError:  # a name flagged UTF-8 that is not: zipfile says it
+        return None
     if not entries:
         return None
     names = [name for name, _at in entries]
