@@ -1300,3 +1300,37 @@ def test_a_name_flagged_utf8_that_is_not_is_not_a_wheel() -> None:
         with pytest.raises(NotAWheel, match="not a readable wheel"):
             read_metadata(io.BytesIO(bytes(data)), "alpha")
 
+
+def test_a_metadata_member_claiming_a_huge_compressed_size_is_refused_before_it_is_fetched() -> None:
+    """A central directory entry whose METADATA claims more compressed bytes than any METADATA the
+    reader accepts (MAX_METADATA_BYTES, and deflate's few bytes more) is refused before those
+    bytes are asked for: a hostile server does not make a lock download a gigabyte for one METADATA."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alpha-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n" * 20)
+    data = buf.getvalue()
+    directory = data.find(b"PK\x01\x02")
+    members, central = data[:directory], bytearray(data[directory:])
+    pad = 1 << 30  # a gigabyte of nothing between the members and the central directory
+    central[20:24] = (pad + len(members)).to_bytes(4, "little")  # METADATA's compressed size: all of it
+    end = central.rfind(b"PK\x05\x06")
+    central[end + 16 : end + 20] = (len(members) + pad).to_bytes(4, "little")  # the directory's offset
+    size = len(members) + pad + len(central)
+    asked: list[int] = []
+
+    def fetch(first: int, last: int) -> bytes:
+        asked.append(last - first + 1)
+        if sum(asked) > 64 << 20:
+            raise AssertionError(f"fetched {sum(asked)} bytes")
+        virtual = [(0, members), (len(members) + pad, bytes(central))]
+        out = bytearray(last - first + 1)
+        for at, chunk in virtual:
+            lo, hi = max(first, at), min(last + 1, at + len(chunk))
+            if lo < hi:
+                out[lo - first : hi - first] = chunk[lo - at : hi - at]
+        return bytes(out)
+
+    remote = RangeFile(fetch, size, known=(size - len(central), bytes(central)))
+    with pytest.raises(NotAWheel, match="compressed"):
+        read_metadata(remote, "alpha")  # type: ignore[arg-type]
+    assert sum(asked) < 1 << 20

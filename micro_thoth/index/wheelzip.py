@@ -23,6 +23,7 @@ from micro_thoth import zips
 TAIL_BYTES = 64 * 1024
 READ_AHEAD = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_PACKED_BYTES = MAX_METADATA_BYTES + (MAX_METADATA_BYTES >> 10) + 1024  # deflate's worst case is a few bytes more
 _METADATA_MEMBER = re.compile(r"^([^/]+)\.dist-info/METADATA$")
 
 Fetch = Callable[[int, int], bytes]  # (first byte, last byte) inclusive -> exactly those bytes
@@ -105,7 +106,14 @@ def read_metadata(fileobj: IO[bytes], project: Optional[str] = None) -> bytes:
         info = archive.getinfo(metadata_member(archive.namelist(), project))
         if info.file_size > MAX_METADATA_BYTES:
             raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")
+        _check_packed(info.compress_size)
         return archive.read(info)
+
+
+def _check_packed(size: int) -> None:
+    """Refuse a METADATA said to take more compressed bytes than any METADATA read (before they are fetched)."""
+    if size > MAX_PACKED_BYTES:
+        raise NotAWheel(f"METADATA is {size} bytes compressed, refusing")
 
 
 _END = struct.Struct("<4s4H2LH")  # the end of central directory record (zipfile's structEndArchive)
@@ -171,6 +179,7 @@ def _member(fileobj: IO[bytes], name: str, entry: tuple[int, ...]) -> Optional[b
     flags, method, crc, packed, unpacked, offset = entry[5], entry[6], entry[9], entry[10], entry[11], entry[18]
     if flags & 0x61 or method not in (0, 8) or _LARGE in (packed, unpacked, offset) or unpacked > MAX_METADATA_BYTES:
         return None
+    _check_packed(packed)
     fileobj.seek(offset)
     header = fileobj.read(_LOCAL.size)
     if len(header) != _LOCAL.size:
