@@ -30,6 +30,7 @@ UNREADABLE: tuple[type[Exception], ...] = (
 )  # not RuntimeError, zipfile's "password required" for a member flagged encrypted: open_archive refuses those
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths
+LOCAL_HEADER_BYTES = _LOCAL_HEADER.size  # a local file header's bytes before the name it spells
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from typing import IO, Optional
@@ -119,7 +120,6 @@ def _check_packed(size: int) -> None:
 _END = struct.Struct("<4s4H2LH")  # the end of central directory record (zipfile's structEndArchive)
 _ENTRY = struct.Struct("<4s4B4HL2L5H2L")  # a central directory entry, then its name, extra field and comment
 _LENGTHS = struct.Struct("<3H")  # an entry's name, extra field and comment lengths, 28 bytes in
-_LOCAL = struct.Struct("<4s2B4HL2L2H")  # a member's local header, then its name and extra field
 _WANTED = b".dist-info/METADATA"
 _LARGE = 0xFFFFFFFF  # a size or offset kept in a zip64 extra field
 
@@ -180,14 +180,18 @@ def _member(fileobj: IO[bytes], name: str, entry: tuple[int, ...]) -> Optional[b
     if flags & 0x61 or method not in (0, 8) or _LARGE in (packed, unpacked, offset) or unpacked > MAX_METADATA_BYTES:
         return None
     _check_packed(packed)
+    encoded = name.encode("utf-8" if flags & 0x800 else "cp437")
     fileobj.seek(offset)
-    header = fileobj.read(_LOCAL.size)
-    if len(header) != _LOCAL.size:
+    header = fileobj.read(zips.LOCAL_HEADER_BYTES + len(encoded))  # the local header, then the name it should spell
+    member = zipfile.ZipInfo(name)
+    member.header_offset = 0  # in ``header``
+    try:
+        spelt, start = zips.local_header(memoryview(header), member)
+    except zipfile.BadZipFile:
         return None
-    local = _LOCAL.unpack(header)
-    if local[0] != b"PK\x03\x04" or fileobj.read(local[10]) != name.encode("utf-8" if flags & 0x800 else "cp437"):
+    if header[spelt] != encoded:
         return None
-    fileobj.seek(local[11], io.SEEK_CUR)
+    fileobj.seek(offset + start)
     data = fileobj.read(packed)
     try:
         data = data if method == 0 else zlib.decompressobj(-15).decompress(data, unpacked + 1)
