@@ -629,6 +629,46 @@ def test_threads_wait_for_one_probe_of_an_unknown_host(index_factory: type[Local
     assert len(probes) == 1 and probes[0].split("/")[-1][: -len(".metadata")] in names
 
 
+def test_a_failing_probe_leaves_the_host_unknown_and_the_others_go_on(
+        index_factory: type[LocalIndex], http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread asking whether a host serves ``.metadata`` files fails (the host unreachable): its
+    own read fails, nothing is learnt, and the threads waiting for its answer ask in turn (none waits
+    for ever, none takes its failure for a "no")."""
+    index = index_factory(metadata_files=False)
+    for name in ("alpha", "beta", "gamma"):
+        _big_wheel(index, Dist(name, "1.0"))
+    client = _client([Source("main", index.url)], http)
+    wheels = [_only_wheel(client, name) for name in ("alpha", "beta", "gamma")]
+    real, failed = metadata_module.MetadataFetcher._pep658, threading.Event()
+
+    def probe(self: metadata_module.MetadataFetcher, artifact: Artifact) -> bytes | None:
+        if not failed.is_set():
+            failed.set()
+            time.sleep(0.2)  # the others reach the host's question meanwhile
+            raise IndexUnreachable(index.url, "connection refused")
+        return real(self, artifact)
+
+    monkeypatch.setattr(metadata_module.MetadataFetcher, "_pep658", probe)
+    start = threading.Barrier(len(wheels))
+    found: list[object] = []
+
+    def ask(wheel: Artifact) -> None:
+        start.wait()
+        try:
+            found.append(client.metadata(wheel).name)
+        except IndexUnreachable as exc:
+            found.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(wheel,), daemon=True) for wheel in wheels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sum(isinstance(f, IndexUnreachable) for f in found) == 1 and len(found) == 3
+    assert len([r for r in index.requested("/files/") if r.endswith(".metadata")]) == 1  # the second asker's: "no"
+
+
 class UnadvertisedMetadata(LocalIndex):
     """Serves ``.metadata`` files but its pages do not say so (as some proxies do)."""
 
