@@ -3,7 +3,7 @@
 ``zipfile`` fails in many ways on a damaged or hostile archive: ``BadZipFile``
 (no central directory, a bad CRC), ``LargeZipFile``, ``NotImplementedError``
 (an unknown compression method), ``EOFError`` (truncated), ``zlib.error`` (a
-corrupt deflate stream), ``UnicodeDecodeError`` (a name flagged UTF-8 that is not),
+corrupt deflate stream; ``lzma.LZMAError`` for LZMA's), ``UnicodeDecodeError`` (a name flagged UTF-8 that is not),
 ``RuntimeError`` (a member flagged encrypted). The
 index's metadata reads, the ABI reader and the installer's checks each turn all
 of them into their own error through here. ``open_archive`` refuses, as ``BadZipFile``, a
@@ -16,6 +16,7 @@ a member's local file header from the archive's bytes, for the readers that skip
 
 from __future__ import annotations
 
+import lzma
 import mmap
 import os
 import struct
@@ -27,6 +28,7 @@ from typing import IO, Union
 
 UNREADABLE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error, UnicodeDecodeError,
+    lzma.LZMAError,
 )  # not RuntimeError, zipfile's "password required" for a member flagged encrypted: open_archive refuses those
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then (after 22 bytes) name and extra field lengths

@@ -1374,3 +1374,19 @@ def test_a_metadata_member_claiming_a_huge_compressed_size_is_refused_before_it_
     with pytest.raises(NotAWheel, match="compressed"):
         read_metadata(remote, "alpha")  # type: ignore[arg-type]
     assert sum(asked) < 1 << 20
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_corrupt_bzip2_or_lzma_metadata_is_not_a_wheel(compression: int) -> None:
+    """A METADATA compressed by bzip2 or LZMA whose stream is corrupt is an unreadable wheel, not
+    the decompressor's OSError (bz2's 'Invalid data stream') or LZMAError traceback."""
+    text = b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n" * 40
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        zf.writestr("alpha-1.0.dist-info/METADATA", text)
+    data = bytearray(buf.getvalue())
+    start = data.find(b"alpha-1.0.dist-info/METADATA") + len("alpha-1.0.dist-info/METADATA")
+    for at in range(start + 8, start + 40):  # past the stream's own header: its compressed blocks
+        data[at] ^= 0x5A
+    with pytest.raises(NotAWheel, match="not a readable wheel"):
+        read_metadata(io.BytesIO(bytes(data)), "alpha")

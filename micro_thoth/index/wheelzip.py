@@ -108,7 +108,12 @@ def read_metadata(fileobj: IO[bytes], project: Optional[str] = None) -> bytes:
         if info.file_size > MAX_METADATA_BYTES:
             raise NotAWheel(f"METADATA is {info.file_size} bytes, refusing")
         _check_packed(info.compress_size)
-        return archive.read(info)
+        try:
+            return archive.read(info)
+        except OSError as exc:  # bz2's for a corrupt stream ("Invalid data stream"), not one of UNREADABLE
+            if info.compress_type != zipfile.ZIP_BZIP2:
+                raise
+            raise NotAWheel(f"not a readable wheel: METADATA's bzip2 stream: {exc}") from exc
 
 
 def _check_packed(size: int) -> None:
