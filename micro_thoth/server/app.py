@@ -17,7 +17,6 @@ import re
 import sysconfig
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -191,7 +190,7 @@ def create_app(settings: ServerSettings, resolver: Resolver) -> FastAPI:
         target=answers.watch, args=(store.changed, knowledge_digest, ANSWERS_FOLLOW), name="answers", daemon=True
     )
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(RedactTokens())
         jobs.start()
