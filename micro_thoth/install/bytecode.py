@@ -121,7 +121,7 @@ class CompilePool:
         self.healthy = True  # every worker started and lived: every file handed over was tried
         self._closed = False
         self._started = False
-        self._starting = threading.Lock()  # submit() is called from several unpacking threads
+        self._starting = threading.Lock()  # submit() is called from several unpacking threads (start, count)
 
     def submit(self, files: Sequence[str], then: Optional[Callable[[], None]] = None) -> None:
         """Compile ``files`` (the ``.py`` ones); ``then`` is called (on a thread of the pool) once they
@@ -137,7 +137,8 @@ class CompilePool:
                     for thread in self._threads:
                         thread.start()
                     self._started = True
-        self.submitted += len(sources)
+        with self._starting:  # several unpacking threads submit: the count is read-modify-write
+            self.submitted += len(sources)
         handed = _Handed(-(-len(sources) // BATCH), then)
         for start in range(0, len(sources), BATCH):
             self._queue.put((sources[start : start + BATCH], handed))
