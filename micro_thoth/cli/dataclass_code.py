@@ -114,10 +114,7 @@ def table_path() -> Optional[str]:
     tag = sys.implementation.cache_tag
     if tag is None:
         return None
-    try:
-        beside = os.path.dirname(importlib.util.cache_from_source(__file__))
-    except (NotImplementedError, ValueError):
-        return None
+    beside = os.path.dirname(importlib.util.cache_from_source(__file__))  # with a cache tag, it cannot refuse
     level = sys.flags.optimize
     return os.path.join(beside, f"dataclass-code.{tag}{f'.opt-{level}' if level else ''}.marshal")
 
