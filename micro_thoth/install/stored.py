@@ -32,7 +32,6 @@ from .. import zips
 from .linking import transfer
 from .safety import ensure_dir, member_time, within
 
-_LOCAL_SIZE = 30  # a local file header's fixed part; its name and extra field follow
 _LIMIT = 0xFFFFFFFF  # sizes and offsets of a zip without the zip64 extension stay below this
 
 
@@ -58,7 +57,7 @@ class StoredCopy:
         crc, size = member.CRC, member.file_size
         self._file.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 0, time, date, crc, size, size, len(name), 0))
         self._file.write(name)
-        self._offset += _LOCAL_SIZE + len(name) + size
+        self._offset += zips.LOCAL_HEADER_BYTES + len(name) + size
         self._central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x0314, 20, flags, 0, time, date, crc, size,
                                          size, len(name), 0, 0, 0, 0, member.external_attr, offset) + name)
         return self._file
