@@ -186,7 +186,7 @@ class Cache:
         found: list[Path] = []
         for value in wanted:
             if value[:2] in prefixes:
-                found.extend(_files_in(Path(bucket, value[:2], value)))
+                found.extend(_files_in(self.artifact_dir(value)))
         return found
 
     def find_artifact(
