@@ -10,7 +10,6 @@ with the sources. A tree whose files changed since it was unpacked is unpacked a
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import os
 import re
@@ -26,6 +25,7 @@ from installer.utils import SCHEME_NAMES, Scheme, parse_entrypoints
 from packaging.utils import NormalizedName
 
 from ..cache import Cache
+from ..cached import cached_property
 from ..digests import sha256_file
 from ..errors import InstallError, UnsafeWheel
 from ..integrity import tree_damaged
@@ -82,7 +82,7 @@ class Tree:
     def distribution(self) -> str:
         return self.dist_info[: -len(".dist-info")].rsplit("-", 1)[0]
 
-    @functools.cached_property
+    @cached_property
     def signatures(self) -> frozenset[str]:
         """RECORD and its signatures: not placed (RECORD is written anew)."""
         return frozenset(f"{self.dist_info}/{name}" for name in ("RECORD", "RECORD.jws", "RECORD.p7s"))
