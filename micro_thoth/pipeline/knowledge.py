@@ -75,11 +75,12 @@ def status(environ: Mapping[str, str]) -> dict[str, Any]:
         by_reason: dict[str, int] = {}
         for problem in problems:
             by_reason[problem.category] = by_reason.get(problem.category, 0) + 1
-        unknown = [s.name for s in store.sources() if s.details.get(SKIPPED_UNKNOWN)]  # imported from an older bundle
+        sources = store.sources()
+        unknown = [s.name for s in sources if s.details.get(SKIPPED_UNKNOWN)]  # imported from an older bundle
         return {
             "knowledge_dir": str(knowledge_dir(environ)),
             "store": str(store.path),
-            "sources": [s.to_dict() for s in store.sources()],
+            "sources": [s.to_dict() for s in sources],
             **store.counts(),
             "skipped_units": None if unknown else len(problems),
             "skipped_by_reason": by_reason,
