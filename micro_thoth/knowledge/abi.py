@@ -44,7 +44,6 @@ WHEEL_ABI = "wheel-abi-v1"  # store namespace: wheel sha256 -> WheelAbi JSON, re
 RANGED_ABI = "wheel-abi-ranged-v1"  # the same, read from bytes fetched by range requests (not verified)
 SYSTEM_ABI = "system-abi-v1"  # cache bucket: what a machine's system libraries define, by their file stats
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 SYSTEM_LIBRARIES = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1")  # what a target's ABI is
 LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib/*-linux-gnu", "/usr/lib/*-linux-gnu", "/lib", "/usr/lib")
 
@@ -126,7 +125,7 @@ def wheel_abi(fileobj: IO[bytes]) -> WheelAbi:
         found = []
         for info in members:
             if prefetch is not None:
-                prefetch(info.header_offset, LOCAL_HEADER + len(info.filename.encode()) + info.compress_size + 1024)
+                prefetch(info.header_offset, zips.LOCAL_HEADER_BYTES + len(info.filename.encode()) + info.compress_size + 1024)
             found.append(_member_needs(archive, info))
     return WheelAbi(tuple(f for f in found if f is not None))
 
