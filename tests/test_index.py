@@ -597,6 +597,28 @@ def test_metadata_via_range_reads(index_factory: type[LocalIndex], http: httpx.C
     assert index.requested("/files/") == [f"GET /files/{second}"] * 2  # the host is known: no probe
 
 
+def _ask_at_once(client: IndexClient, wheels: list[Artifact]) -> list[object]:
+    """Each wheel's metadata asked for by a thread of its own, all let go at once: the names read,
+    or the IndexUnreachable a thread met (all threads must finish: none waits for ever)."""
+    start = threading.Barrier(len(wheels))
+    found: list[object] = []
+
+    def ask(wheel: Artifact) -> None:
+        start.wait()
+        try:
+            found.append(client.metadata(wheel).name)
+        except IndexUnreachable as exc:
+            found.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(wheel,), daemon=True) for wheel in wheels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return found
+
+
 def test_threads_wait_for_one_probe_of_an_unknown_host(index_factory: type[LocalIndex], http: httpx.Client,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Metadata asked for at once on a host not known to serve unadvertised ``.metadata`` files:
@@ -612,18 +634,7 @@ def test_threads_wait_for_one_probe_of_an_unknown_host(index_factory: type[Local
         return slow(self, artifact)
 
     monkeypatch.setattr(metadata_module.MetadataFetcher, "_pep658", probe)
-    start = threading.Barrier(len(wheels))
-    found: list[str] = []
-
-    def ask(wheel: Artifact) -> None:
-        start.wait()
-        found.append(client.metadata(wheel).name)
-
-    threads = [threading.Thread(target=ask, args=(wheel,)) for wheel in wheels]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    found = _ask_at_once(client, wheels)
     assert sorted(found) == ["alpha", "beta", "delta", "gamma"]
     probes = [r for r in index.requested("/files/") if r.endswith(".metadata")]
     assert len(probes) == 1 and probes[0].split("/")[-1][: -len(".metadata")] in names
@@ -649,22 +660,7 @@ def test_a_failing_probe_leaves_the_host_unknown_and_the_others_go_on(
         return real(self, artifact)
 
     monkeypatch.setattr(metadata_module.MetadataFetcher, "_pep658", probe)
-    start = threading.Barrier(len(wheels))
-    found: list[object] = []
-
-    def ask(wheel: Artifact) -> None:
-        start.wait()
-        try:
-            found.append(client.metadata(wheel).name)
-        except IndexUnreachable as exc:
-            found.append(exc)
-
-    threads = [threading.Thread(target=ask, args=(wheel,), daemon=True) for wheel in wheels]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    found = _ask_at_once(client, wheels)
     assert sum(isinstance(f, IndexUnreachable) for f in found) == 1 and len(found) == 3
     assert len([r for r in index.requested("/files/") if r.endswith(".metadata")]) == 1  # the second asker's: "no"
 
